@@ -1,0 +1,40 @@
+# Everything runs from a project-local virtualenv that this Makefile creates.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo up test lint typecheck bench histories clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/cohortflow demo
+
+up: $(STAMP)
+	$(BIN)/cohortflow up
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy cohortflow bench
+
+test: lint typecheck
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+# Re-record the workflow histories replayed by tests/workflows/test_replay.py.
+histories: $(STAMP)
+	$(BIN)/python -m tests.workflows.record_histories
+
+clean:
+	rm -rf $(VENV) state .pytest_cache .mypy_cache .ruff_cache

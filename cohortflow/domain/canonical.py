@@ -1,0 +1,35 @@
+"""Canonical JSON: the one byte form used for hashing events and digesting inputs.
+
+PostgreSQL's JSONB does not keep key order or the spelling of numbers, so a hash
+must be taken over a form that survives a round trip through the database:
+sorted keys, no whitespace, UTF-8 text, and integral floats written as integers
+(JSONB returns ``1e16`` as ``10000000000000000``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("NaN and infinity cannot be stored in an event")
+        return int(value) if value.is_integer() else value
+    if isinstance(value, dict):
+        return {str(k): _normalise(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_normalise(v) for v in value]
+    return value
+
+
+def canonical_json(value: Any) -> str:
+    """Serialise ``value`` to its canonical JSON text."""
+    return json.dumps(_normalise(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def digest(value: Any) -> str:
+    """SHA-256 hex digest of the canonical JSON of ``value``."""
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()

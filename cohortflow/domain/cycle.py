@@ -1,0 +1,137 @@
+"""The cohort cycle as a small state machine: which phase is open, until when.
+
+The cycle workflow keeps only this state (never a per-participant map), and the
+admin commands that steer it are decided here, purely, so every refusal has one
+place and one test.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from cohortflow.domain.events import DeadlineExtended, ParticipantWithdrawn, WaitingListPromoted
+from cohortflow.domain.facts import CohortFacts
+from cohortflow.domain.programme import PHASE_ORDER, PhaseKind, Programme
+
+
+class CommandRefused(ValueError):
+    """An admin command that cannot be carried out; the message says why."""
+
+
+class CycleState(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    started_at: datetime
+    day_seconds: float
+    phase_index: int = 0
+    shift_seconds: float = 0.0
+    """Extensions granted so far; they push every later phase back by as much."""
+    closed_early: bool = False
+
+    @property
+    def phase(self) -> PhaseKind:
+        return PHASE_ORDER[self.phase_index]
+
+    @property
+    def finished(self) -> bool:
+        return self.phase_index >= len(PHASE_ORDER)
+
+    def _at(self, day: int) -> datetime:
+        return self.started_at + timedelta(seconds=day * self.day_seconds + self.shift_seconds)
+
+    def opens_at(self, programme: Programme) -> datetime:
+        return self._at(programme.phase(self.phase).start_day)
+
+    def deadline(self, programme: Programme) -> datetime:
+        return self._at(programme.phase(self.phase).end_day)
+
+    def day(self, days: int) -> timedelta:
+        return timedelta(seconds=days * self.day_seconds)
+
+    def advanced(self) -> CycleState:
+        return self.model_copy(update={"phase_index": self.phase_index + 1, "closed_early": False})
+
+
+def decide_close_phase(state: CycleState, phase: PhaseKind) -> CycleState:
+    if state.finished:
+        raise CommandRefused("the cohort has completed; no phase is open")
+    if phase != state.phase:
+        raise CommandRefused(f"phase {phase} is not open; the open phase is {state.phase}")
+    if phase == "completion":
+        raise CommandRefused("the completion phase closes by itself once credits are awarded")
+    if state.closed_early:
+        raise CommandRefused(f"phase {phase} is already being closed")
+    return state.model_copy(update={"closed_early": True})
+
+
+def decide_extend_deadline(
+    state: CycleState,
+    programme: Programme,
+    phase: PhaseKind,
+    new_deadline: datetime,
+    reason: str,
+) -> tuple[CycleState, DeadlineExtended]:
+    if state.finished:
+        raise CommandRefused("the cohort has completed; there is no deadline to extend")
+    if phase != state.phase:
+        raise CommandRefused(
+            f"only the open phase's deadline can be extended; {phase} is not open (the open phase is {state.phase})"
+        )
+    if state.closed_early:
+        raise CommandRefused(f"phase {phase} is being closed early; its deadline no longer applies")
+    if not reason.strip():
+        raise CommandRefused("an extension needs a reason")
+    current = state.deadline(programme)
+    if new_deadline <= current:
+        raise CommandRefused(
+            f"the new deadline {new_deadline.isoformat()} is not after the current one {current.isoformat()}"
+        )
+    extra = (new_deadline - current).total_seconds()
+    event = DeadlineExtended(phase=phase, previous_deadline=current, new_deadline=new_deadline, reason=reason)
+    return state.model_copy(update={"shift_seconds": state.shift_seconds + extra}), event
+
+
+def decide_withdrawal(
+    facts: CohortFacts,
+    programme: Programme,
+    phase: PhaseKind,
+    participant_id: str,
+    reason: str,
+) -> list[ParticipantWithdrawn | WaitingListPromoted]:
+    """Withdraw a participant and, while the programme allows, refill the place."""
+    if not reason.strip():
+        raise CommandRefused("a withdrawal needs a reason")
+    p = facts.participants.get(participant_id)
+    if p is None:
+        raise CommandRefused(f"participant {participant_id} is not in this cohort")
+    if p.withdrawn:
+        raise CommandRefused(f"participant {participant_id} has already been withdrawn")
+    if phase == "completion":
+        raise CommandRefused("the cohort is completing; withdrawals are closed")
+    events: list[ParticipantWithdrawn | WaitingListPromoted] = [
+        ParticipantWithdrawn(participant_id=participant_id, reason=reason, phase=phase)
+    ]
+    refill_open = PHASE_ORDER.index(phase) < PHASE_ORDER.index(programme.selection.replace_until)
+    if participant_id in facts.selected and refill_open:
+        replacement = _next_from_waiting_list(facts, programme, leaving=participant_id)
+        if replacement is not None:
+            events.append(WaitingListPromoted(participant_id=replacement, replaces=participant_id))
+    return events
+
+
+def _next_from_waiting_list(facts: CohortFacts, programme: Programme, leaving: str) -> str | None:
+    """The first waiting candidate whose prefecture stays within its cap."""
+    counts: dict[str, int] = {}
+    for pid in facts.selected:
+        if pid != leaving:
+            code = facts.participants[pid].prefecture_code
+            counts[code] = counts.get(code, 0) + 1
+    for pid in facts.waiting_list:
+        p = facts.participants[pid]
+        pref = programme.prefecture(p.prefecture_code)
+        cap = pref.max_selected if pref else None
+        if not p.withdrawn and (cap is None or counts.get(p.prefecture_code, 0) < cap):
+            return pid
+    return None

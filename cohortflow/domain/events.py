@@ -1,0 +1,206 @@
+"""Events of a cohort's lifecycle, named in the past tense.
+
+Every event is stored with metadata saying who caused it, under which programme
+version, by which workflow and step, so an auditor can answer "who, when, why"
+from the event alone. ``SCHEMA_VERSION`` is bumped per type when its shape
+changes; old shapes are upcast on read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from cohortflow.domain.programme import CreditLevel, PhaseKind
+
+
+class Metadata(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    actor: str
+    workflow_id: str
+    programme_id: str
+    programme_version: int
+    step: str
+    correlation_id: str = ""
+
+
+class Event(BaseModel):
+    """Base for event payloads; ``TYPE`` is the stored event type."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    TYPE: ClassVar[str]
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    def payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class CohortStarted(Event):
+    TYPE = "CohortStarted"
+    cohort_id: str
+    programme_id: str
+    programme_version: int
+    programme_digest: str
+    programme: dict[str, Any]
+    started_at: datetime
+    day_seconds: float
+
+
+class PhaseOpened(Event):
+    TYPE = "PhaseOpened"
+    phase: PhaseKind
+    deadline: datetime
+
+
+class PhaseClosed(Event):
+    TYPE = "PhaseClosed"
+    phase: PhaseKind
+    closed_early: bool
+    reason: str = ""
+
+
+class DeadlineExtended(Event):
+    TYPE = "DeadlineExtended"
+    phase: PhaseKind
+    previous_deadline: datetime
+    new_deadline: datetime
+    reason: str
+
+
+class CandidateNominated(Event):
+    TYPE = "CandidateNominated"
+    participant_id: str
+    person_key: str
+    name: str
+    national_id: str
+    gender: Literal["M", "F"]
+    prefecture_code: str
+    school: str
+    role: str
+
+
+class OnlineStudyRecorded(Event):
+    TYPE = "OnlineStudyRecorded"
+    participant_id: str
+    hours: float
+    deliverables: list[str]
+
+
+class SelectionDecided(Event):
+    TYPE = "SelectionDecided"
+    rule_version: int
+    target: int
+    input_digest: str
+    eligible: int
+    selected: list[str]
+    waiting_list: list[str]
+
+
+class ParticipantWithdrawn(Event):
+    TYPE = "ParticipantWithdrawn"
+    participant_id: str
+    reason: str
+    phase: PhaseKind
+
+
+class WaitingListPromoted(Event):
+    TYPE = "WaitingListPromoted"
+    participant_id: str
+    replaces: str
+
+
+class FieldPlacementAssigned(Event):
+    TYPE = "FieldPlacementAssigned"
+    participant_id: str
+    site: str
+    batch: str
+
+
+class FieldAttendanceRecorded(Event):
+    TYPE = "FieldAttendanceRecorded"
+    participant_id: str
+    site: str
+    batch: str
+    days_present: int
+    days_total: int
+
+
+class FieldBatchCompleted(Event):
+    TYPE = "FieldBatchCompleted"
+    site: str
+    batch: str
+    participants: int
+    attended: int
+
+
+class ReturnReportSubmitted(Event):
+    TYPE = "ReturnReportSubmitted"
+    participant_id: str
+
+
+class SurveyResponded(Event):
+    TYPE = "SurveyResponded"
+    participant_id: str
+    survey: str
+    satisfaction: int
+
+
+class CreditAwarded(Event):
+    TYPE = "CreditAwarded"
+    entry_id: str
+    participant_id: str
+    person_key: str
+    phase: PhaseKind
+    hours: float
+    level: CreditLevel
+    earned_by: list[int]
+    """Positions of the events that earned the credit."""
+
+
+class CreditReversed(Event):
+    TYPE = "CreditReversed"
+    entry_id: str
+    reverses: str
+    participant_id: str
+    person_key: str
+    hours: float
+    reason: str
+
+
+class ParticipantCompleted(Event):
+    TYPE = "ParticipantCompleted"
+    participant_id: str
+
+
+class CohortCompleted(Event):
+    TYPE = "CohortCompleted"
+    completed: int
+    credit_hours: float
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.TYPE: cls
+    for cls in (
+        CohortStarted,
+        PhaseOpened,
+        PhaseClosed,
+        DeadlineExtended,
+        CandidateNominated,
+        OnlineStudyRecorded,
+        SelectionDecided,
+        ParticipantWithdrawn,
+        WaitingListPromoted,
+        FieldPlacementAssigned,
+        FieldAttendanceRecorded,
+        FieldBatchCompleted,
+        ReturnReportSubmitted,
+        SurveyResponded,
+        CreditAwarded,
+        CreditReversed,
+        ParticipantCompleted,
+        CohortCompleted,
+    )
+}

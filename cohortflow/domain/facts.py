@@ -1,0 +1,113 @@
+"""The facts recorded about a cohort, folded from its event stream.
+
+This is the read model batch activities decide from: who was nominated, what
+they studied, who was selected, placed, attended, reported and answered. It is a
+pure fold, so replaying the same events always yields the same facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class StoredEventLike(Protocol):
+    @property
+    def position(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class ParticipantFacts:
+    participant_id: str
+    person_key: str
+    prefecture_code: str
+    nominated_at: int
+    hours: float = 0.0
+    deliverables: tuple[str, ...] = ()
+    study_position: int | None = None
+    withdrawn: bool = False
+    site: str | None = None
+    batch: str | None = None
+    days_present: int = 0
+    days_total: int = 0
+    attendance_position: int | None = None
+    return_report_position: int | None = None
+    surveys: dict[str, int] = field(default_factory=dict)
+    credited_phases: set[str] = field(default_factory=set)
+
+
+@dataclass
+class CohortFacts:
+    participants: dict[str, ParticipantFacts] = field(default_factory=dict)
+    selected: list[str] = field(default_factory=list)
+    waiting_list: list[str] = field(default_factory=list)
+    selection_position: int | None = None
+    event_count: int = 0
+
+    def apply(self, event: StoredEventLike) -> None:
+        self.event_count += 1
+        d = event.data
+        kind = event.type
+        if kind == "CandidateNominated":
+            self.participants[d["participant_id"]] = ParticipantFacts(
+                participant_id=d["participant_id"],
+                person_key=d["person_key"],
+                prefecture_code=d["prefecture_code"],
+                nominated_at=event.position,
+            )
+            return
+        if kind == "SelectionDecided":
+            self.selected = list(d["selected"])
+            self.waiting_list = list(d["waiting_list"])
+            self.selection_position = event.position
+            return
+        if kind == "WaitingListPromoted":
+            self.waiting_list.remove(d["participant_id"])
+            self.selected.append(d["participant_id"])
+            return
+        p = self.participants.get(d.get("participant_id", ""))
+        if p is None:
+            return
+        if kind == "OnlineStudyRecorded":
+            p.hours, p.deliverables = d["hours"], tuple(d["deliverables"])
+            p.study_position = event.position
+        elif kind == "ParticipantWithdrawn":
+            p.withdrawn = True
+            if p.participant_id in self.selected:
+                self.selected.remove(p.participant_id)
+            if p.participant_id in self.waiting_list:
+                self.waiting_list.remove(p.participant_id)
+        elif kind == "FieldPlacementAssigned":
+            p.site, p.batch = d["site"], d["batch"]
+        elif kind == "FieldAttendanceRecorded":
+            p.days_present, p.days_total = d["days_present"], d["days_total"]
+            p.attendance_position = event.position
+        elif kind == "ReturnReportSubmitted":
+            p.return_report_position = event.position
+        elif kind == "SurveyResponded":
+            p.surveys[d["survey"]] = event.position
+        elif kind == "CreditAwarded":
+            p.credited_phases.add(d["phase"])
+        elif kind == "CreditReversed":
+            pass  # the ledger keeps reversals; facts only track what was awarded once
+
+    def active_selected(self) -> list[ParticipantFacts]:
+        return [self.participants[pid] for pid in self.selected]
+
+    def nominations_by_prefecture(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for p in self.participants.values():
+            counts[p.prefecture_code] = counts.get(p.prefecture_code, 0) + 1
+        return counts
+
+
+def fold(events: Iterable[StoredEventLike]) -> CohortFacts:
+    facts = CohortFacts()
+    for event in events:
+        facts.apply(event)
+    return facts
