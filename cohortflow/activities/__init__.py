@@ -1,0 +1,46 @@
+"""Side effects of the cohort cycle: every one appends to the event store, idempotently."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cohortflow.activities.completion import CompletionActivities
+from cohortflow.activities.cycle_records import CycleRecordActivities
+from cohortflow.activities.field_study import FieldStudyActivities
+from cohortflow.activities.follow_up import FollowUpActivities
+from cohortflow.activities.nomination import NominationActivities
+from cohortflow.activities.selection import SelectionActivities
+from cohortflow.activities.study import StudyActivities
+from cohortflow.activities.withdrawal import WithdrawalActivities
+from cohortflow.store.eventstore import EventStore
+
+
+class Activities(
+    CycleRecordActivities,
+    NominationActivities,
+    StudyActivities,
+    SelectionActivities,
+    FieldStudyActivities,
+    FollowUpActivities,
+    CompletionActivities,
+    WithdrawalActivities,
+):
+    """All cohort activities, sharing one store and one programme cache."""
+
+
+def all_activities(store: EventStore) -> list[Callable[..., Any]]:
+    acts = Activities(store)
+    return [
+        acts.record_cohort_started,
+        acts.record_cycle_event,
+        acts.import_sample_nominees,
+        acts.record_sample_online_study,
+        acts.select_participants,
+        acts.assign_field_placements,
+        acts.record_batch_attendance,
+        acts.record_sample_return_reports,
+        acts.record_sample_survey,
+        acts.complete_cohort,
+        acts.withdraw_participant,
+    ]

@@ -1,0 +1,131 @@
+"""What every cohort activity shares: the store, the pinned programme, the facts.
+
+Activities append through :meth:`CohortActivities.append`, whose idempotency key
+is the workflow id plus the business step, so a retried activity (or one re-run
+after a worker crash) appends nothing twice. Domain refusals become
+non-retryable ``ApplicationError``s naming the problem; infrastructure errors
+propagate and are retried by Temporal.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from typing import ParamSpec, TypeVar
+
+import structlog
+from pydantic import BaseModel, ConfigDict
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from cohortflow.domain.cycle import CommandRefused
+from cohortflow.domain.events import CohortStarted, Event, Metadata
+from cohortflow.domain.facts import CohortFacts, fold
+from cohortflow.domain.nomination import InvalidRecords
+from cohortflow.domain.programme import Programme, ProgrammeInvalid
+from cohortflow.store.errors import StoreError
+from cohortflow.store.eventstore import EventStore
+from cohortflow.store.records import AppendResult, NewEvent
+
+FACT_TYPES = (
+    "CandidateNominated",
+    "OnlineStudyRecorded",
+    "SelectionDecided",
+    "ParticipantWithdrawn",
+    "WaitingListPromoted",
+    "FieldPlacementAssigned",
+    "FieldAttendanceRecorded",
+    "ReturnReportSubmitted",
+    "SurveyResponded",
+    "CreditAwarded",
+)
+DOMAIN_ERRORS = (CommandRefused, InvalidRecords, ProgrammeInvalid, StoreError)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class CohortRef(BaseModel):
+    """Which cohort an activity works on, and on whose behalf."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cohort_id: str
+    workflow_id: str
+    """The cohort workflow's id: stable across continue-as-new, so it keys idempotency."""
+    actor: str = "system:cohort-cycle"
+
+    @property
+    def stream_id(self) -> str:
+        return stream_id(self.cohort_id)
+
+
+def stream_id(cohort_id: str) -> str:
+    return f"cohort-{cohort_id}"
+
+
+def refusals_are_final(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Turn domain refusals into non-retryable errors: retrying cannot fix bad data."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except DOMAIN_ERRORS as exc:
+            raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
+
+    return wrapper
+
+
+class CohortActivities:
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self._programmes: dict[str, Programme] = {}
+
+    def log(self, ref: CohortRef) -> structlog.stdlib.BoundLogger:
+        info = activity.info()
+        return structlog.get_logger().bind(  # type: ignore[no-any-return]
+            cohort_id=ref.cohort_id, workflow_id=ref.workflow_id, activity=info.activity_type
+        )
+
+    async def programme(self, ref: CohortRef) -> Programme:
+        """The programme version the cohort was started (and is pinned) under."""
+        cached = self._programmes.get(ref.cohort_id)
+        if cached is not None:
+            return cached
+        async for event in self.store.read_stream(ref.stream_id, types=[CohortStarted.TYPE]):
+            programme = Programme.model_validate(event.data["programme"])
+            self._programmes[ref.cohort_id] = programme
+            return programme
+        raise CommandRefused(f"cohort {ref.cohort_id} has not been started")
+
+    async def facts(self, ref: CohortRef) -> CohortFacts:
+        return fold([e async for e in self.store.read_stream(ref.stream_id, types=FACT_TYPES)])
+
+    async def append(
+        self,
+        ref: CohortRef,
+        step: str,
+        events: Sequence[Event],
+        *,
+        programme: Programme,
+        expected_version: int | None = None,
+    ) -> AppendResult:
+        metadata = Metadata(
+            actor=ref.actor,
+            workflow_id=ref.workflow_id,
+            programme_id=programme.id,
+            programme_version=programme.version,
+            step=step,
+            correlation_id=ref.cohort_id,
+        ).model_dump()
+        result = await self.store.append(
+            ref.stream_id,
+            [NewEvent(e.TYPE, e.payload(), metadata, e.SCHEMA_VERSION) for e in events],
+            idempotency_key=f"{ref.workflow_id}/{step}",
+            expected_version=expected_version,
+        )
+        self.log(ref).info(
+            "events appended", step=step, count=result.count, duplicate=result.duplicate, last=result.last_position
+        )
+        return result

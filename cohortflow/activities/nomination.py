@@ -1,0 +1,39 @@
+"""Nomination: validate every nominee row and record them in one transaction."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from cohortflow import sample
+from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
+from cohortflow.domain.nomination import NomineeRow, nominate
+
+
+class ImportSampleNominees(BaseModel):
+    ref: CohortRef
+    seed: int
+
+
+class NominationResult(BaseModel):
+    nominated: int
+    by_prefecture: dict[str, int]
+    duplicate: bool
+
+
+class NominationActivities(CohortActivities):
+    @activity.defn
+    @refusals_are_final
+    async def import_sample_nominees(self, req: ImportSampleNominees) -> NominationResult:
+        """Nominate the deterministic sample population; all rows or none."""
+        programme = await self.programme(req.ref)
+        rows = [
+            NomineeRow(row=i, **vars(n))
+            for i, n in enumerate(sample.nominees(programme, req.seed), start=2)  # row 1 is the header
+        ]
+        events = nominate(programme, rows)
+        result = await self.append(req.ref, "nomination/import", events, programme=programme)
+        counts: dict[str, int] = {}
+        for e in events:
+            counts[e.prefecture_code] = counts.get(e.prefecture_code, 0) + 1
+        return NominationResult(nominated=len(events), by_prefecture=counts, duplicate=result.duplicate)

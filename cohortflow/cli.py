@@ -1,0 +1,205 @@
+"""The `cohortflow` command line (Typer + rich)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from cohortflow.api.app import create_app
+from cohortflow.demo import DemoReport, run_cycle
+from cohortflow.logs import configure_logging
+from cohortflow.runtime.stack import local_stack
+from cohortflow.settings import Settings
+from cohortflow.store.migrate import upgrade
+from cohortflow.workflows.cohort_cycle import CycleStatus
+
+app = typer.Typer(no_args_is_help=True, help="Event-sourced training-programme cycles on Temporal and PostgreSQL.")
+console = Console()
+
+
+@app.command()
+def demo(
+    candidates: Annotated[int, typer.Option(help="Nominations across the 14 prefectures")] = 5000,
+    selected: Annotated[int, typer.Option(help="Places in the offline phase")] = 800,
+    day_seconds: Annotated[float, typer.Option(help="Wall seconds per programme day (compression)")] = 0.005,
+    seed: Annotated[int, typer.Option(help="Seed of the sample population")] = 2023,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables")] = False,
+    keep: Annotated[Path | None, typer.Option(help="Keep the demo's state in this directory")] = None,
+) -> None:
+    """Run a province-wide sample cohort through every phase and print its summary."""
+    settings = Settings()
+    configure_logging(settings.log_format, "warning")
+    state_dir = keep or Path(tempfile.mkdtemp(prefix="cohortflow-demo-"))
+    try:
+        with local_stack(settings, state_dir, headless=True) as stack:
+            if as_json:
+                report = asyncio.run(
+                    run_cycle(
+                        stack.database_url,
+                        stack.temporal_address,
+                        candidates=candidates,
+                        selected=selected,
+                        day_seconds=day_seconds,
+                        seed=seed,
+                    )
+                )
+            else:
+                with Live(console=console, refresh_per_second=4, transient=True) as live:
+
+                    def show(status: CycleStatus) -> None:
+                        live.update(f"[bold]cohort {status.cohort_id}[/]: phase [cyan]{status.phase}[/]")
+
+                    report = asyncio.run(
+                        run_cycle(
+                            stack.database_url,
+                            stack.temporal_address,
+                            candidates=candidates,
+                            selected=selected,
+                            day_seconds=day_seconds,
+                            seed=seed,
+                            on_status=show,
+                        )
+                    )
+    finally:
+        if keep is None:
+            shutil.rmtree(state_dir, ignore_errors=True)
+    if as_json:
+        typer.echo(json.dumps(report.model_dump(mode="json"), ensure_ascii=False))
+    else:
+        _print_report(report)
+    if not report.chain_verified:
+        raise typer.Exit(1)
+
+
+def _print_report(r: DemoReport) -> None:
+    s = r.summary
+    console.print(f"[bold]Cohort {r.cohort_id}[/] — programme {s.programme_id} v{s.programme_version}")
+    funnel = Table(title="Funnel by phase")
+    funnel.add_column("step")
+    funnel.add_column("people", justify="right")
+    for step, count in s.funnel.items():
+        funnel.add_row(step.replace("_", " "), f"{count:,}")
+    funnel.add_row("withdrawn", f"{s.withdrawn:,}")
+    console.print(funnel)
+    per = Table(title="Funnel by prefecture (市州)")
+    per.add_column("code")
+    per.add_column("prefecture")
+    steps = list(s.funnel)
+    for step in steps:
+        per.add_column(step.replace("_", " "), justify="right")
+    for p in s.prefectures:
+        per.add_row(p.code, p.name, *(f"{p.counts[step]:,}" for step in steps))
+    console.print(per)
+    credits = Table(title="Credit hours awarded (学时)")
+    credits.add_column("level")
+    credits.add_column("hours", justify="right")
+    for level, hours in s.credit_hours_by_level.items():
+        credits.add_row(level, f"{hours:,.1f}")
+    credits.add_row("[bold]total[/]", f"[bold]{s.credit_hours:,.1f}[/] in {s.credit_entries:,} entries")
+    console.print(credits)
+    verdict = "[green]verified[/]" if r.chain_verified else "[red]BROKEN[/]"
+    console.print(f"events in this cohort: {r.events:,}; whole history: {r.verified_events:,} events, chain {verdict}")
+    console.print(f"head digest: position {r.head_position}, sha256 {r.head_digest}")
+    console.print(f"selection input digest: {s.selection_digest}")
+    console.print(f"wall time: {r.wall_seconds:.1f} s")
+
+
+@app.command()
+def up(
+    state_dir: Annotated[Path | None, typer.Option(help="Where PostgreSQL and Temporal keep data")] = None,
+) -> None:
+    """Start PostgreSQL, Temporal (with its web UI), migrations, the worker and the API. Ctrl-C stops all."""
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    with local_stack(
+        settings,
+        state_dir or settings.state_dir,
+        temporal_port=settings.temporal_port,
+        ui_port=settings.temporal_ui_port,
+    ) as stack:
+        console.print(f"PostgreSQL: {stack.database_url}")
+        console.print(f"Temporal:   {stack.temporal_address}  web UI: {stack.temporal_ui or '(external)'}")
+        console.print(f"API:        http://{settings.api_host}:{settings.api_port}/docs")
+        asyncio.run(_serve(settings, stack.database_url, stack.temporal_address))
+    console.print("stopped")
+
+
+class _QuietServer(uvicorn.Server):
+    """Signals belong to `cohortflow up`, which stops the worker and the API together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _serve(settings: Settings, database_url: str, temporal_address: str) -> None:
+    from cohortflow.store.eventstore import EventStore
+    from cohortflow.worker import connect_client, run_worker, stop_on_signals
+
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    store = await EventStore.connect(database_url)
+    client = await connect_client(temporal_address, settings.temporal_namespace)
+    server = _QuietServer(
+        uvicorn.Config(
+            create_app(settings, database_url), host=settings.api_host, port=settings.api_port, log_level="warning"
+        )
+    )
+    api = asyncio.create_task(server.serve())
+    try:
+        await run_worker(client, store, settings.task_queue, stop)
+    finally:
+        server.should_exit = True
+        await api
+        await store.close()
+
+
+@app.command()
+def worker() -> None:
+    """Run the worker against DATABASE_URL and TEMPORAL_ADDRESS."""
+    from cohortflow import worker as worker_module
+
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    if settings.database_url is None or settings.temporal_address is None:
+        console.print("[red]set DATABASE_URL and TEMPORAL_ADDRESS (or use `cohortflow up`)[/]")
+        raise typer.Exit(2)
+    asyncio.run(
+        worker_module.main(
+            settings.database_url, settings.temporal_address, settings.temporal_namespace, settings.task_queue
+        )
+    )
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Serve the HTTP API against DATABASE_URL."""
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations to DATABASE_URL."""
+    settings = Settings()
+    if settings.database_url is None:
+        console.print("[red]set DATABASE_URL[/]")
+        raise typer.Exit(2)
+    upgrade(settings.database_url)
+    console.print("migrations applied")

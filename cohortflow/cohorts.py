@@ -1,0 +1,40 @@
+"""Client-side operations on cohorts, shared by the CLI, the API and the demo."""
+
+from __future__ import annotations
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from cohortflow.domain.programme import programme_problems
+from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleResult, CohortCycleWorkflow, workflow_id
+
+
+class CohortExists(Exception):
+    pass
+
+
+class ProgrammeRefused(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("programme template is invalid:\n- " + "\n- ".join(problems))
+
+
+async def start_cohort(
+    client: Client, inp: CohortCycleInput, task_queue: str
+) -> WorkflowHandle[CohortCycleWorkflow, CohortCycleResult]:
+    """Start ``cohort-{id}``; a self-contradictory programme or a reused id is refused first."""
+    problems = programme_problems(inp.programme)
+    if problems:
+        raise ProgrammeRefused(problems)
+    try:
+        return await client.start_workflow(
+            CohortCycleWorkflow.run,
+            inp,
+            id=workflow_id(inp.cohort_id),
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+    except WorkflowAlreadyStartedError:
+        raise CohortExists(f"cohort {inp.cohort_id} already exists") from None

@@ -1,0 +1,1 @@
+"""Read models: views computed from the event store, rebuildable from position zero."""

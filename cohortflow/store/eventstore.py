@@ -1,0 +1,249 @@
+"""Append-only PostgreSQL event store with a hash chain.
+
+Appends take a transaction-scoped advisory lock, so positions are assigned and
+committed strictly in order: a reader tailing ``position > n`` can never miss an
+event that commits late, which bare sequences cannot promise. The lock costs
+little because batch activities append thousands of events per call, through
+COPY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
+
+from cohortflow.domain.canonical import canonical_json
+from cohortflow.store.chain import GENESIS, chain_hash, event_hash, record_bytes
+from cohortflow.store.errors import ExpectedVersionMismatch, IdempotencyConflict
+from cohortflow.store.records import AppendResult, HeadDigest, NewEvent, StoredEvent, Verification
+
+APPEND_LOCK = 0x636F686F7274  # "cohort": one advisory lock serialises all appends
+COLUMNS = (
+    "position, stream_id, stream_version, type, schema_version, data, metadata, "
+    "recorded_at, idempotency_key, prev_hash, hash"
+)
+READ_BATCH = 10_000
+
+
+def libpq_url(url: str) -> str:
+    """Accept SQLAlchemy-style URLs (postgresql+psycopg://) as well as libpq ones."""
+    scheme, sep, rest = url.partition("://")
+    return ("postgresql" + sep + rest) if scheme.startswith("postgresql") else url
+
+
+class EventStore:
+    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[TupleRow]]) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, url: str, *, max_size: int = 4) -> EventStore:
+        pool: AsyncConnectionPool[AsyncConnection[TupleRow]] = AsyncConnectionPool(
+            libpq_url(url), min_size=1, max_size=max_size, open=False
+        )
+        await pool.open(wait=True)
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        *,
+        idempotency_key: str,
+        expected_version: int | None = None,
+    ) -> AppendResult:
+        """Append ``events`` to ``stream_id`` atomically.
+
+        ``idempotency_key`` names the business step (workflow id + step, never a
+        run id); appending again under the same key returns the first result and
+        writes nothing. ``expected_version`` (0 for a new stream) guards against
+        concurrent writers; ``None`` appends at whatever version the stream is.
+        """
+        if not events:
+            raise ValueError("append needs at least one event")
+        if not idempotency_key:
+            raise ValueError("append needs an idempotency key")
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+            earlier = await self._earlier_append(conn, idempotency_key, len(events))
+            if earlier is not None:
+                return earlier
+            row = await (
+                await conn.execute(
+                    "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = %s",
+                    (stream_id,),
+                )
+            ).fetchone()
+            version = int(row[0]) if row else 0
+            if expected_version is not None and expected_version != version:
+                raise ExpectedVersionMismatch(stream_id, expected_version, version)
+            head = await self._head(conn)
+            position, prev = head.position, head.hash
+            recorded_at = datetime.now(UTC)
+            first = position + 1
+            async with conn.cursor() as cur, cur.copy(f"COPY events ({COLUMNS}) FROM STDIN") as copy:
+                for i, event in enumerate(events):
+                    position += 1
+                    version += 1
+                    key = f"{idempotency_key}#{i}"
+                    data_json = canonical_json(event.data)
+                    metadata_json = canonical_json(event.metadata)
+                    record = record_bytes(
+                        position=position,
+                        stream_id=stream_id,
+                        stream_version=version,
+                        type=event.type,
+                        schema_version=event.schema_version,
+                        data_json=data_json,
+                        metadata_json=metadata_json,
+                        recorded_at=recorded_at,
+                        idempotency_key=key,
+                    )
+                    digest = chain_hash(prev, record)
+                    await copy.write_row(
+                        (
+                            position,
+                            stream_id,
+                            version,
+                            event.type,
+                            event.schema_version,
+                            data_json,
+                            metadata_json,
+                            recorded_at,
+                            key,
+                            prev,
+                            digest,
+                        )
+                    )
+                    prev = digest
+            return AppendResult(first, position, version, duplicate=False)
+
+    async def _earlier_append(self, conn: AsyncConnection[TupleRow], key: str, count: int) -> AppendResult | None:
+        cur = await conn.execute(
+            "SELECT position, stream_version, idempotency_key FROM events WHERE idempotency_key IN (%s, %s)",
+            (f"{key}#0", f"{key}#{count - 1}"),
+        )
+        rows = await cur.fetchall()
+        if not rows:
+            return None
+        found = {k: (p, v) for p, v, k in rows}
+        first, last = found.get(f"{key}#0"), found.get(f"{key}#{count - 1}")
+        if first is None or last is None or last[0] - first[0] != count - 1:
+            raise IdempotencyConflict(f"idempotency key {key!r} was used for a different batch of events")
+        return AppendResult(first[0], last[0], last[1], duplicate=True)
+
+    async def _head(self, conn: AsyncConnection[TupleRow]) -> HeadDigest:
+        row = await (
+            await conn.execute("SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1")
+        ).fetchone()
+        if row is None:
+            return HeadDigest(0, GENESIS, None)
+        return HeadDigest(int(row[0]), str(row[1]), row[2])
+
+    async def head(self) -> HeadDigest:
+        async with self._pool.connection() as conn:
+            return await self._head(conn)
+
+    async def stream_version(self, stream_id: str) -> int:
+        async with self._pool.connection() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = %s", (stream_id,)
+                )
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+    async def read_stream(
+        self, stream_id: str, after_version: int = 0, types: Sequence[str] | None = None
+    ) -> AsyncIterator[StoredEvent]:
+        """Events of one stream in version order (optionally of some types only), in batches."""
+        type_filter = "" if types is None else "AND type = ANY(%(types)s) "
+        while True:
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    f"SELECT {COLUMNS} FROM events WHERE stream_id = %(stream)s AND stream_version > %(after)s "
+                    f"{type_filter}ORDER BY stream_version LIMIT %(limit)s",
+                    {"stream": stream_id, "after": after_version, "types": list(types or ()), "limit": READ_BATCH},
+                )
+                rows = await cur.fetchall()
+            for row in rows:
+                yield _stored(row)
+            if len(rows) < READ_BATCH:
+                return
+            after_version = int(rows[-1][2])
+
+    async def read_all(self, after_position: int = 0, limit: int | None = None) -> AsyncIterator[StoredEvent]:
+        """Every event after ``after_position`` in position (= commit) order."""
+        remaining = limit
+        while remaining is None or remaining > 0:
+            batch = READ_BATCH if remaining is None else min(READ_BATCH, remaining)
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    f"SELECT {COLUMNS} FROM events WHERE position > %s ORDER BY position LIMIT %s",
+                    (after_position, batch),
+                )
+                rows = await cur.fetchall()
+            for row in rows:
+                yield _stored(row)
+            if remaining is not None:
+                remaining -= len(rows)
+            if len(rows) < batch:
+                return
+            after_position = int(rows[-1][0])
+
+    async def verify(self, expected: HeadDigest | None = None) -> Verification:
+        """Recompute the whole chain; compare with a digest exported earlier, if given."""
+        prev, checked, last = GENESIS, 0, HeadDigest(0, GENESIS, None)
+        async for event in self.read_all():
+            problem = _chain_problem(event, checked + 1, prev)
+            if problem:
+                return Verification(False, checked, last, event.position, problem)
+            prev = event.hash
+            checked += 1
+            last = HeadDigest(event.position, event.hash, event.recorded_at)
+            if expected is not None and event.position == expected.position and event.hash != expected.hash:
+                return Verification(
+                    False, checked, last, event.position, "differs from the exported digest at its position"
+                )
+        if expected is not None and last.position < expected.position:
+            return Verification(
+                False,
+                checked,
+                last,
+                last.position + 1,
+                f"the store ends at position {last.position}, before the exported digest's {expected.position}",
+            )
+        return Verification(True, checked, last)
+
+
+def _chain_problem(event: StoredEvent, expected_position: int, prev: str) -> str:
+    if event.position != expected_position:
+        return f"expected position {expected_position}, found {event.position}: events are missing"
+    if event.prev_hash != prev:
+        return "previous-hash link does not match the event before it"
+    if event_hash(prev, event) != event.hash:
+        return "content does not match its hash: the event was changed"
+    return ""
+
+
+def _stored(row: tuple[Any, ...]) -> StoredEvent:
+    return StoredEvent(
+        position=int(row[0]),
+        stream_id=row[1],
+        stream_version=int(row[2]),
+        type=row[3],
+        schema_version=int(row[4]),
+        data=row[5],
+        metadata=row[6],
+        recorded_at=row[7],
+        idempotency_key=row[8],
+        prev_hash=row[9],
+        hash=row[10],
+    )

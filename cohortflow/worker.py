@@ -1,0 +1,67 @@
+"""The Temporal worker: every workflow and activity, the pydantic data converter.
+
+Only this module, the API's app factory and the CLI wire the store and the
+Temporal client together; nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import timedelta
+
+import structlog
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+from temporalio.workflow import NondeterminismError
+
+from cohortflow.activities import all_activities
+from cohortflow.store.eventstore import EventStore
+from cohortflow.workflows import WORKFLOWS
+
+log = structlog.get_logger()
+
+
+async def connect_client(address: str, namespace: str = "default") -> Client:
+    return await Client.connect(address, namespace=namespace, data_converter=pydantic_data_converter)
+
+
+def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=all_activities(store),
+        # A non-deterministic change must fail loudly, not retry workflow tasks forever.
+        workflow_failure_exception_types=[NondeterminismError],
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def run_worker(client: Client, store: EventStore, task_queue: str, stop: asyncio.Event) -> None:
+    """Run until ``stop`` is set, then finish in-flight activities and shut down cleanly."""
+    worker = build_worker(client, store, task_queue)
+    async with worker:
+        log.info("worker started", task_queue=task_queue)
+        await stop.wait()
+        log.info("worker stopping", task_queue=task_queue)
+    log.info("worker stopped", task_queue=task_queue)
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def main(database_url: str, temporal_address: str, namespace: str, task_queue: str) -> None:
+    """Entry point of ``cohortflow worker`` against configured PostgreSQL and Temporal."""
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    store = await EventStore.connect(database_url)
+    try:
+        client = await connect_client(temporal_address, namespace)
+        await run_worker(client, store, task_queue, stop)
+    finally:
+        await store.close()

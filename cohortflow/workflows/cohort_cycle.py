@@ -1,0 +1,355 @@
+"""The cohort cycle (cohort-{id}): one workflow per cohort drives every phase.
+
+Its state is the small :class:`CycleState` (phase, deadlines, a few counters),
+never a per-participant map; per-participant work happens in batch activities.
+Every deadline is a durable timer. Administrators steer it with Updates, each
+validated by the domain and answered with the outcome or a specific refusal.
+The workflow continues as new at every phase boundary (and whenever Temporal
+suggests it), so a history never approaches its limits, however long the
+programme runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from cohortflow.activities.base import CohortRef
+    from cohortflow.activities.completion import CompleteCohort, CompletionActivities, CompletionResult
+    from cohortflow.activities.cycle_records import CycleRecordActivities, RecordCohortStarted, RecordCycleEvent
+    from cohortflow.activities.field_study import AssignPlacements, FieldStudyActivities
+    from cohortflow.activities.follow_up import FollowUpActivities, RecordSampleReports, RecordSampleSurvey
+    from cohortflow.activities.nomination import ImportSampleNominees, NominationActivities
+    from cohortflow.activities.selection import SelectionActivities, SelectionResult, SelectParticipants
+    from cohortflow.activities.study import RecordSampleStudy, StudyActivities
+    from cohortflow.activities.withdrawal import WithdrawalActivities, WithdrawalResult, WithdrawParticipant
+    from cohortflow.domain.cycle import CommandRefused, CycleState, decide_close_phase, decide_extend_deadline
+    from cohortflow.domain.events import Event, PhaseClosed, PhaseOpened
+    from cohortflow.domain.programme import PhaseKind, Programme
+    from cohortflow.workflows.field_study_site import FieldStudySiteInput, FieldStudySiteWorkflow
+    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, RETRY
+
+
+class SampleFeed(BaseModel):
+    """Feed the deterministic sample population's records as each phase opens.
+
+    Stands in for the imports a real programme receives during each phase.
+    """
+
+    seed: int
+
+
+class Counters(BaseModel):
+    candidates: int = 0
+    selected: int = 0
+    completed: int = 0
+    credit_hours: float = 0.0
+
+
+class CohortCycleInput(BaseModel):
+    cohort_id: str
+    programme: Programme
+    day_seconds: float = 86_400.0
+    """Length of a programme day; the demo and benchmarks compress it."""
+    feed: SampleFeed | None = None
+    actor: str = "system:cohort-cycle"
+    state: CycleState | None = None
+    """Set when the workflow continues as new."""
+    counters: Counters = Field(default_factory=Counters)
+    progress: int = 0
+    """Steps of the open phase already done (phase opened, surveys run)."""
+
+
+class CohortCycleResult(BaseModel):
+    cohort_id: str
+    counters: Counters
+
+
+class ClosePhase(BaseModel):
+    phase: PhaseKind
+    reason: str
+    actor: str = "admin"
+
+
+class ExtendDeadline(BaseModel):
+    phase: PhaseKind
+    new_deadline: datetime
+    reason: str
+    actor: str = "admin"
+
+
+class Withdraw(BaseModel):
+    participant_id: str
+    reason: str
+    actor: str = "admin"
+
+
+class AdminOutcome(BaseModel):
+    outcome: str
+    phase: PhaseKind | None = None
+    deadline: datetime | None = None
+    replaced_by: str | None = None
+
+
+class CycleStatus(BaseModel):
+    cohort_id: str
+    phase: PhaseKind | None
+    deadline: datetime | None
+    counters: Counters
+    programme_version: int
+
+
+def workflow_id(cohort_id: str) -> str:
+    return f"cohort-{cohort_id}"
+
+
+def _refuse(exc: CommandRefused) -> ApplicationError:
+    return ApplicationError(str(exc), type="CommandRefused", non_retryable=True)
+
+
+@workflow.defn
+class CohortCycleWorkflow:
+    def __init__(self) -> None:
+        self._inp: CohortCycleInput | None = None
+        self._state: CycleState | None = None
+        self._wake = False
+        self._close_reason = ""
+
+    # ----------------------------------------------------------------- run
+    @workflow.run
+    async def run(self, inp: CohortCycleInput) -> CohortCycleResult:
+        self._inp = inp
+        ref = self._ref(inp.actor)
+        if inp.state is None:
+            started_at = workflow.now()
+            self._state = CycleState(started_at=started_at, day_seconds=inp.day_seconds)
+            await self._activity(
+                CycleRecordActivities.record_cohort_started,
+                RecordCohortStarted(
+                    ref=ref, programme=inp.programme, started_at=started_at, day_seconds=inp.day_seconds
+                ),
+            )
+        else:
+            self._state = inp.state
+        progress = inp.progress
+        while not self._state.finished:
+            phase = self._state.phase
+            if progress == 0:
+                await self._sleep_until(self._state.opens_at(inp.programme), f"{phase} opens")
+                await self._record(f"phase/{phase}/opened", PhaseOpened(phase=phase, deadline=self._deadline()))
+                progress = 1
+            progress = await self._run_phase(phase, progress)
+            early = self._state.closed_early
+            await self._record(
+                f"phase/{phase}/closed", PhaseClosed(phase=phase, closed_early=early, reason=self._close_reason)
+            )
+            self._state = self._state.advanced()
+            self._close_reason = ""
+            progress = 0
+            if not self._state.finished:
+                await self._continue_as_new(progress)
+        return CohortCycleResult(cohort_id=inp.cohort_id, counters=inp.counters)
+
+    async def _run_phase(self, phase: PhaseKind, progress: int) -> int:
+        """Do the phase's work (resuming after ``progress`` steps), then wait for its deadline."""
+        inp = self._input()
+        ref, feed = self._ref(inp.actor), inp.feed
+        if progress == 1:
+            if phase == "nomination" and feed:
+                result = await self._activity(
+                    NominationActivities.import_sample_nominees, ImportSampleNominees(ref=ref, seed=feed.seed)
+                )
+                inp.counters.candidates = result.nominated
+            elif phase == "online_study" and feed:
+                await self._activity(
+                    StudyActivities.record_sample_online_study, RecordSampleStudy(ref=ref, seed=feed.seed)
+                )
+            elif phase == "selection":
+                chosen: SelectionResult = await self._activity(
+                    SelectionActivities.select_participants, SelectParticipants(ref=ref)
+                )
+                inp.counters.selected = chosen.selected
+            elif phase == "field_study":
+                await self._run_field_study(ref)
+            elif phase == "return_to_post" and feed:
+                await self._activity(
+                    FollowUpActivities.record_sample_return_reports, RecordSampleReports(ref=ref, seed=feed.seed)
+                )
+            elif phase == "completion":
+                done: CompletionResult = await self._activity(
+                    CompletionActivities.complete_cohort, CompleteCohort(ref=ref)
+                )
+                inp.counters.completed, inp.counters.credit_hours = done.completed, done.credit_hours
+                return progress
+            progress = 2
+        if phase == "follow_up":
+            progress = await self._run_follow_up(progress)
+        await self._await_deadline(progress)
+        return progress
+
+    async def _run_field_study(self, ref: CohortRef) -> None:
+        inp = self._input()
+        await self._activity(FieldStudyActivities.assign_field_placements, AssignPlacements(ref=ref))
+        opened_at = self._state_now().opens_at(inp.programme)
+        handles = [
+            workflow.execute_child_workflow(
+                FieldStudySiteWorkflow.run,
+                FieldStudySiteInput(
+                    ref=ref,
+                    site=site,
+                    opened_at=opened_at,
+                    day_seconds=inp.day_seconds,
+                    seed=inp.feed.seed if inp.feed else None,
+                ),
+                id=f"{workflow.info().workflow_id}-site-{site.code}",
+            )
+            for site in inp.programme.field_study.sites
+        ]
+        await asyncio.gather(*handles)
+
+    async def _run_follow_up(self, progress: int) -> int:
+        """Surveys at their offsets; ``progress`` - 2 of them have already run."""
+        inp = self._input()
+        state = self._state_now()
+        opened_at = state.opens_at(inp.programme)
+        for survey in inp.programme.follow_up[progress - 2 :]:
+            await self._sleep_until(opened_at + state.day(survey.after_days), f"survey {survey.code}")
+            if inp.feed:
+                await self._activity(
+                    FollowUpActivities.record_sample_survey,
+                    RecordSampleSurvey(ref=self._ref(inp.actor), survey=survey.code, seed=inp.feed.seed),
+                )
+            progress += 1
+            if workflow.info().is_continue_as_new_suggested():
+                await self._continue_as_new(progress)
+        return progress
+
+    # ------------------------------------------------------------- updates
+    @workflow.update
+    async def close_phase(self, req: ClosePhase) -> AdminOutcome:
+        try:
+            self._state = decide_close_phase(self._state_now(), req.phase)
+        except CommandRefused as exc:
+            raise _refuse(exc) from None
+        self._close_reason = f"{req.reason} (by {req.actor})"
+        self._wake = True
+        return AdminOutcome(outcome="closing", phase=req.phase)
+
+    @close_phase.validator
+    def _validate_close_phase(self, req: ClosePhase) -> None:
+        decide_close_phase(self._state_now(), req.phase)
+
+    @workflow.update
+    async def extend_deadline(self, req: ExtendDeadline) -> AdminOutcome:
+        inp = self._input()
+        try:
+            state, event = decide_extend_deadline(
+                self._state_now(), inp.programme, req.phase, req.new_deadline, req.reason
+            )
+        except CommandRefused as exc:
+            raise _refuse(exc) from None
+        self._state = state
+        self._wake = True
+        update = workflow.current_update_info()
+        await self._record(f"extend/{update.id if update else req.new_deadline.isoformat()}", event, req.actor)
+        return AdminOutcome(outcome="extended", phase=req.phase, deadline=self._deadline())
+
+    @extend_deadline.validator
+    def _validate_extend_deadline(self, req: ExtendDeadline) -> None:
+        decide_extend_deadline(self._state_now(), self._input().programme, req.phase, req.new_deadline, req.reason)
+
+    @workflow.update
+    async def withdraw_participant(self, req: Withdraw) -> AdminOutcome:
+        state = self._state_now()
+        update = workflow.current_update_info()
+        result: WithdrawalResult = await self._activity(
+            WithdrawalActivities.withdraw_participant,
+            WithdrawParticipant(
+                ref=self._ref(req.actor),
+                request_id=update.id if update else req.participant_id,
+                participant_id=req.participant_id,
+                reason=req.reason,
+                phase=state.phase,
+            ),
+        )
+        return AdminOutcome(outcome="withdrawn", phase=state.phase, replaced_by=result.replaced_by)
+
+    @withdraw_participant.validator
+    def _validate_withdraw(self, req: Withdraw) -> None:
+        state = self._state_now()
+        if state.finished or state.phase == "completion":
+            raise CommandRefused("the cohort is completing; withdrawals are closed")
+        if not req.reason.strip():
+            raise CommandRefused("a withdrawal needs a reason")
+
+    @workflow.query
+    def status(self) -> CycleStatus:
+        inp, state = self._input(), self._state
+        open_phase = None if state is None or state.finished else state
+        return CycleStatus(
+            cohort_id=inp.cohort_id,
+            phase=open_phase.phase if open_phase else None,
+            deadline=open_phase.deadline(inp.programme) if open_phase else None,
+            counters=inp.counters,
+            programme_version=inp.programme.version,
+        )
+
+    # ------------------------------------------------------------- helpers
+    def _input(self) -> CohortCycleInput:
+        assert self._inp is not None
+        return self._inp
+
+    def _state_now(self) -> CycleState:
+        if self._state is None:
+            raise CommandRefused("the cohort is still starting")
+        return self._state
+
+    def _ref(self, actor: str) -> CohortRef:
+        return CohortRef(cohort_id=self._input().cohort_id, workflow_id=workflow.info().workflow_id, actor=actor)
+
+    def _deadline(self) -> datetime:
+        return self._state_now().deadline(self._input().programme)
+
+    async def _activity(self, fn: Any, arg: BaseModel) -> Any:
+        return await workflow.execute_activity_method(
+            fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY
+        )
+
+    async def _record(self, step: str, event: Event, actor: str | None = None) -> None:
+        await self._activity(
+            CycleRecordActivities.record_cycle_event,
+            RecordCycleEvent(
+                ref=self._ref(actor or self._input().actor), step=step, type=event.TYPE, data=event.payload()
+            ),
+        )
+
+    async def _sleep_until(self, moment: datetime, summary: str) -> None:
+        seconds = (moment - workflow.now()).total_seconds()
+        if seconds > 0:
+            await workflow.sleep(seconds, summary=summary)
+
+    async def _await_deadline(self, progress: int) -> None:
+        """Wait for the deadline, which extensions may move, or an early close."""
+        while not self._state_now().closed_early:
+            remaining = (self._deadline() - workflow.now()).total_seconds()
+            if remaining <= 0:
+                return
+            self._wake = False
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._wake, timeout=remaining, timeout_summary=f"{self._state_now().phase} deadline"
+                )
+            if workflow.info().is_continue_as_new_suggested():
+                await self._continue_as_new(progress)
+
+    async def _continue_as_new(self, progress: int) -> None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        inp = self._input()
+        workflow.continue_as_new(inp.model_copy(update={"state": self._state_now(), "progress": progress}))

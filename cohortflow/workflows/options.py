@@ -1,0 +1,16 @@
+"""Timeouts and retry policy for every activity the workflows run."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+# Batch activities append up to tens of thousands of events in one transaction.
+ACTIVITY_TIMEOUT = timedelta(minutes=10)
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=20,
+)
