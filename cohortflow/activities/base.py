@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.events import CohortStarted, Event, Metadata
-from cohortflow.domain.facts import CohortFacts, fold
+from cohortflow.domain.facts import CohortFacts
 from cohortflow.domain.nomination import InvalidRecords
 from cohortflow.domain.programme import Programme, ProgrammeInvalid
 from cohortflow.store.errors import StoreError
@@ -100,7 +100,10 @@ class CohortActivities:
         raise CommandRefused(f"cohort {ref.cohort_id} has not been started")
 
     async def facts(self, ref: CohortRef) -> CohortFacts:
-        return fold([e async for e in self.store.read_stream(ref.stream_id, types=FACT_TYPES)])
+        facts = CohortFacts()
+        async for event in self.store.read_stream(ref.stream_id, types=FACT_TYPES):
+            facts.apply(event)  # folded as it streams: a 50,000-person cohort is never all in memory
+        return facts
 
     async def append(
         self,

@@ -81,7 +81,7 @@ def test_closing_the_open_phase_marks_it_closed_early() -> None:
 
 
 def test_closing_a_phase_that_is_not_open_is_refused() -> None:
-    with pytest.raises(CommandRefused, match="^phase field_study is not open; the open phase is online_study$"):
+    with pytest.raises(CommandRefused, match=r"^phase field_study is not open; the open phase is online_study$"):
         decide_close_phase(state_in("online_study"), "field_study")
 
 
@@ -92,7 +92,7 @@ def test_the_completion_phase_cannot_be_closed_by_hand() -> None:
 
 def test_closing_twice_is_refused() -> None:
     closing = decide_close_phase(state_in("selection"), "selection")
-    with pytest.raises(CommandRefused, match="^phase selection is already being closed$"):
+    with pytest.raises(CommandRefused, match=r"^phase selection is already being closed$"):
         decide_close_phase(closing, "selection")
 
 
@@ -164,7 +164,7 @@ def test_the_new_deadline_must_be_later(delta: timedelta) -> None:
 @pytest.mark.parametrize("reason", ["", "  "])
 def test_an_extension_needs_a_reason(reason: str) -> None:
     state = state_in("online_study")
-    with pytest.raises(CommandRefused, match="^an extension needs a reason$"):
+    with pytest.raises(CommandRefused, match=r"^an extension needs a reason$"):
         decide_extend_deadline(state, PROG, "online_study", state.deadline(PROG) + timedelta(days=1), reason)
 
 
@@ -267,13 +267,13 @@ def test_withdrawing_someone_not_selected_refills_nothing(pid: str) -> None:
 
 def test_withdrawing_an_unknown_participant_is_refused() -> None:
     _, facts = cohort()
-    with pytest.raises(CommandRefused, match="^participant P99 is not in this cohort$"):
+    with pytest.raises(CommandRefused, match=r"^participant P99 is not in this cohort$"):
         decide_withdrawal(facts, PROG, "selection", "P99", "ill")
 
 
 def test_withdrawing_twice_is_refused() -> None:
     _, facts = cohort(withdrawn=("P1",))
-    with pytest.raises(CommandRefused, match="^participant P1 has already been withdrawn$"):
+    with pytest.raises(CommandRefused, match=r"^participant P1 has already been withdrawn$"):
         decide_withdrawal(facts, PROG, "field_study", "P1", "ill")
 
 
@@ -285,5 +285,5 @@ def test_withdrawals_are_closed_in_the_completion_phase() -> None:
 
 def test_a_withdrawal_needs_a_reason() -> None:
     _, facts = cohort()
-    with pytest.raises(CommandRefused, match="^a withdrawal needs a reason$"):
+    with pytest.raises(CommandRefused, match=r"^a withdrawal needs a reason$"):
         decide_withdrawal(facts, PROG, "selection", "P1", " ")

@@ -96,34 +96,34 @@ def test_a_reversal_cancels_the_hours_of_its_own_level() -> None:
 
 def test_reversing_an_unknown_entry_is_refused() -> None:
     ledger = ledger_of(award("w1", 50))
-    with pytest.raises(LedgerError, match="^cannot reverse w9: no such entry$"):
+    with pytest.raises(LedgerError, match=r"^cannot reverse w9: no such entry$"):
         ledger.reverse("w9", "typo", new_entry_id="w9-rev")
 
 
 def test_reversing_twice_is_refused() -> None:
     ledger = ledger_of(award("w1", 50))
     ledger.record(ledger.reverse("w1", "duplicate import", new_entry_id="w1-rev"))
-    with pytest.raises(LedgerError, match="^cannot reverse w1: it was already reversed$"):
+    with pytest.raises(LedgerError, match=r"^cannot reverse w1: it was already reversed$"):
         ledger.reverse("w1", "again", new_entry_id="w1-rev2")
 
 
 def test_reversing_a_reversal_is_refused() -> None:
     ledger = ledger_of(award("w1", 50))
     ledger.record(ledger.reverse("w1", "duplicate import", new_entry_id="w1-rev"))
-    with pytest.raises(LedgerError, match="^cannot reverse w1-rev: it is itself a reversal$"):
+    with pytest.raises(LedgerError, match=r"^cannot reverse w1-rev: it is itself a reversal$"):
         ledger.reverse("w1-rev", "undo the undo", new_entry_id="w1-rev-rev")
 
 
 @pytest.mark.parametrize("reason", ["", "   ", "\n"])
 def test_a_reversal_needs_a_reason(reason: str) -> None:
     ledger = ledger_of(award("w1", 50))
-    with pytest.raises(LedgerError, match="^a reversal needs a reason$"):
+    with pytest.raises(LedgerError, match=r"^a reversal needs a reason$"):
         ledger.reverse("w1", reason, new_entry_id="w1-rev")
 
 
 def test_a_duplicate_entry_id_is_refused() -> None:
     ledger = ledger_of(award("w1", 50))
-    with pytest.raises(LedgerError, match="^entry w1 is already in the ledger$"):
+    with pytest.raises(LedgerError, match=r"^entry w1 is already in the ledger$"):
         ledger.record(award("w1", 10, "city"))
     assert ledger.total(WANG) == 50
 
@@ -151,7 +151,12 @@ def test_from_events_rebuilds_the_same_ledger() -> None:
     live = ledger_of(award("w1", 50), award("w2", 60, "province", "field_study"), award("l1", 50, person_key=LI))
     reversal = live.reverse("w2", "attendance corrected", new_entry_id="w2-rev")
     live.record(reversal)
-    history = [award("w1", 50), award("w2", 60, "province", "field_study"), award("l1", 50, person_key=LI), reversal]
+    history: list[CreditAwarded | CreditReversed] = [
+        award("w1", 50),
+        award("w2", 60, "province", "field_study"),
+        award("l1", 50, person_key=LI),
+        reversal,
+    ]
 
     rebuilt = Ledger.from_events(history)
 

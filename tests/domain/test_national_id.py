@@ -77,7 +77,7 @@ def test_surrounding_whitespace_is_ignored() -> None:
     ],
 )
 def test_non_digits_are_refused(raw: str) -> None:
-    with pytest.raises(InvalidNationalId, match="^the first 17 characters must be digits$"):
+    with pytest.raises(InvalidNationalId, match=r"^the first 17 characters must be digits$"):
         validate(raw)
 
 
@@ -93,7 +93,7 @@ def test_non_digits_are_refused(raw: str) -> None:
 def test_non_ascii_digits_are_refused(body: str) -> None:
     # str.isdigit() accepts these, but an ID of them is not the same person key as its ASCII
     # spelling, and int() cannot parse some of them at all.
-    with pytest.raises(InvalidNationalId, match="^the first 17 characters must be digits$"):
+    with pytest.raises(InvalidNationalId, match=r"^the first 17 characters must be digits$"):
         validate(body + "X")
 
 

@@ -16,7 +16,7 @@ from .builders import CHANGSHA, XIANGTAN, ZHUZHOU, template
 Template = dict[str, Any]
 
 
-def problems_of(data: Template) -> list[str]:
+def problems_of(data: object) -> list[str]:
     with pytest.raises(ProgrammeInvalid) as caught:
         parse_programme(data)
     return caught.value.problems
@@ -233,7 +233,9 @@ def test_shape_errors_are_all_listed_with_their_field_path() -> None:
     assert "name: Field required" in problems
     assert any(p.startswith("candidates: Input should be a valid integer") for p in problems)
     assert any(p.startswith("phases.1.end_day: Input should be a valid integer") for p in problems)
-    assert any(p.startswith("credits.0.level: Input should be 'province', 'city', 'district' or 'school'") for p in problems)
+    assert any(
+        p.startswith("credits.0.level: Input should be 'province', 'city', 'district' or 'school'") for p in problems
+    )
     assert "colour: Extra inputs are not permitted" in problems
     assert len(problems) == 5
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cohortflow.domain.programme import Programme, parse_programme
-from cohortflow.domain.selection import Candidate, is_eligible, rank, score, select
+from cohortflow.domain.selection import Candidate, Ranked, is_eligible, rank, score, select
 from cohortflow.sample import nominees, online_study, sample_programme
 
 from .builders import CHANGSHA, XIANGTAN, ZHUZHOU, programme, template
@@ -29,7 +29,7 @@ def with_prefectures(**limits: tuple[int, int | None]) -> Programme:
     return parse_programme(data)
 
 
-def ids(ranked: list) -> list[str]:  # type: ignore[type-arg]
+def ids(ranked: list[Ranked]) -> list[str]:
     return [r.candidate.participant_id for r in ranked]
 
 

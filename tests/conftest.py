@@ -1,0 +1,74 @@
+"""Test services, started by the tests themselves: real PostgreSQL and real Temporal.
+
+One embedded PostgreSQL serves the session; every test gets its own database,
+cloned from a migrated template. Workflow tests share one time-skipping Temporal
+test server (time skipped there is shared, so tests on it never run
+concurrently) and each uses its own task queue.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from cohortflow.runtime.postgres import EmbeddedPostgres
+from cohortflow.runtime.temporal import installed_binary
+from cohortflow.store.eventstore import EventStore
+from cohortflow.store.migrate import upgrade
+
+TEMPLATE = "cohortflow_template"
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", delete_on_stop=True)
+    upgrade(server.ensure_database(TEMPLATE))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database_url(postgres: EmbeddedPostgres) -> str:
+    """A fresh, migrated database for this test alone."""
+    return postgres.ensure_database(f"t_{uuid.uuid4().hex[:12]}", template=TEMPLATE)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[EventStore]:
+    store = await EventStore.connect(database_url)
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def superuser(database_url: str) -> Iterator[psycopg.Connection]:
+    """A superuser connection that bypasses the append-only guard, as an attacker could."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")  # disables ordinary triggers
+        yield conn
+
+
+@pytest.fixture(scope="session")
+async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=installed_binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def histories_dir() -> Path:
+    return Path(__file__).parent / "histories"
