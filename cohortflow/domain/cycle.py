@@ -27,7 +27,9 @@ class CycleState(BaseModel):
     day_seconds: float
     phase_index: int = 0
     shift_seconds: float = 0.0
-    """Extensions granted so far; they push every later phase back by as much."""
+    """Extensions granted in earlier phases; they push every later phase back by as much."""
+    extension_seconds: float = 0.0
+    """Extensions of the open phase: they move its deadline, not when it opened."""
     closed_early: bool = False
 
     @property
@@ -45,13 +47,20 @@ class CycleState(BaseModel):
         return self._at(programme.phase(self.phase).start_day)
 
     def deadline(self, programme: Programme) -> datetime:
-        return self._at(programme.phase(self.phase).end_day)
+        return self._at(programme.phase(self.phase).end_day) + timedelta(seconds=self.extension_seconds)
 
     def day(self, days: int) -> timedelta:
         return timedelta(seconds=days * self.day_seconds)
 
     def advanced(self) -> CycleState:
-        return self.model_copy(update={"phase_index": self.phase_index + 1, "closed_early": False})
+        return self.model_copy(
+            update={
+                "phase_index": self.phase_index + 1,
+                "closed_early": False,
+                "shift_seconds": self.shift_seconds + self.extension_seconds,
+                "extension_seconds": 0.0,
+            }
+        )
 
 
 def decide_close_phase(state: CycleState, phase: PhaseKind) -> CycleState:
@@ -90,7 +99,7 @@ def decide_extend_deadline(
         )
     extra = (new_deadline - current).total_seconds()
     event = DeadlineExtended(phase=phase, previous_deadline=current, new_deadline=new_deadline, reason=reason)
-    return state.model_copy(update={"shift_seconds": state.shift_seconds + extra}), event
+    return state.model_copy(update={"extension_seconds": state.extension_seconds + extra}), event
 
 
 def decide_withdrawal(

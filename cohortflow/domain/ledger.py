@@ -6,6 +6,7 @@ earlier one, so the history of a person's credits stays complete.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -45,8 +46,10 @@ class Ledger:
         if entry.entry_id in self._by_id:
             raise LedgerError(f"entry {entry.entry_id} is already in the ledger")
         if entry.reverses is not None:
-            self._check_reversible(entry.reverses)
-            self._reversed.add(entry.reverses)
+            original = self._check_reversible(entry.reverses)
+            # A reversal counts against the level and phase of the entry it cancels.
+            entry = dataclasses.replace(entry, level=original.level, phase=original.phase)
+            self._reversed.add(original.entry_id)
         self._entries.append(entry)
         self._by_id[entry.entry_id] = entry
 
@@ -65,6 +68,8 @@ class Ledger:
         if not reason.strip():
             raise LedgerError("a reversal needs a reason")
         original = self._check_reversible(entry_id)
+        if new_entry_id in self._by_id:
+            raise LedgerError(f"entry id {new_entry_id} is already in the ledger")
         return CreditReversed(
             entry_id=new_entry_id,
             reverses=entry_id,

@@ -19,7 +19,7 @@ class InvalidNationalId(ValueError):
 
 def check_char(first17: str) -> str:
     """The MOD 11-2 check character for the first seventeen digits."""
-    if len(first17) != 17 or not first17.isdigit():
+    if len(first17) != 17 or not (first17.isascii() and first17.isdigit()):
         raise InvalidNationalId("expected 17 digits before the check character")
     total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
     return _CHECK_CHARS[total % 11]
@@ -30,7 +30,7 @@ def validate(raw: str) -> str:
     value = raw.strip().upper()
     if len(value) != 18:
         raise InvalidNationalId(f"must be 18 characters, got {len(value)}")
-    if not value[:17].isdigit():
+    if not (value[:17].isascii() and value[:17].isdigit()):
         raise InvalidNationalId("the first 17 characters must be digits")
     try:
         date(int(value[6:10]), int(value[10:12]), int(value[12:14]))

@@ -264,7 +264,7 @@ def _field_study_problems(p: Programme) -> Iterator[str]:
             elif length is not None and b.start_day + b.days > length:
                 yield f"site {site.code} batch {b.code} runs past the end of the field-study phase"
         ends = sorted((b.start_day, b.start_day + b.days, b.code) for b in site.batches)
-        for (_, end, code), (start, _, nxt) in itertools.pairwise(ends):
+        for (_, end, code), (start, _, nxt) in itertools.combinations(ends, 2):
             if start < end:
                 yield f"site {site.code}: batches {code} and {nxt} overlap"
 
@@ -277,6 +277,9 @@ def _misc_problems(p: Programme) -> Iterator[str]:
     codes = [s.code for s in p.follow_up]
     for code in sorted({c for c in codes if codes.count(c) > 1}):
         yield f"follow-up survey {code} is listed more than once"
+    phases = [c.phase for c in p.credits]
+    for phase in sorted({ph for ph in phases if phases.count(ph) > 1}):
+        yield f"credits: phase {phase} is listed more than once; one phase grants credits at one level"
     for i, credit in enumerate(p.credits):
         if credit.phase not in CREDITABLE_PHASES:
             yield f"credits[{i}]: phase {credit.phase} grants no credits; use one of {', '.join(CREDITABLE_PHASES)}"
