@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from cohortflow.activities.base import CohortRef
@@ -269,16 +269,23 @@ class CohortCycleWorkflow:
     async def withdraw_participant(self, req: Withdraw) -> AdminOutcome:
         state = self._state_now()
         update = workflow.current_update_info()
-        result: WithdrawalResult = await self._activity(
-            WithdrawalActivities.withdraw_participant,
-            WithdrawParticipant(
-                ref=self._ref(req.actor),
-                request_id=update.id if update else req.participant_id,
-                participant_id=req.participant_id,
-                reason=req.reason,
-                phase=state.phase,
-            ),
-        )
+        try:
+            result: WithdrawalResult = await self._activity(
+                WithdrawalActivities.withdraw_participant,
+                WithdrawParticipant(
+                    ref=self._ref(req.actor),
+                    request_id=update.id if update else req.participant_id,
+                    participant_id=req.participant_id,
+                    reason=req.reason,
+                    phase=state.phase,
+                ),
+            )
+        except ActivityError as exc:
+            refusal = exc.cause
+            if isinstance(refusal, ApplicationError) and refusal.non_retryable:
+                # Answer the administrator with the refusal itself, not "activity failed".
+                raise ApplicationError(refusal.message, type=refusal.type, non_retryable=True) from None
+            raise
         return AdminOutcome(outcome="withdrawn", phase=state.phase, replaced_by=result.replaced_by)
 
     @withdraw_participant.validator

@@ -1,0 +1,154 @@
+"""(c) Bulk append with hash chaining (EventStore.append) against a raw COPY of the same rows.
+
+Both sides write the same events, in the same batches, through the same COPY
+protocol into identically indexed tables of one database: ``events`` through the
+store (idempotency check, version check, canonical JSON, SHA-256 chain, advisory
+lock) and ``events_raw`` with the JSON text precomputed and dummy hashes. The
+two sides alternate batch by batch, so a busy moment on the shared machine hits
+both alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from bench.events import batches, nomination_events
+from cohortflow.domain.canonical import canonical_json
+from cohortflow.store.eventstore import COLUMNS, EventStore, libpq_url
+from cohortflow.store.records import NewEvent
+
+STREAM = "cohort-bench-append"
+DUMMY_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class BulkAppendResult:
+    events: int
+    batch_size: int
+    store_seconds: float
+    raw_seconds: float
+
+    @property
+    def store_rate(self) -> float:
+        return self.events / self.store_seconds
+
+    @property
+    def raw_rate(self) -> float:
+        return self.events / self.raw_seconds
+
+    @property
+    def ratio(self) -> float:
+        """The store's rate as a fraction of raw COPY's."""
+        return self.store_rate / self.raw_rate
+
+
+@dataclass(frozen=True)
+class StoreThroughput:
+    """cohortflow's own append and replay of ``events`` events, for the library comparison."""
+
+    events: int
+    append_seconds: float
+    replay_seconds: float
+
+    @property
+    def append_rate(self) -> float:
+        return self.events / self.append_seconds
+
+    @property
+    def replay_rate(self) -> float:
+        return self.events / self.replay_seconds
+
+
+def raw_rows(events: Sequence[NewEvent], first_position: int) -> list[tuple[Any, ...]]:
+    """The rows the store would write, JSON text precomputed, hashes left dummy."""
+    recorded_at = datetime.now(UTC)
+    return [
+        (
+            first_position + i,
+            STREAM,
+            first_position + i,
+            e.type,
+            e.schema_version,
+            canonical_json(e.data),
+            canonical_json(e.metadata),
+            recorded_at,
+            f"raw/{first_position + i}",
+            DUMMY_HASH,
+            DUMMY_HASH,
+        )
+        for i, e in enumerate(events)
+    ]
+
+
+async def _raw_copy(conn: psycopg.AsyncConnection[Any], rows: Sequence[tuple[Any, ...]]) -> None:
+    async with conn.transaction(), conn.cursor() as cur, cur.copy(f"COPY events_raw ({COLUMNS}) FROM STDIN") as copy:
+        for row in rows:
+            await copy.write_row(row)
+
+
+async def bench_bulk_append(
+    database_url: str, total: int, batch_size: int, say: Callable[[str], None]
+) -> BulkAppendResult:
+    store = await EventStore.connect(database_url)
+    raw = await psycopg.AsyncConnection.connect(libpq_url(database_url), autocommit=True)
+    try:
+        await raw.execute("CREATE TABLE events_raw (LIKE events INCLUDING ALL)")
+        store_seconds = raw_seconds = 0.0
+        for n, (first, count) in enumerate(batches(total, batch_size)):
+            events = nomination_events(first, count)
+            rows = raw_rows(events, first)
+
+            async def timed_store(events: list[NewEvent] = events, first: int = first) -> float:
+                started = time.perf_counter()
+                await store.append(STREAM, events, idempotency_key=f"bench-append/{first}")
+                return time.perf_counter() - started
+
+            async def timed_raw(rows: list[tuple[Any, ...]] = rows) -> float:
+                started = time.perf_counter()
+                await _raw_copy(raw, rows)
+                return time.perf_counter() - started
+
+            if n % 2 == 0:
+                store_seconds += await timed_store()
+                raw_seconds += await timed_raw()
+            else:
+                raw_seconds += await timed_raw()
+                store_seconds += await timed_store()
+            done = first + count - 1
+            if n % 5 == 4 or done == total:
+                say(f"  bulk append: {done:,}/{total:,} events each side")
+        return BulkAppendResult(total, batch_size, store_seconds, raw_seconds)
+    finally:
+        await raw.close()
+        await store.close()
+
+
+async def store_append_and_replay(
+    database_url: str, total: int, batch_size: int, say: Callable[[str], None]
+) -> StoreThroughput:
+    """Append ``total`` events through the store in batches, then read them all back in order."""
+    store = await EventStore.connect(database_url)
+    try:
+        append_seconds = 0.0
+        for first, count in batches(total, batch_size):
+            events = nomination_events(first, count)
+            started = time.perf_counter()
+            await store.append(STREAM, events, idempotency_key=f"bench-compare/{first}")
+            append_seconds += time.perf_counter() - started
+        started = time.perf_counter()
+        replayed = 0
+        async for _ in store.read_all():
+            replayed += 1
+        replay_seconds = time.perf_counter() - started
+        if replayed != total:
+            raise RuntimeError(f"read_all returned {replayed} events, {total} were appended")
+        say(f"  cohortflow: {total:,} events appended in {append_seconds:.2f} s, replayed in {replay_seconds:.2f} s")
+        return StoreThroughput(total, append_seconds, replay_seconds)
+    finally:
+        await store.close()

@@ -1,0 +1,62 @@
+"""Shared helpers for the workflow tests: a worker on the test's task queue, history reading."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+
+from cohortflow.store.eventstore import EventStore
+from cohortflow.worker import build_worker
+from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow, CycleStatus
+
+
+@asynccontextmanager
+async def running_worker(client: Client, store: EventStore, task_queue: str) -> AsyncIterator[None]:
+    async with build_worker(client, store, task_queue):
+        yield
+
+
+async def event_types(store: EventStore, cohort_id: str) -> Counter[str]:
+    return Counter([e.type async for e in store.read_stream(f"cohort-{cohort_id}")])
+
+
+async def wait_for_status(
+    client: Client, workflow_id: str, predicate: Callable[[CycleStatus], bool], timeout: float = 60
+) -> CycleStatus:
+    """Poll the cohort's status query (following continue-as-new) until ``predicate`` holds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: CycleStatus | None = None
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            last = await client.get_workflow_handle(workflow_id).query(CohortCycleWorkflow.status)
+            if predicate(last):
+                return last
+        except Exception:  # noqa: BLE001 - a query can fall between two runs of continue-as-new
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"status never matched; last seen {last}")
+
+
+async def run_histories(client: Client, workflow_id: str, first_run_id: str) -> list[WorkflowHistory]:
+    """Histories of every run of a workflow, following its continue-as-new chain."""
+    histories = []
+    run_id: str | None = first_run_id
+    while run_id:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        histories.append(history)
+        last = history.events[-1]
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if last.HasField("workflow_execution_continued_as_new_event_attributes")
+            else None
+        )
+    return histories
+
+
+def first_run_id(handle: WorkflowHandle[object, object]) -> str:
+    assert handle.first_execution_run_id is not None
+    return handle.first_execution_run_id
