@@ -1,0 +1,88 @@
+"""Record the workflow histories that tests/workflows/test_replay.py replays.
+
+Run with `make histories` after a deliberate, compatible change to workflow
+code; commit the old files alongside the new ones so that histories recorded
+under earlier code keep being replayed (cycles run for years).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from cohortflow.cohorts import start_cohort
+from cohortflow.runtime.postgres import EmbeddedPostgres
+from cohortflow.runtime.temporal import installed_binary
+from cohortflow.sample import sample_programme
+from cohortflow.store.eventstore import EventStore
+from cohortflow.store.migrate import upgrade
+from cohortflow.workflows.cohort_cycle import (
+    CohortCycleInput,
+    CohortCycleWorkflow,
+    ExtendDeadline,
+    SampleFeed,
+    Withdraw,
+)
+from tests.workflows.helpers import run_histories, running_worker, wait_for_status
+
+OUT = Path(__file__).parent.parent / "histories"
+
+
+async def record(tag: str) -> list[Path]:
+    with tempfile.TemporaryDirectory() as tmp:
+        pg = EmbeddedPostgres(Path(tmp) / "pg", delete_on_stop=True)
+        try:
+            url = pg.ensure_database()
+            upgrade(url)
+            store = await EventStore.connect(url)
+            env = await WorkflowEnvironment.start_time_skipping(
+                test_server_existing_path=installed_binary("temporal-test-server"),
+                data_converter=pydantic_data_converter,
+            )
+            try:
+                return await _run(env, store, tag)
+            finally:
+                await env.shutdown()
+                await store.close()
+        finally:
+            pg.stop()
+
+
+async def _run(env: WorkflowEnvironment, store: EventStore, tag: str) -> list[Path]:
+    client = env.client
+    cohort = f"replay-{tag}"
+    inp = CohortCycleInput(cohort_id=cohort, programme=sample_programme(120, 16), feed=SampleFeed(seed=11))
+    async with running_worker(client, store, "record-histories"):
+        handle = await start_cohort(client, inp, "record-histories")
+        status = await wait_for_status(client, handle.id, lambda s: s.counters.candidates > 0)
+        assert status.deadline is not None
+        await handle.execute_update(
+            CohortCycleWorkflow.extend_deadline,
+            ExtendDeadline(phase="nomination", new_deadline=status.deadline + timedelta(days=3), reason="replay"),
+        )
+        await handle.execute_update(
+            CohortCycleWorkflow.withdraw_participant, Withdraw(participant_id="P000002", reason="replay")
+        )
+        await handle.result()
+        assert handle.first_execution_run_id is not None
+        histories = await run_histories(client, handle.id, handle.first_execution_run_id)
+        for site in inp.programme.field_study.sites:
+            histories.append(await client.get_workflow_handle(f"{handle.id}-site-{site.code}").fetch_history())
+    OUT.mkdir(exist_ok=True)
+    written = []
+    for i, history in enumerate(histories):
+        path = OUT / f"{tag}__{history.workflow_id}__{i:02d}.json"
+        path.write_text(history.to_json())
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else "v1")):
+        print(path)
