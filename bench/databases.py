@@ -7,7 +7,7 @@ on what an earlier part left behind.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
@@ -53,9 +53,3 @@ def server_version(url: str) -> str:
     with psycopg.connect(libpq_url(url)) as conn:
         row = conn.execute("SHOW server_version").fetchone()
         return str(row[0]) if row else "unknown"
-
-
-def query_host(url: str) -> str | None:
-    """The ``host`` query parameter of a URL (the socket directory of the embedded server)."""
-    values = parse_qs(urlsplit(url).query).get("host")
-    return values[0] if values else None

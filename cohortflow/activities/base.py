@@ -103,6 +103,8 @@ class CohortActivities:
         facts = CohortFacts()
         async for event in self.store.read_stream(ref.stream_id, types=FACT_TYPES):
             facts.apply(event)  # folded as it streams: a 50,000-person cohort is never all in memory
+            if facts.event_count % 5_000 == 0:
+                activity.heartbeat(facts.event_count)
         return facts
 
     async def append(

@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from cohortflow.domain.events import Event, PhaseClosed, PhaseOpened
     from cohortflow.domain.programme import PhaseKind, Programme
     from cohortflow.workflows.field_study_site import FieldStudySiteInput, FieldStudySiteWorkflow
-    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, RETRY
+    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
 
 
 class SampleFeed(BaseModel):
@@ -326,7 +326,7 @@ class CohortCycleWorkflow:
 
     async def _activity(self, fn: Any, arg: BaseModel) -> Any:
         return await workflow.execute_activity_method(
-            fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY
+            fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, heartbeat_timeout=HEARTBEAT_TIMEOUT, retry_policy=RETRY
         )
 
     async def _record(self, step: str, event: Event, actor: str | None = None) -> None:

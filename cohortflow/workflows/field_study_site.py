@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from cohortflow.activities.base import CohortRef
     from cohortflow.activities.field_study import BatchResult, FieldStudyActivities, RecordBatchAttendance
     from cohortflow.domain.programme import Site
-    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, RETRY
+    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
 
 
 class FieldStudySiteInput(BaseModel):
@@ -47,6 +47,7 @@ class FieldStudySiteWorkflow:
                     ref=inp.ref, site=inp.site.code, batch=batch.code, days=batch.days, seed=inp.seed
                 ),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=RETRY,
             )
             results.append(result)

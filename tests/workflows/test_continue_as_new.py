@@ -1,0 +1,52 @@
+"""Continue-as-new when Temporal suggests it, mid-phase, on a real dev server.
+
+The dev server is told to suggest continue-as-new after 30 history events, far
+sooner than the ~4,096 it uses by default, so the follow-up phase (four surveys
+on timers) has to hand over to a new run in its middle and must neither repeat
+nor skip a survey.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from cohortflow.cohorts import start_cohort
+from cohortflow.runtime.temporal import TemporalDevServer
+from cohortflow.sample import sample_programme
+from cohortflow.store.eventstore import EventStore
+from cohortflow.worker import connect_client
+from cohortflow.workflows.cohort_cycle import CohortCycleInput, SampleFeed
+from tests.workflows.helpers import event_types, first_run_id, run_histories, running_worker
+
+
+@pytest.fixture
+def eager_server() -> Iterator[TemporalDevServer]:
+    server = TemporalDevServer(None, headless=True, dynamic_config={"limit.historyCount.suggestContinueAsNew": "30"})
+    yield server
+    server.stop()
+
+
+async def test_suggested_continue_as_new_mid_phase_loses_and_repeats_nothing(
+    eager_server: TemporalDevServer, store: EventStore, task_queue: str
+) -> None:
+    client = await connect_client(eager_server.address)
+    programme = sample_programme(200, 24)
+    inp = CohortCycleInput(cohort_id="can", programme=programme, day_seconds=0.002, feed=SampleFeed(seed=3))
+    async with running_worker(client, store, task_queue):
+        handle = await start_cohort(client, inp, task_queue)
+        result = await handle.result()
+        histories = await run_histories(client, handle.id, first_run_id(handle))
+
+    assert len(histories) > 7, "some phase should have continued as new in its middle"
+    counts = await event_types(store, "can")
+    assert counts["PhaseOpened"] == counts["PhaseClosed"] == 7
+    surveys = [e async for e in store.read_stream("cohort-can", types=["SurveyResponded"])]
+    assert sorted({e.metadata["step"] for e in surveys}) == [
+        f"follow_up/{s.code}/responses" for s in sorted(programme.follow_up, key=lambda s: s.code)
+    ]
+    answered = [(e.data["participant_id"], e.data["survey"]) for e in surveys]
+    assert len(answered) == len(set(answered))
+    assert result.counters.candidates == 200 and result.counters.selected == 24
+    assert (await store.verify()).ok

@@ -1,0 +1,97 @@
+"""A worker killed (SIGKILL) and restarted mid-phase: no event lost, none duplicated.
+
+The worker runs as a real `cohortflow worker` process against a dev server on a
+SQLite file; it is killed twice — once while the cohort is being nominated and
+once while the field-study sites run — and started again each time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cohortflow.cohorts import start_cohort
+from cohortflow.runtime.temporal import TemporalDevServer, installed_binary
+from cohortflow.sample import sample_programme
+from cohortflow.store.eventstore import EventStore
+from cohortflow.worker import connect_client
+from cohortflow.workflows.cohort_cycle import CohortCycleInput, SampleFeed
+from tests.workflows.helpers import event_types, wait_for_status
+
+CANDIDATES, SELECTED = 3000, 300
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[TemporalDevServer]:
+    server = TemporalDevServer(tmp_path / "temporal.sqlite", headless=True)
+    yield server
+    server.stop()
+
+
+def start_worker(database_url: str, address: str, task_queue: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TEMPORAL_ADDRESS": address,
+        "COHORTFLOW_TASK_QUEUE": task_queue,
+        "COHORTFLOW_LOG_FORMAT": "json",
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen([installed_binary("cohortflow"), "worker"], env=env, stdout=out, stderr=out)
+
+
+def kill(worker: subprocess.Popen[bytes]) -> None:
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+
+
+async def test_worker_killed_mid_phase_loses_and_duplicates_nothing(
+    server: TemporalDevServer, store: EventStore, database_url: str, task_queue: str, tmp_path: Path
+) -> None:
+    client = await connect_client(server.address)
+    log = tmp_path / "worker.log"
+    worker = start_worker(database_url, server.address, task_queue, log)
+    try:
+        inp = CohortCycleInput(
+            cohort_id="crash",
+            programme=sample_programme(CANDIDATES, SELECTED),
+            day_seconds=0.01,
+            feed=SampleFeed(seed=5),
+        )
+        handle = await start_cohort(client, inp, task_queue)
+        await wait_for_status(client, handle.id, lambda s: s.phase == "nomination", timeout=60)
+        kill(worker)  # while the nomination batch is being imported or just after
+        worker = start_worker(database_url, server.address, task_queue, log)
+        await wait_for_status(client, handle.id, lambda s: s.phase == "field_study", timeout=120)
+        kill(worker)  # while the site child workflows wait on their batch timers
+        await asyncio.sleep(1)
+        worker = start_worker(database_url, server.address, task_queue, log)
+        result = await asyncio.wait_for(handle.result(), timeout=180)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+    counts = await event_types(store, "crash")
+    assert counts["CandidateNominated"] == counts["OnlineStudyRecorded"] == CANDIDATES
+    assert counts["SelectionDecided"] == 1
+    assert counts["FieldPlacementAssigned"] == SELECTED
+    assert counts["FieldBatchCompleted"] == 6
+    assert counts["PhaseOpened"] == counts["PhaseClosed"] == 7
+    assert counts["CohortCompleted"] == 1
+    assert result.counters.completed == counts["ParticipantCompleted"]
+    per_person = Counter(
+        [
+            (e.type, e.data.get("participant_id"), e.data.get("survey"), e.data.get("phase"))
+            async for e in store.read_stream("cohort-crash")
+        ]
+    )
+    repeated = {k: n for k, n in per_person.items() if k[1] is not None and n > 1}
+    assert repeated == {}
+    assert (await store.verify()).ok
