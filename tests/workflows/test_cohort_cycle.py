@@ -9,6 +9,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.cohorts import CohortExists, ProgrammeRefused, start_cohort
+from cohortflow.readmodels.cohort_summary import cohort_summary
 from cohortflow.sample import sample_programme
 from cohortflow.store.eventstore import EventStore
 from cohortflow.workflows.cohort_cycle import (
@@ -60,6 +61,11 @@ async def test_full_multi_year_cycle(time_skipping: WorkflowEnvironment, store: 
     assert len(histories) == 7
     assert max(len(h.events) for h in histories) < 300
     assert all(e.metadata["workflow_id"] == "cohort-full" for e in events)
+    summary = await cohort_summary(store, "full")
+    assert summary.funnel["nominated"] == CANDIDATES and summary.funnel["selected"] == SELECTED
+    assert summary.funnel["completed"] == result.counters.completed
+    assert summary.credit_hours == result.counters.credit_hours
+    assert sum(p.counts["nominated"] for p in summary.prefectures) == CANDIDATES
     assert {e.metadata["programme_version"] for e in events} == {1}
 
 
