@@ -74,11 +74,11 @@ def nominate(
         key = national_id.person_key(nid) if nid else ""
         if key and key in seen_people:
             problems.append(f"{where}, national_id: the same person ({national_id.mask(nid)}) is nominated twice")
-        if pref is not None:
-            counts[pref.code] = counts.get(pref.code, 0) + 1
-            if counts[pref.code] > pref.quota:
-                problems.append(f"{where}, prefecture_code: {pref.code} ({pref.name}) is over its quota {pref.quota}")
-        if len(problems) > bad:
+        if len(problems) > bad or pref is None:
+            continue  # a row that is bad anyway does not use up a place in the quota
+        counts[pref.code] = counts.get(pref.code, 0) + 1
+        if counts[pref.code] > pref.quota:
+            problems.append(f"{where}, prefecture_code: {pref.code} ({pref.name}) is over its quota {pref.quota}")
             continue
         seen_people.add(key)
         events.append(

@@ -35,8 +35,8 @@ async def wait_for_status(
             last = await client.get_workflow_handle(workflow_id).query(CohortCycleWorkflow.status)
             if predicate(last):
                 return last
-        except Exception:  # noqa: BLE001 - a query can fall between two runs of continue-as-new
-            pass
+        except Exception:
+            pass  # a query can fall between two runs of continue-as-new
         await asyncio.sleep(0.05)
     raise AssertionError(f"status never matched; last seen {last}")
 

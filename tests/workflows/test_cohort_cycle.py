@@ -124,7 +124,8 @@ async def test_admin_updates_are_answered_or_refused(
             client, handle.id, lambda s: s.phase == "selection" and s.counters.selected > 0
         )
         assert selected.counters.candidates == CANDIDATES
-        chosen = [e async for e in store.read_stream("cohort-steer", types=["SelectionDecided"])][0].data
+        (decision,) = [e async for e in store.read_stream("cohort-steer", types=["SelectionDecided"])]
+        chosen = decision.data
         leaving, first_waiting = chosen["selected"][0], chosen["waiting_list"][0]
         replaced = await wf.execute_update(
             CohortCycleWorkflow.withdraw_participant, Withdraw(participant_id=leaving, reason="病假")

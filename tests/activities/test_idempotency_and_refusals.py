@@ -1,0 +1,75 @@
+"""Activities run for real (ActivityEnvironment) against the store: retries and refusals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from cohortflow.activities import Activities
+from cohortflow.activities.base import CohortRef
+from cohortflow.activities.cycle_records import RecordCohortStarted
+from cohortflow.activities.nomination import ImportSampleNominees
+from cohortflow.activities.withdrawal import WithdrawParticipant
+from cohortflow.sample import sample_programme
+from cohortflow.store.eventstore import EventStore
+
+REF = CohortRef(cohort_id="c1", workflow_id="cohort-c1")
+
+
+def started(ref: CohortRef = REF) -> RecordCohortStarted:
+    return RecordCohortStarted(
+        ref=ref, programme=sample_programme(300, 40), started_at=datetime(2026, 3, 1, tzinfo=UTC), day_seconds=86400
+    )
+
+
+async def count(store: EventStore) -> int:
+    return (await store.head()).position
+
+
+async def test_retried_batch_activity_appends_nothing_twice(store: EventStore) -> None:
+    acts, env = Activities(store), ActivityEnvironment()
+    await env.run(acts.record_cohort_started, started())
+    first = await env.run(acts.import_sample_nominees, ImportSampleNominees(ref=REF, seed=1))
+    before = await count(store)
+    retry = await env.run(acts.import_sample_nominees, ImportSampleNominees(ref=REF, seed=1))
+    assert (first.nominated, first.duplicate) == (300, False)
+    assert (retry.nominated, retry.duplicate) == (300, True)
+    assert await count(store) == before == 301
+    # A retry of the start itself is a no-op too.
+    await env.run(acts.record_cohort_started, started())
+    assert await count(store) == 301
+
+
+async def test_second_cohort_with_the_same_id_is_refused_for_good(store: EventStore) -> None:
+    acts, env = Activities(store), ActivityEnvironment()
+    await env.run(acts.record_cohort_started, started())
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(acts.record_cohort_started, started(CohortRef(cohort_id="c1", workflow_id="elsewhere")))
+    assert refused.value.non_retryable and "cohort c1 already exists" in refused.value.message
+    assert await count(store) == 1
+
+
+async def test_domain_refusals_are_final_and_name_the_record(store: EventStore) -> None:
+    acts, env = Activities(store), ActivityEnvironment()
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(acts.import_sample_nominees, ImportSampleNominees(ref=REF, seed=1))
+    assert refused.value.non_retryable and refused.value.type == "CommandRefused"
+    assert "cohort c1 has not been started" in refused.value.message
+
+    await env.run(acts.record_cohort_started, started())
+    bad = WithdrawParticipant(ref=REF, request_id="u1", participant_id="P424242", reason="x", phase="nomination")
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(acts.withdraw_participant, bad)
+    assert refused.value.non_retryable and "participant P424242 is not in this cohort" in refused.value.message
+    assert await count(store) == 1
+
+
+async def test_infrastructure_failures_stay_retryable(store: EventStore) -> None:
+    acts, env = Activities(store), ActivityEnvironment()
+    await store.close()  # the database is unreachable for this activity
+    with pytest.raises(Exception) as failed:
+        await env.run(acts.record_cohort_started, started())
+    assert not isinstance(failed.value, ApplicationError)
