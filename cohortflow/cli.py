@@ -83,6 +83,15 @@ def demo(
         raise typer.Exit(1)
 
 
+SHORT_STEP_NAMES = {
+    "nominated": "nominated",
+    "met_online_requirement": "online ok",
+    "selected": "selected",
+    "attended_field_study": "attended",
+    "completed": "completed",
+}
+
+
 def _print_report(r: DemoReport) -> None:
     s = r.summary
     console.print(f"[bold]Cohort {r.cohort_id}[/] — programme {s.programme_id} v{s.programme_version}")
@@ -98,7 +107,7 @@ def _print_report(r: DemoReport) -> None:
     per.add_column("prefecture")
     steps = list(s.funnel)
     for step in steps:
-        per.add_column(step.replace("_", " "), justify="right")
+        per.add_column(SHORT_STEP_NAMES.get(step, step), justify="right")
     for p in s.prefectures:
         per.add_row(p.code, p.name, *(f"{p.counts[step]:,}" for step in steps))
     console.print(per)
