@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy cohortflow bench
+	$(BIN)/mypy cohortflow bench tests
 
 test: lint typecheck
 	$(BIN)/pytest

@@ -37,4 +37,4 @@ async def test_unknown_cohort_summary_is_404(api: httpx.AsyncClient) -> None:
 
 def test_app_without_database_is_refused() -> None:
     with pytest.raises(ValueError, match="DATABASE_URL"):
-        create_app(Settings(_env_file=None, DATABASE_URL=None))  # type: ignore[call-arg]
+        create_app(Settings(DATABASE_URL=None))

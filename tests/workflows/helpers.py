@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 
@@ -57,6 +58,6 @@ async def run_histories(client: Client, workflow_id: str, first_run_id: str) -> 
     return histories
 
 
-def first_run_id(handle: WorkflowHandle[object, object]) -> str:
+def first_run_id(handle: WorkflowHandle[Any, Any]) -> str:
     assert handle.first_execution_run_id is not None
     return handle.first_execution_run_id
