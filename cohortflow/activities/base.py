@@ -19,7 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from cohortflow.domain.cycle import CommandRefused
-from cohortflow.domain.events import CohortStarted, Event, Metadata
+from cohortflow.domain.events import EVENT_TYPES, CohortStarted, Event, Metadata
 from cohortflow.domain.facts import CohortFacts
 from cohortflow.domain.nomination import InvalidRecords
 from cohortflow.domain.programme import Programme, ProgrammeInvalid
@@ -106,6 +106,30 @@ class CohortActivities:
             if facts.event_count % 5_000 == 0:
                 activity.heartbeat(facts.event_count)
         return facts
+
+    async def decide_once(
+        self,
+        ref: CohortRef,
+        step: str,
+        decide: Callable[[], Awaitable[Sequence[Event]]],
+        *,
+        programme: Programme,
+        expected_version: int | None = None,
+    ) -> list[Event]:
+        """Record what ``decide`` returns as business step ``step``, exactly once.
+
+        If an earlier attempt already recorded the step (its completion was lost
+        to a crash or a timeout), return what it recorded instead of deciding
+        again: the facts have moved on since, so a second decision could differ.
+        """
+        recorded = await self.store.recorded(f"{ref.workflow_id}/{step}")
+        if recorded is not None:
+            self.log(ref).info("step already recorded", step=step, count=len(recorded))
+            return [EVENT_TYPES[e.type].model_validate(e.data) for e in recorded]
+        events = list(await decide())
+        if events:
+            await self.append(ref, step, events, programme=programme, expected_version=expected_version)
+        return events
 
     async def append(
         self,

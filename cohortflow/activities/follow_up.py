@@ -26,26 +26,30 @@ class FollowUpActivities(CohortActivities):
     @refusals_are_final
     async def record_sample_return_reports(self, req: RecordSampleReports) -> int:
         programme = await self.programme(req.ref)
-        facts = await self.facts(req.ref)
-        events = [
-            ReturnReportSubmitted(participant_id=p.participant_id)
-            for p in facts.active_selected()
-            if not p.withdrawn and sample.returns_report(p.participant_id, req.seed)
-        ]
-        if not events:
-            return 0
-        return (await self.append(req.ref, "return_to_post/reports", events, programme=programme)).count
+
+        async def decide() -> list[ReturnReportSubmitted]:
+            return [
+                ReturnReportSubmitted(participant_id=p.participant_id)
+                for p in (await self.facts(req.ref)).active_selected()
+                if not p.withdrawn and sample.returns_report(p.participant_id, req.seed)
+            ]
+
+        return len(await self.decide_once(req.ref, "return_to_post/reports", decide, programme=programme))
 
     @activity.defn
     @refusals_are_final
     async def record_sample_survey(self, req: RecordSampleSurvey) -> int:
         programme = await self.programme(req.ref)
-        facts = await self.facts(req.ref)
-        events = []
-        for p in facts.active_selected():
-            answer = sample.survey_answer(p.participant_id, req.seed, req.survey)
-            if not p.withdrawn and answer is not None:
-                events.append(SurveyResponded(participant_id=p.participant_id, survey=req.survey, satisfaction=answer))
-        if not events:
-            return 0
-        return (await self.append(req.ref, f"follow_up/{req.survey}/responses", events, programme=programme)).count
+
+        async def decide() -> list[SurveyResponded]:
+            events = []
+            for p in (await self.facts(req.ref)).active_selected():
+                answer = sample.survey_answer(p.participant_id, req.seed, req.survey)
+                if not p.withdrawn and answer is not None:
+                    events.append(
+                        SurveyResponded(participant_id=p.participant_id, survey=req.survey, satisfaction=answer)
+                    )
+            return events
+
+        step = f"follow_up/{req.survey}/responses"
+        return len(await self.decide_once(req.ref, step, decide, programme=programme))

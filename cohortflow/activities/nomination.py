@@ -7,6 +7,7 @@ from temporalio import activity
 
 from cohortflow import sample
 from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
+from cohortflow.domain.events import CandidateNominated
 from cohortflow.domain.nomination import NomineeRow, nominate
 
 
@@ -27,13 +28,20 @@ class NominationActivities(CohortActivities):
     async def import_sample_nominees(self, req: ImportSampleNominees) -> NominationResult:
         """Nominate the deterministic sample population; all rows or none."""
         programme = await self.programme(req.ref)
-        rows = [
-            NomineeRow(row=i, **vars(n))
-            for i, n in enumerate(sample.nominees(programme, req.seed), start=2)  # row 1 is the header
-        ]
-        events = nominate(programme, rows)
-        result = await self.append(req.ref, "nomination/import", events, programme=programme)
+        decided = False
+
+        async def decide() -> list[CandidateNominated]:
+            nonlocal decided
+            decided = True
+            rows = [
+                NomineeRow(row=i, **vars(n))
+                for i, n in enumerate(sample.nominees(programme, req.seed), start=2)  # row 1 is the header
+            ]
+            return nominate(programme, rows)
+
+        events = await self.decide_once(req.ref, "nomination/import", decide, programme=programme)
         counts: dict[str, int] = {}
         for e in events:
+            assert isinstance(e, CandidateNominated)
             counts[e.prefecture_code] = counts.get(e.prefecture_code, 0) + 1
-        return NominationResult(nominated=len(events), by_prefecture=counts, duplicate=result.duplicate)
+        return NominationResult(nominated=len(events), by_prefecture=counts, duplicate=not decided)

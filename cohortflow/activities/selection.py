@@ -26,25 +26,31 @@ class SelectionActivities(CohortActivities):
     @refusals_are_final
     async def select_participants(self, req: SelectParticipants) -> SelectionResult:
         programme = await self.programme(req.ref)
-        facts = await self.facts(req.ref)
-        candidates = [
-            Candidate(p.participant_id, p.prefecture_code, p.hours, p.deliverables)
-            for p in facts.participants.values()
-            if not p.withdrawn
-        ]
-        outcome = select(candidates, programme)
-        event = SelectionDecided(
-            rule_version=programme.selection.version,
-            target=programme.selection.target,
-            input_digest=outcome.input_digest,
-            eligible=outcome.eligible,
-            selected=list(outcome.selected),
-            waiting_list=list(outcome.waiting_list),
-        )
-        await self.append(req.ref, "selection/decision", [event], programme=programme)
+
+        async def decide() -> list[SelectionDecided]:
+            facts = await self.facts(req.ref)
+            candidates = [
+                Candidate(p.participant_id, p.prefecture_code, p.hours, p.deliverables)
+                for p in facts.participants.values()
+                if not p.withdrawn
+            ]
+            outcome = select(candidates, programme)
+            return [
+                SelectionDecided(
+                    rule_version=programme.selection.version,
+                    target=programme.selection.target,
+                    input_digest=outcome.input_digest,
+                    eligible=outcome.eligible,
+                    selected=list(outcome.selected),
+                    waiting_list=list(outcome.waiting_list),
+                )
+            ]
+
+        (decision,) = await self.decide_once(req.ref, "selection/decision", decide, programme=programme)
+        assert isinstance(decision, SelectionDecided)
         return SelectionResult(
-            eligible=outcome.eligible,
-            selected=len(outcome.selected),
-            waiting_list=len(outcome.waiting_list),
-            input_digest=outcome.input_digest,
+            eligible=decision.eligible,
+            selected=len(decision.selected),
+            waiting_list=len(decision.waiting_list),
+            input_digest=decision.input_digest,
         )

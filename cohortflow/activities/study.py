@@ -21,14 +21,14 @@ class StudyActivities(CohortActivities):
     async def record_sample_online_study(self, req: RecordSampleStudy) -> int:
         """Record the sample population's study; returns how many records were appended."""
         programme = await self.programme(req.ref)
-        facts = await self.facts(req.ref)
-        events = []
-        for pid, p in facts.participants.items():
-            if p.withdrawn:
-                continue
-            hours, delivered = sample.online_study(pid, req.seed)
-            events.append(OnlineStudyRecorded(participant_id=pid, hours=hours, deliverables=delivered))
-        if not events:
-            return 0
-        result = await self.append(req.ref, "online_study/records", events, programme=programme)
-        return result.count
+
+        async def decide() -> list[OnlineStudyRecorded]:
+            facts = await self.facts(req.ref)
+            events = []
+            for pid, p in facts.participants.items():
+                if not p.withdrawn:
+                    hours, delivered = sample.online_study(pid, req.seed)
+                    events.append(OnlineStudyRecorded(participant_id=pid, hours=hours, deliverables=delivered))
+            return events
+
+        return len(await self.decide_once(req.ref, "online_study/records", decide, programme=programme))

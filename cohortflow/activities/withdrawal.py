@@ -7,7 +7,7 @@ from temporalio import activity
 
 from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
 from cohortflow.domain.cycle import decide_withdrawal
-from cohortflow.domain.events import WaitingListPromoted
+from cohortflow.domain.events import ParticipantWithdrawn, WaitingListPromoted
 from cohortflow.domain.programme import PhaseKind
 
 
@@ -30,9 +30,11 @@ class WithdrawalActivities(CohortActivities):
     @refusals_are_final
     async def withdraw_participant(self, req: WithdrawParticipant) -> WithdrawalResult:
         programme = await self.programme(req.ref)
-        step = f"withdraw/{req.request_id}"
-        facts = await self.facts(req.ref)
-        events = decide_withdrawal(facts, programme, req.phase, req.participant_id, req.reason)
-        await self.append(req.ref, step, events, programme=programme)
+
+        async def decide() -> list[ParticipantWithdrawn | WaitingListPromoted]:
+            facts = await self.facts(req.ref)
+            return decide_withdrawal(facts, programme, req.phase, req.participant_id, req.reason)
+
+        events = await self.decide_once(req.ref, f"withdraw/{req.request_id}", decide, programme=programme)
         promoted = next((e.participant_id for e in events if isinstance(e, WaitingListPromoted)), None)
         return WithdrawalResult(participant_id=req.participant_id, replaced_by=promoted)

@@ -139,6 +139,31 @@ class EventStore:
             raise IdempotencyConflict(f"idempotency key {key!r} was used for a different batch of events")
         return AppendResult(first[0], last[0], last[1], duplicate=True)
 
+    async def recorded(self, idempotency_key: str) -> list[StoredEvent] | None:
+        """The events appended earlier under ``idempotency_key``, or None if there were none.
+
+        A batch occupies consecutive positions (appends are serialised), so it
+        runs from its first event to the first later position with another key.
+        """
+        async with self._pool.connection() as conn:
+            row = await (
+                await conn.execute("SELECT position FROM events WHERE idempotency_key = %s", (f"{idempotency_key}#0",))
+            ).fetchone()
+            if row is None:
+                return None
+            first = int(row[0])
+            cur = await conn.execute(
+                "SELECT position FROM events WHERE position > %s AND NOT starts_with(idempotency_key, %s) "
+                "ORDER BY position LIMIT 1",
+                (first, f"{idempotency_key}#"),
+            )
+            after = await cur.fetchone()
+            end = int(after[0]) if after else (await self._head(conn)).position + 1
+            cur = await conn.execute(
+                f"SELECT {COLUMNS} FROM events WHERE position >= %s AND position < %s ORDER BY position", (first, end)
+            )
+            return [_stored(r) for r in await cur.fetchall()]
+
     async def _head(self, conn: AsyncConnection[TupleRow]) -> HeadDigest:
         row = await (
             await conn.execute("SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1")

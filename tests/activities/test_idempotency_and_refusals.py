@@ -10,8 +10,10 @@ from temporalio.testing import ActivityEnvironment
 
 from cohortflow.activities import Activities
 from cohortflow.activities.base import CohortRef
+from cohortflow.activities.completion import CompleteCohort
 from cohortflow.activities.cycle_records import RecordCohortStarted
 from cohortflow.activities.nomination import ImportSampleNominees
+from cohortflow.activities.study import RecordSampleStudy
 from cohortflow.activities.withdrawal import WithdrawParticipant
 from cohortflow.sample import sample_programme
 from cohortflow.store.eventstore import EventStore
@@ -73,3 +75,22 @@ async def test_infrastructure_failures_stay_retryable(store: EventStore) -> None
     with pytest.raises(Exception) as failed:
         await env.run(acts.record_cohort_started, started())
     assert not isinstance(failed.value, ApplicationError)
+
+
+async def test_retry_after_a_lost_completion_returns_what_was_recorded(store: EventStore) -> None:
+    """The facts move on once a step is recorded; a retry must not decide again from them."""
+    acts, env = Activities(store), ActivityEnvironment()
+    await env.run(acts.record_cohort_started, started())
+    await env.run(acts.import_sample_nominees, ImportSampleNominees(ref=REF, seed=1))
+    await env.run(acts.record_sample_online_study, RecordSampleStudy(ref=REF, seed=1))
+
+    first = await env.run(acts.complete_cohort, CompleteCohort(ref=REF))
+    assert first.credit_entries > 0  # online-study credits for everyone who met the requirement
+    before = await count(store)
+    assert await env.run(acts.complete_cohort, CompleteCohort(ref=REF)) == first
+    assert await count(store) == before
+
+    leave = WithdrawParticipant(ref=REF, request_id="u7", participant_id="P000003", reason="退出", phase="nomination")
+    withdrawn = await env.run(acts.withdraw_participant, leave)
+    assert await env.run(acts.withdraw_participant, leave) == withdrawn  # not "already withdrawn"
+    assert await count(store) == before + 1

@@ -161,3 +161,14 @@ async def test_exported_digest_catches_truncation_and_rewrite(store: EventStore,
     rewritten = await store.verify(expected=exported)
     assert not rewritten.ok and rewritten.first_bad_position == 10
     assert "exported digest" in rewritten.problem
+
+
+async def test_recorded_returns_exactly_the_batch_appended_under_a_key(store: EventStore) -> None:
+    await store.append("s", events(3), idempotency_key="a")
+    await store.append("s", events(4), idempotency_key="a/b")  # a key that starts like "a" but is another step
+    await store.append("t", events(2), idempotency_key="c")
+    assert await store.recorded("missing") is None
+    batch = await store.recorded("a")
+    assert batch is not None and [e.position for e in batch] == [1, 2, 3]
+    last = await store.recorded("c")
+    assert last is not None and [e.position for e in last] == [8, 9]
