@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import shutil
 import tempfile
@@ -44,34 +45,24 @@ def demo(
     state_dir = keep or Path(tempfile.mkdtemp(prefix="cohortflow-demo-"))
     try:
         with local_stack(settings, state_dir, headless=True) as stack:
+            cycle = functools.partial(
+                run_cycle,
+                stack.database_url,
+                stack.temporal_address,
+                candidates=candidates,
+                selected=selected,
+                day_seconds=day_seconds,
+                seed=seed,
+            )
             if as_json:
-                report = asyncio.run(
-                    run_cycle(
-                        stack.database_url,
-                        stack.temporal_address,
-                        candidates=candidates,
-                        selected=selected,
-                        day_seconds=day_seconds,
-                        seed=seed,
-                    )
-                )
+                report = asyncio.run(cycle())
             else:
                 with Live(console=console, refresh_per_second=4, transient=True) as live:
 
                     def show(status: CycleStatus) -> None:
                         live.update(f"[bold]cohort {status.cohort_id}[/]: phase [cyan]{status.phase}[/]")
 
-                    report = asyncio.run(
-                        run_cycle(
-                            stack.database_url,
-                            stack.temporal_address,
-                            candidates=candidates,
-                            selected=selected,
-                            day_seconds=day_seconds,
-                            seed=seed,
-                            on_status=show,
-                        )
-                    )
+                    report = asyncio.run(cycle(on_status=show))
     finally:
         if keep is None:
             shutil.rmtree(state_dir, ignore_errors=True)
