@@ -21,7 +21,7 @@ class StoredEventLike(Protocol):
     def data(self) -> dict[str, Any]: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class ParticipantFacts:
     participant_id: str
     person_key: str
