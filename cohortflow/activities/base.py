@@ -153,6 +153,7 @@ class CohortActivities:
             [NewEvent(e.TYPE, e.payload(), metadata, e.SCHEMA_VERSION) for e in events],
             idempotency_key=f"{ref.workflow_id}/{step}",
             expected_version=expected_version,
+            on_progress=activity.heartbeat,
         )
         self.log(ref).info(
             "events appended", step=step, count=result.count, duplicate=result.duplicate, last=result.last_position

@@ -39,7 +39,7 @@ class FieldStudyActivities(CohortActivities):
         programme = await self.programme(req.ref)
 
         async def decide() -> list[FieldPlacementAssigned]:
-            return allocate((await self.facts(req.ref)).selected, programme.field_study)
+            return allocate(list((await self.facts(req.ref)).selected), programme.field_study)
 
         per_site: dict[str, int] = {}
         for p in await self.decide_once(req.ref, "field_study/placements", decide, programme=programme):

@@ -12,13 +12,20 @@ import hashlib
 import json
 from typing import Any
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
 
 def _normalise(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError("NaN and infinity cannot be stored in an event")
         return int(value) if value.is_integer() else value
     if isinstance(value, dict):
+        if all(type(k) is str and type(v) in _PLAIN for k, v in value.items()):
+            return value  # the common flat event payload: nothing to rewrite
         return {str(k): _normalise(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_normalise(v) for v in value]

@@ -44,8 +44,9 @@ class ParticipantFacts:
 @dataclass
 class CohortFacts:
     participants: dict[str, ParticipantFacts] = field(default_factory=dict)
-    selected: list[str] = field(default_factory=list)
-    waiting_list: list[str] = field(default_factory=list)
+    # Ordered sets (dicts with no values): membership is asked for every participant.
+    selected: dict[str, None] = field(default_factory=dict)
+    waiting_list: dict[str, None] = field(default_factory=dict)
     selection_position: int | None = None
     event_count: int = 0
 
@@ -62,13 +63,13 @@ class CohortFacts:
             )
             return
         if kind == "SelectionDecided":
-            self.selected = list(d["selected"])
-            self.waiting_list = list(d["waiting_list"])
+            self.selected = dict.fromkeys(d["selected"])
+            self.waiting_list = dict.fromkeys(d["waiting_list"])
             self.selection_position = event.position
             return
         if kind == "WaitingListPromoted":
-            self.waiting_list.remove(d["participant_id"])
-            self.selected.append(d["participant_id"])
+            self.waiting_list.pop(d["participant_id"], None)
+            self.selected[d["participant_id"]] = None
             return
         p = self.participants.get(d.get("participant_id", ""))
         if p is None:
@@ -78,10 +79,8 @@ class CohortFacts:
             p.study_position = event.position
         elif kind == "ParticipantWithdrawn":
             p.withdrawn = True
-            if p.participant_id in self.selected:
-                self.selected.remove(p.participant_id)
-            if p.participant_id in self.waiting_list:
-                self.waiting_list.remove(p.participant_id)
+            self.selected.pop(p.participant_id, None)
+            self.waiting_list.pop(p.participant_id, None)
         elif kind == "FieldPlacementAssigned":
             p.site, p.batch = d["site"], d["batch"]
         elif kind == "FieldAttendanceRecorded":

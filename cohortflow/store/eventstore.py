@@ -9,7 +9,8 @@ COPY.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,7 @@ COLUMNS = (
     "recorded_at, idempotency_key, prev_hash, hash"
 )
 READ_BATCH = 10_000
+PROGRESS_EVERY = 5_000
 
 
 def libpq_url(url: str) -> str:
@@ -58,6 +60,7 @@ class EventStore:
         *,
         idempotency_key: str,
         expected_version: int | None = None,
+        on_progress: Callable[[int], None] | None = None,
     ) -> AppendResult:
         """Append ``events`` to ``stream_id`` atomically.
 
@@ -65,6 +68,8 @@ class EventStore:
         run id); appending again under the same key returns the first result and
         writes nothing. ``expected_version`` (0 for a new stream) guards against
         concurrent writers; ``None`` appends at whatever version the stream is.
+        ``on_progress`` is told the number of rows written every few thousand rows
+        (a batch activity heartbeats with it).
         """
         if not events:
             raise ValueError("append needs at least one event")
@@ -88,13 +93,16 @@ class EventStore:
             position, prev = head.position, head.hash
             recorded_at = datetime.now(UTC)
             first = position + 1
+            last_metadata: dict[str, Any] | None = None
+            metadata_json = ""
             async with conn.cursor() as cur, cur.copy(f"COPY events ({COLUMNS}) FROM STDIN") as copy:
                 for i, event in enumerate(events):
                     position += 1
                     version += 1
                     key = f"{idempotency_key}#{i}"
                     data_json = canonical_json(event.data)
-                    metadata_json = canonical_json(event.metadata)
+                    if event.metadata is not last_metadata:  # a batch usually shares one metadata dict
+                        last_metadata, metadata_json = event.metadata, canonical_json(event.metadata)
                     record = record_bytes(
                         position=position,
                         stream_id=stream_id,
@@ -123,6 +131,9 @@ class EventStore:
                         )
                     )
                     prev = digest
+                    if on_progress is not None and (i + 1) % PROGRESS_EVERY == 0:
+                        on_progress(i + 1)
+                        await asyncio.sleep(0)  # let heartbeats and other tasks through
             return AppendResult(first, position, version, duplicate=False)
 
     async def _earlier_append(self, conn: AsyncConnection[TupleRow], key: str, count: int) -> AppendResult | None:

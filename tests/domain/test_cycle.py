@@ -212,8 +212,8 @@ def test_a_selected_participant_is_replaced_from_the_waiting_list_before_field_s
     for event in events:
         history.add(event)
     after = history.facts()
-    assert after.selected == ["P2", "P3", "P4"]
-    assert after.waiting_list == ["P5"]
+    assert list(after.selected) == ["P2", "P3", "P4"]
+    assert list(after.waiting_list) == ["P5"]
     assert after.participants["P1"].withdrawn
 
 
@@ -253,7 +253,7 @@ def test_no_replacement_when_no_waiting_candidate_fits() -> None:
 
 def test_an_exhausted_waiting_list_gives_no_replacement() -> None:
     _, facts = cohort(withdrawn=("P4", "P5"))
-    assert facts.waiting_list == []
+    assert list(facts.waiting_list) == []
     assert len(decide_withdrawal(facts, PROG, "selection", "P1", "ill")) == 1
 
 

@@ -31,7 +31,7 @@ def test_nominations_become_participants() -> None:
     assert facts.participants["P2"].nominated_at == p2
     assert facts.nominations_by_prefecture() == {CHANGSHA: 2, ZHUZHOU: 1}
     assert facts.event_count == 3
-    assert facts.selected == [] and facts.selection_position is None
+    assert list(facts.selected) == [] and facts.selection_position is None
 
 
 def test_online_study_keeps_the_latest_record_and_its_position() -> None:
@@ -53,8 +53,8 @@ def test_selection_sets_the_selected_and_waiting_lists() -> None:
 
     facts = history.facts()
 
-    assert facts.selected == ["P2", "P1"]
-    assert facts.waiting_list == ["P4"]
+    assert list(facts.selected) == ["P2", "P1"]
+    assert list(facts.waiting_list) == ["P4"]
     assert facts.selection_position == position
     assert [p.participant_id for p in facts.active_selected()] == ["P2", "P1"]
 
@@ -71,8 +71,8 @@ def test_withdrawal_removes_from_both_lists_and_promotion_moves_across() -> None
 
     facts = history.facts()
 
-    assert facts.selected == ["P2", "P4"]
-    assert facts.waiting_list == []
+    assert list(facts.selected) == ["P2", "P4"]
+    assert list(facts.waiting_list) == []
     assert {pid for pid, p in facts.participants.items() if p.withdrawn} == {"P1", "P3", "P5"}
     # Withdrawn people stay in the record of who was nominated.
     assert facts.nominations_by_prefecture() == {XIANGTAN: 5}
