@@ -21,7 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 from cohortflow.domain.canonical import canonical_json
 from cohortflow.store.chain import GENESIS, chain_hash, event_hash, record_bytes
 from cohortflow.store.errors import ExpectedVersionMismatch, IdempotencyConflict
-from cohortflow.store.records import AppendResult, HeadDigest, NewEvent, StoredEvent, Verification
+from cohortflow.store.records import AppendResult, EventPayload, HeadDigest, NewEvent, StoredEvent, Verification
 
 APPEND_LOCK = 0x636F686F7274  # "cohort": one advisory lock serialises all appends
 COLUMNS = (
@@ -214,6 +214,23 @@ class EventStore:
             if len(rows) < READ_BATCH:
                 return
             after_version = int(rows[-1][2])
+
+    async def read_payloads(self, stream_id: str, types: Sequence[str]) -> AsyncIterator[EventPayload]:
+        """Position, type and data of a stream's events of some types, in order: for folds."""
+        after = 0
+        while True:
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT position, type, data, stream_version FROM events WHERE stream_id = %s "
+                    "AND stream_version > %s AND type = ANY(%s) ORDER BY stream_version LIMIT %s",
+                    (stream_id, after, list(types), READ_BATCH),
+                )
+                rows = await cur.fetchall()
+            for position, kind, data, _ in rows:
+                yield EventPayload(position, kind, data)
+            if len(rows) < READ_BATCH:
+                return
+            after = int(rows[-1][3])
 
     async def read_all(self, after_position: int = 0, limit: int | None = None) -> AsyncIterator[StoredEvent]:
         """Every event after ``after_position`` in position (= commit) order."""

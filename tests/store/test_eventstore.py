@@ -172,3 +172,13 @@ async def test_recorded_returns_exactly_the_batch_appended_under_a_key(store: Ev
     assert batch is not None and [e.position for e in batch] == [1, 2, 3]
     last = await store.recorded("c")
     assert last is not None and [e.position for e in last] == [8, 9]
+
+
+async def test_payloads_of_some_types_are_read_in_stream_order_across_pages(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cohortflow.store.eventstore.READ_BATCH", 4)
+    await store.append("s", [NewEvent("A" if i % 3 else "B", {"i": i}) for i in range(20)], idempotency_key="k")
+    await store.append("other", events(3, kind="A"), idempotency_key="o")
+    got = [(p.type, p.data["i"]) async for p in store.read_payloads("s", ["A"])]
+    assert got == [("A", i) for i in range(20) if i % 3]
