@@ -183,6 +183,32 @@ class EventStore:
             return HeadDigest(0, GENESIS, None)
         return HeadDigest(int(row[0]), str(row[1]), row[2])
 
+    async def store_id(self) -> str:
+        """This store's identity, set once when its schema was created."""
+        async with self._pool.connection() as conn:
+            row = await (await conn.execute("SELECT store_id::text FROM store_identity")).fetchone()
+            if row is None:
+                raise RuntimeError("the store has no identity row; run the migrations")
+            return str(row[0])
+
+    async def read_cohort_with_links(self, stream_id: str) -> AsyncIterator[tuple[StoredEvent, str | None]]:
+        """A stream's events, each with the hash of the event at the position before it."""
+        after = 0
+        while True:
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    f"SELECT {', '.join('e.' + c.strip() for c in COLUMNS.split(','))}, b.hash FROM events e "
+                    "LEFT JOIN events b ON b.position = e.position - 1 "
+                    "WHERE e.stream_id = %s AND e.stream_version > %s ORDER BY e.stream_version LIMIT %s",
+                    (stream_id, after, READ_BATCH),
+                )
+                rows = await cur.fetchall()
+            for row in rows:
+                yield _stored(row[:-1]), row[-1]
+            if len(rows) < READ_BATCH:
+                return
+            after = int(rows[-1][2])
+
     async def head(self) -> HeadDigest:
         async with self._pool.connection() as conn:
             return await self._head(conn)

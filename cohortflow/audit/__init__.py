@@ -1,0 +1,1 @@
+"""Audit: verify the chain, rebuild past states, replay selections, export bundles."""

@@ -1,0 +1,190 @@
+"""Chain verification for auditors: where the history breaks, and how.
+
+Kinds of break:
+- ``changed``: an event's content no longer matches its hash;
+- ``reordered``: an event sits at a position other than the one it was hashed at;
+- ``missing``: positions (or a stream's versions) jump: events were removed;
+- ``relinked``: an event's link to the one before it is wrong though both look intact;
+- ``truncated``: the store ends before a digest exported earlier;
+- ``rewritten``: the event at the digest's position is not the one the digest names
+  (a history rebuilt with a fresh, self-consistent chain).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from cohortflow.store.chain import GENESIS, event_hash
+from cohortflow.store.eventstore import EventStore
+from cohortflow.store.records import StoredEvent
+
+BreakKind = Literal["changed", "reordered", "missing", "relinked", "truncated", "rewritten"]
+REORDER_WINDOW = 64
+MAX_BREAKS = 100
+
+
+class ExportedDigest(BaseModel):
+    """What `cohortflow audit digest` exports, to be kept outside the database."""
+
+    store_id: str
+    position: int
+    hash: str
+    recorded_at: datetime | None
+    exported_at: datetime
+
+
+class Break(BaseModel):
+    position: int
+    kind: BreakKind
+    detail: str
+
+
+class ChainReport(BaseModel):
+    scope: str
+    store_id: str
+    checked: int
+    head_position: int
+    head_hash: str
+    breaks: list[Break]
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks
+
+    @property
+    def first_break(self) -> Break | None:
+        return self.breaks[0] if self.breaks else None
+
+
+class ForeignDigest(ValueError):
+    """A digest exported from another store."""
+
+
+def _content_break(event: StoredEvent) -> Break | None:
+    if event_hash(event.prev_hash, event) == event.hash:
+        return None
+    for shift in range(1, REORDER_WINDOW + 1):
+        for other in (event.position - shift, event.position + shift):
+            if other > 0 and event_hash(event.prev_hash, _at(event, other)) == event.hash:
+                return Break(
+                    position=event.position,
+                    kind="reordered",
+                    detail=f"the event at position {event.position} was recorded at position {other}",
+                )
+    return Break(position=event.position, kind="changed", detail="content does not match its hash")
+
+
+def _at(event: StoredEvent, position: int) -> StoredEvent:
+    return dataclasses.replace(event, position=position)
+
+
+async def verify_store(store: EventStore, digest: ExportedDigest | None = None) -> ChainReport:
+    """Recompute the whole chain, position by position, and compare with ``digest``."""
+    store_id = await _check_identity(store, digest)
+    breaks: list[Break] = []
+    prev_hash, expected, checked = GENESIS, 1, 0
+    head = (0, GENESIS)
+    previous_broken = False  # after a broken event its successor's link proves nothing more
+    async for event in store.read_all():
+        checked += 1
+        gap = event.position != expected
+        if gap:
+            breaks.append(
+                Break(
+                    position=expected,
+                    kind="missing",
+                    detail=f"positions {expected}..{event.position - 1} are missing",
+                )
+            )
+        content = _content_break(event)
+        if content:
+            breaks.append(content)
+        elif not gap and not previous_broken and event.prev_hash != prev_hash:
+            breaks.append(
+                Break(position=event.position, kind="relinked", detail="does not link to the event before it")
+            )
+        previous_broken = content is not None
+        if digest and event.position == digest.position and event.hash != digest.hash:
+            breaks.append(
+                Break(
+                    position=event.position,
+                    kind="rewritten",
+                    detail="this is not the event the exported digest names: the history was rewritten",
+                )
+            )
+        prev_hash, expected = event.hash, event.position + 1
+        head = (event.position, event.hash)
+        if len(breaks) >= MAX_BREAKS:
+            break
+    if digest and head[0] < digest.position:
+        breaks.append(
+            Break(
+                position=head[0] + 1,
+                kind="truncated",
+                detail=f"the store ends at position {head[0]}, before the exported digest's {digest.position}",
+            )
+        )
+    breaks.sort(key=lambda b: b.position)
+    return ChainReport(
+        scope="all", store_id=store_id, checked=checked, head_position=head[0], head_hash=head[1], breaks=breaks
+    )
+
+
+async def verify_cohort(store: EventStore, cohort_id: str, digest: ExportedDigest | None = None) -> ChainReport:
+    """Check one cohort's events: their content, their links, and that none is missing."""
+    store_id = await _check_identity(store, digest)
+    stream = f"cohort-{cohort_id}"
+    breaks: list[Break] = []
+    version, checked, head = 0, 0, (0, GENESIS)
+    async for event, before in store.read_cohort_with_links(stream):
+        checked += 1
+        if event.stream_version != version + 1:
+            breaks.append(
+                Break(
+                    position=event.position,
+                    kind="missing",
+                    detail=f"{stream} jumps from version {version} to {event.stream_version}",
+                )
+            )
+        content = _content_break(event)
+        if content:
+            breaks.append(content)
+        elif event.prev_hash != (before if event.position > 1 else GENESIS):
+            breaks.append(
+                Break(position=event.position, kind="relinked", detail="does not link to the event before it")
+            )
+        version, head = event.stream_version, (event.position, event.hash)
+        if len(breaks) >= MAX_BREAKS:
+            break
+    if checked == 0:
+        raise LookupError(f"cohort {cohort_id} does not exist")
+    return ChainReport(
+        scope=f"cohort {cohort_id}",
+        store_id=store_id,
+        checked=checked,
+        head_position=head[0],
+        head_hash=head[1],
+        breaks=breaks,
+    )
+
+
+async def export_digest(store: EventStore, now: datetime) -> ExportedDigest:
+    head = await store.head()
+    return ExportedDigest(
+        store_id=await store.store_id(),
+        position=head.position,
+        hash=head.hash,
+        recorded_at=head.recorded_at,
+        exported_at=now,
+    )
+
+
+async def _check_identity(store: EventStore, digest: ExportedDigest | None) -> str:
+    store_id = await store.store_id()
+    if digest is not None and digest.store_id != store_id:
+        raise ForeignDigest(f"the digest was exported from store {digest.store_id}; this is store {store_id}")
+    return store_id
