@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from bench.memory import PeakRss
 from cohortflow.cohorts import start_cohort
@@ -23,11 +24,14 @@ from cohortflow.readmodels.cohort_summary import cohort_summary
 from cohortflow.sample import sample_programme
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import connect_client, run_worker
-from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleWorkflow, SampleFeed
+from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleWorkflow, Counters, SampleFeed
 
 HISTORY_EVENT_LIMIT = 51_200
 HISTORY_BYTES_LIMIT = 50 * 1024 * 1024
 STATUS_EVERY = 0.5
+CHECK_EVERY = 5.0
+FAILED_ATTEMPTS = 3
+"""An activity on this attempt has failed twice already: retrying the same work will not finish the benchmark."""
 
 
 @dataclass(frozen=True)
@@ -55,10 +59,20 @@ class HistoryStats:
     def max_bytes(self) -> int:
         return max(r.bytes for r in [*self.cohort_runs, *self.child_runs])
 
+    @property
+    def max_cohort_events(self) -> int:
+        return max(r.events for r in self.cohort_runs)
+
+    @property
+    def max_child_events(self) -> int:
+        return max((r.events for r in self.child_runs), default=0)
+
 
 @dataclass(frozen=True)
 class CycleResult:
     candidates: int
+    """The programme's size (nominations expected)."""
+    nominated: int
     selected_target: int
     selected: int
     completed: int
@@ -72,6 +86,12 @@ class CycleResult:
     chain_verified: bool
     history: HistoryStats
     day_seconds: float
+    failure: str | None = None
+    """Why the cycle was stopped before its result, if it was."""
+
+    @property
+    def finished(self) -> bool:
+        return self.failure is None
 
 
 async def run_history(client: Client, workflow_id: str, run_id: str | None) -> tuple[RunHistory, str | None]:
@@ -92,8 +112,30 @@ async def history_stats(client: Client, workflow_id: str, first_run_id: str, chi
     while run_id is not None:
         run, run_id = await run_history(client, workflow_id, run_id)
         cohort_runs.append(run)
-    child_runs = [(await run_history(client, child, None))[0] for child in child_ids]
+    child_runs: list[RunHistory] = []
+    for child in child_ids:
+        try:
+            child_runs.append((await run_history(client, child, None))[0])
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise  # a cycle stopped before its field study never started the site workflows
     return HistoryStats(cohort_runs, child_runs)
+
+
+async def stalled_activity(client: Client, workflow_id: str) -> str | None:
+    """A pending activity of the workflow (or of a child) that keeps failing, described; None if there is none."""
+    description = (await client.get_workflow_handle(workflow_id).describe()).raw_description
+    for pending in description.pending_activities:
+        if pending.attempt >= FAILED_ATTEMPTS:
+            return (
+                f"activity {pending.activity_type.name} of {workflow_id} is on attempt {pending.attempt}; "
+                f"last failure: {pending.last_failure.message or 'unknown'}"
+            )
+    for child in description.pending_children:
+        found = await stalled_activity(client, child.workflow_id)
+        if found is not None:
+            return found
+    return None
 
 
 async def bench_cycle(
@@ -104,8 +146,10 @@ async def bench_cycle(
     selected: int,
     day_seconds: float,
     seed: int,
+    limit_seconds: float,
     say: Callable[[str], None],
 ) -> CycleResult:
+    """Run one cycle; stop it (and say why) when an activity keeps failing or ``limit_seconds`` pass."""
     programme = sample_programme(candidates, selected)
     with PeakRss() as rss:
         started = time.perf_counter()
@@ -129,14 +173,30 @@ async def bench_cycle(
             )
             result_task = asyncio.ensure_future(handle.result())
             phase: str | None = ""
+            counters = Counters()
+            failure: str | None = None
+            checked = time.perf_counter()
             while not result_task.done():
                 with contextlib.suppress(Exception):
                     status = await client.get_workflow_handle(handle.id).query(CohortCycleWorkflow.status)
+                    counters = status.counters
                     if status.phase != phase:
                         phase = status.phase
                         say(f"  cycle {candidates:,}: phase {phase} (peak RSS so far {rss.peak / 2**20:.0f} MB)")
+                if time.perf_counter() - checked >= CHECK_EVERY:
+                    checked = time.perf_counter()
+                    failure = await stalled_activity(client, handle.id)
+                if failure is None and time.perf_counter() - started > limit_seconds:
+                    failure = f"no result within {limit_seconds:,.0f} s"
+                if failure is not None:
+                    say(f"  cycle {candidates:,} STOPPED: {failure}")
+                    await client.get_workflow_handle(handle.id).terminate(reason=f"benchmark stopped it: {failure}")
+                    with contextlib.suppress(Exception):
+                        await result_task
+                    break
                 await asyncio.wait([result_task], timeout=STATUS_EVERY)
-            result = result_task.result()
+            if failure is None:
+                counters = result_task.result().counters
             cycle_seconds = time.perf_counter() - started
             summary = await cohort_summary(store, cohort_id)
             verification = await store.verify()
@@ -151,10 +211,11 @@ async def bench_cycle(
     children = [f"{handle.id}-site-{site.code}" for site in programme.field_study.sites]
     history = await history_stats(client, handle.id, first_run, children)
     return CycleResult(
-        candidates=result.counters.candidates,
+        candidates=candidates,
+        nominated=counters.candidates,
         selected_target=selected,
-        selected=result.counters.selected,
-        completed=result.counters.completed,
+        selected=counters.selected,
+        completed=counters.completed,
         events=summary.events,
         cycle_seconds=cycle_seconds,
         total_seconds=total_seconds,
@@ -163,4 +224,5 @@ async def bench_cycle(
         chain_verified=verification.ok,
         history=history,
         day_seconds=day_seconds,
+        failure=failure,
     )

@@ -26,6 +26,8 @@ class Machine:
     temporalio: str
     eventsourcing: str
     kernel: str
+    code: str
+    """The commit measured, and whether the package had uncommitted changes."""
 
 
 def cpu_model() -> str:
@@ -49,6 +51,21 @@ def temporal_cli_version() -> str:
         return "unknown"
 
 
+def code_version() -> str:
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=30, check=False)
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--", "cohortflow")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if not commit:
+        return "unknown"
+    return f"{commit}" + (" with uncommitted changes in cohortflow/" if dirty else "")
+
+
 def describe(database_url: str) -> Machine:
     return Machine(
         cpus=len(os.sched_getaffinity(0)),
@@ -60,4 +77,5 @@ def describe(database_url: str) -> Machine:
         temporalio=version("temporalio"),
         eventsourcing=version("eventsourcing"),
         kernel=platform.release(),
+        code=code_version(),
     )

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 _PLAIN = frozenset({str, int, bool, type(None)})
+_STR = frozenset({str})
 
 
 def _normalise(value: Any) -> Any:
@@ -24,7 +25,7 @@ def _normalise(value: Any) -> Any:
             raise ValueError("NaN and infinity cannot be stored in an event")
         return int(value) if value.is_integer() else value
     if isinstance(value, dict):
-        if all(type(k) is str and type(v) in _PLAIN for k, v in value.items()):
+        if _PLAIN.issuperset(map(type, value.values())) and _STR.issuperset(map(type, value)):
             return value  # the common flat event payload: nothing to rewrite
         return {str(k): _normalise(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -32,21 +32,14 @@ def record_bytes(
     schema_version: int,
     data_json: str,
     metadata_json: str,
-    recorded_at: datetime,
+    recorded_at: str,
     idempotency_key: str,
 ) -> bytes:
-    fields = (
-        str(position),
-        stream_id,
-        str(stream_version),
-        type,
-        str(schema_version),
-        data_json,
-        metadata_json,
-        timestamp_text(recorded_at),
-        idempotency_key,
-    )
-    return _SEP.join(fields).encode("utf-8")
+    """``recorded_at`` as :func:`timestamp_text` writes it (computed once per batch by appends)."""
+    return (
+        f"{position}{_SEP}{stream_id}{_SEP}{stream_version}{_SEP}{type}{_SEP}{schema_version}{_SEP}"
+        f"{data_json}{_SEP}{metadata_json}{_SEP}{recorded_at}{_SEP}{idempotency_key}"
+    ).encode()
 
 
 def chain_hash(prev_hash: str, record: bytes) -> str:
@@ -63,7 +56,7 @@ def event_hash(prev_hash: str, event: StoredEvent) -> str:
         schema_version=event.schema_version,
         data_json=canonical_json(event.data),
         metadata_json=canonical_json(event.metadata),
-        recorded_at=event.recorded_at,
+        recorded_at=timestamp_text(event.recorded_at),
         idempotency_key=event.idempotency_key,
     )
     return chain_hash(prev_hash, record)

@@ -19,7 +19,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from cohortflow.domain.canonical import canonical_json
-from cohortflow.store.chain import GENESIS, chain_hash, event_hash, record_bytes
+from cohortflow.store.chain import GENESIS, chain_hash, event_hash, record_bytes, timestamp_text
 from cohortflow.store.errors import ExpectedVersionMismatch, IdempotencyConflict
 from cohortflow.store.records import AppendResult, EventPayload, HeadDigest, NewEvent, StoredEvent, Verification
 
@@ -92,6 +92,7 @@ class EventStore:
             head = await self._head(conn)
             position, prev = head.position, head.hash
             recorded_at = datetime.now(UTC)
+            recorded_text = timestamp_text(recorded_at)
             first = position + 1
             last_metadata: dict[str, Any] | None = None
             metadata_json = ""
@@ -111,7 +112,7 @@ class EventStore:
                         schema_version=event.schema_version,
                         data_json=data_json,
                         metadata_json=metadata_json,
-                        recorded_at=recorded_at,
+                        recorded_at=recorded_text,
                         idempotency_key=key,
                     )
                     digest = chain_hash(prev, record)
