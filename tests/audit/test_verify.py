@@ -88,4 +88,3 @@ async def test_a_digest_from_another_store_is_refused(store: EventStore) -> None
         await verify_store(store, foreign)
     with pytest.raises(LookupError, match="cohort nope does not exist"):
         await verify_cohort(store, "nope")
-
