@@ -19,6 +19,7 @@ from rich.live import Live
 from rich.table import Table
 
 from cohortflow.api.app import create_app
+from cohortflow.cli_audit import app as audit_app
 from cohortflow.demo import DemoReport, run_cycle
 from cohortflow.logs import configure_logging
 from cohortflow.runtime.stack import local_stack
@@ -27,6 +28,7 @@ from cohortflow.store.migrate import upgrade
 from cohortflow.workflows.cohort_cycle import CycleStatus
 
 app = typer.Typer(no_args_is_help=True, help="Event-sourced training-programme cycles on Temporal and PostgreSQL.")
+app.add_typer(audit_app, name="audit")
 console = Console()
 
 

@@ -33,15 +33,20 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostg
     server.stop()
 
 
-@pytest.fixture
-def database_url(postgres: EmbeddedPostgres) -> str:
-    """A fresh, migrated database for this test alone, with an identity of its own."""
+def fresh_database(postgres: EmbeddedPostgres) -> str:
+    """A new, migrated database cloned from the template, with a store identity of its own."""
     url = postgres.ensure_database(f"t_{uuid.uuid4().hex[:12]}", template=TEMPLATE)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SET session_replication_role = replica")  # the identity row is guarded like events
         conn.execute("DELETE FROM store_identity")
         conn.execute("INSERT INTO store_identity DEFAULT VALUES")
     return url
+
+
+@pytest.fixture
+def database_url(postgres: EmbeddedPostgres) -> str:
+    """A fresh database for this test alone."""
+    return fresh_database(postgres)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request
 
+from cohortflow.api.audit import router as audit_router
 from cohortflow.readmodels.cohort_summary import CohortSummary, cohort_summary
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
@@ -26,6 +27,7 @@ def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
             await app.state.store.close()
 
     app = FastAPI(title="cohortflow", version="0.1.0", lifespan=lifespan)
+    app.include_router(audit_router)
 
     @app.get("/api/v1/health")
     async def health(request: Request) -> dict[str, object]:

@@ -181,6 +181,15 @@ class CohortCompleted(Event):
     credit_hours: float
 
 
+class AuditQueried(Event):
+    """An auditor's question, kept in the same verifiable history as the answers."""
+
+    TYPE = "AuditQueried"
+    query: str
+    params: dict[str, str]
+    outcome: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.TYPE: cls
     for cls in (
@@ -202,5 +211,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CreditReversed,
         ParticipantCompleted,
         CohortCompleted,
+        AuditQueried,
     )
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel
 
 from cohortflow.domain.completion import attended_field_study, met_online_requirement
@@ -32,9 +34,11 @@ class CohortSummary(BaseModel):
     credit_entries: int
     events: int
     selection_digest: str | None
+    phase: str | None
 
 
-async def cohort_summary(store: EventStore, cohort_id: str) -> CohortSummary:
+async def cohort_summary(store: EventStore, cohort_id: str, as_of: datetime | None = None) -> CohortSummary:
+    """The summary from every event of the cohort, or only those recorded by ``as_of``."""
     stream = f"cohort-{cohort_id}"
     facts = CohortFacts()
     programme: Programme | None = None
@@ -42,7 +46,10 @@ async def cohort_summary(store: EventStore, cohort_id: str) -> CohortSummary:
     completed: set[str] = set()
     events = 0
     selection_digest = None
+    phase: str | None = None
     async for event in store.read_stream(stream):
+        if as_of is not None and event.recorded_at > as_of:
+            continue
         events += 1
         facts.apply(event)
         if event.type == "CohortStarted":
@@ -55,7 +62,11 @@ async def cohort_summary(store: EventStore, cohort_id: str) -> CohortSummary:
             completed.add(event.data["participant_id"])
         elif event.type == "SelectionDecided":
             selection_digest = event.data["input_digest"]
+        elif event.type in ("PhaseOpened", "PhaseClosed"):
+            phase = event.data["phase"] if event.type == "PhaseOpened" else f"{event.data['phase']} (closed)"
     if programme is None:
+        if as_of is not None and await store.stream_version(stream) > 0:
+            raise LookupError(f"cohort {cohort_id} did not exist yet at {as_of.isoformat()}")
         raise LookupError(f"cohort {cohort_id} does not exist")
     selected = set(facts.selected)
     per_pref: dict[str, dict[str, int]] = {p.code: dict.fromkeys(FUNNEL_STEPS, 0) for p in programme.prefectures}
@@ -85,4 +96,5 @@ async def cohort_summary(store: EventStore, cohort_id: str) -> CohortSummary:
         credit_entries=len(ledger.entries),
         events=events,
         selection_digest=selection_digest,
+        phase=phase,
     )

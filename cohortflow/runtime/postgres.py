@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 
 DATABASE = "cohortflow"
+
+
+@contextmanager
+def embedded_database(data_dir: Path) -> Iterator[str]:
+    """The embedded store's URL for a one-off command.
+
+    A server already running (under `cohortflow up`) is used and left running;
+    otherwise one is started for the command and stopped after it.
+    """
+    running = (data_dir / "postmaster.pid").exists()
+    server = EmbeddedPostgres(data_dir, keep_running=running)
+    try:
+        yield server.ensure_database()
+    finally:
+        if not running:
+            server.stop()
 
 
 class EmbeddedPostgres:

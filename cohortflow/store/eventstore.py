@@ -184,6 +184,14 @@ class EventStore:
             return HeadDigest(0, GENESIS, None)
         return HeadDigest(int(row[0]), str(row[1]), row[2])
 
+    async def copy_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert rows exactly as given (restoring a bundle); their hashes are the caller's."""
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+            async with conn.cursor() as cur, cur.copy(f"COPY events ({COLUMNS}) FROM STDIN") as copy:
+                for row in rows:
+                    await copy.write_row(row)
+
     async def store_id(self) -> str:
         """This store's identity, set once when its schema was created."""
         async with self._pool.connection() as conn:

@@ -10,6 +10,7 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 
+from cohortflow.audit.histories import run_chain
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import build_worker
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow, CycleStatus
@@ -43,19 +44,7 @@ async def wait_for_status(
 
 
 async def run_histories(client: Client, workflow_id: str, first_run_id: str) -> list[WorkflowHistory]:
-    """Histories of every run of a workflow, following its continue-as-new chain."""
-    histories = []
-    run_id: str | None = first_run_id
-    while run_id:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        histories.append(history)
-        last = history.events[-1]
-        run_id = (
-            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-            if last.HasField("workflow_execution_continued_as_new_event_attributes")
-            else None
-        )
-    return histories
+    return await run_chain(client, workflow_id, first_run_id)
 
 
 def first_run_id(handle: WorkflowHandle[Any, Any]) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from cohortflow.audit.histories import cohort_histories, write_histories
 from cohortflow.cohorts import start_cohort
 from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.runtime.temporal import installed_binary
@@ -29,7 +30,7 @@ from cohortflow.workflows.cohort_cycle import (
     SampleFeed,
     Withdraw,
 )
-from tests.workflows.helpers import run_histories, running_worker, wait_for_status
+from tests.workflows.helpers import running_worker, wait_for_status
 
 OUT = Path(__file__).parent.parent / "histories"
 
@@ -70,17 +71,8 @@ async def _run(env: WorkflowEnvironment, store: EventStore, tag: str) -> list[Pa
             CohortCycleWorkflow.withdraw_participant, Withdraw(participant_id="P000002", reason="replay")
         )
         await handle.result()
-        assert handle.first_execution_run_id is not None
-        histories = await run_histories(client, handle.id, handle.first_execution_run_id)
-        for site in inp.programme.field_study.sites:
-            histories.append(await client.get_workflow_handle(f"{handle.id}-site-{site.code}").fetch_history())
-    OUT.mkdir(exist_ok=True)
-    written = []
-    for i, history in enumerate(histories):
-        path = OUT / f"{tag}__{history.workflow_id}__{i:02d}.json"
-        path.write_text(history.to_json())
-        written.append(path)
-    return written
+        histories = await cohort_histories(client, inp.cohort_id, inp.programme)
+    return write_histories(histories, OUT, tag)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,91 @@
+"""Read-only audit endpoints; each question is recorded in the history like the CLI's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from cohortflow.audit.as_of import ParticipantAsOf, participant_as_of
+from cohortflow.audit.journal import record_query
+from cohortflow.audit.selection_replay import SelectionReplay, replay_selection
+from cohortflow.audit.verify import (
+    ChainReport,
+    ExportedDigest,
+    ForeignDigest,
+    export_digest,
+    verify_cohort,
+    verify_store,
+)
+from cohortflow.readmodels.cohort_summary import CohortSummary, cohort_summary
+from cohortflow.store.eventstore import EventStore
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+ACTOR = "api"  # until requests carry an authenticated identity
+
+
+def _store(request: Request) -> EventStore:
+    store: EventStore = request.app.state.store
+    return store
+
+
+def _refuse(exc: Exception) -> HTTPException:
+    status = 404 if isinstance(exc, LookupError) else 422
+    return HTTPException(status_code=status, detail=str(exc))
+
+
+@router.get("/digest")
+async def digest(request: Request) -> ExportedDigest:
+    store = _store(request)
+    exported = await export_digest(store, datetime.now(UTC))
+    await record_query(store, ACTOR, "digest", {}, f"position {exported.position}")
+    return exported
+
+
+@router.post("/verify")
+async def verify(request: Request, expected: ExportedDigest | None = None, cohort: str | None = None) -> dict[str, Any]:
+    store = _store(request)
+    try:
+        report: ChainReport = await (
+            verify_store(store, expected) if cohort is None else verify_cohort(store, cohort, expected)
+        )
+    except (ForeignDigest, LookupError) as exc:
+        raise _refuse(exc) from None
+    outcome = "intact" if report.ok else f"{report.breaks[0].kind} at {report.breaks[0].position}"
+    await record_query(store, ACTOR, "verify", {"cohort": cohort or ""}, outcome)
+    return report.model_dump(mode="json") | {"ok": report.ok}
+
+
+@router.get("/cohorts/{cohort_id}/selection-replay")
+async def selection_replay(cohort_id: str, request: Request) -> SelectionReplay:
+    store = _store(request)
+    try:
+        result = await replay_selection(store, cohort_id)
+    except LookupError as exc:
+        raise _refuse(exc) from None
+    await record_query(store, ACTOR, "selection", {"cohort": cohort_id}, "identical" if result.identical else "differs")
+    return result
+
+
+@router.get("/cohorts/{cohort_id}/as-of")
+async def as_of(
+    cohort_id: str,
+    request: Request,
+    at: datetime = Query(description="ISO date and time with its zone"),  # noqa: B008
+    participant: str | None = None,
+) -> CohortSummary | ParticipantAsOf:
+    store = _store(request)
+    try:
+        if at.tzinfo is None:
+            raise ValueError("give the moment with its time zone, e.g. 2024-05-01T12:00:00+08:00")
+        state: CohortSummary | ParticipantAsOf = (
+            await cohort_summary(store, cohort_id, as_of=at)
+            if participant is None
+            else await participant_as_of(store, cohort_id, participant, at)
+        )
+    except (LookupError, ValueError) as exc:
+        raise _refuse(exc) from None
+    params = {"cohort": cohort_id, "participant": participant or "", "at": at.isoformat()}
+    await record_query(store, ACTOR, "as-of", params, "ok")
+    return state

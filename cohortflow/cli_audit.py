@@ -1,0 +1,283 @@
+"""`cohortflow audit ...`: read-only questions an auditor asks, each recorded in the history."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from temporalio.service import RPCError
+
+from cohortflow.audit import standalone_verifier
+from cohortflow.audit.as_of import participant_as_of
+from cohortflow.audit.bundle import write_bundle
+from cohortflow.audit.histories import cohort_histories, read_histories, replay_histories, write_histories
+from cohortflow.audit.journal import record_query
+from cohortflow.audit.selection_replay import replay_selection
+from cohortflow.audit.verify import (
+    ChainReport,
+    ExportedDigest,
+    ForeignDigest,
+    export_digest,
+    verify_cohort,
+    verify_store,
+)
+from cohortflow.domain.programme import Programme, ProgrammeInvalid, parse_programme
+from cohortflow.readmodels.cohort_summary import cohort_summary
+from cohortflow.runtime.postgres import embedded_database
+from cohortflow.settings import Settings
+from cohortflow.store.eventstore import EventStore
+from cohortflow.store.migrate import upgrade
+from cohortflow.worker import connect_client
+
+app = typer.Typer(no_args_is_help=True, help="Verify, replay and export the history (read-only; queries are recorded).")
+console = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+DEFAULT_ACTOR = getpass.getuser()
+Actor = Annotated[str, typer.Option(envvar="COHORTFLOW_ACTOR", help="Who is asking (recorded with the query)")]
+
+
+class Refused(Exception):
+    """Bad input: reported, exit code 2, nothing written."""
+
+
+@contextmanager
+def _database() -> Iterator[str]:
+    settings = Settings()
+    if settings.database_url is not None:
+        yield settings.database_url
+        return
+    with embedded_database(settings.state_dir.resolve() / "postgres") as url:
+        upgrade(url)
+        yield url
+
+
+def _run(work: Callable[[EventStore], Awaitable[T]]) -> T:
+    async def main(url: str) -> T:
+        store = await EventStore.connect(url)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    try:
+        with _database() as url:
+            return asyncio.run(main(url))
+    except (Refused, ForeignDigest, LookupError, ProgrammeInvalid) as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+
+
+def _load_digest(path: Path | None) -> ExportedDigest | None:
+    if path is None:
+        return None
+    try:
+        return ExportedDigest.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError) as exc:
+        raise Refused(f"cannot read the digest {path}: {exc}") from None
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise Refused(f"{text!r} is not an ISO date and time (e.g. 2024-05-01T12:00:00+08:00)") from None
+    if moment.tzinfo is None:
+        raise Refused(f"{text!r} has no time zone; add one, e.g. +08:00")
+    return moment
+
+
+def _print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+@app.command()
+def digest(
+    out: Annotated[Path | None, typer.Option(help="Also write the digest to this file")] = None,
+    actor: Actor = DEFAULT_ACTOR,
+) -> None:
+    """Export the chain's head digest (store id, position, hash, time) to keep outside the database."""
+
+    async def work(store: EventStore) -> ExportedDigest:
+        exported = await export_digest(store, datetime.now(UTC))
+        await record_query(store, actor, "digest", {}, f"position {exported.position}")
+        return exported
+
+    exported = _run(work)
+    text = exported.model_dump_json(indent=2)
+    if out is not None:
+        out.write_text(text + "\n")
+    typer.echo(text)
+
+
+@app.command()
+def verify(
+    digest_file: Annotated[Path | None, typer.Option("--digest", help="A digest exported earlier")] = None,
+    cohort: Annotated[str | None, typer.Option(help="Only this cohort's events")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    actor: Actor = DEFAULT_ACTOR,
+) -> None:
+    """Recompute the hash chain; report the first break, its position and its kind. Exit 1 if broken."""
+
+    async def work(store: EventStore) -> ChainReport:
+        expected = _load_digest(digest_file)
+        report = await (verify_store(store, expected) if cohort is None else verify_cohort(store, cohort, expected))
+        outcome = "intact" if report.ok else f"{report.breaks[0].kind} at {report.breaks[0].position}"
+        await record_query(store, actor, "verify", {"cohort": cohort or "", "digest": str(digest_file or "")}, outcome)
+        return report
+
+    report = _run(work)
+    if as_json:
+        _print_json(report.model_dump(mode="json") | {"ok": report.ok})
+    else:
+        console.print(f"{report.scope}: {report.checked:,} events checked, head {report.head_position}")
+        for b in report.breaks:
+            console.print(f"[red]position {b.position}: {b.kind}[/] — {b.detail}")
+        console.print("[green]intact[/]" if report.ok else "[red]NOT intact[/]")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def bundle(
+    out: Annotated[Path, typer.Option(help="The JSON Lines file to write")],
+    cohort: Annotated[str | None, typer.Option(help="Only this cohort (default: everything)")] = None,
+    actor: Actor = DEFAULT_ACTOR,
+) -> None:
+    """Export events, programme versions and the digest as a bundle that checks offline."""
+
+    async def work(store: EventStore) -> str:
+        summary = await write_bundle(store, out, datetime.now(UTC), cohort)
+        await record_query(store, actor, "bundle", {"cohort": cohort or "", "out": str(out)}, f"{summary.events}")
+        return f"{summary.events:,} events and {summary.programmes} programme version(s) written to {out}"
+
+    console.print(_run(work))
+
+
+@app.command("check-bundle")
+def check_bundle(
+    path: Path,
+    digest_file: Annotated[Path | None, typer.Option("--digest", help="A digest exported earlier")] = None,
+) -> None:
+    """Check a bundle offline (the same code as the standalone verifier). Exit 1 if it is not intact."""
+    args = [str(path)] + (["--digest", str(digest_file)] if digest_file else [])
+    raise typer.Exit(standalone_verifier.main(args))
+
+
+@app.command()
+def selection(
+    cohort: str,
+    what_if: Annotated[Path | None, typer.Option(help="A programme template (JSON or YAML) to try instead")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    actor: Actor = DEFAULT_ACTOR,
+) -> None:
+    """Re-run the recorded selection from the events alone; with --what-if, under another rule. Nothing is recorded
+    but the query itself. Exit 1 when a replay (not a what-if) differs from the record."""
+
+    async def work(store: EventStore) -> Any:
+        programme = None
+        if what_if is not None:
+            try:
+                programme = parse_programme(yaml.safe_load(what_if.read_text(encoding="utf-8")))
+            except (OSError, yaml.YAMLError) as exc:
+                raise Refused(f"cannot read {what_if}: {exc}") from None
+        result = await replay_selection(store, cohort, programme)
+        outcome = "identical" if result.identical else f"{len(result.changes)} changes"
+        await record_query(store, actor, "selection", {"cohort": cohort, "what_if": str(what_if or "")}, outcome)
+        return result
+
+    result = _run(work)
+    if as_json:
+        _print_json(result.model_dump(mode="json"))
+    else:
+        label = f"what-if (rule v{result.rule_version_replayed})" if result.what_if else "replay"
+        console.print(f"cohort {cohort}: decision at position {result.decision_position}, {label}")
+        console.print(f"input digest recorded {result.input_digest_recorded}")
+        console.print(f"             replayed {result.input_digest_replayed}")
+        if result.changes:
+            table = Table(title=f"{len(result.changes)} participants would change")
+            for column in ("participant", "prefecture", "recorded", "replayed", "hours", "why"):
+                table.add_column(column)
+            for c in result.changes:
+                table.add_row(c.participant_id, c.prefecture_code, c.recorded, c.replayed, f"{c.hours:g}", c.why)
+            console.print(table)
+        console.print("[green]identical to the record[/]" if result.identical else "[yellow]differs from the record[/]")
+    if not result.identical and not result.what_if:
+        raise typer.Exit(1)
+
+
+@app.command("as-of")
+def as_of(
+    cohort: str,
+    at: Annotated[str, typer.Option(help="ISO date and time with zone, e.g. 2024-05-01T12:00:00+08:00")],
+    participant: Annotated[str | None, typer.Option(help="One participant instead of the whole cohort")] = None,
+    actor: Actor = DEFAULT_ACTOR,
+) -> None:
+    """The state of a cohort or a participant as the history stood at a past moment, and the events behind it."""
+
+    async def work(store: EventStore) -> Any:
+        moment = _moment(at)
+        if participant is None:
+            state: Any = await cohort_summary(store, cohort, as_of=moment)
+        else:
+            state = await participant_as_of(store, cohort, participant, moment)
+        await record_query(store, actor, "as-of", {"cohort": cohort, "participant": participant or "", "at": at}, "ok")
+        return state
+
+    _print_json(_run(work).model_dump(mode="json"))
+
+
+@app.command()
+def history(
+    cohort: str,
+    out: Annotated[Path, typer.Option(help="Folder for the JSON histories")],
+    actor: Actor = DEFAULT_ACTOR,
+) -> None:
+    """Export the cohort's Temporal workflow histories (every run, every site) to files."""
+    settings = Settings()
+    address = settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
+
+    async def work(store: EventStore) -> list[Path]:
+        started = [e async for e in store.read_stream(f"cohort-{cohort}", types=["CohortStarted"])]
+        if not started:
+            raise Refused(f"cohort {cohort} does not exist")
+        programme = Programme.model_validate(started[0].data["programme"])
+        try:
+            client = await connect_client(address, settings.temporal_namespace)
+            histories = await cohort_histories(client, cohort, programme)
+        except RPCError as exc:
+            raise Refused(f"Temporal at {address} cannot give the histories: {exc}") from None
+        paths = write_histories(histories, out, cohort)
+        await record_query(store, actor, "history", {"cohort": cohort, "out": str(out)}, f"{len(paths)} histories")
+        return paths
+
+    for path in _run(work):
+        console.print(str(path))
+
+
+@app.command("replay-history")
+def replay_history(folder: Path) -> None:
+    """Replay exported histories against the current workflow code. Exit 1 if any disagrees."""
+    try:
+        histories = read_histories(folder)
+    except LookupError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    outcomes = asyncio.run(replay_histories(histories))
+    for o in outcomes:
+        verdict = "[green]agrees[/]" if o.agrees else f"[red]DISAGREES[/]: {o.problem}"
+        console.print(f"{o.workflow_id} run {o.run_id}: {verdict}")
+    if not all(o.agrees for o in outcomes):
+        raise typer.Exit(1)
