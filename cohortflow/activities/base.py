@@ -93,11 +93,12 @@ class CohortActivities:
         cached = self._programmes.get(ref.cohort_id)
         if cached is not None:
             return cached
-        async for event in self.store.read_stream(ref.stream_id, types=[CohortStarted.TYPE]):
-            programme = Programme.model_validate(event.data["programme"])
-            self._programmes[ref.cohort_id] = programme
-            return programme
-        raise CommandRefused(f"cohort {ref.cohort_id} has not been started")
+        start = await self.store.first_event(ref.stream_id)
+        if start is None or start.type != CohortStarted.TYPE:
+            raise CommandRefused(f"cohort {ref.cohort_id} has not been started")
+        programme = Programme.model_validate(start.data["programme"])
+        self._programmes[ref.cohort_id] = programme
+        return programme
 
     async def facts(self, ref: CohortRef) -> CohortFacts:
         facts = CohortFacts()

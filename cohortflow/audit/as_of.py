@@ -50,7 +50,7 @@ class ParticipantAsOf(BaseModel):
 
 
 async def participant_as_of(store: EventStore, cohort_id: str, participant_id: str, at: datetime) -> ParticipantAsOf:
-    programme, known = await _known_at(store, cohort_id, at)
+    programme, known = await _known_at(store, cohort_id, at, participant_id)
     facts = CohortFacts()
     phase, phase_open, decided = None, False, False
     credits: dict[str, float] = {}
@@ -105,21 +105,20 @@ async def participant_as_of(store: EventStore, cohort_id: str, participant_id: s
     )
 
 
-async def _known_at(store: EventStore, cohort_id: str, at: datetime) -> tuple[Programme, list[StoredEvent]]:
+async def _known_at(
+    store: EventStore, cohort_id: str, at: datetime, participant_id: str
+) -> tuple[Programme, list[StoredEvent]]:
     if at.tzinfo is None:
         raise ValueError("give the moment with its time zone, e.g. 2024-05-01T12:00:00+08:00")
-    known: list[StoredEvent] = []
-    programme: Programme | None = None
-    async for event in store.read_stream(f"cohort-{cohort_id}"):
-        if event.type == "CohortStarted":
-            programme = Programme.model_validate(event.data["programme"])
-            if event.recorded_at > at:
-                raise LookupError(
-                    f"cohort {cohort_id} did not exist yet at {at.isoformat()}; "
-                    f"it was started at {event.recorded_at.isoformat()}"
-                )
-        if event.recorded_at <= at:
-            known.append(event)
-    if programme is None:
+    stream = f"cohort-{cohort_id}"
+    start = await store.first_event(stream)
+    if start is None or start.type != "CohortStarted":
         raise LookupError(f"cohort {cohort_id} does not exist")
-    return programme, known
+    if start.recorded_at > at:
+        raise LookupError(
+            f"cohort {cohort_id} did not exist yet at {at.isoformat()}; "
+            f"it was started at {start.recorded_at.isoformat()}"
+        )
+    # This person's events and the cohort's own: one index range each (see migration 0003).
+    known = await store.read_participant(stream, participant_id, at)
+    return Programme.model_validate(start.data["programme"]), known

@@ -267,6 +267,25 @@ class EventStore:
                 return
             after = int(rows[-1][3])
 
+    async def first_event(self, stream_id: str) -> StoredEvent | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {COLUMNS} FROM events WHERE stream_id = %s AND stream_version = 1", (stream_id,)
+            )
+            row = await cur.fetchone()
+            return _stored(row) if row else None
+
+    async def read_participant(self, stream_id: str, participant_id: str, until: datetime) -> list[StoredEvent]:
+        """One participant's events in a stream, with the stream's own (no participant), up to ``until``."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {COLUMNS} FROM events WHERE stream_id = %s "
+                "AND coalesce(data->>'participant_id', '') IN (%s, '') AND recorded_at <= %s "
+                "ORDER BY stream_version",
+                (stream_id, participant_id, until),
+            )
+            return [_stored(row) for row in await cur.fetchall()]
+
     async def read_all(self, after_position: int = 0, limit: int | None = None) -> AsyncIterator[StoredEvent]:
         """Every event after ``after_position`` in position (= commit) order."""
         remaining = limit
