@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from bench.memory import PeakRss
+from cohortflow.audit.verify import verify_store
 from cohortflow.cohorts import start_cohort
 from cohortflow.readmodels.cohort_summary import cohort_summary
 from cohortflow.sample import sample_programme
@@ -199,7 +200,7 @@ async def bench_cycle(
                 counters = result_task.result().counters
             cycle_seconds = time.perf_counter() - started
             summary = await cohort_summary(store, cohort_id)
-            verification = await store.verify()
+            verification = await verify_store(store)
             total_seconds = time.perf_counter() - started
         finally:
             stop.set()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
+from cohortflow.audit.verify import verify_store
 from cohortflow.cohorts import start_cohort
 from cohortflow.readmodels.cohort_summary import CohortSummary, cohort_summary
 from cohortflow.sample import sample_programme
@@ -75,7 +76,7 @@ async def run_cycle(
             await asyncio.wait([result_task], timeout=0.5)
         result = result_task.result()
         summary = await cohort_summary(store, cohort_id)
-        verification = await store.verify()
+        verification = await verify_store(store)
         return DemoReport(
             cohort_id=cohort_id,
             candidates=result.counters.candidates,
@@ -84,8 +85,8 @@ async def run_cycle(
             events=summary.events,
             chain_verified=verification.ok,
             verified_events=verification.checked,
-            head_position=verification.head.position,
-            head_digest=verification.head.hash,
+            head_position=verification.head_position,
+            head_digest=verification.head_hash,
             wall_seconds=round(time.perf_counter() - started, 2),
             summary=summary,
         )

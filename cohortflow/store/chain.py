@@ -55,7 +55,7 @@ def event_hash(prev_hash: str, event: StoredEvent) -> str:
         type=event.type,
         schema_version=event.schema_version,
         data_json=canonical_json(event.data),
-        metadata_json=canonical_json(event.metadata),
+        metadata_json=event.metadata_json or canonical_json(event.metadata),
         recorded_at=timestamp_text(event.recorded_at),
         idempotency_key=event.idempotency_key,
     )

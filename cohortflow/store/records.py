@@ -28,6 +28,8 @@ class StoredEvent:
     idempotency_key: str
     prev_hash: str
     hash: str
+    metadata_json: str | None = field(default=None, compare=False, repr=False)
+    """Canonical JSON of ``metadata`` when the reader already has it (events share metadata)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +61,3 @@ class HeadDigest:
     position: int
     hash: str
     recorded_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Verification:
-    ok: bool
-    checked: int
-    head: HeadDigest
-    first_bad_position: int | None = None
-    problem: str = ""

@@ -8,6 +8,7 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from cohortflow.audit.verify import verify_store
 from cohortflow.cohorts import CohortExists, ProgrammeRefused, start_cohort
 from cohortflow.readmodels.cohort_summary import cohort_summary
 from cohortflow.sample import sample_programme
@@ -51,7 +52,7 @@ async def test_full_multi_year_cycle(time_skipping: WorkflowEnvironment, store: 
     assert 0 < result.counters.completed == counts["ParticipantCompleted"] <= SELECTED
     assert counts["CohortCompleted"] == 1
     assert result.counters.credit_hours > 0
-    assert (await store.verify()).ok
+    assert (await verify_store(store)).ok
 
     events = [e async for e in store.read_stream("cohort-full")]
     started = datetime.fromisoformat(events[0].data["started_at"])

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from cohortflow.audit.verify import verify_store
 from cohortflow.cohorts import start_cohort
 from cohortflow.runtime.temporal import TemporalDevServer
 from cohortflow.sample import sample_programme
@@ -49,4 +50,4 @@ async def test_suggested_continue_as_new_mid_phase_loses_and_repeats_nothing(
     answered = [(e.data["participant_id"], e.data["survey"]) for e in surveys]
     assert len(answered) == len(set(answered))
     assert result.counters.candidates == 200 and result.counters.selected == 24
-    assert (await store.verify()).ok
+    assert (await verify_store(store)).ok

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from cohortflow.audit.verify import verify_store
 from cohortflow.cohorts import start_cohort
 from cohortflow.runtime.temporal import TemporalDevServer, installed_binary
 from cohortflow.sample import sample_programme
@@ -94,4 +95,4 @@ async def test_worker_killed_mid_phase_loses_and_duplicates_nothing(
     )
     repeated = {k: n for k, n in per_person.items() if k[1] is not None and n > 1}
     assert repeated == {}
-    assert (await store.verify()).ok
+    assert (await verify_store(store)).ok
