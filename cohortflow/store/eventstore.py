@@ -203,21 +203,13 @@ class EventStore:
 
     async def read_cohort_with_links(self, stream_id: str) -> AsyncIterator[tuple[StoredEvent, str | None]]:
         """A stream's events, each with the hash of the event at the position before it."""
-        after = 0
-        while True:
-            async with self._pool.connection() as conn:
-                cur = await conn.execute(
-                    f"SELECT {', '.join('e.' + c.strip() for c in COLUMNS.split(','))}, b.hash FROM events e "
-                    "LEFT JOIN events b ON b.position = e.position - 1 "
-                    "WHERE e.stream_id = %s AND e.stream_version > %s ORDER BY e.stream_version LIMIT %s",
-                    (stream_id, after, READ_BATCH),
-                )
-                rows = await cur.fetchall()
-            for row in rows:
-                yield _stored(row[:-1]), row[-1]
-            if len(rows) < READ_BATCH:
-                return
-            after = int(rows[-1][2])
+        columns = ", ".join("e." + c.strip() for c in COLUMNS.split(","))
+        sql = (
+            f"SELECT {columns}, b.hash FROM events e LEFT JOIN events b ON b.position = e.position - 1 "
+            "WHERE e.stream_id = %(stream)s AND e.stream_version > %(after)s ORDER BY e.stream_version LIMIT %(limit)s"
+        )
+        async for row in self._pages(sql, {"stream": stream_id}, 0, 2):
+            yield _stored(row[:-1]), row[-1]
 
     async def head(self) -> HeadDigest:
         async with self._pool.connection() as conn:
@@ -237,36 +229,35 @@ class EventStore:
     ) -> AsyncIterator[StoredEvent]:
         """Events of one stream in version order (optionally of some types only), in batches."""
         type_filter = "" if types is None else "AND type = ANY(%(types)s) "
-        while True:
-            async with self._pool.connection() as conn:
-                cur = await conn.execute(
-                    f"SELECT {COLUMNS} FROM events WHERE stream_id = %(stream)s AND stream_version > %(after)s "
-                    f"{type_filter}ORDER BY stream_version LIMIT %(limit)s",
-                    {"stream": stream_id, "after": after_version, "types": list(types or ()), "limit": READ_BATCH},
-                )
-                rows = await cur.fetchall()
-            for row in rows:
-                yield _stored(row)
-            if len(rows) < READ_BATCH:
-                return
-            after_version = int(rows[-1][2])
+        sql = (
+            f"SELECT {COLUMNS} FROM events WHERE stream_id = %(stream)s AND stream_version > %(after)s "
+            f"{type_filter}ORDER BY stream_version LIMIT %(limit)s"
+        )
+        async for row in self._pages(sql, {"stream": stream_id, "types": list(types or ())}, after_version, 2):
+            yield _stored(row)
 
     async def read_payloads(self, stream_id: str, types: Sequence[str]) -> AsyncIterator[EventPayload]:
         """Position, type and data of a stream's events of some types, in order: for folds."""
-        after = 0
+        sql = (
+            "SELECT position, type, data, stream_version FROM events WHERE stream_id = %(stream)s "
+            "AND stream_version > %(after)s AND type = ANY(%(types)s) ORDER BY stream_version LIMIT %(limit)s"
+        )
+        async for position, kind, data, _ in self._pages(sql, {"stream": stream_id, "types": list(types)}, 0, 3):
+            yield EventPayload(position, kind, data)
+
+    async def _pages(
+        self, sql: str, params: dict[str, Any], after: int, key_column: int
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        """Rows of ``sql`` page by page (``%(after)s``, ``%(limit)s``), keyed on column ``key_column``."""
         while True:
             async with self._pool.connection() as conn:
-                cur = await conn.execute(
-                    "SELECT position, type, data, stream_version FROM events WHERE stream_id = %s "
-                    "AND stream_version > %s AND type = ANY(%s) ORDER BY stream_version LIMIT %s",
-                    (stream_id, after, list(types), READ_BATCH),
-                )
+                cur = await conn.execute(sql, {**params, "after": after, "limit": READ_BATCH})
                 rows = await cur.fetchall()
-            for position, kind, data, _ in rows:
-                yield EventPayload(position, kind, data)
+            for row in rows:
+                yield row
             if len(rows) < READ_BATCH:
                 return
-            after = int(rows[-1][3])
+            after = int(rows[-1][key_column])
 
     async def first_event(self, stream_id: str) -> StoredEvent | None:
         async with self._pool.connection() as conn:
