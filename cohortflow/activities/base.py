@@ -57,11 +57,7 @@ class CohortRef(BaseModel):
 
     @property
     def stream_id(self) -> str:
-        return stream_id(self.cohort_id)
-
-
-def stream_id(cohort_id: str) -> str:
-    return f"cohort-{cohort_id}"
+        return f"cohort-{self.cohort_id}"
 
 
 def refusals_are_final(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
