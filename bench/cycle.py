@@ -23,8 +23,7 @@ from cohortflow.audit.verify import verify_store
 from cohortflow.cohorts import start_cohort
 from cohortflow.readmodels.cohort_summary import cohort_summary
 from cohortflow.sample import sample_programme
-from cohortflow.store.eventstore import EventStore
-from cohortflow.worker import connect_client, run_worker
+from cohortflow.worker import in_process_worker
 from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleWorkflow, Counters, SampleFeed
 
 HISTORY_EVENT_LIMIT = 51_200
@@ -154,12 +153,8 @@ async def bench_cycle(
     programme = sample_programme(candidates, selected)
     with PeakRss() as rss:
         started = time.perf_counter()
-        store = await EventStore.connect(database_url)
-        stop = asyncio.Event()
-        client = await connect_client(temporal_address)
         task_queue = f"bench-cycle-{uuid.uuid4().hex[:8]}"
-        worker = asyncio.create_task(run_worker(client, store, task_queue, stop))
-        try:
+        async with in_process_worker(database_url, temporal_address, task_queue) as (client, store):
             cohort_id = f"bench-{candidates}-{uuid.uuid4().hex[:6]}"
             handle = await start_cohort(
                 client,
@@ -202,10 +197,6 @@ async def bench_cycle(
             summary = await cohort_summary(store, cohort_id)
             verification = await verify_store(store)
             total_seconds = time.perf_counter() - started
-        finally:
-            stop.set()
-            await worker
-            await store.close()
     first_run = handle.first_execution_run_id or handle.result_run_id
     if first_run is None:
         raise RuntimeError("the cohort workflow's first run id is unknown")

@@ -14,8 +14,7 @@ from cohortflow.audit.verify import verify_store
 from cohortflow.cohorts import start_cohort
 from cohortflow.readmodels.cohort_summary import CohortSummary, cohort_summary
 from cohortflow.sample import sample_programme
-from cohortflow.store.eventstore import EventStore
-from cohortflow.worker import connect_client, run_worker
+from cohortflow.worker import in_process_worker
 from cohortflow.workflows.cohort_cycle import (
     CohortCycleInput,
     CohortCycleWorkflow,
@@ -50,12 +49,8 @@ async def run_cycle(
 ) -> DemoReport:
     """Start a sample cohort, drive it to completion with an in-process worker, and summarise it."""
     started = time.perf_counter()
-    store = await EventStore.connect(database_url)
-    stop = asyncio.Event()
-    client = await connect_client(temporal_address)
     task_queue = f"cohortflow-demo-{uuid.uuid4().hex[:8]}"
-    worker = asyncio.create_task(run_worker(client, store, task_queue, stop))
-    try:
+    async with in_process_worker(database_url, temporal_address, task_queue) as (client, store):
         cohort_id = f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
         handle = await start_cohort(
             client,
@@ -90,7 +85,3 @@ async def run_cycle(
             wall_seconds=round(time.perf_counter() - started, 2),
             summary=summary,
         )
-    finally:
-        stop.set()
-        await worker
-        await store.close()

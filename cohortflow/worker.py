@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import structlog
@@ -47,6 +49,25 @@ async def run_worker(client: Client, store: EventStore, task_queue: str, stop: a
         await stop.wait()
         log.info("worker stopping", task_queue=task_queue)
     log.info("worker stopped", task_queue=task_queue)
+
+
+@asynccontextmanager
+async def in_process_worker(
+    database_url: str, temporal_address: str, task_queue: str
+) -> AsyncIterator[tuple[Client, EventStore]]:
+    """A worker running beside the caller (demo, benchmarks) until the block ends."""
+    store = await EventStore.connect(database_url)
+    stop = asyncio.Event()
+    try:
+        client = await connect_client(temporal_address)
+        worker = asyncio.create_task(run_worker(client, store, task_queue, stop))
+        try:
+            yield client, store
+        finally:
+            stop.set()
+            await worker
+    finally:
+        await store.close()
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
