@@ -15,10 +15,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
 from bench.memory import PeakRss
+from cohortflow.audit.histories import run_chain
 from cohortflow.audit.verify import verify_store
 from cohortflow.cohorts import start_cohort
 from cohortflow.readmodels.cohort_summary import cohort_summary
@@ -94,28 +95,18 @@ class CycleResult:
         return self.failure is None
 
 
-async def run_history(client: Client, workflow_id: str, run_id: str | None) -> tuple[RunHistory, str | None]:
-    """One run's history size, and the run it continued as (if it did)."""
-    history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-    events = history.events
-    last = events[-1]
-    next_run: str | None = None
-    if last.HasField("workflow_execution_continued_as_new_event_attributes"):
-        next_run = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-    size = sum(e.ByteSize() for e in events)
-    return RunHistory(workflow_id, history.run_id, len(events), size), next_run
+def run_stats(history: WorkflowHistory) -> RunHistory:
+    """One run's history: how many events, how many bytes."""
+    size = sum(e.ByteSize() for e in history.events)
+    return RunHistory(history.workflow_id, history.run_id, len(history.events), size)
 
 
 async def history_stats(client: Client, workflow_id: str, first_run_id: str, child_ids: list[str]) -> HistoryStats:
-    cohort_runs: list[RunHistory] = []
-    run_id: str | None = first_run_id
-    while run_id is not None:
-        run, run_id = await run_history(client, workflow_id, run_id)
-        cohort_runs.append(run)
+    cohort_runs = [run_stats(h) for h in await run_chain(client, workflow_id, first_run_id)]
     child_runs: list[RunHistory] = []
     for child in child_ids:
         try:
-            child_runs.append((await run_history(client, child, None))[0])
+            child_runs.append(run_stats(await client.get_workflow_handle(child).fetch_history()))
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise  # a cycle stopped before its field study never started the site workflows

@@ -26,7 +26,7 @@ from cohortflow.domain.events import (
     SurveyResponded,
 )
 from cohortflow.domain.facts import CohortFacts
-from cohortflow.domain.nomination import NomineeRow, nominate
+from cohortflow.domain.nomination import nominate
 from cohortflow.domain.placement import allocate
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.selection import SelectionOutcome
@@ -127,7 +127,7 @@ class NaiveActivities:
     @activity.defn(name="naive_nominate_participant")
     async def nominate_participant(self, req: ParticipantStep) -> None:
         person = sample.nominee(req.index, req.prefecture_code, req.prefecture_name, req.seed)
-        await self._append(req, nominate(self.programme, [NomineeRow(row=req.index + 1, **vars(person))]))
+        await self._append(req, nominate(self.programme, [person]))
 
     @activity.defn(name="naive_record_online_study")
     async def record_online_study(self, req: ParticipantStep) -> None:

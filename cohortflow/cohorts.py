@@ -6,18 +6,12 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from cohortflow.domain.programme import programme_problems
+from cohortflow.domain.programme import ProgrammeInvalid, programme_problems
 from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleResult, CohortCycleWorkflow, workflow_id
 
 
 class CohortExists(Exception):
     pass
-
-
-class ProgrammeRefused(ValueError):
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("programme template is invalid:\n- " + "\n- ".join(problems))
 
 
 async def start_cohort(
@@ -26,7 +20,7 @@ async def start_cohort(
     """Start ``cohort-{id}``; a self-contradictory programme or a reused id is refused first."""
     problems = programme_problems(inp.programme)
     if problems:
-        raise ProgrammeRefused(problems)
+        raise ProgrammeInvalid(problems)
     try:
         return await client.start_workflow(
             CohortCycleWorkflow.run,

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 from cohortflow.domain import national_id
+from cohortflow.domain.nomination import NomineeRow
 from cohortflow.domain.programme import Programme
 
 # 湖南省: 14 prefectures (市州) with their administrative division codes.
@@ -127,17 +127,6 @@ def sample_programme(candidates: int = 5000, selected: int = 800, version: int =
     )
 
 
-@dataclass(frozen=True)
-class Nominee:
-    participant_id: str
-    name: str
-    national_id: str
-    gender: str
-    prefecture_code: str
-    school: str
-    role: str
-
-
 def participant_id(index: int) -> str:
     return f"P{index:06d}"
 
@@ -146,16 +135,17 @@ def _rng(seed: int, pid: str, what: str) -> random.Random:
     return random.Random(f"{seed}:{pid}:{what}")
 
 
-def nominees(programme: Programme, seed: int) -> list[Nominee]:
+def nominees(programme: Programme, seed: int) -> list[NomineeRow]:
     """Everyone the prefectures nominate, exactly filling each quota."""
-    people: list[Nominee] = []
+    people: list[NomineeRow] = []
     for pref in programme.prefectures:
         for _ in range(pref.quota):
             people.append(nominee(len(people) + 1, pref.code, pref.name, seed))
     return people
 
 
-def nominee(index: int, prefecture_code: str, prefecture_name: str, seed: int) -> Nominee:
+def nominee(index: int, prefecture_code: str, prefecture_name: str, seed: int) -> NomineeRow:
+    """The ``index``-th nominee (1-based), as row ``index + 1`` of a nomination sheet with a header."""
     pid = participant_id(index)
     rng = _rng(seed, pid, "person")
     male = rng.random() < 0.55
@@ -165,7 +155,8 @@ def nominee(index: int, prefecture_code: str, prefecture_name: str, seed: int) -
     seq = rng.randrange(0, 500) * 2 + (1 if male else 0)
     first17 = f"{area}{born:%Y%m%d}{seq:03d}"
     short = prefecture_name.removesuffix("市")[:2]
-    return Nominee(
+    return NomineeRow(
+        row=index + 1,
         participant_id=pid,
         name=rng.choice(_SURNAMES) + given,
         national_id=first17 + national_id.check_char(first17),

@@ -8,7 +8,7 @@ from temporalio import activity
 from cohortflow import sample
 from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
 from cohortflow.domain.events import CandidateNominated
-from cohortflow.domain.nomination import NomineeRow, nominate
+from cohortflow.domain.nomination import nominate
 
 
 class ImportSampleNominees(BaseModel):
@@ -33,11 +33,7 @@ class NominationActivities(CohortActivities):
         async def decide() -> list[CandidateNominated]:
             nonlocal decided
             decided = True
-            rows = [
-                NomineeRow(row=i, **vars(n))
-                for i, n in enumerate(sample.nominees(programme, req.seed), start=2)  # row 1 is the header
-            ]
-            return nominate(programme, rows)
+            return nominate(programme, sample.nominees(programme, req.seed))
 
         events = await self.decide_once(req.ref, "nomination/import", decide, programme=programme)
         counts: dict[str, int] = {}

@@ -102,6 +102,14 @@ def decide_extend_deadline(
     return state.model_copy(update={"extension_seconds": state.extension_seconds + extra}), event
 
 
+def check_withdrawal_open(phase: PhaseKind | None, reason: str) -> None:
+    """Refusals that need no facts: the workflow's validator answers them at once."""
+    if not reason.strip():
+        raise CommandRefused("a withdrawal needs a reason")
+    if phase is None or phase == "completion":
+        raise CommandRefused("the cohort is completing; withdrawals are closed")
+
+
 def decide_withdrawal(
     facts: CohortFacts,
     programme: Programme,
@@ -110,15 +118,12 @@ def decide_withdrawal(
     reason: str,
 ) -> list[ParticipantWithdrawn | WaitingListPromoted]:
     """Withdraw a participant and, while the programme allows, refill the place."""
-    if not reason.strip():
-        raise CommandRefused("a withdrawal needs a reason")
+    check_withdrawal_open(phase, reason)
     p = facts.participants.get(participant_id)
     if p is None:
         raise CommandRefused(f"participant {participant_id} is not in this cohort")
     if p.withdrawn:
         raise CommandRefused(f"participant {participant_id} has already been withdrawn")
-    if phase == "completion":
-        raise CommandRefused("the cohort is completing; withdrawals are closed")
     events: list[ParticipantWithdrawn | WaitingListPromoted] = [
         ParticipantWithdrawn(participant_id=participant_id, reason=reason, phase=phase)
     ]

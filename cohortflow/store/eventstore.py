@@ -81,13 +81,7 @@ class EventStore:
             earlier = await self._earlier_append(conn, idempotency_key, len(events))
             if earlier is not None:
                 return earlier
-            row = await (
-                await conn.execute(
-                    "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = %s",
-                    (stream_id,),
-                )
-            ).fetchone()
-            version = int(row[0]) if row else 0
+            version = await self._stream_version(conn, stream_id)
             if expected_version is not None and expected_version != version:
                 raise ExpectedVersionMismatch(stream_id, expected_version, version)
             head = await self._head(conn)
@@ -217,12 +211,15 @@ class EventStore:
 
     async def stream_version(self, stream_id: str) -> int:
         async with self._pool.connection() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = %s", (stream_id,)
-                )
-            ).fetchone()
-            return int(row[0]) if row else 0
+            return await self._stream_version(conn, stream_id)
+
+    @staticmethod
+    async def _stream_version(conn: AsyncConnection[TupleRow], stream_id: str) -> int:
+        cur = await conn.execute(
+            "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = %s", (stream_id,)
+        )
+        row = await cur.fetchone()
+        return int(row[0]) if row else 0
 
     async def read_stream(
         self, stream_id: str, after_version: int = 0, types: Sequence[str] | None = None

@@ -30,7 +30,13 @@ with workflow.unsafe.imports_passed_through():
     from cohortflow.activities.selection import SelectionActivities, SelectionResult, SelectParticipants
     from cohortflow.activities.study import RecordSampleStudy, StudyActivities
     from cohortflow.activities.withdrawal import WithdrawalActivities, WithdrawalResult, WithdrawParticipant
-    from cohortflow.domain.cycle import CommandRefused, CycleState, decide_close_phase, decide_extend_deadline
+    from cohortflow.domain.cycle import (
+        CommandRefused,
+        CycleState,
+        check_withdrawal_open,
+        decide_close_phase,
+        decide_extend_deadline,
+    )
     from cohortflow.domain.events import Event, PhaseClosed, PhaseOpened
     from cohortflow.domain.programme import PhaseKind, Programme
     from cohortflow.workflows.field_study_site import FieldStudySiteInput, FieldStudySiteWorkflow
@@ -291,10 +297,7 @@ class CohortCycleWorkflow:
     @withdraw_participant.validator
     def _validate_withdraw(self, req: Withdraw) -> None:
         state = self._state_now()
-        if state.finished or state.phase == "completion":
-            raise CommandRefused("the cohort is completing; withdrawals are closed")
-        if not req.reason.strip():
-            raise CommandRefused("a withdrawal needs a reason")
+        check_withdrawal_open(None if state.finished else state.phase, req.reason)
 
     @workflow.query
     def status(self) -> CycleStatus:

@@ -14,7 +14,7 @@ PROGRAMME = sample.sample_programme(300, 40)
 
 
 def rows() -> list[NomineeRow]:
-    return [NomineeRow(row=i, **vars(n)) for i, n in enumerate(sample.nominees(PROGRAMME, 9), start=2)]
+    return sample.nominees(PROGRAMME, 9)
 
 
 def test_valid_rows_become_nominations_with_pseudonymous_person_keys() -> None:
@@ -56,7 +56,7 @@ def test_every_bad_row_is_reported_and_nothing_is_nominated() -> None:
 
 def test_rows_over_a_prefecture_quota_are_each_refused() -> None:
     pref = PROGRAMME.prefectures[-1]
-    extra = [NomineeRow(row=500 + i, **vars(sample.nominee(9000 + i, pref.code, pref.name, 9))) for i in range(2)]
+    extra = [dataclasses.replace(sample.nominee(9000 + i, pref.code, pref.name, 9), row=500 + i) for i in range(2)]
     with pytest.raises(InvalidRecords) as err:
         nominate(PROGRAMME, [*rows(), *extra])
     assert [p for p in err.value.problems if "quota" in p] == [

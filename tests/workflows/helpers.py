@@ -8,9 +8,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WorkflowHandle
 
-from cohortflow.audit.histories import run_chain
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import build_worker
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow, CycleStatus
@@ -41,10 +40,6 @@ async def wait_for_status(
             pass  # a query can fall between two runs of continue-as-new
         await asyncio.sleep(0.05)
     raise AssertionError(f"status never matched; last seen {last}")
-
-
-async def run_histories(client: Client, workflow_id: str, first_run_id: str) -> list[WorkflowHistory]:
-    return await run_chain(client, workflow_id, first_run_id)
 
 
 def first_run_id(handle: WorkflowHandle[Any, Any]) -> str:

@@ -8,8 +8,10 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from cohortflow.audit.histories import run_chain
 from cohortflow.audit.verify import verify_store
-from cohortflow.cohorts import CohortExists, ProgrammeRefused, start_cohort
+from cohortflow.cohorts import CohortExists, start_cohort
+from cohortflow.domain.programme import ProgrammeInvalid
 from cohortflow.readmodels.cohort_summary import cohort_summary
 from cohortflow.sample import sample_programme
 from cohortflow.store.eventstore import EventStore
@@ -22,7 +24,7 @@ from cohortflow.workflows.cohort_cycle import (
     Withdraw,
     workflow_id,
 )
-from tests.workflows.helpers import event_types, first_run_id, run_histories, running_worker, wait_for_status
+from tests.workflows.helpers import event_types, first_run_id, running_worker, wait_for_status
 
 CANDIDATES, SELECTED = 300, 40
 
@@ -38,7 +40,7 @@ async def test_full_multi_year_cycle(time_skipping: WorkflowEnvironment, store: 
     async with running_worker(client, store, task_queue):
         handle = await start_cohort(client, cycle_input("full"), task_queue)
         result = await handle.result()
-        histories = await run_histories(client, handle.id, first_run_id(handle))
+        histories = await run_chain(client, handle.id, first_run_id(handle))
 
     counts = await event_types(store, "full")
     assert result.counters.candidates == counts["CandidateNominated"] == CANDIDATES
@@ -167,7 +169,7 @@ async def test_self_contradictory_programme_is_refused_before_start(
 ) -> None:
     good = sample_programme(CANDIDATES, SELECTED)
     bad = good.model_copy(update={"candidates": 10})
-    with pytest.raises(ProgrammeRefused) as refused:
+    with pytest.raises(ProgrammeInvalid) as refused:
         await start_cohort(time_skipping.client, CohortCycleInput(cohort_id="bad", programme=bad), task_queue)
     assert any("quotas add up to 300, but candidates is 10" in p for p in refused.value.problems)
     assert any("selection target 40 is above the number of candidates 10" in p for p in refused.value.problems)

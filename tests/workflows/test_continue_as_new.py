@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from cohortflow.audit.histories import run_chain
 from cohortflow.audit.verify import verify_store
 from cohortflow.cohorts import start_cohort
 from cohortflow.runtime.temporal import TemporalDevServer
@@ -19,7 +20,7 @@ from cohortflow.sample import sample_programme
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import connect_client
 from cohortflow.workflows.cohort_cycle import CohortCycleInput, SampleFeed
-from tests.workflows.helpers import event_types, first_run_id, run_histories, running_worker
+from tests.workflows.helpers import event_types, first_run_id, running_worker
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ async def test_suggested_continue_as_new_mid_phase_loses_and_repeats_nothing(
     async with running_worker(client, store, task_queue):
         handle = await start_cohort(client, inp, task_queue)
         result = await handle.result()
-        histories = await run_histories(client, handle.id, first_run_id(handle))
+        histories = await run_chain(client, handle.id, first_run_id(handle))
 
     assert len(histories) > 7, "some phase should have continued as new in its middle"
     counts = await event_types(store, "can")
