@@ -30,6 +30,9 @@ from cohortflow.store.records import AppendResult, NewEvent
 FACT_TYPES = (
     "CandidateNominated",
     "OnlineStudyRecorded",
+    "StudyHoursRecorded",
+    "DeliverableSubmitted",
+    "FactCorrected",
     "SelectionDecided",
     "ParticipantWithdrawn",
     "WaitingListPromoted",

@@ -181,6 +181,59 @@ class CohortCompleted(Event):
     credit_hours: float
 
 
+class ProgrammeVersionSubmitted(Event):
+    """A programme template version, recorded in the programme's own stream."""
+
+    TYPE = "ProgrammeVersionSubmitted"
+    programme_id: str
+    version: int
+    digest: str
+    template: dict[str, Any]
+
+
+class StudyHoursRecorded(Event):
+    """The study platform's running total of a participant's online hours."""
+
+    TYPE = "StudyHoursRecorded"
+    participant_id: str
+    hours: float
+
+
+class DeliverableSubmitted(Event):
+    TYPE = "DeliverableSubmitted"
+    participant_id: str
+    deliverable: str
+
+
+CorrectableField = Literal["name", "school", "role", "hours", "days_present"]
+
+
+class FactCorrected(Event):
+    """An administrator's correction of one recorded fact; the original stays in the history."""
+
+    TYPE = "FactCorrected"
+    participant_id: str
+    field: CorrectableField
+    previous: str | float | int
+    value: str | float | int
+    reason: str
+
+
+ImportKind = Literal["nominees", "study_records", "deliverables", "attendance", "follow_up"]
+
+
+class ImportApplied(Event):
+    """One uploaded file, identified by its content digest, and what it changed."""
+
+    TYPE = "ImportApplied"
+    kind: ImportKind
+    digest: str
+    filename: str
+    rows: int
+    applied: int
+    rejected: int
+
+
 class AuditQueried(Event):
     """An auditor's question, kept in the same verifiable history as the answers."""
 
@@ -212,5 +265,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ParticipantCompleted,
         CohortCompleted,
         AuditQueried,
+        ProgrammeVersionSubmitted,
+        StudyHoursRecorded,
+        DeliverableSubmitted,
+        FactCorrected,
+        ImportApplied,
     )
 }

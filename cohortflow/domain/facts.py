@@ -77,6 +77,20 @@ class CohortFacts:
         if kind == "OnlineStudyRecorded":
             p.hours, p.deliverables = d["hours"], tuple(d["deliverables"])
             p.study_position = event.position
+        elif kind == "StudyHoursRecorded":
+            p.hours = d["hours"]
+            p.study_position = event.position
+        elif kind == "DeliverableSubmitted":
+            if d["deliverable"] not in p.deliverables:
+                p.deliverables = (*p.deliverables, d["deliverable"])
+            p.study_position = event.position
+        elif kind == "FactCorrected":
+            if d["field"] == "hours":
+                p.hours = d["value"]
+                p.study_position = event.position
+            elif d["field"] == "days_present":
+                p.days_present = d["value"]
+                p.attendance_position = event.position
         elif kind == "ParticipantWithdrawn":
             p.withdrawn = True
             self.selected.pop(p.participant_id, None)
