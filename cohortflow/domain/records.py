@@ -1,0 +1,143 @@
+"""Imported records of a running cohort: study hours, deliverables, attendance, surveys.
+
+Each kind of row is checked against the programme and the cohort's facts; every
+problem names its row and field. Checks return the event for a good row, or
+the problems of a bad one, so an import can stream through any number of rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cohortflow.domain.events import (
+    DeliverableSubmitted,
+    Event,
+    FieldAttendanceRecorded,
+    StudyHoursRecorded,
+    SurveyResponded,
+)
+from cohortflow.domain.facts import CohortFacts, ParticipantFacts
+from cohortflow.domain.programme import Programme
+
+SATISFACTION_RANGE = (1, 5)
+
+
+@dataclass(frozen=True)
+class StudyRow:
+    row: int
+    participant_id: str
+    hours: float
+
+
+@dataclass(frozen=True)
+class DeliverableRow:
+    row: int
+    participant_id: str
+    deliverable: str
+
+
+@dataclass(frozen=True)
+class AttendanceRow:
+    row: int
+    participant_id: str
+    days_present: int
+
+
+@dataclass(frozen=True)
+class SurveyRow:
+    row: int
+    participant_id: str
+    survey: str
+    satisfaction: int
+
+
+RecordRow = StudyRow | DeliverableRow | AttendanceRow | SurveyRow
+
+
+def max_study_hours(programme: Programme) -> float:
+    """More hours than the online phase has cannot be real."""
+    phase = programme.phase("online_study")
+    return float((phase.end_day - phase.start_day) * 24)
+
+
+class RecordCheck:
+    """Check rows of one kind against the cohort, one at a time.
+
+    ``seen`` catches the same participant twice in one file: the second row
+    would silently overwrite the first.
+    """
+
+    def __init__(self, programme: Programme, facts: CohortFacts, prefecture: str | None = None) -> None:
+        self.programme = programme
+        self.facts = facts
+        self.prefecture = prefecture
+        self._seen: set[tuple[str, str]] = set()
+
+    def check(self, r: RecordRow) -> Event | list[str]:
+        where = f"row {r.row}"
+        p = self.facts.participants.get(r.participant_id)
+        if p is None:
+            return [f"{where}, participant_id: unknown participant {r.participant_id!r} in this cohort"]
+        if self.prefecture is not None and p.prefecture_code != self.prefecture:
+            return [f"{where}, participant_id: {r.participant_id} belongs to prefecture {p.prefecture_code}, not yours"]
+        if p.withdrawn:
+            return [f"{where}, participant_id: {r.participant_id} has withdrawn"]
+        key = (
+            r.participant_id,
+            r.survey if isinstance(r, SurveyRow) else r.deliverable if isinstance(r, DeliverableRow) else "",
+        )
+        if key in self._seen:
+            return [f"{where}, participant_id: {r.participant_id} appears twice in this file"]
+        self._seen.add(key)
+        if isinstance(r, StudyRow):
+            return self._study(where, r)
+        if isinstance(r, DeliverableRow):
+            return self._deliverable(where, r)
+        if isinstance(r, AttendanceRow):
+            return self._attendance(where, p, r)
+        return self._survey(where, p, r)
+
+    def _study(self, where: str, r: StudyRow) -> Event | list[str]:
+        limit = max_study_hours(self.programme)
+        if not 0 <= r.hours <= limit:
+            return [f"{where}, hours: {r.hours:g} is out of range 0–{limit:g} (the online phase's length)"]
+        return StudyHoursRecorded(participant_id=r.participant_id, hours=r.hours)
+
+    def _deliverable(self, where: str, r: DeliverableRow) -> Event | list[str]:
+        known = [d.code for d in self.programme.deliverables]
+        if r.deliverable not in known:
+            return [
+                f"{where}, deliverable: {r.deliverable!r} is not a deliverable of this programme ({', '.join(known)})"
+            ]
+        return DeliverableSubmitted(participant_id=r.participant_id, deliverable=r.deliverable)
+
+    def _attendance(self, where: str, p: ParticipantFacts, r: AttendanceRow) -> Event | list[str]:
+        if p.participant_id not in self.facts.selected or p.site is None or p.batch is None:
+            return [f"{where}, participant_id: {p.participant_id} has no field-study placement"]
+        days = self._batch_days(p.site, p.batch)
+        if not 0 <= r.days_present <= days:
+            return [f"{where}, days_present: {r.days_present} is out of range 0–{days} (batch {p.batch}'s length)"]
+        return FieldAttendanceRecorded(
+            participant_id=p.participant_id, site=p.site, batch=p.batch, days_present=r.days_present, days_total=days
+        )
+
+    def _survey(self, where: str, p: ParticipantFacts, r: SurveyRow) -> Event | list[str]:
+        known = [s.code for s in self.programme.follow_up]
+        problems = []
+        if r.survey not in known:
+            problems.append(f"{where}, survey: {r.survey!r} is not a follow-up survey of this programme")
+        if p.participant_id not in self.facts.selected:
+            problems.append(f"{where}, participant_id: {p.participant_id} was not selected for the offline phase")
+        low, high = SATISFACTION_RANGE
+        if not low <= r.satisfaction <= high:
+            problems.append(f"{where}, satisfaction: {r.satisfaction} is out of range {low}–{high}")
+        if problems:
+            return problems
+        return SurveyResponded(participant_id=p.participant_id, survey=r.survey, satisfaction=r.satisfaction)
+
+    def _batch_days(self, site: str, batch: str) -> int:
+        for s in self.programme.field_study.sites:
+            for b in s.batches:
+                if s.code == site and b.code == batch:
+                    return b.days
+        raise KeyError(f"{site}/{batch}")
