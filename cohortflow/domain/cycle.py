@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from cohortflow.domain.events import DeadlineExtended, ParticipantWithdrawn, WaitingListPromoted
+from cohortflow.domain.events import DeadlineExtended, ImportKind, ParticipantWithdrawn, WaitingListPromoted
 from cohortflow.domain.facts import CohortFacts
 from cohortflow.domain.programme import PHASE_ORDER, PhaseKind, Programme
 
@@ -149,3 +149,51 @@ def _next_from_waiting_list(facts: CohortFacts, programme: Programme, leaving: s
         if not p.withdrawn and (cap is None or counts.get(p.prefecture_code, 0) < cap):
             return pid
     return None
+
+
+def decide_fill_place(
+    facts: CohortFacts, programme: Programme, phase: PhaseKind, participant_id: str | None
+) -> WaitingListPromoted:
+    """Fill an open place (one left empty by a withdrawal) from the waiting list.
+
+    Without ``participant_id`` the next eligible candidate on the list is taken;
+    with one, that candidate must be on the list and fit its prefecture's cap.
+    """
+    if facts.selection_position is None:
+        raise CommandRefused("no selection has been made yet; there is no waiting list")
+    if PHASE_ORDER.index(phase) >= PHASE_ORDER.index(programme.selection.replace_until):
+        raise CommandRefused(f"places are filled only before {programme.selection.replace_until} opens")
+    open_places = programme.selection.target - len(facts.selected)
+    if open_places <= 0:
+        raise CommandRefused(f"all {programme.selection.target} places are taken")
+    if participant_id is None:
+        chosen = _next_from_waiting_list(facts, programme, leaving="")
+        if chosen is None:
+            raise CommandRefused("nobody on the waiting list fits a prefecture's cap")
+        return WaitingListPromoted(participant_id=chosen, replaces="")
+    if participant_id not in facts.waiting_list:
+        raise CommandRefused(f"participant {participant_id} is not on the waiting list")
+    p = facts.participants[participant_id]
+    pref = programme.prefecture(p.prefecture_code)
+    cap = pref.max_selected if pref else None
+    taken = sum(facts.participants[pid].prefecture_code == p.prefecture_code for pid in facts.selected)
+    if cap is not None and taken >= cap:
+        raise CommandRefused(f"prefecture {p.prefecture_code} already has its cap of {cap} selected")
+    return WaitingListPromoted(participant_id=participant_id, replaces="")
+
+
+IMPORT_PHASES: dict[ImportKind, PhaseKind] = {
+    "nominees": "nomination",
+    "study_records": "online_study",
+    "deliverables": "online_study",
+    "attendance": "field_study",
+    "follow_up": "follow_up",
+}
+
+
+def check_import_open(phase: PhaseKind | None, kind: ImportKind) -> None:
+    """A file is accepted only while the phase it belongs to is open."""
+    expected = IMPORT_PHASES[kind]
+    if phase != expected:
+        now = "finished" if phase is None else f"in {phase}"
+        raise CommandRefused(f"a {kind} file belongs to the {expected} phase; the cohort is {now}")

@@ -27,6 +27,9 @@ class ParticipantFacts:
     person_key: str
     prefecture_code: str
     nominated_at: int
+    name: str = ""
+    school: str = ""
+    role: str = ""
     hours: float = 0.0
     deliverables: tuple[str, ...] = ()
     study_position: int | None = None
@@ -60,6 +63,9 @@ class CohortFacts:
                 person_key=d["person_key"],
                 prefecture_code=d["prefecture_code"],
                 nominated_at=event.position,
+                name=d["name"],
+                school=d["school"],
+                role=d["role"],
             )
             return
         if kind == "SelectionDecided":
@@ -91,6 +97,8 @@ class CohortFacts:
             elif d["field"] == "days_present":
                 p.days_present = d["value"]
                 p.attendance_position = event.position
+            else:
+                setattr(p, d["field"], d["value"])
         elif kind == "ParticipantWithdrawn":
             p.withdrawn = True
             self.selected.pop(p.participant_id, None)

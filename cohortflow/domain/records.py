@@ -54,6 +54,23 @@ class SurveyRow:
 RecordRow = StudyRow | DeliverableRow | AttendanceRow | SurveyRow
 
 
+def batch_days(programme: Programme, site: str, batch: str) -> int:
+    for s in programme.field_study.sites:
+        for b in s.batches:
+            if s.code == site and b.code == batch:
+                return b.days
+    raise KeyError(f"{site}/{batch}")
+
+
+def _repeat_key(r: RecordRow) -> tuple[str, str]:
+    """What may appear once per file: a participant's hours or attendance, or one survey or deliverable."""
+    if isinstance(r, SurveyRow):
+        return r.participant_id, r.survey
+    if isinstance(r, DeliverableRow):
+        return r.participant_id, r.deliverable
+    return r.participant_id, ""
+
+
 def max_study_hours(programme: Programme) -> float:
     """More hours than the online phase has cannot be real."""
     phase = programme.phase("online_study")
@@ -82,10 +99,7 @@ class RecordCheck:
             return [f"{where}, participant_id: {r.participant_id} belongs to prefecture {p.prefecture_code}, not yours"]
         if p.withdrawn:
             return [f"{where}, participant_id: {r.participant_id} has withdrawn"]
-        key = (
-            r.participant_id,
-            r.survey if isinstance(r, SurveyRow) else r.deliverable if isinstance(r, DeliverableRow) else "",
-        )
+        key = _repeat_key(r)
         if key in self._seen:
             return [f"{where}, participant_id: {r.participant_id} appears twice in this file"]
         self._seen.add(key)
@@ -114,7 +128,7 @@ class RecordCheck:
     def _attendance(self, where: str, p: ParticipantFacts, r: AttendanceRow) -> Event | list[str]:
         if p.participant_id not in self.facts.selected or p.site is None or p.batch is None:
             return [f"{where}, participant_id: {p.participant_id} has no field-study placement"]
-        days = self._batch_days(p.site, p.batch)
+        days = batch_days(self.programme, p.site, p.batch)
         if not 0 <= r.days_present <= days:
             return [f"{where}, days_present: {r.days_present} is out of range 0–{days} (batch {p.batch}'s length)"]
         return FieldAttendanceRecorded(
@@ -134,10 +148,3 @@ class RecordCheck:
         if problems:
             return problems
         return SurveyResponded(participant_id=p.participant_id, survey=r.survey, satisfaction=r.satisfaction)
-
-    def _batch_days(self, site: str, batch: str) -> int:
-        for s in self.programme.field_study.sites:
-            for b in s.batches:
-                if s.code == site and b.code == batch:
-                    return b.days
-        raise KeyError(f"{site}/{batch}")

@@ -151,7 +151,18 @@ def test_folding_the_same_events_twice_gives_equal_facts() -> None:
 
 
 def test_fold_accepts_any_object_with_position_type_and_data() -> None:
-    event = Stored(7, "CandidateNominated", {"participant_id": "P1", "person_key": "k", "prefecture_code": CHANGSHA})
+    event = Stored(
+        7,
+        "CandidateNominated",
+        {
+            "participant_id": "P1",
+            "person_key": "k",
+            "prefecture_code": CHANGSHA,
+            "name": "王芳",
+            "school": "",
+            "role": "",
+        },
+    )
     facts = fold([event])
     assert facts.participants["P1"].nominated_at == 7
     assert fold([]) == CohortFacts()
