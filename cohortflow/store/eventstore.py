@@ -51,6 +51,10 @@ class EventStore:
         await pool.open(wait=True)
         return cls(pool)
 
+    @property
+    def pool(self) -> AsyncConnectionPool[AsyncConnection[TupleRow]]:
+        return self._pool
+
     async def close(self) -> None:
         await self._pool.close()
 

@@ -1,0 +1,90 @@
+"""Roles, the permissions each grants, and the authenticated principal.
+
+Grants are a closed table rather than a hierarchy so that the whole policy can be
+read (and tested) in one place. A coordinator's grants are further limited to
+their own prefecture; that scope cannot be expressed as a permission, so callers
+check it with ``Principal.covers``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal, get_args
+
+from cohortflow.domain.national_id import mask
+
+Role = Literal["admin", "coordinator", "auditor", "reminder"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
+
+class Permission(StrEnum):
+    PROGRAMMES_READ = "programmes:read"
+    PROGRAMMES_WRITE = "programmes:write"
+    COHORTS_READ = "cohorts:read"
+    COHORTS_START = "cohorts:start"
+    COHORTS_STEER = "cohorts:steer"  # an admin's Updates to a running cohort
+    IMPORTS_WRITE = "imports:write"
+    EXPORTS_READ = "exports:read"
+    AUDIT_READ = "audit:read"
+    NATIONAL_IDS_READ = "national_ids:read"  # may see ID numbers unmasked
+    REMINDERS_READ = "reminders:read"  # the reminder service reads who to remind
+
+
+GRANTS: Mapping[Role, frozenset[Permission]] = {
+    "admin": frozenset(Permission),
+    "coordinator": frozenset(
+        {Permission.PROGRAMMES_READ, Permission.COHORTS_READ, Permission.IMPORTS_WRITE, Permission.EXPORTS_READ}
+    ),
+    "auditor": frozenset(
+        {
+            Permission.PROGRAMMES_READ,
+            Permission.COHORTS_READ,
+            Permission.EXPORTS_READ,
+            Permission.AUDIT_READ,
+            Permission.NATIONAL_IDS_READ,
+        }
+    ),
+    "reminder": frozenset({Permission.COHORTS_READ, Permission.REMINDERS_READ}),
+}
+
+
+def is_prefecture_code(value: str) -> bool:
+    return len(value) == 6 and value.isascii() and value.isdigit()
+
+
+def as_role(value: str) -> Role:
+    """``value`` as a Role, or ValueError naming the roles there are."""
+    for role in ROLES:
+        if value == role:
+            return role
+    raise ValueError(f"unknown role {value!r}; the roles are {', '.join(ROLES)}")
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: str
+    name: str
+    role: Role
+    prefecture: str | None
+
+    @property
+    def actor(self) -> str:
+        """How this principal is named in event metadata and the query journal."""
+        return f"{self.role}:{self.name}"
+
+    def can(self, permission: Permission) -> bool:
+        return permission in GRANTS[self.role]
+
+    @property
+    def prefecture_scope(self) -> str | None:
+        """The one prefecture a coordinator is limited to; None means every prefecture."""
+        return self.prefecture if self.role == "coordinator" else None
+
+    def covers(self, prefecture_code: str) -> bool:
+        scope = self.prefecture_scope
+        return scope is None or scope == prefecture_code
+
+    def show_id(self, national_id: str) -> str:
+        return national_id if self.can(Permission.NATIONAL_IDS_READ) else mask(national_id)

@@ -1,0 +1,150 @@
+"""Issue, revoke, list and authenticate bearer tokens kept in PostgreSQL.
+
+A secret reads ``cf_<token id>_<random>``: the prefix lets secret scanners and
+people recognise it, the embedded id lets an operator name the token to revoke
+without ever handling the secret again. Only the secret's SHA-256 is stored; a
+plain hash (no salt, no slow KDF) suffices because the secret carries 256 random
+bits, and it keeps authentication one indexed lookup.
+
+There is deliberately no cache: each request reads the row, so a revocation takes
+effect on the very next request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow, class_row
+from psycopg_pool import AsyncConnectionPool
+
+from cohortflow.access.roles import Principal, Role, as_role, is_prefecture_code
+
+Pool = AsyncConnectionPool[AsyncConnection[TupleRow]]
+
+SECRET_PREFIX = "cf_"
+_SECRET = re.compile(r"cf_([0-9a-f]{16})_[A-Za-z0-9_-]{43}")
+MAX_NAME = 100
+_INFO = "token_id, name, role, prefecture, issued_at, issued_by, revoked_at, revoked_by"
+
+
+class TokenRefused(ValueError):
+    """A token operation that was refused; nothing was written."""
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token_id: str
+    secret: str  # exists only here, once: the database keeps its hash
+    name: str
+    role: Role
+    prefecture: str | None
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    token_id: str
+    name: str
+    role: Role
+    prefecture: str | None
+    issued_at: datetime
+    issued_by: str
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _checked(name: str, role: str, prefecture: str | None) -> tuple[str, Role, str | None]:
+    name = name.strip()
+    if not name:
+        raise TokenRefused("a token needs a name (who or what will hold it)")
+    if len(name) > MAX_NAME:
+        raise TokenRefused(f"the name is {len(name)} characters long; at most {MAX_NAME} are allowed")
+    if not name.isprintable():
+        raise TokenRefused("the name contains control characters")
+    try:
+        checked_role = as_role(role)
+    except ValueError as exc:
+        raise TokenRefused(str(exc)) from None
+    if checked_role == "coordinator":
+        if prefecture is None:
+            raise TokenRefused("a coordinator token needs the six-digit code of its prefecture")
+        if not is_prefecture_code(prefecture):
+            raise TokenRefused(f"prefecture {prefecture!r} is not a six-digit prefecture code")
+    elif prefecture is not None:
+        raise TokenRefused(f"only coordinators are bound to a prefecture; {checked_role} tokens act on every one")
+    return name, checked_role, prefecture
+
+
+async def issue_token(pool: Pool, *, name: str, role: str, prefecture: str | None, issued_by: str) -> IssuedToken:
+    """Store a new token and return its secret, which is not kept and cannot be shown again."""
+    name, checked_role, prefecture = _checked(name, role, prefecture)
+    if not issued_by:
+        raise TokenRefused("a token needs to say who issued it")
+    token_id = secrets.token_hex(8)
+    secret = f"{SECRET_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
+    async with pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO access_tokens (token_id, secret_sha256, name, role, prefecture, issued_by)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            (token_id, _digest(secret), name, checked_role, prefecture, issued_by),
+        )
+    return IssuedToken(token_id, secret, name, checked_role, prefecture)
+
+
+async def revoke_token(pool: Pool, token_id: str, *, revoked_by: str) -> TokenInfo:
+    """Revoke a token from its next use on; refused if it does not exist or is already revoked."""
+    if not revoked_by:
+        raise TokenRefused("a revocation needs to say who revoked the token")
+    rows = class_row(TokenInfo)
+    async with pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=rows) as cur:
+        # FOR UPDATE, so that of two concurrent revocations the second is told "already revoked"
+        await cur.execute(f"SELECT {_INFO} FROM access_tokens WHERE token_id = %s FOR UPDATE", (token_id,))
+        found = await cur.fetchone()
+        if found is None:
+            raise TokenRefused(f"token {token_id} does not exist")
+        if found.revoked_at is not None:
+            when = found.revoked_at.isoformat(" ", "seconds")
+            raise TokenRefused(f"token {token_id} was already revoked by {found.revoked_by} at {when}")
+        await cur.execute(
+            f"UPDATE access_tokens SET revoked_at = now(), revoked_by = %s WHERE token_id = %s RETURNING {_INFO}",
+            (revoked_by, token_id),
+        )
+        revoked = await cur.fetchone()
+    assert revoked is not None  # the row was locked, so the update found it
+    return revoked
+
+
+async def list_tokens(pool: Pool) -> list[TokenInfo]:
+    """Every token ever issued, revoked ones included, oldest first (never their secrets)."""
+    async with pool.connection() as conn, conn.cursor(row_factory=class_row(TokenInfo)) as cur:
+        await cur.execute(f"SELECT {_INFO} FROM access_tokens ORDER BY issued_at, token_id")
+        return await cur.fetchall()
+
+
+async def authenticate(pool: Pool, secret: str) -> Principal | None:
+    """The principal a secret stands for, or None if it is malformed, unknown or revoked."""
+    match = _SECRET.fullmatch(secret)
+    if match is None:
+        return None  # spares the database a lookup that cannot succeed
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT token_id, name, role, prefecture FROM access_tokens"
+            " WHERE secret_sha256 = %s AND token_id = %s AND revoked_at IS NULL",
+            (_digest(secret), match[1]),
+        )
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    return Principal(token_id=row[0], name=row[1], role=as_role(row[2]), prefecture=row[3])

@@ -1,0 +1,122 @@
+"""`cohortflow token ...`: issue, revoke and list the bearer tokens of the API."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from cohortflow.access.roles import ROLES
+from cohortflow.access.tokens import IssuedToken, TokenInfo, TokenRefused, issue_token, list_tokens, revoke_token
+from cohortflow.runtime.postgres import embedded_database
+from cohortflow.settings import Settings
+from cohortflow.store.eventstore import EventStore
+from cohortflow.store.migrate import upgrade
+
+app = typer.Typer(no_args_is_help=True, help="Issue, revoke and list the API's bearer tokens.")
+console = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _operator() -> str:
+    return "cli:" + getpass.getuser()
+
+
+@contextmanager
+def _database() -> Iterator[str]:
+    # As cli_audit's, but importing that would load the whole workflow stack to manage tokens.
+    settings = Settings()
+    if settings.database_url is not None:
+        yield settings.database_url
+        return
+    with embedded_database(settings.state_dir.resolve() / "postgres") as url:
+        upgrade(url)
+        yield url
+
+
+def _run(work: Callable[[EventStore], Awaitable[T]]) -> T:
+    async def main(url: str) -> T:
+        store = await EventStore.connect(url, max_size=1)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    try:
+        with _database() as url:
+            return asyncio.run(main(url))
+    except TokenRefused as exc:
+        err.print(f"[red]{escape(str(exc))}[/]", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def issue(
+    name: Annotated[str, typer.Option(help="Who or what holds the token, e.g. a person or a service")],
+    role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}")],
+    prefecture: Annotated[str | None, typer.Option(help="Six-digit prefecture code (coordinators only)")] = None,
+) -> None:
+    """Issue a token and print its secret, once: only a hash of it is kept."""
+
+    async def work(store: EventStore) -> IssuedToken:
+        return await issue_token(store.pool, name=name, role=role, prefecture=prefecture, issued_by=_operator())
+
+    token = _run(work)
+    scope = f" of prefecture {token.prefecture}" if token.prefecture else ""
+    err.print(f"issued token {token.token_id} to {token.role} {escape(repr(token.name))}{scope}", highlight=False)
+    err.print("[yellow]Store the secret now: it cannot be shown again.[/]")
+    # The secret alone on stdout, unwrapped, so that it can be captured by a script.
+    typer.echo(token.secret)
+
+
+@app.command()
+def revoke(token_id: str) -> None:
+    """Revoke a token; requests bearing it are refused from then on."""
+
+    async def work(store: EventStore) -> TokenInfo:
+        return await revoke_token(store.pool, token_id, revoked_by=_operator())
+
+    revoked = _run(work)
+    console.print(f"revoked token {revoked.token_id} ({revoked.role} {escape(repr(revoked.name))})", highlight=False)
+
+
+def _when(moment: datetime | None) -> str:
+    return "" if moment is None else moment.astimezone().isoformat(" ", "minutes")
+
+
+@app.command("list")
+def list_() -> None:
+    """Every token issued, revoked ones included (never their secrets)."""
+
+    async def work(store: EventStore) -> list[TokenInfo]:
+        return await list_tokens(store.pool)
+
+    tokens = _run(work)
+    if not tokens:
+        console.print("no tokens issued yet")
+        return
+    table = Table(title=f"{len(tokens)} token(s), {sum(t.active for t in tokens)} active")
+    for column in ("token", "name", "role", "prefecture", "issued", "by", "revoked", "by"):
+        table.add_column(column)
+    for t in tokens:
+        table.add_row(
+            t.token_id,
+            escape(t.name),  # names are free text, not rich markup
+            t.role,
+            t.prefecture or "",
+            _when(t.issued_at),
+            escape(t.issued_by),
+            _when(t.revoked_at),
+            escape(t.revoked_by or ""),
+            style=None if t.active else "dim",
+        )
+    console.print(table)
