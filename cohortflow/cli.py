@@ -20,6 +20,7 @@ from rich.table import Table
 
 from cohortflow.api.app import create_app
 from cohortflow.cli_audit import app as audit_app
+from cohortflow.cli_tokens import app as tokens_app
 from cohortflow.demo import DemoReport, run_cycle
 from cohortflow.logs import configure_logging
 from cohortflow.runtime.stack import local_stack
@@ -29,6 +30,7 @@ from cohortflow.workflows.cohort_cycle import CycleStatus
 
 app = typer.Typer(no_args_is_help=True, help="Event-sourced training-programme cycles on Temporal and PostgreSQL.")
 app.add_typer(audit_app, name="audit")
+app.add_typer(tokens_app, name="token")
 console = Console()
 
 
@@ -156,12 +158,12 @@ async def _serve(settings: Settings, database_url: str, temporal_address: str) -
     client = await connect_client(temporal_address, settings.temporal_namespace)
     server = _QuietServer(
         uvicorn.Config(
-            create_app(settings, database_url), host=settings.api_host, port=settings.api_port, log_level="warning"
+            create_app(settings, database_url, temporal=client), host=settings.api_host, port=settings.api_port, log_level="warning"
         )
     )
     api = asyncio.create_task(server.serve())
     try:
-        await run_worker(client, store, settings.task_queue, stop)
+        await run_worker(client, store, settings.task_queue, stop, settings.uploads)
     finally:
         server.should_exit = True
         await api
@@ -180,7 +182,11 @@ def worker() -> None:
         raise typer.Exit(2)
     asyncio.run(
         worker_module.main(
-            settings.database_url, settings.temporal_address, settings.temporal_namespace, settings.task_queue
+            settings.database_url,
+            settings.temporal_address,
+            settings.temporal_namespace,
+            settings.task_queue,
+            settings.uploads,
         )
     )
 

@@ -28,3 +28,11 @@ class Settings(BaseSettings):
     api_port: int = 8000
     log_format: Literal["console", "json"] = "console"
     log_level: str = "info"
+    uploads_dir: Path | None = None
+    """Uploaded import files, shared by the API and the workers; defaults to ``state_dir/uploads``."""
+    max_upload_bytes: int = 64 * 1024 * 1024
+    api_pool_size: int = 10
+
+    @property
+    def uploads(self) -> Path:
+        return (self.uploads_dir or self.state_dir / "uploads").resolve()

@@ -11,6 +11,7 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import structlog
 from temporalio.client import Client
@@ -29,21 +30,24 @@ async def connect_client(address: str, namespace: str = "default") -> Client:
     return await Client.connect(address, namespace=namespace, data_converter=pydantic_data_converter)
 
 
-def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
+def build_worker(client: Client, store: EventStore, task_queue: str, uploads: Path | None = None) -> Worker:
+    """``uploads`` is where the API leaves uploaded files; without it, imports are refused."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=all_activities(store),
+        activities=all_activities(store, uploads),
         # A non-deterministic change must fail loudly, not retry workflow tasks forever.
         workflow_failure_exception_types=[NondeterminismError],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
 
-async def run_worker(client: Client, store: EventStore, task_queue: str, stop: asyncio.Event) -> None:
+async def run_worker(
+    client: Client, store: EventStore, task_queue: str, stop: asyncio.Event, uploads: Path | None = None
+) -> None:
     """Run until ``stop`` is set, then finish in-flight activities and shut down cleanly."""
-    worker = build_worker(client, store, task_queue)
+    worker = build_worker(client, store, task_queue, uploads)
     async with worker:
         log.info("worker started", task_queue=task_queue)
         await stop.wait()
@@ -76,13 +80,13 @@ def stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-async def main(database_url: str, temporal_address: str, namespace: str, task_queue: str) -> None:
+async def main(database_url: str, temporal_address: str, namespace: str, task_queue: str, uploads: Path) -> None:
     """Entry point of ``cohortflow worker`` against configured PostgreSQL and Temporal."""
     stop = asyncio.Event()
     stop_on_signals(stop)
     store = await EventStore.connect(database_url)
     try:
         client = await connect_client(temporal_address, namespace)
-        await run_worker(client, store, task_queue, stop)
+        await run_worker(client, store, task_queue, stop, uploads)
     finally:
         await store.close()

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from cohortflow.activities.completion import CompletionActivities
+from cohortflow.activities.corrections import CorrectionActivities
 from cohortflow.activities.cycle_records import CycleRecordActivities
 from cohortflow.activities.field_study import FieldStudyActivities
 from cohortflow.activities.follow_up import FollowUpActivities
+from cohortflow.activities.imports import ImportActivities
 from cohortflow.activities.nomination import NominationActivities
+from cohortflow.activities.places import FillPlaceActivities
 from cohortflow.activities.selection import SelectionActivities
 from cohortflow.activities.study import StudyActivities
 from cohortflow.activities.withdrawal import WithdrawalActivities
@@ -25,12 +29,15 @@ class Activities(
     FollowUpActivities,
     CompletionActivities,
     WithdrawalActivities,
+    FillPlaceActivities,
+    CorrectionActivities,
+    ImportActivities,
 ):
     """All cohort activities, sharing one store and one programme cache."""
 
 
-def all_activities(store: EventStore) -> list[Callable[..., Any]]:
-    acts = Activities(store)
+def all_activities(store: EventStore, uploads: Path | None = None) -> list[Callable[..., Any]]:
+    acts = Activities(store, uploads)
     return [
         acts.record_cohort_started,
         acts.record_cycle_event,
@@ -43,4 +50,7 @@ def all_activities(store: EventStore) -> list[Callable[..., Any]]:
         acts.record_sample_survey,
         acts.complete_cohort,
         acts.withdraw_participant,
+        acts.fill_place,
+        acts.correct_fact,
+        acts.import_records,
     ]

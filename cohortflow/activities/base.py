@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Sequence
-from typing import ParamSpec, TypeVar
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 import structlog
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from cohortflow.domain.corrections import CorrectionRefused
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.events import EVENT_TYPES, CohortStarted, Event, Metadata
 from cohortflow.domain.facts import CohortFacts
@@ -42,7 +44,7 @@ FACT_TYPES = (
     "SurveyResponded",
     "CreditAwarded",
 )
-DOMAIN_ERRORS = (CommandRefused, InvalidRecords, ProgrammeInvalid, StoreError)
+DOMAIN_ERRORS = (CommandRefused, CorrectionRefused, InvalidRecords, ProgrammeInvalid, StoreError)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -77,9 +79,17 @@ def refusals_are_final(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R
 
 
 class CohortActivities:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, uploads: Path | None = None) -> None:
         self.store = store
+        self._uploads = uploads
         self._programmes: dict[str, Programme] = {}
+
+    @property
+    def uploads(self) -> Path:
+        """Where the API leaves uploaded files, named by their content digest."""
+        if self._uploads is None:
+            raise RuntimeError("this worker was started without an uploads directory")
+        return self._uploads
 
     def log(self, ref: CohortRef) -> structlog.stdlib.BoundLogger:
         info = activity.info()
@@ -131,6 +141,17 @@ class CohortActivities:
             await self.append(ref, step, events, programme=programme, expected_version=expected_version)
         return events
 
+    @staticmethod
+    def metadata(ref: CohortRef, programme: Programme, step: str) -> dict[str, Any]:
+        return Metadata(
+            actor=ref.actor,
+            workflow_id=ref.workflow_id,
+            programme_id=programme.id,
+            programme_version=programme.version,
+            step=step,
+            correlation_id=ref.cohort_id,
+        ).model_dump()
+
     async def append(
         self,
         ref: CohortRef,
@@ -140,14 +161,7 @@ class CohortActivities:
         programme: Programme,
         expected_version: int | None = None,
     ) -> AppendResult:
-        metadata = Metadata(
-            actor=ref.actor,
-            workflow_id=ref.workflow_id,
-            programme_id=programme.id,
-            programme_version=programme.version,
-            step=step,
-            correlation_id=ref.cohort_id,
-        ).model_dump()
+        metadata = self.metadata(ref, programme, step)
         result = await self.store.append(
             ref.stream_id,
             [NewEvent(e.TYPE, e.payload(), metadata, e.SCHEMA_VERSION) for e in events],

@@ -1,44 +1,72 @@
-"""The HTTP API's app factory. Thin: it reads models and forwards commands."""
+"""The HTTP API's app factory. Thin: it reads models and forwards commands.
+
+Every route but ``/api/v1/health`` needs a bearer token (``cohortflow token
+issue``); the token's role decides what it may do, and its holder becomes the
+actor recorded in the metadata of every event the request causes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
+from temporalio.client import Client
 
+from cohortflow.access.roles import Permission, Principal
+from cohortflow.api import errors
 from cohortflow.api.audit import router as audit_router
+from cohortflow.api.auth import require
+from cohortflow.api.cohorts import router as cohorts_router
+from cohortflow.api.imports import router as imports_router
+from cohortflow.api.programmes import router as programmes_router
 from cohortflow.readmodels.cohort_summary import CohortSummary, cohort_summary
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
+from cohortflow.worker import connect_client
 
 
-def create_app(settings: Settings, database_url: str | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    database_url: str | None = None,
+    *,
+    temporal_address: str | None = None,
+    temporal: Client | None = None,
+) -> FastAPI:
+    """``temporal`` is an already connected client (tests, ``cohortflow up``); else one connects at startup."""
     url = database_url or settings.database_url
     if url is None:
         raise ValueError("the API needs DATABASE_URL (or run it through `cohortflow up`)")
+    address = temporal_address or settings.temporal_address
+    if temporal is None and address is None:
+        raise ValueError("the API needs TEMPORAL_ADDRESS (or run it through `cohortflow up`)")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = await EventStore.connect(url)
+        app.state.store = await EventStore.connect(url, max_size=settings.api_pool_size)
+        app.state.temporal = temporal or await connect_client(address or "", settings.temporal_namespace)
         try:
             yield
         finally:
             await app.state.store.close()
 
-    app = FastAPI(title="cohortflow", version="0.1.0", lifespan=lifespan)
-    app.include_router(audit_router)
+    app = FastAPI(title="cohortflow", version="0.2.0", lifespan=lifespan)
+    app.state.settings = settings
+    errors.install(app)
+    for router in (programmes_router, cohorts_router, imports_router, audit_router):
+        app.include_router(router)
 
-    @app.get("/api/v1/health")
+    @app.get("/api/v1/health", tags=["service"])
     async def health(request: Request) -> dict[str, object]:
         head = await request.app.state.store.head()
         return {"status": "ok", "head_position": head.position, "head_digest": head.hash}
 
-    @app.get("/api/v1/cohorts/{cohort_id}/summary")
-    async def summary(cohort_id: str, request: Request) -> CohortSummary:
-        try:
-            return await cohort_summary(request.app.state.store, cohort_id)
-        except LookupError as exc:
-            raise HTTPException(status_code=404, detail=str(exc)) from None
+    @app.get("/api/v1/cohorts/{cohort_id}/summary", tags=["cohorts"])
+    async def summary(
+        cohort_id: str, request: Request, _: Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
+    ) -> CohortSummary:
+        """The cohort's summary computed from its whole stream (slow on big cohorts; the funnel is the fast read)."""
+        return await cohort_summary(request.app.state.store, cohort_id)
 
     return app

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
+from cohortflow.access.roles import Permission, Principal
+from cohortflow.api.auth import require
 from cohortflow.audit.as_of import ParticipantAsOf, participant_as_of
 from cohortflow.audit.journal import record_query
 from cohortflow.audit.selection_replay import SelectionReplay, replay_selection
@@ -22,7 +24,7 @@ from cohortflow.readmodels.cohort_summary import CohortSummary, cohort_summary
 from cohortflow.store.eventstore import EventStore
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
-ACTOR = "api"  # until requests carry an authenticated identity
+Auditor = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
 
 
 def _store(request: Request) -> EventStore:
@@ -36,15 +38,17 @@ def _refuse(exc: Exception) -> HTTPException:
 
 
 @router.get("/digest")
-async def digest(request: Request) -> ExportedDigest:
+async def digest(request: Request, principal: Auditor) -> ExportedDigest:
     store = _store(request)
     exported = await export_digest(store, datetime.now(UTC))
-    await record_query(store, ACTOR, "digest", {}, f"position {exported.position}")
+    await record_query(store, principal.actor, "digest", {}, f"position {exported.position}")
     return exported
 
 
 @router.post("/verify")
-async def verify(request: Request, expected: ExportedDigest | None = None, cohort: str | None = None) -> dict[str, Any]:
+async def verify(
+    request: Request, principal: Auditor, expected: ExportedDigest | None = None, cohort: str | None = None
+) -> dict[str, Any]:
     store = _store(request)
     try:
         report: ChainReport = await (
@@ -53,18 +57,20 @@ async def verify(request: Request, expected: ExportedDigest | None = None, cohor
     except (ForeignDigest, LookupError) as exc:
         raise _refuse(exc) from None
     outcome = "intact" if report.ok else f"{report.breaks[0].kind} at {report.breaks[0].position}"
-    await record_query(store, ACTOR, "verify", {"cohort": cohort or ""}, outcome)
+    await record_query(store, principal.actor, "verify", {"cohort": cohort or ""}, outcome)
     return report.model_dump(mode="json") | {"ok": report.ok}
 
 
 @router.get("/cohorts/{cohort_id}/selection-replay")
-async def selection_replay(cohort_id: str, request: Request) -> SelectionReplay:
+async def selection_replay(cohort_id: str, request: Request, principal: Auditor) -> SelectionReplay:
     store = _store(request)
     try:
         result = await replay_selection(store, cohort_id)
     except LookupError as exc:
         raise _refuse(exc) from None
-    await record_query(store, ACTOR, "selection", {"cohort": cohort_id}, "identical" if result.identical else "differs")
+    await record_query(
+        store, principal.actor, "selection", {"cohort": cohort_id}, "identical" if result.identical else "differs"
+    )
     return result
 
 
@@ -72,6 +78,7 @@ async def selection_replay(cohort_id: str, request: Request) -> SelectionReplay:
 async def as_of(
     cohort_id: str,
     request: Request,
+    principal: Auditor,
     at: datetime = Query(description="ISO date and time with its zone"),  # noqa: B008
     participant: str | None = None,
 ) -> CohortSummary | ParticipantAsOf:
@@ -87,5 +94,5 @@ async def as_of(
     except (LookupError, ValueError) as exc:
         raise _refuse(exc) from None
     params = {"cohort": cohort_id, "participant": participant or "", "at": at.isoformat()}
-    await record_query(store, ACTOR, "as-of", params, "ok")
+    await record_query(store, principal.actor, "as-of", params, "ok")
     return state

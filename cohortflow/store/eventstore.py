@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,11 +61,12 @@ class EventStore:
     async def append(
         self,
         stream_id: str,
-        events: Sequence[NewEvent],
+        events: Iterable[NewEvent],
         *,
         idempotency_key: str,
         expected_version: int | None = None,
         on_progress: Callable[[int], None] | None = None,
+        count: int | None = None,
     ) -> AppendResult:
         """Append ``events`` to ``stream_id`` atomically.
 
@@ -75,14 +76,22 @@ class EventStore:
         concurrent writers; ``None`` appends at whatever version the stream is.
         ``on_progress`` is told the number of rows written every few thousand rows
         (a batch activity heartbeats with it).
+
+        ``events`` may be a generator (a large import streams through without
+        being held in memory); then ``count`` must say how many it yields, so
+        a retry can be recognised before any event is produced.
         """
-        if not events:
+        if count is None:
+            if not isinstance(events, Sequence):
+                raise ValueError("append needs a count when events is not a sequence")
+            count = len(events)
+        if count < 1:
             raise ValueError("append needs at least one event")
         if not idempotency_key:
             raise ValueError("append needs an idempotency key")
         async with self._pool.connection() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
-            earlier = await self._earlier_append(conn, idempotency_key, len(events))
+            earlier = await self._earlier_append(conn, idempotency_key, count)
             if earlier is not None:
                 return earlier
             version = await self._stream_version(conn, stream_id)
@@ -134,6 +143,8 @@ class EventStore:
                     if on_progress is not None and (i + 1) % PROGRESS_EVERY == 0:
                         on_progress(i + 1)
                         await asyncio.sleep(0)  # let heartbeats and other tasks through
+            if position - first + 1 != count:
+                raise ValueError(f"append was told {count} events but got {position - first + 1}")
             return AppendResult(first, position, version, duplicate=False)
 
     async def _earlier_append(self, conn: AsyncConnection[TupleRow], key: str, count: int) -> AppendResult | None:

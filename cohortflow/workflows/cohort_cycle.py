@@ -23,21 +23,25 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from cohortflow.activities.base import CohortRef
     from cohortflow.activities.completion import CompleteCohort, CompletionActivities, CompletionResult
+    from cohortflow.activities.corrections import CorrectFact, CorrectionActivities
     from cohortflow.activities.cycle_records import CycleRecordActivities, RecordCohortStarted, RecordCycleEvent
     from cohortflow.activities.field_study import AssignPlacements, FieldStudyActivities
     from cohortflow.activities.follow_up import FollowUpActivities, RecordSampleReports, RecordSampleSurvey
+    from cohortflow.activities.imports import ImportActivities, ImportOutcome, ImportRecords
     from cohortflow.activities.nomination import ImportSampleNominees, NominationActivities
+    from cohortflow.activities.places import FillPlace, FillPlaceActivities
     from cohortflow.activities.selection import SelectionActivities, SelectionResult, SelectParticipants
     from cohortflow.activities.study import RecordSampleStudy, StudyActivities
     from cohortflow.activities.withdrawal import WithdrawalActivities, WithdrawalResult, WithdrawParticipant
     from cohortflow.domain.cycle import (
         CommandRefused,
         CycleState,
+        check_import_open,
         check_withdrawal_open,
         decide_close_phase,
         decide_extend_deadline,
     )
-    from cohortflow.domain.events import Event, PhaseClosed, PhaseOpened
+    from cohortflow.domain.events import CorrectableField, Event, FactCorrected, ImportKind, PhaseClosed, PhaseOpened
     from cohortflow.domain.programme import PhaseKind, Programme
     from cohortflow.workflows.field_study_site import FieldStudySiteInput, FieldStudySiteWorkflow
     from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
@@ -97,11 +101,37 @@ class Withdraw(BaseModel):
     actor: str = "admin"
 
 
+class PlaceFill(BaseModel):
+    participant_id: str | None = None
+    """Who to promote; by default the next eligible candidate on the waiting list."""
+    reason: str
+    actor: str = "admin"
+
+
+class Correction(BaseModel):
+    participant_id: str
+    field: CorrectableField
+    value: str
+    reason: str
+    actor: str = "admin"
+
+
+class FileImport(BaseModel):
+    kind: ImportKind
+    digest: str
+    filename: str
+    accept_partial: bool = False
+    prefecture: str | None = None
+    actor: str = "admin"
+
+
 class AdminOutcome(BaseModel):
     outcome: str
     phase: PhaseKind | None = None
     deadline: datetime | None = None
     replaced_by: str | None = None
+    promoted: str | None = None
+    correction: FactCorrected | None = None
 
 
 class CycleStatus(BaseModel):
@@ -274,30 +304,85 @@ class CohortCycleWorkflow:
     @workflow.update
     async def withdraw_participant(self, req: Withdraw) -> AdminOutcome:
         state = self._state_now()
-        update = workflow.current_update_info()
-        try:
-            result: WithdrawalResult = await self._activity(
-                WithdrawalActivities.withdraw_participant,
-                WithdrawParticipant(
-                    ref=self._ref(req.actor),
-                    request_id=update.id if update else req.participant_id,
-                    participant_id=req.participant_id,
-                    reason=req.reason,
-                    phase=state.phase,
-                ),
-            )
-        except ActivityError as exc:
-            refusal = exc.cause
-            if isinstance(refusal, ApplicationError) and refusal.non_retryable:
-                # Answer the administrator with the refusal itself, not "activity failed".
-                raise ApplicationError(refusal.message, type=refusal.type, non_retryable=True) from None
-            raise
+        result: WithdrawalResult = await self._admin_activity(
+            WithdrawalActivities.withdraw_participant,
+            WithdrawParticipant(
+                ref=self._ref(req.actor),
+                request_id=self._request_id(req.participant_id),
+                participant_id=req.participant_id,
+                reason=req.reason,
+                phase=state.phase,
+            ),
+        )
         return AdminOutcome(outcome="withdrawn", phase=state.phase, replaced_by=result.replaced_by)
 
     @withdraw_participant.validator
     def _validate_withdraw(self, req: Withdraw) -> None:
         state = self._state_now()
         check_withdrawal_open(None if state.finished else state.phase, req.reason)
+
+    @workflow.update
+    async def fill_place(self, req: PlaceFill) -> AdminOutcome:
+        state = self._state_now()
+        promoted: str = await self._admin_activity(
+            FillPlaceActivities.fill_place,
+            FillPlace(
+                ref=self._ref(req.actor),
+                request_id=self._request_id(req.participant_id or "next"),
+                participant_id=req.participant_id,
+                phase=state.phase,
+            ),
+        )
+        return AdminOutcome(outcome="promoted", phase=state.phase, promoted=promoted)
+
+    @fill_place.validator
+    def _validate_fill_place(self, req: PlaceFill) -> None:
+        if not req.reason.strip():
+            raise CommandRefused("filling a place needs a reason")
+        if self._state_now().finished:
+            raise CommandRefused("the cohort has finished")
+
+    @workflow.update
+    async def correct_fact(self, req: Correction) -> AdminOutcome:
+        corrected: FactCorrected = await self._admin_activity(
+            CorrectionActivities.correct_fact,
+            CorrectFact(
+                ref=self._ref(req.actor),
+                request_id=self._request_id(req.participant_id),
+                participant_id=req.participant_id,
+                field=req.field,
+                value=req.value,
+                reason=req.reason,
+            ),
+        )
+        return AdminOutcome(outcome="corrected", correction=corrected)
+
+    @correct_fact.validator
+    def _validate_correct_fact(self, req: Correction) -> None:
+        if not req.reason.strip():
+            raise CommandRefused("a correction needs a reason")
+
+    @workflow.update
+    async def import_file(self, req: FileImport) -> ImportOutcome:
+        outcome: ImportOutcome = await self._admin_activity(
+            ImportActivities.import_records,
+            ImportRecords(
+                ref=self._ref(req.actor),
+                kind=req.kind,
+                digest=req.digest,
+                filename=req.filename,
+                accept_partial=req.accept_partial,
+                prefecture=req.prefecture,
+            ),
+        )
+        if req.kind == "nominees" and outcome.status == "applied":
+            self._input().counters.candidates += outcome.applied
+        return outcome
+
+    @import_file.validator
+    def _validate_import_file(self, req: FileImport) -> None:
+        state = self._state_now()
+        check_import_open(None if state.finished else state.phase, req.kind)
 
     @workflow.query
     def status(self) -> CycleStatus:
@@ -331,6 +416,22 @@ class CohortCycleWorkflow:
         return await workflow.execute_activity_method(
             fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, heartbeat_timeout=HEARTBEAT_TIMEOUT, retry_policy=RETRY
         )
+
+    async def _admin_activity(self, fn: Any, arg: BaseModel) -> Any:
+        """Run an admin command's activity; a refusal answers the administrator with its own message."""
+        try:
+            return await self._activity(fn, arg)
+        except ActivityError as exc:
+            refusal = exc.cause
+            if isinstance(refusal, ApplicationError) and refusal.non_retryable:
+                raise ApplicationError(refusal.message, type=refusal.type, non_retryable=True) from None
+            raise
+
+    @staticmethod
+    def _request_id(fallback: str) -> str:
+        """The Update's id keys the command's events: a retried request records nothing twice."""
+        update = workflow.current_update_info()
+        return update.id if update else fallback
 
     async def _record(self, step: str, event: Event, actor: str | None = None) -> None:
         await self._activity(

@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
@@ -16,8 +17,10 @@ from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow, CycleStatus
 
 
 @asynccontextmanager
-async def running_worker(client: Client, store: EventStore, task_queue: str) -> AsyncIterator[None]:
-    async with build_worker(client, store, task_queue):
+async def running_worker(
+    client: Client, store: EventStore, task_queue: str, uploads: Path | None = None
+) -> AsyncIterator[None]:
+    async with build_worker(client, store, task_queue, uploads):
         yield
 
 

@@ -1,0 +1,154 @@
+"""/api/v1/cohorts: start a cohort from a programme version, see where it stands, steer it.
+
+Admin actions are Updates on the cohort workflow: each answers with the
+outcome, or with the specific reason the cohort refused it (409).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from temporalio.client import Client, WorkflowHandle
+
+from cohortflow import programmes
+from cohortflow.access.roles import Permission, Principal
+from cohortflow.api.auth import require
+from cohortflow.cohorts import start_cohort
+from cohortflow.domain.events import CorrectableField
+from cohortflow.domain.programme import PhaseKind
+from cohortflow.workflows.cohort_cycle import (
+    AdminOutcome,
+    ClosePhase,
+    CohortCycleInput,
+    CohortCycleWorkflow,
+    Correction,
+    CycleStatus,
+    ExtendDeadline,
+    PlaceFill,
+    Withdraw,
+    workflow_id,
+)
+
+router = APIRouter(prefix="/api/v1/cohorts", tags=["cohorts"])
+COHORT_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
+Steer = Annotated[Principal, Depends(require(Permission.COHORTS_STEER))]
+
+
+class StartCohort(BaseModel):
+    cohort_id: str = Field(pattern=COHORT_ID, description="Letters, digits, - and _; becomes workflow cohort-{id}")
+    programme_id: str
+    version: int = Field(ge=1)
+    day_seconds: float = Field(default=86_400.0, gt=0, le=86_400.0, description="Length of a programme day")
+
+
+class Started(BaseModel):
+    cohort_id: str
+    workflow_id: str
+    programme_id: str
+    programme_version: int
+
+
+class ClosePhaseRequest(BaseModel):
+    phase: PhaseKind
+    reason: str = Field(min_length=1)
+
+
+class ExtendDeadlineRequest(BaseModel):
+    phase: PhaseKind
+    new_deadline: datetime
+    reason: str = Field(min_length=1)
+
+
+class WithdrawRequest(BaseModel):
+    participant_id: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+
+
+class FillPlaceRequest(BaseModel):
+    participant_id: str | None = Field(default=None, description="Default: the next eligible on the waiting list")
+    reason: str = Field(min_length=1)
+
+
+class CorrectionRequest(BaseModel):
+    participant_id: str = Field(min_length=1)
+    field: CorrectableField
+    value: str
+    reason: str = Field(min_length=1)
+
+
+def _client(request: Request) -> Client:
+    client: Client = request.app.state.temporal
+    return client
+
+
+def _handle(request: Request, cohort_id: str) -> WorkflowHandle[Any, Any]:
+    return _client(request).get_workflow_handle(workflow_id(cohort_id))
+
+
+@router.post("", status_code=201)
+async def start(
+    body: StartCohort, request: Request, principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))]
+) -> Started:
+    """Start a cohort under a recorded programme version, which stays pinned for the cohort's life."""
+    programme = await programmes.load(request.app.state.store, body.programme_id, body.version)
+    inp = CohortCycleInput(
+        cohort_id=body.cohort_id, programme=programme, day_seconds=body.day_seconds, actor=principal.actor
+    )
+    handle = await start_cohort(_client(request), inp, request.app.state.settings.task_queue)
+    return Started(
+        cohort_id=body.cohort_id, workflow_id=handle.id, programme_id=programme.id, programme_version=programme.version
+    )
+
+
+@router.get("/{cohort_id}/status")
+async def status(
+    cohort_id: str, request: Request, _: Annotated[Principal, Depends(require(Permission.COHORTS_READ))]
+) -> CycleStatus:
+    """The open phase and its deadline, as the cohort's workflow knows them."""
+    result: CycleStatus = await _handle(request, cohort_id).query(CohortCycleWorkflow.status)
+    return result
+
+
+@router.post("/{cohort_id}/close-phase")
+async def close_phase(cohort_id: str, body: ClosePhaseRequest, request: Request, principal: Steer) -> AdminOutcome:
+    """Close the open phase before its deadline."""
+    req = ClosePhase(phase=body.phase, reason=body.reason, actor=principal.actor)
+    return await _handle(request, cohort_id).execute_update(CohortCycleWorkflow.close_phase, req)
+
+
+@router.post("/{cohort_id}/extend-deadline")
+async def extend_deadline(
+    cohort_id: str, body: ExtendDeadlineRequest, request: Request, principal: Steer
+) -> AdminOutcome:
+    req = ExtendDeadline(phase=body.phase, new_deadline=body.new_deadline, reason=body.reason, actor=principal.actor)
+    return await _handle(request, cohort_id).execute_update(CohortCycleWorkflow.extend_deadline, req)
+
+
+@router.post("/{cohort_id}/withdrawals")
+async def withdraw(cohort_id: str, body: WithdrawRequest, request: Request, principal: Steer) -> AdminOutcome:
+    """Withdraw a participant; while the programme allows, the place is refilled from the waiting list."""
+    req = Withdraw(participant_id=body.participant_id, reason=body.reason, actor=principal.actor)
+    return await _handle(request, cohort_id).execute_update(CohortCycleWorkflow.withdraw_participant, req)
+
+
+@router.post("/{cohort_id}/fill-place")
+async def fill_place(cohort_id: str, body: FillPlaceRequest, request: Request, principal: Steer) -> AdminOutcome:
+    """Fill an open place from the waiting list."""
+    req = PlaceFill(participant_id=body.participant_id, reason=body.reason, actor=principal.actor)
+    return await _handle(request, cohort_id).execute_update(CohortCycleWorkflow.fill_place, req)
+
+
+@router.post("/{cohort_id}/corrections")
+async def correct(cohort_id: str, body: CorrectionRequest, request: Request, principal: Steer) -> AdminOutcome:
+    """Correct one recorded fact; the original stays in the history beside the correction and its reason."""
+    req = Correction(
+        participant_id=body.participant_id,
+        field=body.field,
+        value=body.value,
+        reason=body.reason,
+        actor=principal.actor,
+    )
+    return await _handle(request, cohort_id).execute_update(CohortCycleWorkflow.correct_fact, req)

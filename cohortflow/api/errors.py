@@ -1,0 +1,95 @@
+"""How refusals become HTTP answers: one place, so every route refuses alike.
+
+Domain and store refusals carry their own message; the API only chooses the
+status: 404 for something that does not exist, 409 for a command the cohort's
+current state refuses, 413/415 for a body it will not read, 422 for content
+that is wrong (with every problem listed).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from cohortflow.cohorts import CohortExists
+from cohortflow.domain.cycle import CommandRefused
+from cohortflow.domain.programme import ProgrammeInvalid
+from cohortflow.programmes import TemplateRefused, UnsupportedTemplateType
+from cohortflow.store.errors import StoreError
+
+
+class BodyTooLarge(ValueError):
+    pass
+
+
+class UnsupportedUpload(ValueError):
+    pass
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refused with 413 once it passes the configured limit (never read whole first)."""
+    limit: int = request.app.state.settings.max_upload_bytes
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"the body is larger than the limit of {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer(status: int, detail: str, **extra: object) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"detail": detail, **extra})
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ProgrammeInvalid)
+    async def invalid_programme(_: Request, exc: ProgrammeInvalid) -> JSONResponse:
+        return _answer(422, "programme template is invalid", problems=exc.problems)
+
+    @app.exception_handler(UnsupportedTemplateType)
+    async def unsupported(_: Request, exc: UnsupportedTemplateType) -> JSONResponse:
+        return _answer(415, str(exc))
+
+    @app.exception_handler(UnsupportedUpload)
+    async def unsupported_upload(_: Request, exc: UnsupportedUpload) -> JSONResponse:
+        return _answer(415, str(exc))
+
+    @app.exception_handler(TemplateRefused)
+    async def template_refused(_: Request, exc: TemplateRefused) -> JSONResponse:
+        return _answer(422, str(exc))
+
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
+        return _answer(413, str(exc))
+
+    @app.exception_handler(LookupError)
+    async def not_found(_: Request, exc: LookupError) -> JSONResponse:
+        return _answer(404, str(exc.args[0]) if exc.args else "not found")
+
+    @app.exception_handler(CohortExists)
+    async def exists(_: Request, exc: CohortExists) -> JSONResponse:
+        return _answer(409, str(exc))
+
+    @app.exception_handler(CommandRefused)
+    async def refused(_: Request, exc: CommandRefused) -> JSONResponse:
+        return _answer(409, str(exc))
+
+    @app.exception_handler(StoreError)
+    async def store_refused(_: Request, exc: StoreError) -> JSONResponse:
+        return _answer(409, str(exc))
+
+    @app.exception_handler(WorkflowUpdateFailedError)
+    async def update_refused(_: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:
+        cause = exc.cause
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
+        return _answer(409, message)
+
+    @app.exception_handler(RPCError)
+    async def temporal_refused(_: Request, exc: RPCError) -> JSONResponse:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return _answer(404, "no such cohort is running")
+        return _answer(503, f"the workflow service did not answer: {exc.message}")

@@ -1,0 +1,106 @@
+"""/api/v1/cohorts/{id}/imports: upload a spreadsheet; the cohort workflow checks and applies it.
+
+The upload is streamed to the shared uploads directory under its SHA-256
+digest; only the digest travels through Temporal. Uploading the same file
+again finds the import already recorded and changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+
+from cohortflow.access.roles import Permission, Principal
+from cohortflow.activities.imports import ImportOutcome, rejects_path
+from cohortflow.api.auth import require
+from cohortflow.api.errors import BodyTooLarge, UnsupportedUpload
+from cohortflow.domain.events import ImportKind
+from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow, FileImport, workflow_id
+
+router = APIRouter(prefix="/api/v1", tags=["imports"])
+Importer = Annotated[Principal, Depends(require(Permission.IMPORTS_WRITE))]
+ACCEPTED_TYPES = {
+    "text/csv",
+    "application/csv",
+    "text/plain",
+    "text/tab-separated-values",
+    "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/octet-stream",
+}
+CHUNK = 1 << 20
+
+
+async def save_upload(upload: UploadFile, uploads: Path, limit: int) -> str:
+    """Copy the upload into ``uploads`` under its digest, chunk by chunk; returns the digest."""
+    media = (upload.content_type or "application/octet-stream").split(";")[0].strip().lower()
+    if media not in ACCEPTED_TYPES:
+        raise UnsupportedUpload(f"content type {media} is not a spreadsheet; send CSV or XLSX")
+    uploads.mkdir(parents=True, exist_ok=True)
+    sha, size = hashlib.sha256(), 0
+    fd, tmp = tempfile.mkstemp(dir=uploads, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := await upload.read(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge(f"the file is larger than the limit of {limit:,} bytes")
+                sha.update(chunk)
+                out.write(chunk)
+        digest = sha.hexdigest()
+        os.replace(tmp, uploads / digest)  # same content, same name: a second upload just replaces it
+        return digest
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+@router.post(
+    "/cohorts/{cohort_id}/imports/{kind}",
+    responses={422: {"model": ImportOutcome, "description": "bad rows; nothing was applied"}},
+)
+async def import_file(
+    cohort_id: str,
+    kind: ImportKind,
+    request: Request,
+    principal: Importer,
+    file: Annotated[UploadFile, File(description="CSV (UTF-8, UTF-8 with BOM or GB18030) or XLSX")],
+    accept_partial: bool = False,
+) -> ImportOutcome:
+    """Check every row and apply all of them, or none if any is bad.
+
+    With ``accept_partial`` the good rows are applied and the rejected ones can be
+    downloaded from ``/api/v1/imports/{digest}/rejects``. A coordinator's rows
+    must all belong to their own prefecture.
+    """
+    settings = request.app.state.settings
+    digest = await save_upload(file, settings.uploads, settings.max_upload_bytes)
+    req = FileImport(
+        kind=kind,
+        digest=digest,
+        filename=file.filename or digest,
+        accept_partial=accept_partial,
+        prefecture=principal.prefecture_scope,
+        actor=principal.actor,
+    )
+    handle = request.app.state.temporal.get_workflow_handle(workflow_id(cohort_id))
+    outcome: ImportOutcome = await handle.execute_update(CohortCycleWorkflow.import_file, req)
+    if outcome.status == "refused":
+        return JSONResponse(status_code=422, content=outcome.model_dump(mode="json"))  # type: ignore[return-value]
+    return outcome
+
+
+@router.get("/imports/{digest}/rejects", response_class=FileResponse)
+async def rejects(digest: str, request: Request, _: Importer) -> FileResponse:
+    """The rows a partial import left out, each with its row number and reasons (CSV, UTF-8 with BOM)."""
+    if not (len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
+        raise LookupError(f"{digest!r} is not an upload digest")
+    path = rejects_path(request.app.state.settings.uploads, digest)
+    if not path.is_file():
+        raise LookupError(f"no rejected rows are kept for upload {digest}")
+    return FileResponse(path, media_type="text/csv", filename=f"rejects-{digest[:12]}.csv")

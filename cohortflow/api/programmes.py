@@ -1,0 +1,94 @@
+"""/api/v1/programmes: submit, validate, list and compare template versions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+
+from cohortflow import programmes
+from cohortflow.access.roles import Permission, Principal
+from cohortflow.api.auth import require
+from cohortflow.api.errors import read_body
+from cohortflow.domain.programme import Programme, parse_programme
+
+router = APIRouter(prefix="/api/v1/programmes", tags=["programmes"])
+TEMPLATE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Programme"}},
+            "application/yaml": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+class Validated(BaseModel):
+    valid: bool
+    programme_id: str
+    version: int
+    digest: str
+
+
+async def _template(request: Request) -> Programme:
+    body = await read_body(request)
+    return parse_programme(programmes.read_template(body, request.headers.get("content-type", "")))
+
+
+@router.post("/validate", openapi_extra=TEMPLATE_BODY)
+async def validate(
+    request: Request, _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))]
+) -> Validated:
+    """Check a template without saving it; every problem is listed at once (422)."""
+    programme = await _template(request)
+    return Validated(valid=True, programme_id=programme.id, version=programme.version, digest=programme.digest)
+
+
+@router.post("", status_code=201, openapi_extra=TEMPLATE_BODY)
+async def submit(
+    request: Request, principal: Annotated[Principal, Depends(require(Permission.PROGRAMMES_WRITE))]
+) -> programmes.Submitted:
+    """Record a template version (JSON or YAML). Versions are numbered 1, 2, 3… and never change."""
+    programme = await _template(request)
+    return await programmes.submit(request.app.state.store, programme, principal.actor)
+
+
+@router.get("")
+async def list_versions(
+    request: Request, _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))]
+) -> list[programmes.ProgrammeVersion]:
+    return await programmes.versions(request.app.state.store)
+
+
+@router.get("/{programme_id}/versions")
+async def programme_versions(
+    programme_id: str, request: Request, _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))]
+) -> list[programmes.ProgrammeVersion]:
+    found = await programmes.versions(request.app.state.store, programme_id)
+    if not found:
+        raise LookupError(f"programme {programme_id} has no versions")
+    return found
+
+
+@router.get("/{programme_id}/versions/{version}")
+async def show_version(
+    programme_id: str,
+    version: int,
+    request: Request,
+    _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))],
+) -> Programme:
+    return await programmes.load(request.app.state.store, programme_id, version)
+
+
+@router.get("/{programme_id}/diff")
+async def diff(
+    programme_id: str,
+    old: int,
+    new: int,
+    request: Request,
+    _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))],
+) -> list[dict[str, Any]]:
+    """What changed from version ``old`` to ``new``, as JSON Patch operations (RFC 6902)."""
+    return await programmes.diff(request.app.state.store, programme_id, old, new)
