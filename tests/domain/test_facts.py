@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from cohortflow.domain.events import (
+    CorrectableField,
     CreditAwarded,
     CreditReversed,
+    DeliverableSubmitted,
+    FactCorrected,
     FieldPlacementAssigned,
     ParticipantWithdrawn,
     PhaseOpened,
+    StudyHoursRecorded,
     WaitingListPromoted,
 )
 from cohortflow.domain.facts import CohortFacts, fold
@@ -166,3 +170,95 @@ def test_fold_accepts_any_object_with_position_type_and_data() -> None:
     facts = fold([event])
     assert facts.participants["P1"].nominated_at == 7
     assert fold([]) == CohortFacts()
+
+
+# --- imported study records and corrections ----------------------------------------------------
+
+
+def test_imported_study_hours_replace_the_hours_and_keep_the_deliverables() -> None:
+    history = History()
+    history.nominate("P1")
+    history.study("P1", 80, ["plan"])
+    latest = history.add(StudyHoursRecorded(participant_id="P1", hours=130.5))
+
+    p = history.facts().participants["P1"]
+
+    assert (p.hours, p.deliverables, p.study_position) == (130.5, ("plan",), latest)
+
+
+def test_submitted_deliverables_accumulate_once_each_in_order() -> None:
+    history = History()
+    history.nominate("P1")
+    history.add(DeliverableSubmitted(participant_id="P1", deliverable="book"))
+    history.add(DeliverableSubmitted(participant_id="P1", deliverable="plan"))
+    latest = history.add(DeliverableSubmitted(participant_id="P1", deliverable="book"))
+
+    p = history.facts().participants["P1"]
+
+    assert (p.deliverables, p.study_position, p.hours) == (("book", "plan"), latest, 0.0)
+
+
+def corrected(field: CorrectableField, previous: str | float | int, value: str | float | int) -> FactCorrected:
+    return FactCorrected(participant_id="P1", field=field, previous=previous, value=value, reason="r")
+
+
+def test_a_corrected_name_school_or_role_replaces_the_nominated_one() -> None:
+    history = History()
+    history.nominate("P1")
+    history.add(corrected("name", "张伟", "王芳"))
+    history.add(corrected("school", "长沙东区第一中学", "株洲一中"))
+    history.add(corrected("role", "校长", ""))
+
+    p = history.facts().participants["P1"]
+
+    assert (p.name, p.school, p.role) == ("王芳", "株洲一中", "")
+    assert p.study_position is None and p.attendance_position is None
+
+
+def test_corrected_hours_replace_the_hours_and_move_the_study_position() -> None:
+    history = History()
+    history.nominate("P1")
+    history.study("P1", 80, ["plan"])
+    position = history.add(corrected("hours", 80.0, 120.0))
+
+    p = history.facts().participants["P1"]
+
+    assert (p.hours, p.deliverables, p.study_position) == (120.0, ("plan",), position)
+
+
+def test_corrected_days_present_replace_the_days_and_move_the_attendance_position() -> None:
+    history = History()
+    history.nominate("P1")
+    history.add(FieldPlacementAssigned(participant_id="P1", site="CS", batch="B1"))
+    history.attend("P1", 10, 14)
+    position = history.add(corrected("days_present", 10, 13))
+
+    p = history.facts().participants["P1"]
+
+    assert (p.days_present, p.days_total, p.attendance_position) == (13, 14, position)
+
+
+def test_a_later_record_overrides_an_earlier_correction() -> None:
+    history = History()
+    history.nominate("P1")
+    history.add(corrected("hours", 0.0, 120.0))
+    latest = history.add(StudyHoursRecorded(participant_id="P1", hours=90.0))
+
+    p = history.facts().participants["P1"]
+
+    assert (p.hours, p.study_position) == (90.0, latest)
+
+
+def test_records_and_corrections_of_unknown_participants_change_nothing() -> None:
+    history = History()
+    history.nominate("P1")
+    before = history.facts().participants["P1"]
+    history.add(StudyHoursRecorded(participant_id="P9", hours=90.0))
+    history.add(DeliverableSubmitted(participant_id="P9", deliverable="plan"))
+    history.add(FactCorrected(participant_id="P9", field="name", previous="x", value="y", reason="r"))
+
+    facts = history.facts()
+
+    assert list(facts.participants) == ["P1"]
+    assert facts.participants["P1"] == before
+    assert facts.event_count == 4
