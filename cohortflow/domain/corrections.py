@@ -42,6 +42,8 @@ def decide_correction(
             raise CorrectionRefused(f"days_present must be a whole number, got {value!r}")
         if p.site is None or p.batch is None:
             raise CorrectionRefused(f"participant {participant_id} has no field-study placement")
+        if p.days_total == 0:
+            raise CorrectionRefused(f"no attendance is recorded for {participant_id} yet; import it before correcting")
         days = batch_days(programme, p.site, p.batch)
         if not 0 <= new <= days:
             raise CorrectionRefused(f"days_present {new} is out of range 0–{days} (batch {p.batch}'s length)")

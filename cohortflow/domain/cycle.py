@@ -167,6 +167,8 @@ def decide_fill_place(
     if open_places <= 0:
         raise CommandRefused(f"all {programme.selection.target} places are taken")
     if participant_id is None:
+        if not facts.waiting_list:
+            raise CommandRefused("the waiting list is empty")
         chosen = _next_from_waiting_list(facts, programme, leaving="")
         if chosen is None:
             raise CommandRefused("nobody on the waiting list fits a prefecture's cap")

@@ -139,5 +139,5 @@ def test_the_auto_pick_is_refused_when_nobody_fits_a_cap() -> None:
 def test_the_auto_pick_is_refused_when_the_waiting_list_is_empty() -> None:
     _, facts = cohort(withdrawn=("P1", "P4", "P5"))
     assert list(facts.waiting_list) == []
-    with pytest.raises(CommandRefused, match=r"^nobody on the waiting list"):
+    with pytest.raises(CommandRefused, match=r"^the waiting list is empty$"):
         decide_fill_place(facts, PROG, "selection", None)

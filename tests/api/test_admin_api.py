@@ -1,0 +1,242 @@
+"""An administrator's whole job over HTTP: programmes, a cohort, imports, steering, refusals."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+import yaml
+from temporalio.testing import WorkflowEnvironment
+
+from cohortflow.domain.nomination import NomineeRow
+from cohortflow.sample import nominees
+from cohortflow.store.eventstore import EventStore
+from tests.api.conftest import COORDINATED, PROGRAMME, Api
+from tests.workflows.helpers import event_types, wait_for_status
+
+NOMINEE_COLUMNS = ["participant_id", "name", "national_id", "gender", "prefecture_code", "school", "role"]
+
+
+def nominee_csv(rows: list[NomineeRow], encoding: str = "utf-8") -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(NOMINEE_COLUMNS)
+    for r in rows:
+        writer.writerow([getattr(r, c) for c in NOMINEE_COLUMNS])
+    return out.getvalue().encode(encoding)
+
+
+def template(version: int = 1, **changes: object) -> dict[str, object]:
+    return {**PROGRAMME.model_dump(mode="json"), "version": version, **changes}
+
+
+async def submit(api: Api, body: dict[str, object]) -> None:
+    response = await api.http.post("/api/v1/programmes", json=body, headers=api.as_("admin"))
+    assert response.status_code == 201, response.text
+
+
+async def upload(api: Api, cohort: str, kind: str, content: bytes, role: str = "admin", **params: str) -> dict:  # type: ignore[type-arg]
+    response = await api.http.post(
+        f"/api/v1/cohorts/{cohort}/imports/{kind}",
+        params=params,
+        files={"file": (f"{kind}.csv", content, "text/csv")},
+        headers=api.as_(role),
+    )
+    body: dict = response.json()  # type: ignore[type-arg]
+    body["http_status"] = response.status_code
+    return body
+
+
+async def test_programme_versions_are_submitted_listed_and_compared(api: Api) -> None:
+    await submit(api, template())
+    again = await api.http.post("/api/v1/programmes", json=template(), headers=api.as_("admin"))
+    assert again.status_code == 201 and again.json()["duplicate"] is True
+    skipped = await api.http.post("/api/v1/programmes", json=template(3), headers=api.as_("admin"))
+    assert skipped.status_code == 422 and "the next version of guopei-party-secretary is 2, not 3" in skipped.text
+    changed = await api.http.post("/api/v1/programmes", json=template(1, name="改名"), headers=api.as_("admin"))
+    assert changed.status_code == 422 and "already exists with other content" in changed.text
+
+    as_yaml = yaml.safe_dump(template(2, name="第二版"), allow_unicode=True).encode()
+    response = await api.http.post(
+        "/api/v1/programmes", content=as_yaml, headers={**api.as_("admin"), "content-type": "application/yaml"}
+    )
+    assert response.status_code == 201, response.text
+
+    versions = (
+        await api.http.get("/api/v1/programmes/guopei-party-secretary/versions", headers=api.as_("coordinator"))
+    ).json()
+    assert [v["version"] for v in versions] == [1, 2]
+    assert versions[0]["submitted_by"] == "admin:admin-1"
+    diff = (
+        await api.http.get(
+            "/api/v1/programmes/guopei-party-secretary/diff", params={"old": 1, "new": 2}, headers=api.as_("auditor")
+        )
+    ).json()
+    assert {"op": "replace", "path": "/name", "value": "第二版"} in diff
+    assert {"op": "replace", "path": "/version", "value": 2} in diff
+
+
+async def test_bad_templates_are_refused_with_every_problem(api: Api) -> None:
+    broken = template(candidates=7, selection={**PROGRAMME.selection.model_dump(), "target": 0})
+    response = await api.http.post("/api/v1/programmes/validate", json=broken, headers=api.as_("admin"))
+    assert response.status_code == 422
+    problems = response.json()["problems"]
+    assert any("candidates is 7" in p for p in problems)
+    assert any("selection target must be positive" in p for p in problems)
+
+    malformed = await api.http.post(
+        "/api/v1/programmes", content=b'{"id": ', headers={**api.as_("admin"), "content-type": "application/json"}
+    )
+    assert malformed.status_code == 422 and "malformed JSON at line 1" in malformed.json()["detail"]
+    bad_yaml = await api.http.post(
+        "/api/v1/programmes", content=b"id: [", headers={**api.as_("admin"), "content-type": "application/yaml"}
+    )
+    assert bad_yaml.status_code == 422 and "malformed YAML" in bad_yaml.json()["detail"]
+    wrong_type = await api.http.post(
+        "/api/v1/programmes", content=b"id=1", headers={**api.as_("admin"), "content-type": "text/plain"}
+    )
+    assert wrong_type.status_code == 415
+    too_big = await api.http.post(
+        "/api/v1/programmes",
+        content=b" " * 2_000_001,
+        headers={**api.as_("admin"), "content-type": "application/json"},
+    )
+    assert too_big.status_code == 413
+    listed = (await api.http.get("/api/v1/programmes", headers=api.as_("admin"))).json()
+    assert listed == []  # nothing refused was recorded
+
+
+async def test_every_route_needs_a_token_and_the_right_role(api: Api) -> None:
+    assert (await api.http.get("/api/v1/programmes")).status_code == 401
+    garbage = await api.http.get("/api/v1/programmes", headers={"Authorization": "Bearer cf_nope"})
+    assert garbage.status_code == 401 and garbage.json()["detail"] == "unknown or revoked token"
+    denied = await api.http.post("/api/v1/programmes", json=template(), headers=api.as_("coordinator"))
+    assert denied.status_code == 403 and denied.json()["detail"] == "role coordinator may not programmes:write"
+    start = {"cohort_id": "x", "programme_id": "p", "version": 1}
+    for role in ("coordinator", "auditor", "reminder"):
+        assert (await api.http.post("/api/v1/cohorts", json=start, headers=api.as_(role))).status_code == 403
+    assert (await api.http.get("/api/v1/audit/digest", headers=api.as_("coordinator"))).status_code == 403
+    assert (await api.http.get("/api/v1/audit/digest", headers=api.as_("auditor"))).status_code == 200
+
+
+async def test_a_cohort_is_started_fed_by_imports_and_steered(
+    api: Api, store: EventStore, time_skipping: WorkflowEnvironment
+) -> None:
+    await submit(api, template())
+    unknown = await api.http.post(
+        "/api/v1/cohorts", json={"cohort_id": "c1", "programme_id": "nope", "version": 1}, headers=api.as_("admin")
+    )
+    assert unknown.status_code == 404 and "programme nope has no version 1" in unknown.text
+    started = await api.http.post(
+        "/api/v1/cohorts",
+        json={"cohort_id": "c1", "programme_id": PROGRAMME.id, "version": 1},
+        headers=api.as_("admin"),
+    )
+    assert started.status_code == 201, started.text
+    twice = await api.http.post(
+        "/api/v1/cohorts",
+        json={"cohort_id": "c1", "programme_id": PROGRAMME.id, "version": 1},
+        headers=api.as_("admin"),
+    )
+    assert twice.status_code == 409
+    await wait_for_status(time_skipping.client, "cohort-c1", lambda s: s.phase == "nomination")
+
+    people = nominees(PROGRAMME, seed=5)
+    bad_id = people[3].national_id[:-1] + ("0" if people[3].national_id[-1] != "0" else "1")
+    dirty = [*people[:3], NomineeRow(**{**vars(people[3]), "national_id": bad_id}), *people[4:]]
+    refused = await upload(api, "c1", "nominees", nominee_csv(dirty, "gb18030"))
+    assert refused["http_status"] == 422 and refused["status"] == "refused"
+    assert refused["problems"] == [
+        f"row 5, national_id: check digit is {bad_id[-1]}, expected {people[3].national_id[-1]}"
+    ]
+    assert (await event_types(store, "c1"))["CandidateNominated"] == 0  # nothing applied
+
+    partial = await upload(api, "c1", "nominees", nominee_csv(dirty, "gb18030"), accept_partial="true")
+    assert partial["status"] == "applied" and partial["applied"] == len(people) - 1 and partial["rejected"] == 1
+    rejects = await api.http.get(f"/api/v1/imports/{partial['digest']}/rejects", headers=api.as_("admin"))
+    assert rejects.status_code == 200 and "row 5" not in rejects.text.splitlines()[0]
+    assert rejects.text.splitlines()[1].startswith("5,")
+    again = await upload(api, "c1", "nominees", nominee_csv(dirty, "gb18030"), accept_partial="true")
+    assert again["status"] == "duplicate" and again["applied"] == len(people) - 1
+    version = await store.stream_version("cohort-c1")
+
+    others = [p for p in people[3:4]] + [people[-1]]
+    assert people[-1].prefecture_code != COORDINATED
+    scoped = await upload(api, "c1", "nominees", nominee_csv(others), role="coordinator")
+    assert scoped["http_status"] == 422
+    assert any("is not your prefecture" in p for p in scoped["problems"])
+    fixed = await upload(api, "c1", "nominees", nominee_csv(people[3:4]), role="coordinator")
+    assert fixed["status"] == "applied" and fixed["applied"] == 1
+    events = [e async for e in store.read_stream("cohort-c1", after_version=version)]
+    assert {e.metadata["actor"] for e in events} == {"coordinator:coordinator-1"}
+
+    wrong_phase = await upload(api, "c1", "attendance", b"participant_id,days_present\nP000001,3\n")
+    assert wrong_phase["http_status"] == 409
+    assert wrong_phase["detail"] == "a attendance file belongs to the field_study phase; the cohort is in nomination"
+    unknown_column = await upload(api, "c1", "nominees", b"participant_id,colour\nP1,red\n")
+    assert unknown_column["http_status"] == 422 and "colour" in unknown_column["problems"][0]
+
+    status = (await api.http.get("/api/v1/cohorts/c1/status", headers=api.as_("auditor"))).json()
+    assert status["phase"] == "nomination" and status["counters"]["candidates"] == len(people)
+
+    not_open = await api.http.post(
+        "/api/v1/cohorts/c1/close-phase", json={"phase": "selection", "reason": "x"}, headers=api.as_("admin")
+    )
+    assert not_open.status_code == 409 and "selection is not open" in not_open.json()["detail"]
+    coordinator_steer = await api.http.post(
+        "/api/v1/cohorts/c1/close-phase", json={"phase": "nomination", "reason": "x"}, headers=api.as_("coordinator")
+    )
+    assert coordinator_steer.status_code == 403
+    closed = await api.http.post(
+        "/api/v1/cohorts/c1/close-phase", json={"phase": "nomination", "reason": "名额已满"}, headers=api.as_("admin")
+    )
+    assert closed.status_code == 200 and closed.json()["outcome"] == "closing"
+    await time_skipping.sleep(timedelta(days=1))
+    await wait_for_status(time_skipping.client, "cohort-c1", lambda s: s.phase == "online_study")
+
+    hours = "participant_id,hours\n" + "".join(
+        f"{p.participant_id},{150 if i % 2 else 80}\n" for i, p in enumerate(people)
+    )
+    study = await upload(api, "c1", "study_records", hours.encode("utf-8-sig"))
+    assert study["status"] == "applied" and study["applied"] == len(people)
+    out_of_range = await upload(api, "c1", "study_records", b"participant_id,hours\nP000001,5000\n")
+    assert out_of_range["problems"] == ["row 2, hours: 5000 is out of range 0–2160 (the online phase's length)"]
+    unknown_person = await upload(api, "c1", "deliverables", b"participant_id,deliverable\nP999999,reflection\n")
+    assert unknown_person["problems"] == ["row 2, participant_id: unknown participant 'P999999' in this cohort"]
+
+    corrected = await api.http.post(
+        "/api/v1/cohorts/c1/corrections",
+        json={"participant_id": "P000001", "field": "hours", "value": "120", "reason": "平台统计遗漏"},
+        headers=api.as_("admin"),
+    )
+    assert corrected.status_code == 200, corrected.text
+    assert corrected.json()["correction"] == {
+        "participant_id": "P000001",
+        "field": "hours",
+        "previous": 80.0,
+        "value": 120.0,
+        "reason": "平台统计遗漏",
+    }
+    no_reason = await api.http.post(
+        "/api/v1/cohorts/c1/corrections",
+        json={"participant_id": "P000001", "field": "hours", "value": "120", "reason": ""},
+        headers=api.as_("admin"),
+    )
+    assert no_reason.status_code == 422
+    no_selection = await api.http.post(
+        "/api/v1/cohorts/c1/fill-place", json={"reason": "补录"}, headers=api.as_("admin")
+    )
+    assert no_selection.status_code == 409 and "no selection has been made yet" in no_selection.json()["detail"]
+    withdrawn = await api.http.post(
+        "/api/v1/cohorts/c1/withdrawals",
+        json={"participant_id": "P000002", "reason": "调动"},
+        headers=api.as_("admin"),
+    )
+    assert withdrawn.json()["outcome"] == "withdrawn"
+    recorded = [e async for e in store.read_stream("cohort-c1") if e.type in ("FactCorrected", "ParticipantWithdrawn")]
+    assert [e.metadata["actor"] for e in recorded] == ["admin:admin-1", "admin:admin-1"]
+    missing = await api.http.get("/api/v1/cohorts/nope/status", headers=api.as_("admin"))
+    assert missing.status_code == 404
+    assert json.loads((await api.http.get("/openapi.json")).text)["info"]["title"] == "cohortflow"
