@@ -1,0 +1,650 @@
+"""`cohortflow programme|cohort|import|export ...`: the administrators' commands, as a client of the API.
+
+Each command is one or two requests to ``/api/v1`` with the bearer token of
+``--token`` (or ``COHORTFLOW_TOKEN``), so it is allowed, refused and recorded
+exactly as the same request from any other client. Exit codes: 0 done, 2 refused
+(by the API with a 4xx, or before sending anything), 1 the API failed (5xx) or
+could not be reached.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal, NoReturn, get_args
+from urllib.parse import quote
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from cohortflow.cli_client import DEFAULT_URL, TOKEN_ENV, URL_ENV, ApiClient, Refused, Unreachable
+from cohortflow.domain.events import CorrectableField, ImportKind
+from cohortflow.domain.programme import PhaseKind
+
+programme_app = typer.Typer(no_args_is_help=True, help="Programme templates: validate, submit, list and compare.")
+cohort_app = typer.Typer(no_args_is_help=True, help="Start cohorts, see where they stand and steer them.")
+import_app = typer.Typer(
+    no_args_is_help=True, help="Upload a CSV or XLSX file into a cohort: `import KIND COHORT_ID FILE`."
+)
+export_app = typer.Typer(no_args_is_help=True, help="Download a cohort's list as CSV or XLSX: `export KIND COHORT_ID`.")
+console = Console()
+err = Console(stderr=True)
+
+API = "/api/v1"
+TEMPLATE_TYPES = {".json": "application/json", ".yaml": "application/yaml", ".yml": "application/yaml"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SHEET_TYPES = {".csv": "text/csv", ".txt": "text/csv", ".xlsx": XLSX}
+EXPORT_KINDS = ("nominees", "selected", "completed", "credits")
+ExportFormat = Literal["csv", "xlsx"]
+IMPORT_KINDS: tuple[str, ...] = get_args(ImportKind)
+
+ApiUrl = Annotated[
+    str, typer.Option("--api-url", envvar=URL_ENV, help="Base URL of the cohortflow API", show_envvar=True)
+]
+Token = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar=TOKEN_ENV,
+        help="Bearer token (`cohortflow token issue`)",
+        show_default=False,
+        show_envvar=True,
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of tables")]
+Reason = Annotated[str, typer.Option("--reason", help="Why; recorded with the event")]
+Phase = Annotated[PhaseKind, typer.Argument(help="The phase", show_default=False)]
+
+
+# ------------------------------------------------------------------ plumbing
+def _segment(value: str) -> str:
+    """``value`` as one path segment of a URL."""
+    return quote(value, safe="")
+
+
+def _refuse(message: str) -> NoReturn:
+    """Refuse before sending anything: red on stderr, exit 2."""
+    err.print(f"[red]{escape(message)}[/]", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def report(exc: Refused, token: str | None = None) -> None:
+    """The API's refusal on stderr in red: its detail, every problem listed and how many more there are."""
+    err.print(f"[red]refused ({exc.status}): {escape(exc.detail)}[/]", highlight=False, soft_wrap=True)
+    for problem in exc.problems:
+        err.print(f"[red]  {escape(problem)}[/]", highlight=False, soft_wrap=True)
+    more = exc.problem_count - len(exc.problems)
+    if more > 0:
+        err.print(f"[red]  … and {more:,} more[/]", highlight=False, soft_wrap=True)
+    if exc.status == 401 and not token:
+        err.print(f"[yellow]set {TOKEN_ENV} or pass --token (issue one with `cohortflow token issue`)[/]")
+
+
+def _exit_for(exc: Refused) -> typer.Exit:
+    return typer.Exit(1 if exc.server_error else 2)
+
+
+@contextmanager
+def _api(url: str, token: str | None) -> Iterator[ApiClient]:
+    """A session with the API; a refusal or an unreachable API ends the command with its exit code."""
+    try:
+        with ApiClient(url, token) as api:
+            yield api
+    except Refused as exc:
+        report(exc, token)
+        raise _exit_for(exc) from None
+    except Unreachable as exc:
+        err.print(f"[red]{escape(str(exc))}[/]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def _json(body: Any) -> None:
+    typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return escape(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    if isinstance(value, float):
+        return f"{int(value):,}" if value.is_integer() else f"{value:,.1f}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return escape(str(value))
+
+
+def _flat(body: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Nested objects as dotted keys; lists stay whole."""
+    for key, value in body.items():
+        if isinstance(value, dict) and value:
+            yield from _flat(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def _fields(body: Mapping[str, Any], title: str | None = None) -> Table:
+    table = Table(title=title, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in _flat(body):
+        table.add_row(escape(key), _cell(value))
+    return table
+
+
+def _table(rows: Sequence[Mapping[str, Any]], title: str, columns: list[str] | None = None) -> Table:
+    """Rows of JSON objects as a table, with ``columns`` or else every key the rows have."""
+    keys = columns or list(dict.fromkeys(key for row in rows for key in row))
+    table = Table(title=title)
+    for key in keys:
+        table.add_column(escape(key.replace("_", " ")))
+    for row in rows:
+        table.add_row(*(_cell(row.get(key)) for key in keys))
+    return table
+
+
+def _show(body: Any, as_json: bool, render: Callable[[Any], None]) -> None:
+    if as_json:
+        _json(body)
+    else:
+        render(body)
+
+
+def _when(value: Any) -> str:
+    """An ISO timestamp from the API in the local zone, to the second."""
+    try:
+        return datetime.fromisoformat(str(value)).astimezone().isoformat(" ", "seconds")
+    except ValueError:
+        return str(value or "")
+
+
+def _outcome(body: Mapping[str, Any]) -> None:
+    """An admin action's outcome: what happened, then whatever else the API said about it."""
+    rest = {k: v for k, v in body.items() if k != "outcome" and v is not None}
+    console.print(f"[green]{escape(str(body.get('outcome', 'done')))}[/]", highlight=False)
+    if rest:
+        console.print(_fields(rest))
+
+
+@contextmanager
+def _transfer(description: str, total: int | None) -> Iterator[tuple[Progress, TaskID]]:
+    """A progress bar over bytes, on stderr (stdout stays for the command's answer), at a terminal only."""
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
+        yield progress, progress.add_task(description, total=total)
+
+
+# ---------------------------------------------------------------- programmes
+def _template(file: Path) -> tuple[bytes, str]:
+    media = TEMPLATE_TYPES.get(file.suffix.lower())
+    if media is None:
+        _refuse(f"{file.name}: a programme template is a .json, .yaml or .yml file")
+    return file.read_bytes(), media
+
+
+ExistingFile = Annotated[
+    Path, typer.Argument(exists=True, dir_okay=False, readable=True, resolve_path=True, show_default=False)
+]
+
+
+@programme_app.command()
+def validate(file: ExistingFile, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
+    """Check a template (JSON or YAML) without recording it; every problem is listed."""
+    body, media = _template(file)
+    with _api(api_url, token) as api:
+        answer = api.post_bytes(f"{API}/programmes/validate", body, media)
+    console.print(
+        f"[green]valid[/]: programme {escape(answer['programme_id'])} version {answer['version']}, "
+        f"digest {answer['digest'][:12]}",
+        highlight=False,
+    )
+
+
+@programme_app.command()
+def submit(file: ExistingFile, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
+    """Record a template as the next version of its programme (its `version` must be that next number)."""
+    body, media = _template(file)
+    with _api(api_url, token) as api:
+        answer = api.post_bytes(f"{API}/programmes", body, media)
+    what = f"programme {escape(answer['programme_id'])} version {answer['version']}"
+    if answer.get("duplicate"):
+        console.print(f"{what} is already recorded with this content; nothing changed", highlight=False)
+    else:
+        console.print(f"[green]recorded[/] {what}, digest {answer['digest'][:12]}", highlight=False)
+
+
+def _versions_table(rows: list[dict[str, Any]], title: str) -> None:
+    if not rows:
+        console.print("no programme versions recorded yet")
+        return
+    table = Table(title=title)
+    for column in ("id", "version", "name", "digest", "submitted at", "submitted by"):
+        table.add_column(column, justify="right" if column == "version" else "left")
+    for r in rows:
+        table.add_row(
+            escape(r["programme_id"]),
+            str(r["version"]),
+            escape(r["name"]),
+            r["digest"][:12],
+            _when(r["submitted_at"]),
+            escape(r["submitted_by"]),
+        )
+    console.print(table)
+
+
+@programme_app.command("list")
+def list_programmes(as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
+    """Every recorded version of every programme."""
+    with _api(api_url, token) as api:
+        rows = api.get(f"{API}/programmes")
+    _show(rows, as_json, lambda r: _versions_table(r, f"{len(r)} programme version(s)"))
+
+
+@programme_app.command()
+def versions(programme_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
+    """The recorded versions of one programme."""
+    with _api(api_url, token) as api:
+        rows = api.get(f"{API}/programmes/{_segment(programme_id)}/versions")
+    _show(rows, as_json, lambda r: _versions_table(r, f"versions of {programme_id}"))
+
+
+@programme_app.command()
+def show(programme_id: str, version: int, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
+    """One recorded version, as JSON."""
+    with _api(api_url, token) as api:
+        _json(api.get(f"{API}/programmes/{_segment(programme_id)}/versions/{version}"))
+
+
+@programme_app.command()
+def diff(
+    programme_id: str,
+    old: int,
+    new: int,
+    as_json: AsJson = False,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """What changed from version OLD to NEW, as JSON Patch operations."""
+    with _api(api_url, token) as api:
+        ops = api.get(f"{API}/programmes/{_segment(programme_id)}/diff", old=old, new=new)
+
+    def render(ops: list[dict[str, Any]]) -> None:
+        if not ops:
+            console.print(f"versions {old} and {new} of {escape(programme_id)} are the same", highlight=False)
+            return
+        columns = ["op", "path", *(["from"] if any("from" in op for op in ops) else []), "value"]
+        console.print(_table(ops, f"{programme_id}: version {old} → {new}", columns))
+
+    _show(ops, as_json, render)
+
+
+# ------------------------------------------------------------------- cohorts
+def _cohort(cohort_id: str) -> str:
+    return f"{API}/cohorts/{_segment(cohort_id)}"
+
+
+@cohort_app.command()
+def start(
+    cohort_id: str,
+    programme: Annotated[str, typer.Option("--programme", help="Programme id")],
+    version: Annotated[int, typer.Option("--version", min=1, help="Programme version, pinned for the cohort's life")],
+    day_seconds: Annotated[
+        float | None, typer.Option(help="Wall seconds per programme day (default: a real day)", show_default=False)
+    ] = None,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """Start a cohort under a recorded programme version."""
+    body: dict[str, Any] = {"cohort_id": cohort_id, "programme_id": programme, "version": version}
+    if day_seconds is not None:
+        body["day_seconds"] = day_seconds
+    with _api(api_url, token) as api:
+        answer = api.post(f"{API}/cohorts", body)
+    console.print(
+        f"[green]started[/] cohort {escape(answer['cohort_id'])} (workflow {escape(answer['workflow_id'])}) "
+        f"under programme {escape(answer['programme_id'])} version {answer['programme_version']}",
+        highlight=False,
+    )
+
+
+@cohort_app.command("list")
+def list_cohorts(as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
+    """Every cohort and where it stands."""
+    with _api(api_url, token) as api:
+        rows = api.get(f"{API}/cohorts")
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            console.print("no cohorts yet")
+        else:
+            console.print(_table(rows, f"{len(rows)} cohort(s)"))
+
+    _show(rows, as_json, render)
+
+
+@cohort_app.command()
+def status(cohort_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
+    """The open phase, its deadline and the cohort's counters."""
+    with _api(api_url, token) as api:
+        body = api.get(f"{_cohort(cohort_id)}/status")
+    _show(body, as_json, lambda b: console.print(_fields(b, f"cohort {cohort_id}")))
+
+
+@cohort_app.command()
+def funnel(cohort_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
+    """How many people reached each step, in all and by prefecture."""
+    with _api(api_url, token) as api:
+        body = api.get(f"{_cohort(cohort_id)}/funnel")
+
+    def render(body: dict[str, Any]) -> None:
+        totals: dict[str, Any] = body.get("totals") or {}
+        steps = list(totals)
+        for row in body.get("prefectures") or []:
+            steps.extend(step for step in row.get("counts", {}) if step not in steps)
+        about = [f"{k.replace('_', ' ')} {_cell(v)}" for k, v in body.items() if k not in ("totals", "prefectures")]
+        table = Table(title=f"Funnel of cohort {escape(cohort_id)}", caption=" · ".join(about) or None)
+        table.add_column("code")
+        table.add_column("prefecture")
+        for step in steps:
+            table.add_column(escape(step.replace("_", " ")), justify="right")
+        for row in body.get("prefectures") or []:
+            counts = row.get("counts", {})
+            table.add_row(_cell(row.get("code")), _cell(row.get("name")), *(_cell(counts.get(s, 0)) for s in steps))
+        table.add_row("", "[bold]total[/]", *(f"[bold]{_cell(totals.get(s, 0))}[/]" for s in steps))
+        console.print(table)
+
+    _show(body, as_json, render)
+
+
+@cohort_app.command("close-phase")
+def close_phase(
+    cohort_id: str, phase: Phase, reason: Reason, api_url: ApiUrl = DEFAULT_URL, token: Token = None
+) -> None:
+    """Close the open phase before its deadline."""
+    with _api(api_url, token) as api:
+        _outcome(api.post(f"{_cohort(cohort_id)}/close-phase", {"phase": phase, "reason": reason}))
+
+
+@cohort_app.command()
+def extend(
+    cohort_id: str,
+    phase: Phase,
+    new_deadline: Annotated[str, typer.Argument(help="ISO 8601 with its zone, e.g. 2026-03-01T18:00:00+08:00")],
+    reason: Reason,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """Move the open phase's deadline."""
+    try:
+        moment = datetime.fromisoformat(new_deadline)
+    except ValueError:
+        _refuse(f"{new_deadline!r} is not an ISO 8601 date and time")
+    if moment.tzinfo is None:
+        _refuse(f"{new_deadline!r} has no zone; give one, e.g. {moment.isoformat()}+08:00")
+    body = {"phase": phase, "new_deadline": moment.isoformat(), "reason": reason}
+    with _api(api_url, token) as api:
+        _outcome(api.post(f"{_cohort(cohort_id)}/extend-deadline", body))
+
+
+@cohort_app.command()
+def withdraw(
+    cohort_id: str, participant: str, reason: Reason, api_url: ApiUrl = DEFAULT_URL, token: Token = None
+) -> None:
+    """Withdraw a participant; while the programme allows, the place is refilled from the waiting list."""
+    with _api(api_url, token) as api:
+        _outcome(api.post(f"{_cohort(cohort_id)}/withdrawals", {"participant_id": participant, "reason": reason}))
+
+
+@cohort_app.command("fill-place")
+def fill_place(
+    cohort_id: str,
+    reason: Reason,
+    participant: Annotated[
+        str | None, typer.Option(help="Who to promote (default: the next eligible on the waiting list)")
+    ] = None,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """Fill an open place from the waiting list."""
+    with _api(api_url, token) as api:
+        _outcome(api.post(f"{_cohort(cohort_id)}/fill-place", {"participant_id": participant, "reason": reason}))
+
+
+@cohort_app.command()
+def correct(
+    cohort_id: str,
+    participant: str,
+    field: Annotated[CorrectableField, typer.Argument(show_default=False)],
+    value: str,
+    reason: Reason,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """Correct one recorded fact; the original stays in the history beside the correction."""
+    body = {"participant_id": participant, "field": field, "value": value, "reason": reason}
+    with _api(api_url, token) as api:
+        _outcome(api.post(f"{_cohort(cohort_id)}/corrections", body))
+
+
+def _participant(cohort_id: str, participant: str) -> str:
+    return f"{_cohort(cohort_id)}/participants/{_segment(participant)}"
+
+
+@cohort_app.command()
+def timeline(
+    cohort_id: str, participant: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None
+) -> None:
+    """Every recorded event about one participant, in order."""
+    with _api(api_url, token) as api:
+        body = api.get(f"{_participant(cohort_id, participant)}/timeline")
+
+    def render(body: dict[str, Any]) -> None:
+        events: list[dict[str, Any]] = body.get("events", body.get("entries")) or []
+        table = Table(title=f"{escape(participant)} in cohort {escape(cohort_id)}: {len(events)} event(s)")
+        for column in ("position", "type", "recorded at", "actor", "data"):
+            table.add_column(column, justify="right" if column == "position" else "left")
+        for e in events:
+            table.add_row(
+                _cell(e.get("position")),
+                _cell(e.get("type")),
+                _when(e.get("recorded_at")),
+                _cell(e.get("actor")),
+                _cell(e.get("data")),
+            )
+        console.print(table)
+
+    _show(body, as_json, render)
+
+
+CREDIT_COLUMNS = ("position", "recorded_at", "phase", "level", "hours", "reason", "reverses", "reversed_by")
+
+
+@cohort_app.command()
+def credits(
+    cohort_id: str, participant: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None
+) -> None:
+    """A participant's credit-hour entries and totals."""
+    with _api(api_url, token) as api:
+        body = api.get(f"{_participant(cohort_id, participant)}/credits")
+
+    def render(body: dict[str, Any]) -> None:
+        entries: list[dict[str, Any]] = body.get("entries") or []
+        present = [c for c in CREDIT_COLUMNS if any(c in e for e in entries)]
+        console.print(_table(entries, f"Credit hours of {participant}: {len(entries)} entry(ies)", present or None))
+        console.print(_fields({k: v for k, v in body.items() if k != "entries"}))
+
+    _show(body, as_json, render)
+
+
+# ------------------------------------------------------------------- imports
+def _import(
+    kind: str,
+    cohort_id: str,
+    file: Path,
+    accept_partial: bool,
+    rejects_to: Path | None,
+    api_url: str,
+    token: str | None,
+) -> None:
+    media = SHEET_TYPES.get(file.suffix.lower())
+    if media is None:
+        _refuse(f"{file.name}: an import is a .csv, .txt or .xlsx file")
+    params = {"accept_partial": "true" if accept_partial else "false"}
+    with _api(api_url, token) as api:
+        try:
+            size = file.stat().st_size
+            with _transfer(f"uploading {file.name}", size) as (bar, task):
+
+                def sent(n: int) -> None:
+                    bar.advance(task, n)
+                    if bar.tasks[0].completed >= size:
+                        bar.update(task, description="checking and applying")
+
+                outcome = api.upload(
+                    f"{_cohort(cohort_id)}/imports/{kind}", file, media, params=params, on_progress=sent
+                )
+        except Refused as exc:
+            body = exc.body
+            if exc.status != 422 or not isinstance(body, dict) or body.get("status") != "refused":
+                raise
+            exc.detail = f"nothing was applied from the {kind} file ({_counts(body)})"
+            _rejects(api, body, rejects_to)
+            report(exc, token)
+            raise typer.Exit(2) from None
+        _print_import(outcome, cohort_id)
+        _rejects(api, outcome, rejects_to)
+
+
+def _counts(outcome: Mapping[str, Any]) -> str:
+    return f"{outcome.get('rows', 0):,} rows, {outcome.get('rejected', 0):,} rejected"
+
+
+def _print_import(outcome: Mapping[str, Any], cohort_id: str) -> None:
+    kind, status = outcome.get("kind"), outcome.get("status")
+    if status == "duplicate":
+        console.print(
+            f"[yellow]duplicate[/]: this {kind} file was already imported into cohort {escape(cohort_id)} "
+            f"({outcome.get('applied', 0):,} applied then); nothing changed",
+            highlight=False,
+        )
+        return
+    console.print(
+        f"[green]{escape(str(status))}[/]: {outcome.get('applied', 0):,} of {outcome.get('rows', 0):,} rows, "
+        f"{outcome.get('rejected', 0):,} rejected",
+        highlight=False,
+    )
+    problems: list[str] = outcome.get("problems") or []
+    for problem in problems:
+        err.print(f"[yellow]  {escape(problem)}[/]", highlight=False, soft_wrap=True)
+    more = int(outcome.get("problem_count") or 0) - len(problems)
+    if more > 0:
+        err.print(f"[yellow]  … and {more:,} more[/]", highlight=False, soft_wrap=True)
+
+
+def _rejects(api: ApiClient, outcome: Mapping[str, Any], target: Path | None) -> None:
+    """Download the rejected rows when the API kept them and a path was given."""
+    if not outcome.get("rejects_file"):
+        return
+    where = f"{API}/imports/{outcome['digest']}/rejects"
+    if target is None:
+        err.print(f"the rejected rows are kept: pass --rejects-to PATH, or GET {where}", highlight=False)
+        return
+    written = api.download(where, target)
+    err.print(f"rejected rows written to {escape(str(target))} ({written:,} bytes)", highlight=False)
+
+
+SheetFile = Annotated[
+    Path,
+    typer.Argument(
+        exists=True, dir_okay=False, readable=True, show_default=False, help="CSV (UTF-8 or GB18030) or XLSX"
+    ),
+]
+AcceptPartial = Annotated[bool, typer.Option("--accept-partial", help="Apply the good rows even if some are rejected")]
+RejectsTo = Annotated[
+    Path | None,
+    typer.Option("--rejects-to", dir_okay=False, help="Save the rejected rows (with their reasons) here as CSV"),
+]
+
+
+def _import_command(kind: str) -> Callable[..., None]:
+    def command(
+        cohort_id: str,
+        file: SheetFile,
+        accept_partial: AcceptPartial = False,
+        rejects_to: RejectsTo = None,
+        api_url: ApiUrl = DEFAULT_URL,
+        token: Token = None,
+    ) -> None:
+        _import(kind, cohort_id, file, accept_partial, rejects_to, api_url, token)
+
+    command.__doc__ = (
+        f"Import {kind.replace('_', ' ')} rows: all of them, or none if any is bad (unless --accept-partial)."
+    )
+    return command
+
+
+for _kind in IMPORT_KINDS:
+    import_app.command(_kind)(_import_command(_kind))
+
+
+# ------------------------------------------------------------------- exports
+Format = Annotated[ExportFormat, typer.Option("--format", help="File format")]
+Output = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", dir_okay=False, help="Where to write (default: COHORT-KIND.FORMAT)"),
+]
+
+
+def _export(kind: str, cohort_id: str, fmt: ExportFormat, output: Path | None, api_url: str, token: str | None) -> None:
+    target = output or Path(f"{cohort_id}-{kind}.{fmt}")
+    if not target.parent.is_dir():
+        _refuse(f"{target.parent} is not a directory")
+    with _api(api_url, token) as api, _transfer(f"{kind} of {cohort_id}", None) as (bar, task):
+        written = api.download(
+            f"{_cohort(cohort_id)}/exports/{kind}",
+            target,
+            params={"format": fmt},
+            on_start=lambda total: bar.update(task, total=total),
+            on_progress=lambda n: bar.advance(task, n),
+        )
+    console.print(f"wrote {kind} of cohort {escape(cohort_id)} to {escape(str(target))} ({written:,} bytes)")
+
+
+def _export_command(kind: str) -> Callable[..., None]:
+    def command(
+        cohort_id: str,
+        fmt: Format = "csv",
+        output: Output = None,
+        api_url: ApiUrl = DEFAULT_URL,
+        token: Token = None,
+    ) -> None:
+        _export(kind, cohort_id, fmt, output, api_url, token)
+
+    command.__doc__ = f"Download the cohort's {kind} list (streamed; national IDs as the token's role may see them)."
+    return command
+
+
+for _kind in EXPORT_KINDS:
+    export_app.command(_kind)(_export_command(_kind))

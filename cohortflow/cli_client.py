@@ -1,0 +1,219 @@
+"""The administrators' CLI as a client of the HTTP API (httpx, synchronous).
+
+The CLI holds no database connection of its own: every admin command is a
+request to ``/api/v1`` with the administrator's bearer token, so roles, checks
+and the actor recorded in events are exactly the API's. Refusals come back as
+:class:`Refused` with the API's ``detail`` and every problem it listed; an API
+that cannot be reached as :class:`Unreachable`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+URL_ENV = "COHORTFLOW_API_URL"
+TOKEN_ENV = "COHORTFLOW_TOKEN"
+DEFAULT_URL = "http://127.0.0.1:8000"
+TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+"""Ordinary requests; uploads and downloads wait as long as the API works (``read=None``)."""
+LONG = httpx.Timeout(60.0, connect=5.0, read=None, write=None)
+CHUNK = 1 << 16
+
+Progress = Callable[[int], None]
+"""Called with the number of bytes just sent or received."""
+
+
+class ClientError(Exception):
+    """Why a command could not get an answer from the API."""
+
+
+class Refused(ClientError):
+    """The API answered 4xx or 5xx: its ``detail``, its ``problems`` and the whole body."""
+
+    def __init__(self, status: int, detail: str, problems: list[str], body: Any = None) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.detail = detail
+        self.problems = problems
+        self.body = body
+
+    @property
+    def problem_count(self) -> int:
+        """How many problems there are in all; the API may list only the first of them."""
+        count = self.body.get("problem_count") if isinstance(self.body, dict) else None
+        return max(count, len(self.problems)) if isinstance(count, int) else len(self.problems)
+
+    @property
+    def server_error(self) -> bool:
+        return self.status >= 500
+
+
+class Unreachable(ClientError):
+    pass
+
+
+def _problem_text(problem: Any) -> str:
+    """A problem as one line; FastAPI's validation errors are objects with ``loc`` and ``msg``."""
+    if isinstance(problem, dict) and "msg" in problem:
+        where = ".".join(str(part) for part in problem.get("loc", ()))
+        return f"{where}: {problem['msg']}" if where else str(problem["msg"])
+    return str(problem)
+
+
+def refusal(response: httpx.Response) -> Refused:
+    """The refusal a 4xx/5xx response carries (its body must have been read)."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text
+    detail: Any = body.get("detail") if isinstance(body, dict) else None
+    problems: list[Any] = []
+    if isinstance(body, dict) and isinstance(body.get("problems"), list):
+        problems = list(body["problems"])
+    if isinstance(detail, list):  # request validation: the list is the problems
+        problems, detail = detail + problems, "the request is not valid"
+    if not isinstance(detail, str) or not detail:
+        text = body.strip() if isinstance(body, str) else ""
+        detail = text or f"{response.status_code} {response.reason_phrase}".strip()
+    return Refused(response.status_code, detail, [_problem_text(p) for p in problems], body)
+
+
+def multipart_file(
+    path: Path, content_type: str, field: str = "file", on_progress: Progress | None = None
+) -> tuple[Iterator[bytes], dict[str, str]]:
+    """A ``multipart/form-data`` body holding ``path`` as ``field``, streamed chunk by chunk, and its headers.
+
+    The file is never read whole; ``on_progress`` is told of every chunk as it is sent.
+    """
+    boundary = secrets.token_hex(16)
+    name = path.name.translate({ord('"'): "%22", ord("\\"): "\\\\", ord("\r"): "%0D", ord("\n"): "%0A"})
+    head = (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    size = path.stat().st_size
+
+    def body() -> Iterator[bytes]:
+        yield head
+        with path.open("rb") as source:
+            while chunk := source.read(CHUNK):
+                yield chunk
+                if on_progress is not None:
+                    on_progress(len(chunk))
+        yield tail
+
+    headers = {
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Length": str(len(head) + size + len(tail)),
+    }
+    return body(), headers
+
+
+class ApiClient:
+    """A session with the API: ``with ApiClient() as api: api.get("/api/v1/programmes")``."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        token: str | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = (base_url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
+        self.token = token if token is not None else os.environ.get(TOKEN_ENV)
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=TIMEOUT, transport=transport)
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    @contextmanager
+    def _reaching(self) -> Iterator[None]:
+        try:
+            yield
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise Unreachable(f"cannot reach the API at {self.base_url} — is `cohortflow up` running?") from exc
+        except httpx.TransportError as exc:
+            raise Unreachable(f"the API at {self.base_url} did not answer: {exc or type(exc).__name__}") from exc
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The response to a request; :class:`Refused` for 4xx/5xx, :class:`Unreachable` without an answer."""
+        with self._reaching():
+            response = self._http.request(method, path, **kwargs)
+        if response.is_error:
+            raise refusal(response)
+        return response
+
+    def get(self, path: str, **params: Any) -> Any:
+        """The JSON body of a GET."""
+        return self.request("GET", path, params=params or None).json()
+
+    def post(self, path: str, json: Any = None) -> Any:
+        """The JSON body answering a POST of ``json``."""
+        return self.request("POST", path, json=json).json()
+
+    def post_bytes(self, path: str, content: bytes, content_type: str) -> Any:
+        return self.request("POST", path, content=content, headers={"Content-Type": content_type}).json()
+
+    def upload(
+        self,
+        path: str,
+        file: Path,
+        content_type: str,
+        *,
+        params: dict[str, Any] | None = None,
+        on_progress: Progress | None = None,
+    ) -> Any:
+        """POST ``file`` as the multipart field ``file``, streamed; the JSON body of the answer."""
+        body, headers = multipart_file(file, content_type, on_progress=on_progress)
+        return self.request("POST", path, content=body, headers=headers, params=params, timeout=LONG).json()
+
+    def download(
+        self,
+        path: str,
+        target: Path,
+        *,
+        params: dict[str, Any] | None = None,
+        on_start: Callable[[int | None], None] | None = None,
+        on_progress: Progress | None = None,
+    ) -> int:
+        """Stream a GET's body into ``target`` (whole or not at all); returns the bytes written.
+
+        ``on_start`` is told the size the API announced, if it did.
+        """
+        partial = target.with_name(f".{target.name}.partial")
+        written = 0
+        with self._reaching(), self._http.stream("GET", path, params=params, timeout=LONG) as response:
+            if response.is_error:
+                response.read()
+                raise refusal(response)
+            length = response.headers.get("Content-Length")
+            if on_start is not None:
+                on_start(int(length) if length and length.isdigit() else None)
+            try:
+                with partial.open("wb") as out:
+                    for chunk in response.iter_bytes(CHUNK):
+                        out.write(chunk)
+                        written += len(chunk)
+                        if on_progress is not None:
+                            on_progress(len(chunk))
+                partial.replace(target)
+            finally:
+                partial.unlink(missing_ok=True)
+        return written

@@ -1,0 +1,387 @@
+"""The administrators' CLI against the real API: uvicorn in the test's loop, a worker, the time-skipping server.
+
+The CLI runs in a thread (it is a synchronous HTTP client) while the API and
+the worker run in the test's event loop, so every command goes through the
+same authentication, roles and refusals as any other client of the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import json
+import re
+import socket
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+import typer
+import uvicorn
+import yaml
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from rich.console import Console
+from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner, Result
+
+from cohortflow import cli_admin
+from cohortflow.access.tokens import issue_token
+from cohortflow.api.app import create_app
+from cohortflow.cli_client import TOKEN_ENV, URL_ENV
+from cohortflow.domain.nomination import NomineeRow
+from cohortflow.sample import nominees, sample_programme
+from cohortflow.settings import Settings
+from cohortflow.store.eventstore import EventStore
+from tests.workflows.helpers import running_worker
+
+PROGRAMME = sample_programme(120, 20)
+PROGRAMME_ID = PROGRAMME.id
+PEOPLE = nominees(PROGRAMME, seed=7)
+COLUMNS = ("participant_id", "name", "national_id", "gender", "prefecture_code", "school", "role")
+
+cli = typer.Typer()
+cli.add_typer(cli_admin.programme_app, name="programme")
+cli.add_typer(cli_admin.cohort_app, name="cohort")
+cli.add_typer(cli_admin.import_app, name="import")
+cli.add_typer(cli_admin.export_app, name="export")
+runner = CliRunner()
+
+
+class _Server(uvicorn.Server):
+    """Leaves the test process's signal handlers alone."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class Served:
+    app: FastAPI
+    url: str
+    tokens: dict[str, str]
+
+    async def run(self, *args: str | Path, role: str | None = "admin") -> Result:
+        """``cohortflow ARGS`` with ``role``'s token (None: no token at all)."""
+        env = {URL_ENV: self.url, TOKEN_ENV: self.tokens[role] if role else ""}
+        return await asyncio.to_thread(runner.invoke, cli, [str(a) for a in args], env=env)
+
+    def has_route(self, method: str, path: str) -> bool:
+        """Whether the app serves ``path`` (path parameters written as ``{}``)."""
+        want = re.sub(r"\{[^}]*\}", "{}", path)
+        return any(
+            isinstance(r, APIRoute) and method in (r.methods or ()) and re.sub(r"\{[^}]*\}", "{}", r.path) == want
+            for r in self.app.routes
+        )
+
+
+@pytest.fixture(autouse=True)
+def wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables as wide as their content, so that assertions need not guess where rich wraps."""
+    monkeypatch.setattr(cli_admin, "console", Console(width=240))
+    monkeypatch.setattr(cli_admin, "err", Console(stderr=True, width=240))
+
+
+@pytest.fixture(autouse=True)
+def logs_beside_the_output() -> Iterator[None]:
+    """The worker's logs to the process's stderr, not into the output of the CLI running meanwhile."""
+    before = structlog.get_config()
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.__stderr__))
+    yield
+    structlog.configure(**before)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def served(
+    database_url: str, store: EventStore, time_skipping: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> AsyncIterator[Served]:
+    settings = Settings(task_queue=task_queue, state_dir=tmp_path / "state")
+    tokens = {
+        role: (await issue_token(store.pool, name=f"{role}-1", role=role, prefecture=None, issued_by="tests")).secret
+        for role in ("admin", "auditor")
+    }
+    app = create_app(settings, database_url, temporal=time_skipping.client)
+    port = _free_port()
+    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    async with running_worker(time_skipping.client, store, task_queue, uploads=settings.uploads):
+        task = asyncio.create_task(server.serve())
+        try:
+            while not server.started:
+                if task.done():
+                    task.result()  # the server failed to start: say why
+                    raise AssertionError("the API stopped before it started")
+                await asyncio.sleep(0.02)
+            yield Served(app, f"http://127.0.0.1:{port}", tokens)
+        finally:
+            server.should_exit = True
+            await task
+
+
+def _template_file(path: Path, **changes: Any) -> Path:
+    data = PROGRAMME.model_dump(mode="json") | changes
+    if path.suffix == ".json":
+        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    else:
+        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _nominee_file(path: Path, people: list[NomineeRow]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS)
+        for p in people:
+            writer.writerow([getattr(p, column) for column in COLUMNS])
+    return path
+
+
+def _with_bad_id(index: int) -> tuple[list[NomineeRow], int]:
+    """The sample's nominees with a wrong check digit in one ID number, and that row's number."""
+    people = list(PEOPLE)
+    p = people[index]
+    bad = p.national_id[:-1] + ("1" if p.national_id[-1] != "1" else "2")
+    people[index] = NomineeRow(**{**vars(p), "national_id": bad})
+    return people, p.row
+
+
+async def _submit_programme(served: Served, tmp_path: Path) -> None:
+    result = await served.run("programme", "submit", _template_file(tmp_path / "v1.json"))
+    assert result.exit_code == 0, result.output
+
+
+async def _start_cohort(served: Served, cohort_id: str) -> dict[str, Any]:
+    result = await served.run("cohort", "start", cohort_id, "--programme", PROGRAMME_ID, "--version", "1")
+    assert result.exit_code == 0, result.output
+    assert f"started cohort {cohort_id} (workflow cohort-{cohort_id})" in result.stdout
+    for _ in range(200):  # the first workflow task may not have run yet
+        status = await served.run("cohort", "status", cohort_id, "--json")
+        if status.exit_code == 0:
+            body: dict[str, Any] = json.loads(status.stdout)
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the cohort never answered its status: {status.output}")
+
+
+async def test_programme_submit_list_show_diff_and_validate(served: Served, tmp_path: Path) -> None:
+    first = await served.run("programme", "submit", _template_file(tmp_path / "v1.json"))
+    assert first.exit_code == 0, first.output
+    assert f"recorded programme {PROGRAMME_ID} version 1, digest {PROGRAMME.digest[:12]}" in first.stdout
+
+    again = await served.run("programme", "submit", tmp_path / "v1.json")
+    assert again.exit_code == 0, again.output
+    assert "already recorded with this content; nothing changed" in again.stdout
+
+    v2 = _template_file(tmp_path / "v2.yaml", version=2, name="示范培训（第二版）")
+    second = await served.run("programme", "submit", v2)
+    assert second.exit_code == 0, second.output
+    assert "version 2" in second.stdout
+
+    listed = await served.run("programme", "list")
+    assert listed.exit_code == 0, listed.output
+    assert "2 programme version(s)" in listed.stdout
+    assert PROGRAMME.digest[:12] in listed.stdout
+    assert "admin:admin-1" in listed.stdout  # the token's holder is who submitted it
+    rows = json.loads((await served.run("programme", "list", "--json")).stdout)
+    assert [(r["programme_id"], r["version"], r["submitted_by"]) for r in rows] == [
+        (PROGRAMME_ID, 1, "admin:admin-1"),
+        (PROGRAMME_ID, 2, "admin:admin-1"),
+    ]
+    versions = json.loads((await served.run("programme", "versions", PROGRAMME_ID, "--json")).stdout)
+    assert [v["version"] for v in versions] == [1, 2]
+
+    shown = await served.run("programme", "show", PROGRAMME_ID, "2")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["name"] == "示范培训（第二版）"
+
+    changes = await served.run("programme", "diff", PROGRAMME_ID, "1", "2")
+    assert changes.exit_code == 0, changes.output
+    assert re.search(r"replace\s+│\s+/name\s+│\s+示范培训（第二版）", changes.stdout), changes.stdout
+    assert re.search(r"replace\s+│\s+/version\s+│\s+2", changes.stdout), changes.stdout
+    ops = json.loads((await served.run("programme", "diff", PROGRAMME_ID, "1", "2", "--json")).stdout)
+    assert {(op["op"], op["path"]) for op in ops} == {("replace", "/name"), ("replace", "/version")}
+
+    broken = _template_file(tmp_path / "broken.yaml", candidates=-5, phases=[])
+    refused = await served.run("programme", "validate", broken)
+    assert refused.exit_code == 2, refused.output
+    assert "refused (422): programme template is invalid" in refused.stderr
+    problems = [line.strip() for line in refused.stderr.splitlines()[1:] if line.strip()]
+    assert any("candidates" in p for p in problems), refused.stderr
+    assert any("phases" in p for p in problems), refused.stderr
+    assert refused.stdout == ""
+
+    valid = await served.run("programme", "validate", tmp_path / "v1.json", role="auditor")
+    assert valid.exit_code == 0, valid.output
+    assert f"valid: programme {PROGRAMME_ID} version 1" in valid.stdout
+
+    missing = await served.run("programme", "show", PROGRAMME_ID, "9")
+    assert missing.exit_code == 2
+    assert f"refused (404): programme {PROGRAMME_ID} has no version 9" in missing.stderr
+
+
+async def test_cohort_start_status_imports_and_refusals(served: Served, tmp_path: Path) -> None:
+    await _submit_programme(served, tmp_path)
+    status = await _start_cohort(served, "c1")
+    assert status["phase"] == "nomination"
+    assert status["programme_version"] == 1
+
+    table = await served.run("cohort", "status", "c1")
+    assert table.exit_code == 0, table.output
+    assert re.search(r"phase\s+│\s+nomination", table.stdout), table.stdout
+    assert "counters.candidates" in table.stdout
+
+    # One wrong ID number: the whole file is refused and the row is named.
+    people, bad_row = _with_bad_id(4)
+    refused = await served.run("import", "nominees", "c1", _nominee_file(tmp_path / "bad.csv", people))
+    assert refused.exit_code == 2, refused.output
+    assert "refused (422): nothing was applied from the nominees file (120 rows, 1 rejected)" in refused.stderr
+    assert f"row {bad_row}, national_id" in refused.stderr
+
+    good = _nominee_file(tmp_path / "nominees.csv", PEOPLE)
+    applied = await served.run("import", "nominees", "c1", good)
+    assert applied.exit_code == 0, applied.output
+    assert "applied: 120 of 120 rows, 0 rejected" in applied.stdout
+
+    duplicate = await served.run("import", "nominees", "c1", good)
+    assert duplicate.exit_code == 0, duplicate.output
+    assert "duplicate: this nominees file was already imported into cohort c1" in duplicate.stdout
+    counters = json.loads((await served.run("cohort", "status", "c1", "--json")).stdout)["counters"]
+    assert counters["candidates"] == 120
+
+    wrong_phase = await served.run("import", "study_records", "c1", good)
+    assert wrong_phase.exit_code == 2
+    assert "a study_records file belongs to the online_study phase; the cohort is in nomination" in wrong_phase.stderr
+
+    not_open = await served.run("cohort", "close-phase", "c1", "selection", "--reason", "enough")
+    assert not_open.exit_code == 2, not_open.output
+    assert "refused (409): phase selection is not open; the open phase is nomination" in not_open.stderr
+
+    deadline = datetime.fromisoformat(status["deadline"]) + timedelta(days=3)
+    extended = await served.run("cohort", "extend", "c1", "nomination", deadline.isoformat(), "--reason", "late")
+    assert extended.exit_code == 0, extended.output
+    assert "extended" in extended.stdout
+    moved = json.loads((await served.run("cohort", "status", "c1", "--json")).stdout)["deadline"]
+    assert datetime.fromisoformat(moved) == deadline
+    no_zone = await served.run("cohort", "extend", "c1", "nomination", "2030-01-01T00:00:00", "--reason", "r")
+    assert no_zone.exit_code == 2
+    assert "has no zone" in no_zone.stderr
+
+    corrected = await served.run(
+        "cohort", "correct", "c1", PEOPLE[0].participant_id, "name", "张三", "--reason", "typo"
+    )
+    assert corrected.exit_code == 0, corrected.output
+    assert "corrected" in corrected.stdout
+
+    auditor = await served.run("cohort", "start", "c9", "--programme", PROGRAMME_ID, "--version", "1", role="auditor")
+    assert auditor.exit_code == 2
+    assert "refused (403): role auditor may not cohorts:start" in auditor.stderr
+
+    invalid = await served.run("cohort", "start", "no spaces", "--programme", PROGRAMME_ID, "--version", "1")
+    assert invalid.exit_code == 2
+    assert "refused (422): the request is not valid" in invalid.stderr
+    assert "body.cohort_id: String should match pattern" in invalid.stderr
+
+    anonymous = await served.run("cohort", "status", "c1", role=None)
+    assert anonymous.exit_code == 2
+    assert "refused (401): missing bearer token" in anonymous.stderr
+    assert f"set {TOKEN_ENV} or pass --token" in anonymous.stderr
+
+    unknown = await served.run("cohort", "status", "nope")
+    assert unknown.exit_code == 2
+    assert "refused (404)" in unknown.stderr
+
+    not_a_sheet = await served.run("import", "nominees", "c1", tmp_path / "v1.json")
+    assert not_a_sheet.exit_code == 2
+    assert "an import is a .csv, .txt or .xlsx file" in not_a_sheet.stderr
+
+
+async def test_partial_import_downloads_the_rejected_rows(served: Served, tmp_path: Path) -> None:
+    await _submit_programme(served, tmp_path)
+    await _start_cohort(served, "c2")
+    people, bad_row = _with_bad_id(10)
+    rejects = tmp_path / "rejects.csv"
+    result = await served.run(
+        "import",
+        "nominees",
+        "c2",
+        _nominee_file(tmp_path / "partial.csv", people),
+        "--accept-partial",
+        "--rejects-to",
+        rejects,
+    )
+    assert result.exit_code == 0, result.output
+    assert "applied: 119 of 120 rows, 1 rejected" in result.stdout
+    assert f"row {bad_row}, national_id" in result.stderr
+    assert f"rejected rows written to {rejects}" in result.stderr
+    kept = list(csv.reader(rejects.read_text(encoding="utf-8-sig").splitlines()))
+    assert kept[0][:2] == ["row", "problems"]
+    assert [(r[0], people[10].participant_id in r) for r in kept[1:]] == [(str(bad_row), True)]
+
+
+async def test_read_model_commands_where_the_api_serves_them(served: Served, tmp_path: Path) -> None:
+    routes = {
+        "list": served.has_route("GET", "/api/v1/cohorts"),
+        "funnel": served.has_route("GET", "/api/v1/cohorts/{}/funnel"),
+        "timeline": served.has_route("GET", "/api/v1/cohorts/{}/participants/{}/timeline"),
+        "credits": served.has_route("GET", "/api/v1/cohorts/{}/participants/{}/credits"),
+        "export": served.has_route("GET", "/api/v1/cohorts/{}/exports/{}"),
+    }
+    if not any(routes.values()):
+        pytest.skip("the API serves none of the read models yet")
+    await _submit_programme(served, tmp_path)
+    await _start_cohort(served, "c3")
+    imported = await served.run("import", "nominees", "c3", _nominee_file(tmp_path / "n.csv", PEOPLE))
+    assert imported.exit_code == 0, imported.output
+    pid = PEOPLE[0].participant_id
+    if routes["list"]:
+        listed = await served.run("cohort", "list", "--json")
+        assert listed.exit_code == 0, listed.output
+        assert "c3" in [row["cohort_id"] for row in json.loads(listed.stdout)]
+        table = await served.run("cohort", "list")
+        assert table.exit_code == 0 and "c3" in table.stdout, table.output
+    if routes["funnel"]:
+        funnel = await served.run("cohort", "funnel", "c3")
+        assert funnel.exit_code == 0, funnel.output
+        assert "total" in funnel.stdout
+        assert PROGRAMME.prefectures[0].name in funnel.stdout
+    if routes["timeline"]:
+        timeline = await served.run("cohort", "timeline", "c3", pid)
+        assert timeline.exit_code == 0, timeline.output
+        assert f"{pid} in cohort c3" in timeline.stdout
+    if routes["credits"]:
+        credits = await served.run("cohort", "credits", "c3", pid)
+        assert credits.exit_code == 0, credits.output
+    if routes["export"]:
+        target = tmp_path / "nominees.csv.out"
+        exported = await served.run("export", "nominees", "c3", "--output", target)
+        assert exported.exit_code == 0, exported.output
+        assert target.stat().st_size > 0
+        assert f"to {target}" in exported.stdout
+
+
+def test_an_unreachable_api_is_named(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    result = runner.invoke(cli, ["programme", "list"], env={URL_ENV: url, TOKEN_ENV: "x"})
+    assert result.exit_code == 1
+    assert f"cannot reach the API at {url} — is `cohortflow up` running?" in result.stderr
+
+
+def test_a_file_of_an_unknown_kind_is_refused_before_sending(tmp_path: Path) -> None:
+    template = tmp_path / "programme.txt"
+    template.write_text("{}", encoding="utf-8")
+    result = runner.invoke(cli, ["programme", "validate", str(template)], env={URL_ENV: "http://127.0.0.1:9"})
+    assert result.exit_code == 2
+    assert "a programme template is a .json, .yaml or .yml file" in result.stderr
