@@ -19,6 +19,7 @@ from rich.live import Live
 from rich.table import Table
 
 from cohortflow.api.app import create_app
+from cohortflow.cli_admin import cohort_app, export_app, import_app, programme_app
 from cohortflow.cli_audit import app as audit_app
 from cohortflow.cli_tokens import app as tokens_app
 from cohortflow.demo import DemoReport, run_cycle
@@ -31,6 +32,10 @@ from cohortflow.workflows.cohort_cycle import CycleStatus
 app = typer.Typer(no_args_is_help=True, help="Event-sourced training-programme cycles on Temporal and PostgreSQL.")
 app.add_typer(audit_app, name="audit")
 app.add_typer(tokens_app, name="token")
+app.add_typer(programme_app, name="programme")
+app.add_typer(cohort_app, name="cohort")
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
 console = Console()
 
 
@@ -158,7 +163,10 @@ async def _serve(settings: Settings, database_url: str, temporal_address: str) -
     client = await connect_client(temporal_address, settings.temporal_namespace)
     server = _QuietServer(
         uvicorn.Config(
-            create_app(settings, database_url, temporal=client), host=settings.api_host, port=settings.api_port, log_level="warning"
+            create_app(settings, database_url, temporal=client),
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level="warning",
         )
     )
     api = asyncio.create_task(server.serve())

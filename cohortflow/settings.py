@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     """Uploaded import files, shared by the API and the workers; defaults to ``state_dir/uploads``."""
     max_upload_bytes: int = 64 * 1024 * 1024
     api_pool_size: int = 10
+    projection_interval: float = 0.25
+    """Seconds between the API's passes over new events into the read models."""
 
     @property
     def uploads(self) -> Path:

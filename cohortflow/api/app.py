@@ -7,10 +7,13 @@ actor recorded in the metadata of every event the request causes.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, FastAPI, Request
 from temporalio.client import Client
 
@@ -21,10 +24,23 @@ from cohortflow.api.auth import require
 from cohortflow.api.cohorts import router as cohorts_router
 from cohortflow.api.imports import router as imports_router
 from cohortflow.api.programmes import router as programmes_router
+from cohortflow.api.reads import router as reads_router
 from cohortflow.readmodels.cohort_summary import CohortSummary, cohort_summary
+from cohortflow.readmodels.projector import Projector
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import connect_client
+
+
+async def keep_projecting(projector: Projector, interval: float) -> None:
+    """Bring the read models up to the head of the log, again and again; a failed pass is retried."""
+    log = structlog.get_logger()
+    while True:
+        try:
+            await projector.catch_up()
+        except Exception:
+            log.exception("projecting the read models failed; retrying")
+        await asyncio.sleep(interval)
 
 
 def create_app(
@@ -46,15 +62,20 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.store = await EventStore.connect(url, max_size=settings.api_pool_size)
         app.state.temporal = temporal or await connect_client(address or "", settings.temporal_namespace)
+        app.state.projector = Projector(app.state.store)
+        projecting = asyncio.create_task(keep_projecting(app.state.projector, settings.projection_interval))
         try:
             yield
         finally:
+            projecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await projecting
             await app.state.store.close()
 
     app = FastAPI(title="cohortflow", version="0.2.0", lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
-    for router in (programmes_router, cohorts_router, imports_router, audit_router):
+    for router in (programmes_router, cohorts_router, reads_router, imports_router, audit_router):
         app.include_router(router)
 
     @app.get("/api/v1/health", tags=["service"])

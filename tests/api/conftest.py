@@ -12,6 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.access.tokens import issue_token
 from cohortflow.api.app import create_app
+from cohortflow.readmodels.projector import Projector
 from cohortflow.sample import sample_programme
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
@@ -26,6 +27,11 @@ class Api:
     http: httpx.AsyncClient
     settings: Settings
     tokens: dict[str, str]
+    projector: Projector
+
+    async def caught_up(self) -> None:
+        """Read models reflect everything recorded so far (the app also projects on its own, every interval)."""
+        await self.projector.catch_up(wait=True)
 
     def as_(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -55,4 +61,4 @@ async def api(
     ):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=120) as http:
-            yield Api(http, settings, tokens)
+            yield Api(http, settings, tokens, app.state.projector)

@@ -240,3 +240,62 @@ async def test_a_cohort_is_started_fed_by_imports_and_steered(
     missing = await api.http.get("/api/v1/cohorts/nope/status", headers=api.as_("admin"))
     assert missing.status_code == 404
     assert json.loads((await api.http.get("/openapi.json")).text)["info"]["title"] == "cohortflow"
+
+
+async def test_read_models_are_scoped_masked_and_exported(api: Api, store: EventStore) -> None:
+    await submit(api, template())
+    started = await api.http.post(
+        "/api/v1/cohorts",
+        json={"cohort_id": "r1", "programme_id": PROGRAMME.id, "version": 1},
+        headers=api.as_("admin"),
+    )
+    assert started.status_code == 201
+    people = nominees(PROGRAMME, seed=9)
+    applied = await upload(api, "r1", "nominees", nominee_csv(people))
+    assert applied["status"] == "applied", applied
+    await api.caught_up()
+
+    whole = (await api.http.get("/api/v1/cohorts/r1/funnel", headers=api.as_("auditor"))).json()
+    assert whole["totals"]["nominated"] == len(people)
+    own = (await api.http.get("/api/v1/cohorts/r1/funnel", headers=api.as_("coordinator"))).json()
+    mine = [p for p in people if p.prefecture_code == COORDINATED]
+    assert own["totals"]["nominated"] == len(mine) and [r["code"] for r in own["prefectures"]] == [COORDINATED]
+    listed = (await api.http.get("/api/v1/cohorts", headers=api.as_("reminder"))).json()
+    assert [c["cohort_id"] for c in listed] == ["r1"]
+
+    first, other = mine[0], next(p for p in people if p.prefecture_code != COORDINATED)
+    seen = (
+        await api.http.get(f"/api/v1/cohorts/r1/participants/{first.participant_id}", headers=api.as_("coordinator"))
+    ).json()
+    assert seen["national_id"] != first.national_id and seen["national_id"][:6] == first.national_id[:6]
+    shown = (
+        await api.http.get(f"/api/v1/cohorts/r1/participants/{first.participant_id}", headers=api.as_("auditor"))
+    ).json()
+    assert shown["national_id"] == first.national_id
+    hidden = await api.http.get(
+        f"/api/v1/cohorts/r1/participants/{other.participant_id}", headers=api.as_("coordinator")
+    )
+    assert hidden.status_code == 404
+
+    timeline = (
+        await api.http.get(f"/api/v1/cohorts/r1/participants/{first.participant_id}/timeline", headers=api.as_("admin"))
+    ).json()
+    assert [e["type"] for e in timeline["entries"]] == ["CandidateNominated"]
+    assert timeline["entries"][0]["actor"] == "admin:admin-1"
+    statement = (
+        await api.http.get(f"/api/v1/cohorts/r1/participants/{first.participant_id}/credits", headers=api.as_("admin"))
+    ).json()
+    assert statement["entries"] == [] and statement["total_hours"] == 0
+
+    masked = await api.http.get("/api/v1/cohorts/r1/exports/nominees", headers=api.as_("coordinator"))
+    assert masked.status_code == 200 and masked.content.startswith("\ufeff".encode())
+    lines = masked.text.lstrip("\ufeff").splitlines()
+    assert len(lines) == 1 + len(mine) and first.national_id not in masked.text
+    full = await api.http.get("/api/v1/cohorts/r1/exports/nominees", headers=api.as_("auditor"))
+    assert first.national_id in full.text and other.national_id in full.text
+    xlsx = await api.http.get(
+        "/api/v1/cohorts/r1/exports/selected", params={"format": "xlsx"}, headers=api.as_("admin")
+    )
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    assert (await api.http.get("/api/v1/cohorts/r1/exports/nominees", headers=api.as_("reminder"))).status_code == 403
+    assert (await api.http.get("/api/v1/cohorts/nope/exports/nominees", headers=api.as_("admin"))).status_code == 404

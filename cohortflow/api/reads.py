@@ -1,0 +1,109 @@
+"""Read models over HTTP: cohorts, funnels, participants, timelines, credits and exports.
+
+Reads come from the projections (``rm_`` tables), kept current by the app's
+projector; every answer is scoped to a coordinator's own prefecture and shows
+ID numbers masked unless the caller's role may see them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, StreamingResponse
+from starlette.background import BackgroundTask
+
+from cohortflow.access.roles import Permission, Principal
+from cohortflow.api.auth import require
+from cohortflow.readmodels.credits import CreditStatement, credit_statement
+from cohortflow.readmodels.exports import COLUMNS, TITLES, ExportKind, csv_chunks, export_rows, write_xlsx
+from cohortflow.readmodels.queries import CohortRow, Funnel, ParticipantRow, cohort_funnel, list_cohorts, participant
+from cohortflow.readmodels.timeline import Timeline, participant_timeline
+from cohortflow.store.eventstore import EventStore
+
+router = APIRouter(prefix="/api/v1/cohorts", tags=["read models"])
+Reader = Annotated[Principal, Depends(require(Permission.COHORTS_READ))]
+Exporter = Annotated[Principal, Depends(require(Permission.EXPORTS_READ))]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _store(request: Request) -> EventStore:
+    store: EventStore = request.app.state.store
+    return store
+
+
+async def _participant(request: Request, principal: Principal, cohort_id: str, participant_id: str) -> ParticipantRow:
+    found = await participant(_store(request).pool, cohort_id, participant_id, principal.prefecture_scope)
+    if found is None:
+        raise LookupError(f"participant {participant_id} is not in cohort {cohort_id} (or not in your prefecture)")
+    return found
+
+
+@router.get("")
+async def cohorts(request: Request, principal: Reader) -> list[CohortRow]:
+    """Every cohort, with its counts scoped to the caller's prefecture."""
+    return await list_cohorts(_store(request).pool, principal.prefecture_scope)
+
+
+@router.get("/{cohort_id}/funnel")
+async def funnel(cohort_id: str, request: Request, principal: Reader) -> Funnel:
+    """How many people reached each step, in total and per prefecture."""
+    return await cohort_funnel(_store(request).pool, cohort_id, principal.prefecture_scope)
+
+
+@router.get("/{cohort_id}/participants/{participant_id}")
+async def show_participant(cohort_id: str, participant_id: str, request: Request, principal: Reader) -> ParticipantRow:
+    found = await _participant(request, principal, cohort_id, participant_id)
+    return found.model_copy(update={"national_id": principal.show_id(found.national_id)})
+
+
+@router.get("/{cohort_id}/participants/{participant_id}/timeline")
+async def timeline(cohort_id: str, participant_id: str, request: Request, principal: Reader) -> Timeline:
+    """Every recorded event about the participant, in order, with who caused it."""
+    await _participant(request, principal, cohort_id, participant_id)
+    found = await participant_timeline(_store(request), cohort_id, participant_id)
+    for entry in found.entries:
+        if "national_id" in entry.data:
+            entry.data["national_id"] = principal.show_id(entry.data["national_id"])
+    return found
+
+
+@router.get("/{cohort_id}/participants/{participant_id}/credits")
+async def credits(cohort_id: str, participant_id: str, request: Request, principal: Reader) -> CreditStatement:
+    """The person's credit ledger across cohorts: every hour with its source, and the 5-year cycle's total."""
+    found = await _participant(request, principal, cohort_id, participant_id)
+    return await credit_statement(_store(request).pool, found.person_key, today=date.today())
+
+
+@router.get(
+    "/{cohort_id}/exports/{kind}",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, XLSX: {}}}},
+)
+async def export(
+    cohort_id: str,
+    kind: ExportKind,
+    request: Request,
+    principal: Exporter,
+    format: Literal["csv", "xlsx"] = "csv",
+) -> Any:
+    """A list as CSV (UTF-8 with BOM, streamed) or XLSX; ID numbers masked unless the role may see them."""
+    pool = _store(request).pool
+    await cohort_funnel(pool, cohort_id, principal.prefecture_scope)  # 404 before any bytes are sent
+    rows = export_rows(pool, kind, cohort_id, principal.prefecture_scope)
+    mask = not principal.can(Permission.NATIONAL_IDS_READ)
+    name = f"{cohort_id}-{kind}.{format}"
+    if format == "csv":
+        chunks: AsyncIterator[bytes] = csv_chunks(rows, COLUMNS[kind], mask_ids=mask)
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        return StreamingResponse(chunks, media_type="text/csv; charset=utf-8", headers=headers)
+    fd, tmp = tempfile.mkstemp(suffix=".xlsx")
+    os.close(fd)  # openpyxl writes the file itself
+    path = Path(tmp)
+    await write_xlsx(rows, COLUMNS[kind], path, mask_ids=mask, title=TITLES[kind])
+    return FileResponse(path, media_type=XLSX, filename=name, background=BackgroundTask(path.unlink))
