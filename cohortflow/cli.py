@@ -26,6 +26,7 @@ from cohortflow.demo import DemoReport, run_cycle
 from cohortflow.logs import configure_logging
 from cohortflow.runtime.stack import local_stack
 from cohortflow.settings import Settings
+from cohortflow.store.eventstore import EventStore
 from cohortflow.store.migrate import upgrade
 from cohortflow.workflows.cohort_cycle import CycleStatus
 
@@ -154,7 +155,6 @@ class _QuietServer(uvicorn.Server):
 
 
 async def _serve(settings: Settings, database_url: str, temporal_address: str) -> None:
-    from cohortflow.store.eventstore import EventStore
     from cohortflow.worker import connect_client, run_worker, stop_on_signals
 
     stop = asyncio.Event()
@@ -219,3 +219,24 @@ def migrate() -> None:
         raise typer.Exit(2)
     upgrade(settings.database_url)
     console.print("migrations applied")
+
+
+@app.command("rebuild-read-models")
+def rebuild_read_models() -> None:
+    """Drop the read models and project them again from the first event (the API does not need to stop)."""
+    from rich.progress import Progress
+
+    from cohortflow.cli_audit import run_on_store
+    from cohortflow.readmodels.projector import Projector
+
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("projecting", total=None)
+
+        async def rebuild(store: EventStore) -> int:
+            head = (await store.head()).position
+            progress.update(task, total=head)
+            projector = Projector(store, on_batch=lambda _, position: progress.update(task, completed=position))
+            return await projector.rebuild()
+
+        count = run_on_store(rebuild)
+    console.print(f"read models rebuilt from {count:,} events")

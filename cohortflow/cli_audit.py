@@ -64,7 +64,7 @@ def _database() -> Iterator[str]:
         yield url
 
 
-def _run(work: Callable[[EventStore], Awaitable[T]]) -> T:
+def run_on_store(work: Callable[[EventStore], Awaitable[T]]) -> T:
     async def main(url: str) -> T:
         store = await EventStore.connect(url)
         try:
@@ -115,7 +115,7 @@ def digest(
         await record_query(store, actor, "digest", {}, f"position {exported.position}")
         return exported
 
-    exported = _run(work)
+    exported = run_on_store(work)
     text = exported.model_dump_json(indent=2)
     if out is not None:
         out.write_text(text + "\n")
@@ -138,7 +138,7 @@ def verify(
         await record_query(store, actor, "verify", {"cohort": cohort or "", "digest": str(digest_file or "")}, outcome)
         return report
 
-    report = _run(work)
+    report = run_on_store(work)
     if as_json:
         _print_json(report.model_dump(mode="json") | {"ok": report.ok})
     else:
@@ -163,7 +163,7 @@ def bundle(
         await record_query(store, actor, "bundle", {"cohort": cohort or "", "out": str(out)}, f"{summary.events}")
         return f"{summary.events:,} events and {summary.programmes} programme version(s) written to {out}"
 
-    console.print(_run(work))
+    console.print(run_on_store(work))
 
 
 @app.command("check-bundle")
@@ -198,7 +198,7 @@ def selection(
         await record_query(store, actor, "selection", {"cohort": cohort, "what_if": str(what_if or "")}, outcome)
         return result
 
-    result = _run(work)
+    result = run_on_store(work)
     if as_json:
         _print_json(result.model_dump(mode="json"))
     else:
@@ -236,7 +236,7 @@ def as_of(
         await record_query(store, actor, "as-of", {"cohort": cohort, "participant": participant or "", "at": at}, "ok")
         return state
 
-    _print_json(_run(work).model_dump(mode="json"))
+    _print_json(run_on_store(work).model_dump(mode="json"))
 
 
 @app.command()
@@ -263,7 +263,7 @@ def history(
         await record_query(store, actor, "history", {"cohort": cohort, "out": str(out)}, f"{len(paths)} histories")
         return paths
 
-    for path in _run(work):
+    for path in run_on_store(work):
         console.print(str(path))
 
 
