@@ -1,0 +1,1 @@
+"""Reading administrators' uploaded import files into normalised and typed rows."""

@@ -1,0 +1,77 @@
+"""The columns of each kind of import file: canonical names, which are required, and accepted header names.
+
+Offices name their columns in English or Chinese and spell them loosely, so a
+header cell matches a column by any of its names, compared by ``header_key``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cohortflow.domain.events import ImportKind
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    aliases: tuple[str, ...] = ()
+    required: bool = True
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+_PARTICIPANT = Column("participant_id", ("学员编号", "编号", "id"))
+
+COLUMNS: dict[ImportKind, tuple[Column, ...]] = {
+    "nominees": (
+        _PARTICIPANT,
+        Column("name", ("姓名",)),
+        Column("national_id", ("身份证号", "身份证号码", "居民身份证号", "id_number")),
+        Column("gender", ("性别", "sex")),
+        Column("prefecture_code", ("市州代码", "行政区划代码", "市州")),
+        Column("school", ("学校", "单位", "工作单位"), required=False),
+        Column("role", ("职务", "职位"), required=False),
+    ),
+    "study_records": (_PARTICIPANT, Column("hours", ("学时", "研修学时", "时长"))),
+    "deliverables": (_PARTICIPANT, Column("deliverable", ("成果", "成果代码", "deliverable_code"))),
+    "attendance": (_PARTICIPANT, Column("days_present", ("出勤天数", "days"))),
+    "follow_up": (
+        _PARTICIPANT,
+        Column("survey", ("问卷", "问卷代码", "survey_code")),
+        Column("satisfaction", ("满意度", "score")),
+    ),
+}
+
+_SEPARATORS = re.compile(r"[\s_-]+")
+
+
+def header_key(text: str) -> str:
+    """How header names are compared: case-insensitive, with spaces and hyphens counting as underscores."""
+    return _SEPARATORS.sub("_", text.casefold()).strip("_")
+
+
+def column_by_key(kind: ImportKind) -> dict[str, str]:
+    """Every accepted header name of ``kind``, by its ``header_key``, mapped to the canonical column name."""
+    return {header_key(name): column.name for column in COLUMNS[kind] for name in column.names}
+
+
+def is_known_name(text: str) -> bool:
+    """Whether ``text`` names a column of any kind; a header row names at least one."""
+    return any(header_key(text) in column_by_key(kind) for kind in COLUMNS)
+
+
+def required(kind: ImportKind, column: str) -> bool:
+    return any(c.name == column and c.required for c in COLUMNS[kind])
+
+
+def accepted_names(kind: ImportKind) -> str:
+    """The column names of ``kind`` as an administrator should read them in an error message."""
+
+    def describe(column: Column) -> str:
+        optional = "" if column.required else ", optional"
+        return f"{column.name} (or {', '.join(column.aliases)}{optional})"
+
+    return "; ".join(describe(column) for column in COLUMNS[kind])

@@ -1,0 +1,328 @@
+"""Streaming an uploaded import file as normalised rows.
+
+Files come from many offices: Excel workbooks, CSV in UTF-8 (with or without a
+byte-order mark) or in GB18030 from older Chinese Windows, tab-separated text,
+full-width digits, stray spaces and blank lines. The format is told from the
+content, never the file name, and rows are read one at a time so a file of any
+size takes little memory. Row numbers are those the administrator sees in
+Excel or an editor, so every problem can be found and fixed in the file itself.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import re
+import unicodedata
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO, Literal, TextIO
+
+import openpyxl
+from openpyxl.utils import get_column_letter
+from openpyxl.workbook.workbook import Workbook
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+from cohortflow.domain.events import ImportKind
+from cohortflow.imports.columns import COLUMNS, accepted_names, column_by_key, header_key, is_known_name
+
+_CHUNK = 64 * 1024
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_EXCEL_DIGITS = 15
+_SAVE_AS = "Save it from Excel as .xlsx or as 'CSV UTF-8 (comma delimited)' and upload it again."
+# Invisible characters pasted from web pages and chat apps; left in place they make equal IDs differ.
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+
+
+class FileRefused(ValueError):
+    """The whole file cannot be read; the message says what is wrong and how to fix it."""
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    row: int
+    values: dict[str, str]
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Record:
+    """One row of the file as read, before its cells are matched to columns."""
+
+    row: int
+    cells: list[str]
+    lossy: tuple[int, ...] = ()  # positions of numbers longer than Excel stores exactly
+
+    def width(self) -> int:
+        """The number of cells up to the last one that is not blank."""
+        width = len(self.cells)
+        while width and not self.cells[width - 1]:
+            width -= 1
+        return width
+
+
+def normalise(text: str) -> str:
+    """Full-width forms to ASCII, invisible characters removed, surrounding whitespace stripped."""
+    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).strip()
+
+
+def detect_encoding(path: Path) -> str:
+    """The file's encoding (utf-8-sig, utf-8 or gb18030), checked over all of it a chunk at a time."""
+    with path.open("rb") as f:
+        head = f.read(len(codecs.BOM_UTF8))
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise FileRefused(f"The file is UTF-16 text (Excel's 'Unicode Text'), which is not accepted. {_SAVE_AS}")
+    with_bom = head == codecs.BOM_UTF8
+    utf8_error = _first_undecodable(path, "utf-8")
+    if utf8_error is None:
+        return "utf-8-sig" if with_bom else "utf-8"
+    if with_bom:
+        raise FileRefused(f"The file starts as UTF-8 text but {utf8_error} is not UTF-8. {_SAVE_AS}")
+    gb_error = _first_undecodable(path, "gb18030")
+    if gb_error is None:
+        return "gb18030"
+    raise FileRefused(f"The file is neither UTF-8 nor GB18030 text: {gb_error} cannot be decoded. {_SAVE_AS}")
+
+
+def _first_undecodable(path: Path, encoding: str) -> str | None:
+    """Where the file stops being ``encoding`` ("line L (byte B)"), or None if all of it decodes."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = lines = 0
+    with path.open("rb") as f:
+        while True:
+            chunk = f.read(_CHUNK)
+            nul = chunk.find(b"\x00")
+            if nul >= 0:
+                raise FileRefused(
+                    f"The file holds binary data (a NUL byte at byte {offset + nul}), "
+                    f"so it is not a spreadsheet or CSV text. {_SAVE_AS}"
+                )
+            pending = decoder.getstate()[0]
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                line = lines + (pending + chunk)[: exc.start].count(b"\n") + 1
+                return f"line {line} (byte {offset - len(pending) + exc.start})"
+            if not chunk:
+                return None
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+
+
+class Table:
+    """An open import file: its columns, read from the header, and a stream of its rows."""
+
+    def __init__(
+        self,
+        kind: ImportKind,
+        format: Literal["csv", "xlsx"],
+        encoding: str | None,
+        records: Generator[_Record],
+        resources: contextlib.ExitStack,
+    ) -> None:
+        self.kind = kind
+        self.format = format
+        self.encoding = encoding
+        self._records = records
+        self._resources = resources
+        try:
+            self._positions = _header_positions(kind, next((r for r in records if r.width()), None))
+        except BaseException:
+            self.close()
+            raise
+        self.columns = [name for name in self._positions if name is not None]
+        self._all_columns = [c.name for c in COLUMNS[kind]]
+
+    def __enter__(self) -> Table:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._records.close()
+        self._resources.close()
+
+    def rows(self) -> Iterator[SourceRow]:
+        """The data rows after the header, skipping blank ones, read from the file as they are taken (once)."""
+        for record in self._records:
+            if record.width():
+                yield self._source_row(record)
+
+    def _source_row(self, record: _Record) -> SourceRow:
+        values = dict.fromkeys(self._all_columns, "")
+        problems = self._width_problems(record)
+        for i, (name, text) in enumerate(zip(self._positions, record.cells, strict=False)):
+            if name is not None:
+                values[name] = text
+                if i in record.lossy:
+                    problems.append(
+                        f"row {record.row}, {name}: {text} was stored as a number of more than {_EXCEL_DIGITS} "
+                        f"digits, and Excel keeps only {_EXCEL_DIGITS}, so digits are lost; format the column as "
+                        "text and enter the values again"
+                    )
+            elif text:
+                problems.append(
+                    f"row {record.row}, column {get_column_letter(i + 1)}: {text!r} is in a column with no "
+                    "header; delete it or name the column"
+                )
+        return SourceRow(record.row, values, tuple(problems))
+
+    def _width_problems(self, record: _Record) -> list[str]:
+        expected = len(self._positions)
+        # A workbook leaves out empty trailing cells, but a short CSV row has lost separators.
+        if record.width() > expected:
+            found = record.width()
+        elif self.format == "csv" and len(record.cells) < expected:
+            found = len(record.cells)
+        else:
+            return []
+        cells = "1 cell" if found == 1 else f"{found} cells"
+        return [f"row {record.row}: {cells}, but the header has {expected} columns"]
+
+
+def _header_positions(kind: ImportKind, header: _Record | None) -> list[str | None]:
+    """The canonical column at each position of the header (None where it is blank), or every problem with it."""
+    if header is None:
+        raise FileRefused(f"The file is empty. Its first row must name the columns: {accepted_names(kind)}.")
+    names = header.cells[: header.width()]
+    if not any(is_known_name(name) for name in names):
+        shown = ", ".join(repr(name) for name in names[:5])
+        raise FileRefused(
+            f"The file has no header row: row {header.row} ({shown}) names no columns. "
+            f"Insert a first row naming the columns: {accepted_names(kind)}."
+        )
+    by_key = column_by_key(kind)
+    positions = [by_key.get(header_key(name)) if name else None for name in names]
+    problems = _unknown(kind, names, positions) + _twice(names, positions) + _missing(kind, positions)
+    if problems:
+        raise FileRefused(f"The header row (row {header.row}) has problems:\n- " + "\n- ".join(problems))
+    return positions
+
+
+def _unknown(kind: ImportKind, names: list[str], positions: list[str | None]) -> list[str]:
+    unknown = [repr(name) for name, canonical in zip(names, positions, strict=True) if name and canonical is None]
+    if not unknown:
+        return []
+    return [f"unknown column(s) {', '.join(unknown)}; the columns of a {kind} file are: {accepted_names(kind)}"]
+
+
+def _twice(names: list[str], positions: list[str | None]) -> list[str]:
+    found_at: dict[str, list[int]] = {}
+    for i, canonical in enumerate(positions):
+        if canonical is not None:
+            found_at.setdefault(canonical, []).append(i)
+    return [
+        f"the {canonical} column is given more than once: "
+        + " and ".join(f"{names[i]!r} in column {get_column_letter(i + 1)}" for i in at)
+        + "; keep one"
+        for canonical, at in found_at.items()
+        if len(at) > 1
+    ]
+
+
+def _missing(kind: ImportKind, positions: list[str | None]) -> list[str]:
+    missing = [c for c in COLUMNS[kind] if c.required and c.name not in positions]
+    if not missing:
+        return []
+    names = ", ".join(f"{c.name} (or {', '.join(c.aliases)})" for c in missing)
+    return [f"missing required column(s): {names}; add them to the header row"]
+
+
+def open_table(path: Path, kind: ImportKind) -> Table:
+    """Open an uploaded file of ``kind`` and read its header; FileRefused says why the file cannot be used."""
+    with path.open("rb") as f:
+        magic = f.read(len(_OLE_MAGIC))
+    if magic.startswith(_ZIP_MAGIC):
+        return _open_xlsx(path, kind)
+    if magic == _OLE_MAGIC:
+        raise FileRefused(
+            f"The file is an old Excel .xls workbook or a password-protected one. Remove any password. {_SAVE_AS}"
+        )
+    return _open_csv(path, kind)
+
+
+def _open_csv(path: Path, kind: ImportKind) -> Table:
+    encoding = detect_encoding(path)
+    with contextlib.ExitStack() as opening:
+        stream = opening.enter_context(path.open(encoding=encoding, newline=""))
+        return Table(kind, "csv", encoding, _csv_records(stream), opening.pop_all())
+
+
+def _csv_records(stream: TextIO) -> Generator[_Record]:
+    reader = csv.reader(stream, delimiter=_delimiter(stream))
+    try:
+        # csv yields an empty record for a blank line, so counting records counts the rows as Excel shows them.
+        for number, cells in enumerate(reader, start=1):
+            yield _Record(number, [normalise(cell) for cell in cells])
+    except csv.Error as exc:
+        raise FileRefused(
+            f"The file cannot be read as CSV near line {reader.line_num} ({exc}); look there for a double "
+            f'quote (") that opens a cell and is never closed.'
+        ) from None
+
+
+def _delimiter(stream: TextIO) -> str:
+    """Tab if the first non-blank line has tabs and no commas, else comma; the stream is rewound."""
+    line = stream.readline()
+    while line and not normalise(line).strip(',\t"'):
+        line = stream.readline()
+    stream.seek(0)
+    return "\t" if "\t" in line and "," not in line else ","
+
+
+def _open_xlsx(path: Path, kind: ImportKind) -> Table:
+    with contextlib.ExitStack() as opening:
+        # A file object, not the path: openpyxl refuses names without .xlsx, and uploads are named by digest.
+        workbook = _load_workbook(opening.enter_context(path.open("rb")))
+        opening.callback(workbook.close)
+        sheet = workbook.worksheets[0] if workbook.worksheets else None
+        if not isinstance(sheet, ReadOnlyWorksheet):
+            raise FileRefused(f"The workbook has no worksheet. {_SAVE_AS}")
+        # The stored dimensions are wrong in files from some exporters, and trusting them would drop rows.
+        sheet.reset_dimensions()
+        return Table(kind, "xlsx", None, _xlsx_records(sheet), opening.pop_all())
+
+
+def _load_workbook(file: BinaryIO) -> Workbook:
+    try:
+        return openpyxl.load_workbook(file, read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many kinds of error for a zip that is not a workbook
+        raise FileRefused(f"The file is a ZIP archive but not an Excel .xlsx workbook. {_SAVE_AS}") from None
+
+
+def _xlsx_records(sheet: ReadOnlyWorksheet) -> Generator[_Record]:
+    # openpyxl yields an empty row for each row missing from the sheet, so counting keeps Excel's numbers.
+    for number, values in enumerate(sheet.values, start=1):
+        cells = [_cell_text(value) for value in values]
+        lossy = tuple(i for i, value in enumerate(values) if _beyond_excel_precision(value))
+        yield _Record(number, cells, lossy)
+
+
+def _cell_text(value: object) -> str:
+    """A workbook cell's value as the text an administrator typed; integral numbers keep all their digits."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, datetime) and value.time() == time():
+        return value.date().isoformat()
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return normalise(str(value))
+
+
+def _beyond_excel_precision(value: object) -> bool:
+    """A number Excel stored with more digits than it keeps, as when an ID number is typed into a number cell."""
+    return isinstance(value, float) and value.is_integer() and abs(value) >= 10**_EXCEL_DIGITS

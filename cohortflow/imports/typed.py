@@ -1,0 +1,132 @@
+"""Typed rows from an import file's normalised rows: conversion of form only.
+
+Whether a value makes sense for the programme (check digit, known prefecture,
+quotas, ranges, known participants) is for the domain to say. Here a row fails
+only when a value has the wrong form, and each problem names the row and the
+column, so an administrator can fix every one in a single pass over the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from cohortflow.domain.events import ImportKind
+from cohortflow.domain.nomination import NomineeRow
+from cohortflow.domain.records import AttendanceRow, DeliverableRow, StudyRow, SurveyRow
+from cohortflow.imports.columns import required
+from cohortflow.imports.reading import SourceRow, Table
+
+TypedRow = NomineeRow | StudyRow | DeliverableRow | AttendanceRow | SurveyRow
+
+# Plain decimals only: float() would also take "nan", "inf", "1e3" and "1_000", which no office means as hours.
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# Spreadsheets turn whole numbers into "3.0" on export.
+_WHOLE = re.compile(r"([+-]?\d+)(\.0*)?")
+_GENDERS = {"m": "M", "male": "M", "男": "M", "f": "F", "female": "F", "女": "F"}
+
+
+class _Cells:
+    """One row's values, read column by column, collecting every problem of form."""
+
+    def __init__(self, kind: ImportKind, source: SourceRow) -> None:
+        self.kind = kind
+        self.row = source.row
+        self.values = source.values
+        self.problems: list[str] = []
+
+    def text(self, column: str) -> str:
+        value = self.values[column]
+        if not value and required(self.kind, column):
+            self._problem(column, "is empty")
+        return value
+
+    def decimal(self, column: str) -> float:
+        value = self.text(column)
+        if _DECIMAL.fullmatch(value):
+            return float(value)
+        if value:
+            self._problem(column, f"{value!r} is not a number; write it like 12 or 12.5")
+        return 0.0
+
+    def whole(self, column: str) -> int:
+        value = self.text(column)
+        match = _WHOLE.fullmatch(value)
+        if match:
+            return int(match[1])
+        if value:
+            self._problem(column, f"{value!r} is not a whole number")
+        return 0
+
+    def gender(self, column: str) -> str:
+        value = self.text(column)
+        gender = _GENDERS.get(value.casefold())
+        if gender is None and value:
+            self._problem(column, f"{value!r} must be M or F (男/女)")
+        return gender or value
+
+    def national_id(self, column: str) -> str:
+        value = self.text(column)
+        return value[:-1] + "X" if value.endswith("x") else value
+
+    def _problem(self, column: str, reason: str) -> None:
+        self.problems.append(f"row {self.row}, {column}: {reason}")
+
+
+def _nominee(c: _Cells) -> NomineeRow:
+    return NomineeRow(
+        row=c.row,
+        participant_id=c.text("participant_id"),
+        name=c.text("name"),
+        national_id=c.national_id("national_id"),
+        gender=c.gender("gender"),
+        prefecture_code=c.text("prefecture_code"),
+        school=c.text("school"),
+        role=c.text("role"),
+    )
+
+
+def _study(c: _Cells) -> StudyRow:
+    return StudyRow(row=c.row, participant_id=c.text("participant_id"), hours=c.decimal("hours"))
+
+
+def _deliverable(c: _Cells) -> DeliverableRow:
+    return DeliverableRow(row=c.row, participant_id=c.text("participant_id"), deliverable=c.text("deliverable"))
+
+
+def _attendance(c: _Cells) -> AttendanceRow:
+    return AttendanceRow(row=c.row, participant_id=c.text("participant_id"), days_present=c.whole("days_present"))
+
+
+def _survey(c: _Cells) -> SurveyRow:
+    return SurveyRow(
+        row=c.row,
+        participant_id=c.text("participant_id"),
+        survey=c.text("survey"),
+        satisfaction=c.whole("satisfaction"),
+    )
+
+
+_CONVERT: dict[ImportKind, Callable[[_Cells], TypedRow]] = {
+    "nominees": _nominee,
+    "study_records": _study,
+    "deliverables": _deliverable,
+    "attendance": _attendance,
+    "follow_up": _survey,
+}
+
+
+def typed_row(kind: ImportKind, source: SourceRow) -> tuple[TypedRow | None, list[str]]:
+    """The typed row of ``kind``, or None with every problem of the row: its structure's, else its values'."""
+    if source.problems:
+        return None, list(source.problems)
+    cells = _Cells(kind, source)
+    typed = _CONVERT[kind](cells)
+    return (None, cells.problems) if cells.problems else (typed, [])
+
+
+def typed_rows(table: Table) -> Iterator[tuple[int, TypedRow | None, list[str]]]:
+    """(row number, typed row or None, problems) for each data row of ``table``, streamed."""
+    for source in table.rows():
+        typed, problems = typed_row(table.kind, source)
+        yield source.row, typed, problems

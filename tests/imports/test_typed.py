@@ -1,0 +1,157 @@
+"""Typed rows: conversion of form, and a problem per bad value naming its row and column."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cohortflow.domain.events import ImportKind
+from cohortflow.domain.nomination import NomineeRow
+from cohortflow.domain.records import AttendanceRow, DeliverableRow, StudyRow, SurveyRow
+from cohortflow.imports.columns import COLUMNS
+from cohortflow.imports.reading import SourceRow, open_table
+from cohortflow.imports.typed import TypedRow, typed_row, typed_rows
+
+GOOD: dict[ImportKind, dict[str, str]] = {
+    "nominees": {
+        "participant_id": "P1",
+        "name": "张伟",
+        "national_id": "11010119900307457x",
+        "gender": "男",
+        "prefecture_code": "5101",
+        "school": "",
+        "role": "",
+    },
+    "study_records": {"participant_id": "P1", "hours": "12.50"},
+    "deliverables": {"participant_id": "P1", "deliverable": "D1"},
+    "attendance": {"participant_id": "P1", "days_present": "3.0"},
+    "follow_up": {"participant_id": "P1", "survey": "S1", "satisfaction": "4"},
+}
+
+
+def convert(kind: ImportKind, **values: str) -> tuple[TypedRow | None, list[str]]:
+    return typed_row(kind, SourceRow(7, GOOD[kind] | values))
+
+
+def problem(kind: ImportKind, **values: str) -> str:
+    typed, problems = convert(kind, **values)
+    assert typed is None
+    (only,) = problems
+    return only
+
+
+def test_good_rows_of_every_kind_convert() -> None:
+    assert [convert(kind) for kind in GOOD] == [
+        (NomineeRow(7, "P1", "张伟", "11010119900307457X", "M", "5101", "", ""), []),
+        (StudyRow(7, "P1", 12.5), []),
+        (DeliverableRow(7, "P1", "D1"), []),
+        (AttendanceRow(7, "P1", 3), []),
+        (SurveyRow(7, "P1", "S1", 4), []),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "column"),
+    [(kind, c.name) for kind in COLUMNS for c in COLUMNS[kind] if c.required],
+)
+def test_an_empty_required_value_is_a_problem(kind: ImportKind, column: str) -> None:
+    assert problem(kind, **{column: ""}) == f"row 7, {column}: is empty"
+
+
+def test_empty_optional_values_are_fine() -> None:
+    typed, problems = convert("nominees", school="", role="")
+    assert isinstance(typed, NomineeRow) and problems == []
+
+
+def test_every_problem_of_a_row_is_reported() -> None:
+    assert convert("nominees", name="", gender="x", participant_id="") == (
+        None,
+        ["row 7, participant_id: is empty", "row 7, name: is empty", "row 7, gender: 'x' must be M or F (男/女)"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "gender"),
+    [("M", "M"), ("m", "M"), ("男", "M"), ("Male", "M"), ("F", "F"), ("f", "F"), ("女", "F"), ("FEMALE", "F")],
+)
+def test_gender_is_read_as_m_or_f(given: str, gender: str) -> None:
+    typed, _ = convert("nominees", gender=given)
+    assert isinstance(typed, NomineeRow) and typed.gender == gender
+
+
+@pytest.mark.parametrize("given", ["x", "1", "男性", "MF"])
+def test_other_genders_are_problems(given: str) -> None:
+    assert problem("nominees", gender=given) == f"row 7, gender: {given!r} must be M or F (男/女)"
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [("11010119900307457x", "11010119900307457X"), ("110101199003074578", "110101199003074578"), ("12x3", "12x3")],
+)
+def test_national_id_check_character_is_upper_case(given: str, stored: str) -> None:
+    typed, _ = convert("nominees", national_id=given)
+    assert isinstance(typed, NomineeRow) and typed.national_id == stored
+
+
+@pytest.mark.parametrize(("given", "hours"), [("12.5", 12.5), ("12", 12.0), ("12.50", 12.5), (".5", 0.5), ("-1", -1.0)])
+def test_hours_are_decimal_numbers(given: str, hours: float) -> None:
+    assert convert("study_records", hours=given) == (StudyRow(7, "P1", hours), [])
+
+
+@pytest.mark.parametrize("given", ["abc", "nan", "inf", "-Infinity", "1e3", "1_000", "1,5", "12h", "."])
+def test_other_hours_are_problems(given: str) -> None:
+    assert problem("study_records", hours=given) == f"row 7, hours: {given!r} is not a number; write it like 12 or 12.5"
+
+
+@given(st.decimals(min_value=-10_000, max_value=10_000, allow_nan=False, places=3))
+def test_any_written_decimal_reads_as_its_value(value: Decimal) -> None:
+    typed, _ = convert("study_records", hours=f"{value:f}")
+    assert isinstance(typed, StudyRow) and typed.hours == float(value)
+
+
+@pytest.mark.parametrize(
+    ("kind", "column"),
+    [("attendance", "days_present"), ("follow_up", "satisfaction")],
+)
+@pytest.mark.parametrize(("given", "number"), [("3", 3), ("3.0", 3), ("03", 3), ("-2", -2), ("12.", 12)])
+def test_whole_numbers_may_be_written_as_decimals(kind: ImportKind, column: str, given: str, number: int) -> None:
+    typed, problems = convert(kind, **{column: given})
+    assert problems == [] and getattr(typed, column) == number
+
+
+@pytest.mark.parametrize(("kind", "column"), [("attendance", "days_present"), ("follow_up", "satisfaction")])
+@pytest.mark.parametrize("given", ["3.5", "x", "3.01", "", "nan"])
+def test_other_whole_numbers_are_problems(kind: ImportKind, column: str, given: str) -> None:
+    reason = "is empty" if not given else f"{given!r} is not a whole number"
+    assert problem(kind, **{column: given}) == f"row 7, {column}: {reason}"
+
+
+@given(st.integers(-(10**6), 10**6), st.sampled_from(["", ".0", ".00"]))
+def test_any_written_whole_number_reads_as_itself(number: int, decimals: str) -> None:
+    typed, _ = convert("attendance", days_present=f"{number}{decimals}")
+    assert isinstance(typed, AttendanceRow) and typed.days_present == number
+
+
+@given(st.text().filter(lambda s: s.casefold() not in {"m", "f", "male", "female", "男", "女", ""}))
+def test_any_other_gender_text_is_a_problem_quoting_it(given: str) -> None:
+    assert problem("nominees", gender=given) == f"row 7, gender: {given!r} must be M or F (男/女)"
+
+
+def test_structural_problems_pass_through_without_a_typed_row() -> None:
+    source = SourceRow(9, GOOD["study_records"], ("row 9: 3 cells, but the header has 2 columns",))
+    assert typed_row("study_records", source) == (None, ["row 9: 3 cells, but the header has 2 columns"])
+
+
+def test_typed_rows_streams_a_table_with_file_row_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "upload"
+    path.write_text("学员编号,出勤天数\nP1,３\n\nP2,2.5\nP3,4,x\n", encoding="utf-8")
+    with open_table(path, "attendance") as table:
+        assert list(typed_rows(table)) == [
+            (2, AttendanceRow(2, "P1", 3), []),
+            (4, None, ["row 4, days_present: '2.5' is not a whole number"]),
+            (5, None, ["row 5: 3 cells, but the header has 2 columns"]),
+        ]
