@@ -157,6 +157,9 @@ class CohortCycleWorkflow:
         self._state: CycleState | None = None
         self._wake = False
         self._close_reason = ""
+        # Admin commands decide from the facts as they are; one at a time, so two imports
+        # (or an import and a withdrawal) never decide from the same stale facts.
+        self._commands = asyncio.Lock()
 
     # ----------------------------------------------------------------- run
     @workflow.run
@@ -420,7 +423,8 @@ class CohortCycleWorkflow:
     async def _admin_activity(self, fn: Any, arg: BaseModel) -> Any:
         """Run an admin command's activity; a refusal answers the administrator with its own message."""
         try:
-            return await self._activity(fn, arg)
+            async with self._commands:
+                return await self._activity(fn, arg)
         except ActivityError as exc:
             refusal = exc.cause
             if isinstance(refusal, ApplicationError) and refusal.non_retryable:
