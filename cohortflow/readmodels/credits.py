@@ -1,0 +1,179 @@
+"""A person's credit statement (学时证明) across cohorts, and the rows of a cohort's credit export.
+
+Teachers and principals must earn 360 hours in every five-year cycle; cycles
+are blocks of calendar years (2021–2025, 2026–2030, …). An entry counts in the
+cycle of the day it was recorded, in China's time zone, since that is the date
+on the certificate; a reversal counts in the cycle of the entry it cancels, so
+correcting last cycle's mistake does not eat into this cycle's hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+
+from cohortflow.readmodels.queries import Pool, stream_rows
+
+REQUIREMENT_HOURS = 360
+CYCLE_YEARS = 5
+CYCLE_ANCHOR = 2021
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+class Cycle(BaseModel):
+    first_year: int
+    last_year: int
+
+    def contains(self, day: date) -> bool:
+        return self.first_year <= day.year <= self.last_year
+
+
+class CreditEntry(BaseModel):
+    entry_id: str
+    cohort_id: str
+    programme_id: str
+    participant_id: str
+    phase: str
+    level: str
+    hours: float
+    earned_by: list[int]
+    """Positions of the events that earned the hours (empty for a reversal)."""
+    reverses: str | None
+    reversed_by: str | None
+    reason: str
+    position: int
+    recorded_at: datetime
+    counts_in: Cycle
+
+
+class CycleTotal(BaseModel):
+    cycle: Cycle
+    hours: float
+    requirement_hours: float
+    remaining_hours: float
+    met: bool
+
+
+class CreditStatement(BaseModel):
+    person_key: str
+    today: date
+    entries: list[CreditEntry]
+    total_hours: float
+    totals_by_level: dict[str, float]
+    current_cycle: CycleTotal
+
+
+class CreditRow(BaseModel):
+    """One ledger entry of a cohort with the participant it belongs to: a row of the credits export."""
+
+    cohort_id: str
+    participant_id: str
+    name: str
+    national_id: str
+    prefecture_code: str
+    entry_id: str
+    phase: str
+    level: str
+    hours: float
+    earned_by: list[int]
+    reverses: str | None
+    reason: str
+    position: int
+    recorded_at: datetime
+
+
+def cycle_of(day: date, anchor: int = CYCLE_ANCHOR) -> Cycle:
+    first = anchor + (day.year - anchor) // CYCLE_YEARS * CYCLE_YEARS
+    return Cycle(first_year=first, last_year=first + CYCLE_YEARS - 1)
+
+
+def _hours(value: Decimal) -> float:
+    return float(round(value, 6))
+
+
+async def credit_statement(
+    pool: Pool,
+    person_key: str,
+    *,
+    today: date,
+    requirement_hours: float = REQUIREMENT_HOURS,
+    anchor_year: int = CYCLE_ANCHOR,
+    timezone: tzinfo = CHINA,
+) -> CreditStatement:
+    """Every entry of one person in every cohort, with totals by level and for the cycle ``today`` is in."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT k.entry_id, k.cohort_id, k.programme_id, k.participant_id, k.phase, k.level, k.hours, "
+            "k.earned_by, k.reverses, r.entry_id, k.reason, k.position, k.recorded_at, k.counts_at "
+            "FROM rm_credits k LEFT JOIN rm_credits r ON r.cohort_id = k.cohort_id AND r.reverses = k.entry_id "
+            "WHERE k.person_key = %s ORDER BY k.position",
+            (person_key,),
+        )
+        rows = await cur.fetchall()
+    current = cycle_of(today, anchor_year)
+    entries: list[CreditEntry] = []
+    total, in_cycle = Decimal(0), Decimal(0)
+    by_level: dict[str, Decimal] = {}
+    for row in rows:
+        hours: Decimal = row[6]
+        counts_in = cycle_of(row[13].astimezone(timezone).date(), anchor_year)
+        entries.append(_entry(row, counts_in))
+        total += hours
+        by_level[row[5]] = by_level.get(row[5], Decimal(0)) + hours
+        if counts_in == current:
+            in_cycle += hours
+    required = Decimal(str(requirement_hours))
+    return CreditStatement(
+        person_key=person_key,
+        today=today,
+        entries=entries,
+        total_hours=_hours(total),
+        totals_by_level={level: _hours(h) for level, h in sorted(by_level.items())},
+        current_cycle=CycleTotal(
+            cycle=current,
+            hours=_hours(in_cycle),
+            requirement_hours=float(requirement_hours),
+            remaining_hours=_hours(max(Decimal(0), required - in_cycle)),
+            met=in_cycle >= required,
+        ),
+    )
+
+
+def _entry(row: tuple[Any, ...], counts_in: Cycle) -> CreditEntry:
+    return CreditEntry(
+        entry_id=row[0],
+        cohort_id=row[1],
+        programme_id=row[2],
+        participant_id=row[3],
+        phase=row[4],
+        level=row[5],
+        hours=_hours(row[6]),
+        earned_by=row[7],
+        reverses=row[8],
+        reversed_by=row[9],
+        reason=row[10],
+        position=row[11],
+        recorded_at=row[12],
+        counts_in=counts_in,
+    )
+
+
+async def iter_credit_rows(pool: Pool, cohort_id: str, prefecture: str | None = None) -> AsyncIterator[CreditRow]:
+    """A cohort's ledger in recording order, with names, streamed for the credits export."""
+    sql = (
+        "SELECT k.cohort_id, k.participant_id, coalesce(p.name, ''), coalesce(p.national_id, ''), "
+        "coalesce(p.prefecture_code, ''), k.entry_id, k.phase, k.level, k.hours, k.earned_by, k.reverses, k.reason, "
+        "k.position, k.recorded_at FROM rm_credits k "
+        "LEFT JOIN rm_participants p ON p.cohort_id = k.cohort_id AND p.participant_id = k.participant_id "
+        "WHERE k.cohort_id = %s AND (%s::text IS NULL OR p.prefecture_code = %s) ORDER BY k.position"
+    )
+    fields = list(CreditRow.model_fields)
+    async for row in stream_rows(pool, sql, (cohort_id, prefecture, prefecture)):
+        values = dict(zip(fields, row, strict=True))
+        values["hours"] = _hours(values["hours"])
+        yield CreditRow.model_validate(values)

@@ -1,0 +1,217 @@
+"""Reads of the projected tables: what the API and the exports serve.
+
+Every list can be scoped to one prefecture (a coordinator sees only their own
+people). The answers are as fresh as the projector's checkpoint, which
+:func:`checkpoint` reports; they never scan the event log.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any, Literal
+
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel
+
+from cohortflow.readmodels.projector import ATTENDED_SQL, MET_ONLINE_SQL, PROJECTION
+
+Pool = AsyncConnectionPool[AsyncConnection[TupleRow]]
+People = Literal["nominees", "selected", "completed"]
+STREAM_ROWS = 2_000
+
+
+class CohortRow(BaseModel):
+    cohort_id: str
+    programme_id: str
+    programme_version: int
+    programme_name: str
+    started_at: datetime
+    phase: str | None
+    phase_state: Literal["open", "closed"] | None
+    deadline: datetime | None
+    completed: bool
+    nominated: int
+    selected: int
+    finished: int
+    """Participants who completed (scoped like the other counts)."""
+    withdrawn: int
+
+
+class FunnelCounts(BaseModel):
+    nominated: int = 0
+    met_online_requirement: int = 0
+    selected: int = 0
+    attended_field_study: int = 0
+    completed: int = 0
+    withdrawn: int = 0
+
+
+class PrefectureFunnelRow(BaseModel):
+    code: str
+    name: str
+    counts: FunnelCounts
+
+
+class Funnel(BaseModel):
+    cohort_id: str
+    programme_id: str
+    programme_version: int
+    prefecture: str | None
+    """The scope asked for; None is the whole cohort."""
+    totals: FunnelCounts
+    prefectures: list[PrefectureFunnelRow]
+    projected_to: int
+    """The event position the read models reflect."""
+
+
+class ParticipantRow(BaseModel):
+    cohort_id: str
+    participant_id: str
+    person_key: str
+    name: str
+    national_id: str
+    gender: str
+    prefecture_code: str
+    school: str
+    role: str
+    nominated_position: int
+    hours: float
+    deliverables: list[str]
+    met_online_requirement: bool
+    selected: bool
+    waiting_list: bool
+    withdrawn: bool
+    site: str | None
+    batch: str | None
+    days_present: int
+    days_total: int
+    attended_field_study: bool
+    return_report: bool
+    surveys_answered: list[str]
+    completed: bool
+    credit_hours: float
+
+
+_PARTICIPANT_SELECT = f"""
+SELECT p.cohort_id, p.participant_id, p.person_key, p.name, p.national_id, p.gender, p.prefecture_code, p.school,
+       p.role, p.nominated_position, p.hours, p.deliverables, coalesce({MET_ONLINE_SQL}, false), p.selected,
+       p.waiting_list, p.withdrawn, p.site, p.batch, p.days_present, p.days_total, coalesce({ATTENDED_SQL}, false),
+       p.return_report, p.surveys, p.completed, p.credit_hours
+FROM rm_participants p JOIN rm_cohorts c ON c.cohort_id = p.cohort_id
+"""
+_WHICH = {"nominees": "true", "selected": "p.selected", "completed": "p.completed"}
+
+
+def participant_row(row: tuple[Any, ...]) -> ParticipantRow:
+    values = dict(zip(ParticipantRow.model_fields, row, strict=True))
+    values["surveys_answered"] = sorted(values["surveys_answered"], key=values["surveys_answered"].get)
+    values["credit_hours"] = float(values["credit_hours"])
+    return ParticipantRow.model_validate(values)
+
+
+async def checkpoint(pool: Pool) -> int:
+    """The last event position applied to the read models."""
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT position FROM rm_checkpoints WHERE projection = %s", (PROJECTION,))
+        row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+
+async def list_cohorts(pool: Pool, prefecture: str | None = None) -> list[CohortRow]:
+    """Every cohort (or those whose programme includes ``prefecture``), oldest first, with counts."""
+    sql = """
+    SELECT c.cohort_id, c.programme_id, c.programme_version, c.programme_name, c.started_at, c.phase, c.phase_state,
+           c.deadline, c.completed, coalesce(sum(f.nominated), 0), coalesce(sum(f.selected), 0),
+           coalesce(sum(f.completed), 0), coalesce(sum(f.withdrawn), 0)
+    FROM rm_cohorts c
+    LEFT JOIN rm_funnel f ON f.cohort_id = c.cohort_id AND (%(pref)s::text IS NULL OR f.prefecture_code = %(pref)s)
+    WHERE %(pref)s::text IS NULL
+       OR EXISTS (SELECT 1 FROM rm_funnel g WHERE g.cohort_id = c.cohort_id AND g.prefecture_code = %(pref)s)
+    GROUP BY c.cohort_id
+    ORDER BY c.started_at, c.cohort_id
+    """
+    async with pool.connection() as conn:
+        rows = await (await conn.execute(sql, {"pref": prefecture})).fetchall()
+    return [CohortRow.model_validate(dict(zip(CohortRow.model_fields, row, strict=True))) for row in rows]
+
+
+async def cohort_funnel(pool: Pool, cohort_id: str, prefecture: str | None = None) -> Funnel:
+    """The cohort's funnel, totals and per prefecture in programme order; LookupError if unknown."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT c.programme_id, c.programme_version, k.position FROM rm_cohorts c "
+            "LEFT JOIN rm_checkpoints k ON k.projection = %s WHERE c.cohort_id = %s",
+            (PROJECTION, cohort_id),
+        )
+        head = await cur.fetchone()
+        if head is None:
+            raise LookupError(f"cohort {cohort_id} does not exist (or is not projected yet)")
+        cur = await conn.execute(
+            "SELECT prefecture_code, prefecture_name, nominated, met_online_requirement, selected, "
+            "attended_field_study, completed, withdrawn FROM rm_funnel "
+            "WHERE cohort_id = %s AND (%s::text IS NULL OR prefecture_code = %s) ORDER BY ordinal",
+            (cohort_id, prefecture, prefecture),
+        )
+        rows = await cur.fetchall()
+    steps = list(FunnelCounts.model_fields)
+    prefectures = [
+        PrefectureFunnelRow(code=r[0], name=r[1], counts=FunnelCounts(**dict(zip(steps, r[2:], strict=True))))
+        for r in rows
+    ]
+    totals = FunnelCounts(**{s: sum(getattr(p.counts, s) for p in prefectures) for s in steps})
+    return Funnel(
+        cohort_id=cohort_id,
+        programme_id=head[0],
+        programme_version=head[1],
+        prefecture=prefecture,
+        totals=totals,
+        prefectures=prefectures,
+        projected_to=head[2] or 0,
+    )
+
+
+async def participant(
+    pool: Pool, cohort_id: str, participant_id: str, prefecture: str | None = None
+) -> ParticipantRow | None:
+    """One participant, or None (also when ``prefecture`` is given and they belong to another)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            _PARTICIPANT_SELECT + "WHERE p.cohort_id = %s AND p.participant_id = %s "
+            "AND (%s::text IS NULL OR p.prefecture_code = %s)",
+            (cohort_id, participant_id, prefecture, prefecture),
+        )
+        row = await cur.fetchone()
+    return participant_row(row) if row else None
+
+
+async def iter_people(
+    pool: Pool, cohort_id: str, which: People, prefecture: str | None = None
+) -> AsyncIterator[ParticipantRow]:
+    """The cohort's nominees, selected or completed participants, by participant id, streamed.
+
+    A server-side cursor hands rows over a few thousand at a time, so an export
+    of 50,000 people never holds them all in memory.
+    """
+    sql = (
+        _PARTICIPANT_SELECT + f"WHERE p.cohort_id = %s AND {_WHICH[which]} "
+        "AND (%s::text IS NULL OR p.prefecture_code = %s) ORDER BY p.participant_id"
+    )
+    async for row in stream_rows(pool, sql, (cohort_id, prefecture, prefecture)):
+        yield participant_row(row)
+
+
+async def stream_rows(pool: Pool, sql: str, params: tuple[Any, ...]) -> AsyncIterator[tuple[Any, ...]]:
+    """Rows of ``sql`` through a named (server-side) cursor inside its own transaction."""
+    async with (
+        pool.connection() as conn,
+        conn.transaction(),
+        conn.cursor(name=f"rm_{uuid.uuid4().hex[:12]}") as cur,
+    ):
+        cur.itersize = STREAM_ROWS
+        await cur.execute(sql, params)
+        async for row in cur:
+            yield row
