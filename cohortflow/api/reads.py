@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,7 +20,7 @@ from starlette.background import BackgroundTask
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
-from cohortflow.readmodels.credits import CreditStatement, credit_statement
+from cohortflow.readmodels.credits import CHINA, CreditStatement, credit_statement
 from cohortflow.readmodels.exports import COLUMNS, TITLES, ExportKind, csv_chunks, export_rows, write_xlsx
 from cohortflow.readmodels.queries import CohortRow, Funnel, ParticipantRow, cohort_funnel, list_cohorts, participant
 from cohortflow.readmodels.timeline import Timeline, participant_timeline
@@ -77,7 +77,7 @@ async def timeline(cohort_id: str, participant_id: str, request: Request, princi
 async def credits(cohort_id: str, participant_id: str, request: Request, principal: Reader) -> CreditStatement:
     """The person's credit ledger across cohorts: every hour with its source, and the 5-year cycle's total."""
     found = await _participant(request, principal, cohort_id, participant_id)
-    return await credit_statement(_store(request).pool, found.person_key, today=date.today())
+    return await credit_statement(_store(request).pool, found.person_key, today=datetime.now(CHINA).date())
 
 
 @router.get(
