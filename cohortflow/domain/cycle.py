@@ -199,3 +199,10 @@ def check_import_open(phase: PhaseKind | None, kind: ImportKind) -> None:
     if phase != expected:
         now = "finished" if phase is None else f"in {phase}"
         raise CommandRefused(f"a {kind} file belongs to the {expected} phase; the cohort is {now}")
+
+
+def check_recordable(fields: dict[str, object]) -> None:
+    """Refuse text PostgreSQL cannot store in JSON (U+0000) before anything is decided or recorded."""
+    for name, value in fields.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise CommandRefused(f"{name} contains a NUL character (U+0000), which cannot be recorded")

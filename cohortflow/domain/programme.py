@@ -285,6 +285,8 @@ def _misc_problems(p: Programme) -> Iterator[str]:
             yield f"credits[{i}]: phase {credit.phase} grants no credits; use one of {', '.join(CREDITABLE_PHASES)}"
     if p.version < 1:
         yield "version must be 1 or more"
+    if "\\u0000" in p.model_dump_json():
+        yield "the template contains a NUL character (U+0000), which cannot be recorded"
 
 
 def _phase_length(p: Programme, kind: PhaseKind) -> int | None:

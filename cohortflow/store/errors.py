@@ -13,3 +13,7 @@ class ExpectedVersionMismatch(StoreError):
 
 class IdempotencyConflict(StoreError):
     """An idempotency key reused for a different batch of events."""
+
+
+class UnstorableText(StoreError):
+    """Text PostgreSQL cannot store (U+0000); retrying cannot help."""

@@ -21,7 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from cohortflow.domain.canonical import canonical_json
 from cohortflow.store.chain import GENESIS, chain_hash, record_bytes, timestamp_text
-from cohortflow.store.errors import ExpectedVersionMismatch, IdempotencyConflict
+from cohortflow.store.errors import ExpectedVersionMismatch, IdempotencyConflict, UnstorableText
 from cohortflow.store.records import AppendResult, EventPayload, HeadDigest, NewEvent, StoredEvent
 
 APPEND_LOCK = 0x636F686F7274  # "cohort": one advisory lock serialises all appends
@@ -37,6 +37,9 @@ def libpq_url(url: str) -> str:
     """Accept SQLAlchemy-style URLs (postgresql+psycopg://) as well as libpq ones."""
     scheme, sep, rest = url.partition("://")
     return ("postgresql" + sep + rest) if scheme.startswith("postgresql") else url
+
+
+NUL = "\\u0000"  # how canonical JSON writes U+0000, which jsonb refuses
 
 
 class EventStore:
@@ -110,6 +113,8 @@ class EventStore:
                     version += 1
                     key = f"{idempotency_key}#{i}"
                     data_json = canonical_json(event.data)
+                    if NUL in data_json:
+                        raise UnstorableText(f"event {i} ({event.type}) contains U+0000, which PostgreSQL cannot store")
                     if event.metadata is not last_metadata:  # a batch usually shares one metadata dict
                         last_metadata, metadata_json = event.metadata, canonical_json(event.metadata)
                     record = record_bytes(

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         CommandRefused,
         CycleState,
         check_import_open,
+        check_recordable,
         check_withdrawal_open,
         decide_close_phase,
         decide_extend_deadline,
@@ -168,13 +169,14 @@ class CohortCycleWorkflow:
         ref = self._ref(inp.actor)
         if inp.state is None:
             started_at = workflow.now()
-            self._state = CycleState(started_at=started_at, day_seconds=inp.day_seconds)
             await self._activity(
                 CycleRecordActivities.record_cohort_started,
                 RecordCohortStarted(
                     ref=ref, programme=inp.programme, started_at=started_at, day_seconds=inp.day_seconds
                 ),
             )
+            # Only now may admin commands arrive: their activities need the recorded start.
+            self._state = CycleState(started_at=started_at, day_seconds=inp.day_seconds)
         else:
             self._state = inp.state
         progress = inp.progress
@@ -283,6 +285,7 @@ class CohortCycleWorkflow:
 
     @close_phase.validator
     def _validate_close_phase(self, req: ClosePhase) -> None:
+        check_recordable(req.model_dump())
         decide_close_phase(self._state_now(), req.phase)
 
     @workflow.update
@@ -302,6 +305,7 @@ class CohortCycleWorkflow:
 
     @extend_deadline.validator
     def _validate_extend_deadline(self, req: ExtendDeadline) -> None:
+        check_recordable(req.model_dump())
         decide_extend_deadline(self._state_now(), self._input().programme, req.phase, req.new_deadline, req.reason)
 
     @workflow.update
@@ -321,6 +325,7 @@ class CohortCycleWorkflow:
 
     @withdraw_participant.validator
     def _validate_withdraw(self, req: Withdraw) -> None:
+        check_recordable(req.model_dump())
         state = self._state_now()
         check_withdrawal_open(None if state.finished else state.phase, req.reason)
 
@@ -340,6 +345,7 @@ class CohortCycleWorkflow:
 
     @fill_place.validator
     def _validate_fill_place(self, req: PlaceFill) -> None:
+        check_recordable(req.model_dump())
         if not req.reason.strip():
             raise CommandRefused("filling a place needs a reason")
         if self._state_now().finished:
@@ -362,6 +368,7 @@ class CohortCycleWorkflow:
 
     @correct_fact.validator
     def _validate_correct_fact(self, req: Correction) -> None:
+        check_recordable(req.model_dump())
         if not req.reason.strip():
             raise CommandRefused("a correction needs a reason")
 
@@ -384,6 +391,7 @@ class CohortCycleWorkflow:
 
     @import_file.validator
     def _validate_import_file(self, req: FileImport) -> None:
+        check_recordable(req.model_dump())
         state = self._state_now()
         check_import_open(None if state.finished else state.phase, req.kind)
 

@@ -242,7 +242,7 @@ async def test_a_cohort_is_started_fed_by_imports_and_steered(
     assert json.loads((await api.http.get("/openapi.json")).text)["info"]["title"] == "cohortflow"
 
 
-async def test_read_models_are_scoped_masked_and_exported(api: Api, store: EventStore) -> None:
+async def test_read_models_are_scoped_masked_and_exported(api: Api, time_skipping: WorkflowEnvironment) -> None:
     await submit(api, template())
     started = await api.http.post(
         "/api/v1/cohorts",
@@ -250,6 +250,7 @@ async def test_read_models_are_scoped_masked_and_exported(api: Api, store: Event
         headers=api.as_("admin"),
     )
     assert started.status_code == 201
+    await wait_for_status(time_skipping.client, "cohort-r1", lambda s: s.phase == "nomination")
     people = nominees(PROGRAMME, seed=9)
     applied = await upload(api, "r1", "nominees", nominee_csv(people))
     assert applied["status"] == "applied", applied
@@ -299,3 +300,29 @@ async def test_read_models_are_scoped_masked_and_exported(api: Api, store: Event
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     assert (await api.http.get("/api/v1/cohorts/r1/exports/nominees", headers=api.as_("reminder"))).status_code == 403
     assert (await api.http.get("/api/v1/cohorts/nope/exports/nominees", headers=api.as_("admin"))).status_code == 404
+
+
+async def test_text_postgresql_cannot_store_is_refused_not_retried(
+    api: Api, time_skipping: WorkflowEnvironment
+) -> None:
+    await submit(api, template())
+    bad_template = await api.http.post(
+        "/api/v1/programmes/validate", json=template(name="a\x00b"), headers=api.as_("admin")
+    )
+    assert bad_template.status_code == 422 and any("U+0000" in p for p in bad_template.json()["problems"])
+    started = await api.http.post(
+        "/api/v1/cohorts",
+        json={"cohort_id": "nul", "programme_id": PROGRAMME.id, "version": 1},
+        headers=api.as_("admin"),
+    )
+    assert started.status_code == 201
+    await wait_for_status(time_skipping.client, "cohort-nul", lambda s: s.phase == "nomination")
+    for path, body in (
+        ("close-phase", {"phase": "nomination", "reason": "a\x00b"}),
+        ("withdrawals", {"participant_id": "P000001", "reason": "a\x00b"}),
+        ("corrections", {"participant_id": "P000001", "field": "role", "value": "a\x00b", "reason": "x"}),
+    ):
+        refused = await api.http.post(f"/api/v1/cohorts/nul/{path}", json=body, headers=api.as_("admin"))
+        assert refused.status_code == 409 and "NUL character (U+0000)" in refused.json()["detail"], path
+    status = (await api.http.get("/api/v1/cohorts/nul/status", headers=api.as_("admin"))).json()
+    assert status["phase"] == "nomination"

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from cohortflow.store.chain import GENESIS
-from cohortflow.store.errors import ExpectedVersionMismatch, IdempotencyConflict
+from cohortflow.store.errors import ExpectedVersionMismatch, IdempotencyConflict, UnstorableText
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import NewEvent
 
@@ -142,3 +142,9 @@ async def test_payloads_of_some_types_are_read_in_stream_order_across_pages(
     await store.append("other", events(3, kind="A"), idempotency_key="o")
     got = [(p.type, p.data["i"]) async for p in store.read_payloads("s", ["A"])]
     assert got == [("A", i) for i in range(20) if i % 3]
+
+
+async def test_text_postgresql_cannot_store_is_refused_before_writing(store: EventStore) -> None:
+    with pytest.raises(UnstorableText, match="U\\+0000"):
+        await store.append("s", [NewEvent("T", {"x": "a\x00b"})], idempotency_key="nul")
+    assert (await store.head()).position == 0
