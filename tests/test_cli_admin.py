@@ -38,7 +38,7 @@ from cohortflow.domain.nomination import NomineeRow
 from cohortflow.sample import nominees, sample_programme
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
-from tests.workflows.helpers import running_worker
+from tests.workflows.helpers import running_worker, terminate_cohorts
 
 PROGRAMME = sample_programme(120, 20)
 PROGRAMME_ID = PROGRAMME.id
@@ -120,6 +120,7 @@ async def served(
         finally:
             server.should_exit = True
             await task
+    await terminate_cohorts(time_skipping.client, store)
 
 
 def _template_file(path: Path, **changes: Any) -> Path:
@@ -158,11 +159,12 @@ async def _start_cohort(served: Served, cohort_id: str) -> dict[str, Any]:
     result = await served.run("cohort", "start", cohort_id, "--programme", PROGRAMME_ID, "--version", "1")
     assert result.exit_code == 0, result.output
     assert f"started cohort {cohort_id} (workflow cohort-{cohort_id})" in result.stdout
-    for _ in range(200):  # the first workflow task may not have run yet
+    for _ in range(200):  # the start may not be recorded yet
         status = await served.run("cohort", "status", cohort_id, "--json")
         if status.exit_code == 0:
             body: dict[str, Any] = json.loads(status.stdout)
-            return body
+            if body["phase"] == "nomination":
+                return body
         await asyncio.sleep(0.05)
     raise AssertionError(f"the cohort never answered its status: {status.output}")
 
@@ -225,58 +227,60 @@ async def test_programme_submit_list_show_diff_and_validate(served: Served, tmp_
 
 async def test_cohort_start_status_imports_and_refusals(served: Served, tmp_path: Path) -> None:
     await _submit_programme(served, tmp_path)
-    status = await _start_cohort(served, "c1")
+    status = await _start_cohort(served, "cli-c1")
     assert status["phase"] == "nomination"
     assert status["programme_version"] == 1
 
-    table = await served.run("cohort", "status", "c1")
+    table = await served.run("cohort", "status", "cli-c1")
     assert table.exit_code == 0, table.output
     assert re.search(r"phase\s+│\s+nomination", table.stdout), table.stdout
     assert "counters.candidates" in table.stdout
 
     # One wrong ID number: the whole file is refused and the row is named.
     people, bad_row = _with_bad_id(4)
-    refused = await served.run("import", "nominees", "c1", _nominee_file(tmp_path / "bad.csv", people))
+    refused = await served.run("import", "nominees", "cli-c1", _nominee_file(tmp_path / "bad.csv", people))
     assert refused.exit_code == 2, refused.output
     assert "refused (422): nothing was applied from the nominees file (120 rows, 1 rejected)" in refused.stderr
     assert f"row {bad_row}, national_id" in refused.stderr
 
     good = _nominee_file(tmp_path / "nominees.csv", PEOPLE)
-    applied = await served.run("import", "nominees", "c1", good)
+    applied = await served.run("import", "nominees", "cli-c1", good)
     assert applied.exit_code == 0, applied.output
     assert "applied: 120 of 120 rows, 0 rejected" in applied.stdout
 
-    duplicate = await served.run("import", "nominees", "c1", good)
+    duplicate = await served.run("import", "nominees", "cli-c1", good)
     assert duplicate.exit_code == 0, duplicate.output
-    assert "duplicate: this nominees file was already imported into cohort c1" in duplicate.stdout
-    counters = json.loads((await served.run("cohort", "status", "c1", "--json")).stdout)["counters"]
+    assert "duplicate: this nominees file was already imported into cohort cli-c1" in duplicate.stdout
+    counters = json.loads((await served.run("cohort", "status", "cli-c1", "--json")).stdout)["counters"]
     assert counters["candidates"] == 120
 
-    wrong_phase = await served.run("import", "study_records", "c1", good)
+    wrong_phase = await served.run("import", "study_records", "cli-c1", good)
     assert wrong_phase.exit_code == 2
     assert "a study_records file belongs to the online_study phase; the cohort is in nomination" in wrong_phase.stderr
 
-    not_open = await served.run("cohort", "close-phase", "c1", "selection", "--reason", "enough")
+    not_open = await served.run("cohort", "close-phase", "cli-c1", "selection", "--reason", "enough")
     assert not_open.exit_code == 2, not_open.output
     assert "refused (409): phase selection is not open; the open phase is nomination" in not_open.stderr
 
     deadline = datetime.fromisoformat(status["deadline"]) + timedelta(days=3)
-    extended = await served.run("cohort", "extend", "c1", "nomination", deadline.isoformat(), "--reason", "late")
+    extended = await served.run("cohort", "extend", "cli-c1", "nomination", deadline.isoformat(), "--reason", "late")
     assert extended.exit_code == 0, extended.output
     assert "extended" in extended.stdout
-    moved = json.loads((await served.run("cohort", "status", "c1", "--json")).stdout)["deadline"]
+    moved = json.loads((await served.run("cohort", "status", "cli-c1", "--json")).stdout)["deadline"]
     assert datetime.fromisoformat(moved) == deadline
-    no_zone = await served.run("cohort", "extend", "c1", "nomination", "2030-01-01T00:00:00", "--reason", "r")
+    no_zone = await served.run("cohort", "extend", "cli-c1", "nomination", "2030-01-01T00:00:00", "--reason", "r")
     assert no_zone.exit_code == 2
     assert "has no zone" in no_zone.stderr
 
     corrected = await served.run(
-        "cohort", "correct", "c1", PEOPLE[0].participant_id, "name", "张三", "--reason", "typo"
+        "cohort", "correct", "cli-c1", PEOPLE[0].participant_id, "name", "张三", "--reason", "typo"
     )
     assert corrected.exit_code == 0, corrected.output
     assert "corrected" in corrected.stdout
 
-    auditor = await served.run("cohort", "start", "c9", "--programme", PROGRAMME_ID, "--version", "1", role="auditor")
+    auditor = await served.run(
+        "cohort", "start", "cli-c9", "--programme", PROGRAMME_ID, "--version", "1", role="auditor"
+    )
     assert auditor.exit_code == 2
     assert "refused (403): role auditor may not cohorts:start" in auditor.stderr
 
@@ -285,7 +289,7 @@ async def test_cohort_start_status_imports_and_refusals(served: Served, tmp_path
     assert "refused (422): the request is not valid" in invalid.stderr
     assert "body.cohort_id: String should match pattern" in invalid.stderr
 
-    anonymous = await served.run("cohort", "status", "c1", role=None)
+    anonymous = await served.run("cohort", "status", "cli-c1", role=None)
     assert anonymous.exit_code == 2
     assert "refused (401): missing bearer token" in anonymous.stderr
     assert f"set {TOKEN_ENV} or pass --token" in anonymous.stderr
@@ -294,20 +298,20 @@ async def test_cohort_start_status_imports_and_refusals(served: Served, tmp_path
     assert unknown.exit_code == 2
     assert "refused (404)" in unknown.stderr
 
-    not_a_sheet = await served.run("import", "nominees", "c1", tmp_path / "v1.json")
+    not_a_sheet = await served.run("import", "nominees", "cli-c1", tmp_path / "v1.json")
     assert not_a_sheet.exit_code == 2
     assert "an import is a .csv, .txt or .xlsx file" in not_a_sheet.stderr
 
 
 async def test_partial_import_downloads_the_rejected_rows(served: Served, tmp_path: Path) -> None:
     await _submit_programme(served, tmp_path)
-    await _start_cohort(served, "c2")
+    await _start_cohort(served, "cli-c2")
     people, bad_row = _with_bad_id(10)
     rejects = tmp_path / "rejects.csv"
     result = await served.run(
         "import",
         "nominees",
-        "c2",
+        "cli-c2",
         _nominee_file(tmp_path / "partial.csv", people),
         "--accept-partial",
         "--rejects-to",
@@ -324,27 +328,27 @@ async def test_partial_import_downloads_the_rejected_rows(served: Served, tmp_pa
 
 async def test_read_model_commands(served: Served, tmp_path: Path) -> None:
     await _submit_programme(served, tmp_path)
-    await _start_cohort(served, "c3")
-    imported = await served.run("import", "nominees", "c3", _nominee_file(tmp_path / "n.csv", PEOPLE))
+    await _start_cohort(served, "cli-c3")
+    imported = await served.run("import", "nominees", "cli-c3", _nominee_file(tmp_path / "n.csv", PEOPLE))
     assert imported.exit_code == 0, imported.output
     await served.app.state.projector.catch_up(wait=True)
     pid = PEOPLE[0].participant_id
     listed = await served.run("cohort", "list", "--json")
     assert listed.exit_code == 0, listed.output
-    assert "c3" in [row["cohort_id"] for row in json.loads(listed.stdout)]
+    assert "cli-c3" in [row["cohort_id"] for row in json.loads(listed.stdout)]
     table = await served.run("cohort", "list")
-    assert table.exit_code == 0 and "c3" in table.stdout, table.output
-    funnel = await served.run("cohort", "funnel", "c3")
+    assert table.exit_code == 0 and "cli-c3" in table.stdout, table.output
+    funnel = await served.run("cohort", "funnel", "cli-c3")
     assert funnel.exit_code == 0, funnel.output
     assert "total" in funnel.stdout
     assert PROGRAMME.prefectures[0].name in funnel.stdout
-    timeline = await served.run("cohort", "timeline", "c3", pid)
+    timeline = await served.run("cohort", "timeline", "cli-c3", pid)
     assert timeline.exit_code == 0, timeline.output
-    assert f"{pid} in cohort c3" in timeline.stdout
-    credits = await served.run("cohort", "credits", "c3", pid)
+    assert f"{pid} in cohort cli-c3" in timeline.stdout
+    credits = await served.run("cohort", "credits", "cli-c3", pid)
     assert credits.exit_code == 0, credits.output
     target = tmp_path / "nominees.csv.out"
-    exported = await served.run("export", "nominees", "c3", "--output", target)
+    exported = await served.run("export", "nominees", "cli-c3", "--output", target)
     assert exported.exit_code == 0, exported.output
     assert target.read_bytes().startswith("\ufeff".encode())
     assert f"to {target}" in exported.stdout

@@ -16,7 +16,7 @@ from cohortflow.readmodels.projector import Projector
 from cohortflow.sample import sample_programme
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
-from tests.workflows.helpers import running_worker
+from tests.workflows.helpers import running_worker, terminate_cohorts
 
 PROGRAMME = sample_programme(120, 20)
 COORDINATED = PROGRAMME.prefectures[0].code
@@ -62,3 +62,4 @@ async def api(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=120) as http:
             yield Api(http, settings, tokens, app.state.projector)
+        await terminate_cohorts(time_skipping.client, store)

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from temporalio.testing import ActivityEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from cohortflow.access.tokens import issue_token
 from cohortflow.activities import Activities
 from cohortflow.activities.base import CohortRef
 from cohortflow.activities.cycle_records import RecordCohortStarted
@@ -24,7 +25,9 @@ REF = CohortRef(cohort_id="c9", workflow_id="cohort-c9")
 
 
 @pytest.fixture
-async def api(database_url: str, store: EventStore) -> AsyncIterator[httpx.AsyncClient]:
+async def api(
+    database_url: str, store: EventStore, time_skipping: WorkflowEnvironment
+) -> AsyncIterator[httpx.AsyncClient]:
     acts, env = Activities(store), ActivityEnvironment()
     start = RecordCohortStarted(
         ref=REF, programme=sample_programme(300, 40), started_at=datetime(2026, 3, 1, tzinfo=UTC), day_seconds=86400
@@ -33,10 +36,12 @@ async def api(database_url: str, store: EventStore) -> AsyncIterator[httpx.Async
     await env.run(acts.import_sample_nominees, ImportSampleNominees(ref=REF, seed=4))
     await env.run(acts.record_sample_online_study, RecordSampleStudy(ref=REF, seed=4))
     await env.run(acts.select_participants, SelectParticipants(ref=REF))
-    app = create_app(Settings(), database_url)
+    token = await issue_token(store.pool, name="wang", role="auditor", prefecture=None, issued_by="tests")
+    app = create_app(Settings(), database_url, temporal=time_skipping.client)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        headers = {"Authorization": f"Bearer {token.secret}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers) as client:
             yield client
 
 
@@ -54,8 +59,8 @@ async def test_digest_verify_and_replay_are_answered_and_recorded(api: httpx.Asy
     assert person["participant_id"] == "P000001" and person["selection"] in ("selected", "waiting list", "not selected")
     whole = (await api.get("/api/v1/audit/cohorts/c9/as-of", params={"at": now})).json()
     assert whole["funnel"]["nominated"] == 300 and whole["funnel"]["selected"] == 40
-    asked = [e.data["query"] async for e in store.read_stream("audit")]
-    assert asked == ["digest", "verify", "verify", "selection", "as-of", "as-of"]
+    asked = [(e.data["query"], e.metadata["actor"]) async for e in store.read_stream("audit")]
+    assert asked == [(q, "auditor:wang") for q in ("digest", "verify", "verify", "selection", "as-of", "as-of")]
 
 
 async def test_bad_audit_questions_get_4xx_and_write_nothing(api: httpx.AsyncClient, store: EventStore) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import build_worker
@@ -48,3 +50,15 @@ async def wait_for_status(
 def first_run_id(handle: WorkflowHandle[Any, Any]) -> str:
     assert handle.first_execution_run_id is not None
     return handle.first_execution_run_id
+
+
+async def terminate_cohorts(client: Client, store: EventStore) -> None:
+    """End every cohort workflow started against ``store``.
+
+    The time-skipping server is shared by the whole session; a cohort left
+    waiting for a worker that has gone would hold its clock for later tests.
+    """
+    async for event in store.read_all():
+        if event.type == "CohortStarted":
+            with contextlib.suppress(RPCError):  # already closed
+                await client.get_workflow_handle(f"cohort-{event.data['cohort_id']}").terminate(reason="test ended")
