@@ -32,12 +32,17 @@ from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import connect_client
 
 
-async def keep_projecting(projector: Projector, interval: float) -> None:
-    """Bring the read models up to the head of the log, again and again; a failed pass is retried."""
+async def keep_projecting(app: FastAPI, projector: Projector, interval: float) -> None:
+    """Bring the read models up to the head of the log, again and again; a failed pass is retried.
+
+    ``app.state.projected_to`` says how far they are (whoever projected), so
+    answers cached for that position can be served without asking the database.
+    """
     log = structlog.get_logger()
     while True:
         try:
             await projector.catch_up()
+            app.state.projected_to = await projector.checkpoint()
         except Exception:
             log.exception("projecting the read models failed; retrying")
         await asyncio.sleep(interval)
@@ -63,7 +68,9 @@ def create_app(
         app.state.store = await EventStore.connect(url, max_size=settings.api_pool_size)
         app.state.temporal = temporal or await connect_client(address or "", settings.temporal_namespace)
         app.state.projector = Projector(app.state.store)
-        projecting = asyncio.create_task(keep_projecting(app.state.projector, settings.projection_interval))
+        app.state.projected_to = -1
+        app.state.funnels = {}
+        projecting = asyncio.create_task(keep_projecting(app, app.state.projector, settings.projection_interval))
         try:
             yield
         finally:

@@ -53,7 +53,15 @@ async def cohorts(request: Request, principal: Reader) -> list[CohortRow]:
 @router.get("/{cohort_id}/funnel")
 async def funnel(cohort_id: str, request: Request, principal: Reader) -> Funnel:
     """How many people reached each step, in total and per prefecture."""
-    return await cohort_funnel(_store(request).pool, cohort_id, principal.prefecture_scope)
+    # Funnels change only when the projector moves on: one answer per position is enough.
+    cache: dict[tuple[str, str | None], Funnel] = request.app.state.funnels
+    key = (cohort_id, principal.prefecture_scope)
+    cached = cache.get(key)
+    if cached is not None and cached.projected_to == request.app.state.projected_to:
+        return cached
+    answer = await cohort_funnel(_store(request).pool, cohort_id, principal.prefecture_scope)
+    cache[key] = answer
+    return answer
 
 
 @router.get("/{cohort_id}/participants/{participant_id}")

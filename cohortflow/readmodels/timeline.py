@@ -8,16 +8,14 @@ mask by role.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 
 from cohortflow.store.eventstore import EventStore
-from cohortflow.store.records import StoredEvent
 
 # The store's read takes an upper bound on recorded_at; this one admits everything.
-_END_OF_TIME = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 class TimelineEntry(BaseModel):
@@ -36,17 +34,9 @@ class Timeline(BaseModel):
     entries: list[TimelineEntry]
 
 
-def _concerns(event: StoredEvent, participant_id: str) -> bool:
-    if event.data.get("participant_id") == participant_id:
-        return True
-    if event.type == "SelectionDecided":
-        return participant_id in event.data["selected"] or participant_id in event.data["waiting_list"]
-    return False
-
-
 async def participant_timeline(store: EventStore, cohort_id: str, participant_id: str) -> Timeline:
     """Every event about the participant in recording order; LookupError if they were never nominated."""
-    events = await store.read_participant(f"cohort-{cohort_id}", participant_id, _END_OF_TIME)
+    events = await store.read_participant_timeline(f"cohort-{cohort_id}", participant_id)
     entries = [
         TimelineEntry(
             position=e.position,
@@ -58,7 +48,6 @@ async def participant_timeline(store: EventStore, cohort_id: str, participant_id
             data=e.data,
         )
         for e in events
-        if _concerns(e, participant_id)
     ]
     if not any(e.type == "CandidateNominated" for e in entries):
         raise LookupError(f"participant {participant_id} was not nominated to cohort {cohort_id}")

@@ -295,6 +295,24 @@ class EventStore:
             )
             return [_stored(row) for row in await cur.fetchall()]
 
+    async def read_participant_timeline(self, stream_id: str, participant_id: str) -> list[StoredEvent]:
+        """A participant's own events in a stream, and the selections that name them, in order.
+
+        Both halves are served by the participant index; the stream's other
+        events (its start, with the whole programme) are never read or decoded.
+        """
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {COLUMNS} FROM events WHERE stream_id = %(s)s "
+                "AND coalesce(data->>'participant_id', '') = %(p)s "
+                f"UNION ALL SELECT {COLUMNS} FROM events WHERE stream_id = %(s)s "
+                "AND coalesce(data->>'participant_id', '') = '' AND type = 'SelectionDecided' "
+                "AND (data->'selected' ? %(p)s OR data->'waiting_list' ? %(p)s) "
+                "ORDER BY stream_version",
+                {"s": stream_id, "p": participant_id},
+            )
+            return [_stored(row) for row in await cur.fetchall()]
+
     async def read_all(self, after_position: int = 0, limit: int | None = None) -> AsyncIterator[StoredEvent]:
         """Every event after ``after_position`` in position (= commit) order."""
         remaining = limit
