@@ -32,6 +32,7 @@ test: lint typecheck
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.audit_run
+	$(BIN)/python -m bench.admin_run
 
 # Re-record the workflow histories replayed by tests/workflows/test_replay.py.
 histories: $(STAMP)
