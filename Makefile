@@ -34,9 +34,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.audit_run
 	$(BIN)/python -m bench.admin_run
 
-# Re-record the workflow histories replayed by tests/workflows/test_replay.py.
+# Record workflow histories for tests/workflows/test_replay.py under a new tag: make histories TAG=v3
 histories: $(STAMP)
-	$(BIN)/python -m tests.workflows.record_histories
+	$(BIN)/python -m tests.workflows.record_histories $(TAG)
 
 clean:
 	rm -rf $(VENV) state .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ under earlier code keep being replayed (cycles run for years).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sys
 import tempfile
 from datetime import timedelta
@@ -26,7 +27,9 @@ from cohortflow.store.migrate import upgrade
 from cohortflow.workflows.cohort_cycle import (
     CohortCycleInput,
     CohortCycleWorkflow,
+    Correction,
     ExtendDeadline,
+    FileImport,
     SampleFeed,
     Withdraw,
 )
@@ -47,7 +50,7 @@ async def record(tag: str) -> list[Path]:
                 data_converter=pydantic_data_converter,
             )
             try:
-                return await _run(env, store, tag)
+                return await _run(env, store, tag, Path(tmp) / "uploads")
             finally:
                 await env.shutdown()
                 await store.close()
@@ -55,11 +58,15 @@ async def record(tag: str) -> list[Path]:
             pg.stop()
 
 
-async def _run(env: WorkflowEnvironment, store: EventStore, tag: str) -> list[Path]:
+async def _run(env: WorkflowEnvironment, store: EventStore, tag: str, uploads: Path) -> list[Path]:
     client = env.client
     cohort = f"replay-{tag}"
     inp = CohortCycleInput(cohort_id=cohort, programme=sample_programme(120, 16), feed=SampleFeed(seed=11))
-    async with running_worker(client, store, "record-histories"):
+    again = b"participant_id,name,national_id,gender,prefecture_code\nP000001,x,110101199003070000,M,430100\n"
+    digest = hashlib.sha256(again).hexdigest()
+    uploads.mkdir(parents=True, exist_ok=True)
+    (uploads / digest).write_bytes(again)
+    async with running_worker(client, store, "record-histories", uploads):
         handle = await start_cohort(client, inp, "record-histories")
         status = await wait_for_status(client, handle.id, lambda s: s.counters.candidates > 0)
         assert status.deadline is not None
@@ -70,11 +77,20 @@ async def _run(env: WorkflowEnvironment, store: EventStore, tag: str) -> list[Pa
         await handle.execute_update(
             CohortCycleWorkflow.withdraw_participant, Withdraw(participant_id="P000002", reason="replay")
         )
+        await handle.execute_update(
+            CohortCycleWorkflow.correct_fact,
+            Correction(participant_id="P000003", field="school", value="replay school", reason="replay"),
+        )
+        await handle.execute_update(
+            CohortCycleWorkflow.import_file, FileImport(kind="nominees", digest=digest, filename="again.csv")
+        )
         await handle.result()
         histories = await cohort_histories(client, inp.cohort_id, inp.programme)
     return write_histories(histories, OUT, tag)
 
 
 if __name__ == "__main__":
-    for path in asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else "v1")):
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m tests.workflows.record_histories TAG   (a tag not used yet, e.g. v3)")
+    for path in asyncio.run(record(sys.argv[1])):
         print(path)
