@@ -226,7 +226,7 @@ def rebuild_read_models() -> None:
     """Drop the read models and project them again from the first event (the API does not need to stop)."""
     from rich.progress import Progress
 
-    from cohortflow.cli_audit import run_on_store
+    from cohortflow.cli_store import run_on_store
     from cohortflow.readmodels.projector import Projector
 
     with Progress(console=console, transient=True) as progress:

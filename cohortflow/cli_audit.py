@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -32,12 +31,11 @@ from cohortflow.audit.verify import (
     verify_cohort,
     verify_store,
 )
+from cohortflow.cli_store import run_on_store
 from cohortflow.domain.programme import Programme, ProgrammeInvalid, parse_programme
 from cohortflow.readmodels.cohort_summary import cohort_summary
-from cohortflow.runtime.postgres import embedded_database
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
-from cohortflow.store.migrate import upgrade
 from cohortflow.worker import connect_client
 
 app = typer.Typer(no_args_is_help=True, help="Verify, replay and export the history (read-only; queries are recorded).")
@@ -53,31 +51,8 @@ class Refused(Exception):
     """Bad input: reported, exit code 2, nothing written."""
 
 
-@contextmanager
-def _database() -> Iterator[str]:
-    settings = Settings()
-    if settings.database_url is not None:
-        yield settings.database_url
-        return
-    with embedded_database(settings.state_dir.resolve() / "postgres") as url:
-        upgrade(url)
-        yield url
-
-
-def run_on_store(work: Callable[[EventStore], Awaitable[T]]) -> T:
-    async def main(url: str) -> T:
-        store = await EventStore.connect(url)
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    try:
-        with _database() as url:
-            return asyncio.run(main(url))
-    except (Refused, ForeignDigest, LookupError, ProgrammeInvalid) as exc:
-        err.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from None
+def _run(work: Callable[[EventStore], Awaitable[T]]) -> T:
+    return run_on_store(work, (Refused, ForeignDigest, LookupError, ProgrammeInvalid))
 
 
 def _load_digest(path: Path | None) -> ExportedDigest | None:
@@ -115,7 +90,7 @@ def digest(
         await record_query(store, actor, "digest", {}, f"position {exported.position}")
         return exported
 
-    exported = run_on_store(work)
+    exported = _run(work)
     text = exported.model_dump_json(indent=2)
     if out is not None:
         out.write_text(text + "\n")
@@ -138,7 +113,7 @@ def verify(
         await record_query(store, actor, "verify", {"cohort": cohort or "", "digest": str(digest_file or "")}, outcome)
         return report
 
-    report = run_on_store(work)
+    report = _run(work)
     if as_json:
         _print_json(report.model_dump(mode="json") | {"ok": report.ok})
     else:
@@ -163,7 +138,7 @@ def bundle(
         await record_query(store, actor, "bundle", {"cohort": cohort or "", "out": str(out)}, f"{summary.events}")
         return f"{summary.events:,} events and {summary.programmes} programme version(s) written to {out}"
 
-    console.print(run_on_store(work))
+    console.print(_run(work))
 
 
 @app.command("check-bundle")
@@ -198,7 +173,7 @@ def selection(
         await record_query(store, actor, "selection", {"cohort": cohort, "what_if": str(what_if or "")}, outcome)
         return result
 
-    result = run_on_store(work)
+    result = _run(work)
     if as_json:
         _print_json(result.model_dump(mode="json"))
     else:
@@ -236,7 +211,7 @@ def as_of(
         await record_query(store, actor, "as-of", {"cohort": cohort, "participant": participant or "", "at": at}, "ok")
         return state
 
-    _print_json(run_on_store(work).model_dump(mode="json"))
+    _print_json(_run(work).model_dump(mode="json"))
 
 
 @app.command()
@@ -263,7 +238,7 @@ def history(
         await record_query(store, actor, "history", {"cohort": cohort, "out": str(out)}, f"{len(paths)} histories")
         return paths
 
-    for path in run_on_store(work):
+    for path in _run(work):
         console.print(str(path))
 
 

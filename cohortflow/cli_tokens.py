@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, TypeVar
 
@@ -16,10 +14,8 @@ from rich.table import Table
 
 from cohortflow.access.roles import ROLES
 from cohortflow.access.tokens import IssuedToken, TokenInfo, TokenRefused, issue_token, list_tokens, revoke_token
-from cohortflow.runtime.postgres import embedded_database
-from cohortflow.settings import Settings
+from cohortflow.cli_store import run_on_store
 from cohortflow.store.eventstore import EventStore
-from cohortflow.store.migrate import upgrade
 
 app = typer.Typer(no_args_is_help=True, help="Issue, revoke and list the API's bearer tokens.")
 console = Console()
@@ -31,32 +27,8 @@ def _operator() -> str:
     return "cli:" + getpass.getuser()
 
 
-@contextmanager
-def _database() -> Iterator[str]:
-    # As cli_audit's, but importing that would load the whole workflow stack to manage tokens.
-    settings = Settings()
-    if settings.database_url is not None:
-        yield settings.database_url
-        return
-    with embedded_database(settings.state_dir.resolve() / "postgres") as url:
-        upgrade(url)
-        yield url
-
-
 def _run(work: Callable[[EventStore], Awaitable[T]]) -> T:
-    async def main(url: str) -> T:
-        store = await EventStore.connect(url, max_size=1)
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    try:
-        with _database() as url:
-            return asyncio.run(main(url))
-    except TokenRefused as exc:
-        err.print(f"[red]{escape(str(exc))}[/]", highlight=False)
-        raise typer.Exit(2) from None
+    return run_on_store(work, (TokenRefused,), max_size=1)
 
 
 @app.command()

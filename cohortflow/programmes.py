@@ -83,7 +83,8 @@ def read_template(body: bytes, content_type: str) -> object:
 
 async def submit(store: EventStore, programme: Programme, actor: str) -> Submitted:
     """Record ``programme`` as its next version; the same version again with the same content is a no-op."""
-    recorded = [r for r in await _recorded(store) if r.info.programme_id == programme.id]
+    everything = await _recorded(store)
+    recorded = [r for r in everything if r.info.programme_id == programme.id]
     digest = programme.digest
     for r in recorded:
         if r.info.version == programme.version:
@@ -112,8 +113,9 @@ async def submit(store: EventStore, programme: Programme, actor: str) -> Submitt
         STREAM,
         [NewEvent(event.TYPE, event.payload(), metadata, event.SCHEMA_VERSION)],
         idempotency_key=f"programmes/{programme.id}/v{programme.version}",
-        # Two submissions racing for the same next version: the loser is refused by the store.
-        expected_version=await store.stream_version(STREAM),
+        # The stream holds only versions, so its length is its version: of two racing submissions
+        # the store refuses the second.
+        expected_version=len(everything),
     )
     return Submitted(programme_id=programme.id, version=programme.version, digest=digest, duplicate=False)
 

@@ -10,9 +10,9 @@ propagate and are retried by Temporal.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import structlog
 from pydantic import BaseModel, ConfigDict
@@ -141,9 +141,18 @@ class CohortActivities:
             await self.append(ref, step, events, programme=programme, expected_version=expected_version)
         return events
 
-    @staticmethod
-    def metadata(ref: CohortRef, programme: Programme, step: str) -> dict[str, Any]:
-        return Metadata(
+    async def append(
+        self,
+        ref: CohortRef,
+        step: str,
+        events: Iterable[Event],
+        *,
+        programme: Programme,
+        expected_version: int | None = None,
+        count: int | None = None,
+    ) -> AppendResult:
+        """Append as business step ``step``; a generator of events needs its ``count`` (see EventStore.append)."""
+        metadata = Metadata(
             actor=ref.actor,
             workflow_id=ref.workflow_id,
             programme_id=programme.id,
@@ -151,20 +160,13 @@ class CohortActivities:
             step=step,
             correlation_id=ref.cohort_id,
         ).model_dump()
-
-    async def append(
-        self,
-        ref: CohortRef,
-        step: str,
-        events: Sequence[Event],
-        *,
-        programme: Programme,
-        expected_version: int | None = None,
-    ) -> AppendResult:
-        metadata = self.metadata(ref, programme, step)
+        if count is None:
+            events = list(events)
+            count = len(events)
         result = await self.store.append(
             ref.stream_id,
-            [NewEvent(e.TYPE, e.payload(), metadata, e.SCHEMA_VERSION) for e in events],
+            (NewEvent(e.TYPE, e.payload(), metadata, e.SCHEMA_VERSION) for e in events),
+            count=count,
             idempotency_key=f"{ref.workflow_id}/{step}",
             expected_version=expected_version,
             on_progress=activity.heartbeat,

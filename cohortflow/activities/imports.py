@@ -14,7 +14,7 @@ import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from temporalio import activity
@@ -27,7 +27,6 @@ from cohortflow.domain.programme import Programme
 from cohortflow.domain.records import RecordCheck
 from cohortflow.imports.reading import FileRefused, SourceRow, open_table
 from cohortflow.imports.typed import typed_row
-from cohortflow.store.records import NewEvent
 
 REPORTED_PROBLEMS = 200
 """Problems returned in the answer; the rejects file holds every one."""
@@ -75,6 +74,23 @@ class _Tally:
         self.problem_count += len(problems)
         self.problems.extend(problems[: max(0, REPORTED_PROBLEMS - len(self.problems))])
 
+    def outcome(self, req: ImportRecords, status: Literal["applied", "refused"], **more: Any) -> ImportOutcome:
+        return ImportOutcome(
+            status=status,
+            kind=req.kind,
+            digest=req.digest,
+            rows=self.rows,
+            rejected=self.rejected,
+            problems=self.problems,
+            problem_count=self.problem_count,
+            **more,
+        )
+
+
+def _refused(req: ImportRecords, problem: str) -> ImportOutcome:
+    """A file refused as a whole, before any row could be checked."""
+    return _Tally(problems=[problem], problem_count=1).outcome(req, "refused")
+
 
 class ImportActivities(CohortActivities):
     @activity.defn
@@ -85,26 +101,28 @@ class ImportActivities(CohortActivities):
         if earlier is not None:
             done = ImportApplied.model_validate(earlier[-1].data)
             return ImportOutcome(
-                status="duplicate", rows=done.rows, applied=done.applied, rejected=done.rejected, **_ids(req)
+                status="duplicate",
+                kind=req.kind,
+                digest=req.digest,
+                rows=done.rows,
+                applied=done.applied,
+                rejected=done.rejected,
             )
         path = self.uploads / req.digest
         if not path.is_file():
-            return ImportOutcome(status="refused", problems=[f"no uploaded file has digest {req.digest}"], **_ids(req))
+            return _refused(req, f"no uploaded file has digest {req.digest}")
         programme = await self.programme(req.ref)
         facts = await self.facts(req.ref)
         rejects = rejects_path(self.uploads, req.digest) if req.accept_partial else None
         try:
             tally = self._first_pass(req, path, programme, facts, rejects)
         except FileRefused as exc:
-            return ImportOutcome(status="refused", problems=[str(exc)], problem_count=1, **_ids(req))
-        good = tally.rows - tally.rejected
-        counts = {"rows": tally.rows, "rejected": tally.rejected, "problem_count": tally.problem_count}
+            return _refused(req, str(exc))
         if tally.rows == 0:
-            return ImportOutcome(status="refused", problems=["the file has no data rows"], **_ids(req))
+            return _refused(req, "the file has no data rows")
+        good = tally.rows - tally.rejected
         if good == 0 or (tally.rejected and not req.accept_partial):
-            return ImportOutcome(
-                status="refused", problems=tally.problems, rejects_file=rejects is not None, **counts, **_ids(req)
-            )
+            return tally.outcome(req, "refused", rejects_file=rejects is not None)
         summary = ImportApplied(
             kind=req.kind,
             digest=req.digest,
@@ -113,26 +131,14 @@ class ImportActivities(CohortActivities):
             applied=good,
             rejected=tally.rejected,
         )
-        metadata = self.metadata(req.ref, programme, step)
-        await self.store.append(
-            req.ref.stream_id,
-            (
-                NewEvent(e.TYPE, e.payload(), metadata, e.SCHEMA_VERSION)
-                for e in self._second_pass(req, path, programme, facts, summary)
-            ),
+        await self.append(
+            req.ref,
+            step,
+            self._second_pass(req, path, programme, facts, summary),
+            programme=programme,
             count=good + 1,
-            idempotency_key=f"{req.ref.workflow_id}/{step}",
-            on_progress=activity.heartbeat,
         )
-        self.log(req.ref).info("import applied", kind=req.kind, digest=req.digest, applied=good, **counts)
-        return ImportOutcome(
-            status="applied",
-            applied=good,
-            problems=tally.problems,
-            rejects_file=rejects is not None and tally.rejected > 0,
-            **counts,
-            **_ids(req),
-        )
+        return tally.outcome(req, "applied", applied=good, rejects_file=rejects is not None and tally.rejected > 0)
 
     def _first_pass(
         self, req: ImportRecords, path: Path, programme: Programme, facts: CohortFacts, rejects: Path | None
@@ -192,7 +198,3 @@ def _checker(req: ImportRecords, programme: Programme, facts: CohortFacts) -> Ch
         known_ids=set(facts.participants),
         prefecture=req.prefecture,
     )
-
-
-def _ids(req: ImportRecords) -> dict[str, str]:
-    return {"kind": req.kind, "digest": req.digest}

@@ -45,42 +45,34 @@ def _answer(status: int, detail: str, **extra: object) -> JSONResponse:
     return JSONResponse(status_code=status, content={"detail": detail, **extra})
 
 
+STATUS: dict[type[Exception], int] = {
+    UnsupportedTemplateType: 415,
+    UnsupportedUpload: 415,
+    TemplateRefused: 422,
+    BodyTooLarge: 413,
+    LookupError: 404,
+    CohortExists: 409,
+    CommandRefused: 409,
+    StoreError: 409,
+}
+"""Refusals whose message is the answer; the most specific class listed decides the status."""
+
+
+async def _refusal(_: Request, exc: Exception) -> JSONResponse:
+    status = next(STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS)
+    # A KeyError's str() quotes its message; the message itself is what the caller should read.
+    if not isinstance(exc, LookupError):
+        return _answer(status, str(exc))
+    return _answer(status, str(exc.args[0]) if exc.args else "not found")
+
+
 def install(app: FastAPI) -> None:
+    for cls in STATUS:
+        app.add_exception_handler(cls, _refusal)
+
     @app.exception_handler(ProgrammeInvalid)
     async def invalid_programme(_: Request, exc: ProgrammeInvalid) -> JSONResponse:
         return _answer(422, "programme template is invalid", problems=exc.problems)
-
-    @app.exception_handler(UnsupportedTemplateType)
-    async def unsupported(_: Request, exc: UnsupportedTemplateType) -> JSONResponse:
-        return _answer(415, str(exc))
-
-    @app.exception_handler(UnsupportedUpload)
-    async def unsupported_upload(_: Request, exc: UnsupportedUpload) -> JSONResponse:
-        return _answer(415, str(exc))
-
-    @app.exception_handler(TemplateRefused)
-    async def template_refused(_: Request, exc: TemplateRefused) -> JSONResponse:
-        return _answer(422, str(exc))
-
-    @app.exception_handler(BodyTooLarge)
-    async def too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
-        return _answer(413, str(exc))
-
-    @app.exception_handler(LookupError)
-    async def not_found(_: Request, exc: LookupError) -> JSONResponse:
-        return _answer(404, str(exc.args[0]) if exc.args else "not found")
-
-    @app.exception_handler(CohortExists)
-    async def exists(_: Request, exc: CohortExists) -> JSONResponse:
-        return _answer(409, str(exc))
-
-    @app.exception_handler(CommandRefused)
-    async def refused(_: Request, exc: CommandRefused) -> JSONResponse:
-        return _answer(409, str(exc))
-
-    @app.exception_handler(StoreError)
-    async def store_refused(_: Request, exc: StoreError) -> JSONResponse:
-        return _answer(409, str(exc))
 
     @app.exception_handler(WorkflowUpdateFailedError)
     async def update_refused(_: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:

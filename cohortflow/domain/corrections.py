@@ -37,9 +37,10 @@ def decide_correction(
             raise CorrectionRefused(f"hours {new:g} is out of range 0–{limit:g} (the online phase's length)")
         previous: str | float | int = p.hours
     elif field == "days_present":
-        new = int(_number(value, field))
-        if new != _number(value, field):
+        number = _number(value, field)
+        if not number.is_integer():
             raise CorrectionRefused(f"days_present must be a whole number, got {value!r}")
+        new = int(number)
         if p.site is None or p.batch is None:
             raise CorrectionRefused(f"participant {participant_id} has no field-study placement")
         if p.days_total == 0:

@@ -277,6 +277,11 @@ async def test_read_models_are_scoped_masked_and_exported(api: Api, time_skippin
         f"/api/v1/cohorts/r1/participants/{other.participant_id}", headers=api.as_("coordinator")
     )
     assert hidden.status_code == 404
+    other_timeline = f"/api/v1/cohorts/r1/participants/{other.participant_id}/timeline"
+    assert (await api.http.get(other_timeline, headers=api.as_("coordinator"))).status_code == 404
+    assert (await api.http.get(other_timeline, headers=api.as_("auditor"))).status_code == 200
+    unknown = await api.http.get("/api/v1/cohorts/r1/participants/P999999/timeline", headers=api.as_("auditor"))
+    assert unknown.status_code == 404
 
     timeline = (
         await api.http.get(f"/api/v1/cohorts/r1/participants/{first.participant_id}/timeline", headers=api.as_("admin"))
