@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from cohortflow.domain.events import DeadlineExtended, ImportKind, ParticipantWithdrawn, WaitingListPromoted
 from cohortflow.domain.facts import CohortFacts
@@ -31,6 +31,8 @@ class CycleState(BaseModel):
     extension_seconds: float = 0.0
     """Extensions of the open phase: they move its deadline, not when it opened."""
     closed_early: bool = False
+    closed_at: dict[PhaseKind, datetime] = Field(default_factory=dict)
+    """When each past phase closed: what reminders "after a phase" count from."""
 
     @property
     def phase(self) -> PhaseKind:
@@ -52,9 +54,11 @@ class CycleState(BaseModel):
     def day(self, days: int) -> timedelta:
         return timedelta(seconds=days * self.day_seconds)
 
-    def advanced(self) -> CycleState:
+    def advanced(self, at: datetime) -> CycleState:
+        """The next phase; the open one closed ``at``."""
         return self.model_copy(
             update={
+                "closed_at": {**self.closed_at, self.phase: at},
                 "phase_index": self.phase_index + 1,
                 "closed_early": False,
                 "shift_seconds": self.shift_seconds + self.extension_seconds,

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from cohortflow.domain.programme import CreditLevel, PhaseKind
+from cohortflow.domain.reminder_rules import ReminderChannel
 
 
 class Metadata(BaseModel):
@@ -243,6 +244,55 @@ class AuditQueried(Event):
     outcome: str
 
 
+class RemindersQueued(Event):
+    """One occurrence of a reminder rule: who was due a message when it fired, and who could not be reached."""
+
+    TYPE = "RemindersQueued"
+    rule: str
+    occurrence: str
+    due_at: datetime
+    queued: int
+    unreachable: list[str]
+    """Recipients with no address on the rule's channel; each also has a ReminderGaveUp."""
+
+
+class ReminderSent(Event):
+    """A channel accepted the message identified by ``reminder`` (rule/person/occurrence)."""
+
+    TYPE = "ReminderSent"
+    reminder: str
+    rule: str
+    recipient: str
+    participant_id: str | None
+    channel: ReminderChannel
+    attempt: int
+
+
+class ReminderDeliveryFailed(Event):
+    """A transient failure; the outbox tries again at ``retry_at``."""
+
+    TYPE = "ReminderDeliveryFailed"
+    reminder: str
+    recipient: str
+    participant_id: str | None
+    channel: ReminderChannel
+    attempt: int
+    error: str
+    retry_at: datetime
+
+
+class ReminderGaveUp(Event):
+    """The message will not be sent: no address, a permanent refusal, or too many failures."""
+
+    TYPE = "ReminderGaveUp"
+    reminder: str
+    recipient: str
+    participant_id: str | None
+    channel: ReminderChannel
+    attempts: int
+    reason: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.TYPE: cls
     for cls in (
@@ -270,5 +320,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DeliverableSubmitted,
         FactCorrected,
         ImportApplied,
+        RemindersQueued,
+        ReminderSent,
+        ReminderDeliveryFailed,
+        ReminderGaveUp,
     )
 }

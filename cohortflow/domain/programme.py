@@ -13,25 +13,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cohortflow.domain.canonical import digest
+from cohortflow.domain.phases import PHASE_ORDER as PHASE_ORDER
+from cohortflow.domain.phases import PhaseKind as PhaseKind
+from cohortflow.domain.reminder_rules import ProgrammeFacts, Reminders, reminder_problems
 
-PhaseKind = Literal[
-    "nomination",
-    "online_study",
-    "selection",
-    "field_study",
-    "return_to_post",
-    "follow_up",
-    "completion",
-]
-PHASE_ORDER: tuple[PhaseKind, ...] = (
-    "nomination",
-    "online_study",
-    "selection",
-    "field_study",
-    "return_to_post",
-    "follow_up",
-    "completion",
-)
 CREDITABLE_PHASES: tuple[PhaseKind, ...] = (
     "online_study",
     "field_study",
@@ -134,10 +119,14 @@ class Programme(_Frozen):
     field_study: FieldStudy
     follow_up: tuple[Survey, ...] = ()
     credits: tuple[CreditRule, ...] = ()
+    reminders: Reminders | None = None
 
     @property
     def digest(self) -> str:
-        return digest(self.model_dump(mode="json"))
+        data = self.model_dump(mode="json")
+        if data["reminders"] is None:
+            del data["reminders"]  # templates from before reminders existed keep their digest
+        return digest(data)
 
     def phase(self, kind: PhaseKind) -> Phase:
         for phase in self.phases:
@@ -177,6 +166,7 @@ def programme_problems(p: Programme) -> list[str]:
         *_deliverable_problems(p),
         *_field_study_problems(p),
         *_misc_problems(p),
+        *_reminder_problems(p),
     ]
 
 
@@ -287,6 +277,18 @@ def _misc_problems(p: Programme) -> Iterator[str]:
         yield "version must be 1 or more"
     if "\\u0000" in p.model_dump_json():
         yield "the template contains a NUL character (U+0000), which cannot be recorded"
+
+
+def _reminder_problems(p: Programme) -> Iterator[str]:
+    if p.reminders is None:
+        return
+    facts = ProgrammeFacts(
+        phase_days={ph.kind: (ph.start_day, ph.end_day) for ph in p.phases},
+        deliverables={d.code for d in p.deliverables},
+        surveys={s.code: s.after_days for s in p.follow_up},
+        prefectures={pref.code for pref in p.prefectures},
+    )
+    yield from reminder_problems(p.reminders, facts)
 
 
 def _phase_length(p: Programme, kind: PhaseKind) -> int | None:

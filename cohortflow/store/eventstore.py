@@ -84,6 +84,33 @@ class EventStore:
         being held in memory); then ``count`` must say how many it yields, so
         a retry can be recognised before any event is produced.
         """
+        async with self._pool.connection() as conn, conn.transaction():
+            return await self.append_in(
+                conn,
+                stream_id,
+                events,
+                idempotency_key=idempotency_key,
+                expected_version=expected_version,
+                on_progress=on_progress,
+                count=count,
+            )
+
+    async def append_in(
+        self,
+        conn: AsyncConnection[TupleRow],
+        stream_id: str,
+        events: Iterable[NewEvent],
+        *,
+        idempotency_key: str,
+        expected_version: int | None = None,
+        on_progress: Callable[[int], None] | None = None,
+        count: int | None = None,
+    ) -> AppendResult:
+        """:meth:`append` inside the caller's open transaction on ``conn``.
+
+        For writes that must commit or fail together with the events, such as
+        an outbox row changing state alongside the event that records it.
+        """
         if count is None:
             if not isinstance(events, Sequence):
                 raise ValueError("append needs a count when events is not a sequence")
@@ -92,65 +119,64 @@ class EventStore:
             raise ValueError("append needs at least one event")
         if not idempotency_key:
             raise ValueError("append needs an idempotency key")
-        async with self._pool.connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
-            earlier = await self._earlier_append(conn, idempotency_key, count)
-            if earlier is not None:
-                return earlier
-            version = await self._stream_version(conn, stream_id)
-            if expected_version is not None and expected_version != version:
-                raise ExpectedVersionMismatch(stream_id, expected_version, version)
-            head = await self._head(conn)
-            position, prev = head.position, head.hash
-            recorded_at = datetime.now(UTC)
-            recorded_text = timestamp_text(recorded_at)
-            first = position + 1
-            last_metadata: dict[str, Any] | None = None
-            metadata_json = ""
-            async with conn.cursor() as cur, cur.copy(f"COPY events ({COLUMNS}) FROM STDIN") as copy:
-                for i, event in enumerate(events):
-                    position += 1
-                    version += 1
-                    key = f"{idempotency_key}#{i}"
-                    data_json = canonical_json(event.data)
-                    if NUL in data_json:
-                        raise UnstorableText(f"event {i} ({event.type}) contains U+0000, which PostgreSQL cannot store")
-                    if event.metadata is not last_metadata:  # a batch usually shares one metadata dict
-                        last_metadata, metadata_json = event.metadata, canonical_json(event.metadata)
-                    record = record_bytes(
-                        position=position,
-                        stream_id=stream_id,
-                        stream_version=version,
-                        type=event.type,
-                        schema_version=event.schema_version,
-                        data_json=data_json,
-                        metadata_json=metadata_json,
-                        recorded_at=recorded_text,
-                        idempotency_key=key,
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+        earlier = await self._earlier_append(conn, idempotency_key, count)
+        if earlier is not None:
+            return earlier
+        version = await self._stream_version(conn, stream_id)
+        if expected_version is not None and expected_version != version:
+            raise ExpectedVersionMismatch(stream_id, expected_version, version)
+        head = await self._head(conn)
+        position, prev = head.position, head.hash
+        recorded_at = datetime.now(UTC)
+        recorded_text = timestamp_text(recorded_at)
+        first = position + 1
+        last_metadata: dict[str, Any] | None = None
+        metadata_json = ""
+        async with conn.cursor() as cur, cur.copy(f"COPY events ({COLUMNS}) FROM STDIN") as copy:
+            for i, event in enumerate(events):
+                position += 1
+                version += 1
+                key = f"{idempotency_key}#{i}"
+                data_json = canonical_json(event.data)
+                if NUL in data_json:
+                    raise UnstorableText(f"event {i} ({event.type}) contains U+0000, which PostgreSQL cannot store")
+                if event.metadata is not last_metadata:  # a batch usually shares one metadata dict
+                    last_metadata, metadata_json = event.metadata, canonical_json(event.metadata)
+                record = record_bytes(
+                    position=position,
+                    stream_id=stream_id,
+                    stream_version=version,
+                    type=event.type,
+                    schema_version=event.schema_version,
+                    data_json=data_json,
+                    metadata_json=metadata_json,
+                    recorded_at=recorded_text,
+                    idempotency_key=key,
+                )
+                digest = chain_hash(prev, record)
+                await copy.write_row(
+                    (
+                        position,
+                        stream_id,
+                        version,
+                        event.type,
+                        event.schema_version,
+                        data_json,
+                        metadata_json,
+                        recorded_at,
+                        key,
+                        prev,
+                        digest,
                     )
-                    digest = chain_hash(prev, record)
-                    await copy.write_row(
-                        (
-                            position,
-                            stream_id,
-                            version,
-                            event.type,
-                            event.schema_version,
-                            data_json,
-                            metadata_json,
-                            recorded_at,
-                            key,
-                            prev,
-                            digest,
-                        )
-                    )
-                    prev = digest
-                    if on_progress is not None and (i + 1) % PROGRESS_EVERY == 0:
-                        on_progress(i + 1)
-                        await asyncio.sleep(0)  # let heartbeats and other tasks through
-            if position - first + 1 != count:
-                raise ValueError(f"append was told {count} events but got {position - first + 1}")
-            return AppendResult(first, position, version, duplicate=False)
+                )
+                prev = digest
+                if on_progress is not None and (i + 1) % PROGRESS_EVERY == 0:
+                    on_progress(i + 1)
+                    await asyncio.sleep(0)  # let heartbeats and other tasks through
+        if position - first + 1 != count:
+            raise ValueError(f"append was told {count} events but got {position - first + 1}")
+        return AppendResult(first, position, version, duplicate=False)
 
     async def _earlier_append(self, conn: AsyncConnection[TupleRow], key: str, count: int) -> AppendResult | None:
         cur = await conn.execute(

@@ -191,7 +191,7 @@ class CohortCycleWorkflow:
             await self._record(
                 f"phase/{phase}/closed", PhaseClosed(phase=phase, closed_early=early, reason=self._close_reason)
             )
-            self._state = self._state.advanced()
+            self._state = self._state.advanced(workflow.now())
             self._close_reason = ""
             progress = 0
             if not self._state.finished:

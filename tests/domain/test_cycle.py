@@ -40,7 +40,7 @@ def test_each_phase_opens_and_closes_on_its_template_days() -> None:
     seen = []
     while not state.finished:
         seen.append((state.phase, state.opens_at(PROG), state.deadline(PROG)))
-        state = state.advanced()
+        state = state.advanced(START)
     assert [kind for kind, _, _ in seen] == list(PHASE_ORDER)
     assert seen[0] == ("nomination", START, START + timedelta(days=10))
     assert seen[3] == ("field_study", START + timedelta(days=45), START + timedelta(days=75))
@@ -57,7 +57,7 @@ def test_a_short_day_compresses_the_calendar_for_tests_and_demos() -> None:
 
 def test_advancing_moves_to_the_next_phase_and_clears_an_early_close() -> None:
     closing = decide_close_phase(state_in("online_study"), "online_study")
-    nxt = closing.advanced()
+    nxt = closing.advanced(START)
     assert nxt.phase == "selection"
     assert not nxt.closed_early
     assert nxt.shift_seconds == closing.shift_seconds
@@ -66,7 +66,7 @@ def test_advancing_moves_to_the_next_phase_and_clears_an_early_close() -> None:
 def test_the_cycle_finishes_after_the_completion_phase() -> None:
     state = state_in("completion")
     assert not state.finished
-    assert state.advanced().finished
+    assert state.advanced(START).finished
 
 
 # --- closing a phase ---------------------------------------------------------------------------
@@ -123,7 +123,7 @@ def test_an_extension_pushes_every_later_phase_back_by_as_much() -> None:
     extended, _ = decide_extend_deadline(state, PROG, "online_study", state.deadline(PROG) + timedelta(days=7), "r")
     before, after = state, extended
     for _ in range(PHASE_ORDER.index("online_study") + 1, len(PHASE_ORDER)):
-        before, after = before.advanced(), after.advanced()
+        before, after = before.advanced(START), after.advanced(START)
         assert after.opens_at(PROG) == before.opens_at(PROG) + timedelta(days=7)
         assert after.deadline(PROG) == before.deadline(PROG) + timedelta(days=7)
 
@@ -131,11 +131,11 @@ def test_an_extension_pushes_every_later_phase_back_by_as_much() -> None:
 def test_extensions_accumulate_across_phases() -> None:
     state = state_in("online_study")
     state, _ = decide_extend_deadline(state, PROG, "online_study", state.deadline(PROG) + timedelta(days=3), "r")
-    state = state.advanced()
+    state = state.advanced(START)
     assert state.opens_at(PROG) == START + timedelta(days=43)
     state, _ = decide_extend_deadline(state, PROG, "selection", state.deadline(PROG) + timedelta(hours=12), "r")
     assert state.deadline(PROG) == START + timedelta(days=48, hours=12)
-    assert state.advanced().opens_at(PROG) == START + timedelta(days=48, hours=12)
+    assert state.advanced(START).opens_at(PROG) == START + timedelta(days=48, hours=12)
 
 
 def test_extending_does_not_move_when_the_open_phase_opened() -> None:
