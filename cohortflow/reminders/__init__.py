@@ -1,0 +1,1 @@
+"""Reminder delivery: the outbox the cycle fills and the dispatcher that empties it."""
