@@ -14,6 +14,7 @@ from cohortflow.activities.follow_up import FollowUpActivities
 from cohortflow.activities.imports import ImportActivities
 from cohortflow.activities.nomination import NominationActivities
 from cohortflow.activities.places import FillPlaceActivities
+from cohortflow.activities.reminders import ReminderActivities
 from cohortflow.activities.selection import SelectionActivities
 from cohortflow.activities.study import StudyActivities
 from cohortflow.activities.withdrawal import WithdrawalActivities
@@ -32,6 +33,7 @@ class Activities(
     FillPlaceActivities,
     CorrectionActivities,
     ImportActivities,
+    ReminderActivities,
 ):
     """All cohort activities, sharing one store and one programme cache."""
 
@@ -53,4 +55,6 @@ def all_activities(store: EventStore, uploads: Path | None = None) -> list[Calla
         acts.fill_place,
         acts.correct_fact,
         acts.import_records,
+        acts.queue_reminders,
+        acts.end_digests,
     ]

@@ -141,6 +141,17 @@ class CohortActivities:
             await self.append(ref, step, events, programme=programme, expected_version=expected_version)
         return events
 
+    @staticmethod
+    def metadata(ref: CohortRef, step: str, programme: Programme) -> dict[str, object]:
+        return Metadata(
+            actor=ref.actor,
+            workflow_id=ref.workflow_id,
+            programme_id=programme.id,
+            programme_version=programme.version,
+            step=step,
+            correlation_id=ref.cohort_id,
+        ).model_dump()
+
     async def append(
         self,
         ref: CohortRef,
@@ -152,14 +163,7 @@ class CohortActivities:
         count: int | None = None,
     ) -> AppendResult:
         """Append as business step ``step``; a generator of events needs its ``count`` (see EventStore.append)."""
-        metadata = Metadata(
-            actor=ref.actor,
-            workflow_id=ref.workflow_id,
-            programme_id=programme.id,
-            programme_version=programme.version,
-            step=step,
-            correlation_id=ref.cohort_id,
-        ).model_dump()
+        metadata = self.metadata(ref, step, programme)
         if count is None:
             events = list(events)
             count = len(events)

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from cohortflow.domain.messages import Locale
 from cohortflow.domain.programme import CreditLevel, PhaseKind
 from cohortflow.domain.reminder_rules import ReminderChannel
 
@@ -81,6 +82,10 @@ class CandidateNominated(Event):
     prefecture_code: str
     school: str
     role: str
+    email: str | None = None
+    phone: str | None = None
+    """For a webhook channel (SMS or WeChat gateways)."""
+    locale: Locale = "zh"
 
 
 class OnlineStudyRecorded(Event):

@@ -70,6 +70,12 @@ class ReminderRule(_Frozen):
     survey: str | None = Field(default=None, description="For audience survey_pending")
 
     @property
+    def phase(self) -> PhaseKind | None:
+        """The phase the rule counts from, if any."""
+        timing = self.before or self.after
+        return timing.phase if timing else None
+
+    @property
     def recipients(self) -> Recipients:
         return "coordinators" if self.audience == "coordinators" else "participants"
 

@@ -102,6 +102,9 @@ class ParticipantState:
     surveys: dict[str, int] = field(default_factory=dict)
     completed: bool = False
     credit_hours: Decimal = Decimal(0)
+    email: str | None = None
+    phone: str | None = None
+    locale: str = "zh"
 
     def row(self) -> tuple[Any, ...]:
         # Spelled out: dataclasses.astuple deep-copies every list and dict, for every row.
@@ -131,6 +134,9 @@ class ParticipantState:
             json.dumps(self.surveys),
             self.completed,
             self.credit_hours,
+            self.email,
+            self.phone,
+            self.locale,
         )
 
 
@@ -554,6 +560,9 @@ def _nominated(cohort_id: str, event: StoredEvent) -> ParticipantState:
         school=d["school"],
         role=d["role"],
         nominated_position=event.position,
+        email=d.get("email"),
+        phone=d.get("phone"),
+        locale=d.get("locale", "zh"),
     )
 
 

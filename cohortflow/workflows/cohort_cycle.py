@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from cohortflow.activities.imports import ImportActivities, ImportOutcome, ImportRecords
     from cohortflow.activities.nomination import ImportSampleNominees, NominationActivities
     from cohortflow.activities.places import FillPlace, FillPlaceActivities
+    from cohortflow.activities.reminders import QueueReminders, ReminderActivities
     from cohortflow.activities.selection import SelectionActivities, SelectionResult, SelectParticipants
     from cohortflow.activities.study import RecordSampleStudy, StudyActivities
     from cohortflow.activities.withdrawal import WithdrawalActivities, WithdrawalResult, WithdrawParticipant
@@ -44,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from cohortflow.domain.events import CorrectableField, Event, FactCorrected, ImportKind, PhaseClosed, PhaseOpened
     from cohortflow.domain.programme import PhaseKind, Programme
+    from cohortflow.domain.reminder_schedule import ReminderDue, reminders_due
     from cohortflow.workflows.field_study_site import FieldStudySiteInput, FieldStudySiteWorkflow
     from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
 
@@ -76,6 +78,8 @@ class CohortCycleInput(BaseModel):
     counters: Counters = Field(default_factory=Counters)
     progress: int = 0
     """Steps of the open phase already done (phase opened, surveys run)."""
+    reminded: list[str] = Field(default_factory=list)
+    """Reminder occurrences (``rule/occurrence``) already queued or passed over."""
 
 
 class CohortCycleResult(BaseModel):
@@ -147,6 +151,10 @@ def workflow_id(cohort_id: str) -> str:
     return f"cohort-{cohort_id}"
 
 
+def _reminder_id(due: ReminderDue) -> str:
+    return f"{due.rule}/{due.occurrence}"
+
+
 def _refuse(exc: CommandRefused) -> ApplicationError:
     return ApplicationError(str(exc), type="CommandRefused", non_retryable=True)
 
@@ -161,6 +169,7 @@ class CohortCycleWorkflow:
         # Admin commands decide from the facts as they are; one at a time, so two imports
         # (or an import and a withdrawal) never decide from the same stale facts.
         self._commands = asyncio.Lock()
+        self._reminders: asyncio.Task[None] | None = None
 
     # ----------------------------------------------------------------- run
     @workflow.run
@@ -179,6 +188,9 @@ class CohortCycleWorkflow:
             self._state = CycleState(started_at=started_at, day_seconds=inp.day_seconds)
         else:
             self._state = inp.state
+        if workflow.patched("reminders"):
+            # Held in an attribute: the event loop keeps only weak references to tasks.
+            self._reminders = asyncio.create_task(self._remind())
         progress = inp.progress
         while not self._state.finished:
             phase = self._state.phase
@@ -272,6 +284,42 @@ class CohortCycleWorkflow:
                 await self._continue_as_new(progress)
         return progress
 
+    # ----------------------------------------------------------- reminders
+    async def _remind(self) -> None:
+        """One timer for the earliest reminder occurrence not yet handled; recomputed whenever the state changes."""
+        inp = self._input()
+        while True:
+            due = self._pending_reminders()
+            if not due:
+                await self._state_change(None, "")
+                continue
+            first = due[0]
+            remaining = (first.at - workflow.now()).total_seconds()
+            if remaining > 0:
+                await self._state_change(remaining, f"reminder {first.rule}")
+                continue
+            await self._activity(
+                ReminderActivities.queue_reminders, QueueReminders(ref=self._ref(inp.actor), due=first)
+            )
+            inp.reminded.append(_reminder_id(first))
+
+    async def _state_change(self, timeout: float | None, summary: str) -> None:
+        """Wait for the cycle state to change (a phase, a deadline), or for ``timeout`` seconds."""
+        state = self._state
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(lambda: self._state is not state, timeout=timeout, timeout_summary=summary)
+
+    def _pending_reminders(self) -> list[ReminderDue]:
+        inp = self._input()
+        return [d for d in reminders_due(inp.programme, self._state_now()) if _reminder_id(d) not in inp.reminded]
+
+    def _pass_over_missed_reminders(self) -> None:
+        """After an extension, "7 days before" moments already past would only repeat what was sent: skip them."""
+        now = workflow.now()
+        for due in self._pending_reminders():
+            if due.deadline is not None and due.at <= now:
+                self._input().reminded.append(_reminder_id(due))
+
     # ------------------------------------------------------------- updates
     @workflow.update
     async def close_phase(self, req: ClosePhase) -> AdminOutcome:
@@ -298,6 +346,7 @@ class CohortCycleWorkflow:
         except CommandRefused as exc:
             raise _refuse(exc) from None
         self._state = state
+        self._pass_over_missed_reminders()
         self._wake = True
         update = workflow.current_update_info()
         await self._record(f"extend/{update.id if update else req.new_deadline.isoformat()}", event, req.actor)

@@ -53,9 +53,16 @@ def upgrade() -> None:
         CREATE INDEX reminder_outbox_due ON reminder_outbox (next_attempt_at) WHERE status IN ('pending', 'sending');
         CREATE INDEX reminder_outbox_gave_up ON reminder_outbox (cohort_id, queued_at) WHERE status = 'gave_up';
         CREATE INDEX reminder_outbox_by_cohort ON reminder_outbox (cohort_id, rule, occurrence);
+
+        -- Where a participant's reminders go (nominations recorded before this carry none).
+        ALTER TABLE rm_participants
+            ADD COLUMN email text,
+            ADD COLUMN phone text,
+            ADD COLUMN locale text NOT NULL DEFAULT 'zh';
         """
     )
 
 
 def downgrade() -> None:
     op.execute("DROP TABLE reminder_outbox")
+    op.execute("ALTER TABLE rm_participants DROP COLUMN email, DROP COLUMN phone, DROP COLUMN locale")

@@ -1,0 +1,140 @@
+"""Queueing a fired reminder rule: recipients from the read models, messages into the outbox.
+
+The read models are brought up to the latest event first, so work recorded a
+moment before the rule fired already counts. The outbox rows and the
+``RemindersQueued`` event (with a ``ReminderGaveUp`` for each recipient who has
+no address) commit together under the occurrence's idempotency key: a retried
+activity or a replayed workflow queues nothing twice.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.client import ScheduleHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
+from cohortflow.domain.cycle import CommandRefused
+from cohortflow.domain.events import Event, ReminderGaveUp, RemindersQueued
+from cohortflow.domain.programme import Programme
+from cohortflow.domain.reminder_rules import ReminderRule
+from cohortflow.domain.reminder_schedule import ReminderDue
+from cohortflow.readmodels.audiences import (
+    cohort_completed,
+    funnel_by_prefecture,
+    participants_behind,
+)
+from cohortflow.readmodels.projector import Projector
+from cohortflow.reminders.compose import Recipient, Sender, compose, coordinator_recipients, participant_recipient
+from cohortflow.reminders.outbox import OutboxMessage, enqueue
+from cohortflow.store.records import NewEvent
+
+
+class QueueReminders(BaseModel):
+    ref: CohortRef
+    due: ReminderDue
+
+
+class QueuedReminders(BaseModel):
+    recipients: int
+    queued: int
+    """New outbox rows: 0 when an earlier attempt already queued this occurrence."""
+    unreachable: int
+    cohort_completed: bool = False
+
+
+class EndDigests(BaseModel):
+    schedule_id: str
+
+
+def digests_stream(cohort_id: str) -> str:
+    """Coordinators' digests have their own stream: they concern no participant's timeline."""
+    return f"digests-{cohort_id}"
+
+
+class ReminderActivities(CohortActivities):
+    @activity.defn
+    @refusals_are_final
+    async def queue_reminders(self, req: QueueReminders) -> QueuedReminders:
+        ref, due = req.ref, req.due
+        programme = await self.programme(ref)
+        rule = _rule(programme, due.rule)
+        await Projector(self.store, on_batch=lambda applied, _: activity.heartbeat(applied)).catch_up(wait=True)
+        recipients = await self._recipients(programme, rule, req)
+        if recipients is None:
+            return QueuedReminders(recipients=0, queued=0, unreachable=0, cohort_completed=True)
+        stream = ref.stream_id if rule.recipients == "participants" else digests_stream(ref.cohort_id)
+        sender = Sender(cohort_id=ref.cohort_id, stream_id=stream, actor=ref.actor, workflow_id=ref.workflow_id)
+        messages = compose(programme, rule, due, sender, recipients)
+        step = f"reminders/{rule.code}/{due.occurrence}"
+        events = _queued_events(rule, due, messages)
+        metadata = self.metadata(ref, step, programme)
+        async with self.store.pool.connection() as conn, conn.transaction():
+            queued = await enqueue(conn, messages)
+            await self.store.append_in(
+                conn,
+                stream,
+                [NewEvent(e.TYPE, e.payload(), metadata, e.SCHEMA_VERSION) for e in events],
+                idempotency_key=f"{ref.workflow_id}/{step}",
+            )
+        unreachable = len(events) - 1
+        self.log(ref).info(
+            "reminders queued", rule=rule.code, occurrence=due.occurrence, queued=queued, unreachable=unreachable
+        )
+        return QueuedReminders(recipients=len(messages), queued=queued, unreachable=unreachable)
+
+    async def _recipients(
+        self, programme: Programme, rule: ReminderRule, req: QueueReminders
+    ) -> list[Recipient] | None:
+        """Who is due the message; None once the cohort has completed (a digest then has nothing to say)."""
+        cohort_id = req.ref.cohort_id
+        async with self.store.pool.connection() as conn:
+            if rule.recipients == "coordinators":
+                if await cohort_completed(conn, cohort_id):
+                    return None
+                funnel = await funnel_by_prefecture(conn, cohort_id)
+                return coordinator_recipients(programme, req.due.occurrence, cohort_id, funnel)
+            behind = await participants_behind(conn, cohort_id, rule)
+        return [participant_recipient(programme, rule, req.due, cohort_id, p) for p in behind]
+
+    @activity.defn
+    async def end_digests(self, req: EndDigests) -> None:
+        """Delete a finished cohort's digest schedule; already gone is fine."""
+        handle: ScheduleHandle = activity.client().get_schedule_handle(req.schedule_id)
+        try:
+            await handle.delete()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+
+
+def _rule(programme: Programme, code: str) -> ReminderRule:
+    rules = programme.reminders.rules if programme.reminders else ()
+    rule = next((r for r in rules if r.code == code), None)
+    if rule is None:
+        raise CommandRefused(f"programme {programme.id} v{programme.version} has no reminder rule {code!r}")
+    return rule
+
+
+def _queued_events(rule: ReminderRule, due: ReminderDue, messages: list[OutboxMessage]) -> list[Event]:
+    unreachable = [m for m in messages if m.status == "gave_up"]
+    summary = RemindersQueued(
+        rule=rule.code,
+        occurrence=due.occurrence,
+        due_at=due.at,
+        queued=len(messages) - len(unreachable),
+        unreachable=[m.recipient for m in unreachable],
+    )
+    gave_up = [
+        ReminderGaveUp(
+            reminder=m.reminder,
+            recipient=m.recipient,
+            participant_id=m.participant_id,
+            channel=m.channel,
+            attempts=0,
+            reason=m.last_error or "",
+        )
+        for m in unreachable
+    ]
+    return [summary, *gave_up]

@@ -1,0 +1,77 @@
+"""Who a reminder rule reaches when it fires, read from the read models.
+
+Only people still in the programme count: not withdrawn and, once the
+selection is decided, selected. Each audience then keeps those who have not
+done the work the rule is about, so finished work is never reminded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+
+from cohortflow.domain.reminder_rules import ReminderRule
+
+_STILL_BEHIND: dict[str, str] = {
+    "under_required_hours": "p.hours < c.online_min_hours",
+    "missing_deliverable": "NOT (%(item)s = ANY (p.deliverables))",
+    "return_report_pending": "NOT p.return_report",
+    "survey_pending": "NOT (p.surveys ? %(item)s)",
+}
+
+
+@dataclass(frozen=True)
+class ParticipantRecipient:
+    participant_id: str
+    name: str
+    school: str
+    prefecture_code: str
+    hours: float
+    email: str | None
+    phone: str | None
+    locale: str
+
+
+@dataclass(frozen=True)
+class PrefectureCounts:
+    """One prefecture's line of the cohort funnel, for a coordinator's digest."""
+
+    prefecture_code: str
+    prefecture_name: str
+    nominated: int
+    met_online_requirement: int
+    selected: int
+    attended_field_study: int
+    completed: int
+    withdrawn: int
+
+
+async def participants_behind(
+    conn: AsyncConnection[TupleRow], cohort_id: str, rule: ReminderRule
+) -> list[ParticipantRecipient]:
+    condition = _STILL_BEHIND[rule.audience]
+    cur = await conn.execute(
+        "SELECT p.participant_id, p.name, p.school, p.prefecture_code, p.hours, p.email, p.phone, p.locale "
+        "FROM rm_participants p JOIN rm_cohorts c ON c.cohort_id = p.cohort_id "
+        "WHERE p.cohort_id = %(cohort)s AND NOT p.withdrawn AND (c.selection_digest IS NULL OR p.selected) "
+        f"AND {condition} ORDER BY p.participant_id",
+        {"cohort": cohort_id, "item": rule.deliverable or rule.survey},
+    )
+    return [ParticipantRecipient(*row) for row in await cur.fetchall()]
+
+
+async def funnel_by_prefecture(conn: AsyncConnection[TupleRow], cohort_id: str) -> dict[str, PrefectureCounts]:
+    cur = await conn.execute(
+        "SELECT prefecture_code, prefecture_name, nominated, met_online_requirement, selected, "
+        "attended_field_study, completed, withdrawn FROM rm_funnel WHERE cohort_id = %s",
+        (cohort_id,),
+    )
+    return {row[0]: PrefectureCounts(*row) for row in await cur.fetchall()}
+
+
+async def cohort_completed(conn: AsyncConnection[TupleRow], cohort_id: str) -> bool:
+    cur = await conn.execute("SELECT completed FROM rm_cohorts WHERE cohort_id = %s", (cohort_id,))
+    row = await cur.fetchone()
+    return bool(row and row[0])

@@ -1,0 +1,158 @@
+"""From a fired rule and its recipients to outbox messages, rendered in each recipient's language.
+
+The recipient's address on the rule's channel decides whether a message can go
+at all: without one it is queued already given up, with the reason, and the
+other recipients are not held back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from cohortflow.domain.messages import PLACEHOLDERS, Locale, RenderedMessage, render
+from cohortflow.domain.programme import Programme
+from cohortflow.domain.reminder_rules import ReminderRule, Reminders
+from cohortflow.domain.reminder_schedule import ReminderDue
+from cohortflow.readmodels.audiences import ParticipantRecipient, PrefectureCounts
+from cohortflow.reminders.outbox import OutboxMessage, reminder_key
+
+ADDRESS_NAMES = {"email": "email address", "webhook": "mobile number"}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Anyone a reminder can go to, with what the message may say about them."""
+
+    key: str
+    participant_id: str | None
+    email: str | None
+    phone: str | None
+    locale: Locale
+    time_zone: str
+    values: dict[str, object]
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who queues: the event metadata every message carries into its delivery events."""
+
+    cohort_id: str
+    stream_id: str
+    actor: str
+    workflow_id: str
+
+
+def participant_recipient(
+    programme: Programme, rule: ReminderRule, due: ReminderDue, cohort_id: str, p: ParticipantRecipient
+) -> Recipient:
+    reminders = _reminders(programme)
+    prefecture = programme.prefecture(p.prefecture_code)
+    required = programme.online.min_hours
+    values: dict[str, object] = {
+        "name": p.name,
+        "cohort": cohort_id,
+        "programme": programme.name,
+        "participant_id": p.participant_id,
+        "school": p.school,
+        "prefecture": prefecture.name if prefecture else p.prefecture_code,
+        "deadline": _local(due.deadline, reminders.time_zone) if due.deadline else "",
+        "days_left": due.days if due.deadline else "",
+        "hours": f"{p.hours:g}",
+        "required_hours": f"{required:g}",
+        "missing_hours": f"{max(required - p.hours, 0):g}",
+        "deliverable": _deliverable_name(programme, rule.deliverable),
+        "survey": rule.survey or "",
+        "phase": rule.phase or "",
+    }
+    locale: Locale = "en" if p.locale == "en" else "zh"
+    return Recipient(p.participant_id, p.participant_id, p.email, p.phone, locale, reminders.time_zone, values)
+
+
+def coordinator_recipients(
+    programme: Programme, occurrence: str, cohort_id: str, funnel: dict[str, PrefectureCounts]
+) -> list[Recipient]:
+    reminders = _reminders(programme)
+    out = []
+    for c in reminders.coordinators:
+        counts = funnel.get(c.prefecture)
+        prefecture = programme.prefecture(c.prefecture)
+        values: dict[str, object] = {
+            "name": c.name,
+            "cohort": cohort_id,
+            "programme": programme.name,
+            "prefecture": prefecture.name if prefecture else c.prefecture,
+            "week": occurrence,
+            **{k: getattr(counts, k, 0) for k in _FUNNEL_FIELDS},
+        }
+        zone = c.time_zone or reminders.time_zone
+        out.append(Recipient(f"coordinator-{c.prefecture}", None, c.email, c.phone, c.locale, zone, values))
+    return out
+
+
+_FUNNEL_FIELDS = ("nominated", "met_online_requirement", "selected", "attended_field_study", "completed", "withdrawn")
+
+
+def compose(
+    programme: Programme, rule: ReminderRule, due: ReminderDue, sender: Sender, recipients: list[Recipient]
+) -> list[OutboxMessage]:
+    reminders = _reminders(programme)
+    template = reminders.template(rule.template)
+    quiet = reminders.quiet_hours
+    messages = []
+    for r in recipients:
+        address = r.email if rule.channel == "email" else r.phone
+        text = render(template, r.locale, _complete(rule, r.values))
+        messages.append(
+            OutboxMessage(
+                reminder=reminder_key(rule.code, r.key, due.occurrence),
+                cohort_id=sender.cohort_id,
+                stream_id=sender.stream_id,
+                rule=rule.code,
+                occurrence=due.occurrence,
+                recipient=r.key,
+                participant_id=r.participant_id,
+                channel=rule.channel,
+                address=address or None,
+                locale=r.locale,
+                subject=text.subject,
+                body=text.body,
+                time_zone=r.time_zone,
+                quiet_start=quiet.start if quiet else None,
+                quiet_end=quiet.end if quiet else None,
+                status="pending" if address else "gave_up",
+                last_error=None if address else f"no {ADDRESS_NAMES[rule.channel]} on record",
+                next_attempt_at=quiet.next_allowed(due.at, r.time_zone) if quiet else due.at,
+                actor=sender.actor,
+                workflow_id=sender.workflow_id,
+                programme_id=programme.id,
+                programme_version=programme.version,
+            )
+        )
+    return messages
+
+
+def preview(programme: Programme, rule: ReminderRule, locale: Locale, values: dict[str, object]) -> RenderedMessage:
+    """The message as a recipient would read it, with ``values`` (example values fill the rest)."""
+    template = _reminders(programme).template(rule.template)
+    example = {name: f"<{name}>" for name in PLACEHOLDERS[rule.recipients]}
+    return render(template, locale, {**example, **values})
+
+
+def _complete(rule: ReminderRule, values: dict[str, object]) -> dict[str, object]:
+    return {name: values.get(name, "") for name in PLACEHOLDERS[rule.recipients]}
+
+
+def _reminders(programme: Programme) -> Reminders:
+    if programme.reminders is None:
+        raise LookupError(f"programme {programme.id} v{programme.version} has no reminder rules")
+    return programme.reminders
+
+
+def _local(moment: datetime, time_zone: str) -> str:
+    return moment.astimezone(ZoneInfo(time_zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def _deliverable_name(programme: Programme, code: str | None) -> str:
+    return next((d.name for d in programme.deliverables if d.code == code), code or "")
