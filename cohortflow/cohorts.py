@@ -6,6 +6,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from cohortflow.digest_schedules import schedule_digests
 from cohortflow.domain.programme import ProgrammeInvalid, programme_problems
 from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleResult, CohortCycleWorkflow, workflow_id
 
@@ -17,12 +18,15 @@ class CohortExists(Exception):
 async def start_cohort(
     client: Client, inp: CohortCycleInput, task_queue: str
 ) -> WorkflowHandle[CohortCycleWorkflow, CohortCycleResult]:
-    """Start ``cohort-{id}``; a self-contradictory programme or a reused id is refused first."""
+    """Start ``cohort-{id}`` and its digest schedules; a self-contradictory programme or a reused id is refused first.
+
+    Weekly digests need a Temporal server with Schedules; the time-skipping test server has none.
+    """
     problems = programme_problems(inp.programme)
     if problems:
         raise ProgrammeInvalid(problems)
     try:
-        return await client.start_workflow(
+        handle = await client.start_workflow(
             CohortCycleWorkflow.run,
             inp,
             id=workflow_id(inp.cohort_id),
@@ -32,3 +36,5 @@ async def start_cohort(
         )
     except WorkflowAlreadyStartedError:
         raise CohortExists(f"cohort {inp.cohort_id} already exists") from None
+    await schedule_digests(client, inp.cohort_id, inp.programme, task_queue)
+    return handle
