@@ -61,8 +61,14 @@ def quotas(total: int) -> list[int]:
     return base
 
 
-def sample_programme(candidates: int = 5000, selected: int = 800, version: int = 1) -> Programme:
-    """The 国培 party-secretary programme of one province, as a template."""
+def sample_programme(
+    candidates: int = 5000, selected: int = 800, version: int = 1, *, reminders: bool = False, digests: bool = False
+) -> Programme:
+    """The 国培 party-secretary programme of one province, as a template.
+
+    ``reminders`` adds reminder rules before deadlines and after phases; ``digests``
+    adds coordinators' weekly digests too (they need a Temporal server with Schedules).
+    """
     per_batch = math.ceil(selected * 1.1 / 6)
     minimum = min(10, selected // (2 * len(PREFECTURES)))
     return Programme.model_validate(
@@ -123,8 +129,115 @@ def sample_programme(candidates: int = 5000, selected: int = 800, version: int =
                 {"phase": "follow_up", "hours": 10, "level": "district"},
                 {"phase": "completion", "hours": 10, "level": "school"},
             ],
+            "reminders": sample_reminders(digests=digests) if reminders or digests else None,
         }
     )
+
+
+def sample_reminders(*, digests: bool) -> dict[str, object]:
+    rules: list[dict[str, object]] = [
+        {
+            "code": "study-hours",
+            "template": "study-hours",
+            "audience": "under_required_hours",
+            "before": {"phase": "online_study", "days": [7, 1]},
+        },
+        {
+            "code": "reflection",
+            "template": "deliverable",
+            "audience": "missing_deliverable",
+            "deliverable": "reflection",
+            "before": {"phase": "online_study", "days": [3]},
+        },
+        {
+            "code": "return-report",
+            "template": "return-report",
+            "audience": "return_report_pending",
+            "channel": "webhook",
+            "before": {"phase": "return_to_post", "days": [7]},
+        },
+    ]
+    rules += [
+        {
+            "code": f"survey-{survey}",
+            "template": "survey",
+            "audience": "survey_pending",
+            "survey": survey,
+            "after": {"phase": "return_to_post", "days": [days], "nudges": 2, "nudge_every_days": 7},
+        }
+        for survey, days in (("m1", 31), ("m6", 181))
+    ]
+    if digests:
+        rules.append(
+            {
+                "code": "weekly",
+                "template": "digest",
+                "audience": "coordinators",
+                "weekly": {"weekday": 1, "at": "09:00"},
+            }
+        )
+    return {
+        "time_zone": "Asia/Shanghai",
+        "quiet_hours": {"start": "21:00", "end": "08:00"},
+        "rules": rules,
+        "templates": [
+            {
+                "code": "study-hours",
+                "zh": {
+                    "subject": "【{programme}】网络研修学时提醒",
+                    "body": "{name}老师：您目前的网络研修学时为{hours}，要求{required_hours}，还差{missing_hours}。"
+                    "研修将于{deadline}截止（还有{days_left}天）。",
+                },
+                "en": {
+                    "subject": "{programme}: online study hours",
+                    "body": "Dear {name}, you have {hours} of the {required_hours} hours required "
+                    "({missing_hours} to go). Online study closes on {deadline}, in {days_left} days.",
+                },
+            },
+            {
+                "code": "deliverable",
+                "zh": {
+                    "subject": "【{programme}】作业提交提醒",
+                    "body": "{name}老师：您尚未提交“{deliverable}”，请于{deadline}前提交。",
+                },
+                "en": {
+                    "subject": "{programme}: {deliverable} not yet handed in",
+                    "body": "Dear {name}, please hand in {deliverable} before {deadline}.",
+                },
+            },
+            {
+                "code": "return-report",
+                "zh": {"subject": "返岗实践报告提醒", "body": "{name}老师：请于{deadline}前提交返岗实践报告。"},
+                "en": {"subject": "Return-to-post report", "body": "Dear {name}, your report is due {deadline}."},
+            },
+            {
+                "code": "survey",
+                "zh": {"subject": "【{programme}】跟踪问卷", "body": "{name}老师：请填写训后跟踪问卷（{survey}）。"},
+                "en": {
+                    "subject": "{programme}: follow-up survey",
+                    "body": "Dear {name}, please answer survey {survey}.",
+                },
+            },
+            {
+                "code": "digest",
+                "zh": {
+                    "subject": "【{programme}】{prefecture}周报（{week}）",
+                    "body": "{name}：{prefecture}推荐{nominated}人，达到网络研修要求{met_online_requirement}人，"
+                    "入选{selected}人，完成集中研修{attended_field_study}人，结业{completed}人，退出{withdrawn}人。",
+                },
+                "en": {
+                    "subject": "{programme}: {prefecture} weekly digest ({week})",
+                    "body": "{name}: {nominated} nominated, {met_online_requirement} met the online requirement, "
+                    "{selected} selected, {attended_field_study} attended field study, {completed} completed, "
+                    "{withdrawn} withdrew.",
+                },
+            },
+        ],
+        "coordinators": [
+            {"prefecture": code, "name": f"{name}项目办", "email": f"coordinator-{code}@example.org"}
+            for code, name in PREFECTURES
+        ],
+    }
 
 
 def participant_id(index: int) -> str:

@@ -110,11 +110,10 @@ class ReminderActivities(CohortActivities):
 
 
 def _rule(programme: Programme, code: str) -> ReminderRule:
-    rules = programme.reminders.rules if programme.reminders else ()
-    rule = next((r for r in rules if r.code == code), None)
-    if rule is None:
-        raise CommandRefused(f"programme {programme.id} v{programme.version} has no reminder rule {code!r}")
-    return rule
+    try:
+        return programme.reminder_rule(code)
+    except KeyError as exc:
+        raise CommandRefused(exc.args[0]) from None
 
 
 def _queued_events(rule: ReminderRule, due: ReminderDue, messages: list[OutboxMessage]) -> list[Event]:

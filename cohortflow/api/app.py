@@ -25,6 +25,7 @@ from cohortflow.api.cohorts import router as cohorts_router
 from cohortflow.api.imports import router as imports_router
 from cohortflow.api.programmes import router as programmes_router
 from cohortflow.api.reads import router as reads_router
+from cohortflow.api.reminders import router as reminders_router
 from cohortflow.readmodels.cohort_summary import CohortSummary, cohort_summary
 from cohortflow.readmodels.projector import Projector
 from cohortflow.settings import Settings
@@ -82,7 +83,7 @@ def create_app(
     app = FastAPI(title="cohortflow", version="0.2.0", lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
-    for router in (programmes_router, cohorts_router, reads_router, imports_router, audit_router):
+    for router in (programmes_router, cohorts_router, reads_router, imports_router, audit_router, reminders_router):
         app.include_router(router)
 
     @app.get("/api/v1/health", tags=["service"])

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cohortflow.domain.canonical import digest
 from cohortflow.domain.phases import PHASE_ORDER as PHASE_ORDER
 from cohortflow.domain.phases import PhaseKind as PhaseKind
-from cohortflow.domain.reminder_rules import ProgrammeFacts, Reminders, reminder_problems
+from cohortflow.domain.reminder_rules import ProgrammeFacts, ReminderRule, Reminders, reminder_problems
 
 CREDITABLE_PHASES: tuple[PhaseKind, ...] = (
     "online_study",
@@ -133,6 +133,12 @@ class Programme(_Frozen):
             if phase.kind == kind:
                 return phase
         raise KeyError(kind)
+
+    def reminder_rule(self, code: str) -> ReminderRule:
+        for rule in self.reminders.rules if self.reminders else ():
+            if rule.code == code:
+                return rule
+        raise KeyError(f"programme {self.id} v{self.version} has no reminder rule {code!r}")
 
     def prefecture(self, code: str) -> Prefecture | None:
         return next((p for p in self.prefectures if p.code == code), None)

@@ -97,12 +97,6 @@ class Reminders(_Frozen):
     templates: tuple[MessageTemplate, ...] = ()
     coordinators: tuple[Coordinator, ...] = ()
 
-    def rule(self, code: str) -> ReminderRule:
-        for rule in self.rules:
-            if rule.code == code:
-                return rule
-        raise KeyError(code)
-
     def template(self, code: str) -> MessageTemplate:
         for template in self.templates:
             if template.code == code:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
+from cohortflow.domain.programme import Programme
 from cohortflow.domain.reminder_rules import ReminderRule
 
 _STILL_BEHIND: dict[str, str] = {
@@ -75,3 +76,24 @@ async def cohort_completed(conn: AsyncConnection[TupleRow], cohort_id: str) -> b
     cur = await conn.execute("SELECT completed FROM rm_cohorts WHERE cohort_id = %s", (cohort_id,))
     row = await cur.fetchone()
     return bool(row and row[0])
+
+
+async def participant(
+    conn: AsyncConnection[TupleRow], cohort_id: str, participant_id: str
+) -> ParticipantRecipient | None:
+    cur = await conn.execute(
+        "SELECT participant_id, name, school, prefecture_code, hours, email, phone, locale "
+        "FROM rm_participants WHERE cohort_id = %s AND participant_id = %s",
+        (cohort_id, participant_id),
+    )
+    row = await cur.fetchone()
+    return ParticipantRecipient(*row) if row else None
+
+
+async def cohort_programme(conn: AsyncConnection[TupleRow], cohort_id: str) -> Programme:
+    """The programme version the cohort runs under; LookupError if the cohort is unknown."""
+    cur = await conn.execute("SELECT programme FROM rm_cohorts WHERE cohort_id = %s", (cohort_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise LookupError(f"cohort {cohort_id} is not known (yet)")
+    return Programme.model_validate(row[0])

@@ -1,0 +1,71 @@
+"""/api/v1/…/reminders: what a reminder will say, before anyone receives it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from cohortflow import programmes
+from cohortflow.access.roles import Permission, Principal
+from cohortflow.api.auth import require
+from cohortflow.domain.messages import PLACEHOLDERS, Locale, RenderedMessage
+from cohortflow.domain.reminder_schedule import ReminderDue
+from cohortflow.readmodels import audiences
+from cohortflow.reminders.compose import participant_recipient, preview
+
+router = APIRouter(tags=["reminders"])
+
+
+class PreviewRequest(BaseModel):
+    locale: Locale = "zh"
+    values: dict[str, str] = Field(default_factory=dict, description="Placeholder values; any not given show as <name>")
+
+
+class ParticipantPreviewRequest(BaseModel):
+    participant_id: str
+    locale: Locale | None = Field(default=None, description="Defaults to the participant's own language")
+
+
+@router.post("/api/v1/programmes/{programme_id}/versions/{version}/reminders/{rule}/preview")
+async def preview_rule(
+    programme_id: str,
+    version: int,
+    rule: str,
+    body: PreviewRequest,
+    request: Request,
+    _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))],
+) -> RenderedMessage:
+    """Render a rule's message in Chinese or English with example or given values."""
+    programme = await programmes.load(request.app.state.store, programme_id, version)
+    found = programme.reminder_rule(rule)
+    unknown = sorted(set(body.values) - PLACEHOLDERS[found.recipients])
+    if unknown:
+        raise HTTPException(422, f"unknown placeholder(s) for {found.recipients}: {', '.join(unknown)}")
+    return preview(programme, found, body.locale, dict(body.values))
+
+
+@router.post("/api/v1/cohorts/{cohort_id}/reminders/{rule}/preview")
+async def preview_for_participant(
+    cohort_id: str,
+    rule: str,
+    body: ParticipantPreviewRequest,
+    request: Request,
+    _: Annotated[Principal, Depends(require(Permission.COHORTS_READ))],
+) -> RenderedMessage:
+    """The message one participant would receive if the rule fired now (deadline shown as <deadline>)."""
+    async with request.app.state.store.pool.connection() as conn:
+        programme = await audiences.cohort_programme(conn, cohort_id)
+        person = await audiences.participant(conn, cohort_id, body.participant_id)
+    if person is None:
+        raise LookupError(f"participant {body.participant_id} is not in cohort {cohort_id}")
+    found = programme.reminder_rule(rule)
+    if found.recipients != "participants":
+        raise HTTPException(422, f"rule {rule} goes to coordinators, not participants")
+    placeholder = ReminderDue(rule=rule, occurrence="preview", at=datetime.now(UTC), days=0)
+    values = participant_recipient(programme, found, placeholder, cohort_id, person).values
+    values = {k: v for k, v in values.items() if k not in ("deadline", "days_left")}
+    locale: Locale = body.locale or ("en" if person.locale == "en" else "zh")
+    return preview(programme, found, locale, values)
