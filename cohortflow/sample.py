@@ -277,6 +277,10 @@ def nominee(index: int, prefecture_code: str, prefecture_name: str, seed: int) -
         prefecture_code=prefecture_code,
         school=f"{short}{rng.choice('东南西北中')}区{rng.choice(_SCHOOL_KINDS)}",
         role=rng.choice(_ROLES),
+        # A few people have no address on record, as in every real nomination sheet.
+        email=None if rng.random() < 0.01 else f"{pid.lower()}@example.org",
+        phone=f"+86138{index:08d}",
+        locale="en" if rng.random() < 0.02 else "zh",
     )
 
 

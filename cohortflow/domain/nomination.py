@@ -24,6 +24,9 @@ class NomineeRow:
     prefecture_code: str
     school: str
     role: str
+    email: str | None = None
+    phone: str | None = None
+    locale: str = "zh"
 
 
 class InvalidRecords(ValueError):
@@ -100,6 +103,9 @@ class NominationCheck:
             prefecture_code=r.prefecture_code,
             school=r.school.strip(),
             role=r.role.strip(),
+            email=r.email,
+            phone=r.phone,
+            locale="en" if r.locale == "en" else "zh",
         )
 
 

@@ -23,6 +23,10 @@ TypedRow = NomineeRow | StudyRow | DeliverableRow | AttendanceRow | SurveyRow
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 # Spreadsheets turn whole numbers into "3.0" on export.
 _WHOLE = re.compile(r"([+-]?\d+)(\.0*)?")
+# Deliberately loose: the mail server is the judge of an address; this catches a name or a phone number typed in.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_PHONE = re.compile(r"\+?\d{7,15}")
+_LOCALES = {"zh": "zh", "中文": "zh", "chinese": "zh", "en": "en", "英文": "en", "english": "en"}
 _GENDERS = {"m": "M", "male": "M", "男": "M", "f": "F", "female": "F", "女": "F"}
 
 
@@ -65,6 +69,25 @@ class _Cells:
             self._problem(column, f"{value!r} must be M or F (男/女)")
         return gender or value
 
+    def email(self, column: str) -> str | None:
+        value = self.text(column)
+        if value and not _EMAIL.fullmatch(value):
+            self._problem(column, f"{value!r} is not an email address")
+        return value or None
+
+    def phone(self, column: str) -> str | None:
+        value = self.text(column).replace(" ", "").replace("-", "")
+        if value and not _PHONE.fullmatch(value):
+            self._problem(column, f"{value!r} is not a phone number (7 to 15 digits, + allowed in front)")
+        return value or None
+
+    def locale(self, column: str) -> str:
+        value = self.text(column)
+        locale = _LOCALES.get(value.casefold())
+        if locale is None and value:
+            self._problem(column, f"{value!r} must be zh or en (中文/英文)")
+        return locale or "zh"
+
     def national_id(self, column: str) -> str:
         value = self.text(column)
         return value[:-1] + "X" if value.endswith("x") else value
@@ -83,6 +106,9 @@ def _nominee(c: _Cells) -> NomineeRow:
         prefecture_code=c.text("prefecture_code"),
         school=c.text("school"),
         role=c.text("role"),
+        email=c.email("email"),
+        phone=c.phone("phone"),
+        locale=c.locale("locale"),
     )
 
 

@@ -25,6 +25,9 @@ GOOD: dict[ImportKind, dict[str, str]] = {
         "prefecture_code": "5101",
         "school": "",
         "role": "",
+        "email": "",
+        "phone": "",
+        "locale": "",
     },
     "study_records": {"participant_id": "P1", "hours": "12.50"},
     "deliverables": {"participant_id": "P1", "deliverable": "D1"},
@@ -65,6 +68,27 @@ def test_an_empty_required_value_is_a_problem(kind: ImportKind, column: str) -> 
 def test_empty_optional_values_are_fine() -> None:
     typed, problems = convert("nominees", school="", role="")
     assert isinstance(typed, NomineeRow) and problems == []
+
+
+def test_contact_details_are_read() -> None:
+    typed, problems = convert("nominees", email="zhang.wei@example.org", phone="+86 138-0000-0001", locale="英文")
+    assert problems == []
+    assert isinstance(typed, NomineeRow)
+    assert (typed.email, typed.phone, typed.locale) == ("zhang.wei@example.org", "+8613800000001", "en")
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("email", "张伟", "'张伟' is not an email address"),
+        ("email", "a@b", "'a@b' is not an email address"),
+        ("phone", "13800", "'13800' is not a phone number (7 to 15 digits, + allowed in front)"),
+        ("phone", "call me", "'callme' is not a phone number (7 to 15 digits, + allowed in front)"),
+        ("locale", "fr", "'fr' must be zh or en (中文/英文)"),
+    ],
+)
+def test_bad_contact_details_are_problems(column: str, value: str, reason: str) -> None:
+    assert problem("nominees", **{column: value}) == f"row 7, {column}: {reason}"
 
 
 def test_every_problem_of_a_row_is_reported() -> None:
