@@ -170,6 +170,7 @@ class CohortCycleWorkflow:
         # (or an import and a withdrawal) never decide from the same stale facts.
         self._commands = asyncio.Lock()
         self._reminders: asyncio.Task[None] | None = None
+        self._reminding = False
 
     # ----------------------------------------------------------------- run
     @workflow.run
@@ -200,6 +201,7 @@ class CohortCycleWorkflow:
                 progress = 1
             progress = await self._run_phase(phase, progress)
             early = self._state.closed_early
+            await self._reminders_sent()
             await self._record(
                 f"phase/{phase}/closed", PhaseClosed(phase=phase, closed_early=early, reason=self._close_reason)
             )
@@ -208,6 +210,7 @@ class CohortCycleWorkflow:
             progress = 0
             if not self._state.finished:
                 await self._continue_as_new(progress)
+        await self._reminders_sent()
         return CohortCycleResult(cohort_id=inp.cohort_id, counters=inp.counters)
 
     async def _run_phase(self, phase: PhaseKind, progress: int) -> int:
@@ -298,10 +301,24 @@ class CohortCycleWorkflow:
             if remaining > 0:
                 await self._state_change(remaining, f"reminder {first.rule}")
                 continue
+            self._reminding = True
             await self._activity(
                 ReminderActivities.queue_reminders, QueueReminders(ref=self._ref(inp.actor), due=first)
             )
             inp.reminded.append(_reminder_id(first))
+            self._reminding = False
+
+    async def _reminders_sent(self) -> None:
+        """Before a phase closes, the run continues as new or the cycle ends: queue every reminder already due.
+
+        Otherwise a reminder due moments before a deadline, or one whose activity is
+        still retrying, would be dropped with the phase (or cancelled with the run).
+        """
+        if self._reminders is None:
+            return
+        await workflow.wait_condition(
+            lambda: not self._reminding and all(d.at > workflow.now() for d in self._pending_reminders())
+        )
 
     async def _state_change(self, timeout: float | None, summary: str) -> None:
         """Wait for the cycle state to change (a phase, a deadline), or for ``timeout`` seconds."""
@@ -523,5 +540,6 @@ class CohortCycleWorkflow:
 
     async def _continue_as_new(self, progress: int) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._reminders_sent()
         inp = self._input()
         workflow.continue_as_new(inp.model_copy(update={"state": self._state_now(), "progress": progress}))

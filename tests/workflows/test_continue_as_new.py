@@ -3,7 +3,7 @@
 The dev server is told to suggest continue-as-new after 30 history events, far
 sooner than the ~4,096 it uses by default, so the follow-up phase (four surveys
 on timers) has to hand over to a new run in its middle and must neither repeat
-nor skip a survey.
+nor skip a survey, nor a reminder.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ async def test_suggested_continue_as_new_mid_phase_loses_and_repeats_nothing(
     eager_server: TemporalDevServer, store: EventStore, task_queue: str
 ) -> None:
     client = await connect_client(eager_server.address)
-    programme = sample_programme(200, 24)
+    programme = sample_programme(200, 24, reminders=True)
     inp = CohortCycleInput(cohort_id="can", programme=programme, day_seconds=0.002, feed=SampleFeed(seed=3))
     async with running_worker(client, store, task_queue):
         handle = await start_cohort(client, inp, task_queue)
@@ -50,5 +50,8 @@ async def test_suggested_continue_as_new_mid_phase_loses_and_repeats_nothing(
     ]
     answered = [(e.data["participant_id"], e.data["survey"]) for e in surveys]
     assert len(answered) == len(set(answered))
+    # Reminder timers hand over too: each occurrence queued once (2 + 1 + 1 + 3 + 3 of the sample's rules).
+    queued = [e.metadata["step"] async for e in store.read_stream("cohort-can", types=["RemindersQueued"])]
+    assert len(queued) == len(set(queued)) == 10
     assert result.counters.candidates == 200 and result.counters.selected == 24
     assert (await verify_store(store)).ok

@@ -1,0 +1,98 @@
+"""Coordinators' weekly digests on a real dev server (the time-skipping server has no Schedules)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+
+import pytest
+from temporalio.client import Client, ScheduleHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from cohortflow.cohorts import start_cohort
+from cohortflow.digest_schedules import schedule_id
+from cohortflow.runtime.temporal import TemporalDevServer
+from cohortflow.sample import PREFECTURES, sample_programme
+from cohortflow.store.eventstore import EventStore
+from cohortflow.worker import connect_client
+from cohortflow.workflows.cohort_cycle import CohortCycleInput, SampleFeed
+from tests.workflows.helpers import running_worker
+
+
+@pytest.fixture
+def dev_server() -> Iterator[TemporalDevServer]:
+    server = TemporalDevServer(None, headless=True)
+    yield server
+    server.stop()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.1)
+
+
+async def digests_queued(store: EventStore, cohort_id: str) -> list[tuple[str, str, str]]:
+    async with store.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT recipient, address, body FROM reminder_outbox WHERE cohort_id = %s AND rule = 'weekly'",
+            (cohort_id,),
+        )
+        return [(r, a, b) for r, a, b in await cur.fetchall()]
+
+
+async def runs_finished(client: Client, schedule: ScheduleHandle, count: int) -> bool:
+    actions = (await schedule.describe()).info.recent_actions
+    if len(actions) < count:
+        return False
+    for action in actions:
+        run = action.action
+        handle = client.get_workflow_handle(run.workflow_id, run_id=run.first_execution_run_id)  # type: ignore[attr-defined]
+        if (await handle.describe()).close_time is None:
+            return False
+    return True
+
+
+async def test_weekly_digests_run_on_a_schedule_until_the_cohort_completes(
+    dev_server: TemporalDevServer, store: EventStore, task_queue: str
+) -> None:
+    client = await connect_client(dev_server.address)
+    programme = sample_programme(200, 24, digests=True)
+    # A programme day of 20 ms: the whole cycle takes about 20 s of wall time.
+    inp = CohortCycleInput(cohort_id="dg", programme=programme, day_seconds=0.02, feed=SampleFeed(seed=3))
+    async with running_worker(client, store, task_queue):
+        handle = await start_cohort(client, inp, task_queue)
+        schedule = client.get_schedule_handle(schedule_id("dg", "weekly"))
+        spec = (await schedule.describe()).schedule.spec
+        assert spec.time_zone_name == "Asia/Shanghai"
+        (calendar,) = spec.calendars
+        assert [r.start for r in calendar.day_of_week] == [1] and [r.start for r in calendar.hour] == [9]
+
+        await schedule.trigger()
+        await eventually(lambda: runs_finished(client, schedule, 1), "the first digest run")
+        first = await digests_queued(store, "dg")
+        assert sorted(r for r, _, _ in first) == sorted(f"coordinator-{code}" for code, _ in PREFECTURES)
+        assert all(address and address.startswith("coordinator-") for _, address, _ in first)
+        assert all("推荐" in body for _, _, body in first)
+
+        # The same week again (a repeated run, a retry): nothing new is queued.
+        await schedule.trigger()
+        await eventually(lambda: runs_finished(client, schedule, 2), "the second digest run")
+        assert len(await digests_queued(store, "dg")) == len(first)
+        queued = [e async for e in store.read_stream("digests-dg", types=["RemindersQueued"])]
+        assert len(queued) == 1
+
+        await handle.result()
+        await schedule.trigger()
+
+        async def schedule_gone() -> bool:
+            try:
+                await schedule.describe()
+            except RPCError as exc:
+                return exc.status == RPCStatusCode.NOT_FOUND
+            return False
+
+        await eventually(schedule_gone, "the completed cohort's schedule deleted")
+    assert len(await digests_queued(store, "dg")) == len(first)
