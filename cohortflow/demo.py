@@ -35,6 +35,8 @@ class DemoReport(BaseModel):
     head_digest: str
     wall_seconds: float
     summary: CohortSummary
+    reminders: dict[str, int]
+    """Outbox messages by status: queued reminders wait for a dispatcher (``cohortflow reminder dispatch``)."""
 
 
 async def run_cycle(
@@ -56,7 +58,7 @@ async def run_cycle(
             client,
             CohortCycleInput(
                 cohort_id=cohort_id,
-                programme=sample_programme(candidates, selected),
+                programme=sample_programme(candidates, selected, reminders=True),
                 day_seconds=day_seconds,
                 feed=SampleFeed(seed=seed),
                 actor="demo",
@@ -72,6 +74,12 @@ async def run_cycle(
         result = result_task.result()
         summary = await cohort_summary(store, cohort_id)
         verification = await verify_store(store)
+        async with store.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT status, count(*) FROM reminder_outbox WHERE cohort_id = %s GROUP BY status ORDER BY status",
+                (cohort_id,),
+            )
+            reminders = {status: count for status, count in await cur.fetchall()}
         return DemoReport(
             cohort_id=cohort_id,
             candidates=result.counters.candidates,
@@ -84,4 +92,5 @@ async def run_cycle(
             head_digest=verification.head_hash,
             wall_seconds=round(time.perf_counter() - started, 2),
             summary=summary,
+            reminders=reminders,
         )
