@@ -1,7 +1,8 @@
 """Message templates in Chinese and English, with ``{placeholder}`` fields.
 
-Placeholders use :meth:`str.format` syntax without attribute or index access, so
-a template can name a value but never reach into an object. Which names a
+Placeholders use :meth:`str.format` syntax reduced to a plain ``{name}``: no
+attribute or index access, conversion or format spec, so a template can name a
+value but never reach into an object or fail on a value's type when it fires. Which names a
 template may use depends on who receives it (:data:`PLACEHOLDERS`); an unknown
 name is a problem in the programme template, found before anything is sent.
 """
@@ -90,9 +91,9 @@ def placeholder_problems(template: MessageTemplate, recipients: Recipients) -> I
             except ValueError as exc:
                 yield f"{where}: {exc}"
                 continue
-            for name in fields:
-                if not name.isidentifier():
-                    yield f"{where}: placeholder {{{name}}} must be a plain name"
+            for name, spec in fields:
+                if not name.isidentifier() or spec:
+                    yield f"{where}: placeholder {{{name}{spec}}} must be a plain name"
                 elif name not in allowed:
                     yield (
                         f"{where}: unknown placeholder {{{name}}} for {recipients}; known: {', '.join(sorted(allowed))}"
@@ -105,7 +106,8 @@ def render(template: MessageTemplate, locale: Locale, values: Mapping[str, objec
     return RenderedMessage(locale=locale, subject=text.subject.format_map(values), body=text.body.format_map(values))
 
 
-def _fields(source: str) -> Iterator[str]:
-    for _, name, _, _ in string.Formatter().parse(source):
+def _fields(source: str) -> Iterator[tuple[str, str]]:
+    """Each field's name and whatever conversion or format spec follows it (values are text: none is allowed)."""
+    for _, name, spec, conversion in string.Formatter().parse(source):
         if name is not None:
-            yield name
+            yield name, (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")

@@ -27,7 +27,10 @@ class QuietHours(BaseModel):
         local = moment.astimezone(zone)
         if not self.contains(local.time().replace(tzinfo=None)):
             return moment
-        end = datetime.combine(local.date(), self.end, tzinfo=zone)
-        if end <= local:
-            end = datetime.combine(local.date() + timedelta(days=1), self.end, tzinfo=zone)
-        return end.astimezone(moment.tzinfo)
+        # The first end after the moment: today's (either pass of an hour the clocks repeat) or tomorrow's.
+        for day in (local.date(), local.date() + timedelta(days=1)):
+            for fold in (0, 1):
+                end = datetime.combine(day, self.end, tzinfo=zone).replace(fold=fold)
+                if end > moment:
+                    return end.astimezone(moment.tzinfo)
+        raise AssertionError("a quiet window ends within a day")

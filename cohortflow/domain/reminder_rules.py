@@ -34,7 +34,7 @@ Audience = Literal[
 ]
 ReminderChannel = Literal["email", "webhook"]
 MAX_NUDGES = 2
-_CODE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_CODE = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class _Frozen(BaseModel):
@@ -147,7 +147,7 @@ def _rule_problems(
     rule: ReminderRule, facts: ProgrammeFacts, templates: Mapping[str, MessageTemplate]
 ) -> Iterator[str]:
     where = f"reminder rule {rule.code}"
-    if not _CODE.match(rule.code):
+    if not _CODE.fullmatch(rule.code):
         yield f"{where}: a code may hold only letters, digits, '.', '_' and '-'"
     timings = [t for t in (rule.before, rule.after, rule.weekly) if t is not None]
     if len(timings) != 1:

@@ -297,14 +297,6 @@ def test_checking_never_raises_whatever_the_text(text: str) -> None:
 # --- known gap ---------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "placeholder_problems (cohortflow/domain/messages.py) checks only field names: a conversion (!x), "
-        "a nested field in a format spec ({name:{width}}) or a spec the value cannot take ({days_left:d} "
-        "when days_left is '') passes the check, then render raises ValueError/KeyError when the rule fires"
-    ),
-)
 @pytest.mark.parametrize("field", ["{name!x}", "{name:{width}}", "{days_left:d}"])
 def test_a_template_that_passes_the_check_renders_with_every_allowed_value(field: str) -> None:
     t = template(zh_body=f"{field}老师")

@@ -173,15 +173,6 @@ def test_the_repeated_hour_of_a_fall_back_night_inside_the_default_window() -> N
     assert NIGHT.next_allowed(first, NEW_YORK) == NIGHT.next_allowed(second, NEW_YORK) == utc(2024, 11, 3, 13, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "QuietHours.next_allowed (cohortflow/domain/quiet_hours.py, the datetime.combine lines) builds the "
-        "window's end with fold=0: when the moment is in the second pass of a repeated hour (fold=1) and the "
-        "end falls in that hour, the first pass is returned, earlier than the moment itself, so a message "
-        "due in quiet hours goes at once"
-    ),
-)
 def test_a_window_ending_in_the_repeated_hour_never_sends_early() -> None:
     # 21:00-01:30 in New York; on 3 November 2024 01:00-02:00 happens twice (EDT, then EST).
     window = QuietHours(start=time(21, 0), end=time(1, 30))
