@@ -35,6 +35,34 @@ class Settings(BaseSettings):
     projection_interval: float = 0.25
     """Seconds between the API's passes over new events into the read models."""
 
+    # Reminder delivery (cohortflow reminder dispatch; `cohortflow up` runs it when a channel is configured).
+    smtp_host: str | None = None
+    """The SMTP relay; without it (and without a webhook) no dispatcher runs, and email reminders wait."""
+    smtp_port: int = 25
+    smtp_from: str = "cohortflow@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: bool = False
+    """TLS from the first byte (SMTPS, usually port 465); otherwise STARTTLS is used when the server offers it."""
+    smtp_connections: int = 4
+    """SMTP connections kept open and used concurrently."""
+    email_rate: float = 500.0
+    """Emails handed to the relay per second, at most."""
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    """Shared secret of the webhook's HMAC-SHA256 signature; required with ``webhook_url``."""
+    webhook_rate: float = 50.0
+    webhook_connections: int = 4
+    dispatch_batch: int = 200
+    """Messages claimed at a time."""
+    dispatch_interval: float = 1.0
+    """Seconds between looks at the outbox when nothing was due."""
+    dispatch_lease_seconds: float = 60.0
+    """How long a claim holds; a dispatcher killed mid-send leaves its messages to others after this."""
+    max_attempts: int = 8
+    retry_base_seconds: float = 60.0
+    retry_cap_seconds: float = 3600.0
+
     @property
     def uploads(self) -> Path:
         return (self.uploads_dir or self.state_dir / "uploads").resolve()
