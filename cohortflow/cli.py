@@ -21,9 +21,12 @@ from rich.table import Table
 from cohortflow.api.app import create_app
 from cohortflow.cli_admin import cohort_app, export_app, import_app, programme_app
 from cohortflow.cli_audit import app as audit_app
+from cohortflow.cli_reminders import app as reminder_app
+from cohortflow.cli_reminders import channels_configured, serve_dispatcher
 from cohortflow.cli_tokens import app as tokens_app
 from cohortflow.demo import DemoReport, run_cycle
 from cohortflow.logs import configure_logging
+from cohortflow.reminders.dispatcher import configuration_problem
 from cohortflow.runtime.stack import local_stack
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
@@ -37,6 +40,7 @@ app.add_typer(programme_app, name="programme")
 app.add_typer(cohort_app, name="cohort")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+app.add_typer(reminder_app, name="reminder")
 console = Console()
 
 
@@ -130,9 +134,15 @@ def _print_report(r: DemoReport) -> None:
 def up(
     state_dir: Annotated[Path | None, typer.Option(help="Where PostgreSQL and Temporal keep data")] = None,
 ) -> None:
-    """Start PostgreSQL, Temporal (with its web UI), migrations, the worker and the API. Ctrl-C stops all."""
+    """Start PostgreSQL, Temporal (with its web UI), migrations, the worker and the API. Ctrl-C stops all.
+
+    With an SMTP host or a webhook URL configured, the reminder dispatcher runs too."""
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
+    problem = configuration_problem(settings)
+    if problem is not None:
+        console.print(f"[red]{problem}[/]")
+        raise typer.Exit(2)
     with local_stack(
         settings,
         state_dir or settings.state_dir,
@@ -142,8 +152,20 @@ def up(
         console.print(f"PostgreSQL: {stack.database_url}")
         console.print(f"Temporal:   {stack.temporal_address}  web UI: {stack.temporal_ui or '(external)'}")
         console.print(f"API:        http://{settings.api_host}:{settings.api_port}/docs")
+        console.print(f"Reminders:  {_reminder_channels(settings)}")
         asyncio.run(_serve(settings, stack.database_url, stack.temporal_address))
     console.print("stopped")
+
+
+def _reminder_channels(settings: Settings) -> str:
+    channels = []
+    if settings.smtp_host:
+        channels.append(f"email via {settings.smtp_host}:{settings.smtp_port}")
+    if settings.webhook_url:
+        channels.append(f"webhook {settings.webhook_url}")
+    if not channels:
+        return "no channel configured (COHORTFLOW_SMTP_HOST, COHORTFLOW_WEBHOOK_URL): reminders wait in the outbox"
+    return ", ".join(channels)
 
 
 class _QuietServer(uvicorn.Server):
@@ -170,11 +192,17 @@ async def _serve(settings: Settings, database_url: str, temporal_address: str) -
         )
     )
     api = asyncio.create_task(server.serve())
+    reminders = (
+        asyncio.create_task(serve_dispatcher(settings, database_url, stop)) if channels_configured(settings) else None
+    )
     try:
         await run_worker(client, store, settings.task_queue, stop, settings.uploads)
     finally:
+        stop.set()
         server.should_exit = True
         await api
+        if reminders is not None:
+            await reminders
         await store.close()
 
 
