@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.audit_run
 	$(BIN)/python -m bench.admin_run
+	$(BIN)/python -m bench.reminders
 
 # Record workflow histories for tests/workflows/test_replay.py under a new tag: make histories TAG=v3
 histories: $(STAMP)
