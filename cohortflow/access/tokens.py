@@ -7,7 +7,10 @@ plain hash (no salt, no slow KDF) suffices because the secret carries 256 random
 bits, and it keeps authentication one indexed lookup.
 
 There is deliberately no cache: each request reads the row, so a revocation takes
-effect on the very next request.
+effect on the very next request. The read is one indexed statement, and a request
+that reads anyway makes it on the connection it reads with (see
+``cohortflow.api.auth.reading``), so exactness costs no extra pool checkout and no
+transaction.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from cohortflow.access.roles import Principal, Role, as_role, is_prefecture_code
 
-Pool = AsyncConnectionPool[AsyncConnection[TupleRow]]
+Conn = AsyncConnection[TupleRow]
+Pool = AsyncConnectionPool[Conn]
 
 SECRET_PREFIX = "cf_"
 _SECRET = re.compile(r"cf_([0-9a-f]{16})_[A-Za-z0-9_-]{43}")
@@ -133,18 +137,26 @@ async def list_tokens(pool: Pool) -> list[TokenInfo]:
         return await cur.fetchall()
 
 
-async def authenticate(pool: Pool, secret: str) -> Principal | None:
-    """The principal a secret stands for, or None if it is malformed, unknown or revoked."""
+_AUTHENTICATE = (
+    "SELECT token_id, name, role, prefecture FROM access_tokens"
+    " WHERE secret_sha256 = %s AND token_id = %s AND revoked_at IS NULL"
+)
+
+
+async def authenticate(source: Pool | Conn, secret: str) -> Principal | None:
+    """The principal a secret stands for, or None if it is malformed, unknown or revoked.
+
+    ``source`` is the pool, or a connection the caller holds already (the lookup is then one statement on it).
+    """
     match = _SECRET.fullmatch(secret)
     if match is None:
         return None  # spares the database a lookup that cannot succeed
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT token_id, name, role, prefecture FROM access_tokens"
-            " WHERE secret_sha256 = %s AND token_id = %s AND revoked_at IS NULL",
-            (_digest(secret), match[1]),
-        )
-        row = await cur.fetchone()
+    params = (_digest(secret), match[1])
+    if isinstance(source, AsyncConnection):
+        row = await (await source.execute(_AUTHENTICATE, params)).fetchone()
+    else:
+        async with source.connection() as conn:
+            row = await (await conn.execute(_AUTHENTICATE, params)).fetchone()
     if row is None:
         return None
     return Principal(token_id=row[0], name=row[1], role=as_role(row[2]), prefecture=row[3])

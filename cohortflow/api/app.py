@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from starlette.routing import BaseRoute
 from temporalio.client import Client
 
 from cohortflow.access.roles import Permission, Principal
@@ -83,8 +85,12 @@ def create_app(
     app = FastAPI(title="cohortflow", version="0.2.0", lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
+    cohort_routes: list[BaseRoute] = []
     for router in (programmes_router, cohorts_router, reads_router, imports_router, audit_router, reminders_router):
+        before = len(app.routes)
         app.include_router(router)
+        if router in (cohorts_router, reads_router):
+            cohort_routes += app.routes[before:]
 
     @app.get("/api/v1/health", tags=["service"])
     async def health(request: Request) -> dict[str, object]:
@@ -98,4 +104,28 @@ def create_app(
         """The cohort's summary computed from its whole stream (slow on big cohorts; the funnel is the fast read)."""
         return await cohort_summary(request.app.state.store, cohort_id)
 
+    match_first(app, cohort_routes)
     return app
+
+
+def match_first(app: FastAPI, busiest: list[BaseRoute]) -> None:
+    """Try ``busiest`` first when matching a request, keeping the OpenAPI document in the declared order.
+
+    FastAPI tries the routes in turn, at several microseconds each, and the read routes
+    are asked far more often than all the others. They go first with the cohort
+    commands, in their declared order: those share ``/api/v1/cohorts`` with them, and the
+    first route matching a path by another method decides a 405's ``Allow`` header. No
+    route moved ahead matches any request of the routes it passes, so every request is
+    answered by the same route as before; only the cost changes. The document is built
+    from the routes as declared, as FastAPI would have built it.
+    """
+    declared = list(app.routes)
+    app.router.routes[:] = [*busiest, *(route for route in declared if all(route is not b for b in busiest))]
+
+    def openapi() -> dict[str, Any]:
+        if not app.openapi_schema:
+            added = [route for route in app.routes if all(route is not d for d in declared)]
+            app.openapi_schema = get_openapi(title=app.title, version=app.version, routes=[*declared, *added])
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # as FastAPI's guide to extending OpenAPI does

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Literal
 
 from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 
 from cohortflow.readmodels.projector import ATTENDED_SQL, MET_ONLINE_SQL, PROJECTION
 
-Pool = AsyncConnectionPool[AsyncConnection[TupleRow]]
+Conn = AsyncConnection[TupleRow]
+Pool = AsyncConnectionPool[Conn]
+Source = Pool | Conn
+"""Where a read runs: a connection the caller already holds, or one borrowed from the pool for the read."""
 People = Literal["nominees", "selected", "completed"]
 STREAM_ROWS = 2_000
 
@@ -106,6 +111,37 @@ FROM rm_participants p JOIN rm_cohorts c ON c.cohort_id = p.cohort_id
 _WHICH = {"nominees": "true", "selected": "p.selected", "completed": "p.completed"}
 
 
+@asynccontextmanager
+async def connection(source: Source) -> AsyncIterator[Conn]:
+    """``source`` itself if it is a connection, else one of its connections for the duration."""
+    if isinstance(source, AsyncConnection):
+        yield source
+        return
+    async with source.connection() as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def read_only(pool: Pool) -> AsyncIterator[Conn]:
+    """One connection from ``pool`` in autocommit mode, for a request that only reads.
+
+    Every statement is then its own transaction: no BEGIN and COMMIT round trips
+    around it. Under PostgreSQL's default READ COMMITTED each statement sees its
+    own snapshot inside a transaction too, so the answers are the same. Writes
+    never come this way; those that need several statements to commit together
+    open ``conn.transaction()`` themselves. The connection goes back to the pool
+    with autocommit off, as every other borrower expects it; one given up in the
+    middle of a statement is discarded by the pool instead.
+    """
+    async with pool.connection() as conn:
+        await conn.set_autocommit(True)
+        try:
+            yield conn
+        finally:
+            if conn.pgconn.transaction_status == TransactionStatus.IDLE:
+                await conn.set_autocommit(False)
+
+
 def participant_row(row: tuple[Any, ...]) -> ParticipantRow:
     values = dict(zip(ParticipantRow.model_fields, row, strict=True))
     values["surveys_answered"] = sorted(values["surveys_answered"], key=values["surveys_answered"].get)
@@ -113,15 +149,15 @@ def participant_row(row: tuple[Any, ...]) -> ParticipantRow:
     return ParticipantRow.model_validate(values)
 
 
-async def checkpoint(pool: Pool) -> int:
+async def checkpoint(source: Source) -> int:
     """The last event position applied to the read models."""
-    async with pool.connection() as conn:
+    async with connection(source) as conn:
         cur = await conn.execute("SELECT position FROM rm_checkpoints WHERE projection = %s", (PROJECTION,))
         row = await cur.fetchone()
         return int(row[0]) if row else 0
 
 
-async def list_cohorts(pool: Pool, prefecture: str | None = None) -> list[CohortRow]:
+async def list_cohorts(source: Source, prefecture: str | None = None) -> list[CohortRow]:
     """Every cohort (or those whose programme includes ``prefecture``), oldest first, with counts."""
     sql = """
     SELECT c.cohort_id, c.programme_id, c.programme_version, c.programme_name, c.started_at, c.phase, c.phase_state,
@@ -134,14 +170,14 @@ async def list_cohorts(pool: Pool, prefecture: str | None = None) -> list[Cohort
     GROUP BY c.cohort_id
     ORDER BY c.started_at, c.cohort_id
     """
-    async with pool.connection() as conn:
+    async with connection(source) as conn:
         rows = await (await conn.execute(sql, {"pref": prefecture})).fetchall()
     return [CohortRow.model_validate(dict(zip(CohortRow.model_fields, row, strict=True))) for row in rows]
 
 
-async def cohort_funnel(pool: Pool, cohort_id: str, prefecture: str | None = None) -> Funnel:
+async def cohort_funnel(source: Source, cohort_id: str, prefecture: str | None = None) -> Funnel:
     """The cohort's funnel, totals and per prefecture in programme order; LookupError if unknown."""
-    async with pool.connection() as conn:
+    async with connection(source) as conn:
         cur = await conn.execute(
             "SELECT c.programme_id, c.programme_version, k.position FROM rm_cohorts c "
             "LEFT JOIN rm_checkpoints k ON k.projection = %s WHERE c.cohort_id = %s",
@@ -175,10 +211,10 @@ async def cohort_funnel(pool: Pool, cohort_id: str, prefecture: str | None = Non
 
 
 async def participant(
-    pool: Pool, cohort_id: str, participant_id: str, prefecture: str | None = None
+    source: Source, cohort_id: str, participant_id: str, prefecture: str | None = None
 ) -> ParticipantRow | None:
     """One participant, or None (also when ``prefecture`` is given and they belong to another)."""
-    async with pool.connection() as conn:
+    async with connection(source) as conn:
         cur = await conn.execute(
             _PARTICIPANT_SELECT + "WHERE p.cohort_id = %s AND p.participant_id = %s "
             "AND (%s::text IS NULL OR p.prefecture_code = %s)",

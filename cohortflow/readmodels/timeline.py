@@ -2,8 +2,10 @@
 
 Read through the ``events_by_participant`` index: the participant's own events
 and the cohort's own (those about nobody in particular), of which only the
-selection decisions that name them are kept. Nothing is masked here; callers
-mask by role.
+selection decisions that name them are kept. Only the columns a timeline shows
+are read (the actor and step are taken out of the metadata by PostgreSQL), so
+nothing else of the events is decoded. Nothing is masked here; callers mask by
+role.
 """
 
 from __future__ import annotations
@@ -13,9 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from cohortflow.readmodels.queries import Source, connection
 from cohortflow.store.eventstore import EventStore
-
-# The store's read takes an upper bound on recorded_at; this one admits everything.
 
 
 class TimelineEntry(BaseModel):
@@ -34,21 +35,29 @@ class Timeline(BaseModel):
     entries: list[TimelineEntry]
 
 
-async def participant_timeline(store: EventStore, cohort_id: str, participant_id: str) -> Timeline:
-    """Every event about the participant in recording order; LookupError if they were never nominated."""
-    events = await store.read_participant_timeline(f"cohort-{cohort_id}", participant_id)
-    entries = [
-        TimelineEntry(
-            position=e.position,
-            stream_version=e.stream_version,
-            type=e.type,
-            recorded_at=e.recorded_at,
-            actor=str(e.metadata.get("actor", "")),
-            step=str(e.metadata.get("step", "")),
-            data=e.data,
-        )
-        for e in events
-    ]
+# The same two halves as EventStore.read_participant_timeline, each served by the participant index.
+_ENTRY = (
+    "SELECT position, stream_version, type, recorded_at, coalesce(metadata->>'actor', ''),"
+    " coalesce(metadata->>'step', ''), data FROM events WHERE stream_id = %(s)s"
+)
+TIMELINE_SQL = (
+    f"{_ENTRY} AND coalesce(data->>'participant_id', '') = %(p)s "
+    f"UNION ALL {_ENTRY} AND coalesce(data->>'participant_id', '') = '' AND type = 'SelectionDecided' "
+    "AND (data->'selected' ? %(p)s OR data->'waiting_list' ? %(p)s) "
+    "ORDER BY stream_version"
+)
+_FIELDS = tuple(TimelineEntry.model_fields)
+
+
+async def participant_timeline(source: EventStore | Source, cohort_id: str, participant_id: str) -> Timeline:
+    """Every event about the participant in recording order; LookupError if they were never nominated.
+
+    ``source`` is the store, its pool, or a connection the caller already holds (one statement runs on it).
+    """
+    async with connection(source.pool if isinstance(source, EventStore) else source) as conn:
+        cur = await conn.execute(TIMELINE_SQL, {"s": f"cohort-{cohort_id}", "p": participant_id})
+        rows = await cur.fetchall()
+    entries = [TimelineEntry.model_validate(dict(zip(_FIELDS, row, strict=True))) for row in rows]
     if not any(e.type == "CandidateNominated" for e in entries):
         raise LookupError(f"participant {participant_id} was not nominated to cohort {cohort_id}")
     return Timeline(cohort_id=cohort_id, participant_id=participant_id, entries=entries)

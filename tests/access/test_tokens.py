@@ -9,6 +9,7 @@ import pytest
 
 from cohortflow.access.roles import Principal
 from cohortflow.access.tokens import TokenRefused, authenticate, issue_token, list_tokens, revoke_token
+from cohortflow.readmodels.queries import read_only
 from cohortflow.store.eventstore import EventStore
 
 BY = "cli:tester"
@@ -123,3 +124,13 @@ def test_the_table_itself_refuses_a_coordinator_without_prefecture(database_url:
             "INSERT INTO access_tokens (token_id, secret_sha256, name, role, issued_by)"
             " VALUES ('t', 'h', 'n', 'coordinator', 'x')"
         )
+
+
+async def test_a_token_checked_on_a_held_connection_is_refused_once_revoked(store: EventStore) -> None:
+    issued = await issue_token(store.pool, name="desk", role="auditor", prefecture=None, issued_by=BY)
+    async with read_only(store.pool) as conn:
+        principal = await authenticate(conn, issued.secret)
+        assert principal == await authenticate(store.pool, issued.secret) is not None
+        assert await authenticate(conn, "garbage") is None
+        await revoke_token(store.pool, issued.token_id, revoked_by=BY)  # through another connection
+        assert await authenticate(conn, issued.secret) is None  # no cache: the very next lookup sees it

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import psycopg
 import pytest
+from psycopg.pq import TransactionStatus
 
 from cohortflow.readmodels.cohort_summary import cohort_summary
 from cohortflow.readmodels.queries import (
@@ -13,6 +15,7 @@ from cohortflow.readmodels.queries import (
     iter_people,
     list_cohorts,
     participant,
+    read_only,
 )
 from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.store.eventstore import EventStore
@@ -87,3 +90,21 @@ async def test_one_participant_and_the_scope_that_hides_them(store: EventStore) 
     other = CHANGSHA if row.prefecture_code != CHANGSHA else XIANGXI
     assert await participant(store.pool, "spring", first.participant_id, other) is None
     assert await participant(store.pool, "spring", "P999999") is None
+
+
+async def test_reads_on_a_read_only_connection_answer_alike_and_leave_it_as_borrowed(store: EventStore) -> None:
+    first, *_ = [p async for p in iter_people(store.pool, "spring", "completed")]
+    async with read_only(store.pool) as conn:
+        assert conn.autocommit
+        assert await list_cohorts(conn, CHANGSHA) == await list_cohorts(store.pool, CHANGSHA)
+        assert await cohort_funnel(conn, "spring", XIANGXI) == await cohort_funnel(store.pool, "spring", XIANGXI)
+        assert await participant(conn, "spring", first.participant_id) == first
+        assert await checkpoint(conn) == await checkpoint(store.pool)
+        assert conn.info.transaction_status == TransactionStatus.IDLE  # no transaction was opened
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            await conn.execute("SELECT 1 / 0")
+        assert await (await conn.execute("SELECT 1")).fetchone() == (1,)  # nothing to roll back first
+        with pytest.raises(LookupError, match="winter"):
+            await cohort_funnel(conn, "winter")
+    assert not conn.autocommit  # back in the pool as every other borrower expects it
+    assert conn.info.transaction_status == TransactionStatus.IDLE

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cohortflow.domain.completion import completers
+from cohortflow.readmodels.queries import read_only
 from cohortflow.readmodels.timeline import participant_timeline
 from cohortflow.store.eventstore import EventStore
 from tests.readmodels import write_cohort
@@ -44,3 +45,20 @@ async def test_corrections_show_who_made_them_and_unknown_people_are_refused(sto
         await participant_timeline(store, "t", "P999999")
     with pytest.raises(LookupError):
         await participant_timeline(store, "nope", "P000001")
+
+
+async def test_the_timeline_shows_the_stored_events_and_reads_on_a_held_connection(store: EventStore) -> None:
+    w = await write_cohort(store, "t", seed=33)
+    pid = completers(w.facts, w.programme)[0]
+    stored = await store.read_participant_timeline("cohort-t", pid)
+    expected = [
+        (e.position, e.stream_version, e.type, e.recorded_at, e.metadata["actor"], e.metadata["step"], e.data)
+        for e in stored
+    ]
+    async with read_only(store.pool) as conn:
+        timeline = await participant_timeline(conn, "t", pid)
+        with pytest.raises(LookupError, match="P999999"):
+            await participant_timeline(conn, "t", "P999999")
+    shown = [(e.position, e.stream_version, e.type, e.recorded_at, e.actor, e.step, e.data) for e in timeline.entries]
+    assert shown == expected and len(shown) > 5
+    assert (await participant_timeline(store.pool, "t", pid)) == timeline == await participant_timeline(store, "t", pid)
