@@ -1,4 +1,4 @@
-"""/api/v1/…/reminders: what a reminder will say, before anyone receives it."""
+"""/api/v1/…/reminders: what a reminder will say before anyone receives it, and what could not be sent."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from cohortflow.domain.messages import PLACEHOLDERS, Locale, RenderedMessage
 from cohortflow.domain.reminder_schedule import ReminderDue
 from cohortflow.readmodels import audiences
 from cohortflow.reminders.compose import participant_recipient, preview
+from cohortflow.reminders.delivery import Delivery, GivenUp
 
 router = APIRouter(tags=["reminders"])
 
@@ -69,3 +70,13 @@ async def preview_for_participant(
     values = {k: v for k, v in values.items() if k not in ("deadline", "days_left")}
     locale: Locale = body.locale or ("en" if person.locale == "en" else "zh")
     return preview(programme, found, locale, values)
+
+
+@router.get("/api/v1/reminders/failures")
+async def failures(
+    request: Request,
+    _: Annotated[Principal, Depends(require(Permission.AUDIT_READ))],
+    cohort: str | None = None,
+) -> list[GivenUp]:
+    """Messages given up (no address, refused by the channel, or too many failed attempts), with the reason."""
+    return await Delivery(request.app.state.store).given_up(cohort)
