@@ -320,10 +320,12 @@ def run_load(
     warmup: float,
     pool_size: int,
     rate: float = 0.0,
+    client: str = "raw",
 ) -> LoadRun:
     """Start the load generator as a second process and read its JSON; CPU of the API and PostgreSQL alongside."""
     cmd = [sys.executable, "-m", "bench.loadgen", "--url", base, "--token", token, "--targets", str(targets)]
     cmd += ["--clients", str(clients), "--seconds", str(seconds), "--warmup", str(warmup), "--rate", str(rate)]
+    cmd += ["--client", client]
     api_proc, pg = psutil.Process(api.pid), postgres_processes(url)
     api_before, pg_before = cpu_seconds([api_proc]), cpu_seconds(pg)
     machine_before = psutil.cpu_times()
@@ -366,7 +368,9 @@ class LoadPlan:
     warmup: float
     pool_size: int
     rate: float = 0.0
-    """Total requests/s the clients offer together; 0 for a closed loop."""
+    """Total requests/s the clients offer together (by thinking between requests); 0 for a closed loop."""
+    client: str = "raw"
+    """How the load generator sends requests: ``raw`` (its own HTTP/1.1 over asyncio) or ``httpx``."""
     profile: bool = False
     """Serve this run from an API process running under cProfile (its figures are slower than the others)."""
 
@@ -406,6 +410,7 @@ def measure_reads(url: str, store: StoreFigures, token: str, plans: list[LoadPla
                         warmup=plan.warmup,
                         pool_size=pool_size,
                         rate=plan.rate,
+                        client=plan.client,
                     )
                     runs.append(run)
             if stats is not None and stats.exists():
@@ -477,12 +482,26 @@ def serve(argv: list[str]) -> int:
     settings = Settings(api_pool_size=args.pool_size, log_level="warning")
     configure_logging(settings.log_format, settings.log_level)
     app = create_app(settings, args.database_url, temporal_address=args.temporal_address)
-    # As `cohortflow up` serves it: one worker, log level warning (no access log).
-    config = uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning")
+    # One worker, log level warning, as `cohortflow up` serves it; the access log off (at level warning it
+    # writes nothing, but uvicorn still gathers its fields and calls it for every answer), and uvloop with
+    # httptools named rather than left to uvicorn's automatic choice, so a missing package fails here
+    # instead of slowing the figures.
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )
     if args.profile is None:
         _Server(config).run()
     else:
-        with cProfile.Profile() as profile:
+        # Timed by the process's CPU clock: with the wall clock, the moments the process is not scheduled
+        # (it has just written to a socket and PostgreSQL or the load generator runs) count as the own time
+        # of whichever function was running, which made psycopg's sends look costly.
+        with cProfile.Profile(time.process_time) as profile:
             _Server(config).run()
         profile.dump_stats(args.profile)
     return 0
