@@ -83,7 +83,11 @@ async def test_a_dispatcher_killed_mid_batch_and_restarted_sends_every_message_e
     finally:
         first.kill()
         first.wait()
-    await asyncio.sleep(0.3)  # let the server finish whatever the dead client had already handed over
+    # Let the server finish whatever the dead client had already handed over: wait until the mailbox is still.
+    seen = -1
+    while seen != len(mailbox.snapshot()):
+        seen = len(mailbox.snapshot())
+        await asyncio.sleep(0.5)
 
     at_kill = await outbox_rows(store)
     claimed = {key for key, row in at_kill.items() if row["status"] == "sending"}
