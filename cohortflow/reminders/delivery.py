@@ -5,11 +5,12 @@ dispatchers never take the same row), marks them ``sending`` with a lease
 (``claimed_until``) and counts the attempt. A row whose lease lapsed — its
 dispatcher was killed, or hung — is due again.
 
-Each **outcome** is one transaction that changes the row and appends the event
-recording the change (``EventStore.append_in``): ``ReminderSent``,
+Each **outcome** changes the row and appends the event recording the change
+(``EventStore.append_in``) in one transaction: ``ReminderSent``,
 ``ReminderDeliveryFailed`` (back to ``pending`` at a later ``next_attempt_at``)
 or ``ReminderGaveUp``. A row and its event therefore commit together or not at
-all. The events carry idempotency keys made of the reminder key and the attempt
+all. (Outcomes reported while another commit is running share the next
+transaction; none waits for more than that.) The events carry idempotency keys made of the reminder key and the attempt
 (``reminder/{key}/sent``, ``reminder/{key}/attempt/{n}``,
 ``reminder/{key}/gave-up``), and the row update is conditional, so an outcome is
 recorded once however often it is reported:
