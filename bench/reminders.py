@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:>18}: {value:,.2f}" if isinstance(value, float) else f"{name:>18}: {value:,}")
     ok = figures.sent == figures.received == figures.queued - figures.unreachable
     print(
-        f"{figures.queued:,} reminders computed and {figures.received:,} handed to the SMTP server in {figures.total_seconds:.2f} s "
+        f"{figures.queued:,} reminders computed and {figures.received:,} handed to the SMTP server "
+        f"in {figures.total_seconds:.2f} s "
         f"(compute {figures.compute_seconds:.2f} s, hand over {figures.hand_over_seconds:.2f} s); "
         f"{figures.unreachable} without an address given up" + ("" if ok else " — NOT ALL DELIVERED")
     )

@@ -61,7 +61,9 @@ async def record(tag: str) -> list[Path]:
 async def _run(env: WorkflowEnvironment, store: EventStore, tag: str, uploads: Path) -> list[Path]:
     client = env.client
     cohort = f"replay-{tag}"
-    inp = CohortCycleInput(cohort_id=cohort, programme=sample_programme(120, 16, reminders=True), feed=SampleFeed(seed=11))
+    inp = CohortCycleInput(
+        cohort_id=cohort, programme=sample_programme(120, 16, reminders=True), feed=SampleFeed(seed=11)
+    )
     again = b"participant_id,name,national_id,gender,prefecture_code\nP000001,x,110101199003070000,M,430100\n"
     digest = hashlib.sha256(again).hexdigest()
     uploads.mkdir(parents=True, exist_ok=True)
