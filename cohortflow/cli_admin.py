@@ -300,6 +300,34 @@ def diff(
     _show(ops, as_json, render)
 
 
+def _print_message(message: dict[str, str]) -> None:
+    console.print(f"[bold]{escape(message['subject'])}[/]  [dim]({message['locale']})[/]", highlight=False)
+    console.print(escape(message["body"]), highlight=False, soft_wrap=True)
+
+
+@programme_app.command("preview-reminder")
+def preview_reminder(
+    programme_id: str,
+    version: int,
+    rule: str,
+    locale: Annotated[Literal["zh", "en"], typer.Option(help="The message's language")] = "zh",
+    value: Annotated[
+        list[str] | None, typer.Option("--value", help="A placeholder's value, as name=value (repeatable)")
+    ] = None,
+    as_json: AsJson = False,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """A reminder rule's message as it will read; placeholders not given show as <name>."""
+    values = dict(v.split("=", 1) for v in value or () if "=" in v)
+    if len(values) != len(value or ()):
+        _refuse("--value takes name=value")
+    path = f"{API}/programmes/{_segment(programme_id)}/versions/{version}/reminders/{_segment(rule)}/preview"
+    with _api(api_url, token) as api:
+        message = api.post(path, {"locale": locale, "values": values})
+    _show(message, as_json, _print_message)
+
+
 # ------------------------------------------------------------------- cohorts
 def _cohort(cohort_id: str) -> str:
     return f"{API}/cohorts/{_segment(cohort_id)}"
@@ -648,3 +676,22 @@ def _export_command(kind: str) -> Callable[..., None]:
 
 for _kind in EXPORT_KINDS:
     export_app.command(_kind)(_export_command(_kind))
+
+
+@cohort_app.command("preview-reminder")
+def cohort_preview_reminder(
+    cohort_id: str,
+    rule: str,
+    participant_id: str,
+    locale: Annotated[Literal["zh", "en"] | None, typer.Option(help="Default: the participant's own language")] = None,
+    as_json: AsJson = False,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """The message PARTICIPANT_ID would receive if RULE fired now."""
+    with _api(api_url, token) as api:
+        message = api.post(
+            f"{_cohort(cohort_id)}/reminders/{_segment(rule)}/preview",
+            {"participant_id": participant_id, "locale": locale},
+        )
+    _show(message, as_json, _print_message)

@@ -354,6 +354,21 @@ async def test_read_model_commands(served: Served, tmp_path: Path) -> None:
     assert f"to {target}" in exported.stdout
 
 
+async def test_a_reminder_rules_message_is_previewed(served: Served, tmp_path: Path) -> None:
+    reminders = sample_programme(120, 20, reminders=True).model_dump(mode="json")["reminders"]
+    path = _template_file(tmp_path / "v1.json", reminders=reminders)
+    assert (await served.run("programme", "submit", path)).exit_code == 0
+    zh = await served.run("programme", "preview-reminder", PROGRAMME_ID, "1", "study-hours", "--value", "name=王芳")
+    assert zh.exit_code == 0, zh.output
+    assert "网络研修学时提醒" in zh.stdout and "王芳老师" in zh.stdout and "<deadline>" in zh.stdout
+    en = await served.run("programme", "preview-reminder", PROGRAMME_ID, "1", "study-hours", "--locale", "en")
+    assert en.exit_code == 0 and "Dear <name>" in en.stdout
+    unknown = await served.run("programme", "preview-reminder", PROGRAMME_ID, "1", "nope")
+    assert unknown.exit_code == 2 and "has no reminder rule 'nope'" in unknown.stderr
+    malformed = await served.run("programme", "preview-reminder", PROGRAMME_ID, "1", "study-hours", "--value", "x")
+    assert malformed.exit_code == 2 and "--value takes name=value" in malformed.stderr
+
+
 def test_an_unreachable_api_is_named(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{_free_port()}"
     result = runner.invoke(cli, ["programme", "list"], env={URL_ENV: url, TOKEN_ENV: "x"})
