@@ -1,10 +1,15 @@
-"""Reminders through a whole cohort cycle on the time-skipping server, checked against the recorded facts."""
+"""Reminders through a whole cohort cycle on the time-skipping server, checked against the recorded facts.
+
+The cycle queues them; the dispatcher then hands them to a real SMTP server and
+a real webhook receiver, and exactly the expected people receive exactly the
+expected messages.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +21,8 @@ from cohortflow.domain.quiet_hours import QuietHours
 from cohortflow.sample import sample_programme
 from cohortflow.store.eventstore import EventStore
 from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleWorkflow, FileImport, SampleFeed
+from tests.reminders.conftest import Clock, Receiver, SmtpServer
+from tests.reminders.test_dispatch import make_dispatcher, run_once
 from tests.workflows.helpers import running_worker, terminate_cohorts
 
 CANDIDATES, SELECTED = 300, 40
@@ -64,7 +71,11 @@ async def expected_recipients(store: EventStore, cohort_id: str) -> dict[str, se
 
 
 async def test_a_whole_cycle_reminds_exactly_who_is_behind(
-    time_skipping: WorkflowEnvironment, store: EventStore, task_queue: str
+    time_skipping: WorkflowEnvironment,
+    store: EventStore,
+    task_queue: str,
+    smtp_server: SmtpServer,
+    webhook_receiver: Receiver,
 ) -> None:
     client = time_skipping.client
     try:
@@ -104,6 +115,20 @@ async def test_a_whole_cycle_reminds_exactly_who_is_behind(
     events = Counter([e.type async for e in store.read_stream("cohort-remind")])
     assert events["RemindersQueued"] == sum(occurrences.values())
     assert events["ReminderGaveUp"] == len(unreachable)
+
+    # Hand them over, at a moment after the whole programme (noon in Shanghai).
+    after = Clock(datetime(2100, 1, 1, 4, 0, tzinfo=UTC))
+    dispatcher = await make_dispatcher(store, after, smtp=smtp_server, webhook=webhook_receiver)
+    counts = await run_once(dispatcher)
+    deliverable = [r for r in rows if r["status"] == "pending"]
+    assert counts.sent == len(deliverable) and counts.gave_up == 0
+    mail = {(m.reminder, tuple(m.rcpt_tos)) for m in smtp_server.mailbox.snapshot()}
+    assert mail == {(r["reminder"], (r["address"],)) for r in deliverable if r["channel"] == "email"}
+    assert len(smtp_server.mailbox.snapshot()) == len(mail)
+    hooks = [(q.payload["reminder"], q.payload["address"]) for q in webhook_receiver.snapshot()]
+    assert sorted(hooks) == sorted((r["reminder"], r["address"]) for r in deliverable if r["channel"] == "webhook")
+    sent = [e.data["reminder"] async for e in store.read_stream("cohort-remind", types=["ReminderSent"])]
+    assert sorted(sent) == sorted(r["reminder"] for r in deliverable)
 
 
 async def test_work_done_before_the_deadline_ends_that_persons_reminders(
