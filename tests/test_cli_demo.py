@@ -24,3 +24,6 @@ def test_demo_json_runs_a_whole_cycle_on_the_embedded_default() -> None:
     assert len(report["head_digest"]) == 64
     assert report["wall_seconds"] > 0
     assert [p["counts"]["nominated"] for p in report["summary"]["prefectures"]].count(0) == 0
+    # The sample programme's reminder rules fired: messages wait for a dispatcher, a few lack an address.
+    assert report["reminders"]["pending"] > 0
+    assert set(report["reminders"]) <= {"pending", "gave_up"}
