@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_tls: bool = False
     """TLS from the first byte (SMTPS, usually port 465); otherwise STARTTLS is used when the server offers it."""
-    smtp_connections: int = 4
+    smtp_connections: int = 8
     """SMTP connections kept open and used concurrently."""
     email_rate: float = 500.0
     """Emails handed to the relay per second, at most."""

@@ -35,14 +35,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg.rows import TupleRow
-
 from cohortflow.domain.events import Event, Metadata, ReminderDeliveryFailed, ReminderGaveUp, ReminderSent
 from cohortflow.domain.messages import Locale
 from cohortflow.domain.quiet_hours import QuietHours
 from cohortflow.domain.reminder_rules import ReminderChannel
-from cohortflow.store.eventstore import APPEND_LOCK, EventStore
+from cohortflow.store.eventstore import APPEND_LOCK, Append, EventStore
 from cohortflow.store.records import NewEvent
 
 REASON_LIMIT = 500
@@ -291,27 +288,26 @@ class Delivery:
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
             for outcome in group:
                 cur = await conn.execute(outcome.update, outcome.params)
-                applies = cur.rowcount == 1
-                if applies:
-                    await self._append(conn, outcome.message, outcome.key, outcome.event)
-                results.append(applies)
+                results.append(cur.rowcount == 1)
+            appends = [_append(o) for o, applies in zip(group, results, strict=True) if applies]
+            if appends:
+                await self.store.append_each_in(conn, appends)
         return results
 
-    async def _append(self, conn: AsyncConnection[TupleRow], message: Claimed, key: str, event: Event) -> None:
-        metadata = Metadata(
-            actor=message.actor,
-            workflow_id=message.workflow_id,
-            programme_id=message.programme_id,
-            programme_version=message.programme_version,
-            step=key,
-            correlation_id=message.cohort_id,
-        ).model_dump()
-        await self.store.append_in(
-            conn,
-            message.stream_id,
-            [NewEvent(event.TYPE, event.payload(), metadata, event.SCHEMA_VERSION)],
-            idempotency_key=key,
-        )
+
+def _append(outcome: _Outcome) -> Append:
+    message, event = outcome.message, outcome.event
+    metadata = Metadata(
+        actor=message.actor,
+        workflow_id=message.workflow_id,
+        programme_id=message.programme_id,
+        programme_version=message.programme_version,
+        step=outcome.key,
+        correlation_id=message.cohort_id,
+    ).model_dump()
+    return Append(
+        message.stream_id, [NewEvent(event.TYPE, event.payload(), metadata, event.SCHEMA_VERSION)], outcome.key
+    )
 
 
 @dataclass

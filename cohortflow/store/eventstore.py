@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCopy
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
@@ -126,71 +127,67 @@ class EventStore:
         version = await self._stream_version(conn, stream_id)
         if expected_version is not None and expected_version != version:
             raise ExpectedVersionMismatch(stream_id, expected_version, version)
-        head = await self._head(conn)
-        position, prev = head.position, head.hash
-        recorded_at = datetime.now(UTC)
-        recorded_text = timestamp_text(recorded_at)
-        first = position + 1
-        last_metadata: dict[str, Any] | None = None
-        metadata_json = ""
+        chain = _Chain(await self._head(conn))
+        first = chain.position + 1
         async with conn.cursor() as cur, cur.copy(f"COPY events ({COLUMNS}) FROM STDIN") as copy:
             for i, event in enumerate(events):
-                position += 1
                 version += 1
-                key = f"{idempotency_key}#{i}"
-                data_json = canonical_json(event.data)
-                if NUL in data_json:
-                    raise UnstorableText(f"event {i} ({event.type}) contains U+0000, which PostgreSQL cannot store")
-                if event.metadata is not last_metadata:  # a batch usually shares one metadata dict
-                    last_metadata, metadata_json = event.metadata, canonical_json(event.metadata)
-                record = record_bytes(
-                    position=position,
-                    stream_id=stream_id,
-                    stream_version=version,
-                    type=event.type,
-                    schema_version=event.schema_version,
-                    data_json=data_json,
-                    metadata_json=metadata_json,
-                    recorded_at=recorded_text,
-                    idempotency_key=key,
-                )
-                digest = chain_hash(prev, record)
-                await copy.write_row(
-                    (
-                        position,
-                        stream_id,
-                        version,
-                        event.type,
-                        event.schema_version,
-                        data_json,
-                        metadata_json,
-                        recorded_at,
-                        key,
-                        prev,
-                        digest,
-                    )
-                )
-                prev = digest
+                await chain.write(copy, stream_id, version, event, f"{idempotency_key}#{i}", i)
                 if on_progress is not None and (i + 1) % PROGRESS_EVERY == 0:
                     on_progress(i + 1)
                     await asyncio.sleep(0)  # let heartbeats and other tasks through
-        if position - first + 1 != count:
-            raise ValueError(f"append was told {count} events but got {position - first + 1}")
-        return AppendResult(first, position, version, duplicate=False)
+        if chain.position - first + 1 != count:
+            raise ValueError(f"append was told {count} events but got {chain.position - first + 1}")
+        return AppendResult(first, chain.position, version, duplicate=False)
+
+    async def append_each_in(self, conn: AsyncConnection[TupleRow], appends: Sequence[Append]) -> list[AppendResult]:
+        """Several appends, each under its own idempotency key, in the caller's open transaction.
+
+        The same as :meth:`append_in` once per item, but with one lock, one
+        look-up of earlier appends, one read of the head and one ``COPY``: many
+        small appends (one event per delivered reminder) cost one round of each.
+        """
+        for a in appends:
+            if not a.events or not a.idempotency_key:
+                raise ValueError("each append needs an idempotency key and at least one event")
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+        keys = [k for a in appends for k in (f"{a.idempotency_key}#0", f"{a.idempotency_key}#{len(a.events) - 1}")]
+        cur = await conn.execute(
+            "SELECT position, stream_version, idempotency_key FROM events WHERE idempotency_key = ANY(%s)", (keys,)
+        )
+        found = {k: (p, v) for p, v, k in await cur.fetchall()}
+        cur = await conn.execute(
+            "SELECT s, (SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = s) "
+            "FROM unnest(%s::text[]) AS s",
+            (sorted({a.stream_id for a in appends}),),
+        )
+        versions: dict[str, int] = {s: int(v) for s, v in await cur.fetchall()}
+        chain = _Chain(await self._head(conn))
+        results: list[AppendResult] = []
+        async with conn.cursor() as cur, cur.copy(f"COPY events ({COLUMNS}) FROM STDIN") as copy:
+            for a in appends:
+                earlier = _earlier(found, a.idempotency_key, len(a.events))
+                if earlier is not None:
+                    results.append(earlier)
+                    continue
+                if a.expected_version is not None and a.expected_version != versions[a.stream_id]:
+                    raise ExpectedVersionMismatch(a.stream_id, a.expected_version, versions[a.stream_id])
+                first = chain.position + 1
+                for i, event in enumerate(a.events):
+                    versions[a.stream_id] += 1
+                    await chain.write(copy, a.stream_id, versions[a.stream_id], event, f"{a.idempotency_key}#{i}", i)
+                results.append(AppendResult(first, chain.position, versions[a.stream_id], duplicate=False))
+                # A key repeated within the call is an earlier append by the time it comes again.
+                found[f"{a.idempotency_key}#0"] = (first, versions[a.stream_id] - len(a.events) + 1)
+                found[f"{a.idempotency_key}#{len(a.events) - 1}"] = (chain.position, versions[a.stream_id])
+        return results
 
     async def _earlier_append(self, conn: AsyncConnection[TupleRow], key: str, count: int) -> AppendResult | None:
         cur = await conn.execute(
             "SELECT position, stream_version, idempotency_key FROM events WHERE idempotency_key IN (%s, %s)",
             (f"{key}#0", f"{key}#{count - 1}"),
         )
-        rows = await cur.fetchall()
-        if not rows:
-            return None
-        found = {k: (p, v) for p, v, k in rows}
-        first, last = found.get(f"{key}#0"), found.get(f"{key}#{count - 1}")
-        if first is None or last is None or last[0] - first[0] != count - 1:
-            raise IdempotencyConflict(f"idempotency key {key!r} was used for a different batch of events")
-        return AppendResult(first[0], last[0], last[1], duplicate=True)
+        return _earlier({k: (p, v) for p, v, k in await cur.fetchall()}, key, count)
 
     async def recorded(self, idempotency_key: str) -> list[StoredEvent] | None:
         """The events appended earlier under ``idempotency_key``, or None if there were none.
@@ -384,3 +381,70 @@ def _stored(row: tuple[Any, ...], metadata_json: str | None = None) -> StoredEve
         hash=row[10],
         metadata_json=metadata_json,
     )
+
+
+@dataclass(frozen=True)
+class Append:
+    """One item of :meth:`EventStore.append_each_in`."""
+
+    stream_id: str
+    events: Sequence[NewEvent]
+    idempotency_key: str
+    expected_version: int | None = None
+
+
+def _earlier(found: dict[str, tuple[int, int]], key: str, count: int) -> AppendResult | None:
+    """The earlier append of ``count`` events under ``key``, from the positions and versions of its first and last."""
+    first, last = found.get(f"{key}#0"), found.get(f"{key}#{count - 1}")
+    if first is None and last is None:
+        return None
+    if first is None or last is None or last[0] - first[0] != count - 1:
+        raise IdempotencyConflict(f"idempotency key {key!r} was used for a different batch of events")
+    return AppendResult(first[0], last[0], last[1], duplicate=True)
+
+
+class _Chain:
+    """Rows going into ``COPY events``, each hashed onto the one before it."""
+
+    def __init__(self, head: HeadDigest) -> None:
+        self.position, self.prev = head.position, head.hash
+        self.recorded_at = datetime.now(UTC)
+        self.recorded_text = timestamp_text(self.recorded_at)
+        self._metadata: dict[str, Any] | None = None
+        self._metadata_json = ""
+
+    async def write(self, copy: AsyncCopy, stream_id: str, version: int, event: NewEvent, key: str, i: int) -> None:
+        self.position += 1
+        data_json = canonical_json(event.data)
+        if NUL in data_json:
+            raise UnstorableText(f"event {i} ({event.type}) contains U+0000, which PostgreSQL cannot store")
+        if event.metadata is not self._metadata:  # a batch usually shares one metadata dict
+            self._metadata, self._metadata_json = event.metadata, canonical_json(event.metadata)
+        record = record_bytes(
+            position=self.position,
+            stream_id=stream_id,
+            stream_version=version,
+            type=event.type,
+            schema_version=event.schema_version,
+            data_json=data_json,
+            metadata_json=self._metadata_json,
+            recorded_at=self.recorded_text,
+            idempotency_key=key,
+        )
+        digest = chain_hash(self.prev, record)
+        await copy.write_row(
+            (
+                self.position,
+                stream_id,
+                version,
+                event.type,
+                event.schema_version,
+                data_json,
+                self._metadata_json,
+                self.recorded_at,
+                key,
+                self.prev,
+                digest,
+            )
+        )
+        self.prev = digest
