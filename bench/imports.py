@@ -10,6 +10,11 @@ encoding detection, the checking pass, the second pass streamed into one
 With ``--tracemalloc`` the child also traces Python allocations (slower, so it
 is a separate run) and reports what was alive at the traced peak, which says
 what holds memory if the growth is not flat in the file size.
+
+Only this part of ``bench.admin_run``, on its own embedded PostgreSQL, the same
+way (a fresh database and process per size, then again traced)::
+
+    .venv/bin/python -m bench.imports --measure 5000 20000 50000
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ import csv
 import gc
 import hashlib
 import json
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from dataclasses import asdict, dataclass, field
@@ -31,12 +39,16 @@ from typing import Any
 
 from temporalio.testing import ActivityEnvironment
 
+from bench.databases import create_database
+from bench.machine import code_version
 from bench.memory import PeakRss
+from bench.progress import say
 from cohortflow.activities import Activities
 from cohortflow.activities.base import CohortRef
 from cohortflow.activities.cycle_records import RecordCohortStarted
 from cohortflow.activities.imports import ImportRecords
 from cohortflow.logs import configure_logging
+from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.sample import nominees, sample_programme
 from cohortflow.store.eventstore import EventStore
 
@@ -193,15 +205,69 @@ async def _import(database_url: str, uploads: Path, digest: str, rows: int, size
         await store.close()
 
 
+def measure(sizes: list[int]) -> None:
+    """Each size imported in a fresh database and process, then again traced; the report's (g) table rows."""
+    workdir = Path(tempfile.mkdtemp(prefix="cohortflow-import-bench-"))
+    pg = EmbeddedPostgres(workdir / "postgres", delete_on_stop=True)
+    code = code_version()
+    try:
+        server = pg.url("postgres")
+        uploads = workdir / "uploads"
+        results: list[tuple[ImportFigures, ImportFigures]] = []
+        for n in sizes:
+            file = write_nominee_file(uploads, n)
+            say(f"{n:,}-row nominee file: {file.bytes / MB:.1f} MB {ENCODING}")
+            plain = run_child(create_database(server, f"bench_import_{n}"), uploads, file)
+            traced = run_child(create_database(server, f"bench_import_{n}_traced"), uploads, file, trace=True)
+            say(
+                f"{n:,} rows {plain.status}: {plain.seconds:.2f} s, peak RSS +{plain.rss_growth / MB:.1f} MB,"
+                f" traced peak +{(traced.traced_peak or 0) / MB:.1f} MB"
+            )
+            results.append((plain, traced))
+    finally:
+        pg.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"code {code}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(
+        "| rows | file | seconds | rows/s | RSS before | peak RSS growth (sampled) | VmHWM growth |"
+        " Python allocations at peak (tracemalloc) | per row |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for f, t in results:
+        peak = t.traced_peak or 0
+        hwm = "n/a" if f.hwm_growth is None else f"{f.hwm_growth / MB:.1f} MB"
+        print(
+            f"| {f.rows:,} | {f.file_bytes / MB:.1f} MB | {f.seconds:.2f} | {f.rows_per_second:,.0f} |"
+            f" {f.baseline_rss / MB:.0f} MB | {f.rss_growth / MB:.1f} MB | {hwm} | {peak / MB:.1f} MB |"
+            f" {peak / f.rows:,.0f} B |"
+        )
+    (small, small_t), (big, big_t) = min(results, key=lambda r: r[0].rows), max(results, key=lambda r: r[0].rows)
+    per_row = ((big_t.traced_peak or 0) - (small_t.traced_peak or 0)) / max(1, big.rows - small.rows)
+    print(
+        f"peak RSS growth {small.rss_growth / MB:.1f} MB -> {big.rss_growth / MB:.1f} MB ="
+        f" {big.rss_growth / max(1, small.rss_growth):.1f}x; traced peak {(small_t.traced_peak or 0) / MB:.1f} MB ->"
+        f" {(big_t.traced_peak or 0) / MB:.1f} MB; {per_row:,.0f} B a row between them"
+    )
+    print(f"allocations alive near the traced peak of the {big.rows:,}-row import:")
+    for line in big_t.traced_top[:8]:
+        print(re.sub(r"^.*?/(cohortflow|site-packages|lib/python3\.\d+)/", r"\1/", line))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.imports", description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--uploads", type=Path, required=True)
-    parser.add_argument("--digest", required=True)
-    parser.add_argument("--rows", type=int, required=True)
+    parser.add_argument("--measure", type=int, nargs="+", metavar="ROWS", help="run every size (the parent)")
+    parser.add_argument("--database-url")
+    parser.add_argument("--uploads", type=Path)
+    parser.add_argument("--digest")
+    parser.add_argument("--rows", type=int)
     parser.add_argument("--bytes", type=int, default=0)
     parser.add_argument("--tracemalloc", action="store_true")
     args = parser.parse_args(argv)
+    if args.measure:
+        measure(args.measure)
+        return 0
+    if not (args.database_url and args.uploads and args.digest and args.rows):
+        parser.error("a child import needs --database-url, --uploads, --digest and --rows (or use --measure)")
     configure_logging("console", "warning")  # logs to stderr: stdout carries the JSON answer
     figures = asyncio.run(
         _import(args.database_url, args.uploads, args.digest, args.rows, args.bytes, args.tracemalloc)

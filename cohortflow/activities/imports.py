@@ -1,36 +1,51 @@
 """Imports: an uploaded file, named by its content digest, checked and applied in one transaction.
 
-The file is read twice and never held in memory: the first pass checks every
-row (and writes rejected rows to a file an administrator can download and fix),
-the second streams the good rows' events into the store. With any bad row
-nothing is applied, unless the request accepts a partial import. The step is
-keyed by kind and digest, so uploading the same file again changes nothing.
+The file is read twice and never held in memory. The first pass checks the
+rows a chunk at a time: each row on its own in the domain, and for repeats
+within the file (the same participant id, person or record twice) against the
+keys of the rows before it, which it keeps in temporary tables of its own
+database connection (:mod:`cohortflow.activities.repeats`) rather than in
+memory. It writes rejected rows to a file an administrator can download and
+fix, and their numbers to a temporary file. The second pass streams the other
+rows' events into the store. With any bad row nothing is applied, unless the
+request accepts a partial import. The step is keyed by kind and digest, so
+uploading the same file again changes nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
-from collections.abc import Iterator
+import itertools
+import tempfile
+from array import array
+from collections.abc import AsyncGenerator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal, Protocol, TypeVar
 
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
 from pydantic import BaseModel
 from temporalio import activity
 
 from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
+from cohortflow.activities.repeats import KeyTable, text_key
 from cohortflow.domain.events import Event, ImportApplied, ImportKind
 from cohortflow.domain.facts import CohortFacts
 from cohortflow.domain.nomination import NominationCheck, NomineeRow
 from cohortflow.domain.programme import Programme
-from cohortflow.domain.records import RecordCheck
+from cohortflow.domain.records import RecordCheck, RecordRow, repeat_key
 from cohortflow.imports.reading import FileRefused, SourceRow, open_table
-from cohortflow.imports.typed import typed_row
+from cohortflow.imports.typed import TypedRow, typed_row
 
 REPORTED_PROBLEMS = 200
 """Problems returned in the answer; the rejects file holds every one."""
 HEARTBEAT_EVERY = 2_000
+CHUNK_ROWS = 500
+"""Rows checked together: the most rows held at once, for three round trips to the key tables."""
+
+T = TypeVar("T")
 
 
 class ImportRecords(BaseModel):
@@ -114,87 +129,249 @@ class ImportActivities(CohortActivities):
         programme = await self.programme(req.ref)
         facts = await self.facts(req.ref)
         rejects = rejects_path(self.uploads, req.digest) if req.accept_partial else None
-        try:
-            tally = self._first_pass(req, path, programme, facts, rejects)
-        except FileRefused as exc:
-            return _refused(req, str(exc))
-        if tally.rows == 0:
-            return _refused(req, "the file has no data rows")
-        good = tally.rows - tally.rejected
-        if good == 0 or (tally.rejected and not req.accept_partial):
-            return tally.outcome(req, "refused", rejects_file=rejects is not None)
-        summary = ImportApplied(
-            kind=req.kind,
-            digest=req.digest,
-            filename=req.filename,
-            rows=tally.rows,
-            applied=good,
-            rejected=tally.rejected,
-        )
-        await self.append(
-            req.ref,
-            step,
-            self._second_pass(req, path, programme, facts, summary),
-            programme=programme,
-            count=good + 1,
-        )
+        with contextlib.closing(_RowNumbers()) as rejected:
+            try:
+                tally = await self._first_pass(req, path, programme, facts, rejects, rejected)
+            except FileRefused as exc:
+                return _refused(req, str(exc))
+            if tally.rows == 0:
+                return _refused(req, "the file has no data rows")
+            good = tally.rows - tally.rejected
+            if good == 0 or (tally.rejected and not req.accept_partial):
+                return tally.outcome(req, "refused", rejects_file=rejects is not None)
+            summary = ImportApplied(
+                kind=req.kind,
+                digest=req.digest,
+                filename=req.filename,
+                rows=tally.rows,
+                applied=good,
+                rejected=tally.rejected,
+            )
+            await self.append(
+                req.ref,
+                step,
+                _second_pass(req, path, _checker(req, programme, facts), rejected, summary),
+                programme=programme,
+                count=good + 1,
+            )
         return tally.outcome(req, "applied", applied=good, rejects_file=rejects is not None and tally.rejected > 0)
 
-    def _first_pass(
-        self, req: ImportRecords, path: Path, programme: Programme, facts: CohortFacts, rejects: Path | None
+    async def _first_pass(
+        self,
+        req: ImportRecords,
+        path: Path,
+        programme: Programme,
+        facts: CohortFacts,
+        rejects: Path | None,
+        rejected: _RowNumbers,
     ) -> _Tally:
-        """Check every row; with ``rejects``, write each bad row there with its reasons."""
+        """Check every row; note each bad row's number in ``rejected`` and, with ``rejects``, the row and its
+        reasons there.
+
+        The key tables live in a transaction that is always rolled back: the check writes nothing that stays.
+        """
         tally = _Tally()
-        with contextlib.ExitStack() as stack:
-            writer = None
-            for source, outcome in self._checked(req, path, programme, facts):
-                tally.rows += 1
-                if tally.rows % HEARTBEAT_EVERY == 0:
-                    activity.heartbeat(tally.rows)
-                if not isinstance(outcome, list):
-                    continue
-                tally.reject(outcome)
-                if rejects is not None:
-                    if writer is None:
-                        out = stack.enter_context(rejects.open("w", encoding="utf-8-sig", newline=""))
-                        writer = csv.writer(out)
-                        writer.writerow(["row", "problems", *source.values])
-                    writer.writerow([source.row, "; ".join(outcome), *source.values.values()])
+        async with self.store.pool.connection() as conn, conn.transaction(force_rollback=True):
+            chunks = await _open_chunks(conn, _checker(req, programme, facts), facts)
+            with contextlib.ExitStack() as stack:
+                writer = None
+                async with contextlib.aclosing(_checked(chunks, req.kind, path)) as checked:
+                    async for source, problems in checked:
+                        tally.rows += 1
+                        if tally.rows % HEARTBEAT_EVERY == 0:
+                            activity.heartbeat(tally.rows)
+                        if not problems:
+                            continue
+                        tally.reject(problems)
+                        rejected.add(source.row)
+                        if rejects is not None:
+                            if writer is None:
+                                out = stack.enter_context(rejects.open("w", encoding="utf-8-sig", newline=""))
+                                writer = csv.writer(out)
+                                writer.writerow(["row", "problems", *source.values])
+                            writer.writerow([source.row, "; ".join(problems), *source.values.values()])
         return tally
 
-    def _second_pass(
-        self, req: ImportRecords, path: Path, programme: Programme, facts: CohortFacts, summary: ImportApplied
-    ) -> Iterator[Event]:
-        """The good rows' events, checked again exactly as in the first pass, then the import's summary."""
-        for _, outcome in self._checked(req, path, programme, facts):
-            if not isinstance(outcome, list):
-                yield outcome
-        yield summary
 
-    def _checked(
-        self, req: ImportRecords, path: Path, programme: Programme, facts: CohortFacts
-    ) -> Iterator[tuple[SourceRow, Event | list[str]]]:
-        check = _checker(req, programme, facts)
-        with open_table(path, req.kind) as table:
-            for source in table.rows():
-                typed, problems = typed_row(req.kind, source)
-                if typed is None or problems:
-                    yield source, problems
-                elif isinstance(typed, NomineeRow):
-                    assert isinstance(check, NominationCheck)
-                    yield source, check.check(typed)
-                else:
-                    assert isinstance(check, RecordCheck)
-                    yield source, check.check(typed)
+class _RowNumbers:
+    """Ascending row numbers, spilled to a temporary file a block at a time, so memory does not grow with them."""
+
+    BLOCK = 4_096
+
+    def __init__(self) -> None:
+        self._pending = array("q")
+        self._file: IO[bytes] | None = None
+
+    def add(self, row: int) -> None:
+        self._pending.append(row)
+        if len(self._pending) >= self.BLOCK:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self._file is None:
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 - kept open until close()
+        self._pending.tofile(self._file)
+        self._pending = array("q")
+
+    def __iter__(self) -> Iterator[int]:
+        if self._file is None:
+            yield from self._pending
+            return
+        self._spill()
+        self._file.seek(0)
+        while True:
+            block = array("q")
+            try:
+                block.fromfile(self._file, self.BLOCK)
+            except EOFError:  # the last, short block: what there was has been read
+                yield from block
+                return
+            yield from block
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+class _Chunks(Protocol):
+    async def problems(self, rows: Sequence[TypedRow]) -> list[list[str]]:
+        """Each row's problems (none: it is good), for rows that follow every row given before."""
+        ...
+
+
+class _NomineeChunks:
+    """Nominee rows: every row's participant id, and every nominated person, go to the key tables.
+
+    A row's participant id is a repeat if it is on any earlier row; its person only if an earlier row
+    nominated them (one refused over a quota may be nominated on a later row) or they are in the cohort
+    already. That is decided row by row, so the people nominated by the chunk are held until it is done.
+    """
+
+    def __init__(self, check: NominationCheck, ids: KeyTable, people: KeyTable) -> None:
+        self.check = check
+        self.ids = ids
+        self.people = people
+
+    async def problems(self, rows: Sequence[TypedRow]) -> list[list[str]]:
+        screened = [self.check.screen(r) for r in _nominees(rows)]
+        repeated = await self.ids.repeats([(text_key(s.row.participant_id), s.row.row) for s in screened])
+        earlier = await self.people.recorded({s.person_key for s in screened if s.person_key})
+        nominated: dict[str, int] = {}
+        found: list[list[str]] = []
+        for s in screened:
+            key = s.person_key
+            seen = key in earlier or key in nominated
+            outcome = self.check.decide(s, id_seen=s.row.row in repeated, person_seen=seen)
+            if isinstance(outcome, list):
+                found.append(outcome)
+            else:
+                nominated[key] = s.row.row
+                found.append([])
+        await self.people.add(list(nominated.items()))
+        return found
+
+
+class _RecordChunks:
+    """Record rows: the repeat key of every row whose participant may have records goes to the key table."""
+
+    def __init__(self, check: RecordCheck, keys: KeyTable) -> None:
+        self.check = check
+        self.keys = keys
+
+    async def problems(self, rows: Sequence[TypedRow]) -> list[list[str]]:
+        records = _records(rows)
+        screened = [self.check.screen(r) for r in records]
+        keyed = [
+            (text_key(*repeat_key(r)), r.row) for r, problems in zip(records, screened, strict=True) if not problems
+        ]
+        repeated = await self.keys.repeats(keyed)
+        found: list[list[str]] = []
+        for r, problems in zip(records, screened, strict=True):
+            outcome = problems or self.check.decide(r, repeated=r.row in repeated)
+            found.append(outcome if isinstance(outcome, list) else [])
+        return found
+
+
+async def _open_chunks(conn: AsyncConnection[TupleRow], check: Checker, facts: CohortFacts) -> _Chunks:
+    """The chunked check of ``check``'s kind, with its key tables made in ``conn``'s transaction."""
+    if isinstance(check, RecordCheck):
+        return _RecordChunks(check, await KeyTable.create(conn, "import_record_keys"))
+    ids = await KeyTable.create(conn, "import_participant_ids")
+    people = await KeyTable.create(conn, "import_people")
+    for known in _batched(((p.person_key, 0) for p in facts.participants.values()), 10 * CHUNK_ROWS):
+        await people.add(known)  # row 0: before the file
+    return _NomineeChunks(check, ids, people)
+
+
+async def _checked(chunks: _Chunks, kind: ImportKind, path: Path) -> AsyncGenerator[tuple[SourceRow, list[str]]]:
+    """Every row of the file with its problems (none: it is good), in file order."""
+    with open_table(path, kind) as table:
+        for sources in _batched(table.rows(), CHUNK_ROWS):
+            typed = [typed_row(kind, source) for source in sources]
+            found = iter(await chunks.problems([t for t, problems in typed if t is not None and not problems]))
+            for source, (t, problems) in zip(sources, typed, strict=True):
+                yield source, (problems if t is None or problems else next(found))
+
+
+def _second_pass(
+    req: ImportRecords, path: Path, check: Checker, rejected: Iterable[int], summary: ImportApplied
+) -> Iterator[Event]:
+    """The events of the rows the first pass accepted, then the import's summary.
+
+    The first pass decided every row, repeats included; here each row it did not reject is checked again on
+    its own, which gives the same event, so nothing is kept between the passes but the rejected rows' numbers.
+    """
+    skipped = iter(rejected)
+    next_skipped = next(skipped, None)
+    with open_table(path, req.kind) as table:
+        for source in table.rows():
+            if source.row == next_skipped:
+                next_skipped = next(skipped, None)
+                continue
+            typed, problems = typed_row(req.kind, source)
+            outcome = problems if typed is None or problems else _alone(check, typed)
+            if isinstance(outcome, list):
+                raise RuntimeError(f"row {source.row} was accepted by the first pass but not the second: {outcome}")
+            yield outcome
+    yield summary
+
+
+def _alone(check: Checker, row: TypedRow) -> Event | list[str]:
+    """A row's outcome with no repeat before it, as the first pass found it for every row it accepted."""
+    if isinstance(row, NomineeRow):
+        assert isinstance(check, NominationCheck)
+        return check.decide(check.screen(row), id_seen=False, person_seen=False)
+    assert isinstance(check, RecordCheck)
+    return check.screen(row) or check.decide(row, repeated=False)
 
 
 def _checker(req: ImportRecords, programme: Programme, facts: CohortFacts) -> Checker:
     if req.kind != "nominees":
         return RecordCheck(programme, facts, req.prefecture)
+    # The people already in the cohort are in the import's key table (see _open_chunks), not in a set here.
     return NominationCheck(
         programme,
         already=facts.nominations_by_prefecture(),
-        known_people={p.person_key for p in facts.participants.values()},
-        known_ids=set(facts.participants),
+        known_ids=facts.participants,
         prefecture=req.prefecture,
     )
+
+
+def _nominees(rows: Sequence[TypedRow]) -> list[NomineeRow]:
+    nominees = [r for r in rows if isinstance(r, NomineeRow)]
+    if len(nominees) != len(rows):
+        raise TypeError("a nominee import got rows of another kind")
+    return nominees
+
+
+def _records(rows: Sequence[TypedRow]) -> list[RecordRow]:
+    records = [r for r in rows if not isinstance(r, NomineeRow)]
+    if len(records) != len(rows):
+        raise TypeError("a records import got nominee rows")
+    return records
+
+
+def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch

@@ -6,12 +6,12 @@ if any row is bad, nothing is nominated.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Container, Iterable
 from dataclasses import dataclass
 
 from cohortflow.domain import national_id
 from cohortflow.domain.events import CandidateNominated
-from cohortflow.domain.programme import Programme
+from cohortflow.domain.programme import Prefecture, Programme
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,19 @@ class InvalidRecords(ValueError):
         super().__init__(f"{len(problems)} bad record(s):\n- " + "\n- ".join(shown) + more)
 
 
+@dataclass(frozen=True)
+class ScreenedNominee:
+    """A nominee row checked on its own, before anything that depends on the rest of the file."""
+
+    row: NomineeRow
+    national_id: str
+    """Normalised, or empty if the ID number is invalid."""
+    person_key: str
+    """The person's key, or empty if the ID number is invalid."""
+    prefecture: Prefecture | None
+    problems: tuple[str, ...]
+
+
 class NominationCheck:
     """Check nominee rows one at a time against the programme's quotas.
 
@@ -46,24 +59,41 @@ class NominationCheck:
     ``known_ids`` hold those already in the cohort, so a second import cannot
     exceed a quota or nominate someone twice. ``prefecture`` limits a
     coordinator to their own prefecture's people.
+
+    :meth:`check` also remembers every row's participant id and every accepted
+    person, to refuse repeats within the file. A caller that finds repeats
+    elsewhere (an import keeps them in the database, so its memory does not grow
+    with the file) uses :meth:`screen` and :meth:`decide` instead, in row order.
     """
 
     def __init__(
         self,
         programme: Programme,
         already: dict[str, int] | None = None,
-        known_people: set[str] | None = None,
-        known_ids: set[str] | None = None,
+        known_people: Collection[str] | None = None,
+        known_ids: Container[str] | None = None,
         prefecture: str | None = None,
     ) -> None:
         self.programme = programme
         self.prefecture = prefecture
         self._counts = dict(already or {})
         self._people = set(known_people or ())
-        self._known_ids = set(known_ids or ())
+        self._known_ids: Container[str] = known_ids if known_ids is not None else frozenset()
         self._ids: set[str] = set()
 
     def check(self, r: NomineeRow) -> CandidateNominated | list[str]:
+        screened = self.screen(r)
+        key = screened.person_key
+        outcome = self.decide(
+            screened, id_seen=r.participant_id in self._ids, person_seen=bool(key) and key in self._people
+        )
+        self._ids.add(r.participant_id)
+        if not isinstance(outcome, list):
+            self._people.add(key)
+        return outcome
+
+    def screen(self, r: NomineeRow) -> ScreenedNominee:
+        """The row's own problems; no state changes."""
         where = f"row {r.row}"
         problems: list[str] = []
         try:
@@ -80,20 +110,30 @@ class NominationCheck:
             problems.append(f"{where}, name: is empty")
         if r.gender not in ("M", "F"):
             problems.append(f"{where}, gender: {r.gender!r} must be M or F")
+        key = national_id.person_key(nid) if nid else ""
+        return ScreenedNominee(r, nid, key, pref, tuple(problems))
+
+    def decide(self, s: ScreenedNominee, *, id_seen: bool, person_seen: bool) -> CandidateNominated | list[str]:
+        """The row's nomination or its problems, given what came before it; rows must come in file order.
+
+        ``id_seen``: an earlier row of the file has the same participant id (whatever became of that row).
+        ``person_seen``: an earlier row of the file nominated the same person (only an accepted nomination
+        makes a person known), or the person is known otherwise; ``known_people`` is also asked.
+        """
+        r, nid, key, pref = s.row, s.national_id, s.person_key, s.prefecture
+        where = f"row {r.row}"
+        problems = list(s.problems)
         if r.participant_id in self._known_ids:
             problems.append(f"{where}, participant_id: {r.participant_id} is already nominated in this cohort")
-        elif r.participant_id in self._ids:
+        elif id_seen:
             problems.append(f"{where}, participant_id: {r.participant_id} appears twice")
-        self._ids.add(r.participant_id)
-        key = national_id.person_key(nid) if nid else ""
-        if key and key in self._people:
+        if key and (person_seen or key in self._people):
             problems.append(f"{where}, national_id: the same person ({national_id.mask(nid)}) is nominated twice")
         if problems or pref is None:
             return problems  # a row that is bad anyway does not use up a place in the quota
         self._counts[pref.code] = self._counts.get(pref.code, 0) + 1
         if self._counts[pref.code] > pref.quota:
             return [f"{where}, prefecture_code: {pref.code} ({pref.name}) is over its quota {pref.quota}"]
-        self._people.add(key)
         return CandidateNominated(
             participant_id=r.participant_id,
             person_key=key,

@@ -62,7 +62,7 @@ def batch_days(programme: Programme, site: str, batch: str) -> int:
     raise KeyError(f"{site}/{batch}")
 
 
-def _repeat_key(r: RecordRow) -> tuple[str, str]:
+def repeat_key(r: RecordRow) -> tuple[str, str]:
     """What may appear once per file: a participant's hours or attendance, or one survey or deliverable."""
     if isinstance(r, SurveyRow):
         return r.participant_id, r.survey
@@ -80,8 +80,11 @@ def max_study_hours(programme: Programme) -> float:
 class RecordCheck:
     """Check rows of one kind against the cohort, one at a time.
 
-    ``seen`` catches the same participant twice in one file: the second row
-    would silently overwrite the first.
+    :meth:`check` remembers the :func:`repeat_key` of every row that passed
+    :meth:`screen`, to catch the same participant twice in one file: the second
+    row would silently overwrite the first. A caller that finds repeats
+    elsewhere (an import keeps them in the database, so its memory does not grow
+    with the file) uses :meth:`screen` and :meth:`decide` instead.
     """
 
     def __init__(self, programme: Programme, facts: CohortFacts, prefecture: str | None = None) -> None:
@@ -91,6 +94,16 @@ class RecordCheck:
         self._seen: set[tuple[str, str]] = set()
 
     def check(self, r: RecordRow) -> Event | list[str]:
+        problems = self.screen(r)
+        if problems:
+            return problems
+        key = repeat_key(r)
+        repeated = key in self._seen
+        self._seen.add(key)
+        return self.decide(r, repeated=repeated)
+
+    def screen(self, r: RecordRow) -> list[str]:
+        """Whether the row's participant may have records here at all; a row that passes counts for repeats."""
         where = f"row {r.row}"
         p = self.facts.participants.get(r.participant_id)
         if p is None:
@@ -99,10 +112,17 @@ class RecordCheck:
             return [f"{where}, participant_id: {r.participant_id} belongs to prefecture {p.prefecture_code}, not yours"]
         if p.withdrawn:
             return [f"{where}, participant_id: {r.participant_id} has withdrawn"]
-        key = _repeat_key(r)
-        if key in self._seen:
+        return []
+
+    def decide(self, r: RecordRow, *, repeated: bool) -> Event | list[str]:
+        """The event or the problems of a row that passed :meth:`screen`.
+
+        ``repeated``: an earlier row of the file that passed :meth:`screen` has the same :func:`repeat_key`.
+        """
+        where = f"row {r.row}"
+        if repeated:
             return [f"{where}, participant_id: {r.participant_id} appears twice in this file"]
-        self._seen.add(key)
+        p = self.facts.participants[r.participant_id]
         if isinstance(r, StudyRow):
             return self._study(where, r)
         if isinstance(r, DeliverableRow):

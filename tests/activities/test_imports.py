@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import random
 from collections.abc import Sequence
 from pathlib import Path
 
 import openpyxl
+import pytest
 from temporalio.testing import ActivityEnvironment
 
-from cohortflow.activities import Activities
+from cohortflow import sample
+from cohortflow.activities import Activities, imports
 from cohortflow.activities.field_study import AssignPlacements
 from cohortflow.activities.imports import ImportRecords, rejects_path
 from cohortflow.activities.selection import SelectParticipants
-from cohortflow.domain.events import ImportKind
+from cohortflow.domain import national_id
+from cohortflow.domain.events import CandidateNominated, ImportKind
+from cohortflow.domain.nomination import NominationCheck, NomineeRow
+from cohortflow.domain.records import RecordCheck
+from cohortflow.imports.reading import open_table
+from cohortflow.imports.typed import typed_row
 from cohortflow.sample import nominees, sample_programme
 from cohortflow.store.eventstore import EventStore
 from tests.activities.test_idempotency_and_refusals import REF, started
@@ -113,7 +121,7 @@ async def test_a_partial_import_keeps_the_rejects_and_a_retry_changes_nothing(
     assert (partial.status, partial.applied, partial.rejected, partial.rejects_file) == ("applied", 9, 1, True)
     with rejects_path(tmp_path, digest).open(encoding="utf-8-sig") as kept:
         rejected = list(csv.reader(kept))
-    assert rejected[0] == ["row", "problems", *NOMINEE_COLUMNS]
+    assert rejected[0] == ["row", "problems", *NOMINEE_COLUMNS, "email", "phone", "locale"]  # every column of the kind
     assert rejected[1][:2] == ["5", "row 5, prefecture_code: '999999' is not a prefecture of this programme"]
     before = (await store.head()).position
     retry = await env.run(acts.import_records, request("nominees", digest, accept_partial=True))
@@ -131,3 +139,191 @@ async def test_unreadable_missing_and_empty_files_are_refused(store: EventStore,
     wrong = await env.run(acts.import_records, request("study_records", upload(tmp_path, [NOMINEE_COLUMNS, ["x"] * 7])))
     assert wrong.status == "refused" and "name" in wrong.problems[0]
     assert (await event_types(store, REF.cohort_id))["ImportApplied"] == 0
+
+
+# --- repeats within a file, found in the import's key tables --------------------------------------
+
+
+def reference(kind: ImportKind, path: Path, check: NominationCheck | RecordCheck) -> list[tuple[int, list[str]]]:
+    """Each rejected row and its problems as the domain's own check, keeping every key in memory, finds them."""
+    found = []
+    with open_table(path, kind) as table:
+        for source in table.rows():
+            typed, problems = typed_row(kind, source)
+            if typed is not None and not problems:
+                outcome = check.check(typed)  # type: ignore[arg-type]
+                problems = outcome if isinstance(outcome, list) else []
+            if problems:
+                found.append((source.row, problems))
+    return found
+
+
+def kept_rejects(uploads: Path, digest: str) -> list[tuple[int, list[str]]]:
+    with rejects_path(uploads, digest).open(encoding="utf-8-sig") as kept:
+        return [(int(row[0]), row[1].split("; ")) for row in list(csv.reader(kept))[1:]]
+
+
+def cells(r: NomineeRow) -> list[object]:
+    return [getattr(r, c) for c in NOMINEE_COLUMNS]
+
+
+def other_check_digit(nid: str) -> str:
+    return nid[:17] + ("1" if nid[17] == "0" else "0")
+
+
+def sheet(rows: Sequence[NomineeRow]) -> list[list[object]]:
+    return [list(NOMINEE_COLUMNS), *map(cells, rows)]
+
+
+def tricky_nominees(seed: int, known: list[NomineeRow], rest: list[NomineeRow]) -> tuple[list[list[object]], str]:
+    """A second nominee sheet with every kind of repeat, in an order of its own for each seed, and the id of
+    someone it first puts in a full prefecture, then in their own, which has room, then again."""
+    rng = random.Random(seed)
+    moved = rest[0]
+    # Room in the moved person's prefecture and a few others; no other row of the sheet may take the first.
+    dropped = [r for r in rest if r.prefecture_code == moved.prefecture_code][:2]
+    dropped += rng.sample([r for r in rest if r.prefecture_code != moved.prefecture_code], 4)
+    kept = [r for r in rest if r not in dropped]
+    elsewhere = [r for r in kept if r.prefecture_code != moved.prefecture_code]
+    prefectures = [p for p in PROGRAMME.prefectures if p.code != moved.prefecture_code]
+    rows = [cells(r) for r in kept]
+
+    def anywhere(row: list[object]) -> None:
+        rows.insert(rng.randrange(len(rows) + 1), row)
+
+    for i in range(4):
+        twin = rng.choice(elsewhere)  # the same person twice, under a second id, before or after the first
+        anywhere([f"D{i}", *cells(twin)[1:]])
+        same_id = sample.nominee(2000 + i, twin.prefecture_code, "", seed)  # someone else under the same id
+        anywhere([twin.participant_id, *cells(same_id)[1:]])
+        old = rng.choice(known)  # already in the cohort: under a new id, and their id for someone new
+        anywhere([f"K{i}", *cells(old)[1:]])
+        newcomer = sample.nominee(3000 + i, old.prefecture_code, "", seed)
+        anywhere([old.participant_id, *cells(newcomer)[1:]])
+        pref = rng.choice(prefectures)  # over a quota, wherever it falls
+        anywhere(cells(sample.nominee(4000 + i, pref.code, pref.name, seed)))
+        fixed = rng.choice(elsewhere)  # refused for a bad ID number or gender first: not nominated by it
+        anywhere([f"B{i}", fixed.name, other_check_digit(fixed.national_id), *cells(fixed)[3:]])
+        anywhere([f"G{i}", fixed.name, fixed.national_id, "?", *cells(fixed)[4:]])
+    rows.insert(rng.randrange(len(rows)), [""] * len(NOMINEE_COLUMNS))  # a blank line still counts as a row
+    full = next(p for p in prefectures if p.code not in {d.prefecture_code for d in dropped})
+    rows.append([f"Q{seed}", *cells(moved)[1:4], full.code, *cells(moved)[5:]])
+    rows.append(cells(moved))
+    rows.append([f"R{seed}", *cells(moved)[1:]])
+    return [list(NOMINEE_COLUMNS), *rows], moved.participant_id
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_repeats_in_a_nominee_file_are_reported_row_by_row_as_the_domain_check_finds_them(
+    store: EventStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    # Small chunks and spill blocks, so repeats fall in other chunks and rejected rows go to the spill file.
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(imports._RowNumbers, "BLOCK", 5)
+    acts, env = Activities(store, tmp_path), ActivityEnvironment()
+    await env.run(acts.record_cohort_started, started())
+    people = nominees(PROGRAMME, seed=seed)
+    known, rest = people[:150], people[150:]
+    first = await env.run(acts.import_records, request("nominees", upload(tmp_path, sheet(known))))
+    assert first.status == "applied"
+    facts = await acts.facts(REF)
+    tricky, moved = tricky_nominees(seed, known, rest)
+    digest = upload(tmp_path, tricky)
+
+    def in_memory() -> NominationCheck:
+        return NominationCheck(
+            PROGRAMME,
+            already=facts.nominations_by_prefecture(),
+            known_people={p.person_key for p in facts.participants.values()},
+            known_ids=set(facts.participants),
+        )
+
+    expected = reference("nominees", tmp_path / digest, in_memory())
+    reasons = {
+        kind
+        for _, problems in expected
+        for p in problems
+        for kind in ("appears twice", "already nominated", "the same person", "over its quota", "check digit", "gender")
+        if kind in p
+    }
+    assert len(reasons) == 6  # every kind of refusal is in the sheet
+    before = (await store.head()).position
+
+    refused = await env.run(acts.import_records, request("nominees", digest))
+    assert refused.status == "refused" and (await store.head()).position == before
+    assert refused.problems == [p for _, problems in expected for p in problems]
+    assert refused.rejected == len(expected)
+
+    partial = await env.run(acts.import_records, request("nominees", digest, accept_partial=True))
+    assert kept_rejects(tmp_path, digest) == expected
+    after = await acts.facts(REF)
+    added = [p for pid, p in after.participants.items() if pid not in facts.participants]
+    assert partial.applied == len(added) == partial.rows - len(expected)
+    check = in_memory()
+    wanted = []
+    with open_table(tmp_path / digest, "nominees") as table:
+        for source in table.rows():
+            typed, problems = typed_row("nominees", source)
+            if isinstance(typed, NomineeRow) and not problems:
+                outcome = check.check(typed)
+                if isinstance(outcome, CandidateNominated):
+                    wanted.append((outcome.participant_id, outcome.person_key, outcome.prefecture_code))
+    assert [(p.participant_id, p.person_key, p.prefecture_code) for p in added] == wanted
+    # The last three rows: refused over a full quota, nominated where there is room, refused as a repeat.
+    last = len(tricky)
+    full = PROGRAMME.prefecture(str(tricky[-3][4]))
+    assert full is not None
+    masked = national_id.mask(str(tricky[-1][2]))
+    assert expected[-2:] == [
+        (last - 2, [f"row {last - 2}, prefecture_code: {full.code} ({full.name}) is over its quota {full.quota}"]),
+        (last, [f"row {last}, national_id: the same person ({masked}) is nominated twice"]),
+    ]
+    assert moved in after.participants
+
+
+@pytest.mark.parametrize("kind", ["study_records", "deliverables"])
+async def test_repeats_in_a_records_file_are_reported_row_by_row_as_the_domain_check_finds_them(
+    store: EventStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: ImportKind
+) -> None:
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 5)
+    acts, env = Activities(store, tmp_path), ActivityEnvironment()
+    await env.run(acts.record_cohort_started, started())
+    people = nominees(PROGRAMME, seed=6)[:40]
+    assert (
+        await env.run(acts.import_records, request("nominees", upload(tmp_path, sheet(people))))
+    ).status == "applied"
+    rng = random.Random(kind)
+    if kind == "study_records":
+        rows: list[list[object]] = [[p.participant_id, rng.choice([120, 150.5, -1, 99999])] for p in people]
+        header = ["participant_id", "hours"]
+    else:
+        codes = ["improvement_plan", "reflection", "nothing"]
+        rows = [[p.participant_id, code] for p in people for code in rng.sample(codes, 2)]
+        header = ["participant_id", "deliverable"]
+    for _ in range(12):
+        rows.insert(rng.randrange(len(rows) + 1), list(rng.choice(rows)))  # a repeat, maybe of a refused row
+    rows.insert(rng.randrange(len(rows)), ["P999999", rows[0][1]])  # not in the cohort: not a repeat either
+    rows.append(["P999999", rows[0][1]])
+    digest = upload(tmp_path, [header, *rows])
+    facts = await acts.facts(REF)
+    expected = reference(kind, tmp_path / digest, RecordCheck(PROGRAMME, facts))
+    assert any("appears twice in this file" in p for _, problems in expected for p in problems)
+
+    partial = await env.run(acts.import_records, request(kind, digest, accept_partial=True))
+    assert kept_rejects(tmp_path, digest) == expected
+    assert partial.applied == partial.rows - len(expected) == len(rows) - len(expected)
+
+
+async def test_the_key_tables_go_with_the_check(store: EventStore, tmp_path: Path) -> None:
+    acts, env = Activities(store, tmp_path), ActivityEnvironment()
+    await env.run(acts.record_cohort_started, started())
+    people = nominees(PROGRAMME, seed=7)[:20]
+    repeated = [*sheet(people), cells(people[0])]
+    assert (await env.run(acts.import_records, request("nominees", upload(tmp_path, repeated)))).problems == [
+        f"row 22, participant_id: {people[0].participant_id} appears twice",
+        f"row 22, national_id: the same person ({national_id.mask(people[0].national_id)}) is nominated twice",
+    ]
+    assert (await env.run(acts.import_records, request("nominees", upload(tmp_path, repeated[:-1])))).applied == 20
+    async with store.pool.connection() as conn:
+        cur = await conn.execute("SELECT count(*) FROM pg_class WHERE relpersistence = 't'")
+        assert await cur.fetchone() == (0,)

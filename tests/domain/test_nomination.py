@@ -266,3 +266,64 @@ def test_invalid_records_lists_at_most_twenty_problems() -> None:
     assert "row 19, name" in text and "row 20, name" not in text
     assert text.endswith("… and 5 more")
     assert len(err.problems) == 25
+
+
+# --- repeats found elsewhere: screen, then decide in file order ----------------------------------
+
+
+def test_screening_a_row_changes_nothing() -> None:
+    check = NominationCheck(SMALL)
+    for n in range(1, 10):
+        check.screen(nominee(n, XIANGTAN))  # 湘潭 takes 3: screening uses up no place and remembers no one
+    assert all(
+        isinstance(
+            check.decide(check.screen(nominee(n, XIANGTAN)), id_seen=False, person_seen=False), CandidateNominated
+        )
+        for n in range(1, 4)
+    )
+
+
+def test_a_screened_row_carries_its_own_problems_and_its_person_key() -> None:
+    check = NominationCheck(SMALL)
+    good, bad = check.screen(nominee(1)), check.screen(nominee(2, national_id="12345", gender="?"))
+    assert good.problems == () and good.person_key == national_id.person_key(nominee(1).national_id)
+    assert bad.person_key == "" and bad.problems == (
+        "row 3, national_id: must be 18 characters, got 5",
+        "row 3, gender: '?' must be M or F",
+    )
+
+
+def test_repeats_found_elsewhere_are_reported_in_the_same_words_after_the_rows_own_problems() -> None:
+    check = NominationCheck(SMALL)
+    row = nominee(1, gender="?")
+    assert check.decide(check.screen(row), id_seen=True, person_seen=True) == [
+        "row 2, gender: '?' must be M or F",
+        "row 2, participant_id: P1 appears twice",
+        f"row 2, national_id: the same person ({national_id.mask(row.national_id)}) is nominated twice",
+    ]
+
+
+def test_a_repeat_found_elsewhere_uses_up_no_quota() -> None:
+    check = NominationCheck(SMALL)
+    for n in range(1, 6):
+        assert isinstance(check.decide(check.screen(nominee(n, XIANGTAN)), id_seen=True, person_seen=False), list)
+    assert all(
+        isinstance(
+            check.decide(check.screen(nominee(n, XIANGTAN)), id_seen=False, person_seen=False), CandidateNominated
+        )
+        for n in range(6, 9)
+    )
+
+
+def test_an_id_already_in_the_cohort_is_reported_as_such_even_when_also_repeated_in_the_file() -> None:
+    check = NominationCheck(SMALL, known_ids={"P1"})
+    assert check.decide(check.screen(nominee(1)), id_seen=True, person_seen=False) == [
+        "row 2, participant_id: P1 is already nominated in this cohort"
+    ]
+
+
+def test_decide_remembers_nothing_of_the_rows_it_accepts() -> None:
+    check = NominationCheck(SMALL)
+    row = nominee(1)
+    assert isinstance(check.decide(check.screen(row), id_seen=False, person_seen=False), CandidateNominated)
+    assert isinstance(check.decide(check.screen(row), id_seen=False, person_seen=False), CandidateNominated)

@@ -25,6 +25,7 @@ from cohortflow.domain.records import (
     SurveyRow,
     batch_days,
     max_study_hours,
+    repeat_key,
 )
 
 from .builders import CHANGSHA, XIANGTAN, ZHUZHOU, History, template
@@ -285,3 +286,31 @@ def test_every_problem_of_a_survey_row_is_reported_together() -> None:
         "row 7, participant_id: P4 was not selected for the offline phase",
         "row 7, satisfaction: 9 is out of range 1–5",
     ]
+
+
+# --- repeats found elsewhere: screen, then decide ------------------------------------------------
+
+
+@pytest.mark.parametrize("r", one_of_each("P1"), ids=lambda r: type(r).__name__)
+def test_a_repeat_found_elsewhere_is_reported_in_the_same_words(r: RecordRow) -> None:
+    checker = check()
+    assert checker.screen(r) == []
+    assert checker.decide(r, repeated=True) == ["row 2, participant_id: P1 appears twice in this file"]
+    assert checker.decide(r, repeated=False) == check().check(r)
+
+
+def test_screening_stops_rows_that_cannot_count_as_repeats() -> None:
+    checker = check(prefecture=CHANGSHA)
+    assert checker.screen(StudyRow(2, "P404", 10.0)) == [
+        "row 2, participant_id: unknown participant 'P404' in this cohort"
+    ]
+    assert checker.screen(StudyRow(3, "P2", 10.0)) == [
+        "row 3, participant_id: P2 belongs to prefecture 430200, not yours"
+    ]
+    assert checker.screen(StudyRow(4, "P5", 10.0)) == ["row 4, participant_id: P5 has withdrawn"]
+
+
+def test_the_repeat_key_is_the_participant_and_the_survey_or_deliverable() -> None:
+    assert repeat_key(StudyRow(2, "P1", 1.0)) == repeat_key(StudyRow(3, "P1", 2.0)) == ("P1", "")
+    assert repeat_key(DeliverableRow(2, "P1", "plan")) != repeat_key(DeliverableRow(2, "P1", "book"))
+    assert repeat_key(SurveyRow(2, "P1", "m1", 5)) == ("P1", "m1")
