@@ -526,6 +526,25 @@ def credits(
     _show(body, as_json, render)
 
 
+@cohort_app.command("preview-reminder")
+def cohort_preview_reminder(
+    cohort_id: str,
+    rule: str,
+    participant_id: str,
+    locale: Annotated[Literal["zh", "en"] | None, typer.Option(help="Default: the participant's own language")] = None,
+    as_json: AsJson = False,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """The message PARTICIPANT_ID would receive if RULE fired now."""
+    with _api(api_url, token) as api:
+        message = api.post(
+            f"{_cohort(cohort_id)}/reminders/{_segment(rule)}/preview",
+            {"participant_id": participant_id, "locale": locale},
+        )
+    _show(message, as_json, _print_message)
+
+
 # ------------------------------------------------------------------- imports
 def _import(
     kind: str,
@@ -676,22 +695,3 @@ def _export_command(kind: str) -> Callable[..., None]:
 
 for _kind in EXPORT_KINDS:
     export_app.command(_kind)(_export_command(_kind))
-
-
-@cohort_app.command("preview-reminder")
-def cohort_preview_reminder(
-    cohort_id: str,
-    rule: str,
-    participant_id: str,
-    locale: Annotated[Literal["zh", "en"] | None, typer.Option(help="Default: the participant's own language")] = None,
-    as_json: AsJson = False,
-    api_url: ApiUrl = DEFAULT_URL,
-    token: Token = None,
-) -> None:
-    """The message PARTICIPANT_ID would receive if RULE fired now."""
-    with _api(api_url, token) as api:
-        message = api.post(
-            f"{_cohort(cohort_id)}/reminders/{_segment(rule)}/preview",
-            {"participant_id": participant_id, "locale": locale},
-        )
-    _show(message, as_json, _print_message)

@@ -19,6 +19,7 @@ from cohortflow.readmodels.audiences import ParticipantRecipient, PrefectureCoun
 from cohortflow.reminders.outbox import OutboxMessage, reminder_key
 
 ADDRESS_NAMES = {"email": "email address", "webhook": "mobile number"}
+_FUNNEL_FIELDS = ("nominated", "met_online_requirement", "selected", "attended_field_study", "completed", "withdrawn")
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,6 @@ def coordinator_recipients(
         zone = c.time_zone or reminders.time_zone
         out.append(Recipient(f"coordinator-{c.prefecture}", None, c.email, c.phone, c.locale, zone, values))
     return out
-
-
-_FUNNEL_FIELDS = ("nominated", "met_online_requirement", "selected", "attended_field_study", "completed", "withdrawn")
 
 
 def compose(
