@@ -100,7 +100,7 @@ async def submit(store: EventStore, programme: Programme, actor: str) -> Submitt
         programme_id=programme.id,
         version=programme.version,
         digest=digest,
-        template=programme.model_dump(mode="json"),
+        template=programme.template(),
     )
     metadata = Metadata(
         actor=actor,
@@ -134,7 +134,7 @@ async def load(store: EventStore, programme_id: str, version: int) -> Programme:
 async def diff(store: EventStore, programme_id: str, old: int, new: int) -> list[dict[str, Any]]:
     """The change from version ``old`` to ``new`` as JSON Patch operations (RFC 6902)."""
     before, after = await load(store, programme_id, old), await load(store, programme_id, new)
-    patch = jsonpatch.make_patch(before.model_dump(mode="json"), after.model_dump(mode="json"))
+    patch = jsonpatch.make_patch(before.template(), after.template())
     return list(patch)
 
 

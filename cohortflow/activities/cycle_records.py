@@ -39,7 +39,7 @@ class CycleRecordActivities(CohortActivities):
             programme_id=req.programme.id,
             programme_version=req.programme.version,
             programme_digest=req.programme.digest,
-            programme=req.programme.model_dump(mode="json"),
+            programme=req.programme.template(),
             started_at=req.started_at,
             day_seconds=req.day_seconds,
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -121,12 +121,19 @@ class Programme(_Frozen):
     credits: tuple[CreditRule, ...] = ()
     reminders: Reminders | None = None
 
-    @property
-    def digest(self) -> str:
+    def template(self) -> dict[str, Any]:
+        """The template as recorded and digested: without reminders, no ``reminders`` key at all.
+
+        So a template written before reminder rules existed is recorded, and digested, as it always was.
+        """
         data = self.model_dump(mode="json")
         if data["reminders"] is None:
-            del data["reminders"]  # templates from before reminders existed keep their digest
-        return digest(data)
+            del data["reminders"]
+        return data
+
+    @property
+    def digest(self) -> str:
+        return digest(self.template())
 
     def phase(self, kind: PhaseKind) -> Phase:
         for phase in self.phases:
