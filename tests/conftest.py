@@ -8,12 +8,14 @@ concurrently) and each uses its own task queue.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+import structlog
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -23,6 +25,19 @@ from cohortflow.store.eventstore import EventStore
 from cohortflow.store.migrate import upgrade
 
 TEMPLATE = "cohortflow_template"
+
+
+@pytest.fixture(autouse=True)
+def logs_to_the_process_stderr() -> Iterator[None]:
+    """Logs go to the process's own stderr before and after every test.
+
+    A CLI command run in a test configures logging onto the runner's captured
+    stream, which closes with the command; a later test's activity logging there
+    would fail with "I/O operation on closed file".
+    """
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.__stderr__))
+    yield
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.__stderr__))
 
 
 @pytest.fixture(scope="session")
