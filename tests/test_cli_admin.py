@@ -13,7 +13,6 @@ import csv
 import json
 import re
 import socket
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 import typer
 import uvicorn
 import yaml
@@ -78,15 +76,6 @@ def wide_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tables as wide as their content, so that assertions need not guess where rich wraps."""
     monkeypatch.setattr(cli_admin, "console", Console(width=240))
     monkeypatch.setattr(cli_admin, "err", Console(stderr=True, width=240))
-
-
-@pytest.fixture(autouse=True)
-def logs_beside_the_output() -> Iterator[None]:
-    """The worker's logs to the process's stderr, not into the output of the CLI running meanwhile."""
-    before = structlog.get_config()
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.__stderr__))
-    yield
-    structlog.configure(**before)
 
 
 def _free_port() -> int:

@@ -22,10 +22,10 @@ from cohortflow.domain.reminder_rules import ReminderRule
 from cohortflow.domain.reminder_schedule import ReminderDue
 from cohortflow.readmodels.audiences import (
     cohort_completed,
-    funnel_by_prefecture,
     participants_behind,
 )
 from cohortflow.readmodels.projector import Projector
+from cohortflow.readmodels.queries import cohort_funnel
 from cohortflow.reminders.compose import Recipient, Sender, compose, coordinator_recipients, participant_recipient
 from cohortflow.reminders.outbox import OutboxMessage, enqueue
 from cohortflow.store.records import NewEvent
@@ -93,7 +93,7 @@ class ReminderActivities(CohortActivities):
             if rule.recipients == "coordinators":
                 if await cohort_completed(conn, cohort_id):
                     return None
-                funnel = await funnel_by_prefecture(conn, cohort_id)
+                funnel = await cohort_funnel(conn, cohort_id)
                 return coordinator_recipients(programme, req.due.occurrence, cohort_id, funnel)
             behind = await participants_behind(conn, cohort_id, rule)
         return [participant_recipient(programme, rule, req.due, cohort_id, p) for p in behind]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -12,7 +11,6 @@ from cohortflow import programmes
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
 from cohortflow.domain.messages import PLACEHOLDERS, Locale, RenderedMessage
-from cohortflow.domain.reminder_schedule import ReminderDue
 from cohortflow.readmodels import audiences
 from cohortflow.reminders.compose import participant_recipient, preview
 from cohortflow.reminders.delivery import Delivery, GivenUp
@@ -65,9 +63,7 @@ async def preview_for_participant(
     found = programme.reminder_rule(rule)
     if found.recipients != "participants":
         raise HTTPException(422, f"rule {rule} goes to coordinators, not participants")
-    placeholder = ReminderDue(rule=rule, occurrence="preview", at=datetime.now(UTC), days=0)
-    values = participant_recipient(programme, found, placeholder, cohort_id, person).values
-    values = {k: v for k, v in values.items() if k not in ("deadline", "days_left")}
+    values = participant_recipient(programme, found, None, cohort_id, person).values
     locale: Locale = body.locale or ("en" if person.locale == "en" else "zh")
     return preview(programme, found, locale, values)
 

@@ -23,6 +23,12 @@ _STILL_BEHIND: dict[str, str] = {
 }
 
 
+_RECIPIENT_SELECT = (
+    "SELECT p.participant_id, p.name, p.school, p.prefecture_code, p.hours, p.email, p.phone, p.locale "
+    "FROM rm_participants p"
+)
+
+
 @dataclass(frozen=True)
 class ParticipantRecipient:
     participant_id: str
@@ -35,41 +41,17 @@ class ParticipantRecipient:
     locale: str
 
 
-@dataclass(frozen=True)
-class PrefectureCounts:
-    """One prefecture's line of the cohort funnel, for a coordinator's digest."""
-
-    prefecture_code: str
-    prefecture_name: str
-    nominated: int
-    met_online_requirement: int
-    selected: int
-    attended_field_study: int
-    completed: int
-    withdrawn: int
-
-
 async def participants_behind(
     conn: AsyncConnection[TupleRow], cohort_id: str, rule: ReminderRule
 ) -> list[ParticipantRecipient]:
     condition = _STILL_BEHIND[rule.audience]
     cur = await conn.execute(
-        "SELECT p.participant_id, p.name, p.school, p.prefecture_code, p.hours, p.email, p.phone, p.locale "
-        "FROM rm_participants p JOIN rm_cohorts c ON c.cohort_id = p.cohort_id "
+        f"{_RECIPIENT_SELECT} JOIN rm_cohorts c ON c.cohort_id = p.cohort_id "
         "WHERE p.cohort_id = %(cohort)s AND NOT p.withdrawn AND (c.selection_digest IS NULL OR p.selected) "
         f"AND {condition} ORDER BY p.participant_id",
         {"cohort": cohort_id, "item": rule.deliverable or rule.survey},
     )
     return [ParticipantRecipient(*row) for row in await cur.fetchall()]
-
-
-async def funnel_by_prefecture(conn: AsyncConnection[TupleRow], cohort_id: str) -> dict[str, PrefectureCounts]:
-    cur = await conn.execute(
-        "SELECT prefecture_code, prefecture_name, nominated, met_online_requirement, selected, "
-        "attended_field_study, completed, withdrawn FROM rm_funnel WHERE cohort_id = %s",
-        (cohort_id,),
-    )
-    return {row[0]: PrefectureCounts(*row) for row in await cur.fetchall()}
 
 
 async def cohort_completed(conn: AsyncConnection[TupleRow], cohort_id: str) -> bool:
@@ -82,9 +64,7 @@ async def participant(
     conn: AsyncConnection[TupleRow], cohort_id: str, participant_id: str
 ) -> ParticipantRecipient | None:
     cur = await conn.execute(
-        "SELECT participant_id, name, school, prefecture_code, hours, email, phone, locale "
-        "FROM rm_participants WHERE cohort_id = %s AND participant_id = %s",
-        (cohort_id, participant_id),
+        f"{_RECIPIENT_SELECT} WHERE p.cohort_id = %s AND p.participant_id = %s", (cohort_id, participant_id)
     )
     row = await cur.fetchone()
     return ParticipantRecipient(*row) if row else None

@@ -15,11 +15,11 @@ from cohortflow.domain.messages import PLACEHOLDERS, Locale, RenderedMessage, re
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.reminder_rules import ReminderRule, Reminders
 from cohortflow.domain.reminder_schedule import ReminderDue
-from cohortflow.readmodels.audiences import ParticipantRecipient, PrefectureCounts
+from cohortflow.readmodels.audiences import ParticipantRecipient
+from cohortflow.readmodels.queries import Funnel, FunnelCounts
 from cohortflow.reminders.outbox import OutboxMessage, reminder_key
 
 ADDRESS_NAMES = {"email": "email address", "webhook": "mobile number"}
-_FUNNEL_FIELDS = ("nominated", "met_online_requirement", "selected", "attended_field_study", "completed", "withdrawn")
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,9 @@ class Sender:
 
 
 def participant_recipient(
-    programme: Programme, rule: ReminderRule, due: ReminderDue, cohort_id: str, p: ParticipantRecipient
+    programme: Programme, rule: ReminderRule, due: ReminderDue | None, cohort_id: str, p: ParticipantRecipient
 ) -> Recipient:
+    """``due`` None (a preview, not a firing): the message says nothing of a deadline."""
     reminders = _reminders(programme)
     prefecture = programme.prefecture(p.prefecture_code)
     required = programme.online.min_hours
@@ -58,8 +59,6 @@ def participant_recipient(
         "participant_id": p.participant_id,
         "school": p.school,
         "prefecture": prefecture.name if prefecture else p.prefecture_code,
-        "deadline": _local(due.deadline, reminders.time_zone) if due.deadline else "",
-        "days_left": due.days if due.deadline else "",
         "hours": f"{p.hours:g}",
         "required_hours": f"{required:g}",
         "missing_hours": f"{max(required - p.hours, 0):g}",
@@ -67,17 +66,18 @@ def participant_recipient(
         "survey": rule.survey or "",
         "phase": rule.phase or "",
     }
+    if due is not None and due.deadline is not None:
+        values |= {"deadline": _local(due.deadline, reminders.time_zone), "days_left": due.days}
     locale: Locale = "en" if p.locale == "en" else "zh"
     return Recipient(p.participant_id, p.participant_id, p.email, p.phone, locale, reminders.time_zone, values)
 
 
-def coordinator_recipients(
-    programme: Programme, occurrence: str, cohort_id: str, funnel: dict[str, PrefectureCounts]
-) -> list[Recipient]:
+def coordinator_recipients(programme: Programme, occurrence: str, cohort_id: str, funnel: Funnel) -> list[Recipient]:
     reminders = _reminders(programme)
+    by_prefecture = {row.code: row.counts for row in funnel.prefectures}
     out = []
     for c in reminders.coordinators:
-        counts = funnel.get(c.prefecture)
+        counts = by_prefecture.get(c.prefecture, FunnelCounts())
         prefecture = programme.prefecture(c.prefecture)
         values: dict[str, object] = {
             "name": c.name,
@@ -85,7 +85,7 @@ def coordinator_recipients(
             "programme": programme.name,
             "prefecture": prefecture.name if prefecture else c.prefecture,
             "week": occurrence,
-            **{k: getattr(counts, k, 0) for k in _FUNNEL_FIELDS},
+            **counts.model_dump(),
         }
         zone = c.time_zone or reminders.time_zone
         out.append(Recipient(f"coordinator-{c.prefecture}", None, c.email, c.phone, c.locale, zone, values))
