@@ -128,7 +128,9 @@ def _print_report(r: DemoReport) -> None:
     console.print(f"head digest: position {r.head_position}, sha256 {r.head_digest}")
     console.print(f"selection input digest: {s.selection_digest}")
     waiting = ", ".join(f"{count:,} {status.replace('_', ' ')}" for status, count in r.reminders.items())
-    console.print(f"reminder messages: {waiting or 'none'} (`cohortflow reminder dispatch` delivers them)")
+    console.print(
+        f"reminder messages: {waiting or 'none'} (with --keep DIR, `cohortflow reminder dispatch` can deliver them)"
+    )
     console.print(f"wall time: {r.wall_seconds:.1f} s")
 
 
