@@ -44,6 +44,9 @@ class Roster(Aggregate):
         prefecture_code: str,
         school: str,
         role: str,
+        email: str | None,
+        phone: str | None,
+        locale: str,
     ) -> None:
         self.count = 1
 
@@ -58,6 +61,9 @@ class Roster(Aggregate):
         prefecture_code: str,
         school: str,
         role: str,
+        email: str | None,
+        phone: str | None,
+        locale: str,
     ) -> None:
         self.count += 1
 

@@ -1,0 +1,130 @@
+"""What every block has: a code, a window of days, the tracks it applies to, credits and funding.
+
+A block checks its own settings against a :class:`TemplateView`, the read-only
+view of the template around it (its length, years, tracks, head counts), so a
+block kind never needs to know about the others.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+from typing import ClassVar, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CreditLevel = Literal["province", "city", "district", "school"]
+Payer = Literal["organiser", "province", "prefecture", "county", "district", "school", "participant"]
+CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CreditGrant(Frozen):
+    """Hours granted to each participant who meets the block's criterion, at one level."""
+
+    hours: float = Field(gt=0)
+    level: CreditLevel
+
+
+class FundingLine(Frozen):
+    """Who pays for what in this block, e.g. training by the prefecture, travel and board by the county."""
+
+    item: str = Field(description="What is paid for, e.g. training, travel, board")
+    payer: Payer
+    per_person_yuan: float | None = Field(default=None, ge=0)
+
+
+class TemplateView(Protocol):
+    """What a block may ask of the template it sits in."""
+
+    @property
+    def length_days(self) -> int:
+        """The day the programme ends: the last block's end."""
+        ...
+
+    @property
+    def starts_on(self) -> date | None:
+        """The calendar date of day 0, when the template names one."""
+        ...
+
+    def year_window(self, year: int) -> tuple[int, int] | None:
+        """Days [start, end) of a declared programme year, or None if the template has no such year."""
+        ...
+
+    def headcount(self, block: BlockBase) -> int:
+        """How many people reach ``block``: its tracks' quotas, or their selection targets after a selection."""
+        ...
+
+    def has_track(self, code: str) -> bool: ...
+
+    def block(self, code: str) -> BlockBase | None:
+        """Another block of the template, by code."""
+        ...
+
+
+class BlockBase(Frozen):
+    """Settings shared by every block kind; each kind adds its own and a ``kind`` tag."""
+
+    HAS_CRITERION: ClassVar[bool] = True
+    """Whether a participant can meet this kind's criterion, and so earn its credits or count toward completion."""
+
+    kind: str
+    code: str = Field(description="Unique within the template; imports, reminders and completion name blocks by it")
+    name: str = ""
+    start_day: int = Field(description="Day the block opens, counted from the cohort's start (day 0)")
+    end_day: int = Field(description="Day the block closes (exclusive)")
+    year: int | None = Field(default=None, description="The programme year the block belongs to, if years are declared")
+    tracks: tuple[str, ...] = Field(default=(), description="Tracks the block applies to; empty means every track")
+    credits: CreditGrant | None = None
+    funding: tuple[FundingLine, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"block {self.code} ({self.kind})"
+
+    @property
+    def length(self) -> int:
+        return self.end_day - self.start_day
+
+    def applies_to(self, track: str) -> bool:
+        return not self.tracks or track in self.tracks
+
+    def submissions(self) -> frozenset[str]:
+        """What participants can hand in while this block is open (reminders may only ask for these)."""
+        return frozenset()
+
+    def problems(self, view: TemplateView) -> Iterator[str]:
+        """The kind's own checks; the common ones are in :meth:`common_problems`."""
+        return iter(())
+
+    def common_problems(self, view: TemplateView) -> Iterator[str]:
+        if not CODE.fullmatch(self.code):
+            yield f"{self.label}: code must be letters, digits, '.', '_' or '-'"
+        if self.start_day < 0 or self.end_day <= self.start_day:
+            yield f"{self.label}: end_day {self.end_day} must come after start_day {self.start_day} (≥ 0)"
+        if self.year is not None:
+            window = view.year_window(self.year)
+            if window is None:
+                yield f"{self.label}: year {self.year} is not one of the programme's years"
+            elif not (window[0] <= self.start_day and self.end_day <= window[1]):
+                yield (
+                    f"{self.label}: days {self.start_day}–{self.end_day} fall outside year {self.year} "
+                    f"(days {window[0]}–{window[1]})"
+                )
+        for track in self.tracks:
+            if not view.has_track(track):
+                yield f"{self.label}: unknown track {track!r}"
+        if self.credits is not None and not self.HAS_CRITERION:
+            yield f"{self.label}: a {self.kind} block grants no credits; remove its credits"
+        for line in self.funding:
+            if not line.item.strip():
+                yield f"{self.label}: a funding line needs an item"
+
+
+def duplicates(codes: list[str]) -> list[str]:
+    """The codes listed more than once, sorted."""
+    return sorted({c for c in codes if codes.count(c) > 1})

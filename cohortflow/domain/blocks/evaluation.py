@@ -1,0 +1,64 @@
+"""Evaluation: scored rounds by named assessors with a pass mark, and an anonymous satisfaction survey.
+
+Survey answers are anonymous by construction: the block accepts them without a
+participant id, so no read model, export or answer can link one to a person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+from pydantic import Field
+
+from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView, duplicates
+
+
+class EvaluationRound(Frozen):
+    code: str
+    day: int | None = Field(default=None, description="Programme day of the round")
+    end_of_year: int | None = Field(default=None, description="Or: the last day of this programme year")
+    assessors: tuple[str, ...] = Field(description="Who scores, e.g. expert panel, defence panel")
+    pass_mark: float = 60
+    max_score: float = 100
+
+
+class Evaluation(BlockBase):
+    kind: Literal["evaluation"] = "evaluation"
+    rounds: tuple[EvaluationRound, ...]
+    anonymous_survey: bool = Field(default=True, description="Participants rate the programme anonymously")
+
+    def submissions(self) -> frozenset[str]:
+        kinds = {"evaluation_scores"}
+        if self.anonymous_survey:
+            kinds.add("satisfaction")
+        return frozenset(kinds)
+
+    def round_day(self, rnd: EvaluationRound, view: TemplateView) -> int | None:
+        if rnd.day is not None:
+            return rnd.day
+        if rnd.end_of_year is not None:
+            window = view.year_window(rnd.end_of_year)
+            return None if window is None else window[1] - 1
+        return None
+
+    def problems(self, view: TemplateView) -> Iterator[str]:
+        if not self.rounds:
+            yield f"{self.label}: needs at least one round"
+        for code in duplicates([r.code for r in self.rounds]):
+            yield f"{self.label}: round {code} is listed more than once"
+        for rnd in self.rounds:
+            where = f"{self.label}: round {rnd.code}"
+            if (rnd.day is None) == (rnd.end_of_year is None):
+                yield f"{where}: give exactly one of day and end_of_year"
+            elif rnd.end_of_year is not None and view.year_window(rnd.end_of_year) is None:
+                yield f"{where}: year {rnd.end_of_year} is not one of the programme's years"
+            day = self.round_day(rnd, view)
+            if day is not None and day >= view.length_days:
+                yield f"{where}: on day {day}, after the programme ends on day {view.length_days}"
+            elif day is not None and not self.start_day <= day < self.end_day:
+                yield f"{where}: on day {day}, outside the block (days {self.start_day}–{self.end_day})"
+            if not rnd.assessors:
+                yield f"{where}: names no assessors"
+            if rnd.max_score <= 0 or not 0 <= rnd.pass_mark <= rnd.max_score:
+                yield f"{where}: pass_mark {rnd.pass_mark} must lie between 0 and max_score {rnd.max_score}"

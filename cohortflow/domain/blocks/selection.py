@@ -1,0 +1,60 @@
+"""Selection: the declared rule ranks the participants of earlier blocks; the best go on, others wait."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView
+
+
+class SelectionRule(Frozen):
+    """Score = hours_weight × min(hours, hours_cap) + deliverable_weight × deliverables.
+
+    Ties go to more hours, then to the earlier nomination, so the same facts always give the same list.
+    """
+
+    version: int = 1
+    target: int = Field(description="How many are selected")
+    waiting_list: int = 0
+    hours_weight: float = 1.0
+    hours_cap: float | None = None
+    deliverable_weight: float = 10.0
+
+    def problems(self, where: str, candidates: int) -> Iterator[str]:
+        if self.target <= 0:
+            yield f"{where}: selection target must be positive, got {self.target}"
+        elif self.target > candidates:
+            yield f"{where}: selection target {self.target} is above the {candidates} people who reach it"
+        if self.waiting_list < 0:
+            yield f"{where}: waiting_list must not be negative"
+        if self.hours_cap is not None and self.hours_cap < 0:
+            yield f"{where}: hours_cap must not be negative"
+
+
+class Selection(BlockBase):
+    HAS_CRITERION: ClassVar[bool] = False
+
+    kind: Literal["selection"] = "selection"
+    scores_from: str = Field(description="The online-study block whose hours and deliverables are scored")
+    rule: SelectionRule | None = Field(
+        default=None, description="The rule for tracks that declare none of their own"
+    )
+    replace_until: str | None = Field(
+        default=None, description="Withdrawn places are refilled from the waiting list until this block opens"
+    )
+
+    def problems(self, view: TemplateView) -> Iterator[str]:
+        source = view.block(self.scores_from)
+        if source is None or source.kind != "online_study":
+            yield f"{self.label}: scores_from {self.scores_from!r} is not an online-study block"
+        elif source.end_day > self.start_day:
+            yield f"{self.label}: it starts before {self.scores_from}, whose results it scores, has ended"
+        if self.replace_until is not None:
+            until = view.block(self.replace_until)
+            if until is None:
+                yield f"{self.label}: replace_until names unknown block {self.replace_until!r}"
+            elif until.start_day < self.end_day:
+                yield f"{self.label}: replace_until {self.replace_until} opens before the selection ends"
