@@ -223,6 +223,13 @@ def validate(file: ExistingFile, api_url: ApiUrl = DEFAULT_URL, token: Token = N
 
 
 @programme_app.command()
+def schema(api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
+    """Print the JSON Schema of a block template (stages of typed blocks, tracks, years)."""
+    with _api(api_url, token) as api:
+        _json(api.get(f"{API}/programmes/schema"))
+
+
+@programme_app.command()
 def submit(file: ExistingFile, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
     """Record a template as the next version of its programme (its `version` must be that next number)."""
     body, media = _template(file)

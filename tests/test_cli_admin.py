@@ -209,6 +209,17 @@ async def test_programme_submit_list_show_diff_and_validate(served: Served, tmp_
     assert valid.exit_code == 0, valid.output
     assert f"valid: programme {PROGRAMME_ID} version 1" in valid.stdout
 
+    examples = Path(__file__).parents[1] / "examples" / "programmes"
+    for name, programme_id in [
+        ("leader-programme", "city-leading-principals"),
+        ("placement", "district-principal-placement"),
+    ]:
+        blocks = await served.run("programme", "validate", examples / f"{name}.yaml", role="auditor")
+        assert blocks.exit_code == 0, blocks.output
+        assert f"valid: programme {programme_id} version 1" in blocks.stdout
+    schema = json.loads((await served.run("programme", "schema")).stdout)
+    assert "evaluation" in schema["properties"]["stages"]["items"]["discriminator"]["mapping"]
+
     missing = await served.run("programme", "show", PROGRAMME_ID, "9")
     assert missing.exit_code == 2
     assert f"refused (404): programme {PROGRAMME_ID} has no version 9" in missing.stderr

@@ -12,6 +12,7 @@ from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
 from cohortflow.api.errors import read_body
 from cohortflow.domain.programme import Programme, parse_programme
+from cohortflow.domain.template import ProgrammeTemplate, is_block_template, parse_template
 
 router = APIRouter(prefix="/api/v1/programmes", tags=["programmes"])
 TEMPLATE_BODY: dict[str, Any] = {
@@ -32,18 +33,25 @@ class Validated(BaseModel):
     digest: str
 
 
-async def _template(request: Request) -> Programme:
+async def _body(request: Request) -> object:
     body = await read_body(request)
-    return parse_programme(programmes.read_template(body, request.headers.get("content-type", "")))
+    return programmes.read_template(body, request.headers.get("content-type", ""))
+
+
+@router.get("/schema")
+async def schema(_: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))]) -> dict[str, Any]:
+    """The JSON Schema of a block template (``stages`` of typed blocks, tracks, years)."""
+    return ProgrammeTemplate.model_json_schema()
 
 
 @router.post("/validate", openapi_extra=TEMPLATE_BODY)
 async def validate(
     request: Request, _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))]
 ) -> Validated:
-    """Check a template without saving it; every problem is listed at once (422)."""
-    programme = await _template(request)
-    return Validated(valid=True, programme_id=programme.id, version=programme.version, digest=programme.digest)
+    """Check a template, of blocks or of the seven phases, without saving it; every problem is listed at once (422)."""
+    data = await _body(request)
+    template = parse_template(data) if is_block_template(data) else parse_programme(data)
+    return Validated(valid=True, programme_id=template.id, version=template.version, digest=template.digest)
 
 
 @router.post("", status_code=201, openapi_extra=TEMPLATE_BODY)
@@ -51,7 +59,14 @@ async def submit(
     request: Request, principal: Annotated[Principal, Depends(require(Permission.PROGRAMMES_WRITE))]
 ) -> programmes.Submitted:
     """Record a template version (JSON or YAML). Versions are numbered 1, 2, 3… and never change."""
-    programme = await _template(request)
+    data = await _body(request)
+    if is_block_template(data):
+        parse_template(data)
+        raise programmes.TemplateRefused(
+            "this block template is valid, but cohorts still run only seven-phase templates (with phases); "
+            "it cannot be submitted yet"
+        )
+    programme = parse_programme(data)
     return await programmes.submit(request.app.state.store, programme, principal.actor)
 
 

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import yaml
 from temporalio.testing import WorkflowEnvironment
@@ -106,6 +107,39 @@ async def test_bad_templates_are_refused_with_every_problem(api: Api) -> None:
     assert too_big.status_code == 413
     listed = (await api.http.get("/api/v1/programmes", headers=api.as_("admin"))).json()
     assert listed == []  # nothing refused was recorded
+
+
+async def test_block_templates_are_validated_and_described_by_their_schema(api: Api) -> None:
+    examples = Path(__file__).parents[2] / "examples" / "programmes"
+    placement = (examples / "placement.yaml").read_bytes()
+    as_yaml = {"content-type": "application/yaml"}
+    valid = await api.http.post(
+        "/api/v1/programmes/validate", content=placement, headers={**api.as_("admin"), **as_yaml}
+    )
+    assert valid.status_code == 200, valid.text
+    assert valid.json()["programme_id"] == "district-principal-placement"
+
+    broken = yaml.safe_load(placement)
+    broken["stages"][1]["hosts"][0]["capacity"] = 1
+    refused = await api.http.post(
+        "/api/v1/programmes/validate",
+        content=yaml.safe_dump(broken, allow_unicode=True).encode(),
+        headers={**api.as_("coordinator"), **as_yaml},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["problems"] == [
+        "block placement (placement): host schools hold 16 people, fewer than the 20 to be placed"
+    ]
+
+    submitted = await api.http.post("/api/v1/programmes", content=placement, headers={**api.as_("admin"), **as_yaml})
+    assert submitted.status_code == 422
+    assert "cohorts still run only seven-phase templates" in submitted.json()["detail"]
+    assert (await api.http.get("/api/v1/programmes", headers=api.as_("admin"))).json() == []
+
+    schema = await api.http.get("/api/v1/programmes/schema", headers=api.as_("auditor"))
+    assert schema.status_code == 200
+    assert "placement" in schema.json()["properties"]["stages"]["items"]["discriminator"]["mapping"]
+    assert (await api.http.get("/api/v1/programmes/schema")).status_code == 401
 
 
 async def test_every_route_needs_a_token_and_the_right_role(api: Api) -> None:

@@ -61,4 +61,4 @@ class Evaluation(BlockBase):
             if not rnd.assessors:
                 yield f"{where}: names no assessors"
             if rnd.max_score <= 0 or not 0 <= rnd.pass_mark <= rnd.max_score:
-                yield f"{where}: pass_mark {rnd.pass_mark} must lie between 0 and max_score {rnd.max_score}"
+                yield f"{where}: pass_mark {rnd.pass_mark:g} must lie between 0 and max_score {rnd.max_score:g}"

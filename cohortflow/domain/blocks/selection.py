@@ -39,9 +39,7 @@ class Selection(BlockBase):
 
     kind: Literal["selection"] = "selection"
     scores_from: str = Field(description="The online-study block whose hours and deliverables are scored")
-    rule: SelectionRule | None = Field(
-        default=None, description="The rule for tracks that declare none of their own"
-    )
+    rule: SelectionRule | None = Field(default=None, description="The rule for tracks that declare none of their own")
     replace_until: str | None = Field(
         default=None, description="Withdrawn places are refilled from the waiting list until this block opens"
     )
