@@ -225,7 +225,7 @@ class FactCorrected(Event):
     reason: str
 
 
-ImportKind = Literal["nominees", "study_records", "deliverables", "attendance", "follow_up"]
+ImportKind = Literal["nominees", "study_records", "deliverables", "attendance", "return_reports", "follow_up"]
 
 
 class ImportApplied(Event):

@@ -1,4 +1,4 @@
-"""Imported records of a running cohort: study hours, deliverables, attendance, surveys.
+"""Imported records of a running cohort: study hours, deliverables, attendance, return reports, surveys.
 
 Each kind of row is checked against the programme and the cohort's facts; every
 problem names its row and field. Checks return the event for a good row, or
@@ -13,6 +13,7 @@ from cohortflow.domain.events import (
     DeliverableSubmitted,
     Event,
     FieldAttendanceRecorded,
+    ReturnReportSubmitted,
     StudyHoursRecorded,
     SurveyResponded,
 )
@@ -44,6 +45,12 @@ class AttendanceRow:
 
 
 @dataclass(frozen=True)
+class ReturnReportRow:
+    row: int
+    participant_id: str
+
+
+@dataclass(frozen=True)
 class SurveyRow:
     row: int
     participant_id: str
@@ -51,7 +58,7 @@ class SurveyRow:
     satisfaction: int
 
 
-RecordRow = StudyRow | DeliverableRow | AttendanceRow | SurveyRow
+RecordRow = StudyRow | DeliverableRow | AttendanceRow | ReturnReportRow | SurveyRow
 
 
 def batch_days(programme: Programme, site: str, batch: str) -> int:
@@ -129,6 +136,8 @@ class RecordCheck:
             return self._deliverable(where, r)
         if isinstance(r, AttendanceRow):
             return self._attendance(where, p, r)
+        if isinstance(r, ReturnReportRow):
+            return self._return_report(where, p)
         return self._survey(where, p, r)
 
     def _study(self, where: str, r: StudyRow) -> Event | list[str]:
@@ -154,6 +163,13 @@ class RecordCheck:
         return FieldAttendanceRecorded(
             participant_id=p.participant_id, site=p.site, batch=p.batch, days_present=r.days_present, days_total=days
         )
+
+    def _return_report(self, where: str, p: ParticipantFacts) -> Event | list[str]:
+        if p.participant_id not in self.facts.selected:
+            return [f"{where}, participant_id: {p.participant_id} was not selected for the offline phase"]
+        if p.return_report_position is not None:
+            return [f"{where}, participant_id: {p.participant_id} has already handed in a return report"]
+        return ReturnReportSubmitted(participant_id=p.participant_id)
 
     def _survey(self, where: str, p: ParticipantFacts, r: SurveyRow) -> Event | list[str]:
         known = [s.code for s in self.programme.follow_up]

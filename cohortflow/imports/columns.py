@@ -41,6 +41,7 @@ COLUMNS: dict[ImportKind, tuple[Column, ...]] = {
     "study_records": (_PARTICIPANT, Column("hours", ("学时", "研修学时", "时长"))),
     "deliverables": (_PARTICIPANT, Column("deliverable", ("成果", "成果代码", "deliverable_code"))),
     "attendance": (_PARTICIPANT, Column("days_present", ("出勤天数", "days"))),
+    "return_reports": (_PARTICIPANT,),
     "follow_up": (
         _PARTICIPANT,
         Column("survey", ("问卷", "问卷代码", "survey_code")),

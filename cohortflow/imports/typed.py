@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 
 from cohortflow.domain.events import ImportKind
 from cohortflow.domain.nomination import NomineeRow
-from cohortflow.domain.records import AttendanceRow, DeliverableRow, StudyRow, SurveyRow
+from cohortflow.domain.records import AttendanceRow, DeliverableRow, ReturnReportRow, StudyRow, SurveyRow
 from cohortflow.imports.columns import required
 from cohortflow.imports.reading import SourceRow, Table
 
-TypedRow = NomineeRow | StudyRow | DeliverableRow | AttendanceRow | SurveyRow
+TypedRow = NomineeRow | StudyRow | DeliverableRow | AttendanceRow | ReturnReportRow | SurveyRow
 
 # Plain decimals only: float() would also take "nan", "inf", "1e3" and "1_000", which no office means as hours.
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
@@ -124,6 +124,10 @@ def _attendance(c: _Cells) -> AttendanceRow:
     return AttendanceRow(row=c.row, participant_id=c.text("participant_id"), days_present=c.whole("days_present"))
 
 
+def _return_report(c: _Cells) -> ReturnReportRow:
+    return ReturnReportRow(row=c.row, participant_id=c.text("participant_id"))
+
+
 def _survey(c: _Cells) -> SurveyRow:
     return SurveyRow(
         row=c.row,
@@ -138,6 +142,7 @@ _CONVERT: dict[ImportKind, Callable[[_Cells], TypedRow]] = {
     "study_records": _study,
     "deliverables": _deliverable,
     "attendance": _attendance,
+    "return_reports": _return_report,
     "follow_up": _survey,
 }
 
