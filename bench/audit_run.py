@@ -29,10 +29,10 @@ from bench.machine import describe
 from bench.progress import say
 from cohortflow.audit.as_of import participant_as_of
 from cohortflow.audit.verify import verify_store
+from cohortflow.demo.sample import nominees, online_study, sample_programme
 from cohortflow.domain import national_id
 from cohortflow.domain.events import CandidateNominated, CohortStarted, Event, Metadata, OnlineStudyRecorded
 from cohortflow.runtime.postgres import EmbeddedPostgres
-from cohortflow.sample import nominees, online_study, sample_programme
 from cohortflow.store.eventstore import COLUMNS, EventStore, libpq_url
 from cohortflow.store.records import NewEvent
 

@@ -1,6 +1,6 @@
 """(a) A full cohort cycle through every phase, with compressed timers.
 
-The same steps as ``cohortflow.demo.run_cycle`` (start the cohort, drive it with
+The same steps as ``cohortflow.demo.cycle.run_cycle`` (start the cohort, drive it with
 an in-process worker, summarise and verify), replicated from the public pieces
 because the benchmark also needs the Temporal client and the first run id, to
 walk the continue-as-new chain afterwards and measure every run's history.
@@ -21,9 +21,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from bench.memory import PeakRss
 from cohortflow.audit.histories import run_chain
 from cohortflow.audit.verify import verify_store
-from cohortflow.cohorts import start_cohort
+from cohortflow.demo.sample import sample_programme
 from cohortflow.readmodels.cohort_summary import cohort_summary
-from cohortflow.sample import sample_programme
+from cohortflow.services.cohorts import start_cohort
 from cohortflow.worker import in_process_worker
 from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleWorkflow, Counters, SampleFeed
 

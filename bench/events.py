@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from cohortflow.demo.sample import PREFECTURES, nominee
 from cohortflow.domain import national_id
 from cohortflow.domain.events import CandidateNominated, Metadata
-from cohortflow.sample import PREFECTURES, nominee
 from cohortflow.store.records import NewEvent
 
 SEED = 2023

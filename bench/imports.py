@@ -47,9 +47,9 @@ from cohortflow.activities import Activities
 from cohortflow.activities.base import CohortRef
 from cohortflow.activities.cycle_records import RecordCohortStarted
 from cohortflow.activities.imports import ImportRecords
+from cohortflow.demo.sample import nominees, sample_programme
 from cohortflow.logs import configure_logging
 from cohortflow.runtime.postgres import EmbeddedPostgres
-from cohortflow.sample import nominees, sample_programme
 from cohortflow.store.eventstore import EventStore
 
 SEED = 2023

@@ -33,7 +33,7 @@ from temporalio.worker import Worker
 from bench.memory import PeakRss
 from bench.naive_steps import NaiveActivities, NaiveParticipantInput, NaiveParticipantResult, NaiveTimeline
 from bench.naive_workflow import NaiveParticipantWorkflow
-from cohortflow import sample
+from cohortflow.demo import sample
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.selection import Candidate, SelectionOutcome, select
 from cohortflow.store.eventstore import EventStore

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio import activity
 
-from cohortflow import sample
+from cohortflow.demo import sample
 from cohortflow.domain.completion import completers, credit_awards
 from cohortflow.domain.events import (
     Event,

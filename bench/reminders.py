@@ -37,13 +37,13 @@ from cohortflow.activities.base import CohortRef
 from cohortflow.activities.cycle_records import RecordCohortStarted
 from cohortflow.activities.nomination import ImportSampleNominees
 from cohortflow.activities.reminders import QueueReminders
+from cohortflow.demo.sample import sample_programme
 from cohortflow.domain.cycle import CycleState
 from cohortflow.domain.reminder_schedule import reminders_due
 from cohortflow.logs import configure_logging
 from cohortflow.readmodels.projector import Projector
 from cohortflow.reminders.dispatcher import Dispatcher
 from cohortflow.runtime.postgres import EmbeddedPostgres
-from cohortflow.sample import sample_programme
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
 

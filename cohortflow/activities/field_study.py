@@ -5,8 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel
 from temporalio import activity
 
-from cohortflow import sample
 from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
+from cohortflow.demo import sample
 from cohortflow.domain.events import FieldAttendanceRecorded, FieldBatchCompleted, FieldPlacementAssigned
 from cohortflow.domain.placement import allocate
 

@@ -13,12 +13,12 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from temporalio.client import Client, WorkflowHandle
 
-from cohortflow import programmes
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
-from cohortflow.cohorts import start_cohort
 from cohortflow.domain.events import CorrectableField
 from cohortflow.domain.programme import PhaseKind
+from cohortflow.services import programmes
+from cohortflow.services.cohorts import start_cohort
 from cohortflow.workflows.cohort_cycle import (
     AdminOutcome,
     ClosePhase,

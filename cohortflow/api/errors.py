@@ -14,10 +14,10 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from cohortflow.cohorts import CohortExists
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.programme import ProgrammeInvalid
-from cohortflow.programmes import TemplateRefused, UnsupportedTemplateType
+from cohortflow.services.cohorts import CohortExists
+from cohortflow.services.programmes import TemplateRefused, UnsupportedTemplateType
 from cohortflow.store.errors import StoreError
 
 

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from cohortflow import programmes
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
 from cohortflow.api.errors import read_body
 from cohortflow.domain.programme import Programme, parse_programme
 from cohortflow.domain.template import ProgrammeTemplate, is_block_template, parse_template
+from cohortflow.services import programmes
 
 router = APIRouter(prefix="/api/v1/programmes", tags=["programmes"])
 TEMPLATE_BODY: dict[str, Any] = {
@@ -36,12 +36,6 @@ class Validated(BaseModel):
 async def _body(request: Request) -> object:
     body = await read_body(request)
     return programmes.read_template(body, request.headers.get("content-type", ""))
-
-
-@router.get("/schema")
-async def schema(_: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))]) -> dict[str, Any]:
-    """The JSON Schema of a block template (``stages`` of typed blocks, tracks, years)."""
-    return ProgrammeTemplate.model_json_schema()
 
 
 @router.post("/validate", openapi_extra=TEMPLATE_BODY)
@@ -68,6 +62,12 @@ async def submit(
         )
     programme = parse_programme(data)
     return await programmes.submit(request.app.state.store, programme, principal.actor)
+
+
+@router.get("/schema")
+async def schema(_: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))]) -> dict[str, Any]:
+    """The JSON Schema of a block template (``stages`` of typed blocks, tracks, years)."""
+    return ProgrammeTemplate.model_json_schema()
 
 
 @router.get("")

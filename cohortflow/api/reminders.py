@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from cohortflow import programmes
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
 from cohortflow.domain.messages import PLACEHOLDERS, Locale, RenderedMessage
 from cohortflow.readmodels import audiences
 from cohortflow.reminders.compose import participant_recipient, preview
 from cohortflow.reminders.delivery import Delivery, GivenUp
+from cohortflow.services import programmes
 
 router = APIRouter(tags=["reminders"])
 

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner, Result
 
-from cohortflow.cli_tokens import app
+from cohortflow.cli.tokens import app
 
 
 @pytest.fixture

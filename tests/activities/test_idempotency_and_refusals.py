@@ -15,7 +15,7 @@ from cohortflow.activities.cycle_records import RecordCohortStarted
 from cohortflow.activities.nomination import ImportSampleNominees
 from cohortflow.activities.study import RecordSampleStudy
 from cohortflow.activities.withdrawal import WithdrawParticipant
-from cohortflow.sample import sample_programme
+from cohortflow.demo.sample import sample_programme
 from cohortflow.store.eventstore import EventStore
 
 REF = CohortRef(cohort_id="c1", workflow_id="cohort-c1")

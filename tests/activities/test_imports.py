@@ -12,18 +12,18 @@ import openpyxl
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from cohortflow import sample
 from cohortflow.activities import Activities, imports
 from cohortflow.activities.field_study import AssignPlacements
 from cohortflow.activities.imports import ImportRecords, rejects_path
 from cohortflow.activities.selection import SelectParticipants
+from cohortflow.demo import sample
+from cohortflow.demo.sample import nominees, sample_programme
 from cohortflow.domain import national_id
 from cohortflow.domain.events import CandidateNominated, ImportKind
 from cohortflow.domain.nomination import NominationCheck, NomineeRow
 from cohortflow.domain.records import RecordCheck
 from cohortflow.imports.reading import open_table
 from cohortflow.imports.typed import typed_row
-from cohortflow.sample import nominees, sample_programme
 from cohortflow.store.eventstore import EventStore
 from tests.activities.test_idempotency_and_refusals import REF, started
 from tests.workflows.helpers import event_types

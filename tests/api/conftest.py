@@ -12,8 +12,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.access.tokens import issue_token
 from cohortflow.api.app import create_app
+from cohortflow.demo.sample import sample_programme
 from cohortflow.readmodels.projector import Projector
-from cohortflow.sample import sample_programme
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
 from tests.workflows.helpers import running_worker, terminate_cohorts

@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 from temporalio.testing import WorkflowEnvironment
 
+from cohortflow.demo.sample import nominees
 from cohortflow.domain.nomination import NomineeRow
-from cohortflow.sample import nominees
 from cohortflow.store.eventstore import EventStore
 from tests.api.conftest import COORDINATED, PROGRAMME, Api
 from tests.workflows.helpers import event_types, wait_for_status

@@ -17,7 +17,7 @@ from cohortflow.activities.nomination import ImportSampleNominees
 from cohortflow.activities.selection import SelectParticipants
 from cohortflow.activities.study import RecordSampleStudy
 from cohortflow.api.app import create_app
-from cohortflow.sample import sample_programme
+from cohortflow.demo.sample import sample_programme
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
 

@@ -44,9 +44,9 @@ from schemathesis.errors import FailureGroup
 from schemathesis.specs.openapi.checks import status_code_conformance
 from temporalio.testing import WorkflowEnvironment
 
+from cohortflow.demo.sample import nominees, participant_id, sample_programme
 from cohortflow.domain.nomination import NomineeRow
 from cohortflow.runtime.postgres import EmbeddedPostgres
-from cohortflow.sample import nominees, participant_id, sample_programme
 from cohortflow.settings import Settings
 from tests.api.live_server import LiveApi, live_api
 from tests.conftest import fresh_database

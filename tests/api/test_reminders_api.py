@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from temporalio.testing import WorkflowEnvironment
 
-from cohortflow.sample import nominees, sample_programme
+from cohortflow.demo.sample import nominees, sample_programme
 from tests.api.conftest import Api
 from tests.workflows.helpers import wait_for_status
 

@@ -19,11 +19,11 @@ from cohortflow.audit.bundle import restore_bundle, write_bundle
 from cohortflow.audit.histories import cohort_histories, read_histories, replay_histories, write_histories
 from cohortflow.audit.selection_replay import replay_selection
 from cohortflow.audit.verify import export_digest, verify_store
-from cohortflow.cohorts import start_cohort
+from cohortflow.demo.sample import sample_programme
 from cohortflow.readmodels.cohort_summary import cohort_summary
 from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.runtime.temporal import installed_binary
-from cohortflow.sample import sample_programme
+from cohortflow.services.cohorts import start_cohort
 from cohortflow.store.eventstore import EventStore
 from cohortflow.workflows.cohort_cycle import CohortCycleInput, SampleFeed
 from tests.conftest import fresh_database

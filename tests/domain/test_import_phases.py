@@ -15,6 +15,7 @@ EXPECTED: dict[ImportKind, PhaseKind] = {
     "study_records": "online_study",
     "deliverables": "online_study",
     "attendance": "field_study",
+    "return_reports": "return_to_post",
     "follow_up": "follow_up",
 }
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cohortflow.demo.sample import nominee, nominees, sample_programme
 from cohortflow.domain.national_id import InvalidNationalId, check_char, mask, person_key, validate
-from cohortflow.sample import nominee, nominees, sample_programme
 
 # The worked example of GB 11643-1999, the standard that defines the check character.
 STANDARD_EXAMPLE = "11010519491231002X"

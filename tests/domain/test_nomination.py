@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cohortflow import sample
+from cohortflow.demo import sample
 from cohortflow.domain import national_id
 from cohortflow.domain.events import CandidateNominated
 from cohortflow.domain.nomination import InvalidRecords, NominationCheck, NomineeRow, nominate

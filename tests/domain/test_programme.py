@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from cohortflow.demo.sample import sample_programme
 from cohortflow.domain.programme import ProgrammeInvalid, parse_programme, programme_problems
-from cohortflow.sample import sample_programme
 
 from .builders import CHANGSHA, XIANGTAN, ZHUZHOU, template
 

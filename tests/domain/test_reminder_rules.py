@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from cohortflow.demo.sample import sample_programme
 from cohortflow.domain.canonical import digest
 from cohortflow.domain.messages import PLACEHOLDERS
 from cohortflow.domain.programme import Programme, ProgrammeInvalid, parse_programme, programme_problems
@@ -25,7 +26,6 @@ from cohortflow.domain.reminder_rules import (
     Reminders,
     Weekly,
 )
-from cohortflow.sample import sample_programme
 
 from .builders import programme as small_programme
 

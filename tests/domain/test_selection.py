@@ -7,9 +7,9 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cohortflow.demo.sample import nominees, online_study, sample_programme
 from cohortflow.domain.programme import Programme, parse_programme
 from cohortflow.domain.selection import Candidate, Ranked, is_eligible, rank, score, select
-from cohortflow.sample import nominees, online_study, sample_programme
 
 from .builders import CHANGSHA, XIANGTAN, ZHUZHOU, programme, template
 

@@ -12,6 +12,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cohortflow.demo.sample import sample_programme
 from cohortflow.domain.phase_template import as_blocks
 from cohortflow.domain.programme import ProgrammeInvalid, parse_programme
 from cohortflow.domain.template import (
@@ -20,7 +21,6 @@ from cohortflow.domain.template import (
     parse_template,
     template_problems,
 )
-from cohortflow.sample import sample_programme
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "programmes"
 Template = dict[str, Any]

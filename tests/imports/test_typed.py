@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from cohortflow.domain.events import ImportKind
 from cohortflow.domain.nomination import NomineeRow
-from cohortflow.domain.records import AttendanceRow, DeliverableRow, StudyRow, SurveyRow
+from cohortflow.domain.records import AttendanceRow, DeliverableRow, ReturnReportRow, StudyRow, SurveyRow
 from cohortflow.imports.columns import COLUMNS
 from cohortflow.imports.reading import SourceRow, open_table
 from cohortflow.imports.typed import TypedRow, typed_row, typed_rows
@@ -32,6 +32,7 @@ GOOD: dict[ImportKind, dict[str, str]] = {
     "study_records": {"participant_id": "P1", "hours": "12.50"},
     "deliverables": {"participant_id": "P1", "deliverable": "D1"},
     "attendance": {"participant_id": "P1", "days_present": "3.0"},
+    "return_reports": {"participant_id": "P1"},
     "follow_up": {"participant_id": "P1", "survey": "S1", "satisfaction": "4"},
 }
 
@@ -53,6 +54,7 @@ def test_good_rows_of_every_kind_convert() -> None:
         (StudyRow(7, "P1", 12.5), []),
         (DeliverableRow(7, "P1", "D1"), []),
         (AttendanceRow(7, "P1", 3), []),
+        (ReturnReportRow(7, "P1"), []),
         (SurveyRow(7, "P1", "S1", 4), []),
     ]
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
+from cohortflow.demo.sample import attendance, nominees, online_study, returns_report, sample_programme, survey_answer
 from cohortflow.domain import national_id
 from cohortflow.domain.completion import completers, credit_awards
 from cohortflow.domain.cycle import decide_fill_place, decide_withdrawal
@@ -47,7 +48,6 @@ from cohortflow.domain.programme import PHASE_ORDER, PhaseKind, Programme
 from cohortflow.domain.selection import Candidate, select
 from cohortflow.readmodels.projector import Projector
 from cohortflow.runtime.postgres import EmbeddedPostgres
-from cohortflow.sample import attendance, nominees, online_study, returns_report, sample_programme, survey_answer
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import EventPayload, NewEvent
 from tests.conftest import fresh_database

@@ -6,11 +6,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from cohortflow.demo.sample import sample_programme
 from cohortflow.domain.canonical import canonical_json
 from cohortflow.domain.events import CandidateNominated, CohortStarted, CreditAwarded, CreditReversed, Event
 from cohortflow.readmodels.credits import Cycle, credit_statement, cycle_of, iter_credit_rows
 from cohortflow.readmodels.projector import Projector
-from cohortflow.sample import sample_programme
 from cohortflow.store.chain import chain_hash, record_bytes, timestamp_text
 from cohortflow.store.eventstore import EventStore
 from tests.readmodels import write_cohort

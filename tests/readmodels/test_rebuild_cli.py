@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from cohortflow.activities import Activities
 from cohortflow.activities.base import CohortRef
 from cohortflow.activities.cycle_records import RecordCohortStarted
-from cohortflow.cli import app
-from cohortflow.sample import sample_programme
+from cohortflow.cli.main import app
+from cohortflow.demo.sample import sample_programme
 from cohortflow.store.eventstore import EventStore
 
 

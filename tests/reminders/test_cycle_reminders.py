@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 from temporalio.testing import WorkflowEnvironment
 
-from cohortflow.cohorts import start_cohort
+from cohortflow.demo.sample import sample_programme
 from cohortflow.domain.quiet_hours import QuietHours
-from cohortflow.sample import sample_programme
+from cohortflow.services.cohorts import start_cohort
 from cohortflow.store.eventstore import EventStore
 from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleWorkflow, FileImport, SampleFeed
 from tests.reminders.conftest import Clock, Receiver, SmtpServer

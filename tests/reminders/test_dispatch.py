@@ -209,7 +209,7 @@ async def test_smtp_refusals_permanent_and_transient(
     assert failed.data["reminder"] == busy.reminder and failed.data["error"].startswith("recipient refused: 451")
 
     # Administrators see the refusal, with the address and the reason.
-    from cohortflow.cli import app
+    from cohortflow.cli.main import app
 
     result = await asyncio.to_thread(
         CliRunner().invoke,
@@ -316,7 +316,7 @@ async def test_a_lapsed_claim_is_taken_again_and_late_reports_change_nothing(
 async def test_dispatch_once_from_the_command_line(
     database_url: str, store: EventStore, smtp_server: SmtpServer
 ) -> None:
-    from cohortflow.cli_reminders import app
+    from cohortflow.cli.reminders import app
 
     await queue(store, [outbox_message(i) for i in range(2)])
     env = {

@@ -60,7 +60,7 @@ def start_dispatcher(database_url: str, smtp: SmtpServer, log: Path) -> subproce
     }
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "cohortflow.cli_reminders", "dispatch"],
+            [sys.executable, "-m", "cohortflow.cli.reminders", "dispatch"],
             cwd=REPOSITORY,
             env=env,
             stdout=out,

@@ -18,10 +18,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.audit.histories import cohort_histories, write_histories
-from cohortflow.cohorts import start_cohort
+from cohortflow.demo.sample import sample_programme
 from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.runtime.temporal import installed_binary
-from cohortflow.sample import sample_programme
+from cohortflow.services.cohorts import start_cohort
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.migrate import upgrade
 from cohortflow.workflows.cohort_cycle import (

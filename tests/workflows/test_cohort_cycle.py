@@ -10,10 +10,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.audit.histories import run_chain
 from cohortflow.audit.verify import verify_store
-from cohortflow.cohorts import CohortExists, start_cohort
+from cohortflow.demo.sample import sample_programme
 from cohortflow.domain.programme import ProgrammeInvalid
 from cohortflow.readmodels.cohort_summary import cohort_summary
-from cohortflow.sample import sample_programme
+from cohortflow.services.cohorts import CohortExists, start_cohort
 from cohortflow.store.eventstore import EventStore
 from cohortflow.workflows.cohort_cycle import (
     ClosePhase,

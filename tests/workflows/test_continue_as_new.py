@@ -14,9 +14,9 @@ import pytest
 
 from cohortflow.audit.histories import run_chain
 from cohortflow.audit.verify import verify_store
-from cohortflow.cohorts import start_cohort
+from cohortflow.demo.sample import sample_programme
 from cohortflow.runtime.temporal import TemporalDevServer
-from cohortflow.sample import sample_programme
+from cohortflow.services.cohorts import start_cohort
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import connect_client
 from cohortflow.workflows.cohort_cycle import CohortCycleInput, SampleFeed

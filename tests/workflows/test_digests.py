@@ -9,10 +9,10 @@ import pytest
 from temporalio.client import Client, ScheduleHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from cohortflow.cohorts import start_cohort
-from cohortflow.digest_schedules import schedule_id
+from cohortflow.demo.sample import PREFECTURES, sample_programme
 from cohortflow.runtime.temporal import TemporalDevServer
-from cohortflow.sample import PREFECTURES, sample_programme
+from cohortflow.services.cohorts import start_cohort
+from cohortflow.services.digest_schedules import schedule_id
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import connect_client
 from cohortflow.workflows.cohort_cycle import CohortCycleInput, SampleFeed

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from cohortflow.audit.verify import verify_store
-from cohortflow.cohorts import start_cohort
+from cohortflow.demo.sample import sample_programme
 from cohortflow.runtime.temporal import TemporalDevServer, installed_binary
-from cohortflow.sample import sample_programme
+from cohortflow.services.cohorts import start_cohort
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import connect_client
 from cohortflow.workflows.cohort_cycle import CohortCycleInput, SampleFeed

@@ -2,7 +2,7 @@
 
 Both work straight on the store (DATABASE_URL, or the embedded one under the
 state directory), like the token and audit commands. ``python -m
-cohortflow.cli_reminders`` is the same app without the rest of the CLI's imports.
+cohortflow.cli.reminders`` is the same app without the rest of the CLI's imports.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def _database(settings: Settings) -> Iterator[str]:
     if settings.database_url is not None:
         yield settings.database_url  # without importing the migrations (alembic): a dispatcher starts sooner
         return
-    from cohortflow.cli_store import database
+    from cohortflow.cli.store import database
 
     with database() as url:
         yield url
@@ -113,7 +113,7 @@ def failures(
 ) -> None:
     """Messages given up (no address, refused, or too many failed attempts), with the reason."""
 
-    from cohortflow.cli_store import run_on_store
+    from cohortflow.cli.store import run_on_store
 
     async def work(store: EventStore) -> list[GivenUp]:
         return await Delivery(store).given_up(cohort)

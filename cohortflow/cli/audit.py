@@ -31,7 +31,7 @@ from cohortflow.audit.verify import (
     verify_cohort,
     verify_store,
 )
-from cohortflow.cli_store import run_on_store
+from cohortflow.cli.store import run_on_store
 from cohortflow.domain.programme import Programme, ProgrammeInvalid, parse_programme
 from cohortflow.readmodels.cohort_summary import cohort_summary
 from cohortflow.settings import Settings

@@ -28,12 +28,12 @@ from rich.console import Console
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
-from cohortflow import cli_admin
 from cohortflow.access.tokens import issue_token
 from cohortflow.api.app import create_app
-from cohortflow.cli_client import TOKEN_ENV, URL_ENV
+from cohortflow.cli import admin as cli_admin
+from cohortflow.cli.client import TOKEN_ENV, URL_ENV
+from cohortflow.demo.sample import nominees, sample_programme
 from cohortflow.domain.nomination import NomineeRow
-from cohortflow.sample import nominees, sample_programme
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
 from tests.workflows.helpers import running_worker, terminate_cohorts
@@ -209,7 +209,7 @@ async def test_programme_submit_list_show_diff_and_validate(served: Served, tmp_
     assert valid.exit_code == 0, valid.output
     assert f"valid: programme {PROGRAMME_ID} version 1" in valid.stdout
 
-    examples = Path(__file__).parents[1] / "examples" / "programmes"
+    examples = Path(__file__).parents[2] / "examples" / "programmes"
     for name, programme_id in [
         ("leader-programme", "city-leading-principals"),
         ("placement", "district-principal-placement"),

@@ -6,8 +6,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from cohortflow.digest_schedules import schedule_digests
 from cohortflow.domain.programme import ProgrammeInvalid, programme_problems
+from cohortflow.services.digest_schedules import schedule_digests
 from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleResult, CohortCycleWorkflow, workflow_id
 
 

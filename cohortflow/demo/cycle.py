@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from cohortflow.audit.verify import verify_store
-from cohortflow.cohorts import start_cohort
+from cohortflow.demo.sample import sample_programme
 from cohortflow.readmodels.cohort_summary import CohortSummary, cohort_summary
-from cohortflow.sample import sample_programme
+from cohortflow.services.cohorts import start_cohort
 from cohortflow.worker import in_process_worker
 from cohortflow.workflows.cohort_cycle import (
     CohortCycleInput,

@@ -19,12 +19,12 @@ from rich.live import Live
 from rich.table import Table
 
 from cohortflow.api.app import create_app
-from cohortflow.cli_admin import cohort_app, export_app, import_app, programme_app
-from cohortflow.cli_audit import app as audit_app
-from cohortflow.cli_reminders import app as reminder_app
-from cohortflow.cli_reminders import channels_configured, serve_dispatcher
-from cohortflow.cli_tokens import app as tokens_app
-from cohortflow.demo import DemoReport, run_cycle
+from cohortflow.cli.admin import cohort_app, export_app, import_app, programme_app
+from cohortflow.cli.audit import app as audit_app
+from cohortflow.cli.reminders import app as reminder_app
+from cohortflow.cli.reminders import channels_configured, serve_dispatcher
+from cohortflow.cli.tokens import app as tokens_app
+from cohortflow.demo.cycle import DemoReport, run_cycle
 from cohortflow.logs import configure_logging
 from cohortflow.reminders.dispatcher import configuration_problem
 from cohortflow.runtime.stack import local_stack
@@ -258,7 +258,7 @@ def rebuild_read_models() -> None:
     """Drop the read models and project them again from the first event (the API does not need to stop)."""
     from rich.progress import Progress
 
-    from cohortflow.cli_store import run_on_store
+    from cohortflow.cli.store import run_on_store
     from cohortflow.readmodels.projector import Projector
 
     with Progress(console=console, transient=True) as progress:

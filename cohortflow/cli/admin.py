@@ -31,7 +31,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from cohortflow.cli_client import DEFAULT_URL, TOKEN_ENV, URL_ENV, ApiClient, Refused, Unreachable
+from cohortflow.cli.client import DEFAULT_URL, TOKEN_ENV, URL_ENV, ApiClient, Refused, Unreachable
 from cohortflow.domain.events import CorrectableField, ImportKind
 from cohortflow.domain.programme import PhaseKind
 

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from cohortflow.access.roles import ROLES
 from cohortflow.access.tokens import IssuedToken, TokenInfo, TokenRefused, issue_token, list_tokens, revoke_token
-from cohortflow.cli_store import run_on_store
+from cohortflow.cli.store import run_on_store
 from cohortflow.store.eventstore import EventStore
 
 app = typer.Typer(no_args_is_help=True, help="Issue, revoke and list the API's bearer tokens.")

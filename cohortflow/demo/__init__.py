@@ -1,0 +1,1 @@
+"""The demo cycle and the deterministic sample programme and population it runs."""

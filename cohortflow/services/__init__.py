@@ -1,0 +1,1 @@
+"""Application services: starting cohorts, recording programme versions, scheduling digests."""
