@@ -14,6 +14,7 @@ from cohortflow.activities.follow_up import FollowUpActivities
 from cohortflow.activities.imports import ImportActivities
 from cohortflow.activities.nomination import NominationActivities
 from cohortflow.activities.places import FillPlaceActivities
+from cohortflow.activities.plans import PlanActivities
 from cohortflow.activities.reminders import ReminderActivities
 from cohortflow.activities.selection import SelectionActivities
 from cohortflow.activities.study import StudyActivities
@@ -40,7 +41,9 @@ class Activities(
 
 def all_activities(store: EventStore, uploads: Path | None = None) -> list[Callable[..., Any]]:
     acts = Activities(store, uploads)
+    plans = PlanActivities(store)
     return [
+        plans.record_plan_started,
         acts.record_cohort_started,
         acts.record_cycle_event,
         acts.import_sample_nominees,

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
+from cohortflow.activities.plans import enrolled_elsewhere, plan_cohorts
 from cohortflow.activities.repeats import KeyTable, text_key
 from cohortflow.domain.events import Event, ImportApplied, ImportKind
 from cohortflow.domain.facts import CohortFacts
@@ -56,6 +57,8 @@ class ImportRecords(BaseModel):
     accept_partial: bool = False
     prefecture: str | None = None
     """A coordinator's prefecture: rows of other prefectures are rejected."""
+    plan_id: str | None = None
+    """The cohort's rotation plan: people enrolled in its other cohorts are rejected."""
 
 
 class ImportOutcome(BaseModel):
@@ -129,9 +132,12 @@ class ImportActivities(CohortActivities):
         programme = await self.programme(req.ref)
         facts = await self.facts(req.ref)
         rejects = rejects_path(self.uploads, req.digest) if req.accept_partial else None
+        others = []
+        if req.plan_id is not None and req.kind == "nominees":
+            others = [c for c in await plan_cohorts(self.store, req.plan_id) if c != req.ref.cohort_id]
         with contextlib.closing(_RowNumbers()) as rejected:
             try:
-                tally = await self._first_pass(req, path, programme, facts, rejects, rejected)
+                tally = await self._first_pass(req, path, programme, facts, others, rejects, rejected)
             except FileRefused as exc:
                 return _refused(req, str(exc))
             if tally.rows == 0:
@@ -162,17 +168,18 @@ class ImportActivities(CohortActivities):
         path: Path,
         programme: Programme,
         facts: CohortFacts,
+        other_cohorts: list[str],
         rejects: Path | None,
         rejected: _RowNumbers,
     ) -> _Tally:
         """Check every row; note each bad row's number in ``rejected`` and, with ``rejects``, the row and its
-        reasons there.
+        reasons there. Nominees enrolled in one of ``other_cohorts`` (the plan's other cohorts) are refused.
 
         The key tables live in a transaction that is always rolled back: the check writes nothing that stays.
         """
         tally = _Tally()
         async with self.store.pool.connection() as conn, conn.transaction(force_rollback=True):
-            chunks = await _open_chunks(conn, _checker(req, programme, facts), facts)
+            chunks = await _open_chunks(conn, _checker(req, programme, facts), facts, other_cohorts)
             with contextlib.ExitStack() as stack:
                 writer = None
                 async with contextlib.aclosing(_checked(chunks, req.kind, path)) as checked:
@@ -245,23 +252,37 @@ class _NomineeChunks:
     A row's participant id is a repeat if it is on any earlier row; its person only if an earlier row
     nominated them (one refused over a quota may be nominated on a later row) or they are in the cohort
     already. That is decided row by row, so the people nominated by the chunk are held until it is done.
+    People enrolled in another cohort of the plan (``other_cohorts``) are looked up a chunk at a time.
     """
 
-    def __init__(self, check: NominationCheck, ids: KeyTable, people: KeyTable) -> None:
+    def __init__(
+        self,
+        check: NominationCheck,
+        ids: KeyTable,
+        people: KeyTable,
+        conn: AsyncConnection[TupleRow],
+        other_cohorts: list[str],
+    ) -> None:
         self.check = check
         self.ids = ids
         self.people = people
+        self.conn = conn
+        self.other_cohorts = other_cohorts
 
     async def problems(self, rows: Sequence[TypedRow]) -> list[list[str]]:
         screened = [self.check.screen(r) for r in _nominees(rows)]
         repeated = await self.ids.repeats([(text_key(s.row.participant_id), s.row.row) for s in screened])
-        earlier = await self.people.recorded({s.person_key for s in screened if s.person_key})
+        keys = {s.person_key for s in screened if s.person_key}
+        earlier = await self.people.recorded(keys)
+        enrolled = await enrolled_elsewhere(self.conn, self.other_cohorts, keys)
         nominated: dict[str, int] = {}
         found: list[list[str]] = []
         for s in screened:
             key = s.person_key
             seen = key in earlier or key in nominated
-            outcome = self.check.decide(s, id_seen=s.row.row in repeated, person_seen=seen)
+            outcome = self.check.decide(
+                s, id_seen=s.row.row in repeated, person_seen=seen, enrolled_in=enrolled.get(key)
+            )
             if isinstance(outcome, list):
                 found.append(outcome)
             else:
@@ -292,7 +313,9 @@ class _RecordChunks:
         return found
 
 
-async def _open_chunks(conn: AsyncConnection[TupleRow], check: Checker, facts: CohortFacts) -> _Chunks:
+async def _open_chunks(
+    conn: AsyncConnection[TupleRow], check: Checker, facts: CohortFacts, other_cohorts: list[str]
+) -> _Chunks:
     """The chunked check of ``check``'s kind, with its key tables made in ``conn``'s transaction."""
     if isinstance(check, RecordCheck):
         return _RecordChunks(check, await KeyTable.create(conn, "import_record_keys"))
@@ -300,7 +323,7 @@ async def _open_chunks(conn: AsyncConnection[TupleRow], check: Checker, facts: C
     people = await KeyTable.create(conn, "import_people")
     for known in _batched(((p.person_key, 0) for p in facts.participants.values()), 10 * CHUNK_ROWS):
         await people.add(known)  # row 0: before the file
-    return _NomineeChunks(check, ids, people)
+    return _NomineeChunks(check, ids, people, conn, other_cohorts)
 
 
 async def _checked(chunks: _Chunks, kind: ImportKind, path: Path) -> AsyncGenerator[tuple[SourceRow, list[str]]]:

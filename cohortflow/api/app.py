@@ -25,6 +25,7 @@ from cohortflow.api.audit import router as audit_router
 from cohortflow.api.auth import require
 from cohortflow.api.cohorts import router as cohorts_router
 from cohortflow.api.imports import router as imports_router
+from cohortflow.api.plans import router as plans_router
 from cohortflow.api.programmes import router as programmes_router
 from cohortflow.api.reads import router as reads_router
 from cohortflow.api.reminders import router as reminders_router
@@ -86,7 +87,8 @@ def create_app(
     app.state.settings = settings
     errors.install(app)
     cohort_routes: list[BaseRoute] = []
-    for router in (programmes_router, cohorts_router, reads_router, imports_router, audit_router, reminders_router):
+    routers = (programmes_router, cohorts_router, plans_router, reads_router, imports_router, audit_router)
+    for router in (*routers, reminders_router):
         before = len(app.routes)
         app.include_router(router)
         if router in (cohorts_router, reads_router):

@@ -40,6 +40,7 @@ cohort_app = typer.Typer(no_args_is_help=True, help="Start cohorts, see where th
 import_app = typer.Typer(
     no_args_is_help=True, help="Upload a CSV or XLSX file into a cohort: `import KIND COHORT_ID FILE`."
 )
+plan_app = typer.Typer(no_args_is_help=True, help="Rotation plans: one cohort of a programme a year, nobody twice.")
 export_app = typer.Typer(no_args_is_help=True, help="Download a cohort's list as CSV or XLSX: `export KIND COHORT_ID`.")
 console = Console()
 err = Console(stderr=True)
@@ -362,6 +363,47 @@ def start(
         f"under programme {escape(answer['programme_id'])} version {answer['programme_version']}",
         highlight=False,
     )
+
+
+@plan_app.command("start")
+def start_plan(
+    plan_id: str,
+    programme: Annotated[str, typer.Option("--programme", help="Programme id")],
+    version: Annotated[int, typer.Option("--version", min=1, help="Programme version every cohort runs")],
+    first_year: Annotated[int, typer.Option("--first-year", help="Calendar year of the first cohort, started now")],
+    years: Annotated[int, typer.Option("--years", min=1, help="One cohort a year for this many years")],
+    name: Annotated[str, typer.Option("--name", help="The plan's name")],
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """Start a rotation plan: cohorts PLAN-YEAR, the first now and then one a year."""
+    body = {
+        "plan_id": plan_id,
+        "name": name,
+        "programme_id": programme,
+        "version": version,
+        "first_year": first_year,
+        "years": years,
+    }
+    with _api(api_url, token) as api:
+        answer = api.post(f"{API}/plans", body)
+    console.print(
+        f"[green]started[/] rotation plan {escape(answer['plan_id'])}: cohorts {escape(', '.join(answer['planned']))}",
+        highlight=False,
+    )
+
+
+@plan_app.command("status")
+def plan_status(plan_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
+    """The plan's cohorts: started so far, and planned."""
+    with _api(api_url, token) as api:
+        answer = api.get(f"{API}/plans/{plan_id}")
+    if as_json:
+        _json(answer)
+        return
+    started = set(answer["started"])
+    for cohort in answer["planned"]:
+        console.print(f"{escape(cohort)}  {'started' if cohort in started else 'planned'}", highlight=False)
 
 
 @cohort_app.command("list")

@@ -19,7 +19,7 @@ from rich.live import Live
 from rich.table import Table
 
 from cohortflow.api.app import create_app
-from cohortflow.cli.admin import cohort_app, export_app, import_app, programme_app
+from cohortflow.cli.admin import cohort_app, export_app, import_app, plan_app, programme_app
 from cohortflow.cli.audit import app as audit_app
 from cohortflow.cli.reminders import app as reminder_app
 from cohortflow.cli.reminders import channels_configured, serve_dispatcher
@@ -38,6 +38,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(tokens_app, name="token")
 app.add_typer(programme_app, name="programme")
 app.add_typer(cohort_app, name="cohort")
+app.add_typer(plan_app, name="plan")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(reminder_app, name="reminder")

@@ -51,6 +51,20 @@ class CohortStarted(Event):
     day_seconds: float
 
 
+class PlanStarted(Event):
+    """A rotation plan: the programme it runs and its yearly cohorts."""
+
+    TYPE = "PlanStarted"
+    plan_id: str
+    name: str
+    programme_id: str
+    programme_version: int
+    programme_digest: str
+    first_year: int
+    cohorts: list[str]
+    started_at: datetime
+
+
 class PhaseOpened(Event):
     TYPE = "PhaseOpened"
     phase: PhaseKind
@@ -302,6 +316,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.TYPE: cls
     for cls in (
         CohortStarted,
+        PlanStarted,
         PhaseOpened,
         PhaseClosed,
         DeadlineExtended,

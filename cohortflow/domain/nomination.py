@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from cohortflow.domain import national_id
 from cohortflow.domain.events import CandidateNominated
 from cohortflow.domain.programme import Prefecture, Programme
+from cohortflow.domain.rotation_plan import already_enrolled
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,15 @@ class NominationCheck:
         key = national_id.person_key(nid) if nid else ""
         return ScreenedNominee(r, nid, key, pref, tuple(problems))
 
-    def decide(self, s: ScreenedNominee, *, id_seen: bool, person_seen: bool) -> CandidateNominated | list[str]:
+    def decide(
+        self, s: ScreenedNominee, *, id_seen: bool, person_seen: bool, enrolled_in: str | None = None
+    ) -> CandidateNominated | list[str]:
         """The row's nomination or its problems, given what came before it; rows must come in file order.
 
         ``id_seen``: an earlier row of the file has the same participant id (whatever became of that row).
         ``person_seen``: an earlier row of the file nominated the same person (only an accepted nomination
         makes a person known), or the person is known otherwise; ``known_people`` is also asked.
+        ``enrolled_in``: another cohort of the cohort's rotation plan the person is enrolled in.
         """
         r, nid, key, pref = s.row, s.national_id, s.person_key, s.prefecture
         where = f"row {r.row}"
@@ -129,6 +133,8 @@ class NominationCheck:
             problems.append(f"{where}, participant_id: {r.participant_id} appears twice")
         if key and (person_seen or key in self._people):
             problems.append(f"{where}, national_id: the same person ({national_id.mask(nid)}) is nominated twice")
+        if enrolled_in is not None:
+            problems.append(already_enrolled(where, national_id.mask(nid), enrolled_in))
         if problems or pref is None:
             return problems  # a row that is bad anyway does not use up a place in the quota
         self._counts[pref.code] = self._counts.get(pref.code, 0) + 1

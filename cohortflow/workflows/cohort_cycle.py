@@ -80,6 +80,8 @@ class CohortCycleInput(BaseModel):
     """Steps of the open phase already done (phase opened, surveys run)."""
     reminded: list[str] = Field(default_factory=list)
     """Reminder occurrences (``rule/occurrence``) already queued or passed over."""
+    plan_id: str | None = None
+    """The rotation plan the cohort is a year of: nobody enrolled in another of its cohorts may be nominated."""
 
 
 class CohortCycleResult(BaseModel):
@@ -449,6 +451,7 @@ class CohortCycleWorkflow:
                 filename=req.filename,
                 accept_partial=req.accept_partial,
                 prefecture=req.prefecture,
+                plan_id=self._input().plan_id,
             ),
         )
         if req.kind == "nominees" and outcome.status == "applied":

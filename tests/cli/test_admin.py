@@ -48,6 +48,7 @@ cli.add_typer(cli_admin.programme_app, name="programme")
 cli.add_typer(cli_admin.cohort_app, name="cohort")
 cli.add_typer(cli_admin.import_app, name="import")
 cli.add_typer(cli_admin.export_app, name="export")
+cli.add_typer(cli_admin.plan_app, name="plan")
 runner = CliRunner()
 
 
@@ -223,6 +224,21 @@ async def test_programme_submit_list_show_diff_and_validate(served: Served, tmp_
     missing = await served.run("programme", "show", PROGRAMME_ID, "9")
     assert missing.exit_code == 2
     assert f"refused (404): programme {PROGRAMME_ID} has no version 9" in missing.stderr
+
+
+async def test_a_rotation_plan_is_started_and_shown(served: Served, tmp_path: Path) -> None:
+    await _submit_programme(served, tmp_path)
+    args = ["--programme", PROGRAMME_ID, "--version", "1", "--first-year", "2026", "--years", "3"]
+    started = await served.run("plan", "start", "cli-rot", *args, "--name", "校长轮训")
+    assert started.exit_code == 0, started.output
+    assert "started rotation plan cli-rot: cohorts cli-rot-2026, cli-rot-2027, cli-rot-2028" in started.stdout
+    twice = await served.run("plan", "start", "cli-rot", *args, "--name", "校长轮训")
+    assert twice.exit_code == 2 and "refused (409): rotation plan cli-rot already exists" in twice.stderr
+    shown = json.loads((await served.run("plan", "status", "cli-rot", "--json")).stdout)
+    assert shown["planned"] == ["cli-rot-2026", "cli-rot-2027", "cli-rot-2028"]
+    assert shown["started"] in ([], ["cli-rot-2026"])  # the first cohort starts as the plan's workflow runs
+    table = await served.run("plan", "status", "cli-rot")
+    assert "cli-rot-2028  planned" in table.stdout
 
 
 async def test_cohort_start_status_imports_and_refusals(served: Served, tmp_path: Path) -> None:

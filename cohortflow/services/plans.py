@@ -1,0 +1,52 @@
+"""Starting a rotation plan, shared by the API and the CLI (through the API)."""
+
+from __future__ import annotations
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from cohortflow.domain.cycle import CommandRefused
+from cohortflow.domain.programme import Programme
+from cohortflow.domain.rotation_plan import RotationPlan, plan_problems
+from cohortflow.store.eventstore import EventStore
+from cohortflow.workflows.rotation_plan import (
+    RotationPlanInput,
+    RotationPlanResult,
+    RotationPlanWorkflow,
+    plan_workflow_id,
+)
+
+
+async def start_plan(
+    client: Client, store: EventStore, inp: RotationPlanInput, task_queue: str
+) -> WorkflowHandle[RotationPlanWorkflow, RotationPlanResult]:
+    """Start ``plan-{id}``; a plan that contradicts itself, or whose cohort ids are taken, is refused first."""
+    problems = [*plan_problems(inp.plan), *_programme_problems(inp.plan, inp.programme)]
+    for cohort_id in inp.plan.cohort_ids:
+        if await store.stream_version(f"cohort-{cohort_id}") > 0:
+            problems.append(f"cohort {cohort_id}, which the plan would start, already exists")
+    if problems:
+        raise CommandRefused("; ".join(problems))
+    try:
+        return await client.start_workflow(
+            RotationPlanWorkflow.run,
+            inp,
+            id=plan_workflow_id(inp.plan.id),
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+    except WorkflowAlreadyStartedError:
+        raise CommandRefused(f"rotation plan {inp.plan.id} already exists") from None
+
+
+def _programme_problems(plan: RotationPlan, programme: Programme) -> list[str]:
+    problems = []
+    if (programme.id, programme.version) != (plan.programme_id, plan.programme_version):
+        problems.append(f"the plan names programme {plan.programme_id} v{plan.programme_version}, not {programme.id}")
+    # Weekly digests run from a Schedule made when a cohort is started from the API; a plan's cohorts are
+    # started by the plan's workflow, which makes none, so such a programme would silently lose its digests.
+    if programme.reminders and any(rule.weekly for rule in programme.reminders.rules):
+        problems.append("a programme with weekly coordinator digests cannot run in a rotation plan")
+    return problems

@@ -1,0 +1,100 @@
+"""A rotation plan (plan-{id}): the same programme as a cohort a year, each cohort a child workflow.
+
+The plan's state is its list of cohorts; each year's cohort is a child
+``cohort-{plan}-{year}`` that runs its own cycle, so the plan holds at most a
+handful of children however many people pass through them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from cohortflow.activities.plans import PlanActivities, RecordPlanStarted
+    from cohortflow.domain.programme import Programme
+    from cohortflow.domain.rotation_plan import RotationPlan
+    from cohortflow.workflows.cohort_cycle import (
+        CohortCycleInput,
+        CohortCycleResult,
+        CohortCycleWorkflow,
+        workflow_id,
+    )
+    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, RETRY
+
+YEAR_DAYS = 365
+
+
+class RotationPlanInput(BaseModel):
+    plan: RotationPlan
+    programme: Programme
+    day_seconds: float = 86_400.0
+    actor: str = "system:rotation-plan"
+
+
+class RotationPlanResult(BaseModel):
+    plan_id: str
+    cohorts: list[CohortCycleResult]
+
+
+class RotationPlanStatus(BaseModel):
+    plan_id: str
+    started: list[str] = Field(description="Cohorts started so far, in year order")
+    planned: list[str]
+
+
+def plan_workflow_id(plan_id: str) -> str:
+    return f"plan-{plan_id}"
+
+
+@workflow.defn
+class RotationPlanWorkflow:
+    def __init__(self) -> None:
+        self._inp: RotationPlanInput | None = None
+        self._started: list[str] = []
+
+    @workflow.run
+    async def run(self, inp: RotationPlanInput) -> RotationPlanResult:
+        self._inp = inp
+        started_at = workflow.now()
+        await workflow.execute_activity_method(
+            PlanActivities.record_plan_started,
+            RecordPlanStarted(
+                plan=inp.plan,
+                programme_digest=inp.programme.digest,
+                started_at=started_at,
+                workflow_id=workflow.info().workflow_id,
+                actor=inp.actor,
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
+        cohorts = []
+        for year, cohort_id in enumerate(inp.plan.cohort_ids):
+            opens = started_at + timedelta(seconds=year * YEAR_DAYS * inp.day_seconds)
+            wait = (opens - workflow.now()).total_seconds()
+            if wait > 0:
+                await workflow.sleep(wait, summary=f"cohort {cohort_id} opens")
+            cohorts.append(
+                await workflow.start_child_workflow(
+                    CohortCycleWorkflow.run,
+                    CohortCycleInput(
+                        cohort_id=cohort_id,
+                        programme=inp.programme,
+                        day_seconds=inp.day_seconds,
+                        actor=inp.actor,
+                        plan_id=inp.plan.id,
+                    ),
+                    id=workflow_id(cohort_id),
+                )
+            )
+            self._started.append(cohort_id)
+        return RotationPlanResult(plan_id=inp.plan.id, cohorts=list(await asyncio.gather(*cohorts)))
+
+    @workflow.query
+    def status(self) -> RotationPlanStatus:
+        assert self._inp is not None
+        return RotationPlanStatus(plan_id=self._inp.plan.id, started=self._started, planned=self._inp.plan.cohort_ids)
