@@ -53,12 +53,13 @@ def first_run_id(handle: WorkflowHandle[Any, Any]) -> str:
 
 
 async def terminate_cohorts(client: Client, store: EventStore) -> None:
-    """End every cohort workflow started against ``store``.
+    """End every cohort and rotation-plan workflow started against ``store``.
 
     The time-skipping server is shared by the whole session; a cohort left
     waiting for a worker that has gone would hold its clock for later tests.
     """
     async for event in store.read_all():
-        if event.type == "CohortStarted":
+        if event.type in ("CohortStarted", "PlanStarted"):
+            workflow_id = f"cohort-{event.data['cohort_id']}" if "cohort_id" in event.data else event.stream_id
             with contextlib.suppress(RPCError):  # already closed
-                await client.get_workflow_handle(f"cohort-{event.data['cohort_id']}").terminate(reason="test ended")
+                await client.get_workflow_handle(workflow_id).terminate(reason="test ended")

@@ -19,9 +19,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.audit.histories import cohort_histories, write_histories
 from cohortflow.demo.sample import sample_programme
+from cohortflow.domain.rotation_plan import RotationPlan
 from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.runtime.temporal import installed_binary
 from cohortflow.services.cohorts import start_cohort
+from cohortflow.services.plans import start_plan
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.migrate import upgrade
 from cohortflow.workflows.cohort_cycle import (
@@ -33,7 +35,8 @@ from cohortflow.workflows.cohort_cycle import (
     SampleFeed,
     Withdraw,
 )
-from tests.workflows.helpers import running_worker, wait_for_status
+from cohortflow.workflows.rotation_plan import RotationPlanInput, RotationPlanWorkflow
+from tests.workflows.helpers import running_worker, terminate_cohorts, wait_for_status
 
 OUT = Path(__file__).parent.parent / "histories"
 
@@ -50,7 +53,7 @@ async def record(tag: str) -> list[Path]:
                 data_converter=pydantic_data_converter,
             )
             try:
-                return await _run(env, store, tag, Path(tmp) / "uploads")
+                return [*await _run(env, store, tag, Path(tmp) / "uploads"), *await _run_plan(env, store, tag)]
             finally:
                 await env.shutdown()
                 await store.close()
@@ -89,6 +92,30 @@ async def _run(env: WorkflowEnvironment, store: EventStore, tag: str, uploads: P
         await handle.result()
         histories = await cohort_histories(client, inp.cohort_id, inp.programme)
     return write_histories(histories, OUT, tag)
+
+
+async def _run_plan(env: WorkflowEnvironment, store: EventStore, tag: str) -> list[Path]:
+    """A rotation plan until it has started its second year's cohort (its children are not recorded)."""
+    client = env.client
+    programme = sample_programme(60, 10)
+    plan = RotationPlan(
+        id=f"replay-{tag}-plan",
+        name="replay",
+        programme_id=programme.id,
+        programme_version=programme.version,
+        first_year=2026,
+        years=2,
+    )
+    async with running_worker(client, store, "record-histories"):
+        handle = await start_plan(client, store, RotationPlanInput(plan=plan, programme=programme), "record-histories")
+        await env.sleep(timedelta(days=366))
+        for _ in range(200):
+            if len((await handle.query(RotationPlanWorkflow.status)).started) == plan.years:
+                break
+            await asyncio.sleep(0.05)
+        history = await handle.fetch_history()
+        await terminate_cohorts(client, store)
+    return write_histories([history], OUT, tag)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,11 @@ async def test_current_code_replays_every_recorded_history(histories_dir: Path) 
     outcomes = await replay_histories(histories)
     assert [o.problem for o in outcomes if not o.agrees] == []
     assert len(outcomes) == len(histories) >= 8
-    assert {workflow_type(h) for h in histories} == {"CohortCycleWorkflow", "FieldStudySiteWorkflow"}
+    assert {workflow_type(h) for h in histories} == {
+        "CohortCycleWorkflow",
+        "FieldStudySiteWorkflow",
+        "RotationPlanWorkflow",
+    }
 
 
 @workflow.defn(name="CohortCycleWorkflow")
