@@ -41,9 +41,10 @@ class Activities(
 
 def all_activities(store: EventStore, uploads: Path | None = None) -> list[Callable[..., Any]]:
     acts = Activities(store, uploads)
-    plans = PlanActivities(store)
+    plans = PlanActivities(store, uploads)
     return [
         plans.record_plan_started,
+        plans.import_roster,
         acts.record_cohort_started,
         acts.record_cycle_event,
         acts.import_sample_nominees,

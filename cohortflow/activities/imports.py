@@ -30,13 +30,14 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
-from cohortflow.activities.plans import enrolled_elsewhere, plan_cohorts
+from cohortflow.activities.plans import PlanNominations, plan_nominations
 from cohortflow.activities.repeats import KeyTable, text_key
 from cohortflow.domain.events import Event, ImportApplied, ImportKind
 from cohortflow.domain.facts import CohortFacts
 from cohortflow.domain.nomination import NominationCheck, NomineeRow
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.records import RecordCheck, RecordRow, repeat_key
+from cohortflow.domain.rotation_plan import RosterRow
 from cohortflow.imports.reading import FileRefused, SourceRow, open_table
 from cohortflow.imports.typed import TypedRow, typed_row
 
@@ -132,12 +133,12 @@ class ImportActivities(CohortActivities):
         programme = await self.programme(req.ref)
         facts = await self.facts(req.ref)
         rejects = rejects_path(self.uploads, req.digest) if req.accept_partial else None
-        others = []
+        plan = None
         if req.plan_id is not None and req.kind == "nominees":
-            others = [c for c in await plan_cohorts(self.store, req.plan_id) if c != req.ref.cohort_id]
+            plan = await plan_nominations(self.store, req.plan_id, req.ref.cohort_id)
         with contextlib.closing(_RowNumbers()) as rejected:
             try:
-                tally = await self._first_pass(req, path, programme, facts, others, rejects, rejected)
+                tally = await self._first_pass(req, path, programme, facts, plan, rejects, rejected)
             except FileRefused as exc:
                 return _refused(req, str(exc))
             if tally.rows == 0:
@@ -168,18 +169,19 @@ class ImportActivities(CohortActivities):
         path: Path,
         programme: Programme,
         facts: CohortFacts,
-        other_cohorts: list[str],
+        plan: PlanNominations | None,
         rejects: Path | None,
         rejected: _RowNumbers,
     ) -> _Tally:
         """Check every row; note each bad row's number in ``rejected`` and, with ``rejects``, the row and its
-        reasons there. Nominees enrolled in one of ``other_cohorts`` (the plan's other cohorts) are refused.
+        reasons there. In a rotation plan's cohort, nominees enrolled in its other cohorts, or not on its roster,
+        are refused.
 
         The key tables live in a transaction that is always rolled back: the check writes nothing that stays.
         """
         tally = _Tally()
         async with self.store.pool.connection() as conn, conn.transaction(force_rollback=True):
-            chunks = await _open_chunks(conn, _checker(req, programme, facts), facts, other_cohorts)
+            chunks = await _open_chunks(conn, _checker(req, programme, facts), facts, plan)
             with contextlib.ExitStack() as stack:
                 writer = None
                 async with contextlib.aclosing(_checked(chunks, req.kind, path)) as checked:
@@ -252,7 +254,7 @@ class _NomineeChunks:
     A row's participant id is a repeat if it is on any earlier row; its person only if an earlier row
     nominated them (one refused over a quota may be nominated on a later row) or they are in the cohort
     already. That is decided row by row, so the people nominated by the chunk are held until it is done.
-    People enrolled in another cohort of the plan (``other_cohorts``) are looked up a chunk at a time.
+    In a rotation plan's cohort, who is enrolled in its other cohorts or on its roster is looked up a chunk at a time.
     """
 
     def __init__(
@@ -261,27 +263,32 @@ class _NomineeChunks:
         ids: KeyTable,
         people: KeyTable,
         conn: AsyncConnection[TupleRow],
-        other_cohorts: list[str],
+        plan: PlanNominations | None,
     ) -> None:
         self.check = check
         self.ids = ids
         self.people = people
         self.conn = conn
-        self.other_cohorts = other_cohorts
+        self.plan = plan
 
     async def problems(self, rows: Sequence[TypedRow]) -> list[list[str]]:
         screened = [self.check.screen(r) for r in _nominees(rows)]
         repeated = await self.ids.repeats([(text_key(s.row.participant_id), s.row.row) for s in screened])
         keys = {s.person_key for s in screened if s.person_key}
         earlier = await self.people.recorded(keys)
-        enrolled = await enrolled_elsewhere(self.conn, self.other_cohorts, keys)
+        enrolled, listed = await self.plan.lookup(self.conn, keys) if self.plan else ({}, None)
+        off_roster_of = self.plan.plan_id if self.plan else None
         nominated: dict[str, int] = {}
         found: list[list[str]] = []
         for s in screened:
             key = s.person_key
             seen = key in earlier or key in nominated
             outcome = self.check.decide(
-                s, id_seen=s.row.row in repeated, person_seen=seen, enrolled_in=enrolled.get(key)
+                s,
+                id_seen=s.row.row in repeated,
+                person_seen=seen,
+                enrolled_in=enrolled.get(key),
+                off_roster_of=off_roster_of if listed is not None and key not in listed else None,
             )
             if isinstance(outcome, list):
                 found.append(outcome)
@@ -314,7 +321,7 @@ class _RecordChunks:
 
 
 async def _open_chunks(
-    conn: AsyncConnection[TupleRow], check: Checker, facts: CohortFacts, other_cohorts: list[str]
+    conn: AsyncConnection[TupleRow], check: Checker, facts: CohortFacts, plan: PlanNominations | None
 ) -> _Chunks:
     """The chunked check of ``check``'s kind, with its key tables made in ``conn``'s transaction."""
     if isinstance(check, RecordCheck):
@@ -323,7 +330,7 @@ async def _open_chunks(
     people = await KeyTable.create(conn, "import_people")
     for known in _batched(((p.person_key, 0) for p in facts.participants.values()), 10 * CHUNK_ROWS):
         await people.add(known)  # row 0: before the file
-    return _NomineeChunks(check, ids, people, conn, other_cohorts)
+    return _NomineeChunks(check, ids, people, conn, plan)
 
 
 async def _checked(chunks: _Chunks, kind: ImportKind, path: Path) -> AsyncGenerator[tuple[SourceRow, list[str]]]:
@@ -365,7 +372,8 @@ def _alone(check: Checker, row: TypedRow) -> Event | list[str]:
         assert isinstance(check, NominationCheck)
         return check.decide(check.screen(row), id_seen=False, person_seen=False)
     assert isinstance(check, RecordCheck)
-    return check.screen(row) or check.decide(row, repeated=False)
+    (record,) = _records([row])
+    return check.screen(record) or check.decide(record, repeated=False)
 
 
 def _checker(req: ImportRecords, programme: Programme, facts: CohortFacts) -> Checker:
@@ -388,9 +396,9 @@ def _nominees(rows: Sequence[TypedRow]) -> list[NomineeRow]:
 
 
 def _records(rows: Sequence[TypedRow]) -> list[RecordRow]:
-    records = [r for r in rows if not isinstance(r, NomineeRow)]
+    records = [r for r in rows if not isinstance(r, NomineeRow | RosterRow)]
     if len(records) != len(rows):
-        raise TypeError("a records import got nominee rows")
+        raise TypeError("a records import got nominee or roster rows")
     return records
 
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from temporalio.client import Client
 
 from cohortflow.access.roles import Permission, Principal
+from cohortflow.activities.plans import PlanCoverage, RosterOutcome, plan_coverage
 from cohortflow.api.auth import require
 from cohortflow.api.cohorts import COHORT_ID
+from cohortflow.api.imports import save_upload
 from cohortflow.domain.rotation_plan import MAX_YEARS, RotationPlan
 from cohortflow.services import programmes
 from cohortflow.services.plans import start_plan
 from cohortflow.workflows.rotation_plan import (
+    RosterImport,
     RotationPlanInput,
     RotationPlanStatus,
     RotationPlanWorkflow,
@@ -54,13 +58,39 @@ async def start(
     return RotationPlanStatus(plan_id=plan.id, started=[], planned=plan.cohort_ids)
 
 
+class PlanView(RotationPlanStatus):
+    coverage: PlanCoverage
+
+
 @router.get("/{plan_id}")
 async def status(
     plan_id: str, request: Request, _: Annotated[Principal, Depends(require(Permission.COHORTS_READ))]
-) -> RotationPlanStatus:
-    """The plan's cohorts: those started so far and all it will start."""
+) -> PlanView:
+    """The plan's cohorts (started so far, and all it will start) and how much of its roster they cover."""
     client: Client = request.app.state.temporal
-    result: RotationPlanStatus = await client.get_workflow_handle(plan_workflow_id(plan_id)).query(
+    found: RotationPlanStatus = await client.get_workflow_handle(plan_workflow_id(plan_id)).query(
         RotationPlanWorkflow.status
     )
-    return result
+    coverage = await plan_coverage(request.app.state.store, plan_id, found.planned)
+    return PlanView(**found.model_dump(), coverage=coverage)
+
+
+@router.post("/{plan_id}/roster", responses={422: {"model": RosterOutcome, "description": "bad rows; none added"}})
+async def import_roster(
+    plan_id: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))],
+    file: Annotated[UploadFile, File(description="CSV (UTF-8, UTF-8 with BOM or GB18030) or XLSX")],
+) -> RosterOutcome:
+    """Add the eligible people of a file to the plan's roster: all of them, or none if any row is bad.
+
+    Once a plan has a roster, nominees of its cohorts must be on it.
+    """
+    settings = request.app.state.settings
+    digest = await save_upload(file, settings.uploads, settings.max_upload_bytes)
+    req = RosterImport(digest=digest, filename=file.filename or digest, actor=principal.actor)
+    handle = request.app.state.temporal.get_workflow_handle(plan_workflow_id(plan_id))
+    outcome: RosterOutcome = await handle.execute_update(RotationPlanWorkflow.import_roster, req)
+    if outcome.status == "refused":
+        return JSONResponse(status_code=422, content=outcome.model_dump(mode="json"))  # type: ignore[return-value]
+    return outcome

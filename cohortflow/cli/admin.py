@@ -393,9 +393,31 @@ def start_plan(
     )
 
 
+@plan_app.command("roster")
+def plan_roster(plan_id: str, file: ExistingFile, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
+    """Add the eligible people of a file (name, national_id, prefecture_code, school) to the plan's roster."""
+    media = SHEET_TYPES.get(file.suffix.lower())
+    if media is None:
+        _refuse(f"{file.name}: a roster is a .csv, .txt or .xlsx file")
+    with _api(api_url, token) as api:
+        try:
+            outcome = api.upload(f"{API}/plans/{plan_id}/roster", file, media)
+        except Refused as exc:
+            body = exc.body
+            if exc.status != 422 or not isinstance(body, dict) or body.get("status") != "refused":
+                raise
+            exc.detail = f"nobody was added to the roster ({body.get('rows', 0):,} rows)"
+            report(exc, token)
+            raise typer.Exit(2) from None
+    if outcome["status"] == "duplicate":
+        console.print("[yellow]duplicate[/]: this roster file was already added; nothing changed", highlight=False)
+    else:
+        console.print(f"[green]added[/] {outcome['applied']:,} people to the roster of plan {escape(plan_id)}")
+
+
 @plan_app.command("status")
 def plan_status(plan_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
-    """The plan's cohorts: started so far, and planned."""
+    """The plan's cohorts (started so far, and planned) and how much of its roster they cover."""
     with _api(api_url, token) as api:
         answer = api.get(f"{API}/plans/{plan_id}")
     if as_json:
@@ -404,6 +426,11 @@ def plan_status(plan_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT
     started = set(answer["started"])
     for cohort in answer["planned"]:
         console.print(f"{escape(cohort)}  {'started' if cohort in started else 'planned'}", highlight=False)
+    cover = answer["coverage"]
+    console.print(
+        f"roster {cover['roster']:,}; enrolled {cover['enrolled']:,}; not yet enrolled {cover['not_yet_enrolled']:,}",
+        highlight=False,
+    )
 
 
 @cohort_app.command("list")

@@ -65,6 +65,17 @@ class PlanStarted(Event):
     started_at: datetime
 
 
+class RosterEntered(Event):
+    """One eligible person of a rotation plan's roster."""
+
+    TYPE = "RosterEntered"
+    person_key: str
+    name: str
+    national_id: str
+    prefecture_code: str
+    school: str = ""
+
+
 class PhaseOpened(Event):
     TYPE = "PhaseOpened"
     phase: PhaseKind
@@ -317,6 +328,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         CohortStarted,
         PlanStarted,
+        RosterEntered,
         PhaseOpened,
         PhaseClosed,
         DeadlineExtended,

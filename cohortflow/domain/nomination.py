@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from cohortflow.domain import national_id
 from cohortflow.domain.events import CandidateNominated
 from cohortflow.domain.programme import Prefecture, Programme
-from cohortflow.domain.rotation_plan import already_enrolled
+from cohortflow.domain.rotation_plan import already_enrolled, not_on_roster
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,13 @@ class NominationCheck:
         return ScreenedNominee(r, nid, key, pref, tuple(problems))
 
     def decide(
-        self, s: ScreenedNominee, *, id_seen: bool, person_seen: bool, enrolled_in: str | None = None
+        self,
+        s: ScreenedNominee,
+        *,
+        id_seen: bool,
+        person_seen: bool,
+        enrolled_in: str | None = None,
+        off_roster_of: str | None = None,
     ) -> CandidateNominated | list[str]:
         """The row's nomination or its problems, given what came before it; rows must come in file order.
 
@@ -123,6 +129,7 @@ class NominationCheck:
         ``person_seen``: an earlier row of the file nominated the same person (only an accepted nomination
         makes a person known), or the person is known otherwise; ``known_people`` is also asked.
         ``enrolled_in``: another cohort of the cohort's rotation plan the person is enrolled in.
+        ``off_roster_of``: the rotation plan whose roster does not list the person.
         """
         r, nid, key, pref = s.row, s.national_id, s.person_key, s.prefecture
         where = f"row {r.row}"
@@ -135,6 +142,8 @@ class NominationCheck:
             problems.append(f"{where}, national_id: the same person ({national_id.mask(nid)}) is nominated twice")
         if enrolled_in is not None:
             problems.append(already_enrolled(where, national_id.mask(nid), enrolled_in))
+        if off_roster_of is not None and key:
+            problems.append(not_on_roster(where, national_id.mask(nid), off_roster_of))
         if problems or pref is None:
             return problems  # a row that is bad anyway does not use up a place in the quota
         self._counts[pref.code] = self._counts.get(pref.code, 0) + 1

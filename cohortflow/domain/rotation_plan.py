@@ -8,9 +8,14 @@ names the cohort they are in.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict, Field
 
+from cohortflow.domain import national_id
 from cohortflow.domain.blocks.common import CODE
+from cohortflow.domain.events import RosterEntered
+from cohortflow.domain.programme import Programme
 
 MAX_YEARS = 10
 
@@ -49,3 +54,56 @@ def plan_problems(plan: RotationPlan) -> list[str]:
 def already_enrolled(where: str, masked_id: str, cohort_id: str) -> str:
     """The refusal of a nominee who is in another cohort of the plan."""
     return f"{where}, national_id: {masked_id} is already enrolled in cohort {cohort_id} of this rotation plan"
+
+
+def not_on_roster(where: str, masked_id: str, plan_id: str) -> str:
+    """The refusal of a nominee the plan's roster does not list."""
+    return f"{where}, national_id: {masked_id} is not on the roster of rotation plan {plan_id}"
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    """One eligible person of a plan's roster (轮训名册)."""
+
+    row: int
+    name: str
+    national_id: str
+    prefecture_code: str
+    school: str = ""
+
+
+class RosterCheck:
+    """Check roster rows one at a time: a valid ID number, a name, a prefecture of the programme, once each.
+
+    ``known`` holds the people already on the roster; each accepted row joins them.
+    """
+
+    def __init__(self, programme: Programme, known: set[str]) -> None:
+        self.programme = programme
+        self.known = known
+
+    def check(self, r: RosterRow) -> RosterEntered | list[str]:
+        where = f"row {r.row}"
+        problems: list[str] = []
+        try:
+            nid = national_id.validate(r.national_id)
+        except national_id.InvalidNationalId as exc:
+            problems.append(f"{where}, national_id: {exc}")
+            nid = ""
+        if not r.name.strip():
+            problems.append(f"{where}, name: is empty")
+        if self.programme.prefecture(r.prefecture_code) is None:
+            problems.append(f"{where}, prefecture_code: {r.prefecture_code!r} is not a prefecture of the programme")
+        key = national_id.person_key(nid) if nid else ""
+        if key and key in self.known:
+            problems.append(f"{where}, national_id: {national_id.mask(nid)} is already on the roster")
+        if problems:
+            return problems
+        self.known.add(key)
+        return RosterEntered(
+            person_key=key,
+            name=r.name.strip(),
+            national_id=nid,
+            prefecture_code=r.prefecture_code,
+            school=r.school.strip(),
+        )

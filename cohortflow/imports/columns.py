@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from cohortflow.domain.events import ImportKind
 
@@ -25,11 +26,18 @@ class Column:
 
 _PARTICIPANT = Column("participant_id", ("学员编号", "编号", "id"))
 
-COLUMNS: dict[ImportKind, tuple[Column, ...]] = {
+TableKind = ImportKind | Literal["roster"]
+"""What a file holds: a cohort's import, or a rotation plan's roster of eligible people."""
+
+_PERSON = (
+    Column("name", ("姓名",)),
+    Column("national_id", ("身份证号", "身份证号码", "居民身份证号", "id_number")),
+)
+
+COLUMNS: dict[TableKind, tuple[Column, ...]] = {
     "nominees": (
         _PARTICIPANT,
-        Column("name", ("姓名",)),
-        Column("national_id", ("身份证号", "身份证号码", "居民身份证号", "id_number")),
+        *_PERSON,
         Column("gender", ("性别", "sex")),
         Column("prefecture_code", ("市州代码", "行政区划代码", "市州")),
         Column("school", ("学校", "单位", "工作单位"), required=False),
@@ -42,6 +50,11 @@ COLUMNS: dict[ImportKind, tuple[Column, ...]] = {
     "deliverables": (_PARTICIPANT, Column("deliverable", ("成果", "成果代码", "deliverable_code"))),
     "attendance": (_PARTICIPANT, Column("days_present", ("出勤天数", "days"))),
     "return_reports": (_PARTICIPANT,),
+    "roster": (
+        *_PERSON,
+        Column("prefecture_code", ("市州代码", "区县代码", "行政区划代码", "市州", "区县")),
+        Column("school", ("学校", "单位", "工作单位"), required=False),
+    ),
     "follow_up": (
         _PARTICIPANT,
         Column("survey", ("问卷", "问卷代码", "survey_code")),
@@ -57,7 +70,7 @@ def header_key(text: str) -> str:
     return _SEPARATORS.sub("_", text.casefold()).strip("_")
 
 
-def column_by_key(kind: ImportKind) -> dict[str, str]:
+def column_by_key(kind: TableKind) -> dict[str, str]:
     """Every accepted header name of ``kind``, by its ``header_key``, mapped to the canonical column name."""
     return {header_key(name): column.name for column in COLUMNS[kind] for name in column.names}
 
@@ -67,11 +80,11 @@ def is_known_name(text: str) -> bool:
     return any(header_key(text) in column_by_key(kind) for kind in COLUMNS)
 
 
-def required(kind: ImportKind, column: str) -> bool:
+def required(kind: TableKind, column: str) -> bool:
     return any(c.name == column and c.required for c in COLUMNS[kind])
 
 
-def accepted_names(kind: ImportKind) -> str:
+def accepted_names(kind: TableKind) -> str:
     """The column names of ``kind`` as an administrator should read them in an error message."""
 
     def describe(column: Column) -> str:

@@ -27,8 +27,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
-from cohortflow.domain.events import ImportKind
-from cohortflow.imports.columns import COLUMNS, accepted_names, column_by_key, header_key, is_known_name
+from cohortflow.imports.columns import COLUMNS, TableKind, accepted_names, column_by_key, header_key, is_known_name
 
 _CHUNK = 64 * 1024
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -119,7 +118,7 @@ class Table:
 
     def __init__(
         self,
-        kind: ImportKind,
+        kind: TableKind,
         format: Literal["csv", "xlsx"],
         encoding: str | None,
         records: Generator[_Record],
@@ -188,7 +187,7 @@ class Table:
         return [f"row {record.row}: {cells}, but the header has {expected} columns"]
 
 
-def _header_positions(kind: ImportKind, header: _Record | None) -> list[str | None]:
+def _header_positions(kind: TableKind, header: _Record | None) -> list[str | None]:
     """The canonical column at each position of the header (None where it is blank), or every problem with it."""
     if header is None:
         raise FileRefused(f"The file is empty. Its first row must name the columns: {accepted_names(kind)}.")
@@ -207,7 +206,7 @@ def _header_positions(kind: ImportKind, header: _Record | None) -> list[str | No
     return positions
 
 
-def _unknown(kind: ImportKind, names: list[str], positions: list[str | None]) -> list[str]:
+def _unknown(kind: TableKind, names: list[str], positions: list[str | None]) -> list[str]:
     unknown = [repr(name) for name, canonical in zip(names, positions, strict=True) if name and canonical is None]
     if not unknown:
         return []
@@ -228,7 +227,7 @@ def _twice(names: list[str], positions: list[str | None]) -> list[str]:
     ]
 
 
-def _missing(kind: ImportKind, positions: list[str | None]) -> list[str]:
+def _missing(kind: TableKind, positions: list[str | None]) -> list[str]:
     missing = [c for c in COLUMNS[kind] if c.required and c.name not in positions]
     if not missing:
         return []
@@ -236,7 +235,7 @@ def _missing(kind: ImportKind, positions: list[str | None]) -> list[str]:
     return [f"missing required column(s): {names}; add them to the header row"]
 
 
-def open_table(path: Path, kind: ImportKind) -> Table:
+def open_table(path: Path, kind: TableKind) -> Table:
     """Open an uploaded file of ``kind`` and read its header; FileRefused says why the file cannot be used."""
     with path.open("rb") as f:
         magic = f.read(len(_OLE_MAGIC))
@@ -249,7 +248,7 @@ def open_table(path: Path, kind: ImportKind) -> Table:
     return _open_csv(path, kind)
 
 
-def _open_csv(path: Path, kind: ImportKind) -> Table:
+def _open_csv(path: Path, kind: TableKind) -> Table:
     encoding = detect_encoding(path)
     with contextlib.ExitStack() as opening:
         stream = opening.enter_context(path.open(encoding=encoding, newline=""))
@@ -278,7 +277,7 @@ def _delimiter(stream: TextIO) -> str:
     return "\t" if "\t" in line and "," not in line else ","
 
 
-def _open_xlsx(path: Path, kind: ImportKind) -> Table:
+def _open_xlsx(path: Path, kind: TableKind) -> Table:
     with contextlib.ExitStack() as opening:
         # A file object, not the path: openpyxl refuses names without .xlsx, and uploads are named by digest.
         workbook = _load_workbook(opening.enter_context(path.open("rb")))

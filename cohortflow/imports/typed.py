@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from cohortflow.domain.events import ImportKind
 from cohortflow.domain.nomination import NomineeRow
 from cohortflow.domain.records import AttendanceRow, DeliverableRow, ReturnReportRow, StudyRow, SurveyRow
-from cohortflow.imports.columns import required
+from cohortflow.domain.rotation_plan import RosterRow
+from cohortflow.imports.columns import TableKind, required
 from cohortflow.imports.reading import SourceRow, Table
 
-TypedRow = NomineeRow | StudyRow | DeliverableRow | AttendanceRow | ReturnReportRow | SurveyRow
+TypedRow = NomineeRow | StudyRow | DeliverableRow | AttendanceRow | ReturnReportRow | SurveyRow | RosterRow
 
 # Plain decimals only: float() would also take "nan", "inf", "1e3" and "1_000", which no office means as hours.
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
@@ -33,7 +33,7 @@ _GENDERS = {"m": "M", "male": "M", "男": "M", "f": "F", "female": "F", "女": "
 class _Cells:
     """One row's values, read column by column, collecting every problem of form."""
 
-    def __init__(self, kind: ImportKind, source: SourceRow) -> None:
+    def __init__(self, kind: TableKind, source: SourceRow) -> None:
         self.kind = kind
         self.row = source.row
         self.values = source.values
@@ -128,6 +128,16 @@ def _return_report(c: _Cells) -> ReturnReportRow:
     return ReturnReportRow(row=c.row, participant_id=c.text("participant_id"))
 
 
+def _roster(c: _Cells) -> RosterRow:
+    return RosterRow(
+        row=c.row,
+        name=c.text("name"),
+        national_id=c.national_id("national_id"),
+        prefecture_code=c.text("prefecture_code"),
+        school=c.text("school"),
+    )
+
+
 def _survey(c: _Cells) -> SurveyRow:
     return SurveyRow(
         row=c.row,
@@ -137,17 +147,18 @@ def _survey(c: _Cells) -> SurveyRow:
     )
 
 
-_CONVERT: dict[ImportKind, Callable[[_Cells], TypedRow]] = {
+_CONVERT: dict[TableKind, Callable[[_Cells], TypedRow]] = {
     "nominees": _nominee,
     "study_records": _study,
     "deliverables": _deliverable,
     "attendance": _attendance,
     "return_reports": _return_report,
+    "roster": _roster,
     "follow_up": _survey,
 }
 
 
-def typed_row(kind: ImportKind, source: SourceRow) -> tuple[TypedRow | None, list[str]]:
+def typed_row(kind: TableKind, source: SourceRow) -> tuple[TypedRow | None, list[str]]:
     """The typed row of ``kind``, or None with every problem of the row: its structure's, else its values'."""
     if source.problems:
         return None, list(source.problems)

@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from cohortflow.activities.plans import PlanActivities, RecordPlanStarted
+    from cohortflow.activities.plans import ImportRoster, PlanActivities, RecordPlanStarted, RosterOutcome
+    from cohortflow.domain.cycle import CommandRefused, check_recordable
     from cohortflow.domain.programme import Programme
     from cohortflow.domain.rotation_plan import RotationPlan
     from cohortflow.workflows.cohort_cycle import (
@@ -46,6 +47,12 @@ class RotationPlanStatus(BaseModel):
     planned: list[str]
 
 
+class RosterImport(BaseModel):
+    digest: str
+    filename: str
+    actor: str = "admin"
+
+
 def plan_workflow_id(plan_id: str) -> str:
     return f"plan-{plan_id}"
 
@@ -55,6 +62,7 @@ class RotationPlanWorkflow:
     def __init__(self) -> None:
         self._inp: RotationPlanInput | None = None
         self._started: list[str] = []
+        self._recorded = False
 
     @workflow.run
     async def run(self, inp: RotationPlanInput) -> RotationPlanResult:
@@ -72,6 +80,7 @@ class RotationPlanWorkflow:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY,
         )
+        self._recorded = True
         cohorts = []
         for year, cohort_id in enumerate(inp.plan.cohort_ids):
             opens = started_at + timedelta(seconds=year * YEAR_DAYS * inp.day_seconds)
@@ -94,7 +103,36 @@ class RotationPlanWorkflow:
             self._started.append(cohort_id)
         return RotationPlanResult(plan_id=inp.plan.id, cohorts=list(await asyncio.gather(*cohorts)))
 
+    @workflow.update
+    async def import_roster(self, req: RosterImport) -> RosterOutcome:
+        """Add the people of an uploaded file to the plan's roster; nominees must then be on it."""
+        inp = self._input()
+        outcome: RosterOutcome = await workflow.execute_activity_method(
+            PlanActivities.import_roster,
+            ImportRoster(
+                plan_id=inp.plan.id,
+                workflow_id=workflow.info().workflow_id,
+                actor=req.actor,
+                programme=inp.programme,
+                digest=req.digest,
+                filename=req.filename,
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
+        return outcome
+
+    @import_roster.validator
+    def _validate_import_roster(self, req: RosterImport) -> None:
+        check_recordable(req.model_dump())
+        if not self._recorded:
+            raise CommandRefused("the plan is still starting")
+
+    def _input(self) -> RotationPlanInput:
+        assert self._inp is not None
+        return self._inp
+
     @workflow.query
     def status(self) -> RotationPlanStatus:
-        assert self._inp is not None
-        return RotationPlanStatus(plan_id=self._inp.plan.id, started=self._started, planned=self._inp.plan.cohort_ids)
+        plan = self._input().plan
+        return RotationPlanStatus(plan_id=plan.id, started=self._started, planned=plan.cohort_ids)

@@ -24,6 +24,18 @@ PLAN = {
 }
 
 
+def roster_csv(people: list[NomineeRow]) -> bytes:
+    rows = "".join(f"{p.name},{p.national_id},{p.prefecture_code}\n" for p in people)
+    return ("姓名,身份证号,区县代码\n" + rows).encode("gb18030")
+
+
+async def upload_roster(api: Api, content: bytes) -> dict:  # type: ignore[type-arg]
+    response = await api.http.post(
+        "/api/v1/plans/rot/roster", files={"file": ("名册.csv", content, "text/csv")}, headers=api.as_("admin")
+    )
+    return {**response.json(), "http_status": response.status_code}
+
+
 @pytest.mark.slow
 async def test_a_plan_starts_a_cohort_a_year_and_refuses_anyone_enrolled_in_another(
     api: Api, store: EventStore, time_skipping: WorkflowEnvironment
@@ -45,9 +57,29 @@ async def test_a_plan_starts_a_cohort_a_year_and_refuses_anyone_enrolled_in_anot
     await wait_for_status(time_skipping.client, "cohort-rot-2026", lambda s: s.phase == "nomination")
     people = nominees(PROGRAMME, seed=21)
     first, later = people[:10], people[10:20]
+
+    bad_id = first[0].national_id[:-1] + ("0" if first[0].national_id[-1] != "0" else "1")
+    strays = [
+        NomineeRow(**{**vars(first[0]), "national_id": bad_id}),
+        NomineeRow(**{**vars(first[1]), "prefecture_code": "999999"}),
+    ]
+    refused_roster = await upload_roster(api, roster_csv(strays))
+    assert refused_roster["http_status"] == 422
+    assert refused_roster["problems"] == [
+        f"row 2, national_id: check digit is {bad_id[-1]}, expected {first[0].national_id[-1]}",
+        "row 3, prefecture_code: '999999' is not a prefecture of the programme",
+    ]
+    roster = roster_csv([*first, *later[:8]])
+    assert (await upload_roster(api, roster))["applied"] == 18
+    assert (await upload_roster(api, roster))["status"] == "duplicate"
     assert (await upload(api, "rot-2026", "nominees", nominee_csv(first)))["applied"] == 10
     status = (await api.http.get("/api/v1/plans/rot", headers=api.as_("auditor"))).json()
-    assert status == {"plan_id": "rot", "started": ["rot-2026"], "planned": ["rot-2026", "rot-2027"]}
+    assert status == {
+        "plan_id": "rot",
+        "started": ["rot-2026"],
+        "planned": ["rot-2026", "rot-2027"],
+        "coverage": {"roster": 18, "enrolled": 10, "not_yet_enrolled": 8},
+    }
 
     withdrawn = await api.http.post(
         "/api/v1/cohorts/rot-2026/withdrawals",
@@ -67,15 +99,22 @@ async def test_a_plan_starts_a_cohort_a_year_and_refuses_anyone_enrolled_in_anot
     returning = [NomineeRow(**{**vars(p), "participant_id": f"R{i}"}) for i, p in enumerate(first[:2])]
     refused = await upload(api, "rot-2027", "nominees", nominee_csv([*later, *returning]))
     assert refused["http_status"] == 422
-    masked = first[0].national_id[:6] + "*" * 11 + first[0].national_id[-1]
+
+    def masked(p: NomineeRow) -> str:
+        return p.national_id[:6] + "*" * 11 + p.national_id[-1]
+
     assert refused["problems"] == [
-        f"row 12, national_id: {masked} is already enrolled in cohort rot-2026 of this rotation plan"
+        f"row 10, national_id: {masked(later[8])} is not on the roster of rotation plan rot",
+        f"row 11, national_id: {masked(later[9])} is not on the roster of rotation plan rot",
+        f"row 12, national_id: {masked(first[0])} is already enrolled in cohort rot-2026 of this rotation plan",
     ]
     assert (await event_types(store, "rot-2027"))["CandidateNominated"] == 0
 
     # Someone withdrawn from the earlier cohort is not enrolled in it: they may come in a later year.
-    applied = await upload(api, "rot-2027", "nominees", nominee_csv([*later, returning[1]]))
-    assert applied["status"] == "applied" and applied["applied"] == 11
+    applied = await upload(api, "rot-2027", "nominees", nominee_csv([*later[:7], returning[1]]))
+    assert applied["status"] == "applied" and applied["applied"] == 8
+    coverage = (await api.http.get("/api/v1/plans/rot", headers=api.as_("admin"))).json()["coverage"]
+    assert coverage == {"roster": 18, "enrolled": 17, "not_yet_enrolled": 1}
 
     unknown = await api.http.get("/api/v1/plans/nope", headers=api.as_("admin"))
     assert unknown.status_code == 404

@@ -240,6 +240,25 @@ async def test_a_rotation_plan_is_started_and_shown(served: Served, tmp_path: Pa
     table = await served.run("plan", "status", "cli-rot")
     assert "cli-rot-2028  planned" in table.stdout
 
+    roster = tmp_path / "名册.csv"
+    roster.write_text(
+        "姓名,身份证号,市州代码\n" + "".join(f"{p.name},{p.national_id},{p.prefecture_code}\n" for p in PEOPLE[:5])
+    )
+    for _ in range(100):  # the roster is taken once the plan has recorded its start
+        added = await served.run("plan", "roster", "cli-rot", roster)
+        if "still starting" not in added.stderr:
+            break
+        await asyncio.sleep(0.05)
+    assert added.exit_code == 0, added.output
+    assert "added 5 people to the roster of plan cli-rot" in added.stdout
+    assert "roster 5; enrolled 0; not yet enrolled 5" in (await served.run("plan", "status", "cli-rot")).stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("姓名,身份证号,市州代码\n王芳,110101199003070000,430100\n")
+    refused = await served.run("plan", "roster", "cli-rot", bad)
+    assert refused.exit_code == 2
+    assert "refused (422): nobody was added to the roster (1 rows)" in refused.stderr
+    assert "row 2, national_id: check digit is 0, expected" in refused.stderr
+
 
 async def test_cohort_start_status_imports_and_refusals(served: Served, tmp_path: Path) -> None:
     await _submit_programme(served, tmp_path)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from cohortflow.demo.sample import nominees, sample_programme
-from cohortflow.domain.nomination import NominationCheck
-from cohortflow.domain.rotation_plan import RotationPlan, plan_problems
+from cohortflow.domain.events import RosterEntered
+from cohortflow.domain.nomination import NominationCheck, NomineeRow
+from cohortflow.domain.rotation_plan import RosterCheck, RosterRow, RotationPlan, plan_problems
 
 
 def plan(**changes: object) -> RotationPlan:
@@ -46,3 +47,24 @@ def test_a_nominee_enrolled_in_another_cohort_of_the_plan_is_refused_and_takes_n
     ]
     accepted = check.decide(screened, id_seen=False, person_seen=False)
     assert not isinstance(accepted, list) and accepted.participant_id == person.participant_id
+
+
+def test_roster_rows_are_checked_and_each_person_listed_once() -> None:
+    programme = sample_programme(120, 20)
+    people = nominees(programme, seed=4)
+    known = {"someone-else"}
+    check = RosterCheck(programme, known)
+
+    def row(n: int, p: NomineeRow, **changes: str) -> RosterRow:
+        values = {"name": p.name, "national_id": p.national_id, "prefecture_code": p.prefecture_code} | changes
+        return RosterRow(row=n, **values)
+
+    entered = check.check(row(2, people[0], name=f" {people[0].name} "))
+    assert isinstance(entered, RosterEntered) and entered.name == people[0].name
+    assert entered.person_key in known
+    masked = people[0].national_id[:6] + "*" * 11 + people[0].national_id[-1]
+    assert check.check(row(3, people[0])) == [f"row 3, national_id: {masked} is already on the roster"]
+    assert check.check(row(4, people[1], name="", prefecture_code="430199")) == [
+        "row 4, name: is empty",
+        "row 4, prefecture_code: '430199' is not a prefecture of the programme",
+    ]

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cohortflow.domain.events import ImportKind
 from cohortflow.domain.nomination import NomineeRow
 from cohortflow.domain.records import AttendanceRow, DeliverableRow, ReturnReportRow, StudyRow, SurveyRow
-from cohortflow.imports.columns import COLUMNS
+from cohortflow.domain.rotation_plan import RosterRow
+from cohortflow.imports.columns import COLUMNS, TableKind
 from cohortflow.imports.reading import SourceRow, open_table
 from cohortflow.imports.typed import TypedRow, typed_row, typed_rows
 
-GOOD: dict[ImportKind, dict[str, str]] = {
+GOOD: dict[TableKind, dict[str, str]] = {
     "nominees": {
         "participant_id": "P1",
         "name": "张伟",
@@ -33,15 +33,16 @@ GOOD: dict[ImportKind, dict[str, str]] = {
     "deliverables": {"participant_id": "P1", "deliverable": "D1"},
     "attendance": {"participant_id": "P1", "days_present": "3.0"},
     "return_reports": {"participant_id": "P1"},
+    "roster": {"name": "张伟", "national_id": "11010119900307457x", "prefecture_code": "430102", "school": ""},
     "follow_up": {"participant_id": "P1", "survey": "S1", "satisfaction": "4"},
 }
 
 
-def convert(kind: ImportKind, **values: str) -> tuple[TypedRow | None, list[str]]:
+def convert(kind: TableKind, **values: str) -> tuple[TypedRow | None, list[str]]:
     return typed_row(kind, SourceRow(7, GOOD[kind] | values))
 
 
-def problem(kind: ImportKind, **values: str) -> str:
+def problem(kind: TableKind, **values: str) -> str:
     typed, problems = convert(kind, **values)
     assert typed is None
     (only,) = problems
@@ -55,6 +56,7 @@ def test_good_rows_of_every_kind_convert() -> None:
         (DeliverableRow(7, "P1", "D1"), []),
         (AttendanceRow(7, "P1", 3), []),
         (ReturnReportRow(7, "P1"), []),
+        (RosterRow(7, "张伟", "11010119900307457X", "430102"), []),
         (SurveyRow(7, "P1", "S1", 4), []),
     ]
 
@@ -63,7 +65,7 @@ def test_good_rows_of_every_kind_convert() -> None:
     ("kind", "column"),
     [(kind, c.name) for kind in COLUMNS for c in COLUMNS[kind] if c.required],
 )
-def test_an_empty_required_value_is_a_problem(kind: ImportKind, column: str) -> None:
+def test_an_empty_required_value_is_a_problem(kind: TableKind, column: str) -> None:
     assert problem(kind, **{column: ""}) == f"row 7, {column}: is empty"
 
 
@@ -144,14 +146,14 @@ def test_any_written_decimal_reads_as_its_value(value: Decimal) -> None:
     [("attendance", "days_present"), ("follow_up", "satisfaction")],
 )
 @pytest.mark.parametrize(("given", "number"), [("3", 3), ("3.0", 3), ("03", 3), ("-2", -2), ("12.", 12)])
-def test_whole_numbers_may_be_written_as_decimals(kind: ImportKind, column: str, given: str, number: int) -> None:
+def test_whole_numbers_may_be_written_as_decimals(kind: TableKind, column: str, given: str, number: int) -> None:
     typed, problems = convert(kind, **{column: given})
     assert problems == [] and getattr(typed, column) == number
 
 
 @pytest.mark.parametrize(("kind", "column"), [("attendance", "days_present"), ("follow_up", "satisfaction")])
 @pytest.mark.parametrize("given", ["3.5", "x", "3.01", "", "nan"])
-def test_other_whole_numbers_are_problems(kind: ImportKind, column: str, given: str) -> None:
+def test_other_whole_numbers_are_problems(kind: TableKind, column: str, given: str) -> None:
     reason = "is empty" if not given else f"{given!r} is not a whole number"
     assert problem(kind, **{column: given}) == f"row 7, {column}: {reason}"
 
