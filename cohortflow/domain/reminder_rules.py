@@ -34,7 +34,7 @@ Audience = Literal[
 ]
 ReminderChannel = Literal["email", "webhook"]
 MAX_NUDGES = 2
-_CODE = re.compile(r"[A-Za-z0-9_.-]+")
+RULE_CODE = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class _Frozen(BaseModel):
@@ -89,11 +89,12 @@ class Coordinator(_Frozen):
     time_zone: str | None = None
 
 
-class Reminders(_Frozen):
+class ReminderSettings(_Frozen):
+    """What every template's reminders share, whatever their rules are timed against."""
+
     time_zone: str = "Asia/Shanghai"
     """The recipients' time zone unless a coordinator has their own."""
     quiet_hours: QuietHours | None = Field(default_factory=QuietHours)
-    rules: tuple[ReminderRule, ...] = ()
     templates: tuple[MessageTemplate, ...] = ()
     coordinators: tuple[Coordinator, ...] = ()
 
@@ -102,6 +103,12 @@ class Reminders(_Frozen):
             if template.code == code:
                 return template
         raise KeyError(code)
+
+
+class Reminders(ReminderSettings):
+    """Reminders of a seven-phase template: rules timed against phases."""
+
+    rules: tuple[ReminderRule, ...] = ()
 
 
 class ProgrammeFacts(_Frozen):
@@ -116,19 +123,33 @@ class ProgrammeFacts(_Frozen):
 
 
 def reminder_problems(r: Reminders, facts: ProgrammeFacts) -> Iterator[str]:
-    yield from _zone_problems(r)
-    yield from _duplicates("reminder rule", [rule.code for rule in r.rules])
-    yield from _duplicates("message template", [t.code for t in r.templates])
-    yield from _duplicates("coordinator for prefecture", [c.prefecture for c in r.coordinators])
+    yield from settings_problems(r, [rule.code for rule in r.rules])
     templates = {t.code: t for t in r.templates}
     for rule in r.rules:
         yield from _rule_problems(rule, facts, templates)
+    yield from coordinator_problems(r, facts.prefectures)
+
+
+def settings_problems(r: ReminderSettings, rule_codes: list[str]) -> Iterator[str]:
+    """Time zones, and codes listed twice: rules, templates, coordinators' prefectures."""
+    yield from _zone_problems(r)
+    yield from _duplicates("reminder rule", rule_codes)
+    yield from _duplicates("message template", [t.code for t in r.templates])
+    yield from _duplicates("coordinator for prefecture", [c.prefecture for c in r.coordinators])
+
+
+def coordinator_problems(r: ReminderSettings, prefectures: Set[str]) -> Iterator[str]:
     for c in r.coordinators:
-        if c.prefecture not in facts.prefectures:
+        if c.prefecture not in prefectures:
             yield f"coordinator {c.name}: prefecture {c.prefecture} is not in the programme"
 
 
-def _zone_problems(r: Reminders) -> Iterator[str]:
+def code_problems(code: str) -> Iterator[str]:
+    if not RULE_CODE.fullmatch(code):
+        yield f"reminder rule {code}: a code may hold only letters, digits, '.', '_' and '-'"
+
+
+def _zone_problems(r: ReminderSettings) -> Iterator[str]:
     zones = [("reminders.time_zone", r.time_zone)]
     zones += [(f"coordinator {c.name}: time_zone", c.time_zone) for c in r.coordinators if c.time_zone]
     for where, zone in zones:
@@ -147,8 +168,7 @@ def _rule_problems(
     rule: ReminderRule, facts: ProgrammeFacts, templates: Mapping[str, MessageTemplate]
 ) -> Iterator[str]:
     where = f"reminder rule {rule.code}"
-    if not _CODE.fullmatch(rule.code):
-        yield f"{where}: a code may hold only letters, digits, '.', '_' and '-'"
+    yield from code_problems(rule.code)
     timings = [t for t in (rule.before, rule.after, rule.weekly) if t is not None]
     if len(timings) != 1:
         yield f"{where}: needs exactly one of before, after or weekly, got {len(timings)}"

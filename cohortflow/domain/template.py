@@ -22,7 +22,9 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from cohortflow.domain.blocks.common import CODE, BlockBase, Frozen, duplicates
+from cohortflow.domain.blocks.placement import Placement
 from cohortflow.domain.blocks.registry import Block
+from cohortflow.domain.blocks.reminders import BlockReminders, block_reminder_problems
 from cohortflow.domain.blocks.selection import Selection, SelectionRule
 from cohortflow.domain.canonical import digest
 from cohortflow.domain.programme import ProgrammeInvalid, ProgrammeKind
@@ -66,6 +68,7 @@ class ProgrammeTemplate(Frozen):
     prefectures: tuple[Prefecture, ...] = ()
     tracks: tuple[Track, ...]
     stages: tuple[Block, ...]
+    reminders: BlockReminders | None = None
 
     def template(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -87,6 +90,14 @@ class ProgrammeTemplate(Frozen):
         if not any(y.number == year for y in self.years):
             return None
         return (year - 1) * self.year_days, year * self.year_days
+
+    @property
+    def prefecture_codes(self) -> set[str]:
+        return {p.code for p in self.prefectures}
+
+    def task_due_day(self, block: Placement, task: str) -> int | None:
+        found = next((t for t in block.tasks if t.code == task), None)
+        return None if found is None else block.due_day(found, self)
 
     def has_track(self, code: str) -> bool:
         return any(t.code == code for t in self.tracks)
@@ -141,6 +152,7 @@ def template_problems(t: ProgrammeTemplate) -> list[str]:
         *_selection_problems(t),
         *(problem for block in t.stages for problem in block.common_problems(t)),
         *(problem for block in t.stages for problem in block.problems(t)),
+        *(block_reminder_problems(t.reminders, t) if t.reminders else ()),
     ]
 
 

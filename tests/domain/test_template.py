@@ -376,3 +376,38 @@ def test_follow_up_surveys_and_evaluation_rounds_sit_inside_their_block() -> Non
         "block review (evaluation): round r2: names no assessors",
         "block review (evaluation): round r2: pass_mark 120 must lie between 0 and max_score 100",
     ]
+
+
+def test_reminder_rules_ask_only_for_what_their_block_takes_within_it() -> None:
+    def contradict(data: Template) -> None:
+        rules = data["reminders"]["rules"]
+        rules[0]["about"] = "attendance"  # a residential-study record; the placement takes none
+        rules[1]["about"] = "task:observe"  # counted per day, with no due date
+        rules[2]["before_close"] = [28]  # the placement lasts 28 days
+        rules[3]["after_close"] = [200]  # with before_close too, and past the programme's end
+        rules[4]["block"] = "nowhere"
+        rules.append({"code": "bad code", "template": "missing", "block": "placement", "about": "daily_log"})
+
+    problems = problems_of(changed("placement", contradict))
+    assert problems == [
+        "reminder rule demo-lesson: block placement (placement) takes no 'attendance' while it is open "
+        "(it takes daily_log, groups, home_report, host_assessment, mentors, placements, task:demo-lesson, "
+        "task:lesson-design, task:observe, task:paper, task:reading-notes, task:school-plan, task:summary, task:talk)",
+        "reminder rule summary: before_due needs a task with a due date, and 'task:observe' has none",
+        "reminder rule daily-log: 28 days before placement closes falls outside the block (28 days)",
+        "reminder rule report-back: needs days in exactly one of before_close, after_close or before_due, got 2",
+        "reminder rule report-back: day 272 of the programme falls after it ends on day 253",
+        "reminder rule survey-m6: block 'nowhere' does not exist",
+        "reminder rule bad code: a code may hold only letters, digits, '.', '_' and '-'",
+        "reminder rule bad code: message template 'missing' does not exist",
+        "reminder rule bad code: needs days in exactly one of before_close, after_close or before_due, got 0",
+    ]
+
+
+def test_a_task_reminder_must_come_after_the_block_opens() -> None:
+    def early(data: Template) -> None:
+        data["reminders"]["rules"][0]["before_due"] = [22]  # demo lesson due 21 days after the block opens
+
+    assert problems_of(changed("placement", early)) == [
+        "reminder rule demo-lesson: 22 days before demo-lesson is due (day 35) falls outside placement"
+    ]
