@@ -93,7 +93,7 @@ async def start(
     body: StartCohort, request: Request, principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))]
 ) -> Started:
     """Start a cohort under a recorded programme version, which stays pinned for the cohort's life."""
-    programme = await programmes.load(request.app.state.store, body.programme_id, body.version)
+    programme = await programmes.load_runnable(request.app.state.store, body.programme_id, body.version)
     inp = CohortCycleInput(
         cohort_id=body.cohort_id, programme=programme, day_seconds=body.day_seconds, actor=principal.actor
     )

@@ -10,8 +10,7 @@ from pydantic import BaseModel
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
 from cohortflow.api.errors import read_body
-from cohortflow.domain.programme import Programme, parse_programme
-from cohortflow.domain.template import ProgrammeTemplate, is_block_template, parse_template
+from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate, parse_any
 from cohortflow.services import programmes
 
 router = APIRouter(prefix="/api/v1/programmes", tags=["programmes"])
@@ -43,8 +42,7 @@ async def validate(
     request: Request, _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))]
 ) -> Validated:
     """Check a template, of blocks or of the seven phases, without saving it; every problem is listed at once (422)."""
-    data = await _body(request)
-    template = parse_template(data) if is_block_template(data) else parse_programme(data)
+    template = parse_any(await _body(request))
     return Validated(valid=True, programme_id=template.id, version=template.version, digest=template.digest)
 
 
@@ -53,14 +51,7 @@ async def submit(
     request: Request, principal: Annotated[Principal, Depends(require(Permission.PROGRAMMES_WRITE))]
 ) -> programmes.Submitted:
     """Record a template version (JSON or YAML). Versions are numbered 1, 2, 3… and never change."""
-    data = await _body(request)
-    if is_block_template(data):
-        parse_template(data)
-        raise programmes.TemplateRefused(
-            "this block template is valid, but cohorts still run only seven-phase templates (with phases); "
-            "it cannot be submitted yet"
-        )
-    programme = parse_programme(data)
+    programme = parse_any(await _body(request))
     return await programmes.submit(request.app.state.store, programme, principal.actor)
 
 
@@ -93,7 +84,7 @@ async def show_version(
     version: int,
     request: Request,
     _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))],
-) -> Programme:
+) -> AnyTemplate:
     return await programmes.load(request.app.state.store, programme_id, version)
 
 

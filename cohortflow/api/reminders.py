@@ -38,7 +38,7 @@ async def preview_rule(
     _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))],
 ) -> RenderedMessage:
     """Render a rule's message in Chinese or English with example or given values."""
-    programme = await programmes.load(request.app.state.store, programme_id, version)
+    programme = await programmes.load_runnable(request.app.state.store, programme_id, version)
     found = programme.reminder_rule(rule)
     unknown = sorted(set(body.values) - PLACEHOLDERS[found.recipients])
     if unknown:

@@ -27,7 +27,7 @@ from cohortflow.domain.blocks.registry import Block
 from cohortflow.domain.blocks.reminders import BlockReminders, block_reminder_problems
 from cohortflow.domain.blocks.selection import Selection, SelectionRule
 from cohortflow.domain.canonical import digest
-from cohortflow.domain.programme import ProgrammeInvalid, ProgrammeKind
+from cohortflow.domain.programme import Programme, ProgrammeInvalid, ProgrammeKind, parse_programme
 
 
 class Prefecture(Frozen):
@@ -123,6 +123,15 @@ class ProgrammeTemplate(Frozen):
                     people = rule.target if rule else people
             count += people
         return count
+
+
+AnyTemplate = Programme | ProgrammeTemplate
+"""A template of either form: blocks, or the original seven phases."""
+
+
+def parse_any(data: object) -> AnyTemplate:
+    """Parse and check a template of either form; raise :class:`ProgrammeInvalid` listing every problem."""
+    return parse_template(data) if is_block_template(data) else parse_programme(data)
 
 
 def is_block_template(data: object) -> bool:

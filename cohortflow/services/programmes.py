@@ -17,8 +17,10 @@ import jsonpatch
 import yaml
 from pydantic import BaseModel
 
+from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.events import Metadata, ProgrammeVersionSubmitted
-from cohortflow.domain.programme import Programme, parse_programme
+from cohortflow.domain.programme import Programme
+from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate, parse_any
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import NewEvent
 
@@ -81,7 +83,7 @@ def read_template(body: bytes, content_type: str) -> object:
     )
 
 
-async def submit(store: EventStore, programme: Programme, actor: str) -> Submitted:
+async def submit(store: EventStore, programme: AnyTemplate, actor: str) -> Submitted:
     """Record ``programme`` as its next version; the same version again with the same content is a no-op."""
     everything = await _recorded(store)
     recorded = [r for r in everything if r.info.programme_id == programme.id]
@@ -124,11 +126,22 @@ async def versions(store: EventStore, programme_id: str | None = None) -> list[P
     return [r.info for r in await _recorded(store) if programme_id in (None, r.info.programme_id)]
 
 
-async def load(store: EventStore, programme_id: str, version: int) -> Programme:
+async def load(store: EventStore, programme_id: str, version: int) -> AnyTemplate:
     for r in await _recorded(store):
         if r.info.programme_id == programme_id and r.info.version == version:
-            return parse_programme(r.template)
+            return parse_any(r.template)
     raise LookupError(f"programme {programme_id} has no version {version}")
+
+
+async def load_runnable(store: EventStore, programme_id: str, version: int) -> Programme:
+    """A version cohorts can run: block templates are recorded and versioned, but not run yet."""
+    programme = await load(store, programme_id, version)
+    if isinstance(programme, ProgrammeTemplate):
+        raise CommandRefused(
+            f"programme {programme_id} version {version} is a block template; "
+            "cohorts run only seven-phase templates so far"
+        )
+    return programme
 
 
 async def diff(store: EventStore, programme_id: str, old: int, new: int) -> list[dict[str, Any]]:

@@ -132,9 +132,31 @@ async def test_block_templates_are_validated_and_described_by_their_schema(api: 
     ]
 
     submitted = await api.http.post("/api/v1/programmes", content=placement, headers={**api.as_("admin"), **as_yaml})
-    assert submitted.status_code == 422
-    assert "cohorts still run only seven-phase templates" in submitted.json()["detail"]
-    assert (await api.http.get("/api/v1/programmes", headers=api.as_("admin"))).json() == []
+    assert submitted.status_code == 201, submitted.text
+    shown = await api.http.get(
+        "/api/v1/programmes/district-principal-placement/versions/1", headers=api.as_("coordinator")
+    )
+    assert shown.json()["stages"][1]["hosts"][0]["code"] == "SH-PS1"
+    second = {**yaml.safe_load(placement), "version": 2, "name": "跟岗研修（第二版）"}
+    revised = await api.http.post(
+        "/api/v1/programmes",
+        content=yaml.safe_dump(second, allow_unicode=True).encode(),
+        headers={**api.as_("admin"), **as_yaml},
+    )
+    assert revised.status_code == 201, revised.text
+    changes = await api.http.get(
+        "/api/v1/programmes/district-principal-placement/diff",
+        params={"old": 1, "new": 2},
+        headers=api.as_("admin"),
+    )
+    assert {"op": "replace", "path": "/name", "value": "跟岗研修（第二版）"} in changes.json()
+    cohort = {"cohort_id": "blocks", "programme_id": "district-principal-placement", "version": 1}
+    refused_start = await api.http.post("/api/v1/cohorts", json=cohort, headers=api.as_("admin"))
+    assert refused_start.status_code == 409
+    assert refused_start.json()["detail"] == (
+        "programme district-principal-placement version 1 is a block template; "
+        "cohorts run only seven-phase templates so far"
+    )
 
     schema = await api.http.get("/api/v1/programmes/schema", headers=api.as_("auditor"))
     assert schema.status_code == 200
