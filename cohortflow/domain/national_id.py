@@ -52,3 +52,11 @@ def mask(value: str) -> str:
 def person_key(value: str) -> str:
     """A stable pseudonymous key for a person across cohorts (for credit ledgers)."""
     return hashlib.sha256(("cohortflow-person:" + value).encode()).hexdigest()[:24]
+
+
+def checked(raw: str, where: str) -> tuple[str, list[str]]:
+    """The normalised number, or "" with the problem of an import row (``where`` names the row)."""
+    try:
+        return validate(raw), []
+    except InvalidNationalId as exc:
+        return "", [f"{where}, national_id: {exc}"]

@@ -96,12 +96,7 @@ class NominationCheck:
     def screen(self, r: NomineeRow) -> ScreenedNominee:
         """The row's own problems; no state changes."""
         where = f"row {r.row}"
-        problems: list[str] = []
-        try:
-            nid = national_id.validate(r.national_id)
-        except national_id.InvalidNationalId as exc:
-            problems.append(f"{where}, national_id: {exc}")
-            nid = ""
+        nid, problems = national_id.checked(r.national_id, where)
         pref = self.programme.prefecture(r.prefecture_code)
         if pref is None:
             problems.append(f"{where}, prefecture_code: {r.prefecture_code!r} is not a prefecture of this programme")

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cohortflow.domain.blocks.online_study import Deliverable
+from cohortflow.domain.blocks.residential_study import Site
 from cohortflow.domain.canonical import digest
 from cohortflow.domain.phases import PHASE_ORDER as PHASE_ORDER
 from cohortflow.domain.phases import PhaseKind as PhaseKind
@@ -24,6 +26,7 @@ CREDITABLE_PHASES: tuple[PhaseKind, ...] = (
     "follow_up",
     "completion",
 )
+M = TypeVar("M", bound=BaseModel)
 CreditLevel = Literal["province", "city", "district", "school"]
 ProgrammeKind = Literal["qualification", "improvement", "advanced", "thematic"]
 
@@ -44,11 +47,6 @@ class Prefecture(_Frozen):
     quota: int = Field(description="Maximum nominations from this prefecture")
     min_selected: int = 0
     max_selected: int | None = None
-
-
-class Deliverable(_Frozen):
-    code: str
-    name: str
 
 
 class OnlineRequirement(_Frozen):
@@ -74,19 +72,6 @@ class SelectionRule(_Frozen):
         default="field_study",
         description="Withdrawn places are refilled from the waiting list before this phase opens",
     )
-
-
-class Batch(_Frozen):
-    code: str
-    capacity: int
-    start_day: int = Field(description="Days after the field-study phase opens")
-    days: int
-
-
-class Site(_Frozen):
-    code: str
-    name: str
-    batches: tuple[Batch, ...]
 
 
 class FieldStudy(_Frozen):
@@ -159,12 +144,17 @@ class ProgrammeInvalid(ValueError):
         super().__init__("programme template is invalid:\n- " + "\n- ".join(problems))
 
 
-def parse_programme(data: object) -> Programme:
-    """Parse and check a template; raise :class:`ProgrammeInvalid` listing all problems."""
+def shaped(model: type[M], data: object) -> M:
+    """``data`` as a ``model``, or :class:`ProgrammeInvalid` naming every field of the wrong shape."""
     try:
-        programme = Programme.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise ProgrammeInvalid([f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]) from None
+
+
+def parse_programme(data: object) -> Programme:
+    """Parse and check a template; raise :class:`ProgrammeInvalid` listing all problems."""
+    programme = shaped(Programme, data)
     problems = programme_problems(programme)
     if problems:
         raise ProgrammeInvalid(problems)

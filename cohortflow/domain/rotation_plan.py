@@ -84,12 +84,7 @@ class RosterCheck:
 
     def check(self, r: RosterRow) -> RosterEntered | list[str]:
         where = f"row {r.row}"
-        problems: list[str] = []
-        try:
-            nid = national_id.validate(r.national_id)
-        except national_id.InvalidNationalId as exc:
-            problems.append(f"{where}, national_id: {exc}")
-            nid = ""
+        nid, problems = national_id.checked(r.national_id, where)
         if not r.name.strip():
             problems.append(f"{where}, name: is empty")
         if self.programme.prefecture(r.prefecture_code) is None:

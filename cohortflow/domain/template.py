@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from cohortflow.domain.blocks.common import CODE, BlockBase, Frozen, duplicates
 from cohortflow.domain.blocks.placement import Placement
@@ -27,7 +27,7 @@ from cohortflow.domain.blocks.registry import Block
 from cohortflow.domain.blocks.reminders import BlockReminders, block_reminder_problems
 from cohortflow.domain.blocks.selection import Selection, SelectionRule
 from cohortflow.domain.canonical import digest
-from cohortflow.domain.programme import Programme, ProgrammeInvalid, ProgrammeKind, parse_programme
+from cohortflow.domain.programme import Programme, ProgrammeInvalid, ProgrammeKind, parse_programme, shaped
 
 
 class Prefecture(Frozen):
@@ -141,10 +141,7 @@ def is_block_template(data: object) -> bool:
 
 def parse_template(data: object) -> ProgrammeTemplate:
     """Parse and check a block template; raise :class:`ProgrammeInvalid` listing every problem."""
-    try:
-        template = ProgrammeTemplate.model_validate(data)
-    except ValidationError as exc:
-        raise ProgrammeInvalid([f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]) from None
+    template = shaped(ProgrammeTemplate, data)
     problems = template_problems(template)
     if problems:
         raise ProgrammeInvalid(problems)

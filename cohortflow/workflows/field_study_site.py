@@ -14,7 +14,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from cohortflow.activities.base import CohortRef
     from cohortflow.activities.field_study import BatchResult, FieldStudyActivities, RecordBatchAttendance
-    from cohortflow.domain.programme import Site
+    from cohortflow.domain.blocks.residential_study import Site
     from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
 
 
