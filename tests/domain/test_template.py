@@ -411,3 +411,9 @@ def test_a_task_reminder_must_come_after_the_block_opens() -> None:
     assert problems_of(changed("placement", early)) == [
         "reminder rule demo-lesson: 22 days before demo-lesson is due (day 35) falls outside placement"
     ]
+
+
+def test_the_template_guide_describes_every_block_kind() -> None:
+    guide = (Path(__file__).parents[2] / "docs" / "programmes.md").read_text(encoding="utf-8")
+    mapping = ProgrammeTemplate.model_json_schema()["properties"]["stages"]["items"]["discriminator"]["mapping"]
+    assert {kind for kind in mapping if f"\n### {kind}\n" not in guide} == set()
