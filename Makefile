@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.audit_run
 	$(BIN)/python -m bench.admin_run
 	$(BIN)/python -m bench.reminders
+	$(BIN)/python -m bench.cli_startup
 
 # Record workflow histories for tests/workflows/test_replay.py under a new tag: make histories TAG=v3
 histories: $(STAMP)

@@ -32,8 +32,8 @@ from rich.progress import (
 from rich.table import Table
 
 from cohortflow.cli.client import DEFAULT_URL, TOKEN_ENV, URL_ENV, ApiClient, Refused, Unreachable
-from cohortflow.domain.events import CorrectableField, ImportKind
-from cohortflow.domain.programme import PhaseKind
+from cohortflow.domain.phases import PhaseKind
+from cohortflow.domain.vocabulary import CorrectableField, ImportKind
 
 programme_app = typer.Typer(no_args_is_help=True, help="Programme templates: validate, submit, list and compare.")
 cohort_app = typer.Typer(no_args_is_help=True, help="Start cohorts, see where they stand and steer them.")

@@ -2,41 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-import yaml
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
-from temporalio.service import RPCError
 
-from cohortflow.audit import standalone_verifier
-from cohortflow.audit.as_of import participant_as_of
-from cohortflow.audit.bundle import write_bundle
-from cohortflow.audit.histories import cohort_histories, read_histories, replay_histories, write_histories
-from cohortflow.audit.journal import record_query
-from cohortflow.audit.selection_replay import replay_selection
-from cohortflow.audit.verify import (
-    ChainReport,
-    ExportedDigest,
-    ForeignDigest,
-    export_digest,
-    verify_cohort,
-    verify_store,
-)
 from cohortflow.cli.store import run_on_store
-from cohortflow.domain.programme import Programme, ProgrammeInvalid, parse_programme
-from cohortflow.readmodels.cohort_summary import cohort_summary
-from cohortflow.settings import Settings
-from cohortflow.store.eventstore import EventStore
-from cohortflow.worker import connect_client
+
+if TYPE_CHECKING:
+    from cohortflow.audit.verify import (
+        ChainReport,
+        ExportedDigest,
+    )
+    from cohortflow.store.eventstore import EventStore
+
 
 app = typer.Typer(no_args_is_help=True, help="Verify, replay and export the history (read-only; queries are recorded).")
 console = Console()
@@ -52,10 +37,17 @@ class Refused(Exception):
 
 
 def _run(work: Callable[[EventStore], Awaitable[T]]) -> T:
+    from cohortflow.audit.verify import ForeignDigest
+    from cohortflow.domain.programme import ProgrammeInvalid
+
     return run_on_store(work, (Refused, ForeignDigest, LookupError, ProgrammeInvalid))
 
 
 def _load_digest(path: Path | None) -> ExportedDigest | None:
+    from pydantic import ValidationError
+
+    from cohortflow.audit.verify import ExportedDigest
+
     if path is None:
         return None
     try:
@@ -84,6 +76,8 @@ def digest(
     actor: Actor = DEFAULT_ACTOR,
 ) -> None:
     """Export the chain's head digest (store id, position, hash, time) to keep outside the database."""
+    from cohortflow.audit.journal import record_query
+    from cohortflow.audit.verify import export_digest
 
     async def work(store: EventStore) -> ExportedDigest:
         exported = await export_digest(store, datetime.now(UTC))
@@ -105,6 +99,8 @@ def verify(
     actor: Actor = DEFAULT_ACTOR,
 ) -> None:
     """Recompute the hash chain; report the first break, its position and its kind. Exit 1 if broken."""
+    from cohortflow.audit.journal import record_query
+    from cohortflow.audit.verify import verify_cohort, verify_store
 
     async def work(store: EventStore) -> ChainReport:
         expected = _load_digest(digest_file)
@@ -132,6 +128,8 @@ def bundle(
     actor: Actor = DEFAULT_ACTOR,
 ) -> None:
     """Export events, programme versions and the digest as a bundle that checks offline."""
+    from cohortflow.audit.bundle import write_bundle
+    from cohortflow.audit.journal import record_query
 
     async def work(store: EventStore) -> str:
         summary = await write_bundle(store, out, datetime.now(UTC), cohort)
@@ -147,6 +145,8 @@ def check_bundle(
     digest_file: Annotated[Path | None, typer.Option("--digest", help="A digest exported earlier")] = None,
 ) -> None:
     """Check a bundle offline (the same code as the standalone verifier). Exit 1 if it is not intact."""
+    from cohortflow.audit import standalone_verifier
+
     args = [str(path)] + (["--digest", str(digest_file)] if digest_file else [])
     raise typer.Exit(standalone_verifier.main(args))
 
@@ -160,6 +160,11 @@ def selection(
 ) -> None:
     """Re-run the recorded selection from the events alone; with --what-if, under another rule. Nothing is recorded
     but the query itself. Exit 1 when a replay (not a what-if) differs from the record."""
+    import yaml
+
+    from cohortflow.audit.journal import record_query
+    from cohortflow.audit.selection_replay import replay_selection
+    from cohortflow.domain.programme import parse_programme
 
     async def work(store: EventStore) -> Any:
         programme = None
@@ -201,6 +206,9 @@ def as_of(
     actor: Actor = DEFAULT_ACTOR,
 ) -> None:
     """The state of a cohort or a participant as the history stood at a past moment, and the events behind it."""
+    from cohortflow.audit.as_of import participant_as_of
+    from cohortflow.audit.journal import record_query
+    from cohortflow.readmodels.cohort_summary import cohort_summary
 
     async def work(store: EventStore) -> Any:
         moment = _moment(at)
@@ -221,6 +229,14 @@ def history(
     actor: Actor = DEFAULT_ACTOR,
 ) -> None:
     """Export the cohort's Temporal workflow histories (every run, every site) to files."""
+    from temporalio.service import RPCError
+
+    from cohortflow.audit.histories import cohort_histories, write_histories
+    from cohortflow.audit.journal import record_query
+    from cohortflow.domain.programme import Programme
+    from cohortflow.settings import Settings
+    from cohortflow.worker import connect_client
+
     settings = Settings()
     address = settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
 
@@ -245,6 +261,10 @@ def history(
 @app.command("replay-history")
 def replay_history(folder: Path) -> None:
     """Replay exported histories against the current workflow code. Exit 1 if any disagrees."""
+    import asyncio
+
+    from cohortflow.audit.histories import read_histories, replay_histories
+
     try:
         histories = read_histories(folder)
     except LookupError as exc:

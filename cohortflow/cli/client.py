@@ -15,16 +15,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 URL_ENV = "COHORTFLOW_API_URL"
 TOKEN_ENV = "COHORTFLOW_TOKEN"
 DEFAULT_URL = "http://127.0.0.1:8000"
-TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+TIMEOUT: dict[str, float | None] = {"timeout": 60.0, "connect": 5.0}
 """Ordinary requests; uploads and downloads wait as long as the API works (``read=None``)."""
-LONG = httpx.Timeout(60.0, connect=5.0, read=None, write=None)
+LONG: dict[str, float | None] = {**TIMEOUT, "read": None, "write": None}
 CHUNK = 1 << 16
 
 Progress = Callable[[int], None]
@@ -129,10 +130,14 @@ class ApiClient:
         *,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        import httpx  # loaded with the first client, not with the CLI: `--help` starts sooner
+
         self.base_url = (base_url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
         self.token = token if token is not None else os.environ.get(TOKEN_ENV)
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=TIMEOUT, transport=transport)
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=httpx.Timeout(**TIMEOUT), transport=transport
+        )
 
     def __enter__(self) -> ApiClient:
         return self
@@ -145,12 +150,20 @@ class ApiClient:
 
     @contextmanager
     def _reaching(self) -> Iterator[None]:
+        import httpx
+
         try:
             yield
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise Unreachable(f"cannot reach the API at {self.base_url} — is `cohortflow up` running?") from exc
         except httpx.TransportError as exc:
             raise Unreachable(f"the API at {self.base_url} did not answer: {exc or type(exc).__name__}") from exc
+
+    @staticmethod
+    def _long() -> httpx.Timeout:
+        import httpx
+
+        return httpx.Timeout(**LONG)
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """The response to a request; :class:`Refused` for 4xx/5xx, :class:`Unreachable` without an answer."""
@@ -182,7 +195,7 @@ class ApiClient:
     ) -> Any:
         """POST ``file`` as the multipart field ``file``, streamed; the JSON body of the answer."""
         body, headers = multipart_file(file, content_type, on_progress=on_progress)
-        return self.request("POST", path, content=body, headers=headers, params=params, timeout=LONG).json()
+        return self.request("POST", path, content=body, headers=headers, params=params, timeout=self._long()).json()
 
     def download(
         self,
@@ -199,7 +212,7 @@ class ApiClient:
         """
         partial = target.with_name(f".{target.name}.partial")
         written = 0
-        with self._reaching(), self._http.stream("GET", path, params=params, timeout=LONG) as response:
+        with self._reaching(), self._http.stream("GET", path, params=params, timeout=self._long()) as response:
             if response.is_error:
                 response.read()
                 raise refusal(response)

@@ -1,37 +1,30 @@
-"""The `cohortflow` command line (Typer + rich)."""
+"""The `cohortflow` command line (Typer + rich).
+
+Only Typer and rich load with it: each command imports what it runs (the API,
+Temporal, the store, the migrations) when it runs, so `--help` and the admin
+commands, which only talk HTTP, start quickly.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
-from rich.live import Live
-from rich.table import Table
 
-from cohortflow.api.app import create_app
 from cohortflow.cli.admin import cohort_app, export_app, import_app, plan_app, programme_app
 from cohortflow.cli.audit import app as audit_app
 from cohortflow.cli.reminders import app as reminder_app
-from cohortflow.cli.reminders import channels_configured, serve_dispatcher
 from cohortflow.cli.tokens import app as tokens_app
-from cohortflow.demo.cycle import DemoReport, run_cycle
-from cohortflow.logs import configure_logging
-from cohortflow.reminders.dispatcher import configuration_problem
-from cohortflow.runtime.stack import local_stack
-from cohortflow.settings import Settings
-from cohortflow.store.eventstore import EventStore
-from cohortflow.store.migrate import upgrade
-from cohortflow.workflows.cohort_cycle import CycleStatus
+
+if TYPE_CHECKING:
+    from cohortflow.demo.cycle import DemoReport
+    from cohortflow.store.eventstore import EventStore
+    from cohortflow.workflows.cohort_cycle import CycleStatus
 
 app = typer.Typer(no_args_is_help=True, help="Event-sourced training-programme cycles on Temporal and PostgreSQL.")
 app.add_typer(audit_app, name="audit")
@@ -55,6 +48,16 @@ def demo(
     keep: Annotated[Path | None, typer.Option(help="Keep the demo's state in this directory")] = None,
 ) -> None:
     """Run a province-wide sample cohort through every phase and print its summary."""
+    import asyncio
+    import functools
+
+    from rich.live import Live
+
+    from cohortflow.demo.cycle import run_cycle
+    from cohortflow.logs import configure_logging
+    from cohortflow.runtime.stack import local_stack
+    from cohortflow.settings import Settings
+
     settings = Settings()
     configure_logging(settings.log_format, "warning")
     state_dir = keep or Path(tempfile.mkdtemp(prefix="cohortflow-demo-"))
@@ -99,6 +102,8 @@ SHORT_STEP_NAMES = {
 
 
 def _print_report(r: DemoReport) -> None:
+    from rich.table import Table
+
     s = r.summary
     console.print(f"[bold]Cohort {r.cohort_id}[/] — programme {s.programme_id} v{s.programme_version}")
     funnel = Table(title="Funnel by phase")
@@ -142,6 +147,14 @@ def up(
     """Start PostgreSQL, Temporal (with its web UI), migrations, the worker and the API. Ctrl-C stops all.
 
     With an SMTP host or a webhook URL configured, the reminder dispatcher runs too."""
+    import asyncio
+
+    from cohortflow.cli.serve import reminder_channels, serve
+    from cohortflow.logs import configure_logging
+    from cohortflow.reminders.dispatcher import configuration_problem
+    from cohortflow.runtime.stack import local_stack
+    from cohortflow.settings import Settings
+
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
     problem = configuration_problem(settings)
@@ -157,64 +170,19 @@ def up(
         console.print(f"PostgreSQL: {stack.database_url}")
         console.print(f"Temporal:   {stack.temporal_address}  web UI: {stack.temporal_ui or '(external)'}")
         console.print(f"API:        http://{settings.api_host}:{settings.api_port}/docs")
-        console.print(f"Reminders:  {_reminder_channels(settings)}")
-        asyncio.run(_serve(settings, stack.database_url, stack.temporal_address))
+        console.print(f"Reminders:  {reminder_channels(settings)}")
+        asyncio.run(serve(settings, stack.database_url, stack.temporal_address))
     console.print("stopped")
-
-
-def _reminder_channels(settings: Settings) -> str:
-    channels = []
-    if settings.smtp_host:
-        channels.append(f"email via {settings.smtp_host}:{settings.smtp_port}")
-    if settings.webhook_url:
-        channels.append(f"webhook {settings.webhook_url}")
-    if not channels:
-        return "no channel configured (COHORTFLOW_SMTP_HOST, COHORTFLOW_WEBHOOK_URL): reminders wait in the outbox"
-    return ", ".join(channels)
-
-
-class _QuietServer(uvicorn.Server):
-    """Signals belong to `cohortflow up`, which stops the worker and the API together."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-async def _serve(settings: Settings, database_url: str, temporal_address: str) -> None:
-    from cohortflow.worker import connect_client, run_worker, stop_on_signals
-
-    stop = asyncio.Event()
-    stop_on_signals(stop)
-    store = await EventStore.connect(database_url)
-    client = await connect_client(temporal_address, settings.temporal_namespace)
-    server = _QuietServer(
-        uvicorn.Config(
-            create_app(settings, database_url, temporal=client),
-            host=settings.api_host,
-            port=settings.api_port,
-            log_level="warning",
-        )
-    )
-    api = asyncio.create_task(server.serve())
-    reminders = (
-        asyncio.create_task(serve_dispatcher(settings, database_url, stop)) if channels_configured(settings) else None
-    )
-    try:
-        await run_worker(client, store, settings.task_queue, stop, settings.uploads)
-    finally:
-        stop.set()
-        server.should_exit = True
-        await api
-        if reminders is not None:
-            await reminders
-        await store.close()
 
 
 @app.command()
 def worker() -> None:
     """Run the worker against DATABASE_URL and TEMPORAL_ADDRESS."""
+    import asyncio
+
     from cohortflow import worker as worker_module
+    from cohortflow.logs import configure_logging
+    from cohortflow.settings import Settings
 
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -238,6 +206,12 @@ def api(
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Serve the HTTP API against DATABASE_URL."""
+    import uvicorn
+
+    from cohortflow.api.app import create_app
+    from cohortflow.logs import configure_logging
+    from cohortflow.settings import Settings
+
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
     uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port)
@@ -246,6 +220,9 @@ def api(
 @app.command()
 def migrate() -> None:
     """Apply database migrations to DATABASE_URL."""
+    from cohortflow.settings import Settings
+    from cohortflow.store.migrate import upgrade
+
     settings = Settings()
     if settings.database_url is None:
         console.print("[red]set DATABASE_URL[/]")

@@ -7,24 +7,24 @@ cohortflow.cli.reminders`` is the same app without the rest of the CLI's imports
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cohortflow.logs import configure_logging
-from cohortflow.reminders.delivery import Delivery, GivenUp
-from cohortflow.reminders.dispatcher import DispatchCounts, Dispatcher, configuration_problem
-from cohortflow.settings import Settings
-from cohortflow.store.eventstore import EventStore
+if TYPE_CHECKING:
+    import asyncio
+
+    from cohortflow.reminders.delivery import GivenUp
+    from cohortflow.reminders.dispatcher import DispatchCounts
+    from cohortflow.settings import Settings
+    from cohortflow.store.eventstore import EventStore
 
 app = typer.Typer(no_args_is_help=True, help="Deliver queued reminders; list the ones given up.")
 console = Console()
@@ -36,6 +36,9 @@ def channels_configured(settings: Settings) -> bool:
 
 
 async def _with_dispatcher(settings: Settings, database_url: str, stop: asyncio.Event | None) -> DispatchCounts | None:
+    from cohortflow.reminders.dispatcher import Dispatcher
+    from cohortflow.store.eventstore import EventStore
+
     # One connection per message being recorded, and one for claims.
     pool = min(2 + settings.smtp_connections + settings.webhook_connections, 16)
     store = await EventStore.connect(database_url, max_size=pool)
@@ -77,6 +80,13 @@ def dispatch(
     once: Annotated[bool, typer.Option("--once", help="Send what is due now, print the counts and exit")] = False,
 ) -> None:
     """Send queued reminders through the configured channels until Ctrl-C or SIGTERM."""
+    import asyncio
+    import signal
+
+    from cohortflow.logs import configure_logging
+    from cohortflow.reminders.dispatcher import configuration_problem
+    from cohortflow.settings import Settings
+
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
     if not channels_configured(settings):
@@ -112,8 +122,8 @@ def failures(
     cohort: Annotated[str | None, typer.Option(help="Only this cohort's messages")] = None,
 ) -> None:
     """Messages given up (no address, refused, or too many failed attempts), with the reason."""
-
     from cohortflow.cli.store import run_on_store
+    from cohortflow.reminders.delivery import Delivery
 
     async def work(store: EventStore) -> list[GivenUp]:
         return await Delivery(store).given_up(cohort)

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cohortflow.runtime.postgres import embedded_database
-from cohortflow.settings import Settings
-from cohortflow.store.eventstore import EventStore
-from cohortflow.store.migrate import upgrade
+if TYPE_CHECKING:
+    from cohortflow.store.eventstore import EventStore
 
 T = TypeVar("T")
 err = Console(stderr=True)
@@ -23,6 +20,10 @@ err = Console(stderr=True)
 @contextmanager
 def database() -> Iterator[str]:
     """The configured database, or the embedded one (started for the command unless `cohortflow up` runs it)."""
+    from cohortflow.runtime.postgres import embedded_database
+    from cohortflow.settings import Settings
+    from cohortflow.store.migrate import upgrade
+
     settings = Settings()
     if settings.database_url is not None:
         yield settings.database_url
@@ -36,6 +37,9 @@ def run_on_store(
     work: Callable[[EventStore], Awaitable[T]], refusals: tuple[type[Exception], ...] = (), *, max_size: int = 4
 ) -> T:
     """Run ``work`` against the store; a refusal is printed in red and exits with code 2."""
+    import asyncio
+
+    from cohortflow.store.eventstore import EventStore
 
     async def main(url: str) -> T:
         store = await EventStore.connect(url, max_size=max_size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -13,9 +13,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from cohortflow.access.roles import ROLES
-from cohortflow.access.tokens import IssuedToken, TokenInfo, TokenRefused, issue_token, list_tokens, revoke_token
 from cohortflow.cli.store import run_on_store
-from cohortflow.store.eventstore import EventStore
+
+if TYPE_CHECKING:
+    from cohortflow.access.tokens import IssuedToken, TokenInfo
+    from cohortflow.store.eventstore import EventStore
 
 app = typer.Typer(no_args_is_help=True, help="Issue, revoke and list the API's bearer tokens.")
 console = Console()
@@ -28,6 +30,8 @@ def _operator() -> str:
 
 
 def _run(work: Callable[[EventStore], Awaitable[T]]) -> T:
+    from cohortflow.access.tokens import TokenRefused
+
     return run_on_store(work, (TokenRefused,), max_size=1)
 
 
@@ -40,6 +44,8 @@ def issue(
     """Issue a token and print its secret, once: only a hash of it is kept."""
 
     async def work(store: EventStore) -> IssuedToken:
+        from cohortflow.access.tokens import issue_token
+
         return await issue_token(store.pool, name=name, role=role, prefecture=prefecture, issued_by=_operator())
 
     token = _run(work)
@@ -55,6 +61,8 @@ def revoke(token_id: str) -> None:
     """Revoke a token; requests bearing it are refused from then on."""
 
     async def work(store: EventStore) -> TokenInfo:
+        from cohortflow.access.tokens import revoke_token
+
         return await revoke_token(store.pool, token_id, revoked_by=_operator())
 
     revoked = _run(work)
@@ -70,6 +78,8 @@ def list_() -> None:
     """Every token issued, revoked ones included (never their secrets)."""
 
     async def work(store: EventStore) -> list[TokenInfo]:
+        from cohortflow.access.tokens import list_tokens
+
         return await list_tokens(store.pool)
 
     tokens = _run(work)

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from cohortflow.domain.messages import Locale
 from cohortflow.domain.programme import CreditLevel, PhaseKind
 from cohortflow.domain.reminder_rules import ReminderChannel
+from cohortflow.domain.vocabulary import CorrectableField as CorrectableField
+from cohortflow.domain.vocabulary import ImportKind as ImportKind
 
 
 class Metadata(BaseModel):
@@ -236,9 +238,6 @@ class DeliverableSubmitted(Event):
     deliverable: str
 
 
-CorrectableField = Literal["name", "school", "role", "hours", "days_present"]
-
-
 class FactCorrected(Event):
     """An administrator's correction of one recorded fact; the original stays in the history."""
 
@@ -248,9 +247,6 @@ class FactCorrected(Event):
     previous: str | float | int
     value: str | float | int
     reason: str
-
-
-ImportKind = Literal["nominees", "study_records", "deliverables", "attendance", "return_reports", "follow_up"]
 
 
 class ImportApplied(Event):

@@ -1,0 +1,44 @@
+"""Every benchmark of `make bench` runs to its end at small sizes, so a change cannot break one unnoticed.
+
+Figures are not checked here (benchmarks measure, tests do not time); only that
+each program completes, succeeds and writes its report.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+
+
+def run(module: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=900, check=False
+    )
+    assert done.returncode == 0, f"{module} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_the_cycle_benchmarks_run_to_the_end(tmp_path: Path) -> None:
+    out = tmp_path / "benchmarks.md"
+    said = run("bench.run", "--quick", "--skip-50k", "--out", str(out))
+    assert "(d) append" in said  # the eventsourcing comparison, the last part
+    assert "cohortflow vs the eventsourcing library" in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_the_audit_benchmarks_run_to_the_end(tmp_path: Path) -> None:
+    out = tmp_path / "benchmarks-audit.md"
+    run("bench.audit_run", "--events", "20000", "--out", str(out))
+    assert out.read_text(encoding="utf-8").strip()
+
+
+@pytest.mark.slow
+def test_the_reminder_benchmark_delivers_everything(tmp_path: Path) -> None:
+    said = run("bench.reminders", "--count", "200")
+    assert "NOT ALL DELIVERED" not in said
