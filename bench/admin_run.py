@@ -841,8 +841,9 @@ def measure_h(server: str, sizes: Sizes, workdir: Path, machine: Machine, comman
         server=server_flavour(),
         code=list(dict.fromkeys([code_at_reads, code_version()])),
     )
-    KEPT.parent.mkdir(parents=True, exist_ok=True)
-    KEPT.write_bytes(pickle.dumps(report))
+    if not quick:  # a smoke run's figures must not replace the last full run's
+        KEPT.parent.mkdir(parents=True, exist_ok=True)
+        KEPT.write_bytes(pickle.dumps(report))
     return report
 
 

@@ -42,3 +42,18 @@ def test_the_audit_benchmarks_run_to_the_end(tmp_path: Path) -> None:
 def test_the_reminder_benchmark_delivers_everything(tmp_path: Path) -> None:
     said = run("bench.reminders", "--count", "200")
     assert "NOT ALL DELIVERED" not in said
+
+
+@pytest.mark.slow
+def test_the_administration_benchmarks_run_to_the_end(tmp_path: Path) -> None:
+    out, summary = tmp_path / "benchmarks-admin.md", tmp_path / "benchmarks.md"
+    summary.write_text("# Benchmarks\n", encoding="utf-8")
+    run("bench.admin_run", "--quick", "--events", "20000", "--out", str(out), "--summary", str(summary))
+    assert out.read_text(encoding="utf-8").strip()
+
+
+@pytest.mark.slow
+def test_the_cli_start_up_benchmark_runs(tmp_path: Path) -> None:
+    out = tmp_path / "benchmarks-cli.md"
+    run("bench.cli_startup", "--runs", "1", "--out", str(out))
+    assert "`cohortflow --help`" in out.read_text(encoding="utf-8")
