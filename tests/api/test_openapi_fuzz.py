@@ -160,6 +160,9 @@ class Fuzzer:
         self.statuses[label][response.status_code] += 1
         if label == "POST /api/v1/cohorts" and response.status_code == 201:
             self.live.workflow_ids.add(response.json()["workflow_id"])
+        if label == "POST /api/v1/plans" and response.status_code == 201:
+            started = response.json()
+            self.live.workflow_ids |= {f"plan-{started['plan_id']}", *(f"cohort-{c}" for c in started["planned"])}
         try:
             case.validate_response(
                 response,
