@@ -28,7 +28,7 @@ def test_the_cycle_benchmarks_run_to_the_end(tmp_path: Path) -> None:
     out = tmp_path / "benchmarks.md"
     said = run("bench.run", "--quick", "--skip-50k", "--out", str(out))
     assert "(d) append" in said  # the eventsourcing comparison, the last part
-    assert "cohortflow vs the eventsourcing library" in out.read_text(encoding="utf-8")
+    assert "## (d) The `eventsourcing` library on the same PostgreSQL" in out.read_text(encoding="utf-8")
 
 
 @pytest.mark.slow
