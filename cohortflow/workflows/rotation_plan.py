@@ -101,7 +101,9 @@ class RotationPlanWorkflow:
                 )
             )
             self._started.append(cohort_id)
-        return RotationPlanResult(plan_id=inp.plan.id, cohorts=list(await asyncio.gather(*cohorts)))
+        results = list(await asyncio.gather(*cohorts))
+        await workflow.wait_condition(workflow.all_handlers_finished)  # a roster being added is answered first
+        return RotationPlanResult(plan_id=inp.plan.id, cohorts=results)
 
     @workflow.update
     async def import_roster(self, req: RosterImport) -> RosterOutcome:
