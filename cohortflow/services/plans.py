@@ -6,6 +6,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from cohortflow.activities.plans import plan_stream
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.rotation_plan import RotationPlan, plan_problems
@@ -22,6 +23,9 @@ async def start_plan(
     client: Client, store: EventStore, inp: RotationPlanInput, task_queue: str
 ) -> WorkflowHandle[RotationPlanWorkflow, RotationPlanResult]:
     """Start ``plan-{id}``; a plan that contradicts itself, or whose cohort ids are taken, is refused first."""
+    exists = CommandRefused(f"rotation plan {inp.plan.id} already exists")
+    if await store.stream_version(plan_stream(inp.plan.id)) > 0:
+        raise exists
     problems = [*plan_problems(inp.plan), *_programme_problems(inp.plan, inp.programme)]
     for cohort_id in inp.plan.cohort_ids:
         if await store.stream_version(f"cohort-{cohort_id}") > 0:
@@ -38,7 +42,7 @@ async def start_plan(
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
     except WorkflowAlreadyStartedError:
-        raise CommandRefused(f"rotation plan {inp.plan.id} already exists") from None
+        raise exists from None
 
 
 def _programme_problems(plan: RotationPlan, programme: Programme) -> list[str]:
