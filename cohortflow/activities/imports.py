@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
-from cohortflow.activities.plans import PlanNominations, plan_nominations
+from cohortflow.activities.plan_enrolments import PlanNominations, plan_nominations
 from cohortflow.activities.repeats import KeyTable, text_key
 from cohortflow.domain.events import Event, ImportApplied, ImportKind
 from cohortflow.domain.facts import CohortFacts

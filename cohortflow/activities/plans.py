@@ -1,151 +1,48 @@
-"""Rotation plans: recording a plan's start and its roster, and finding who is enrolled in its cohorts."""
+"""Rotation plans' own records: the plan starting, and the people of its roster."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from psycopg import AsyncConnection
-from psycopg.rows import TupleRow
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from temporalio import activity
 
 from cohortflow.activities.base import refusals_are_final
+from cohortflow.activities.imports import REPORTED_PROBLEMS
+from cohortflow.activities.plan_enrolments import roster_keys
 from cohortflow.domain.cycle import CommandRefused
-from cohortflow.domain.events import Metadata, PlanStarted
+from cohortflow.domain.events import Event, Metadata, PlanStarted
 from cohortflow.domain.programme import Programme
-from cohortflow.domain.rotation_plan import RosterCheck, RosterRow, RotationPlan
+from cohortflow.domain.rotation_plan import RosterCheck, RosterRow, RotationPlan, plan_stream
 from cohortflow.imports.reading import FileRefused, open_table
-from cohortflow.imports.typed import typed_row
+from cohortflow.imports.typed import typed_rows
 from cohortflow.store.errors import ExpectedVersionMismatch
 from cohortflow.store.eventstore import EventStore
-from cohortflow.store.records import NewEvent
-
-# Nominated in one of the streams and not withdrawn from it since. The NOT EXISTS probe uses the
-# events_by_participant index (stream, participant), so only the plan's cohorts' nominations are read.
-_NOT_WITHDRAWN = """
-  NOT EXISTS (
-    SELECT 1 FROM events w
-    WHERE w.stream_id = n.stream_id AND w.type = 'ParticipantWithdrawn'
-      AND coalesce(w.data->>'participant_id', '') = n.data->>'participant_id'
-  )
-"""
-_ENROLLED = f"""
-SELECT n.data->>'person_key', n.stream_id FROM events n
-WHERE n.type = 'CandidateNominated' AND n.stream_id = ANY(%s) AND n.data->>'person_key' = ANY(%s) AND {_NOT_WITHDRAWN}
-"""
-_COVERAGE = f"""
-WITH enrolled AS (
-  SELECT DISTINCT n.data->>'person_key' AS key FROM events n
-  WHERE n.type = 'CandidateNominated' AND n.stream_id = ANY(%(cohorts)s) AND {_NOT_WITHDRAWN}
-), roster AS (
-  SELECT data->>'person_key' AS key FROM events WHERE stream_id = %(plan)s AND type = 'RosterEntered'
-)
-SELECT (SELECT count(*) FROM roster), (SELECT count(*) FROM enrolled),
-       (SELECT count(*) FROM roster r WHERE NOT EXISTS (SELECT 1 FROM enrolled e WHERE e.key = r.key))
-"""
+from cohortflow.store.records import AppendResult, NewEvent
 
 
-_ON_ROSTER = """
-SELECT data->>'person_key' FROM events
-WHERE stream_id = %s AND type = 'RosterEntered' AND data->>'person_key' = ANY(%s)
-"""
-REPORTED_PROBLEMS = 200
+class PlanRef(BaseModel):
+    """Which plan an activity records for, on whose behalf, and under which programme version."""
 
-
-def plan_stream(plan_id: str) -> str:
-    return f"plan-{plan_id}"
-
-
-async def has_roster(store: EventStore, plan_id: str) -> bool:
-    async with store.pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM events WHERE stream_id = %s AND type = 'RosterEntered')",
-            (plan_stream(plan_id),),
-        )
-        row = await cur.fetchone()
-    return bool(row and row[0])
-
-
-async def on_roster(conn: AsyncConnection[TupleRow], plan_id: str, person_keys: Collection[str]) -> set[str]:
-    """Which of ``person_keys`` the plan's roster lists."""
-    if not person_keys:
-        return set()
-    cur = await conn.execute(_ON_ROSTER, (plan_stream(plan_id), list(person_keys)))
-    return {key for (key,) in await cur.fetchall()}
-
-
-async def enrolled_elsewhere(
-    conn: AsyncConnection[TupleRow], cohort_ids: Collection[str], person_keys: Collection[str]
-) -> dict[str, str]:
-    """The cohort (of ``cohort_ids``) each of ``person_keys`` is enrolled in, for those who are."""
-    if not cohort_ids or not person_keys:
-        return {}
-    cur = await conn.execute(_ENROLLED, ([f"cohort-{c}" for c in cohort_ids], list(person_keys)))
-    return {key: stream.removeprefix("cohort-") for key, stream in await cur.fetchall()}
-
-
-class PlanCoverage(BaseModel):
-    roster: int = Field(description="People on the roster (0: the plan has none)")
-    enrolled: int = Field(description="People enrolled in one of the plan's cohorts, withdrawals not counted")
-    not_yet_enrolled: int = Field(description="People on the roster not enrolled in any of its cohorts yet")
-
-
-async def plan_coverage(store: EventStore, plan_id: str, cohort_ids: Collection[str]) -> PlanCoverage:
-    async with store.pool.connection() as conn:
-        cur = await conn.execute(
-            _COVERAGE, {"cohorts": [f"cohort-{c}" for c in cohort_ids], "plan": plan_stream(plan_id)}
-        )
-        row = await cur.fetchone()
-    assert row is not None
-    return PlanCoverage(roster=row[0], enrolled=row[1], not_yet_enrolled=row[2])
-
-
-async def plan_cohorts(store: EventStore, plan_id: str) -> list[str]:
-    """The cohorts of a started plan, from its PlanStarted event."""
-    start = await store.first_event(plan_stream(plan_id))
-    if start is None or start.type != PlanStarted.TYPE:
-        raise CommandRefused(f"rotation plan {plan_id} has not been started")
-    return list(PlanStarted.model_validate(start.data).cohorts)
+    plan_id: str
+    workflow_id: str
+    actor: str
+    programme_id: str
+    programme_version: int
 
 
 class RecordPlanStarted(BaseModel):
+    ref: PlanRef
     plan: RotationPlan
     programme_digest: str
     started_at: datetime
-    workflow_id: str
-    actor: str
-
-
-@dataclass(frozen=True)
-class PlanNominations:
-    """What nominees of one of a plan's cohorts are checked against: its other cohorts and its roster."""
-
-    plan_id: str
-    other_cohorts: list[str]
-    roster: bool
-
-    async def lookup(
-        self, conn: AsyncConnection[TupleRow], person_keys: Collection[str]
-    ) -> tuple[dict[str, str], set[str] | None]:
-        """The other cohort each person is enrolled in; who of them the roster lists (None: no roster)."""
-        enrolled = await enrolled_elsewhere(conn, self.other_cohorts, person_keys)
-        listed = await on_roster(conn, self.plan_id, person_keys) if self.roster else None
-        return enrolled, listed
-
-
-async def plan_nominations(store: EventStore, plan_id: str, cohort_id: str) -> PlanNominations:
-    others = [c for c in await plan_cohorts(store, plan_id) if c != cohort_id]
-    return PlanNominations(plan_id, others, await has_roster(store, plan_id))
 
 
 class ImportRoster(BaseModel):
-    plan_id: str
-    workflow_id: str
-    actor: str
+    ref: PlanRef
     programme: Programme
     digest: str
     filename: str
@@ -165,6 +62,25 @@ class PlanActivities:
         self.store = store
         self.uploads = uploads
 
+    async def _append(
+        self, ref: PlanRef, step: str, events: Sequence[Event], expected_version: int | None = None
+    ) -> AppendResult:
+        """Append to the plan's stream as business step ``step``, once."""
+        metadata = Metadata(
+            actor=ref.actor,
+            workflow_id=ref.workflow_id,
+            programme_id=ref.programme_id,
+            programme_version=ref.programme_version,
+            step=step,
+            correlation_id=ref.plan_id,
+        ).model_dump()
+        return await self.store.append(
+            plan_stream(ref.plan_id),
+            [NewEvent(e.TYPE, e.payload(), metadata, e.SCHEMA_VERSION) for e in events],
+            idempotency_key=f"{ref.workflow_id}/{step}",
+            expected_version=expected_version,
+        )
+
     @activity.defn
     @refusals_are_final
     async def record_plan_started(self, req: RecordPlanStarted) -> int:
@@ -180,21 +96,8 @@ class PlanActivities:
             cohorts=plan.cohort_ids,
             started_at=req.started_at,
         )
-        metadata = Metadata(
-            actor=req.actor,
-            workflow_id=req.workflow_id,
-            programme_id=plan.programme_id,
-            programme_version=plan.programme_version,
-            step="started",
-            correlation_id=plan.id,
-        ).model_dump()
         try:
-            result = await self.store.append(
-                plan_stream(plan.id),
-                [NewEvent(event.TYPE, event.payload(), metadata, event.SCHEMA_VERSION)],
-                idempotency_key=f"{req.workflow_id}/started",
-                expected_version=0,
-            )
+            result = await self._append(req.ref, "started", [event], expected_version=0)
         except ExpectedVersionMismatch:
             raise CommandRefused(f"rotation plan {plan.id} already exists") from None
         return result.last_position
@@ -204,7 +107,7 @@ class PlanActivities:
     async def import_roster(self, req: ImportRoster) -> RosterOutcome:
         """Add the file's people to the plan's roster: every row, or none if any is bad; once per file."""
         step = f"roster/{req.digest}"
-        earlier = await self.store.recorded(f"{req.workflow_id}/{step}")
+        earlier = await self.store.recorded(f"{req.ref.workflow_id}/{step}")
         if earlier is not None:
             return RosterOutcome(status="duplicate", digest=req.digest, rows=len(earlier), applied=len(earlier))
         path = self.uploads / req.digest if self.uploads else None
@@ -213,18 +116,13 @@ class PlanActivities:
                 status="refused", digest=req.digest, problems=[f"no uploaded file has digest {req.digest}"]
             )
         async with self.store.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT data->>'person_key' FROM events WHERE stream_id = %s AND type = 'RosterEntered'",
-                (plan_stream(req.plan_id),),
-            )
-            known = {key for (key,) in await cur.fetchall()}
-        check, events, problems, rows = RosterCheck(req.programme, known), [], [], 0
+            check = RosterCheck(req.programme, await roster_keys(conn, req.ref.plan_id))
+        events, problems, rows = [], [], 0
         try:
             with open_table(path, "roster") as table:
-                for source in table.rows():
+                for _, typed, found in typed_rows(table):
                     rows += 1
-                    typed, found = typed_row("roster", source)
-                    outcome = found if typed is None or found else check.check(_roster_row(typed))
+                    outcome = check.check(typed) if isinstance(typed, RosterRow) and not found else found
                     if isinstance(outcome, list):
                         problems.extend(outcome)
                     else:
@@ -241,22 +139,5 @@ class PlanActivities:
                 problems=problems[:REPORTED_PROBLEMS],
                 problem_count=len(problems),
             )
-        metadata = Metadata(
-            actor=req.actor,
-            workflow_id=req.workflow_id,
-            programme_id=req.programme.id,
-            programme_version=req.programme.version,
-            step=step,
-            correlation_id=req.plan_id,
-        ).model_dump()
-        await self.store.append(
-            plan_stream(req.plan_id),
-            [NewEvent(e.TYPE, e.payload(), metadata, e.SCHEMA_VERSION) for e in events],
-            idempotency_key=f"{req.workflow_id}/{step}",
-        )
+        await self._append(req.ref, step, events)
         return RosterOutcome(status="applied", digest=req.digest, rows=rows, applied=len(events))
-
-
-def _roster_row(row: object) -> RosterRow:
-    assert isinstance(row, RosterRow)
-    return row

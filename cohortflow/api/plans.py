@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from temporalio.client import Client
 
 from cohortflow.access.roles import Permission, Principal
-from cohortflow.activities.plans import PlanCoverage, RosterOutcome, plan_coverage
+from cohortflow.activities.plan_enrolments import PlanCoverage, plan_coverage
+from cohortflow.activities.plans import RosterOutcome
 from cohortflow.api.auth import require
 from cohortflow.api.cohorts import COHORT_ID
 from cohortflow.api.imports import save_upload

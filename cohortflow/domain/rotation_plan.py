@@ -20,6 +20,10 @@ from cohortflow.domain.programme import Programme
 MAX_YEARS = 10
 
 
+def plan_stream(plan_id: str) -> str:
+    return f"plan-{plan_id}"
+
+
 class RotationPlan(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

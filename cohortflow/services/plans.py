@@ -6,10 +6,9 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from cohortflow.activities.plans import plan_stream
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.programme import Programme
-from cohortflow.domain.rotation_plan import RotationPlan, plan_problems
+from cohortflow.domain.rotation_plan import RotationPlan, plan_problems, plan_stream
 from cohortflow.store.eventstore import EventStore
 from cohortflow.workflows.rotation_plan import (
     RotationPlanInput,

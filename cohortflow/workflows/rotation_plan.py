@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from cohortflow.activities.plans import ImportRoster, PlanActivities, RecordPlanStarted, RosterOutcome
+    from cohortflow.activities.plans import ImportRoster, PlanActivities, PlanRef, RecordPlanStarted, RosterOutcome
     from cohortflow.domain.cycle import CommandRefused, check_recordable
     from cohortflow.domain.programme import Programme
     from cohortflow.domain.rotation_plan import RotationPlan
@@ -68,17 +69,11 @@ class RotationPlanWorkflow:
     async def run(self, inp: RotationPlanInput) -> RotationPlanResult:
         self._inp = inp
         started_at = workflow.now()
-        await workflow.execute_activity_method(
+        await self._activity(
             PlanActivities.record_plan_started,
             RecordPlanStarted(
-                plan=inp.plan,
-                programme_digest=inp.programme.digest,
-                started_at=started_at,
-                workflow_id=workflow.info().workflow_id,
-                actor=inp.actor,
+                ref=self._ref(inp.actor), plan=inp.plan, programme_digest=inp.programme.digest, started_at=started_at
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
         )
         self._recorded = True
         cohorts = []
@@ -108,19 +103,11 @@ class RotationPlanWorkflow:
     @workflow.update
     async def import_roster(self, req: RosterImport) -> RosterOutcome:
         """Add the people of an uploaded file to the plan's roster; nominees must then be on it."""
-        inp = self._input()
-        outcome: RosterOutcome = await workflow.execute_activity_method(
+        outcome: RosterOutcome = await self._activity(
             PlanActivities.import_roster,
             ImportRoster(
-                plan_id=inp.plan.id,
-                workflow_id=workflow.info().workflow_id,
-                actor=req.actor,
-                programme=inp.programme,
-                digest=req.digest,
-                filename=req.filename,
+                ref=self._ref(req.actor), programme=self._input().programme, digest=req.digest, filename=req.filename
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
         )
         return outcome
 
@@ -133,6 +120,22 @@ class RotationPlanWorkflow:
     def _input(self) -> RotationPlanInput:
         assert self._inp is not None
         return self._inp
+
+    def _ref(self, actor: str) -> PlanRef:
+        inp = self._input()
+        return PlanRef(
+            plan_id=inp.plan.id,
+            workflow_id=workflow.info().workflow_id,
+            actor=actor,
+            programme_id=inp.programme.id,
+            programme_version=inp.programme.version,
+        )
+
+    @staticmethod
+    async def _activity(fn: Any, arg: BaseModel) -> Any:
+        return await workflow.execute_activity_method(
+            fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY
+        )
 
     @workflow.query
     def status(self) -> RotationPlanStatus:
