@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cohortflow.domain.blocks.online_study import Deliverable
 from cohortflow.domain.blocks.residential_study import Site
 from cohortflow.domain.canonical import digest
+from cohortflow.domain.codes import duplicates, listed_twice
 from cohortflow.domain.phases import PHASE_ORDER as PHASE_ORDER
 from cohortflow.domain.phases import PhaseKind as PhaseKind
 from cohortflow.domain.reminder_rules import ProgrammeFacts, ReminderRule, Reminders, reminder_problems
@@ -192,9 +193,7 @@ def _quota_problems(p: Programme) -> Iterator[str]:
     total = sum(pref.quota for pref in p.prefectures)
     if total != p.candidates:
         yield f"prefecture quotas add up to {total}, but candidates is {p.candidates}"
-    codes = [pref.code for pref in p.prefectures]
-    for code in sorted({c for c in codes if codes.count(c) > 1}):
-        yield f"prefecture {code} is listed more than once"
+    yield from listed_twice("prefecture", [pref.code for pref in p.prefectures])
     for pref in p.prefectures:
         if not (len(pref.code) == 6 and pref.code.isdigit()):
             yield f"prefecture {pref.name}: code {pref.code!r} is not a six-digit division code"
@@ -267,11 +266,8 @@ def _misc_problems(p: Programme) -> Iterator[str]:
     for s in p.follow_up:
         if s.after_days < 0 or (length is not None and s.after_days > length):
             yield f"follow-up survey {s.code}: after_days {s.after_days} falls outside the follow-up phase"
-    codes = [s.code for s in p.follow_up]
-    for code in sorted({c for c in codes if codes.count(c) > 1}):
-        yield f"follow-up survey {code} is listed more than once"
-    phases = [c.phase for c in p.credits]
-    for phase in sorted({ph for ph in phases if phases.count(ph) > 1}):
+    yield from listed_twice("follow-up survey", [s.code for s in p.follow_up])
+    for phase in duplicates(c.phase for c in p.credits):
         yield f"credits: phase {phase} is listed more than once; one phase grants credits at one level"
     for i, credit in enumerate(p.credits):
         if credit.phase not in CREDITABLE_PHASES:

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cohortflow.domain.codes import listed_twice
 from cohortflow.domain.messages import Locale, MessageTemplate, Recipients, placeholder_problems
 from cohortflow.domain.phases import PhaseKind
 from cohortflow.domain.quiet_hours import QuietHours
@@ -133,9 +134,9 @@ def reminder_problems(r: Reminders, facts: ProgrammeFacts) -> Iterator[str]:
 def settings_problems(r: ReminderSettings, rule_codes: list[str]) -> Iterator[str]:
     """Time zones, and codes listed twice: rules, templates, coordinators' prefectures."""
     yield from _zone_problems(r)
-    yield from _duplicates("reminder rule", rule_codes)
-    yield from _duplicates("message template", [t.code for t in r.templates])
-    yield from _duplicates("coordinator for prefecture", [c.prefecture for c in r.coordinators])
+    yield from listed_twice("reminder rule", rule_codes)
+    yield from listed_twice("message template", [t.code for t in r.templates])
+    yield from listed_twice("coordinator for prefecture", [c.prefecture for c in r.coordinators])
 
 
 def coordinator_problems(r: ReminderSettings, prefectures: Set[str]) -> Iterator[str]:
@@ -157,11 +158,6 @@ def _zone_problems(r: ReminderSettings) -> Iterator[str]:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
             yield f"{where} {zone!r} is not a known time zone"
-
-
-def _duplicates(what: str, codes: list[str]) -> Iterator[str]:
-    for code in sorted({c for c in codes if codes.count(c) > 1}):
-        yield f"{what} {code} is listed more than once"
 
 
 def _rule_problems(

@@ -21,12 +21,13 @@ from typing import Any
 
 from pydantic import Field
 
-from cohortflow.domain.blocks.common import CODE, BlockBase, Frozen, duplicates
+from cohortflow.domain.blocks.common import CODE, BlockBase, Frozen
 from cohortflow.domain.blocks.placement import Placement
 from cohortflow.domain.blocks.registry import Block
 from cohortflow.domain.blocks.reminders import BlockReminders, block_reminder_problems
 from cohortflow.domain.blocks.selection import Selection, SelectionRule
 from cohortflow.domain.canonical import digest
+from cohortflow.domain.codes import duplicates, listed_twice
 from cohortflow.domain.programme import Programme, ProgrammeInvalid, ProgrammeKind, parse_programme, shaped
 
 
@@ -174,8 +175,7 @@ def _identity_problems(t: ProgrammeTemplate) -> Iterator[str]:
 
 
 def _prefecture_problems(t: ProgrammeTemplate) -> Iterator[str]:
-    for code in duplicates([p.code for p in t.prefectures]):
-        yield f"prefecture {code} is listed more than once"
+    yield from listed_twice("prefecture", [p.code for p in t.prefectures])
     for p in t.prefectures:
         if not (len(p.code) == 6 and p.code.isdigit()):
             yield f"prefecture {p.name}: code {p.code!r} is not a six-digit division code"
@@ -184,15 +184,13 @@ def _prefecture_problems(t: ProgrammeTemplate) -> Iterator[str]:
 def _track_problems(t: ProgrammeTemplate) -> Iterator[str]:
     if not t.tracks:
         yield "the programme needs at least one track"
-    for code in duplicates([tr.code for tr in t.tracks]):
-        yield f"track {code} is listed more than once"
+    yield from listed_twice("track", [tr.code for tr in t.tracks])
     known = {p.code for p in t.prefectures}
     for track in t.tracks:
         where = f"track {track.code}"
         if track.quota <= 0:
             yield f"{where}: quota must be positive, got {track.quota}"
-        for code in duplicates([q.prefecture for q in track.prefectures]):
-            yield f"{where}: prefecture {code} is listed more than once"
+        yield from listed_twice(f"{where}: prefecture", [q.prefecture for q in track.prefectures])
         if track.prefectures and sum(q.quota for q in track.prefectures) != track.quota:
             total = sum(q.quota for q in track.prefectures)
             yield f"{where}: prefecture quotas add up to {total}, but the track's quota is {track.quota}"

@@ -123,8 +123,3 @@ class BlockBase(Frozen):
         for line in self.funding:
             if not line.item.strip():
                 yield f"{self.label}: a funding line needs an item"
-
-
-def duplicates(codes: list[str]) -> list[str]:
-    """The codes listed more than once, sorted."""
-    return sorted({c for c in codes if codes.count(c) > 1})

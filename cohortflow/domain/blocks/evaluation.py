@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView, duplicates
+from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView
+from cohortflow.domain.codes import listed_twice
 
 
 class EvaluationRound(Frozen):
@@ -45,8 +46,7 @@ class Evaluation(BlockBase):
     def problems(self, view: TemplateView) -> Iterator[str]:
         if not self.rounds:
             yield f"{self.label}: needs at least one round"
-        for code in duplicates([r.code for r in self.rounds]):
-            yield f"{self.label}: round {code} is listed more than once"
+        yield from listed_twice(f"{self.label}: round", [r.code for r in self.rounds])
         for rnd in self.rounds:
             where = f"{self.label}: round {rnd.code}"
             if (rnd.day is None) == (rnd.end_of_year is None):

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView, duplicates
+from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView
+from cohortflow.domain.codes import listed_twice
 
 
 class Survey(Frozen):
@@ -23,8 +24,7 @@ class FollowUp(BlockBase):
         return frozenset(f"survey:{s.code}" for s in self.surveys)
 
     def problems(self, view: TemplateView) -> Iterator[str]:
-        for code in duplicates([s.code for s in self.surveys]):
-            yield f"{self.label}: survey {code} is listed more than once"
+        yield from listed_twice(f"{self.label}: survey", [s.code for s in self.surveys])
         for s in self.surveys:
             if not 0 <= s.after_days <= self.length:
                 yield f"{self.label}: survey {s.code}: after_days {s.after_days} falls outside the block"

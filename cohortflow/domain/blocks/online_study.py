@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView, duplicates
+from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView
+from cohortflow.domain.codes import listed_twice
 
 
 class Deliverable(Frozen):
@@ -27,8 +28,7 @@ class OnlineStudy(BlockBase):
     def problems(self, view: TemplateView) -> Iterator[str]:
         if self.min_hours < 0:
             yield f"{self.label}: min_hours must not be negative, got {self.min_hours}"
-        for code in duplicates([d.code for d in self.deliverables]):
-            yield f"{self.label}: deliverable {code} is listed more than once"
+        yield from listed_twice(f"{self.label}: deliverable", [d.code for d in self.deliverables])
         known = {d.code for d in self.deliverables}
         for code in self.required_deliverables:
             if code not in known:

@@ -14,7 +14,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView, duplicates
+from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView
+from cohortflow.domain.codes import listed_twice
 
 SchoolLevel = Literal["kindergarten", "primary", "junior", "senior", "nine_year", "twelve_year", "vocational"]
 
@@ -82,8 +83,7 @@ class Placement(BlockBase):
         people = view.headcount(self)
         if not self.hosts:
             yield f"{self.label}: needs at least one host school"
-        for code in duplicates([h.code for h in self.hosts]):
-            yield f"{self.label}: host {code} is listed more than once"
+        yield from listed_twice(f"{self.label}: host", [h.code for h in self.hosts])
         for host in self.hosts:
             if host.capacity <= 0:
                 yield f"{self.label}: host {host.code} capacity must be positive"
@@ -97,8 +97,7 @@ class Placement(BlockBase):
             yield f"{self.label}: the hosts provide {mentors} mentors for {people} participants; each needs one"
 
     def _task_problems(self, view: TemplateView) -> Iterator[str]:
-        for code in duplicates([t.code for t in self.tasks]):
-            yield f"{self.label}: task {code} is listed more than once"
+        yield from listed_twice(f"{self.label}: task", [t.code for t in self.tasks])
         for task in self.tasks:
             where = f"{self.label}: task {task.code}"
             if task.target <= 0:

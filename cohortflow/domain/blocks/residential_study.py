@@ -8,7 +8,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView, duplicates
+from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView
+from cohortflow.domain.codes import listed_twice
 
 
 class Batch(Frozen):
@@ -36,8 +37,7 @@ class ResidentialStudy(BlockBase):
     def problems(self, view: TemplateView) -> Iterator[str]:
         if not self.sites:
             yield f"{self.label}: needs at least one site"
-        for code in duplicates([s.code for s in self.sites]):
-            yield f"{self.label}: site {code} is listed more than once"
+        yield from listed_twice(f"{self.label}: site", [s.code for s in self.sites])
         capacity = sum(b.capacity for s in self.sites for b in s.batches)
         people = view.headcount(self)
         if capacity < people:
