@@ -13,8 +13,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.messages import Locale
-from cohortflow.domain.programme import CreditLevel, PhaseKind
+from cohortflow.domain.programme import PhaseKind
 from cohortflow.domain.reminder_rules import ReminderChannel
 from cohortflow.domain.vocabulary import CorrectableField as CorrectableField
 from cohortflow.domain.vocabulary import ImportKind as ImportKind

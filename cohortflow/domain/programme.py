@@ -12,8 +12,10 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.blocks.online_study import Deliverable
 from cohortflow.domain.blocks.residential_study import Site
+from cohortflow.domain.blocks.selection import SelectionRule as RankingRule
 from cohortflow.domain.canonical import digest
 from cohortflow.domain.codes import duplicates, listed_twice
 from cohortflow.domain.phases import PHASE_ORDER as PHASE_ORDER
@@ -28,7 +30,6 @@ CREDITABLE_PHASES: tuple[PhaseKind, ...] = (
     "completion",
 )
 M = TypeVar("M", bound=BaseModel)
-CreditLevel = Literal["province", "city", "district", "school"]
 ProgrammeKind = Literal["qualification", "improvement", "advanced", "thematic"]
 
 
@@ -55,20 +56,10 @@ class OnlineRequirement(_Frozen):
     required_deliverables: tuple[str, ...] = ()
 
 
-class SelectionRule(_Frozen):
-    """Score = hours_weight * min(hours, hours_cap) + deliverable_weight * deliverables.
+class SelectionRule(RankingRule):
+    """The ranking rule, and until when a withdrawn place is refilled; only candidates meeting the online
+    requirement are ranked."""
 
-    Only candidates meeting the online requirement are ranked. Ties are broken by
-    more hours, then by the earlier nomination (lower participant id), so the
-    same facts always give the same ordered list.
-    """
-
-    version: int = 1
-    target: int
-    waiting_list: int = 0
-    hours_weight: float = 1.0
-    hours_cap: float | None = None
-    deliverable_weight: float = 10.0
     replace_until: PhaseKind = Field(
         default="field_study",
         description="Withdrawn places are refilled from the waiting list before this phase opens",

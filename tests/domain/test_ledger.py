@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.events import CreditAwarded, CreditReversed
 from cohortflow.domain.ledger import Ledger, LedgerError
-from cohortflow.domain.programme import CreditLevel, PhaseKind
+from cohortflow.domain.programme import PhaseKind
 
 WANG, LI = "key-wang", "key-li"
 

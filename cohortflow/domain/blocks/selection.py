@@ -13,7 +13,8 @@ from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView
 class SelectionRule(Frozen):
     """Score = hours_weight × min(hours, hours_cap) + deliverable_weight × deliverables.
 
-    Ties go to more hours, then to the earlier nomination, so the same facts always give the same list.
+    Ties go to more hours, then to the earlier nomination (lower participant id), so the same facts always
+    give the same ordered list.
     """
 
     version: int = 1
