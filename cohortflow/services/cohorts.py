@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from cohortflow.domain.programme import ProgrammeInvalid, programme_problems
 from cohortflow.services.digest_schedules import schedule_digests
+from cohortflow.services.starting import start_once
 from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleResult, CohortCycleWorkflow, workflow_id
 
 
@@ -25,16 +24,9 @@ async def start_cohort(
     problems = programme_problems(inp.programme)
     if problems:
         raise ProgrammeInvalid(problems)
-    try:
-        handle = await client.start_workflow(
-            CohortCycleWorkflow.run,
-            inp,
-            id=workflow_id(inp.cohort_id),
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-        )
-    except WorkflowAlreadyStartedError:
-        raise CohortExists(f"cohort {inp.cohort_id} already exists") from None
+    exists = CohortExists(f"cohort {inp.cohort_id} already exists")
+    handle: WorkflowHandle[CohortCycleWorkflow, CohortCycleResult] = await start_once(
+        client, CohortCycleWorkflow.run, inp, workflow_id(inp.cohort_id), task_queue, exists
+    )
     await schedule_digests(client, inp.cohort_id, inp.programme, task_queue)
     return handle

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.rotation_plan import RotationPlan, plan_problems, plan_stream
+from cohortflow.services.starting import start_once
 from cohortflow.store.eventstore import EventStore
 from cohortflow.workflows.rotation_plan import (
     RotationPlanInput,
@@ -31,17 +30,10 @@ async def start_plan(
             problems.append(f"cohort {cohort_id}, which the plan would start, already exists")
     if problems:
         raise CommandRefused("; ".join(problems))
-    try:
-        return await client.start_workflow(
-            RotationPlanWorkflow.run,
-            inp,
-            id=plan_workflow_id(inp.plan.id),
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-        )
-    except WorkflowAlreadyStartedError:
-        raise exists from None
+    handle: WorkflowHandle[RotationPlanWorkflow, RotationPlanResult] = await start_once(
+        client, RotationPlanWorkflow.run, inp, plan_workflow_id(inp.plan.id), task_queue, exists
+    )
+    return handle
 
 
 def _programme_problems(plan: RotationPlan, programme: Programme) -> list[str]:
