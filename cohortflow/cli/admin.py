@@ -341,6 +341,26 @@ def _cohort(cohort_id: str) -> str:
     return f"{API}/cohorts/{_segment(cohort_id)}"
 
 
+def _plan(plan_id: str) -> str:
+    return f"{API}/plans/{_segment(plan_id)}"
+
+
+def _sheet_type(file: Path, what: str) -> str:
+    """The media type of a spreadsheet file; anything else is refused before sending."""
+    media = SHEET_TYPES.get(file.suffix.lower())
+    if media is None:
+        _refuse(f"{file.name}: {what} is a .csv, .txt or .xlsx file")
+    return media
+
+
+def _refused_file(exc: Refused) -> dict[str, Any]:
+    """The body of a file the API checked and refused (422, status refused); any other refusal goes on up."""
+    body = exc.body
+    if exc.status != 422 or not isinstance(body, dict) or body.get("status") != "refused":
+        raise exc
+    return body
+
+
 @cohort_app.command()
 def start(
     cohort_id: str,
@@ -396,16 +416,12 @@ def start_plan(
 @plan_app.command("roster")
 def plan_roster(plan_id: str, file: ExistingFile, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
     """Add the eligible people of a file (name, national_id, prefecture_code, school) to the plan's roster."""
-    media = SHEET_TYPES.get(file.suffix.lower())
-    if media is None:
-        _refuse(f"{file.name}: a roster is a .csv, .txt or .xlsx file")
+    media = _sheet_type(file, "a roster")
     with _api(api_url, token) as api:
         try:
-            outcome = api.upload(f"{API}/plans/{plan_id}/roster", file, media)
+            outcome = api.upload(f"{_plan(plan_id)}/roster", file, media)
         except Refused as exc:
-            body = exc.body
-            if exc.status != 422 or not isinstance(body, dict) or body.get("status") != "refused":
-                raise
+            body = _refused_file(exc)
             exc.detail = f"nobody was added to the roster ({body.get('rows', 0):,} rows)"
             report(exc, token)
             raise typer.Exit(2) from None
@@ -419,7 +435,7 @@ def plan_roster(plan_id: str, file: ExistingFile, api_url: ApiUrl = DEFAULT_URL,
 def plan_status(plan_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
     """The plan's cohorts (started so far, and planned) and how much of its roster they cover."""
     with _api(api_url, token) as api:
-        answer = api.get(f"{API}/plans/{plan_id}")
+        answer = api.get(_plan(plan_id))
     if as_json:
         _json(answer)
         return
@@ -631,9 +647,7 @@ def _import(
     api_url: str,
     token: str | None,
 ) -> None:
-    media = SHEET_TYPES.get(file.suffix.lower())
-    if media is None:
-        _refuse(f"{file.name}: an import is a .csv, .txt or .xlsx file")
+    media = _sheet_type(file, "an import")
     params = {"accept_partial": "true" if accept_partial else "false"}
     with _api(api_url, token) as api:
         try:
@@ -649,9 +663,7 @@ def _import(
                     f"{_cohort(cohort_id)}/imports/{kind}", file, media, params=params, on_progress=sent
                 )
         except Refused as exc:
-            body = exc.body
-            if exc.status != 422 or not isinstance(body, dict) or body.get("status") != "refused":
-                raise
+            body = _refused_file(exc)
             exc.detail = f"nothing was applied from the {kind} file ({_counts(body)})"
             _rejects(api, body, rejects_to)
             report(exc, token)
