@@ -22,7 +22,6 @@ from typing import Any
 from pydantic import Field
 
 from cohortflow.domain.blocks.common import CODE, BlockBase, Frozen
-from cohortflow.domain.blocks.placement import Placement
 from cohortflow.domain.blocks.registry import Block
 from cohortflow.domain.blocks.reminders import BlockReminders, block_reminder_problems
 from cohortflow.domain.blocks.selection import Selection, SelectionRule
@@ -95,10 +94,6 @@ class ProgrammeTemplate(Frozen):
     @property
     def prefecture_codes(self) -> set[str]:
         return {p.code for p in self.prefectures}
-
-    def task_due_day(self, block: Placement, task: str) -> int | None:
-        found = next((t for t in block.tasks if t.code == task), None)
-        return None if found is None else block.due_day(found, self)
 
     def has_track(self, code: str) -> bool:
         return any(t.code == code for t in self.tracks)

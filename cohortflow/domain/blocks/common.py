@@ -65,6 +65,9 @@ class TemplateView(Protocol):
         """Another block of the template, by code."""
         ...
 
+    @property
+    def prefecture_codes(self) -> set[str]: ...
+
 
 class BlockBase(Frozen):
     """Settings shared by every block kind; each kind adds its own and a ``kind`` tag."""

@@ -71,6 +71,11 @@ class Placement(BlockBase):
             return (task.due_date - view.starts_on).days
         return None
 
+    def task_due_day(self, code: str, view: TemplateView) -> int | None:
+        """The programme day task ``code`` is due, if the block has that task and it has a due date."""
+        task = next((t for t in self.tasks if t.code == code), None)
+        return None if task is None else self.due_day(task, view)
+
     def problems(self, view: TemplateView) -> Iterator[str]:
         yield from self._host_problems(view)
         yield from self._task_problems(view)

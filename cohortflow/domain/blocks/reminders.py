@@ -12,11 +12,10 @@ refused when the template is validated.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Protocol
 
 from pydantic import Field
 
-from cohortflow.domain.blocks.common import BlockBase, Frozen
+from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView
 from cohortflow.domain.blocks.placement import Placement
 from cohortflow.domain.messages import MessageTemplate, placeholder_problems
 from cohortflow.domain.reminder_rules import (
@@ -46,21 +45,7 @@ class BlockReminders(ReminderSettings):
     rules: tuple[BlockReminderRule, ...] = ()
 
 
-class TemplateTimes(Protocol):
-    """What the rules are checked against."""
-
-    @property
-    def length_days(self) -> int: ...
-
-    @property
-    def prefecture_codes(self) -> set[str]: ...
-
-    def block(self, code: str) -> BlockBase | None: ...
-
-    def task_due_day(self, block: Placement, task: str) -> int | None: ...
-
-
-def block_reminder_problems(r: BlockReminders, t: TemplateTimes) -> Iterator[str]:
+def block_reminder_problems(r: BlockReminders, t: TemplateView) -> Iterator[str]:
     yield from settings_problems(r, [rule.code for rule in r.rules])
     templates = {tpl.code: tpl for tpl in r.templates}
     for rule in r.rules:
@@ -68,9 +53,7 @@ def block_reminder_problems(r: BlockReminders, t: TemplateTimes) -> Iterator[str
     yield from coordinator_problems(r, t.prefecture_codes)
 
 
-def _rule_problems(
-    rule: BlockReminderRule, t: TemplateTimes, templates: Mapping[str, MessageTemplate]
-) -> Iterator[str]:
+def _rule_problems(rule: BlockReminderRule, t: TemplateView, templates: Mapping[str, MessageTemplate]) -> Iterator[str]:
     where = f"reminder rule {rule.code}"
     yield from code_problems(rule.code)
     template = templates.get(rule.template)
@@ -98,7 +81,7 @@ def _rule_problems(
         yield from _due_problems(where, rule, block, t)
 
 
-def _after_problems(where: str, rule: BlockReminderRule, block: BlockBase, t: TemplateTimes) -> Iterator[str]:
+def _after_problems(where: str, rule: BlockReminderRule, block: BlockBase, t: TemplateView) -> Iterator[str]:
     if not 0 <= rule.nudges <= MAX_NUDGES:
         yield f"{where}: nudges must be 0 to {MAX_NUDGES}, got {rule.nudges}"
     if rule.nudge_every_days < 1:
@@ -111,9 +94,9 @@ def _after_problems(where: str, rule: BlockReminderRule, block: BlockBase, t: Te
             yield f"{where}: day {last} of the programme falls after it ends on day {t.length_days}"
 
 
-def _due_problems(where: str, rule: BlockReminderRule, block: BlockBase, t: TemplateTimes) -> Iterator[str]:
+def _due_problems(where: str, rule: BlockReminderRule, block: BlockBase, t: TemplateView) -> Iterator[str]:
     task = rule.about.removeprefix("task:")
-    due = t.task_due_day(block, task) if isinstance(block, Placement) and rule.about.startswith("task:") else None
+    due = block.task_due_day(task, t) if isinstance(block, Placement) and rule.about.startswith("task:") else None
     if due is None:
         yield f"{where}: before_due needs a task with a due date, and {rule.about!r} has none"
         return
