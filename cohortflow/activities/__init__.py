@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cohortflow.activities.blocks import BlockActivities
 from cohortflow.activities.completion import CompletionActivities
 from cohortflow.activities.corrections import CorrectionActivities
 from cohortflow.activities.cycle_records import CycleRecordActivities
@@ -35,6 +36,7 @@ class Activities(
     CorrectionActivities,
     ImportActivities,
     ReminderActivities,
+    BlockActivities,
 ):
     """All cohort activities, sharing one store and one programme cache."""
 
@@ -46,6 +48,9 @@ def all_activities(store: EventStore, uploads: Path | None = None) -> list[Calla
         plans.record_plan_started,
         plans.import_roster,
         acts.record_cohort_started,
+        acts.record_block_cohort_started,
+        acts.run_block_step,
+        acts.withdraw_from_blocks,
         acts.record_cycle_event,
         acts.import_sample_nominees,
         acts.record_sample_online_study,

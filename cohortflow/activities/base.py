@@ -25,6 +25,7 @@ from cohortflow.domain.events import EVENT_TYPES, CohortStarted, Event, Metadata
 from cohortflow.domain.facts import CohortFacts
 from cohortflow.domain.nomination import InvalidRecords
 from cohortflow.domain.programme import Programme, ProgrammeInvalid
+from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate, is_block_template
 from cohortflow.store.errors import StoreError
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import AppendResult, NewEvent
@@ -43,6 +44,8 @@ FACT_TYPES = (
     "ReturnReportSubmitted",
     "SurveyResponded",
     "CreditAwarded",
+    "SubmissionRecorded",
+    "AnonymousAnswerRecorded",
 )
 DOMAIN_ERRORS = (CommandRefused, CorrectionRefused, InvalidRecords, ProgrammeInvalid, StoreError)
 
@@ -82,7 +85,7 @@ class CohortActivities:
     def __init__(self, store: EventStore, uploads: Path | None = None) -> None:
         self.store = store
         self._uploads = uploads
-        self._programmes: dict[str, Programme] = {}
+        self._programmes: dict[str, AnyTemplate] = {}
 
     @property
     def uploads(self) -> Path:
@@ -97,16 +100,33 @@ class CohortActivities:
             cohort_id=ref.cohort_id, workflow_id=ref.workflow_id, activity=info.activity_type
         )
 
-    async def programme(self, ref: CohortRef) -> Programme:
-        """The programme version the cohort was started (and is pinned) under."""
+    async def pinned(self, ref: CohortRef) -> AnyTemplate:
+        """The programme version the cohort was started (and is pinned) under, of either form."""
         cached = self._programmes.get(ref.cohort_id)
         if cached is not None:
             return cached
         start = await self.store.first_event(ref.stream_id)
         if start is None or start.type != CohortStarted.TYPE:
             raise CommandRefused(f"cohort {ref.cohort_id} has not been started")
-        programme = Programme.model_validate(start.data["programme"])
+        data = start.data["programme"]
+        programme: AnyTemplate = (
+            ProgrammeTemplate.model_validate(data) if is_block_template(data) else Programme.model_validate(data)
+        )
         self._programmes[ref.cohort_id] = programme
+        return programme
+
+    async def programme(self, ref: CohortRef) -> Programme:
+        """The seven-phase programme the cohort runs."""
+        programme = await self.pinned(ref)
+        if not isinstance(programme, Programme):
+            raise CommandRefused(f"cohort {ref.cohort_id} runs a block template, not the seven-phase form")
+        return programme
+
+    async def template(self, ref: CohortRef) -> ProgrammeTemplate:
+        """The block template the cohort runs."""
+        programme = await self.pinned(ref)
+        if not isinstance(programme, ProgrammeTemplate):
+            raise CommandRefused(f"cohort {ref.cohort_id} runs the seven-phase form, not a block template")
         return programme
 
     async def facts(self, ref: CohortRef) -> CohortFacts:
@@ -123,7 +143,7 @@ class CohortActivities:
         step: str,
         decide: Callable[[], Awaitable[Sequence[Event]]],
         *,
-        programme: Programme,
+        programme: AnyTemplate,
         expected_version: int | None = None,
     ) -> list[Event]:
         """Record what ``decide`` returns as business step ``step``, exactly once.
@@ -142,7 +162,7 @@ class CohortActivities:
         return events
 
     @staticmethod
-    def metadata(ref: CohortRef, step: str, programme: Programme) -> dict[str, object]:
+    def metadata(ref: CohortRef, step: str, programme: AnyTemplate) -> dict[str, object]:
         return Metadata(
             actor=ref.actor,
             workflow_id=ref.workflow_id,
@@ -158,7 +178,7 @@ class CohortActivities:
         step: str,
         events: Iterable[Event],
         *,
-        programme: Programme,
+        programme: AnyTemplate,
         expected_version: int | None = None,
         count: int | None = None,
     ) -> AppendResult:

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import itertools
 import tempfile
 from array import array
-from collections.abc import AsyncGenerator, Iterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol, TypeVar
@@ -32,14 +33,18 @@ from temporalio import activity
 from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
 from cohortflow.activities.plan_enrolments import PlanNominations, plan_nominations
 from cohortflow.activities.repeats import KeyTable, text_key
+from cohortflow.domain.block_records import SubmissionCheck
+from cohortflow.domain.blocks.intake import SubmissionRow
+from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.events import Event, ImportApplied, ImportKind
 from cohortflow.domain.facts import CohortFacts
 from cohortflow.domain.nomination import NominationCheck, NomineeRow
-from cohortflow.domain.programme import Programme
-from cohortflow.domain.records import RecordCheck, RecordRow, repeat_key
+from cohortflow.domain.quotas import quotas_of, taken
+from cohortflow.domain.records import RecordCheck, RecordRow
 from cohortflow.domain.rotation_plan import RosterRow
+from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate
 from cohortflow.imports.reading import FileRefused, SourceRow, open_table
-from cohortflow.imports.typed import TypedRow, typed_row
+from cohortflow.imports.typed import TypedRow, submission_row, typed_row
 
 REPORTED_PROBLEMS = 200
 """Problems returned in the answer; the rejects file holds every one."""
@@ -60,6 +65,8 @@ class ImportRecords(BaseModel):
     """A coordinator's prefecture: rows of other prefectures are rejected."""
     plan_id: str | None = None
     """The cohort's rotation plan: people enrolled in its other cohorts are rejected."""
+    block: str | None = None
+    """In a block template's cohort, the open block the file's records go to."""
 
 
 class ImportOutcome(BaseModel):
@@ -78,7 +85,8 @@ def rejects_path(uploads: Path, digest: str) -> Path:
     return uploads / f"{digest}.rejects.csv"
 
 
-Checker = NominationCheck | RecordCheck
+Checker = NominationCheck | RecordCheck | SubmissionCheck
+Convert = Callable[[SourceRow], tuple[TypedRow | None, list[str]]]
 
 
 @dataclass
@@ -130,7 +138,7 @@ class ImportActivities(CohortActivities):
         path = self.uploads / req.digest
         if not path.is_file():
             return _refused(req, f"no uploaded file has digest {req.digest}")
-        programme = await self.programme(req.ref)
+        programme = await self.pinned(req.ref)
         facts = await self.facts(req.ref)
         rejects = rejects_path(self.uploads, req.digest) if req.accept_partial else None
         plan = None
@@ -157,7 +165,7 @@ class ImportActivities(CohortActivities):
             await self.append(
                 req.ref,
                 step,
-                _second_pass(req, path, _checker(req, programme, facts), rejected, summary),
+                _second_pass(req, path, _checker(req, programme, facts), _converter(req, programme), rejected, summary),
                 programme=programme,
                 count=good + 1,
             )
@@ -167,7 +175,7 @@ class ImportActivities(CohortActivities):
         self,
         req: ImportRecords,
         path: Path,
-        programme: Programme,
+        programme: AnyTemplate,
         facts: CohortFacts,
         plan: PlanNominations | None,
         rejects: Path | None,
@@ -184,7 +192,8 @@ class ImportActivities(CohortActivities):
             chunks = await _open_chunks(conn, _checker(req, programme, facts), facts, plan)
             with contextlib.ExitStack() as stack:
                 writer = None
-                async with contextlib.aclosing(_checked(chunks, req.kind, path)) as checked:
+                convert = _converter(req, programme)
+                async with contextlib.aclosing(_checked(chunks, req.kind, convert, path)) as checked:
                     async for source, problems in checked:
                         tally.rows += 1
                         if tally.rows % HEARTBEAT_EVERY == 0:
@@ -302,20 +311,22 @@ class _NomineeChunks:
 class _RecordChunks:
     """Record rows: the repeat key of every row whose participant may have records goes to the key table."""
 
-    def __init__(self, check: RecordCheck, keys: KeyTable) -> None:
+    def __init__(self, check: RecordCheck | SubmissionCheck, keys: KeyTable) -> None:
         self.check = check
         self.keys = keys
 
     async def problems(self, rows: Sequence[TypedRow]) -> list[list[str]]:
         records = _records(rows)
-        screened = [self.check.screen(r) for r in records]
+        screened = [_screen(self.check, r) for r in records]
         keyed = [
-            (text_key(*repeat_key(r)), r.row) for r, problems in zip(records, screened, strict=True) if not problems
+            (text_key(*_repeat_key(self.check, r)), r.row)
+            for r, problems in zip(records, screened, strict=True)
+            if not problems
         ]
         repeated = await self.keys.repeats(keyed)
         found: list[list[str]] = []
         for r, problems in zip(records, screened, strict=True):
-            outcome = problems or self.check.decide(r, repeated=r.row in repeated)
+            outcome = problems or _decide(self.check, r, repeated=r.row in repeated)
             found.append(outcome if isinstance(outcome, list) else [])
         return found
 
@@ -324,7 +335,7 @@ async def _open_chunks(
     conn: AsyncConnection[TupleRow], check: Checker, facts: CohortFacts, plan: PlanNominations | None
 ) -> _Chunks:
     """The chunked check of ``check``'s kind, with its key tables made in ``conn``'s transaction."""
-    if isinstance(check, RecordCheck):
+    if not isinstance(check, NominationCheck):
         return _RecordChunks(check, await KeyTable.create(conn, "import_record_keys"))
     ids = await KeyTable.create(conn, "import_participant_ids")
     people = await KeyTable.create(conn, "import_people")
@@ -333,18 +344,25 @@ async def _open_chunks(
     return _NomineeChunks(check, ids, people, conn, plan)
 
 
-async def _checked(chunks: _Chunks, kind: ImportKind, path: Path) -> AsyncGenerator[tuple[SourceRow, list[str]]]:
+async def _checked(
+    chunks: _Chunks, kind: ImportKind, convert: Convert, path: Path
+) -> AsyncGenerator[tuple[SourceRow, list[str]]]:
     """Every row of the file with its problems (none: it is good), in file order."""
     with open_table(path, kind) as table:
         for sources in _batched(table.rows(), CHUNK_ROWS):
-            typed = [typed_row(kind, source) for source in sources]
+            typed = [convert(source) for source in sources]
             found = iter(await chunks.problems([t for t, problems in typed if t is not None and not problems]))
             for source, (t, problems) in zip(sources, typed, strict=True):
                 yield source, (problems if t is None or problems else next(found))
 
 
 def _second_pass(
-    req: ImportRecords, path: Path, check: Checker, rejected: Iterable[int], summary: ImportApplied
+    req: ImportRecords,
+    path: Path,
+    check: Checker,
+    convert: Convert,
+    rejected: Iterable[int],
+    summary: ImportApplied,
 ) -> Iterator[Event]:
     """The events of the rows the first pass accepted, then the import's summary.
 
@@ -358,7 +376,7 @@ def _second_pass(
             if source.row == next_skipped:
                 next_skipped = next(skipped, None)
                 continue
-            typed, problems = typed_row(req.kind, source)
+            typed, problems = convert(source)
             outcome = problems if typed is None or problems else _alone(check, typed)
             if isinstance(outcome, list):
                 raise RuntimeError(f"row {source.row} was accepted by the first pass but not the second: {outcome}")
@@ -371,21 +389,66 @@ def _alone(check: Checker, row: TypedRow) -> Event | list[str]:
     if isinstance(row, NomineeRow):
         assert isinstance(check, NominationCheck)
         return check.decide(check.screen(row), id_seen=False, person_seen=False)
-    assert isinstance(check, RecordCheck)
+    assert not isinstance(check, NominationCheck)
     (record,) = _records([row])
-    return check.screen(record) or check.decide(record, repeated=False)
+    return _screen(check, record) or _decide(check, record, repeated=False)
 
 
-def _checker(req: ImportRecords, programme: Programme, facts: CohortFacts) -> Checker:
+# A seven-phase cohort's records check takes its typed rows; a block template's, generic block records.
+def _screen(check: RecordCheck | SubmissionCheck, row: RecordRow | SubmissionRow) -> list[str]:
+    if isinstance(check, SubmissionCheck):
+        assert isinstance(row, SubmissionRow)
+        return check.screen(row)
+    assert not isinstance(row, SubmissionRow)
+    return check.screen(row)
+
+
+def _repeat_key(check: RecordCheck | SubmissionCheck, row: RecordRow | SubmissionRow) -> tuple[str, str]:
+    if isinstance(check, SubmissionCheck):
+        assert isinstance(row, SubmissionRow)
+        return check.repeat_key(row)
+    assert not isinstance(row, SubmissionRow)
+    return check.repeat_key(row)
+
+
+def _decide(
+    check: RecordCheck | SubmissionCheck, row: RecordRow | SubmissionRow, *, repeated: bool
+) -> Event | list[str]:
+    if isinstance(check, SubmissionCheck):
+        assert isinstance(row, SubmissionRow)
+        return check.decide(row, repeated=repeated)
+    assert not isinstance(row, SubmissionRow)
+    return check.decide(row, repeated=repeated)
+
+
+def _checker(req: ImportRecords, programme: AnyTemplate, facts: CohortFacts) -> Checker:
+    if isinstance(programme, ProgrammeTemplate) and req.kind != "nominees":
+        block = programme.block(req.block or "")
+        intake = block.intake(req.kind) if block else None
+        if block is None or intake is None:
+            raise CommandRefused(f"block {req.block} takes no {req.kind} files")
+        return SubmissionCheck(programme, facts, block, intake, req.prefecture)
     if req.kind != "nominees":
+        assert not isinstance(programme, ProgrammeTemplate)
         return RecordCheck(programme, facts, req.prefecture)
+    quotas = quotas_of(programme)
     # The people already in the cohort are in the import's key table (see _open_chunks), not in a set here.
     return NominationCheck(
-        programme,
-        already=facts.nominations_by_prefecture(),
+        quotas,
+        already=taken(quotas, ((p.prefecture_code, p.track) for p in facts.participants.values())),
         known_ids=facts.participants,
         prefecture=req.prefecture,
     )
+
+
+def _converter(req: ImportRecords, programme: AnyTemplate) -> Convert:
+    """How the file's rows are typed: a block template's records are generic block records."""
+    if isinstance(programme, ProgrammeTemplate) and req.kind != "nominees":
+        block = programme.block(req.block or "")
+        intake = block.intake(req.kind) if block else None
+        assert intake is not None, "checked by _checker first"
+        return functools.partial(submission_row, intake)
+    return functools.partial(typed_row, req.kind)
 
 
 def _nominees(rows: Sequence[TypedRow]) -> list[NomineeRow]:
@@ -395,7 +458,7 @@ def _nominees(rows: Sequence[TypedRow]) -> list[NomineeRow]:
     return nominees
 
 
-def _records(rows: Sequence[TypedRow]) -> list[RecordRow]:
+def _records(rows: Sequence[TypedRow]) -> list[RecordRow | SubmissionRow]:
     records = [r for r in rows if not isinstance(r, NomineeRow | RosterRow)]
     if len(records) != len(rows):
         raise TypeError("a records import got nominee or roster rows")

@@ -18,7 +18,9 @@ from cohortflow.api.auth import require
 from cohortflow.domain.events import CorrectableField
 from cohortflow.domain.programme import PhaseKind
 from cohortflow.services import programmes
-from cohortflow.services.cohorts import start_cohort
+from cohortflow.domain.template import ProgrammeTemplate
+from cohortflow.services.cohorts import start_block_cohort, start_cohort
+from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleStatus, CloseBlock
 from cohortflow.workflows.cohort_cycle import (
     AdminOutcome,
     ClosePhase,
@@ -53,6 +55,11 @@ class Started(BaseModel):
 
 class ClosePhaseRequest(BaseModel):
     phase: PhaseKind
+    reason: str = Field(min_length=1)
+
+
+class CloseBlockRequest(BaseModel):
+    block: str = Field(min_length=1, description="The code of an open block")
     reason: str = Field(min_length=1)
 
 
@@ -93,11 +100,18 @@ async def start(
     body: StartCohort, request: Request, principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))]
 ) -> Started:
     """Start a cohort under a recorded programme version, which stays pinned for the cohort's life."""
-    programme = await programmes.load_runnable(request.app.state.store, body.programme_id, body.version)
-    inp = CohortCycleInput(
-        cohort_id=body.cohort_id, programme=programme, day_seconds=body.day_seconds, actor=principal.actor
-    )
-    handle = await start_cohort(_client(request), inp, request.app.state.settings.task_queue)
+    programme = await programmes.load(request.app.state.store, body.programme_id, body.version)
+    queue = request.app.state.settings.task_queue
+    if isinstance(programme, ProgrammeTemplate):
+        started = BlockCycleInput(
+            cohort_id=body.cohort_id, template=programme, day_seconds=body.day_seconds, actor=principal.actor
+        )
+        handle = await start_block_cohort(_client(request), started, queue)
+    else:
+        inp = CohortCycleInput(
+            cohort_id=body.cohort_id, programme=programme, day_seconds=body.day_seconds, actor=principal.actor
+        )
+        handle = await start_cohort(_client(request), inp, queue)
     return Started(
         cohort_id=body.cohort_id, workflow_id=handle.id, programme_id=programme.id, programme_version=programme.version
     )
@@ -106,10 +120,10 @@ async def start(
 @router.get("/{cohort_id}/status")
 async def status(
     cohort_id: str, request: Request, _: Annotated[Principal, Depends(require(Permission.COHORTS_READ))]
-) -> CycleStatus:
-    """The open phase and its deadline, as the cohort's workflow knows them."""
-    result: CycleStatus = await _handle(request, cohort_id).query(CohortCycleWorkflow.status)
-    return result
+) -> CycleStatus | BlockCycleStatus:
+    """Where the cohort stands, as its workflow knows it: the open phase and its deadline, or the open blocks."""
+    found = await _handle(request, cohort_id).query("status")
+    return BlockCycleStatus.model_validate(found) if "open_blocks" in found else CycleStatus.model_validate(found)
 
 
 @router.post("/{cohort_id}/close-phase")
@@ -117,6 +131,16 @@ async def close_phase(cohort_id: str, body: ClosePhaseRequest, request: Request,
     """Close the open phase before its deadline."""
     req = ClosePhase(phase=body.phase, reason=body.reason, actor=principal.actor)
     return await _handle(request, cohort_id).execute_update(CohortCycleWorkflow.close_phase, req)
+
+
+@router.post("/{cohort_id}/close-block")
+async def close_block(cohort_id: str, body: CloseBlockRequest, request: Request, principal: Steer) -> AdminOutcome:
+    """Close an open block of a block template's cohort before its day; its credits are decided then."""
+    req = CloseBlock(block=body.block, reason=body.reason, actor=principal.actor)
+    outcome: AdminOutcome = await _handle(request, cohort_id).execute_update(
+        "close_block", req, result_type=AdminOutcome
+    )
+    return outcome
 
 
 @router.post("/{cohort_id}/extend-deadline")

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
 from cohortflow.access.roles import Permission, Principal
@@ -71,6 +71,9 @@ async def import_file(
     principal: Importer,
     file: Annotated[UploadFile, File(description="CSV (UTF-8, UTF-8 with BOM or GB18030) or XLSX")],
     accept_partial: bool = False,
+    block: Annotated[
+        str | None, Query(description="A block template's open block the file is for, when several take its kind")
+    ] = None,
 ) -> ImportOutcome:
     """Check every row and apply all of them, or none if any is bad.
 
@@ -87,6 +90,7 @@ async def import_file(
         accept_partial=accept_partial,
         prefecture=principal.prefecture_scope,
         actor=principal.actor,
+        block=block,
     )
     handle = request.app.state.temporal.get_workflow_handle(workflow_id(cohort_id))
     outcome: ImportOutcome = await handle.execute_update(CohortCycleWorkflow.import_file, req)

@@ -200,7 +200,9 @@ IMPORT_PHASES: dict[ImportKind, PhaseKind] = {
 
 def check_import_open(phase: PhaseKind | None, kind: ImportKind) -> None:
     """A file is accepted only while the phase it belongs to is open."""
-    expected = IMPORT_PHASES[kind]
+    expected = IMPORT_PHASES.get(kind)
+    if expected is None:
+        raise CommandRefused(f"a {kind} file belongs to a block template; this cohort runs the seven-phase form")
     if phase != expected:
         now = "finished" if phase is None else f"in {phase}"
         raise CommandRefused(f"a {kind} file belongs to the {expected} phase; the cohort is {now}")

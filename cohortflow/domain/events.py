@@ -114,6 +114,10 @@ class CandidateNominated(Event):
     phone: str | None = None
     """For a webhook channel (SMS or WeChat gateways)."""
     locale: Locale = "zh"
+    track: str | None = None
+    """The block template's track the person is nominated into."""
+    school_level: str | None = None
+    """Their school's level, which a placement matches host schools to."""
 
 
 class OnlineStudyRecorded(Event):
@@ -131,13 +135,16 @@ class SelectionDecided(Event):
     eligible: int
     selected: list[str]
     waiting_list: list[str]
+    track: str | None = None
+    """A block template's track, which each selection block decides for separately."""
 
 
 class ParticipantWithdrawn(Event):
     TYPE = "ParticipantWithdrawn"
     participant_id: str
     reason: str
-    phase: PhaseKind
+    phase: str
+    """The phase open when they withdrew; in a block template, the open blocks' codes."""
 
 
 class WaitingListPromoted(Event):
@@ -170,6 +177,44 @@ class FieldBatchCompleted(Event):
     attended: int
 
 
+class BlockOpened(Event):
+    TYPE = "BlockOpened"
+    block: str
+    closes_at: datetime
+
+
+class BlockClosed(Event):
+    TYPE = "BlockClosed"
+    block: str
+    closed_early: bool
+    reason: str = ""
+
+
+class SubmissionRecorded(Event):
+    """One imported record of a block: hours, a deliverable, attendance, a task count, a score, a log entry…
+
+    The latest record of a participant, block, kind and item stands; earlier ones stay in the history.
+    """
+
+    TYPE = "SubmissionRecorded"
+    block: str
+    kind: ImportKind
+    participant_id: str
+    item: str = ""
+    number: float | None = None
+    text: str = ""
+
+
+class AnonymousAnswerRecorded(Event):
+    """An answer to an anonymous survey: it names no one, so nothing can link it to a person."""
+
+    TYPE = "AnonymousAnswerRecorded"
+    block: str
+    kind: ImportKind
+    number: float | None = None
+    text: str = ""
+
+
 class ReturnReportSubmitted(Event):
     TYPE = "ReturnReportSubmitted"
     participant_id: str
@@ -187,7 +232,8 @@ class CreditAwarded(Event):
     entry_id: str
     participant_id: str
     person_key: str
-    phase: PhaseKind
+    phase: str
+    """The phase, or in a block template the block, whose criterion earned it."""
     hours: float
     level: CreditLevel
     earned_by: list[int]
@@ -339,6 +385,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         FieldBatchCompleted,
         ReturnReportSubmitted,
         SurveyResponded,
+        BlockOpened,
+        BlockClosed,
+        SubmissionRecorded,
+        AnonymousAnswerRecorded,
         CreditAwarded,
         CreditReversed,
         ParticipantCompleted,

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from cohortflow.domain.blocks.intake import Record
+
 
 class StoredEventLike(Protocol):
     @property
@@ -42,6 +44,14 @@ class ParticipantFacts:
     return_report_position: int | None = None
     surveys: dict[str, int] = field(default_factory=dict)
     credited_phases: set[str] = field(default_factory=set)
+    """Phases, or blocks, that have awarded the participant credit."""
+    track: str | None = None
+    school_level: str | None = None
+    blocks: dict[str, dict[tuple[str, str], Record]] | None = None
+    """A block template's records, by block and (import kind, item); None in the seven-phase form."""
+
+    def records(self, block: str) -> dict[tuple[str, str], Record]:
+        return self.blocks.get(block, {}) if self.blocks else {}
 
 
 @dataclass
@@ -52,6 +62,9 @@ class CohortFacts:
     waiting_list: dict[str, None] = field(default_factory=dict)
     selection_position: int | None = None
     event_count: int = 0
+    credit_hours: float = 0.0
+    anonymous_answers: dict[str, int] = field(default_factory=dict)
+    """Anonymous answers per block: counted, never linked to anyone."""
 
     def apply(self, event: StoredEventLike) -> None:
         self.event_count += 1
@@ -66,12 +79,21 @@ class CohortFacts:
                 name=d["name"],
                 school=d["school"],
                 role=d["role"],
+                track=d.get("track"),
+                school_level=d.get("school_level"),
             )
             return
         if kind == "SelectionDecided":
-            self.selected = dict.fromkeys(d["selected"])
-            self.waiting_list = dict.fromkeys(d["waiting_list"])
+            if d.get("track") is None:
+                self.selected = dict.fromkeys(d["selected"])
+                self.waiting_list = dict.fromkeys(d["waiting_list"])
+            else:  # one of a block template's selections: each decides for its own track
+                self.selected.update(dict.fromkeys(d["selected"]))
+                self.waiting_list.update(dict.fromkeys(d["waiting_list"]))
             self.selection_position = event.position
+            return
+        if kind == "AnonymousAnswerRecorded":
+            self.anonymous_answers[d["block"]] = self.anonymous_answers.get(d["block"], 0) + 1
             return
         if kind == "WaitingListPromoted":
             self.waiting_list.pop(d["participant_id"], None)
@@ -112,8 +134,14 @@ class CohortFacts:
             p.return_report_position = event.position
         elif kind == "SurveyResponded":
             p.surveys[d["survey"]] = event.position
+        elif kind == "SubmissionRecorded":
+            if p.blocks is None:
+                p.blocks = {}
+            record = Record(d["number"], d["text"], event.position)
+            p.blocks.setdefault(d["block"], {})[(d["kind"], d["item"])] = record
         elif kind == "CreditAwarded":
             p.credited_phases.add(d["phase"])
+            self.credit_hours += d["hours"]
         elif kind == "CreditReversed":
             pass  # the ledger keeps reversals; facts only track what was awarded once
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from cohortflow.domain import national_id
 from cohortflow.domain.events import CandidateNominated
-from cohortflow.domain.programme import Prefecture, Programme
+from cohortflow.domain.programme import Programme
+from cohortflow.domain.quotas import NoSeat, Quotas, Seat, quotas_of
 from cohortflow.domain.rotation_plan import already_enrolled, not_on_roster
 
 
@@ -28,6 +29,8 @@ class NomineeRow:
     email: str | None = None
     phone: str | None = None
     locale: str = "zh"
+    track: str = ""
+    school_level: str | None = None
 
 
 class InvalidRecords(ValueError):
@@ -49,14 +52,15 @@ class ScreenedNominee:
     """Normalised, or empty if the ID number is invalid."""
     person_key: str
     """The person's key, or empty if the ID number is invalid."""
-    prefecture: Prefecture | None
+    seat: Seat | None
+    """Whose quota the nomination would count against, if the row names one that exists."""
     problems: tuple[str, ...]
 
 
 class NominationCheck:
     """Check nominee rows one at a time against the programme's quotas.
 
-    ``already`` counts earlier nominations per prefecture, ``known_people`` and
+    ``already`` counts earlier nominations per quota (:func:`cohortflow.domain.quotas.taken`), ``known_people`` and
     ``known_ids`` hold those already in the cohort, so a second import cannot
     exceed a quota or nominate someone twice. ``prefecture`` limits a
     coordinator to their own prefecture's people.
@@ -69,13 +73,13 @@ class NominationCheck:
 
     def __init__(
         self,
-        programme: Programme,
+        programme: Programme | Quotas,
         already: dict[str, int] | None = None,
         known_people: Collection[str] | None = None,
         known_ids: Container[str] | None = None,
         prefecture: str | None = None,
     ) -> None:
-        self.programme = programme
+        self.quotas = quotas_of(programme) if isinstance(programme, Programme) else programme
         self.prefecture = prefecture
         self._counts = dict(already or {})
         self._people = set(known_people or ())
@@ -97,17 +101,19 @@ class NominationCheck:
         """The row's own problems; no state changes."""
         where = f"row {r.row}"
         nid, problems = national_id.checked(r.national_id, where)
-        pref = self.programme.prefecture(r.prefecture_code)
-        if pref is None:
-            problems.append(f"{where}, prefecture_code: {r.prefecture_code!r} is not a prefecture of this programme")
-        elif self.prefecture is not None and pref.code != self.prefecture:
-            problems.append(f"{where}, prefecture_code: {pref.code} is not your prefecture ({self.prefecture})")
+        seat = self.quotas.seat(r.prefecture_code, r.track)
+        if isinstance(seat, NoSeat):
+            problems.append(f"{where}, {seat.column}: {seat.reason}")
+        elif self.prefecture is not None and seat.prefecture_code != self.prefecture:
+            problems.append(
+                f"{where}, prefecture_code: {seat.prefecture_code} is not your prefecture ({self.prefecture})"
+            )
         if not r.name.strip():
             problems.append(f"{where}, name: is empty")
         if r.gender not in ("M", "F"):
             problems.append(f"{where}, gender: {r.gender!r} must be M or F")
         key = national_id.person_key(nid) if nid else ""
-        return ScreenedNominee(r, nid, key, pref, tuple(problems))
+        return ScreenedNominee(r, nid, key, seat if isinstance(seat, Seat) else None, tuple(problems))
 
     def decide(
         self,
@@ -126,7 +132,7 @@ class NominationCheck:
         ``enrolled_in``: another cohort of the cohort's rotation plan the person is enrolled in.
         ``off_roster_of``: the rotation plan whose roster does not list the person.
         """
-        r, nid, key, pref = s.row, s.national_id, s.person_key, s.prefecture
+        r, nid, key, seat = s.row, s.national_id, s.person_key, s.seat
         where = f"row {r.row}"
         problems = list(s.problems)
         if r.participant_id in self._known_ids:
@@ -139,11 +145,11 @@ class NominationCheck:
             problems.append(already_enrolled(where, national_id.mask(nid), enrolled_in))
         if off_roster_of is not None and key:
             problems.append(not_on_roster(where, national_id.mask(nid), off_roster_of))
-        if problems or pref is None:
+        if problems or seat is None:
             return problems  # a row that is bad anyway does not use up a place in the quota
-        self._counts[pref.code] = self._counts.get(pref.code, 0) + 1
-        if self._counts[pref.code] > pref.quota:
-            return [f"{where}, prefecture_code: {pref.code} ({pref.name}) is over its quota {pref.quota}"]
+        self._counts[seat.key] = self._counts.get(seat.key, 0) + 1
+        if self._counts[seat.key] > seat.quota:
+            return [f"{where}, prefecture_code: {seat.label} is over its quota {seat.quota}"]
         return CandidateNominated(
             participant_id=r.participant_id,
             person_key=key,
@@ -156,6 +162,8 @@ class NominationCheck:
             email=r.email,
             phone=r.phone,
             locale="en" if r.locale == "en" else "zh",
+            track=seat.track,
+            school_level=r.school_level or None,
         )
 
 

@@ -109,6 +109,10 @@ class RecordCheck:
         self._seen.add(key)
         return self.decide(r, repeated=repeated)
 
+    @staticmethod
+    def repeat_key(r: RecordRow) -> tuple[str, str]:
+        return repeat_key(r)
+
     def screen(self, r: RecordRow) -> list[str]:
         """Whether the row's participant may have records here at all; a row that passes counts for repeats."""
         where = f"row {r.row}"

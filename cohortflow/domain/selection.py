@@ -7,9 +7,10 @@ auditor can re-run it years later and compare.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from cohortflow.domain.blocks.selection import SelectionRule
 from cohortflow.domain.canonical import digest
 from cohortflow.domain.programme import Programme
 
@@ -42,15 +43,32 @@ def is_eligible(c: Candidate, programme: Programme) -> bool:
     return c.hours >= req.min_hours and set(req.required_deliverables) <= set(c.deliverables)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How many of one prefecture must, and may, be selected."""
+
+    min_selected: int = 0
+    max_selected: int | None = None
+
+
 def score(c: Candidate, programme: Programme) -> float:
-    rule = programme.selection
+    return score_by(c, programme.selection)
+
+
+def score_by(c: Candidate, rule: SelectionRule) -> float:
     hours = c.hours if rule.hours_cap is None else min(c.hours, rule.hours_cap)
     return round(rule.hours_weight * hours + rule.deliverable_weight * len(set(c.deliverables)), 6)
 
 
 def rank(candidates: Sequence[Candidate], programme: Programme) -> list[Ranked]:
+    return rank_by(candidates, programme.selection, lambda c: is_eligible(c, programme))
+
+
+def rank_by(
+    candidates: Sequence[Candidate], rule: SelectionRule, eligible: Callable[[Candidate], bool]
+) -> list[Ranked]:
     """Eligible candidates, best first; ties go to more hours, then the lower id."""
-    ranked = [Ranked(c, score(c, programme)) for c in candidates if is_eligible(c, programme)]
+    ranked = [Ranked(c, score_by(c, rule)) for c in candidates if eligible(c)]
     ranked.sort(key=lambda r: (-r.score, -r.candidate.hours, r.candidate.participant_id))
     return ranked
 
@@ -69,10 +87,27 @@ def selection_inputs_digest(candidates: Sequence[Candidate], programme: Programm
 
 def select(candidates: Sequence[Candidate], programme: Programme) -> SelectionOutcome:
     """Fill prefecture minimums first, then the best of the rest within caps."""
-    rule = programme.selection
-    ranked = rank(candidates, programme)
-    caps = {p.code: p.max_selected for p in programme.prefectures}
-    minimums = {p.code: p.min_selected for p in programme.prefectures}
+    return select_by(
+        candidates,
+        programme.selection,
+        eligible=lambda c: is_eligible(c, programme),
+        limits={p.code: Limits(p.min_selected, p.max_selected) for p in programme.prefectures},
+        input_digest=selection_inputs_digest(candidates, programme),
+    )
+
+
+def select_by(
+    candidates: Sequence[Candidate],
+    rule: SelectionRule,
+    *,
+    eligible: Callable[[Candidate], bool],
+    limits: dict[str, Limits],
+    input_digest: str,
+) -> SelectionOutcome:
+    """The eligible ranked by ``rule``: each prefecture's minimum first, then the best of the rest within caps."""
+    ranked = rank_by(candidates, rule, eligible)
+    caps = {code: limit.max_selected for code, limit in limits.items()}
+    minimums = {code: limit.min_selected for code, limit in limits.items()}
     taken: dict[str, int] = {}
     chosen: set[str] = set()
 
@@ -107,5 +142,5 @@ def select(candidates: Sequence[Candidate], programme: Programme) -> SelectionOu
         selected=selected,
         waiting_list=tuple(waiting),
         eligible=len(ranked),
-        input_digest=selection_inputs_digest(candidates, programme),
+        input_digest=input_digest,
     )

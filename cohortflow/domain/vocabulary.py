@@ -1,4 +1,4 @@
-"""Closed vocabularies of the seven-phase cycle that commands name: import kinds and correctable fields.
+"""Closed vocabularies that commands name: import kinds and correctable fields.
 
 Kept free of imports so that the CLI can offer them as choices without loading the domain.
 """
@@ -7,5 +7,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-ImportKind = Literal["nominees", "study_records", "deliverables", "attendance", "return_reports", "follow_up"]
+PhaseImportKind = Literal["nominees", "study_records", "deliverables", "attendance", "return_reports", "follow_up"]
+"""What the seven-phase form imports; block templates take these too."""
+BlockImportKind = Literal[
+    "groups",
+    "placements",
+    "mentors",
+    "tasks",
+    "daily_log",
+    "host_assessment",
+    "home_report",
+    "evaluation_scores",
+    "satisfaction",
+]
+"""What only block templates import (placement, residential study, evaluation)."""
+ImportKind = Literal[PhaseImportKind, BlockImportKind]
 CorrectableField = Literal["name", "school", "role", "hours", "days_present"]

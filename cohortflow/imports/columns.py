@@ -45,10 +45,17 @@ COLUMNS: dict[TableKind, tuple[Column, ...]] = {
         Column("email", ("邮箱", "电子邮箱", "e-mail"), required=False),
         Column("phone", ("手机", "手机号", "手机号码", "mobile"), required=False),
         Column("locale", ("语言", "language"), required=False),
+        Column("track", ("培训类别", "类别", "项目类别", "track_code"), required=False),
+        Column("school_level", ("学段", "学校类型", "level"), required=False),
     ),
     "study_records": (_PARTICIPANT, Column("hours", ("学时", "研修学时", "时长"))),
     "deliverables": (_PARTICIPANT, Column("deliverable", ("成果", "成果代码", "deliverable_code"))),
-    "attendance": (_PARTICIPANT, Column("days_present", ("出勤天数", "days"))),
+    "attendance": (
+        _PARTICIPANT,
+        Column("days_present", ("出勤天数", "days")),
+        Column("site", ("基地", "研修基地", "site_code"), required=False),
+        Column("batch", ("批次", "batch_code"), required=False),
+    ),
     "return_reports": (_PARTICIPANT,),
     "roster": (
         *_PERSON,
@@ -59,6 +66,36 @@ COLUMNS: dict[TableKind, tuple[Column, ...]] = {
         _PARTICIPANT,
         Column("survey", ("问卷", "问卷代码", "survey_code")),
         Column("satisfaction", ("满意度", "score")),
+    ),
+    "groups": (
+        _PARTICIPANT,
+        Column("group", ("小组", "组别", "group_code")),
+        Column("leader", ("组长", "is_leader"), required=False),
+    ),
+    "placements": (_PARTICIPANT, Column("host", ("跟岗学校", "基地学校", "host_code"))),
+    "mentors": (_PARTICIPANT, Column("mentor", ("导师", "指导教师", "mentor_name"))),
+    "tasks": (
+        _PARTICIPANT,
+        Column("task", ("任务", "任务代码", "task_code")),
+        Column("count", ("完成数量", "数量", "done")),
+        Column("summary", ("内容", "摘要", "text"), required=False),
+    ),
+    "daily_log": (
+        _PARTICIPANT,
+        Column("date", ("日期", "log_date")),
+        Column("entry", ("日志", "内容", "text")),
+    ),
+    "host_assessment": (_PARTICIPANT, Column("score", ("评分", "得分", "考核得分"))),
+    "home_report": (_PARTICIPANT, Column("title", ("标题", "报告标题"), required=False)),
+    "evaluation_scores": (
+        _PARTICIPANT,
+        Column("round", ("轮次", "考核轮次", "round_code")),
+        Column("assessor", ("评委", "考核人", "评价主体")),
+        Column("score", ("评分", "得分")),
+    ),
+    "satisfaction": (
+        Column("satisfaction", ("满意度", "score")),
+        Column("comment", ("意见", "建议", "意见建议"), required=False),
     ),
 }
 

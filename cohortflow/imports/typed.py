@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from typing import get_args
 
+from cohortflow.domain.blocks.intake import ITEM_SEPARATOR, Intake, SubmissionRow
+from cohortflow.domain.blocks.placement import SchoolLevel
 from cohortflow.domain.nomination import NomineeRow
 from cohortflow.domain.records import AttendanceRow, DeliverableRow, ReturnReportRow, StudyRow, SurveyRow
 from cohortflow.domain.rotation_plan import RosterRow
 from cohortflow.imports.columns import TableKind, required
 from cohortflow.imports.reading import SourceRow, Table
 
-TypedRow = NomineeRow | StudyRow | DeliverableRow | AttendanceRow | ReturnReportRow | SurveyRow | RosterRow
+TypedRow = (
+    NomineeRow | StudyRow | DeliverableRow | AttendanceRow | ReturnReportRow | SurveyRow | RosterRow | SubmissionRow
+)
 
 # Plain decimals only: float() would also take "nan", "inf", "1e3" and "1_000", which no office means as hours.
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
@@ -28,6 +33,17 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE = re.compile(r"\+?\d{7,15}")
 _LOCALES = {"zh": "zh", "中文": "zh", "chinese": "zh", "en": "en", "英文": "en", "english": "en"}
 _GENDERS = {"m": "M", "male": "M", "男": "M", "f": "F", "female": "F", "女": "F"}
+_LEVELS = {
+    **{level: level for level in get_args(SchoolLevel)},
+    "幼儿园": "kindergarten",
+    "小学": "primary",
+    "初中": "junior",
+    "高中": "senior",
+    "九年一贯制": "nine_year",
+    "十二年一贯制": "twelve_year",
+    "中职": "vocational",
+    "职业学校": "vocational",
+}
 
 
 class _Cells:
@@ -88,6 +104,15 @@ class _Cells:
             self._problem(column, f"{value!r} must be zh or en (中文/英文)")
         return locale or "zh"
 
+    def school_level(self, column: str) -> str | None:
+        value = self.text(column)
+        level = _LEVELS.get(value.casefold())
+        if level is None and value:
+            self._problem(
+                column, f"{value!r} is not a school level ({', '.join(get_args(SchoolLevel))}, or 小学, 初中…)"
+            )
+        return level
+
     def national_id(self, column: str) -> str:
         value = self.text(column)
         return value[:-1] + "X" if value.endswith("x") else value
@@ -109,6 +134,8 @@ def _nominee(c: _Cells) -> NomineeRow:
         email=c.email("email"),
         phone=c.phone("phone"),
         locale=c.locale("locale"),
+        track=c.text("track"),
+        school_level=c.school_level("school_level"),
     )
 
 
@@ -165,6 +192,24 @@ def typed_row(kind: TableKind, source: SourceRow) -> tuple[TypedRow | None, list
     cells = _Cells(kind, source)
     typed = _CONVERT[kind](cells)
     return (None, cells.problems) if cells.problems else (typed, [])
+
+
+def submission_row(intake: Intake, source: SourceRow) -> tuple[SubmissionRow | None, list[str]]:
+    """A row of a block template's import as a block record, or None with every problem of its form."""
+    if source.problems:
+        return None, list(source.problems)
+    c = _Cells(intake.kind, source)
+    number = None
+    if intake.number is not None:
+        number = float(c.whole(intake.number)) if intake.whole else c.decimal(intake.number)
+    row = SubmissionRow(
+        row=c.row,
+        participant_id="" if intake.anonymous else c.text("participant_id"),
+        item=ITEM_SEPARATOR.join(v for v in (c.text(col).strip() for col in intake.item) if v),
+        number=number,
+        text=c.text(intake.text).strip() if intake.text else "",
+    )
+    return (None, c.problems) if c.problems else (row, [])
 
 
 def typed_rows(table: Table) -> Iterator[tuple[int, TypedRow | None, list[str]]]:

@@ -35,6 +35,7 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
 from cohortflow.domain.programme import Programme
+from cohortflow.domain.template import ProgrammeTemplate, is_block_template
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import StoredEvent
 
@@ -452,14 +453,18 @@ class Projector:
             cohort.last_position = event.position
             cohort.selection_digest = event.data["input_digest"]
         selected, waiting = list(event.data["selected"]), list(event.data["waiting_list"])
+        # A block template decides each track on its own: only the people it names change.
+        per_track = event.data.get("track") is not None
+        scope = " AND participant_id = ANY(%(selected)s || %(waiting)s)" if per_track else ""
         await conn.execute(
             "UPDATE rm_participants SET selected = participant_id = ANY(%(selected)s), "
-            "waiting_list = participant_id = ANY(%(waiting)s) WHERE cohort_id = %(cohort)s",
+            "waiting_list = participant_id = ANY(%(waiting)s) WHERE cohort_id = %(cohort)s" + scope,
             {"selected": selected, "waiting": waiting, "cohort": cohort_id},
         )
         chosen, listed = set(selected), set(waiting)
         for (cid, pid), p in batch.participants.items():
-            if cid == cohort_id:  # rows held in memory must agree with what was just written
+            if cid == cohort_id and (not per_track or pid in chosen or pid in listed):
+                # rows held in memory must agree with what was just written
                 p.selected, p.waiting_list = pid in chosen, pid in listed
 
     async def _write_participants(self, conn: Conn, batch: _Batch) -> None:
@@ -514,7 +519,10 @@ async def _set_checkpoint(conn: Conn, position: int) -> None:
 
 def _started(cohort_id: str, event: StoredEvent) -> CohortState:
     d = event.data
-    programme = Programme.model_validate(d["programme"])
+    block_form = is_block_template(d["programme"])
+    programme = (ProgrammeTemplate if block_form else Programme).model_validate(d["programme"])
+    # The seven-phase form's eligibility settings; a block template's blocks each keep their own.
+    online = None if isinstance(programme, ProgrammeTemplate) else programme.online
     return CohortState(
         cohort_id=cohort_id,
         programme_id=programme.id,
@@ -527,9 +535,9 @@ def _started(cohort_id: str, event: StoredEvent) -> CohortState:
         deadline=None,
         completed=False,
         selection_digest=None,
-        online_min_hours=programme.online.min_hours,
-        required_deliverables=list(programme.online.required_deliverables),
-        min_attendance_ratio=programme.field_study.min_attendance_ratio,
+        online_min_hours=online.min_hours if online else 0.0,
+        required_deliverables=list(online.required_deliverables) if online else [],
+        min_attendance_ratio=programme.field_study.min_attendance_ratio if isinstance(programme, Programme) else 0.0,
         events=0,
         last_position=event.position,
     )
@@ -541,6 +549,10 @@ def _apply_to_cohort(c: CohortState, event: StoredEvent) -> None:
         c.phase, c.phase_state, c.deadline = d["phase"], "open", datetime.fromisoformat(d["deadline"])
     elif kind == "PhaseClosed":
         c.phase, c.phase_state = d["phase"], "closed"
+    elif kind == "BlockOpened":  # in a block template, the block opened last stands for where the cohort is
+        c.phase, c.phase_state, c.deadline = d["block"], "open", datetime.fromisoformat(d["closes_at"])
+    elif kind == "BlockClosed" and d["block"] == c.phase:
+        c.phase_state = "closed"
     elif kind == "DeadlineExtended" and d["phase"] == c.phase:
         c.deadline = datetime.fromisoformat(d["new_deadline"])
     elif kind == "CohortCompleted":

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.client import Client, WorkflowHandle
 
 from cohortflow.domain.programme import ProgrammeInvalid, programme_problems
 from cohortflow.services.digest_schedules import schedule_digests
 from cohortflow.services.starting import start_once
+from cohortflow.domain.template import template_problems
+from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleWorkflow
 from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleResult, CohortCycleWorkflow, workflow_id
 
 
@@ -30,3 +34,12 @@ async def start_cohort(
     )
     await schedule_digests(client, inp.cohort_id, inp.programme, task_queue)
     return handle
+
+
+async def start_block_cohort(client: Client, inp: BlockCycleInput, task_queue: str) -> WorkflowHandle[Any, Any]:
+    """Start ``cohort-{id}`` running a block template; a self-contradictory template or a reused id is refused first."""
+    problems = template_problems(inp.template)
+    if problems:
+        raise ProgrammeInvalid(problems)
+    exists = CohortExists(f"cohort {inp.cohort_id} already exists")
+    return await start_once(client, BlockCycleWorkflow.run, inp, workflow_id(inp.cohort_id), task_queue, exists)

@@ -1,8 +1,16 @@
-"""Deterministic Temporal workflows: the cohort cycle, its field-study sites, coordinators' digests, rotation plans."""
+"""Deterministic Temporal workflows: the cohort cycles (seven-phase and block templates), field-study sites,
+coordinators' digests, rotation plans."""
 
+from cohortflow.workflows.block_cycle import BlockCycleWorkflow
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow
 from cohortflow.workflows.digests import CoordinatorDigestWorkflow
 from cohortflow.workflows.field_study_site import FieldStudySiteWorkflow
 from cohortflow.workflows.rotation_plan import RotationPlanWorkflow
 
-WORKFLOWS: list[type] = [CohortCycleWorkflow, FieldStudySiteWorkflow, CoordinatorDigestWorkflow, RotationPlanWorkflow]
+WORKFLOWS: list[type] = [
+    CohortCycleWorkflow,
+    BlockCycleWorkflow,
+    FieldStudySiteWorkflow,
+    CoordinatorDigestWorkflow,
+    RotationPlanWorkflow,
+]

@@ -130,6 +130,8 @@ class FileImport(BaseModel):
     accept_partial: bool = False
     prefecture: str | None = None
     actor: str = "admin"
+    block: str | None = None
+    """In a block template's cohort: the open block the file is for, if more than one takes its kind."""
 
 
 class AdminOutcome(BaseModel):

@@ -121,7 +121,16 @@ async def test_a_partial_import_keeps_the_rejects_and_a_retry_changes_nothing(
     assert (partial.status, partial.applied, partial.rejected, partial.rejects_file) == ("applied", 9, 1, True)
     with rejects_path(tmp_path, digest).open(encoding="utf-8-sig") as kept:
         rejected = list(csv.reader(kept))
-    assert rejected[0] == ["row", "problems", *NOMINEE_COLUMNS, "email", "phone", "locale"]  # every column of the kind
+    assert rejected[0] == [
+        "row",
+        "problems",
+        *NOMINEE_COLUMNS,
+        "email",
+        "phone",
+        "locale",
+        "track",
+        "school_level",
+    ]  # every column of the kind
     assert rejected[1][:2] == ["5", "row 5, prefecture_code: '999999' is not a prefecture of this programme"]
     before = (await store.head()).position
     retry = await env.run(acts.import_records, request("nominees", digest, accept_partial=True))

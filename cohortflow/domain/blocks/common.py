@@ -8,11 +8,14 @@ block kind never needs to know about the others.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from cohortflow.domain.blocks.intake import Intake, Records, SubmissionRow
 
 CreditLevel = Literal["province", "city", "district", "school"]
 Payer = Literal["organiser", "province", "prefecture", "county", "district", "school", "participant"]
@@ -69,11 +72,24 @@ class TemplateView(Protocol):
     def prefecture_codes(self) -> set[str]: ...
 
 
+@dataclass(frozen=True)
+class RecordContext:
+    """What a record is checked against besides the block's settings."""
+
+    mine: Records
+    """The participant's records in this block so far."""
+    counts: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    """Participants per tally key (see :meth:`BlockBase.tallies`) in this block, this file's earlier rows included."""
+    school_level: str | None = None
+
+
 class BlockBase(Frozen):
     """Settings shared by every block kind; each kind adds its own and a ``kind`` tag."""
 
     HAS_CRITERION: ClassVar[bool] = True
     """Whether a participant can meet this kind's criterion, and so earn its credits or count toward completion."""
+    INTAKES: ClassVar[tuple[Intake, ...]] = ()
+    """The import kinds the block takes while it is open."""
 
     kind: str
     code: str = Field(description="Unique within the template; imports, reminders and completion name blocks by it")
@@ -95,6 +111,21 @@ class BlockBase(Frozen):
 
     def applies_to(self, track: str) -> bool:
         return not self.tracks or track in self.tracks
+
+    def intake(self, kind: str) -> Intake | None:
+        return next((i for i in self.INTAKES if i.kind == kind), None)
+
+    def check_record(self, intake: Intake, row: SubmissionRow, ctx: RecordContext) -> list[str]:
+        """The problems of one record against the block's settings (known items, ranges, capacities)."""
+        return []
+
+    def tallies(self, intake: Intake, row: SubmissionRow) -> tuple[tuple[str, str], ...]:
+        """Keys a record counts toward, for limits such as a host's capacity or one leader per group."""
+        return ()
+
+    def met(self, records: Records) -> tuple[int, ...] | None:
+        """The positions of the records that meet the block's criterion, or None when it is not met."""
+        return None
 
     def submissions(self) -> frozenset[str]:
         """What participants can hand in while this block is open (reminders may only ask for these)."""

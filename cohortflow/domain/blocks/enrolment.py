@@ -8,11 +8,13 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from cohortflow.domain.blocks.common import BlockBase, TemplateView
+from cohortflow.domain.blocks.intake import NOMINEES
 
 
 class Enrolment(BlockBase):
     HAS_CRITERION: ClassVar[bool] = False
 
+    INTAKES = (NOMINEES,)
     kind: Literal["enrolment"] = "enrolment"
     mode: Literal["nomination", "direct"] = Field(
         default="nomination",

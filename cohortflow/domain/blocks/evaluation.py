@@ -11,7 +11,17 @@ from typing import Literal
 
 from pydantic import Field
 
-from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView
+from cohortflow.domain.blocks.common import BlockBase, Frozen, RecordContext, TemplateView
+from cohortflow.domain.blocks.intake import (
+    EVALUATION_SCORES,
+    ITEM_SEPARATOR,
+    RATING,
+    SATISFACTION,
+    Intake,
+    Records,
+    SubmissionRow,
+    items,
+)
 from cohortflow.domain.codes import listed_twice
 
 
@@ -25,9 +35,45 @@ class EvaluationRound(Frozen):
 
 
 class Evaluation(BlockBase):
+    INTAKES = (EVALUATION_SCORES, SATISFACTION)
     kind: Literal["evaluation"] = "evaluation"
     rounds: tuple[EvaluationRound, ...]
     anonymous_survey: bool = Field(default=True, description="Participants rate the programme anonymously")
+
+    def intake(self, kind: str) -> Intake | None:
+        return None if kind == SATISFACTION.kind and not self.anonymous_survey else super().intake(kind)
+
+    def check_record(self, intake: Intake, row: SubmissionRow, ctx: RecordContext) -> list[str]:
+        where = f"row {row.row}"
+        value = row.number or 0
+        if intake is SATISFACTION:
+            low, high = RATING
+            return [] if low <= value <= high else [f"{where}, satisfaction: {value:g} is out of range {low}–{high}"]
+        code, _, assessor = row.item.partition(ITEM_SEPARATOR)
+        rnd = next((r for r in self.rounds if r.code == code), None)
+        if rnd is None:
+            known = ", ".join(r.code for r in self.rounds)
+            return [f"{where}, round: {code!r} is not a round of {self.code} ({known})"]
+        problems = []
+        if assessor not in rnd.assessors:
+            problems.append(f"{where}, assessor: {assessor!r} does not score round {code} ({', '.join(rnd.assessors)})")
+        if not 0 <= value <= rnd.max_score:
+            problems.append(f"{where}, score: {value:g} is out of range 0–{rnd.max_score:g}")
+        return problems
+
+    def met(self, records: Records) -> tuple[int, ...] | None:
+        """Every round scored by each of its assessors, with a mean at or above its pass mark."""
+        scores = items(records, EVALUATION_SCORES.kind)
+        used = []
+        for rnd in self.rounds:
+            given = [scores.get(f"{rnd.code}{ITEM_SEPARATOR}{a}") for a in rnd.assessors]
+            if any(g is None for g in given):
+                return None
+            found = [g for g in given if g is not None]
+            if sum(g.number or 0 for g in found) / len(found) < rnd.pass_mark:
+                return None
+            used.extend(found)
+        return tuple(sorted(g.position for g in used))
 
     def submissions(self) -> frozenset[str]:
         kinds = {"evaluation_scores"}

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView
+from cohortflow.domain.blocks.common import BlockBase, Frozen, RecordContext, TemplateView
+from cohortflow.domain.blocks.intake import DELIVERABLES, STUDY_RECORDS, Intake, Records, SubmissionRow, items, one
 from cohortflow.domain.codes import listed_twice
 
 
@@ -17,6 +18,7 @@ class Deliverable(Frozen):
 
 
 class OnlineStudy(BlockBase):
+    INTAKES = (STUDY_RECORDS, DELIVERABLES)
     kind: Literal["online_study"] = "online_study"
     min_hours: float = Field(default=0, description="Hours a participant must reach to meet the block")
     deliverables: tuple[Deliverable, ...] = ()
@@ -24,6 +26,38 @@ class OnlineStudy(BlockBase):
 
     def submissions(self) -> frozenset[str]:
         return frozenset({"study_records", *(f"deliverable:{d.code}" for d in self.deliverables)})
+
+    @property
+    def max_hours(self) -> float:
+        """More hours than the block has cannot be real."""
+        return float(self.length * 24)
+
+    def check_record(self, intake: Intake, row: SubmissionRow, ctx: RecordContext) -> list[str]:
+        where = f"row {row.row}"
+        if intake is STUDY_RECORDS:
+            hours = row.number or 0.0
+            if not 0 <= hours <= self.max_hours:
+                return [f"{where}, hours: {hours:g} is out of range 0–{self.max_hours:g} ({self.code}'s length)"]
+            return []
+        known = [d.code for d in self.deliverables]
+        if row.item not in known:
+            return [f"{where}, deliverable: {row.item!r} is not a deliverable of {self.code} ({', '.join(known)})"]
+        return []
+
+    def hours(self, records: Records) -> float:
+        found = one(records, STUDY_RECORDS.kind)
+        return (found.number or 0.0) if found else 0.0
+
+    def handed_in(self, records: Records) -> tuple[str, ...]:
+        return tuple(sorted(items(records, DELIVERABLES.kind)))
+
+    def met(self, records: Records) -> tuple[int, ...] | None:
+        if not records or self.hours(records) < self.min_hours:
+            return None
+        handed = items(records, DELIVERABLES.kind)
+        if not set(self.required_deliverables) <= handed.keys():
+            return None
+        return tuple(sorted(r.position for r in records.values()))
 
     def problems(self, view: TemplateView) -> Iterator[str]:
         if self.min_hours < 0:

@@ -8,13 +8,29 @@ home complete the placement.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import date
 from typing import Literal
 
 from pydantic import Field
 
-from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView
+from cohortflow.domain.blocks.common import BlockBase, Frozen, RecordContext, TemplateView
+from cohortflow.domain.blocks.grouping import GroupRules
+from cohortflow.domain.blocks.intake import (
+    DAILY_LOG,
+    GROUPS,
+    HOME_REPORT,
+    HOST_ASSESSMENT,
+    MENTORS,
+    PLACEMENTS,
+    TASKS,
+    Intake,
+    Records,
+    SubmissionRow,
+    items,
+    one,
+)
 from cohortflow.domain.codes import listed_twice
 
 SchoolLevel = Literal["kindergarten", "primary", "junior", "senior", "nine_year", "twelve_year", "vocational"]
@@ -43,6 +59,7 @@ class Task(Frozen):
 
 
 class Placement(BlockBase):
+    INTAKES = (PLACEMENTS, MENTORS, GROUPS, TASKS, DAILY_LOG, HOST_ASSESSMENT, HOME_REPORT)
     kind: Literal["placement"] = "placement"
     hosts: tuple[Host, ...]
     match_school_level: bool = True
@@ -62,6 +79,93 @@ class Placement(BlockBase):
         if self.report_home:
             kinds.add("home_report")
         return frozenset(kinds)
+
+    def intake(self, kind: str) -> Intake | None:
+        off: dict[str, bool] = {
+            DAILY_LOG.kind: not self.daily_log,
+            HOST_ASSESSMENT.kind: self.host_assessment_pass_mark is None,
+            HOME_REPORT.kind: not self.report_home,
+        }
+        return None if off.get(kind) else super().intake(kind)
+
+    def required_count(self, task: Task) -> int:
+        """A task's target over the whole placement: per day or per week of it when the task has a rate."""
+        if task.rate == "per_day":
+            return task.target * self.length
+        if task.rate == "per_week":
+            return task.target * math.ceil(self.length / 7)
+        return task.target
+
+    def check_record(self, intake: Intake, row: SubmissionRow, ctx: RecordContext) -> list[str]:
+        where = f"row {row.row}"
+        if intake is GROUPS:
+            return GroupRules(self.group_size).check(row, ctx)
+        if intake is PLACEMENTS:
+            return self._placement_problems(where, row, ctx)
+        if intake is TASKS:
+            task = next((t for t in self.tasks if t.code == row.item), None)
+            if task is None:
+                known = ", ".join(t.code for t in self.tasks)
+                return [f"{where}, task: {row.item!r} is not a task of {self.code} ({known})"]
+            problems = []
+            if (row.number or 0) < 0:
+                problems.append(f"{where}, count: must not be negative")
+            if task.min_length is not None and len(row.text.strip()) < task.min_length:
+                problems.append(
+                    f"{where}, summary: {len(row.text.strip())} characters, fewer than the {task.min_length} "
+                    f"task {task.code} asks for"
+                )
+            return problems
+        if intake is DAILY_LOG:
+            try:
+                date.fromisoformat(row.item)
+            except ValueError:
+                return [f"{where}, date: {row.item!r} is not a date; write it like 2027-03-15"]
+        if intake is HOST_ASSESSMENT and not 0 <= (row.number or 0) <= 100:
+            return [f"{where}, score: {row.number:g} is out of range 0–100"]
+        return []
+
+    def _placement_problems(self, where: str, row: SubmissionRow, ctx: RecordContext) -> list[str]:
+        host = next((h for h in self.hosts if h.code == row.item), None)
+        if host is None:
+            return [f"{where}, host: {row.item!r} is not a host school of {self.code}"]
+        placed = items(ctx.mine, PLACEMENTS.kind)
+        if row.item in placed:
+            return []
+        problems = []
+        if placed:
+            problems.append(f"{where}, participant_id: {row.participant_id} is already placed at {next(iter(placed))}")
+        if self.match_school_level and ctx.school_level != host.school_level:
+            level = ctx.school_level or "no school level (nominate them with one)"
+            problems.append(f"{where}, host: {host.code} is a {host.school_level} school; the participant has {level}")
+        if ctx.counts.get((PLACEMENTS.kind, host.code), 0) >= host.capacity:
+            problems.append(f"{where}, host: {host.code} is full ({host.capacity} places)")
+        return problems
+
+    def tallies(self, intake: Intake, row: SubmissionRow) -> tuple[tuple[str, str], ...]:
+        if intake is GROUPS:
+            return GroupRules(self.group_size).tallies(row)
+        return ((PLACEMENTS.kind, row.item),) if intake is PLACEMENTS else ()
+
+    def met(self, records: Records) -> tuple[int, ...] | None:
+        placed = items(records, PLACEMENTS.kind)
+        done = items(records, TASKS.kind)
+        if not placed or any(
+            (done[t.code].number or 0) < self.required_count(t) if t.code in done else True for t in self.tasks
+        ):
+            return None
+        used = [*placed.values(), *(done[t.code] for t in self.tasks)]
+        if self.host_assessment_pass_mark is not None:
+            assessment = one(records, HOST_ASSESSMENT.kind)
+            if assessment is None or (assessment.number or 0) < self.host_assessment_pass_mark:
+                return None
+            used.append(assessment)
+        if self.report_home:
+            report = one(records, HOME_REPORT.kind)
+            if report is None:
+                return None
+            used.append(report)
+        return tuple(sorted(r.position for r in used))
 
     def due_day(self, task: Task, view: TemplateView) -> int | None:
         """The programme day a task is due, if it has a due date that can be placed."""

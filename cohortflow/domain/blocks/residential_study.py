@@ -8,7 +8,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView
+from cohortflow.domain.blocks.common import BlockBase, Frozen, RecordContext, TemplateView
+from cohortflow.domain.blocks.grouping import GroupRules
+from cohortflow.domain.blocks.intake import ATTENDANCE, GROUPS, ITEM_SEPARATOR, Intake, Records, SubmissionRow, items
 from cohortflow.domain.codes import listed_twice
 
 
@@ -26,10 +28,46 @@ class Site(Frozen):
 
 
 class ResidentialStudy(BlockBase):
+    INTAKES = (ATTENDANCE, GROUPS)
     kind: Literal["residential_study"] = "residential_study"
     sites: tuple[Site, ...]
     min_attendance_ratio: float = 0.8
     group_size: int | None = Field(default=None, description="People per group, each group with a leader")
+
+    def batch(self, item: str) -> tuple[Site, Batch] | None:
+        """The batch an attendance row names: ``site/batch``, a batch code alone, or nothing when there is one."""
+        found = [
+            (site, b)
+            for site in self.sites
+            for b in site.batches
+            if item in ("", b.code, f"{site.code}{ITEM_SEPARATOR}{b.code}", site.code)
+        ]
+        return found[0] if len(found) == 1 else None
+
+    def check_record(self, intake: Intake, row: SubmissionRow, ctx: RecordContext) -> list[str]:
+        if intake is GROUPS:
+            return GroupRules(self.group_size).check(row, ctx)
+        where = f"row {row.row}"
+        found = self.batch(row.item)
+        if found is None:
+            named = ", ".join(f"{s.code}/{b.code}" for s in self.sites for b in s.batches)
+            what = f"{row.item!r} is not one batch" if row.item else "is needed: the block has several batches"
+            return [f"{where}, site/batch: {what} of {self.code} ({named})"]
+        days = found[1].days
+        present = int(row.number or 0)
+        if not 0 <= present <= days:
+            return [f"{where}, days_present: {present} is out of range 0–{days} (batch {found[1].code}'s length)"]
+        return []
+
+    def tallies(self, intake: Intake, row: SubmissionRow) -> tuple[tuple[str, str], ...]:
+        return GroupRules(self.group_size).tallies(row) if intake is GROUPS else ()
+
+    def met(self, records: Records) -> tuple[int, ...] | None:
+        for item, rec in items(records, ATTENDANCE.kind).items():
+            found = self.batch(item)
+            if found and (rec.number or 0) / found[1].days >= self.min_attendance_ratio:
+                return (rec.position,)
+        return None
 
     def submissions(self) -> frozenset[str]:
         return frozenset({"attendance", "groups"})

@@ -1,0 +1,111 @@
+"""The calendar of a block template's cohort: each block opens on its start day and closes on its end day.
+
+The cycle is a list of steps (open or close a block) in time order; the state
+is which steps are done and which blocks an administrator has asked to close
+early. Several blocks may be open at once (tracks run side by side); on a
+day where one block ends and another starts, the first closes before the next
+opens, so a block that names another (completion, selection) sees it closed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cohortflow.domain.cycle import CommandRefused
+from cohortflow.domain.template import ProgrammeTemplate
+
+Action = Literal["open", "close"]
+
+
+class Step(NamedTuple):
+    day: int
+    action: Action
+    block: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.action}:{self.block}"
+
+
+def timeline(template: ProgrammeTemplate) -> list[Step]:
+    """Every step of the cycle, in the order it runs."""
+    order = {b.code: i for i, b in enumerate(template.stages)}
+    steps = [Step(b.start_day, "open", b.code) for b in template.stages]
+    steps += [Step(b.end_day, "close", b.code) for b in template.stages]
+    return sorted(steps, key=lambda s: (s.day, s.action == "open", order[s.block]))
+
+
+class BlockCycleState(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    started_at: datetime
+    day_seconds: float
+    done: tuple[str, ...] = ()
+    """Keys of the steps already run."""
+    closing: dict[str, str] = Field(default_factory=dict)
+    """Blocks an administrator asked to close now, with the reason."""
+
+    def day(self, n: float) -> timedelta:
+        return timedelta(seconds=n * self.day_seconds)
+
+    def at(self, step: Step) -> datetime:
+        return self.started_at + self.day(step.day)
+
+    def is_open(self, block: str) -> bool:
+        return f"open:{block}" in self.done and f"close:{block}" not in self.done
+
+    def open_blocks(self, template: ProgrammeTemplate) -> list[str]:
+        return [b.code for b in template.stages if self.is_open(b.code)]
+
+    def next_step(self, template: ProgrammeTemplate) -> Step | None:
+        """An early close asked for comes first; otherwise the first step not yet run."""
+        steps = [s for s in timeline(template) if s.key not in self.done]
+        early = [s for s in steps if s.action == "close" and s.block in self.closing and self.is_open(s.block)]
+        first = early or steps
+        return first[0] if first else None
+
+    def finished(self, template: ProgrammeTemplate) -> bool:
+        return self.next_step(template) is None
+
+    def ran(self, step: Step) -> BlockCycleState:
+        closing = {k: v for k, v in self.closing.items() if not (step.action == "close" and k == step.block)}
+        return self.model_copy(update={"done": (*self.done, step.key), "closing": closing})
+
+    def closes_at(self, template: ProgrammeTemplate, block: str) -> datetime:
+        found = template.block(block)
+        assert found is not None
+        return self.started_at + self.day(found.end_day)
+
+
+def decide_close_block(state: BlockCycleState, template: ProgrammeTemplate, block: str, reason: str) -> BlockCycleState:
+    """Ask for an open block to close now; it must be open, and a reason is recorded."""
+    if not reason.strip():
+        raise CommandRefused("closing a block early needs a reason")
+    if not state.is_open(block):
+        open_now = ", ".join(state.open_blocks(template)) or "none"
+        raise CommandRefused(f"block {block} is not open (open now: {open_now})")
+    return state.model_copy(update={"closing": {**state.closing, block: reason}})
+
+
+def import_block(state: BlockCycleState, template: ProgrammeTemplate, kind: str, block: str | None) -> str:
+    """The open block a file of ``kind`` goes to: the one named, or the only open block that takes the kind."""
+    open_now = state.open_blocks(template)
+    takers = [code for code in open_now if (b := template.block(code)) is not None and b.intake(kind) is not None]
+    listed = ", ".join(open_now) or "none"
+    if block is not None:
+        found = template.block(block)
+        if found is None:
+            raise CommandRefused(f"the programme has no block {block}")
+        if found.intake(kind) is None:
+            raise CommandRefused(f"block {block} ({found.kind}) takes no {kind} files")
+        if block not in open_now:
+            raise CommandRefused(f"block {block} is not open; the open blocks are: {listed}")
+        return block
+    if not takers:
+        raise CommandRefused(f"no open block takes {kind} files; the open blocks are: {listed}")
+    if len(takers) > 1:
+        raise CommandRefused(f"several open blocks take {kind} files ({', '.join(takers)}); name one with block=")
+    return takers[0]

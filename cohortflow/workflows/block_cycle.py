@@ -1,0 +1,268 @@
+"""The cohort cycle of a block template (cohort-{id}): the template's blocks, opened and closed on their days.
+
+The workflow interprets the template as data, as Temporal's DSL sample does:
+it walks the calendar of steps (:func:`cohortflow.domain.block_cycle.timeline`),
+sleeping on a durable timer until each, and runs one activity per step, in
+which the block decides what it decides (a selection, credits, completion).
+Nothing here knows a block kind. Imports go to the open block that takes
+their kind; administrators may close a block early or withdraw someone. The
+run continues as new after every block closes, so a programme of any length
+keeps a short history.
+
+Cohorts of the seven-phase form run :class:`CohortCycleWorkflow`, whose
+recorded histories must keep replaying; the two share their commands' names,
+so the API and the CLI steer either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from cohortflow.activities.base import CohortRef
+    from cohortflow.activities.blocks import (
+        BlockActivities,
+        BlockStepResult,
+        RecordBlockCohortStarted,
+        RunBlockStep,
+        WithdrawFromBlocks,
+    )
+    from cohortflow.activities.imports import ImportActivities, ImportOutcome, ImportRecords
+    from cohortflow.domain.block_cycle import BlockCycleState, Step, decide_close_block, import_block
+    from cohortflow.domain.cycle import CommandRefused, check_recordable
+    from cohortflow.domain.template import ProgrammeTemplate
+    from cohortflow.workflows.cohort_cycle import AdminOutcome, Counters, FileImport, Withdraw
+    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
+
+
+class BlockCycleInput(BaseModel):
+    cohort_id: str
+    template: ProgrammeTemplate
+    day_seconds: float = 86_400.0
+    """Length of a programme day; the demo and benchmarks compress it."""
+    actor: str = "system:cohort-cycle"
+    state: BlockCycleState | None = None
+    """Set when the workflow continues as new."""
+    counters: Counters = Field(default_factory=Counters)
+    plan_id: str | None = None
+
+
+class CloseBlock(BaseModel):
+    block: str
+    reason: str
+    actor: str = "admin"
+
+
+class OpenBlock(BaseModel):
+    code: str
+    kind: str
+    closes_at: datetime
+
+
+class BlockCycleStatus(BaseModel):
+    cohort_id: str
+    open_blocks: list[OpenBlock]
+    next_at: datetime | None
+    """When the next block opens or closes."""
+    finished: bool
+    counters: Counters
+    programme_version: int
+
+
+def _refuse(exc: CommandRefused) -> ApplicationError:
+    return ApplicationError(str(exc), type="CommandRefused", non_retryable=True)
+
+
+@workflow.defn
+class BlockCycleWorkflow:
+    def __init__(self) -> None:
+        self._inp: BlockCycleInput | None = None
+        self._state: BlockCycleState | None = None
+        # Steps and admin commands decide from the facts as they are: one at a time, so a block never
+        # closes (and awards its credits) while an import into it is still being applied.
+        self._commands = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, inp: BlockCycleInput) -> Counters:
+        self._inp = inp
+        if inp.state is None:
+            started_at = workflow.now()
+            await self._activity(
+                BlockActivities.record_block_cohort_started,
+                RecordBlockCohortStarted(
+                    ref=self._ref(inp.actor), template=inp.template, started_at=started_at, day_seconds=inp.day_seconds
+                ),
+            )
+            self._state = BlockCycleState(started_at=started_at, day_seconds=inp.day_seconds)
+        else:
+            self._state = inp.state
+        while (step := self._state_now().next_step(inp.template)) is not None:
+            if not await self._until(step):
+                continue  # an administrator changed the calendar: look again
+            async with self._commands:
+                await self._run_step(step)
+            if step.action == "close" or workflow.info().is_continue_as_new_suggested():
+                await self._continue_as_new()
+        return inp.counters
+
+    async def _run_step(self, step: Step) -> None:
+        inp, state = self._input(), self._state_now()
+        result: BlockStepResult = await self._activity(
+            BlockActivities.run_block_step,
+            RunBlockStep(
+                ref=self._ref(inp.actor),
+                block=step.block,
+                action=step.action,
+                closes_at=state.closes_at(inp.template, step.block),
+                reason=state.closing.get(step.block, "") if step.action == "close" else "",
+            ),
+        )
+        inp.counters.selected += result.selected
+        if result.completed is not None and result.credit_hours is not None:
+            inp.counters.completed, inp.counters.credit_hours = result.completed, result.credit_hours
+        self._state = state.ran(step)
+
+    async def _until(self, step: Step) -> bool:
+        """Sleep until the step is due; False if the state changed first (a block asked to close now)."""
+        state = self._state_now()
+        if step.action == "close" and step.block in state.closing:
+            return True
+        remaining = (state.at(step) - workflow.now()).total_seconds()
+        if remaining <= 0:
+            return True
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._state is not state, timeout=remaining, timeout_summary=f"{step.action} {step.block}"
+            )
+            return False
+        return True
+
+    # ------------------------------------------------------------- updates
+    @workflow.update
+    async def import_file(self, req: FileImport) -> ImportOutcome:
+        inp = self._input()
+        async with self._commands:
+            try:  # the block may have closed while the file waited its turn
+                block = import_block(self._state_now(), inp.template, req.kind, req.block)
+            except CommandRefused as exc:
+                raise _refuse(exc) from None
+            outcome: ImportOutcome = await self._admin_activity(
+                ImportActivities.import_records,
+                ImportRecords(
+                    ref=self._ref(req.actor),
+                    kind=req.kind,
+                    digest=req.digest,
+                    filename=req.filename,
+                    accept_partial=req.accept_partial,
+                    prefecture=req.prefecture,
+                    plan_id=inp.plan_id,
+                    block=block,
+                ),
+            )
+        if req.kind == "nominees" and outcome.status == "applied":
+            inp.counters.candidates += outcome.applied
+        return outcome
+
+    @import_file.validator
+    def _validate_import_file(self, req: FileImport) -> None:
+        check_recordable(req.model_dump())
+        import_block(self._state_now(), self._input().template, req.kind, req.block)
+
+    @workflow.update
+    async def close_block(self, req: CloseBlock) -> AdminOutcome:
+        try:
+            self._state = decide_close_block(
+                self._state_now(), self._input().template, req.block, f"{req.reason} (by {req.actor})"
+            )
+        except CommandRefused as exc:
+            raise _refuse(exc) from None
+        return AdminOutcome(outcome="closing")
+
+    @close_block.validator
+    def _validate_close_block(self, req: CloseBlock) -> None:
+        check_recordable(req.model_dump())
+        decide_close_block(self._state_now(), self._input().template, req.block, req.reason)
+
+    @workflow.update
+    async def withdraw_participant(self, req: Withdraw) -> AdminOutcome:
+        update = workflow.current_update_info()
+        async with self._commands:
+            await self._admin_activity(
+                BlockActivities.withdraw_from_blocks,
+                WithdrawFromBlocks(
+                    ref=self._ref(req.actor),
+                    request_id=update.id if update else req.participant_id,
+                    participant_id=req.participant_id,
+                    reason=req.reason,
+                    open_blocks=self._state_now().open_blocks(self._input().template),
+                ),
+            )
+        return AdminOutcome(outcome="withdrawn")
+
+    @withdraw_participant.validator
+    def _validate_withdraw(self, req: Withdraw) -> None:
+        check_recordable(req.model_dump())
+        if not req.reason.strip():
+            raise CommandRefused("a withdrawal needs a reason")
+        if self._state_now().finished(self._input().template):
+            raise CommandRefused("the cohort has finished")
+
+    @workflow.query
+    def status(self) -> BlockCycleStatus:
+        inp, state = self._input(), self._state
+        open_blocks, next_at = [], None
+        if state is not None:
+            step = state.next_step(inp.template)
+            next_at = None if step is None else state.at(step)
+            for code in state.open_blocks(inp.template):
+                block = inp.template.block(code)
+                assert block is not None
+                open_blocks.append(OpenBlock(code=code, kind=block.kind, closes_at=state.closes_at(inp.template, code)))
+        return BlockCycleStatus(
+            cohort_id=inp.cohort_id,
+            open_blocks=open_blocks,
+            next_at=next_at,
+            finished=state is not None and state.finished(inp.template),
+            counters=inp.counters,
+            programme_version=inp.template.version,
+        )
+
+    # ------------------------------------------------------------- helpers
+    def _input(self) -> BlockCycleInput:
+        assert self._inp is not None
+        return self._inp
+
+    def _state_now(self) -> BlockCycleState:
+        if self._state is None:
+            raise CommandRefused("the cohort is still starting")
+        return self._state
+
+    def _ref(self, actor: str) -> CohortRef:
+        return CohortRef(cohort_id=self._input().cohort_id, workflow_id=workflow.info().workflow_id, actor=actor)
+
+    async def _activity(self, fn: Any, arg: BaseModel) -> Any:
+        return await workflow.execute_activity_method(
+            fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, heartbeat_timeout=HEARTBEAT_TIMEOUT, retry_policy=RETRY
+        )
+
+    async def _admin_activity(self, fn: Any, arg: BaseModel) -> Any:
+        """Run an admin command's activity; a refusal answers the administrator with its own message."""
+        try:
+            return await self._activity(fn, arg)
+        except ActivityError as exc:
+            refusal = exc.cause
+            if isinstance(refusal, ApplicationError) and refusal.non_retryable:
+                raise ApplicationError(refusal.message, type=refusal.type, non_retryable=True) from None
+            raise
+
+    async def _continue_as_new(self) -> None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        inp = self._input()
+        workflow.continue_as_new(inp.model_copy(update={"state": self._state_now()}))

@@ -1,0 +1,139 @@
+"""A block template's cohort, started from the API and fed only by the shipped example files, runs to completion.
+
+The placement example: twenty principals placed at host schools matched by
+school level, a mentor each, in groups with a leader, working through a task
+checklist with a daily log, the host's assessment and a report home; then a
+report back at their own school and a follow-up. Every fact arrives as an
+upload while its block is open, as an administrator would send it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from cohortflow.store.eventstore import EventStore
+from tests.api.conftest import Api
+from tests.workflows.helpers import event_types
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+FILES = EXAMPLES / "imports" / "placement"
+COHORT = "2026-fr-placement"
+NOT_MET = {"PL007": "observed 40 lessons of 56", "PL012": "host assessment 65, below 70"}
+SILENT = "PL019"
+"""Hands in no report back home."""
+
+
+async def upload(api: Api, kind: str, file: Path | bytes, **params: str) -> dict[str, Any]:
+    name, content = (file.name, file.read_bytes()) if isinstance(file, Path) else (f"{kind}.csv", file)
+    response = await api.http.post(
+        f"/api/v1/cohorts/{COHORT}/imports/{kind}",
+        files={"file": (name, content)},
+        params=params,
+        headers=api.as_("admin"),
+    )
+    return {**response.json(), "http_status": response.status_code}
+
+
+async def status(api: Api) -> dict[str, Any]:
+    response = await api.http.get(f"/api/v1/cohorts/{COHORT}/status", headers=api.as_("admin"))
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
+async def enter(api: Api, env: WorkflowEnvironment, block: str, days: int = 0) -> None:
+    """Let ``days`` programme days pass and wait until ``block`` is open."""
+    if days:
+        await env.sleep(timedelta(days=days))
+    for _ in range(600):
+        try:
+            if block in [b["code"] for b in (await status(api))["open_blocks"]]:
+                return
+        except AssertionError:
+            pass  # the status query can fall between two runs of continue-as-new
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"block {block} never opened; last seen {await status(api)}")
+
+
+@pytest.mark.slow
+async def test_the_placement_example_runs_from_imports_to_completion_with_credits(
+    api: Api, store: EventStore, time_skipping: WorkflowEnvironment
+) -> None:
+    template = (EXAMPLES / "programmes" / "placement.yaml").read_bytes()
+    submitted = await api.http.post(
+        "/api/v1/programmes", content=template, headers={**api.as_("admin"), "content-type": "application/yaml"}
+    )
+    assert submitted.status_code == 201, submitted.text
+    started = await api.http.post(
+        "/api/v1/cohorts",
+        json={"cohort_id": COHORT, "programme_id": "district-principal-placement", "version": 1},
+        headers=api.as_("admin"),
+    )
+    assert started.status_code == 201, started.text
+    await enter(api, time_skipping, "enrolment")
+
+    assert (await upload(api, "nominees", FILES / "nominees.csv"))["applied"] == 20
+    early = await upload(api, "placements", FILES / "placements.csv")
+    assert early["http_status"] == 409
+    assert early["detail"] == "no open block takes placements files; the open blocks are: enrolment"
+
+    await enter(api, time_skipping, "placement", 14)
+    wrong_level = await upload(api, "placements", "学员编号,跟岗学校\nPL001,SH-MS1\nPL002,SH-NONE\n".encode())
+    assert wrong_level["http_status"] == 422
+    assert wrong_level["problems"] == [
+        "row 2, host: SH-MS1 is a senior school; the participant has primary",
+        "row 3, host: 'SH-NONE' is not a host school of placement",
+    ]
+    for kind, rows in [
+        ("placements", 20),
+        ("mentors", 20),
+        ("groups", 20),
+        ("tasks", 160),
+        ("daily_log", 60),
+        ("host_assessment", 20),
+        ("home_report", 20),
+    ]:
+        outcome = await upload(api, kind, FILES / f"{kind}.csv")
+        assert (outcome["status"], outcome["applied"]) == ("applied", rows), outcome
+    full = await upload(api, "placements", "学员编号,跟岗学校\nPL001,SH-PS2\n".encode())
+    assert full["http_status"] == 200 and full["applied"] == 1  # the same placement again changes nothing new
+    short = await upload(api, "tasks", "学员编号,任务代码,完成数量,内容\nPL001,summary,1,太短\n".encode())
+    assert short["problems"] == ["row 2, summary: 2 characters, fewer than the 3000 task summary asks for"]
+
+    await enter(api, time_skipping, "report-back", 28)
+    late = await upload(api, "home_report", FILES / "home_report.csv", block="placement")
+    assert late["http_status"] == 409
+    assert late["detail"] == "block placement is not open; the open blocks are: report-back"
+    assert (await upload(api, "return_reports", FILES / "return_reports.csv"))["applied"] == 19
+
+    await enter(api, time_skipping, "follow-up", 30)
+    assert (await upload(api, "follow_up", FILES / "follow_up.csv"))["applied"] == 40
+
+    await time_skipping.sleep(timedelta(days=182))
+    handle = time_skipping.client.get_workflow_handle(f"cohort-{COHORT}")
+    result = await handle.result()
+    completers = 20 - len(NOT_MET) - 1
+    assert result["completed"] == completers
+    counts = await event_types(store, COHORT)
+    assert counts["ParticipantCompleted"] == completers
+    assert counts["BlockOpened"] == counts["BlockClosed"] == 5
+    assert counts["CreditAwarded"] == (20 - len(NOT_MET)) + 19
+
+    await api.caught_up()
+
+    async def credits(pid: str) -> dict[str, float]:
+        answer = await api.http.get(f"/api/v1/cohorts/{COHORT}/participants/{pid}/credits", headers=api.as_("auditor"))
+        assert answer.status_code == 200, answer.text
+        return {entry["phase"]: entry["hours"] for entry in answer.json()["entries"]}
+
+    assert await credits("PL001") == {"placement": 120, "report-back": 20}
+    assert await credits("PL007") == {"report-back": 20}
+    assert await credits(SILENT) == {"placement": 120}
+    verified = await api.http.post("/api/v1/audit/verify", params={"cohort": COHORT}, headers=api.as_("auditor"))
+    assert verified.status_code == 200 and verified.json()["ok"], verified.text
