@@ -57,14 +57,14 @@ async def run_worker(
 
 @asynccontextmanager
 async def in_process_worker(
-    database_url: str, temporal_address: str, task_queue: str
+    database_url: str, temporal_address: str, task_queue: str, uploads: Path | None = None
 ) -> AsyncIterator[tuple[Client, EventStore]]:
     """A worker running beside the caller (demo, benchmarks) until the block ends."""
     store = await EventStore.connect(database_url)
     stop = asyncio.Event()
     try:
         client = await connect_client(temporal_address)
-        worker = asyncio.create_task(run_worker(client, store, task_queue, stop))
+        worker = asyncio.create_task(run_worker(client, store, task_queue, stop, uploads))
         try:
             yield client, store
         finally:

@@ -17,8 +17,8 @@ from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
 from cohortflow.domain.events import CorrectableField
 from cohortflow.domain.programme import PhaseKind
-from cohortflow.services import programmes
 from cohortflow.domain.template import ProgrammeTemplate
+from cohortflow.services import programmes
 from cohortflow.services.cohorts import start_block_cohort, start_cohort
 from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleStatus, CloseBlock
 from cohortflow.workflows.cohort_cycle import (

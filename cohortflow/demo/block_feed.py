@@ -13,7 +13,8 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
 from cohortflow.activities.base import FACT_TYPES
 from cohortflow.activities.imports import ImportOutcome
@@ -65,7 +66,11 @@ async def feed_block(
         uploads.mkdir(parents=True, exist_ok=True)
         (uploads / digest).write_bytes(content)
         req = FileImport(kind=kind, digest=digest, filename=f"{block}-{kind}.csv", actor="demo", block=block)
-        outcome: ImportOutcome = await handle.execute_update(BlockCycleWorkflow.import_file, req)
+        try:
+            outcome: ImportOutcome = await handle.execute_update(BlockCycleWorkflow.import_file, req)
+        except WorkflowUpdateFailedError as exc:
+            why = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause)
+            raise FeedRefused(f"{block}: the {kind} file was refused: {why}") from None
         if outcome.status == "refused":
             raise FeedRefused(f"{block}: the {kind} file was refused: {outcome.problems[:3]}")
         outcomes.append(outcome)

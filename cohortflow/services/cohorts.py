@@ -7,9 +7,9 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 
 from cohortflow.domain.programme import ProgrammeInvalid, programme_problems
+from cohortflow.domain.template import template_problems
 from cohortflow.services.digest_schedules import schedule_digests
 from cohortflow.services.starting import start_once
-from cohortflow.domain.template import template_problems
 from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleWorkflow
 from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleResult, CohortCycleWorkflow, workflow_id
 

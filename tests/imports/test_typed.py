@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cohortflow.domain.blocks.intake import SubmissionRow
+from cohortflow.domain.blocks.registry import Block
 from cohortflow.domain.nomination import NomineeRow
 from cohortflow.domain.records import AttendanceRow, DeliverableRow, ReturnReportRow, StudyRow, SurveyRow
 from cohortflow.domain.rotation_plan import RosterRow
 from cohortflow.imports.columns import COLUMNS, TableKind
 from cohortflow.imports.reading import SourceRow, open_table
-from cohortflow.imports.typed import TypedRow, typed_row, typed_rows
+from cohortflow.domain.vocabulary import ImportKind
+from cohortflow.imports.typed import TypedRow, submission_row, typed_row, typed_rows
 
 GOOD: dict[TableKind, dict[str, str]] = {
     "nominees": {
@@ -28,6 +32,8 @@ GOOD: dict[TableKind, dict[str, str]] = {
         "email": "",
         "phone": "",
         "locale": "",
+        "track": "",
+        "school_level": "",
     },
     "study_records": {"participant_id": "P1", "hours": "12.50"},
     "deliverables": {"participant_id": "P1", "deliverable": "D1"},
@@ -63,10 +69,68 @@ def test_good_rows_of_every_kind_convert() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "column"),
-    [(kind, c.name) for kind in COLUMNS for c in COLUMNS[kind] if c.required],
+    [(kind, c.name) for kind in GOOD for c in COLUMNS[kind] if c.required],
 )
 def test_an_empty_required_value_is_a_problem(kind: TableKind, column: str) -> None:
     assert problem(kind, **{column: ""}) == f"row 7, {column}: is empty"
+
+
+# Every import kind a block takes, read as generic block records.
+INTAKES = {i.kind: i for block in get_args(get_args(Block)[0]) for i in block.INTAKES if i.kind != "nominees"}
+CELLS = {
+    "participant_id": "P1",
+    "hours": "12.5",
+    "deliverable": "D1",
+    "days_present": "3.0",
+    "site": "CS",
+    "batch": "B1",
+    "survey": "S1",
+    "satisfaction": "4",
+    "group": "G1",
+    "leader": "是",
+    "host": "H1",
+    "mentor": "王老师",
+    "task": "observe",
+    "count": "12",
+    "summary": "听课记录",
+    "date": "2027-03-01",
+    "entry": "听课两节",
+    "score": "88.5",
+    "title": "汇报",
+    "round": "r1",
+    "assessor": "panel",
+    "comment": "很好",
+}
+
+
+def test_every_kind_a_block_takes_is_read_as_records() -> None:
+    assert sorted(INTAKES) == sorted(k for k in COLUMNS if k not in ("nominees", "roster"))
+    rows = {
+        kind: submission_row(i, SourceRow(7, {c.name: CELLS[c.name] for c in COLUMNS[kind]}))
+        for kind, i in INTAKES.items()
+    }
+    assert all(problems == [] for _, problems in rows.values()), rows
+    assert rows["attendance"][0] == SubmissionRow(7, "P1", "CS/B1", 3.0, "")
+    assert rows["tasks"][0] == SubmissionRow(7, "P1", "observe", 12.0, "听课记录")
+    assert rows["evaluation_scores"][0] == SubmissionRow(7, "P1", "r1/panel", 88.5, "")
+    assert rows["satisfaction"][0] == SubmissionRow(7, "", "", 4.0, "很好")
+
+
+@pytest.mark.parametrize(
+    ("kind", "column"),
+    [(kind, c.name) for kind in INTAKES for c in COLUMNS[kind] if c.required],
+)
+def test_an_empty_required_value_of_a_block_record_is_a_problem(kind: ImportKind, column: str) -> None:
+    values = {c.name: CELLS[c.name] for c in COLUMNS[kind]} | {column: ""}
+    assert submission_row(INTAKES[kind], SourceRow(7, values)) == (None, [f"row 7, {column}: is empty"])
+
+
+def test_a_count_must_be_whole() -> None:
+    values = {c.name: CELLS[c.name] for c in COLUMNS["tasks"]} | {"count": "2.5"}
+    assert submission_row(INTAKES["tasks"], SourceRow(7, values)) == (
+        None,
+        ["row 7, count: '2.5' is not a whole number"],
+    )
 
 
 def test_empty_optional_values_are_fine() -> None:

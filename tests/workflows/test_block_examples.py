@@ -57,7 +57,9 @@ async def test_an_example_template_runs_from_imports_to_completion(
     assert counts["CandidateNominated"] == template.candidates == last.counters.candidates
     facts = await cohort_facts(store, cohort_id)
     final = next(b for b in template.stages if isinstance(b, Completion))
-    expected = [p for p in facts.participants.values() if reaches(template, facts, p, final) and met(template, p, final)]
+    expected = [
+        p for p in facts.participants.values() if reaches(template, facts, p, final) and met(template, p, final)
+    ]
     assert 0 < len(expected) == result["completed"] == counts["ParticipantCompleted"]
     assert len(expected) < template.candidates  # some fell short of a block, as the generated files intend
     assert counts["CreditAwarded"] > 0 and result["credit_hours"] > 0

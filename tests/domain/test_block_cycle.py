@@ -1,0 +1,243 @@
+"""A block template's calendar, where imports go, and what each block decides from its records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cohortflow.domain.block_cycle import BlockCycleState, decide_close_block, import_block, timeline
+from cohortflow.domain.block_progress import completion, credit_awards, met, reaches, selections
+from cohortflow.domain.block_records import SubmissionCheck
+from cohortflow.domain.blocks.completion import Completion
+from cohortflow.domain.blocks.intake import SubmissionRow
+from cohortflow.domain.blocks.selection import Selection
+from cohortflow.domain.cycle import CommandRefused
+from cohortflow.domain.events import (
+    AnonymousAnswerRecorded,
+    CandidateNominated,
+    CohortCompleted,
+    Event,
+    ParticipantCompleted,
+    SubmissionRecorded,
+)
+from cohortflow.domain.facts import CohortFacts
+from cohortflow.domain.template import ProgrammeTemplate, parse_template
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "programmes"
+START = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def template(name: str) -> ProgrammeTemplate:
+    return parse_template(yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8")))
+
+
+class Stored:
+    def __init__(self, position: int, event: Event) -> None:
+        self.position, self.type, self.data = position, event.TYPE, event.payload()
+
+
+def facts_of(events: list[Event]) -> CohortFacts:
+    facts = CohortFacts()
+    for i, e in enumerate(events, start=1):
+        facts.apply(Stored(i, e))
+    return facts
+
+
+def person(pid: str, track: str | None = None, level: str | None = "primary") -> CandidateNominated:
+    return CandidateNominated(
+        participant_id=pid,
+        person_key=f"k-{pid}",
+        name=pid,
+        national_id="",
+        gender="F",
+        prefecture_code="430102",
+        school="",
+        role="",
+        track=track,
+        school_level=level,
+    )
+
+
+def record(block: str, kind: Any, pid: str, item: str = "", number: float | None = None, text: str = "") -> Event:
+    return SubmissionRecorded(block=block, kind=kind, participant_id=pid, item=item, number=number, text=text)
+
+
+def run(state: BlockCycleState, t: ProgrammeTemplate, until: str) -> BlockCycleState:
+    while (step := state.next_step(t)) is not None and step.key != until:
+        state = state.ran(step)
+    return state
+
+
+# ------------------------------------------------------------------ calendar
+def test_the_calendar_closes_a_block_before_the_next_opens_on_the_same_day() -> None:
+    steps = [s.key for s in timeline(template("placement"))]
+    assert steps == [
+        "open:enrolment",
+        "close:enrolment",
+        "open:placement",
+        "close:placement",
+        "open:report-back",
+        "close:report-back",
+        "open:follow-up",
+        "close:follow-up",
+        "open:completion",
+        "close:completion",
+    ]
+
+
+def test_the_calendar_runs_every_step_once_and_is_then_finished() -> None:
+    t = template("leader-programme")
+    state = run(BlockCycleState(started_at=START, day_seconds=86_400), t, "close:y1-selection")
+    assert state.open_blocks(t) == ["y1-selection"] and not state.finished(t)
+    everything = run(state, t, "never")
+    assert everything.finished(t) and everything.open_blocks(t) == []
+    assert sorted(everything.done) == sorted(s.key for s in timeline(t))
+
+
+def test_an_early_close_comes_before_anything_else_and_names_what_is_open() -> None:
+    t = template("placement")
+    state = run(BlockCycleState(started_at=START, day_seconds=86_400), t, "close:placement")
+    with pytest.raises(CommandRefused, match="block report-back is not open \\(open now: placement\\)"):
+        decide_close_block(state, t, "report-back", "early")
+    with pytest.raises(CommandRefused, match="needs a reason"):
+        decide_close_block(state, t, "placement", " ")
+    closing = decide_close_block(state, t, "placement", "hosts ended early")
+    step = closing.next_step(t)
+    assert step is not None and step.key == "close:placement"
+    assert closing.ran(step).closing == {}
+
+
+def test_an_import_goes_to_the_open_block_that_takes_its_kind_or_is_refused_by_name() -> None:
+    t = template("placement")
+    state = run(BlockCycleState(started_at=START, day_seconds=86_400), t, "close:placement")
+    assert import_block(state, t, "tasks", None) == "placement"
+    with pytest.raises(
+        CommandRefused, match="no open block takes return_reports files; the open blocks are: placement"
+    ):
+        import_block(state, t, "return_reports", None)
+    with pytest.raises(CommandRefused, match="block report-back is not open; the open blocks are: placement"):
+        import_block(state, t, "return_reports", "report-back")
+    with pytest.raises(CommandRefused, match="block placement \\(placement\\) takes no satisfaction files"):
+        import_block(state, t, "satisfaction", "placement")
+    with pytest.raises(CommandRefused, match="the programme has no block nowhere"):
+        import_block(state, t, "tasks", "nowhere")
+
+
+# ------------------------------------------------------------------ records
+def check(t: ProgrammeTemplate, facts: CohortFacts, block: str, kind: str) -> SubmissionCheck:
+    found = t.block(block)
+    assert found is not None
+    intake = found.intake(kind)
+    assert intake is not None
+    return SubmissionCheck(t, facts, found, intake)
+
+
+def outcome(c: SubmissionCheck, row: SubmissionRow) -> Event | list[str]:
+    return c.screen(row) or c.decide(row, repeated=False)
+
+
+def test_a_placement_is_matched_by_level_and_limited_by_the_hosts_capacity() -> None:
+    t = template("placement")
+    facts = facts_of([person(f"p{i}") for i in range(7)] + [person("s1", level="senior")])
+    c = check(t, facts, "placement", "placements")
+    placed = [outcome(c, SubmissionRow(i + 2, f"p{i}", "SH-PS1", None, "")) for i in range(6)]
+    assert all(isinstance(p, SubmissionRecorded) for p in placed[:5])
+    assert placed[5] == ["row 7, host: SH-PS1 is full (5 places)"]
+    assert outcome(c, SubmissionRow(9, "s1", "SH-PS2", None, "")) == [
+        "row 9, host: SH-PS2 is a primary school; the participant has senior"
+    ]
+    assert outcome(c, SubmissionRow(10, "nobody", "SH-PS2", None, "")) == [
+        "row 10, participant_id: unknown participant 'nobody' in this cohort"
+    ]
+
+
+def test_groups_have_one_leader_and_a_size_limit() -> None:
+    t = template("placement")
+    facts = facts_of([person(f"p{i}") for i in range(7)])
+    c = check(t, facts, "placement", "groups")
+    assert isinstance(outcome(c, SubmissionRow(2, "p0", "G1", None, "是")), SubmissionRecorded)
+    assert outcome(c, SubmissionRow(3, "p1", "G1", None, "yes")) == ["row 3, leader: group G1 already has a leader"]
+    for i in range(1, 5):
+        assert isinstance(outcome(c, SubmissionRow(3 + i, f"p{i}", "G1", None, "")), SubmissionRecorded)
+    assert outcome(c, SubmissionRow(9, "p5", "G1", None, "")) == ["row 9, group: group G1 already has 5 people"]
+
+
+def test_evaluation_scores_name_a_round_and_one_of_its_assessors_and_answers_stay_anonymous() -> None:
+    t = template("leader-programme")
+    evaluation = next(b for b in t.stages if b.kind == "evaluation")
+    facts = facts_of([person("p1", track="key")])
+    c = check(t, facts, evaluation.code, "evaluation_scores")
+    problems = outcome(c, SubmissionRow(2, "p1", "nowhere/panel", 50, ""))
+    assert isinstance(problems, list) and problems[0].startswith("row 2, round: 'nowhere' is not a round of")
+    answers = check(t, facts, evaluation.code, "satisfaction")
+    answer = outcome(answers, SubmissionRow(2, "", "", 4, "good"))
+    assert isinstance(answer, AnonymousAnswerRecorded) and "participant_id" not in answer.payload()
+    assert outcome(answers, SubmissionRow(3, "", "", 9, "")) == ["row 3, satisfaction: 9 is out of range 1–5"]
+
+
+# ------------------------------------------------------------------ decisions
+def placement_done(pid: str, *, observed: int = 56, score: float = 80) -> list[Event]:
+    tasks = {"observe": observed, "demo-lesson": 2, "paper": 1, "reading-notes": 2, "lesson-design": 1, "talk": 1}
+    return [
+        record("placement", "placements", pid, "SH-PS1"),
+        *(record("placement", "tasks", pid, code, count) for code, count in tasks.items()),
+        record("placement", "tasks", pid, "school-plan", 1),
+        record("placement", "tasks", pid, "summary", 1, "x" * 3000),
+        record("placement", "host_assessment", pid, number=score),
+        record("placement", "home_report", pid, text="report"),
+    ]
+
+
+def test_a_placement_is_met_by_every_task_the_assessment_and_the_report_home() -> None:
+    t = template("placement")
+    block = t.block("placement")
+    assert block is not None
+    facts = facts_of(
+        [person("ok"), person("few"), person("low"), *placement_done("ok"), *placement_done("few", observed=40)]
+        + placement_done("low", score=65)
+    )
+    assert met(t, facts.participants["ok"], block) is not None
+    assert met(t, facts.participants["few"], block) is None
+    assert met(t, facts.participants["low"], block) is None
+    awards = list(credit_awards(t, facts, block))
+    assert [(a.participant_id, a.phase, a.hours, a.level) for a in awards] == [("ok", "placement", 120, "city")]
+    assert awards[0].earned_by == sorted(awards[0].earned_by) and len(awards[0].earned_by) == 11
+
+
+def test_completion_needs_every_required_block_and_totals_the_cohorts_credits() -> None:
+    t = template("placement")
+    final = t.block("completion")
+    assert isinstance(final, Completion)
+    events: list[Event] = [person("ok"), person("no-report"), *placement_done("ok"), *placement_done("no-report")]
+    events.append(record("report-back", "return_reports", "ok"))
+    facts = facts_of(events)
+    decided = completion(t, facts, final)
+    assert [e for e in decided if isinstance(e, ParticipantCompleted)] == [ParticipantCompleted(participant_id="ok")]
+    assert decided[-1] == CohortCompleted(completed=1, credit_hours=0)
+
+
+def test_a_selection_decides_each_track_by_its_own_rule_and_later_blocks_are_for_the_selected() -> None:
+    t = template("leader-programme")
+    selection = t.block("y1-selection")
+    assert isinstance(selection, Selection)
+    online = "y1-online"
+    events: list[Event] = []
+    for i in range(25):
+        pid = f"f{i:02d}"
+        events += [person(pid, track="famous"), record(online, "study_records", pid, number=40 + i)]
+        events.append(record(online, "deliverables", pid, "philosophy"))
+    events += [person("k1", track="key"), record(online, "study_records", "k1", number=90)]
+    facts = facts_of(events)
+    (decision,) = selections(t, facts, selection)
+    assert decision.track == "famous" and decision.target == 20
+    assert decision.selected == [f"f{i:02d}" for i in range(24, 4, -1)]
+    assert decision.waiting_list == ["f04", "f03", "f02"]
+    facts.apply(Stored(999, decision))
+    later = next(b for b in t.stages if b.applies_to("famous") and b.start_day >= selection.end_day)
+    assert reaches(t, facts, facts.participants["f24"], later)
+    assert not reaches(t, facts, facts.participants["f00"], later)
+    assert reaches(t, facts, facts.participants["k1"], later) == later.applies_to("key")
