@@ -472,6 +472,13 @@ def status(cohort_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_UR
     _show(body, as_json, lambda b: console.print(_fields(b, f"cohort {cohort_id}")))
 
 
+@cohort_app.command("close-block")
+def close_block(cohort_id: str, block: str, reason: Reason, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
+    """Close an open block of a block template's cohort before its day; its credits are decided then."""
+    with _api(api_url, token) as api:
+        _outcome(api.post(f"{_cohort(cohort_id)}/close-block", {"block": block, "reason": reason}))
+
+
 @cohort_app.command()
 def funnel(cohort_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
     """How many people reached each step, in all and by prefecture."""
@@ -644,11 +651,14 @@ def _import(
     file: Path,
     accept_partial: bool,
     rejects_to: Path | None,
+    block: str | None,
     api_url: str,
     token: str | None,
 ) -> None:
     media = _sheet_type(file, "an import")
     params = {"accept_partial": "true" if accept_partial else "false"}
+    if block is not None:
+        params["block"] = block
     with _api(api_url, token) as api:
         try:
             size = file.stat().st_size
@@ -723,16 +733,23 @@ RejectsTo = Annotated[
 ]
 
 
+BlockCode = Annotated[
+    str | None,
+    typer.Option("--block", help="In a block template's cohort: the open block the file is for, if several take it"),
+]
+
+
 def _import_command(kind: str) -> Callable[..., None]:
     def command(
         cohort_id: str,
         file: SheetFile,
         accept_partial: AcceptPartial = False,
         rejects_to: RejectsTo = None,
+        block: BlockCode = None,
         api_url: ApiUrl = DEFAULT_URL,
         token: Token = None,
     ) -> None:
-        _import(kind, cohort_id, file, accept_partial, rejects_to, api_url, token)
+        _import(kind, cohort_id, file, accept_partial, rejects_to, block, api_url, token)
 
     command.__doc__ = (
         f"Import {kind.replace('_', ' ')} rows: all of them, or none if any is bad (unless --accept-partial)."

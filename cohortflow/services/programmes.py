@@ -134,12 +134,12 @@ async def load(store: EventStore, programme_id: str, version: int) -> AnyTemplat
 
 
 async def load_runnable(store: EventStore, programme_id: str, version: int) -> Programme:
-    """A version cohorts can run: block templates are recorded and versioned, but not run yet."""
+    """A seven-phase version, for what runs only that form so far: rotation plans and reminder previews."""
     programme = await load(store, programme_id, version)
     if isinstance(programme, ProgrammeTemplate):
         raise CommandRefused(
             f"programme {programme_id} version {version} is a block template; "
-            "cohorts run only seven-phase templates so far"
+            "rotation plans and reminder previews run only seven-phase templates so far"
         )
     return programme
 

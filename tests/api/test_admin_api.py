@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -151,11 +152,21 @@ async def test_block_templates_are_validated_and_described_by_their_schema(api: 
     )
     assert {"op": "replace", "path": "/name", "value": "跟岗研修（第二版）"} in changes.json()
     cohort = {"cohort_id": "blocks", "programme_id": "district-principal-placement", "version": 1}
-    refused_start = await api.http.post("/api/v1/cohorts", json=cohort, headers=api.as_("admin"))
-    assert refused_start.status_code == 409
-    assert refused_start.json()["detail"] == (
+    started = await api.http.post("/api/v1/cohorts", json=cohort, headers=api.as_("admin"))
+    assert started.status_code == 201, started.text
+    for _ in range(200):  # running: its start recorded, so the test's end finds and ends it
+        status = await api.http.get("/api/v1/cohorts/blocks/status", headers=api.as_("admin"))
+        if status.status_code == 200 and status.json()["open_blocks"]:
+            break
+        await asyncio.sleep(0.05)
+    assert [b["code"] for b in status.json()["open_blocks"]] == ["enrolment"]
+    plan = {"plan_id": "blocks-plan", "name": "跟岗轮训", "first_year": 2026, "years": 2}
+    plan |= {"programme_id": "district-principal-placement", "version": 1}
+    refused_plan = await api.http.post("/api/v1/plans", json=plan, headers=api.as_("admin"))
+    assert refused_plan.status_code == 409
+    assert refused_plan.json()["detail"] == (
         "programme district-principal-placement version 1 is a block template; "
-        "cohorts run only seven-phase templates so far"
+        "rotation plans and reminder previews run only seven-phase templates so far"
     )
 
     schema = await api.http.get("/api/v1/programmes/schema", headers=api.as_("auditor"))

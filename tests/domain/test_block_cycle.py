@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ class Stored:
         self.position, self.type, self.data = position, event.TYPE, event.payload()
 
 
-def facts_of(events: list[Event]) -> CohortFacts:
+def facts_of(events: Sequence[Event]) -> CohortFacts:
     facts = CohortFacts()
     for i, e in enumerate(events, start=1):
         facts.apply(Stored(i, e))
@@ -196,10 +197,9 @@ def test_a_placement_is_met_by_every_task_the_assessment_and_the_report_home() -
     t = template("placement")
     block = t.block("placement")
     assert block is not None
-    facts = facts_of(
-        [person("ok"), person("few"), person("low"), *placement_done("ok"), *placement_done("few", observed=40)]
-        + placement_done("low", score=65)
-    )
+    people: list[Event] = [person("ok"), person("few"), person("low")]
+    done = [*placement_done("ok"), *placement_done("few", observed=40), *placement_done("low", score=65)]
+    facts = facts_of(people + done)
     assert met(t, facts.participants["ok"], block) is not None
     assert met(t, facts.participants["few"], block) is None
     assert met(t, facts.participants["low"], block) is None

@@ -15,9 +15,9 @@ from cohortflow.domain.blocks.registry import Block
 from cohortflow.domain.nomination import NomineeRow
 from cohortflow.domain.records import AttendanceRow, DeliverableRow, ReturnReportRow, StudyRow, SurveyRow
 from cohortflow.domain.rotation_plan import RosterRow
+from cohortflow.domain.vocabulary import ImportKind
 from cohortflow.imports.columns import COLUMNS, TableKind
 from cohortflow.imports.reading import SourceRow, open_table
-from cohortflow.domain.vocabulary import ImportKind
 from cohortflow.imports.typed import TypedRow, submission_row, typed_row, typed_rows
 
 GOOD: dict[TableKind, dict[str, str]] = {

@@ -14,18 +14,22 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+import yaml
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from cohortflow.audit.histories import cohort_histories, write_histories
+from cohortflow.audit.histories import cohort_histories, run_chain, write_histories
+from cohortflow.demo.block_feed import drive
 from cohortflow.demo.sample import sample_programme
 from cohortflow.domain.rotation_plan import RotationPlan
+from cohortflow.domain.template import parse_template
 from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.runtime.temporal import installed_binary
-from cohortflow.services.cohorts import start_cohort
+from cohortflow.services.cohorts import start_block_cohort, start_cohort
 from cohortflow.services.plans import start_plan
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.migrate import upgrade
+from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleStatus, BlockCycleWorkflow, CloseBlock
 from cohortflow.workflows.cohort_cycle import (
     CohortCycleInput,
     CohortCycleWorkflow,
@@ -39,6 +43,7 @@ from cohortflow.workflows.rotation_plan import RotationPlanInput, RotationPlanWo
 from tests.workflows.helpers import running_worker, terminate_cohorts, wait_for_status
 
 OUT = Path(__file__).parent.parent / "histories"
+EXAMPLES = Path(__file__).parents[2] / "examples" / "programmes"
 
 
 async def record(tag: str) -> list[Path]:
@@ -53,7 +58,12 @@ async def record(tag: str) -> list[Path]:
                 data_converter=pydantic_data_converter,
             )
             try:
-                return [*await _run(env, store, tag, Path(tmp) / "uploads"), *await _run_plan(env, store, tag)]
+                uploads = Path(tmp) / "uploads"
+                return [
+                    *await _run(env, store, tag, uploads),
+                    *await _run_plan(env, store, tag),
+                    *await _run_blocks(env, store, tag, uploads),
+                ]
             finally:
                 await env.shutdown()
                 await store.close()
@@ -116,6 +126,37 @@ async def _run_plan(env: WorkflowEnvironment, store: EventStore, tag: str) -> li
         history = await handle.fetch_history()
         await terminate_cohorts(client, store)
     return write_histories([history], OUT, tag)
+
+
+async def _run_blocks(env: WorkflowEnvironment, store: EventStore, tag: str, uploads: Path) -> list[Path]:
+    """The placement example's cohort fed through imports, with a withdrawal and an early close on the way."""
+    client = env.client
+    template = parse_template(yaml.safe_load((EXAMPLES / "placement.yaml").read_text(encoding="utf-8")))
+    cohort = f"replay-{tag}-blocks"
+    steered: set[str] = set()
+
+    async def advance(status: BlockCycleStatus) -> None:
+        handle = client.get_workflow_handle_for(BlockCycleWorkflow.run, f"cohort-{cohort}")
+        open_now = {b.code for b in status.open_blocks}
+        if "report-back" in open_now and "withdraw" not in steered:
+            steered.add("withdraw")
+            await handle.execute_update(
+                BlockCycleWorkflow.withdraw_participant, Withdraw(participant_id="P000002", reason="replay")
+            )
+        if "follow-up" in open_now and "close" not in steered:
+            steered.add("close")
+            await handle.execute_update(BlockCycleWorkflow.close_block, CloseBlock(block="follow-up", reason="replay"))
+            return
+        assert status.next_at is not None
+        due = max(status.next_at - await env.get_current_time(), timedelta(0))
+        await env.sleep(due + timedelta(hours=1))
+
+    async with running_worker(client, store, "record-histories", uploads):
+        await start_block_cohort(client, BlockCycleInput(cohort_id=cohort, template=template), "record-histories")
+        await drive(client, store, uploads, cohort, template, seed=11, advance=advance)
+        await client.get_workflow_handle(f"cohort-{cohort}").result()
+        histories = await run_chain(client, f"cohort-{cohort}")
+    return write_histories(histories, OUT, tag)
 
 
 if __name__ == "__main__":
