@@ -51,6 +51,7 @@ def all_activities(store: EventStore, uploads: Path | None = None) -> list[Calla
         acts.record_block_cohort_started,
         acts.run_block_step,
         acts.withdraw_from_blocks,
+        acts.queue_block_reminders,
         acts.record_cycle_event,
         acts.import_sample_nominees,
         acts.record_sample_online_study,

@@ -15,18 +15,29 @@ from temporalio.client import ScheduleHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
+from cohortflow.domain.block_reminders import still_to_hand_in
+from cohortflow.domain.blocks.reminders import BlockReminderRule
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.events import Event, ReminderGaveUp, RemindersQueued
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.reminder_rules import ReminderRule
 from cohortflow.domain.reminder_schedule import ReminderDue
+from cohortflow.domain.template import AnyTemplate
 from cohortflow.readmodels.audiences import (
     cohort_completed,
     participants_behind,
+    participants_by_id,
 )
 from cohortflow.readmodels.projector import Projector
 from cohortflow.readmodels.queries import cohort_funnel
-from cohortflow.reminders.compose import Recipient, Sender, compose, coordinator_recipients, participant_recipient
+from cohortflow.reminders.compose import (
+    Recipient,
+    Sender,
+    block_participant_recipient,
+    compose,
+    coordinator_recipients,
+    participant_recipient,
+)
 from cohortflow.reminders.outbox import OutboxMessage, enqueue
 from cohortflow.store.records import NewEvent
 
@@ -65,10 +76,38 @@ class ReminderActivities(CohortActivities):
         if recipients is None:
             return QueuedReminders(recipients=0, queued=0, unreachable=0, cohort_completed=True)
         stream = ref.stream_id if rule.recipients == "participants" else digests_stream(ref.cohort_id)
+        return await self._queue(ref, programme, rule, due, stream, recipients)
+
+    @activity.defn
+    @refusals_are_final
+    async def queue_block_reminders(self, req: QueueReminders) -> QueuedReminders:
+        """A block template's rule: everyone its block is for who has not handed in what it is about."""
+        ref, due = req.ref, req.due
+        template = await self.template(ref)
+        rule = next((r for r in template.reminders.rules if r.code == due.rule), None) if template.reminders else None
+        if rule is None:
+            raise CommandRefused(f"programme {template.id} v{template.version} has no reminder rule {due.rule}")
+        pending = still_to_hand_in(template, await self.facts(ref), rule)
+        await Projector(self.store, on_batch=lambda applied, _: activity.heartbeat(applied)).catch_up(wait=True)
+        async with self.store.pool.connection() as conn:
+            people = await participants_by_id(conn, ref.cohort_id, pending)
+        recipients = [block_participant_recipient(template, rule, due, ref.cohort_id, p) for p in people]
+        return await self._queue(ref, template, rule, due, ref.stream_id, recipients)
+
+    async def _queue(
+        self,
+        ref: CohortRef,
+        programme: AnyTemplate,
+        rule: ReminderRule | BlockReminderRule,
+        due: ReminderDue,
+        stream: str,
+        recipients: list[Recipient],
+    ) -> QueuedReminders:
+        """The messages into the outbox and their record into ``stream``, together and once per occurrence."""
         sender = Sender(cohort_id=ref.cohort_id, stream_id=stream, actor=ref.actor, workflow_id=ref.workflow_id)
         messages = compose(programme, rule, due, sender, recipients)
         step = f"reminders/{rule.code}/{due.occurrence}"
-        events = _queued_events(rule, due, messages)
+        events = _queued_events(rule.code, due, messages)
         metadata = self.metadata(ref, step, programme)
         async with self.store.pool.connection() as conn, conn.transaction():
             queued = await enqueue(conn, messages)
@@ -116,10 +155,10 @@ def _rule(programme: Programme, code: str) -> ReminderRule:
         raise CommandRefused(exc.args[0]) from None
 
 
-def _queued_events(rule: ReminderRule, due: ReminderDue, messages: list[OutboxMessage]) -> list[Event]:
+def _queued_events(rule: str, due: ReminderDue, messages: list[OutboxMessage]) -> list[Event]:
     unreachable = [m for m in messages if m.status == "gave_up"]
     summary = RemindersQueued(
-        rule=rule.code,
+        rule=rule,
         occurrence=due.occurrence,
         due_at=due.at,
         queued=len(messages) - len(unreachable),

@@ -47,6 +47,8 @@ class BlockCycleState(BaseModel):
     """Keys of the steps already run."""
     closing: dict[str, str] = Field(default_factory=dict)
     """Blocks an administrator asked to close now, with the reason."""
+    closed_at: dict[str, datetime] = Field(default_factory=dict)
+    """When each closed block closed: reminders after a close count from it."""
 
     def day(self, n: float) -> timedelta:
         return timedelta(seconds=n * self.day_seconds)
@@ -70,9 +72,16 @@ class BlockCycleState(BaseModel):
     def finished(self, template: ProgrammeTemplate) -> bool:
         return self.next_step(template) is None
 
-    def ran(self, step: Step) -> BlockCycleState:
+    def ran(self, step: Step, at: datetime) -> BlockCycleState:
+        """The state once ``step`` has run, at ``at``."""
         closing = {k: v for k, v in self.closing.items() if not (step.action == "close" and k == step.block)}
-        return self.model_copy(update={"done": (*self.done, step.key), "closing": closing})
+        closed_at = {**self.closed_at, step.block: at} if step.action == "close" else self.closed_at
+        return self.model_copy(update={"done": (*self.done, step.key), "closing": closing, "closed_at": closed_at})
+
+    def opens_at(self, template: ProgrammeTemplate, block: str) -> datetime:
+        found = template.block(block)
+        assert found is not None
+        return self.started_at + self.day(found.start_day)
 
     def closes_at(self, template: ProgrammeTemplate, block: str) -> datetime:
         found = template.block(block)

@@ -54,6 +54,18 @@ async def participants_behind(
     return [ParticipantRecipient(*row) for row in await cur.fetchall()]
 
 
+async def participants_by_id(
+    conn: AsyncConnection[TupleRow], cohort_id: str, participant_ids: list[str]
+) -> list[ParticipantRecipient]:
+    """The named participants who are still in the programme, in participant order."""
+    cur = await conn.execute(
+        f"{_RECIPIENT_SELECT} WHERE p.cohort_id = %s AND p.participant_id = ANY(%s) AND NOT p.withdrawn "
+        "ORDER BY p.participant_id",
+        (cohort_id, participant_ids),
+    )
+    return [ParticipantRecipient(*row) for row in await cur.fetchall()]
+
+
 async def cohort_completed(conn: AsyncConnection[TupleRow], cohort_id: str) -> bool:
     cur = await conn.execute("SELECT completed FROM rm_cohorts WHERE cohort_id = %s", (cohort_id,))
     row = await cur.fetchone()

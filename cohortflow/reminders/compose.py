@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from cohortflow.domain.blocks.reminders import BlockReminderRule
 from cohortflow.domain.messages import PLACEHOLDERS, Locale, RenderedMessage, render
 from cohortflow.domain.programme import Programme
-from cohortflow.domain.reminder_rules import ReminderRule, Reminders
+from cohortflow.domain.reminder_rules import ReminderRule, ReminderSettings
 from cohortflow.domain.reminder_schedule import ReminderDue
+from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate
 from cohortflow.readmodels.audiences import ParticipantRecipient
 from cohortflow.readmodels.queries import Funnel, FunnelCounts
 from cohortflow.reminders.outbox import OutboxMessage, reminder_key
@@ -72,6 +74,31 @@ def participant_recipient(
     return Recipient(p.participant_id, p.participant_id, p.email, p.phone, locale, reminders.time_zone, values)
 
 
+def block_participant_recipient(
+    template: ProgrammeTemplate, rule: BlockReminderRule, due: ReminderDue, cohort_id: str, p: ParticipantRecipient
+) -> Recipient:
+    """A participant of a block template's cohort who has not handed in what ``rule`` is about."""
+    reminders = _reminders(template)
+    names = {pref.code: pref.name for pref in template.prefectures}
+    kind, _, item = rule.about.partition(":")
+    values: dict[str, object] = {
+        "name": p.name,
+        "cohort": cohort_id,
+        "programme": template.name,
+        "participant_id": p.participant_id,
+        "school": p.school,
+        "prefecture": names.get(p.prefecture_code, p.prefecture_code),
+        "hours": f"{p.hours:g}",
+        "deliverable": item if kind == "deliverable" else "",
+        "survey": item if kind == "survey" else "",
+        "phase": rule.block,
+    }
+    if due.deadline is not None:
+        values |= {"deadline": _local(due.deadline, reminders.time_zone), "days_left": due.days}
+    locale: Locale = "en" if p.locale == "en" else "zh"
+    return Recipient(p.participant_id, p.participant_id, p.email, p.phone, locale, reminders.time_zone, values)
+
+
 def coordinator_recipients(programme: Programme, occurrence: str, cohort_id: str, funnel: Funnel) -> list[Recipient]:
     reminders = _reminders(programme)
     by_prefecture = {row.code: row.counts for row in funnel.prefectures}
@@ -93,7 +120,11 @@ def coordinator_recipients(programme: Programme, occurrence: str, cohort_id: str
 
 
 def compose(
-    programme: Programme, rule: ReminderRule, due: ReminderDue, sender: Sender, recipients: list[Recipient]
+    programme: AnyTemplate,
+    rule: ReminderRule | BlockReminderRule,
+    due: ReminderDue,
+    sender: Sender,
+    recipients: list[Recipient],
 ) -> list[OutboxMessage]:
     reminders = _reminders(programme)
     template = reminders.template(rule.template)
@@ -138,11 +169,11 @@ def preview(programme: Programme, rule: ReminderRule, locale: Locale, values: di
     return render(template, locale, {**example, **values})
 
 
-def _complete(rule: ReminderRule, values: dict[str, object]) -> dict[str, object]:
+def _complete(rule: ReminderRule | BlockReminderRule, values: dict[str, object]) -> dict[str, object]:
     return {name: values.get(name, "") for name in PLACEHOLDERS[rule.recipients]}
 
 
-def _reminders(programme: Programme) -> Reminders:
+def _reminders(programme: AnyTemplate) -> ReminderSettings:
     if programme.reminders is None:
         raise LookupError(f"programme {programme.id} v{programme.version} has no reminder rules")
     return programme.reminders

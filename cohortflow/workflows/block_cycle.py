@@ -35,8 +35,11 @@ with workflow.unsafe.imports_passed_through():
         WithdrawFromBlocks,
     )
     from cohortflow.activities.imports import ImportActivities, ImportOutcome, ImportRecords
+    from cohortflow.activities.reminders import QueueReminders, ReminderActivities
     from cohortflow.domain.block_cycle import BlockCycleState, Step, decide_close_block, import_block
+    from cohortflow.domain.block_reminders import block_reminders_due
     from cohortflow.domain.cycle import CommandRefused, check_recordable
+    from cohortflow.domain.reminder_schedule import ReminderDue
     from cohortflow.domain.template import ProgrammeTemplate
     from cohortflow.workflows.cohort_cycle import AdminOutcome, Counters, FileImport, Withdraw
     from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
@@ -52,6 +55,8 @@ class BlockCycleInput(BaseModel):
     """Set when the workflow continues as new."""
     counters: Counters = Field(default_factory=Counters)
     plan_id: str | None = None
+    reminded: list[str] = Field(default_factory=list)
+    """Reminder occurrences (``rule/occurrence``) already queued."""
 
 
 class CloseBlock(BaseModel):
@@ -76,6 +81,10 @@ class BlockCycleStatus(BaseModel):
     programme_version: int
 
 
+def _reminder_id(due: ReminderDue) -> str:
+    return f"{due.rule}/{due.occurrence}"
+
+
 def _refuse(exc: CommandRefused) -> ApplicationError:
     return ApplicationError(str(exc), type="CommandRefused", non_retryable=True)
 
@@ -88,6 +97,8 @@ class BlockCycleWorkflow:
         # Steps and admin commands decide from the facts as they are: one at a time, so a block never
         # closes (and awards its credits) while an import into it is still being applied.
         self._commands = asyncio.Lock()
+        self._reminders: asyncio.Task[None] | None = None
+        self._reminding = False
 
     @workflow.run
     async def run(self, inp: BlockCycleInput) -> Counters:
@@ -103,13 +114,18 @@ class BlockCycleWorkflow:
             self._state = BlockCycleState(started_at=started_at, day_seconds=inp.day_seconds)
         else:
             self._state = inp.state
+        # Held in an attribute: the event loop keeps only weak references to tasks.
+        self._reminders = asyncio.create_task(self._remind())
         while (step := self._state_now().next_step(inp.template)) is not None:
             if not await self._until(step):
                 continue  # an administrator changed the calendar: look again
+            if step.action == "close":
+                await self._reminders_sent()
             async with self._commands:
                 await self._run_step(step)
             if step.action == "close" or workflow.info().is_continue_as_new_suggested():
                 await self._continue_as_new()
+        await self._reminders_sent()
         return inp.counters
 
     async def _run_step(self, step: Step) -> None:
@@ -127,7 +143,7 @@ class BlockCycleWorkflow:
         inp.counters.selected += result.selected
         if result.completed is not None and result.credit_hours is not None:
             inp.counters.completed, inp.counters.credit_hours = result.completed, result.credit_hours
-        self._state = state.ran(step)
+        self._state = state.ran(step, workflow.now())
 
     async def _until(self, step: Step) -> bool:
         """Sleep until the step is due; False if the state changed first (a block asked to close now)."""
@@ -143,6 +159,44 @@ class BlockCycleWorkflow:
             )
             return False
         return True
+
+    # ----------------------------------------------------------- reminders
+    async def _remind(self) -> None:
+        """One timer for the earliest reminder occurrence not yet queued; recomputed whenever the state changes."""
+        inp = self._input()
+        while True:
+            due = self._pending_reminders()
+            if not due:
+                await self._state_change(None, "")
+                continue
+            first = due[0]
+            remaining = (first.at - workflow.now()).total_seconds()
+            if remaining > 0:
+                await self._state_change(remaining, f"reminder {first.rule}")
+                continue
+            self._reminding = True
+            await self._activity(
+                ReminderActivities.queue_block_reminders, QueueReminders(ref=self._ref(inp.actor), due=first)
+            )
+            inp.reminded.append(_reminder_id(first))
+            self._reminding = False
+
+    async def _state_change(self, timeout: float | None, summary: str) -> None:
+        """Wait for the cycle's state to change (a step run, a block asked to close), or ``timeout`` seconds."""
+        state = self._state
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(lambda: self._state is not state, timeout=timeout, timeout_summary=summary)
+
+    def _pending_reminders(self) -> list[ReminderDue]:
+        inp = self._input()
+        due = block_reminders_due(inp.template, self._state_now())
+        return [d for d in due if _reminder_id(d) not in inp.reminded]
+
+    async def _reminders_sent(self) -> None:
+        """Before a block closes or the run continues as new, queue every reminder already due."""
+        await workflow.wait_condition(
+            lambda: not self._reminding and all(d.at > workflow.now() for d in self._pending_reminders())
+        )
 
     # ------------------------------------------------------------- updates
     @workflow.update
@@ -264,5 +318,6 @@ class BlockCycleWorkflow:
 
     async def _continue_as_new(self) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._reminders_sent()
         inp = self._input()
         workflow.continue_as_new(inp.model_copy(update={"state": self._state_now()}))

@@ -135,5 +135,17 @@ async def test_the_placement_example_runs_from_imports_to_completion_with_credit
     assert await credits("PL001") == {"placement": 120, "report-back": 20}
     assert await credits("PL007") == {"report-back": 20}
     assert await credits(SILENT) == {"placement": 120}
+    async with store.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT rule, participant_id, count(*) FROM reminder_outbox WHERE cohort_id = %s "
+            "GROUP BY rule, participant_id ORDER BY rule, participant_id",
+            (COHORT,),
+        )
+        reminded = await cur.fetchall()
+    # Report-back is reminded 7 days and 1 day before it closes, to the one who has not reported; everyone
+    # else had handed in what their rules ask for when they fired.
+    assert reminded == [("report-back", SILENT, 2)]
+    assert counts["RemindersQueued"] == 7  # every occurrence is recorded, with or without recipients
+
     verified = await api.http.post("/api/v1/audit/verify", params={"cohort": COHORT}, headers=api.as_("auditor"))
     assert verified.status_code == 200 and verified.json()["ok"], verified.text

@@ -13,6 +13,7 @@ import yaml
 from cohortflow.domain.block_cycle import BlockCycleState, decide_close_block, import_block, timeline
 from cohortflow.domain.block_progress import completion, credit_awards, met, reaches, selections
 from cohortflow.domain.block_records import SubmissionCheck
+from cohortflow.domain.block_reminders import block_reminders_due, still_to_hand_in
 from cohortflow.domain.blocks.completion import Completion
 from cohortflow.domain.blocks.intake import SubmissionRow
 from cohortflow.domain.blocks.selection import Selection
@@ -69,7 +70,7 @@ def record(block: str, kind: Any, pid: str, item: str = "", number: float | None
 
 def run(state: BlockCycleState, t: ProgrammeTemplate, until: str) -> BlockCycleState:
     while (step := state.next_step(t)) is not None and step.key != until:
-        state = state.ran(step)
+        state = state.ran(step, state.at(step))
     return state
 
 
@@ -109,7 +110,7 @@ def test_an_early_close_comes_before_anything_else_and_names_what_is_open() -> N
     closing = decide_close_block(state, t, "placement", "hosts ended early")
     step = closing.next_step(t)
     assert step is not None and step.key == "close:placement"
-    assert closing.ran(step).closing == {}
+    assert closing.ran(step, START).closing == {}
 
 
 def test_an_import_goes_to_the_open_block_that_takes_its_kind_or_is_refused_by_name() -> None:
@@ -241,3 +242,33 @@ def test_a_selection_decides_each_track_by_its_own_rule_and_later_blocks_are_for
     assert reaches(t, facts, facts.participants["f24"], later)
     assert not reaches(t, facts, facts.participants["f00"], later)
     assert reaches(t, facts, facts.participants["k1"], later) == later.applies_to("key")
+
+
+# ------------------------------------------------------------------ reminders
+def test_reminders_fire_before_a_block_closes_before_a_task_is_due_and_after_a_close() -> None:
+    t = template("placement")
+    day = 86_400
+    state = run(BlockCycleState(started_at=START, day_seconds=day), t, "close:placement")
+    due = {(d.rule, d.occurrence): (d.at - START).days for d in block_reminders_due(t, state)}
+    assert due == {
+        ("demo-lesson", "task:demo-lesson@20260406T000000Z-3d"): 32,
+        ("demo-lesson", "task:demo-lesson@20260406T000000Z-1d"): 34,
+        ("summary", "task:summary@20260413T000000Z-5d"): 37,
+        ("daily-log", "placement@20260413T000000Z-7d"): 35,
+    }
+    closing = decide_close_block(state, t, "placement", "early")
+    assert block_reminders_due(t, closing) == []  # a block being closed early is not reminded about
+    follow = run(state, t, "close:follow-up")
+    assert [(d.rule, (d.at - START).days) for d in block_reminders_due(t, follow)] == [("survey-m6", 222)]
+
+
+def test_a_reminder_goes_to_whoever_has_not_handed_in_what_it_is_about() -> None:
+    t = template("placement")
+    assert t.reminders is not None
+    rules = {r.code: r for r in t.reminders.rules}
+    facts = facts_of([person("ok"), person("short"), person("none"), *placement_done("ok")])
+    facts.apply(Stored(900, record("placement", "tasks", "short", "demo-lesson", 1)))
+    assert still_to_hand_in(t, facts, rules["demo-lesson"]) == ["none", "short"]
+    assert still_to_hand_in(t, facts, rules["daily-log"]) == ["none", "ok", "short"]
+    facts.apply(Stored(901, record("report-back", "return_reports", "ok")))
+    assert still_to_hand_in(t, facts, rules["report-back"]) == ["none", "short"]

@@ -123,6 +123,16 @@ class BlockBase(Frozen):
         """Keys a record counts toward, for limits such as a host's capacity or one leader per group."""
         return ()
 
+    def done(self, about: str, records: Records) -> bool:
+        """Whether the participant has handed in ``about`` (one of :meth:`submissions`): reminders skip them."""
+        for intake in self.INTAKES:
+            prefix = f"{intake.submission}:" if intake.submission else None
+            if prefix and about.startswith(prefix):
+                return (intake.kind, about.removeprefix(prefix)) in records
+            if about == intake.kind:
+                return any(kind == intake.kind for kind, _ in records)
+        return False
+
     def met(self, records: Records) -> tuple[int, ...] | None:
         """The positions of the records that meet the block's criterion, or None when it is not met."""
         return None

@@ -51,6 +51,11 @@ class OnlineStudy(BlockBase):
     def handed_in(self, records: Records) -> tuple[str, ...]:
         return tuple(sorted(items(records, DELIVERABLES.kind)))
 
+    def done(self, about: str, records: Records) -> bool:
+        if about == STUDY_RECORDS.kind:
+            return self.hours(records) >= self.min_hours and one(records, STUDY_RECORDS.kind) is not None
+        return super().done(about, records)
+
     def met(self, records: Records) -> tuple[int, ...] | None:
         if not records or self.hours(records) < self.min_hours:
             return None

@@ -147,6 +147,13 @@ class Placement(BlockBase):
             return GroupRules(self.group_size).tallies(row)
         return ((PLACEMENTS.kind, row.item),) if intake is PLACEMENTS else ()
 
+    def done(self, about: str, records: Records) -> bool:
+        task = next((t for t in self.tasks if about == f"task:{t.code}"), None)
+        if task is not None:
+            count = one(records, TASKS.kind, task.code)
+            return count is not None and (count.number or 0) >= self.required_count(task)
+        return super().done(about, records)
+
     def met(self, records: Records) -> tuple[int, ...] | None:
         placed = items(records, PLACEMENTS.kind)
         done = items(records, TASKS.kind)

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView
 from cohortflow.domain.blocks.placement import Placement
-from cohortflow.domain.messages import MessageTemplate, placeholder_problems
+from cohortflow.domain.messages import MessageTemplate, Recipients, placeholder_problems
 from cohortflow.domain.reminder_rules import (
     MAX_NUDGES,
     ReminderChannel,
@@ -39,6 +39,11 @@ class BlockReminderRule(Frozen):
     before_due: tuple[int, ...] = Field(default=(), description="Days before the task named in `about` is due")
     nudges: int = Field(default=0, description=f"Repeats after each `after_close` day, at most {MAX_NUDGES}")
     nudge_every_days: int = 7
+
+    @property
+    def recipients(self) -> Recipients:
+        """A block's rules remind the participants who have not handed something in."""
+        return "participants"
 
 
 class BlockReminders(ReminderSettings):
