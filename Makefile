@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.admin_run
 	$(BIN)/python -m bench.reminders
 	$(BIN)/python -m bench.cli_startup
+	$(BIN)/python -m bench.block_programmes
 
 # Record workflow histories for tests/workflows/test_replay.py under a new tag: make histories TAG=v3
 histories: $(STAMP)

@@ -57,3 +57,11 @@ def test_the_cli_start_up_benchmark_runs(tmp_path: Path) -> None:
     out = tmp_path / "benchmarks-cli.md"
     run("bench.cli_startup", "--runs", "1", "--out", str(out))
     assert "`cohortflow --help`" in out.read_text(encoding="utf-8")
+
+
+def test_the_block_programme_benchmark_completes_both_examples(tmp_path: Path) -> None:
+    out = tmp_path / "benchmarks-blocks.md"
+    run("bench.block_programmes", "--out", str(out))
+    report = out.read_text(encoding="utf-8")
+    assert "`leader-programme.yaml` | 200 people" in report and "`placement.yaml` | 20 people" in report
+    assert "— **met**" in report and "BROKEN" not in report

@@ -455,7 +455,7 @@ class Projector:
         selected, waiting = list(event.data["selected"]), list(event.data["waiting_list"])
         # A block template decides each track on its own: only the people it names change.
         per_track = event.data.get("track") is not None
-        scope = " AND participant_id = ANY(%(selected)s || %(waiting)s)" if per_track else ""
+        scope = " AND (participant_id = ANY(%(selected)s) OR participant_id = ANY(%(waiting)s))" if per_track else ""
         await conn.execute(
             "UPDATE rm_participants SET selected = participant_id = ANY(%(selected)s), "
             "waiting_list = participant_id = ANY(%(waiting)s) WHERE cohort_id = %(cohort)s" + scope,

@@ -41,7 +41,16 @@ with workflow.unsafe.imports_passed_through():
     from cohortflow.domain.cycle import CommandRefused, check_recordable
     from cohortflow.domain.reminder_schedule import ReminderDue
     from cohortflow.domain.template import ProgrammeTemplate
-    from cohortflow.workflows.cohort_cycle import AdminOutcome, Counters, FileImport, Withdraw
+    from cohortflow.workflows.cohort_cycle import (
+        AdminOutcome,
+        ClosePhase,
+        Correction,
+        Counters,
+        ExtendDeadline,
+        FileImport,
+        PlaceFill,
+        Withdraw,
+    )
     from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
 
 
@@ -267,6 +276,39 @@ class BlockCycleWorkflow:
             raise CommandRefused("a withdrawal needs a reason")
         if self._state_now().finished(self._input().template):
             raise CommandRefused("the cohort has finished")
+
+    # The seven-phase form's commands, answered with what to do instead (a validator's refusal records nothing).
+    @workflow.update
+    async def close_phase(self, req: ClosePhase) -> AdminOutcome:
+        raise ApplicationError("unreachable: refused by the validator")
+
+    @close_phase.validator
+    def _refuse_close_phase(self, req: ClosePhase) -> None:
+        raise CommandRefused("this cohort runs a block template, which has blocks, not phases: use close-block")
+
+    @workflow.update
+    async def extend_deadline(self, req: ExtendDeadline) -> AdminOutcome:
+        raise ApplicationError("unreachable: refused by the validator")
+
+    @extend_deadline.validator
+    def _refuse_extend(self, req: ExtendDeadline) -> None:
+        raise CommandRefused("extending a block of a block template's cohort is not supported yet")
+
+    @workflow.update
+    async def fill_place(self, req: PlaceFill) -> AdminOutcome:
+        raise ApplicationError("unreachable: refused by the validator")
+
+    @fill_place.validator
+    def _refuse_fill_place(self, req: PlaceFill) -> None:
+        raise CommandRefused("filling a place of a block template's cohort is not supported yet")
+
+    @workflow.update
+    async def correct_fact(self, req: Correction) -> AdminOutcome:
+        raise ApplicationError("unreachable: refused by the validator")
+
+    @correct_fact.validator
+    def _refuse_correction(self, req: Correction) -> None:
+        raise CommandRefused("correcting a fact of a block template's cohort is not supported yet")
 
     @workflow.query
     def status(self) -> BlockCycleStatus:

@@ -466,6 +466,14 @@ class CohortCycleWorkflow:
         state = self._state_now()
         check_import_open(None if state.finished else state.phase, req.kind)
 
+    @workflow.update
+    async def close_block(self, req: dict[str, Any]) -> AdminOutcome:
+        raise ApplicationError("unreachable: refused by the validator")
+
+    @close_block.validator
+    def _refuse_close_block(self, req: dict[str, Any]) -> None:
+        raise CommandRefused("this cohort runs the seven-phase form, which has phases, not blocks: use close-phase")
+
     @workflow.query
     def status(self) -> CycleStatus:
         inp, state = self._input(), self._state

@@ -252,6 +252,13 @@ async def test_a_cohort_is_started_fed_by_imports_and_steered(
         "/api/v1/cohorts/c1/close-phase", json={"phase": "selection", "reason": "x"}, headers=api.as_("admin")
     )
     assert not_open.status_code == 409 and "selection is not open" in not_open.json()["detail"]
+    no_blocks = await api.http.post(
+        "/api/v1/cohorts/c1/close-block", json={"block": "online", "reason": "x"}, headers=api.as_("admin")
+    )
+    assert no_blocks.status_code == 409
+    assert no_blocks.json()["detail"] == (
+        "this cohort runs the seven-phase form, which has phases, not blocks: use close-phase"
+    )
     coordinator_steer = await api.http.post(
         "/api/v1/cohorts/c1/close-phase", json={"phase": "nomination", "reason": "x"}, headers=api.as_("coordinator")
     )

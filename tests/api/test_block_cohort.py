@@ -106,6 +106,21 @@ async def test_the_placement_example_runs_from_imports_to_completion_with_credit
     short = await upload(api, "tasks", "学员编号,任务代码,完成数量,内容\nPL001,summary,1,太短\n".encode())
     assert short["problems"] == ["row 2, summary: 2 characters, fewer than the 3000 task summary asks for"]
 
+    phase = await api.http.post(
+        f"/api/v1/cohorts/{COHORT}/close-phase",
+        json={"phase": "online_study", "reason": "wrong form"},
+        headers=api.as_("admin"),
+    )
+    assert phase.status_code == 409
+    assert phase.json()["detail"] == (
+        "this cohort runs a block template, which has blocks, not phases: use close-block"
+    )
+    not_open = await api.http.post(
+        f"/api/v1/cohorts/{COHORT}/close-block", json={"block": "follow-up", "reason": "x"}, headers=api.as_("admin")
+    )
+    assert not_open.status_code == 409
+    assert not_open.json()["detail"] == "block follow-up is not open (open now: placement)"
+
     await enter(api, time_skipping, "report-back", 28)
     late = await upload(api, "home_report", FILES / "home_report.csv", block="placement")
     assert late["http_status"] == 409

@@ -7,6 +7,7 @@ credits and the chain come out of what the cohort decided from them.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,7 +46,8 @@ async def test_an_example_template_runs_from_imports_to_completion(
         """Skip to just past the next step: skipping to its exact moment races the timer on the test server."""
         assert status.next_at is not None
         due = max(status.next_at - await time_skipping.get_current_time(), timedelta(0))
-        await time_skipping.sleep(due + timedelta(hours=1))
+        # Bounded: a skip that cannot happen (a workflow left without a worker holds the clock) fails here.
+        await asyncio.wait_for(time_skipping.sleep(due + timedelta(hours=1)), timeout=60)
 
     async with running_worker(client, store, task_queue, uploads=tmp_path):
         await start_block_cohort(client, BlockCycleInput(cohort_id=cohort_id, template=template), task_queue)
