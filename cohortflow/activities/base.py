@@ -21,32 +21,16 @@ from temporalio.exceptions import ApplicationError
 
 from cohortflow.domain.corrections import CorrectionRefused
 from cohortflow.domain.cycle import CommandRefused
-from cohortflow.domain.events import EVENT_TYPES, CohortStarted, Event, Metadata
-from cohortflow.domain.facts import CohortFacts
+from cohortflow.domain.events import EVENT_TYPES, Event, Metadata
+from cohortflow.domain.facts import FACT_TYPES, CohortFacts
 from cohortflow.domain.nomination import InvalidRecords
 from cohortflow.domain.programme import Programme, ProgrammeInvalid
-from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate, is_block_template
+from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate
+from cohortflow.readmodels.cohort_facts import pinned_template
 from cohortflow.store.errors import StoreError
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import AppendResult, NewEvent
 
-FACT_TYPES = (
-    "CandidateNominated",
-    "OnlineStudyRecorded",
-    "StudyHoursRecorded",
-    "DeliverableSubmitted",
-    "FactCorrected",
-    "SelectionDecided",
-    "ParticipantWithdrawn",
-    "WaitingListPromoted",
-    "FieldPlacementAssigned",
-    "FieldAttendanceRecorded",
-    "ReturnReportSubmitted",
-    "SurveyResponded",
-    "CreditAwarded",
-    "SubmissionRecorded",
-    "AnonymousAnswerRecorded",
-)
 DOMAIN_ERRORS = (CommandRefused, CorrectionRefused, InvalidRecords, ProgrammeInvalid, StoreError)
 
 P = ParamSpec("P")
@@ -105,13 +89,10 @@ class CohortActivities:
         cached = self._programmes.get(ref.cohort_id)
         if cached is not None:
             return cached
-        start = await self.store.first_event(ref.stream_id)
-        if start is None or start.type != CohortStarted.TYPE:
-            raise CommandRefused(f"cohort {ref.cohort_id} has not been started")
-        data = start.data["programme"]
-        programme: AnyTemplate = (
-            ProgrammeTemplate.model_validate(data) if is_block_template(data) else Programme.model_validate(data)
-        )
+        try:
+            programme = await pinned_template(self.store, ref.cohort_id)
+        except LookupError:
+            raise CommandRefused(f"cohort {ref.cohort_id} has not been started") from None
         self._programmes[ref.cohort_id] = programme
         return programme
 

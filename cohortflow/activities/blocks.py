@@ -45,6 +45,8 @@ class RunBlockStep(BaseModel):
     block: str
     action: Literal["open", "close"]
     closes_at: datetime
+    at: datetime | None = None
+    """When the step runs; the block's scheduled day if not given."""
     reason: str = ""
     """Why an administrator closed the block early; empty when it closed on its day."""
 
@@ -117,9 +119,10 @@ class BlockActivities(CohortActivities):
                 if isinstance(block, Selection):
                     events += selections(template, facts, block)
                 if isinstance(block, Completion):
-                    events += completion(template, facts, block)
+                    events += completion(template, facts, block, req.at or req.closes_at)
                 return events
-            awards = [] if isinstance(block, Completion) else list(credit_awards(template, facts, block))
+            earned_at = req.at or req.closes_at
+            awards = [] if isinstance(block, Completion) else list(credit_awards(template, facts, block, earned_at))
             closed = BlockClosed(block=block.code, closed_early=bool(req.reason), reason=req.reason)
             return [*awards, closed]
 

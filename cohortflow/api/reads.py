@@ -28,6 +28,10 @@ from starlette.background import BackgroundTask
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import Reading, reading, require
+from cohortflow.domain.cycle import CommandRefused
+from cohortflow.domain.funding import FundingReport, funding
+from cohortflow.domain.template import ProgrammeTemplate
+from cohortflow.readmodels.cohort_facts import cohort_facts, pinned_template
 from cohortflow.readmodels.credits import CHINA, CreditStatement, credit_statement
 from cohortflow.readmodels.exports import COLUMNS, TITLES, ExportKind, csv_chunks, export_rows, write_xlsx
 from cohortflow.readmodels.queries import (
@@ -150,3 +154,13 @@ async def export(
     path = Path(tmp)
     await write_xlsx(rows, COLUMNS[kind], path, mask_ids=mask, title=TITLES[kind])
     return FileResponse(path, media_type=XLSX, filename=name, background=BackgroundTask(path.unlink))
+
+
+@router.get("/{cohort_id}/funding")
+async def funding_report(cohort_id: str, request: Request, principal: Reader) -> FundingReport:
+    """Each block's funding lines (who pays for what) with the people they are paid for; a coordinator's own."""
+    store: EventStore = request.app.state.store
+    template = await pinned_template(store, cohort_id)
+    if not isinstance(template, ProgrammeTemplate):
+        raise CommandRefused(f"cohort {cohort_id} runs the seven-phase form, which has no funding lines")
+    return funding(cohort_id, template, await cohort_facts(store, cohort_id), principal.prefecture_scope)

@@ -16,11 +16,10 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from cohortflow.activities.base import FACT_TYPES
 from cohortflow.activities.imports import ImportOutcome
 from cohortflow.demo.block_files import block_files, nominees
-from cohortflow.domain.facts import CohortFacts
 from cohortflow.domain.template import ProgrammeTemplate
+from cohortflow.readmodels.cohort_facts import cohort_facts
 from cohortflow.store.eventstore import EventStore
 from cohortflow.workflows.block_cycle import BlockCycleStatus, BlockCycleWorkflow
 from cohortflow.workflows.cohort_cycle import Counters, FileImport, workflow_id
@@ -31,13 +30,6 @@ Advance = Callable[[BlockCycleStatus], Awaitable[None]]
 
 class FeedRefused(RuntimeError):
     """A generated file was not applied: the generator and the template disagree."""
-
-
-async def cohort_facts(store: EventStore, cohort_id: str) -> CohortFacts:
-    facts = CohortFacts()
-    async for event in store.read_payloads(f"cohort-{cohort_id}", FACT_TYPES):
-        facts.apply(event)
-    return facts
 
 
 async def status_of(handle: WorkflowHandle[BlockCycleWorkflow, Counters]) -> BlockCycleStatus:

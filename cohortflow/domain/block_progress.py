@@ -9,6 +9,7 @@ them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 from cohortflow.domain.blocks.common import BlockBase
 from cohortflow.domain.blocks.completion import Completion
@@ -54,8 +55,11 @@ def met(template: ProgrammeTemplate, p: ParticipantFacts, block: BlockBase) -> t
     return block.met(p.records(block.code))
 
 
-def credit_awards(template: ProgrammeTemplate, facts: CohortFacts, block: BlockBase) -> Iterator[CreditAwarded]:
-    """The block's credits for everyone it is for who met it and has not had them yet, in participant order."""
+def credit_awards(
+    template: ProgrammeTemplate, facts: CohortFacts, block: BlockBase, earned_at: datetime
+) -> Iterator[CreditAwarded]:
+    """The block's credits for everyone it is for who met it and has not had them yet, in participant order;
+    ``earned_at`` is when the block ended for them."""
     grant = block.credits
     if grant is None:
         return
@@ -74,18 +78,19 @@ def credit_awards(template: ProgrammeTemplate, facts: CohortFacts, block: BlockB
             hours=grant.hours,
             level=grant.level,
             earned_by=list(earned_by),
+            earned_at=earned_at,
         )
 
 
-def completion(template: ProgrammeTemplate, facts: CohortFacts, block: Completion) -> list[Event]:
-    """Who completed, the completion block's own credits, and the cohort's totals."""
+def completion(template: ProgrammeTemplate, facts: CohortFacts, block: Completion, at: datetime) -> list[Event]:
+    """Who completed (at ``at``), the completion block's own credits, and the cohort's totals."""
     done = [
         pid
         for pid in sorted(facts.participants)
         if reaches(template, facts, facts.participants[pid], block)
         and met(template, facts.participants[pid], block) is not None
     ]
-    awards = list(credit_awards(template, facts, block))
+    awards = list(credit_awards(template, facts, block, at))
     hours = round(facts.credit_hours + sum(a.hours for a in awards), 6)
     return [
         *awards,

@@ -238,6 +238,8 @@ class CreditAwarded(Event):
     level: CreditLevel
     earned_by: list[int]
     """Positions of the events that earned the credit."""
+    earned_at: datetime | None = None
+    """When the hours were earned: a block's close (or completion); recorded by block templates."""
 
 
 class CreditReversed(Event):

@@ -23,6 +23,26 @@ class StoredEventLike(Protocol):
     def data(self) -> dict[str, Any]: ...
 
 
+FACT_TYPES = (
+    "CandidateNominated",
+    "OnlineStudyRecorded",
+    "StudyHoursRecorded",
+    "DeliverableSubmitted",
+    "FactCorrected",
+    "SelectionDecided",
+    "ParticipantWithdrawn",
+    "WaitingListPromoted",
+    "FieldPlacementAssigned",
+    "FieldAttendanceRecorded",
+    "ReturnReportSubmitted",
+    "SurveyResponded",
+    "CreditAwarded",
+    "SubmissionRecorded",
+    "AnonymousAnswerRecorded",
+)
+"""The event types the fold reads; a cohort's other events (phases, imports, reminders) change no fact."""
+
+
 @dataclass(slots=True)
 class ParticipantFacts:
     participant_id: str

@@ -146,6 +146,7 @@ class BlockCycleWorkflow:
                 block=step.block,
                 action=step.action,
                 closes_at=state.closes_at(inp.template, step.block),
+                at=workflow.now(),
                 reason=state.closing.get(step.block, "") if step.action == "close" else "",
             ),
         )

@@ -162,5 +162,17 @@ async def test_the_placement_example_runs_from_imports_to_completion_with_credit
     assert reminded == [("report-back", SILENT, 2)]
     assert counts["RemindersQueued"] == 7  # every occurrence is recorded, with or without recipients
 
+    funding = await api.http.get(f"/api/v1/cohorts/{COHORT}/funding", headers=api.as_("admin"))
+    assert funding.status_code == 200, funding.text
+    lines = [(r["block"], r["item"], r["payer"], r["people"], r["total_yuan"]) for r in funding.json()["rows"]]
+    assert lines == [
+        ("placement", "training", "organiser", 20, 120_000),
+        ("placement", "travel", "county", 20, None),
+        ("placement", "board", "county", 20, None),
+    ]
+    assert funding.json()["totals_by_payer"] == {"organiser": 120_000}
+    elsewhere = await api.http.get(f"/api/v1/cohorts/{COHORT}/funding", headers=api.as_("coordinator"))
+    assert {r["people"] for r in elsewhere.json()["rows"]} == {0}  # none of the coordinator's prefecture
+
     verified = await api.http.post("/api/v1/audit/verify", params={"cohort": COHORT}, headers=api.as_("auditor"))
     assert verified.status_code == 200 and verified.json()["ok"], verified.text

@@ -204,9 +204,10 @@ def test_a_placement_is_met_by_every_task_the_assessment_and_the_report_home() -
     assert met(t, facts.participants["ok"], block) is not None
     assert met(t, facts.participants["few"], block) is None
     assert met(t, facts.participants["low"], block) is None
-    awards = list(credit_awards(t, facts, block))
+    awards = list(credit_awards(t, facts, block, START))
     assert [(a.participant_id, a.phase, a.hours, a.level) for a in awards] == [("ok", "placement", 120, "city")]
     assert awards[0].earned_by == sorted(awards[0].earned_by) and len(awards[0].earned_by) == 11
+    assert awards[0].earned_at == START
 
 
 def test_completion_needs_every_required_block_and_totals_the_cohorts_credits() -> None:
@@ -216,7 +217,7 @@ def test_completion_needs_every_required_block_and_totals_the_cohorts_credits() 
     events: list[Event] = [person("ok"), person("no-report"), *placement_done("ok"), *placement_done("no-report")]
     events.append(record("report-back", "return_reports", "ok"))
     facts = facts_of(events)
-    decided = completion(t, facts, final)
+    decided = completion(t, facts, final, START)
     assert [e for e in decided if isinstance(e, ParticipantCompleted)] == [ParticipantCompleted(participant_id="ok")]
     assert decided[-1] == CohortCompleted(completed=1, credit_hours=0)
 

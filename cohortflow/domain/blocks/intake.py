@@ -32,11 +32,8 @@ class Intake:
     anonymous: bool = False
     """Rows carry no participant: answers are never linked to a person."""
     submission: str | None = None
-    """What a reminder calls it: ``submission`` alone, or ``submission:item`` for itemised kinds."""
-
-    def names(self, item: str) -> str:
-        prefix = self.submission or self.kind
-        return f"{prefix}:{item}" if self.item and self.submission else prefix
+    """What a reminder rule calls one item of an itemised kind: ``submission:item`` (``task:demo-lesson``);
+    other kinds are called by their own name."""
 
 
 @dataclass(frozen=True)

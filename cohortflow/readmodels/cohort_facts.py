@@ -1,0 +1,25 @@
+"""A cohort's facts folded from its own stream, for reads the rm_ tables do not answer (block records)."""
+
+from __future__ import annotations
+
+from cohortflow.domain.events import CohortStarted
+from cohortflow.domain.facts import FACT_TYPES, CohortFacts
+from cohortflow.domain.programme import Programme
+from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate, is_block_template
+from cohortflow.store.eventstore import EventStore
+
+
+async def cohort_facts(store: EventStore, cohort_id: str) -> CohortFacts:
+    facts = CohortFacts()
+    async for event in store.read_payloads(f"cohort-{cohort_id}", FACT_TYPES):
+        facts.apply(event)
+    return facts
+
+
+async def pinned_template(store: EventStore, cohort_id: str) -> AnyTemplate:
+    """The template the cohort runs; LookupError if there is no such cohort."""
+    start = await store.first_event(f"cohort-{cohort_id}")
+    if start is None or start.type != CohortStarted.TYPE:
+        raise LookupError(f"cohort {cohort_id} does not exist")
+    data = start.data["programme"]
+    return ProgrammeTemplate.model_validate(data) if is_block_template(data) else Programme.model_validate(data)
