@@ -38,8 +38,7 @@ from cohortflow.services.cohorts import start_block_cohort
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.migrate import upgrade
 from cohortflow.worker import build_worker
-from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleStatus
-from cohortflow.workflows.cohort_cycle import Counters
+from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleStatus, BlockCycleWorkflow
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "programmes"
 PROGRAMMES = ("leader-programme.yaml", "placement.yaml")
@@ -80,7 +79,8 @@ async def run_one(env: WorkflowEnvironment, store: EventStore, uploads: Path, na
     async with build_worker(client, store, "bench-blocks", uploads):
         await start_block_cohort(client, BlockCycleInput(cohort_id=cohort_id, template=template), "bench-blocks")
         await drive(client, store, uploads, cohort_id, template, seed=5, advance=advance)
-        counters = Counters.model_validate(await client.get_workflow_handle(f"cohort-{cohort_id}").result())
+        handle = client.get_workflow_handle_for(BlockCycleWorkflow.run, f"cohort-{cohort_id}")
+        counters = (await handle.result()).counters
         wall = time.perf_counter() - started
         histories = await run_chain(client, f"cohort-{cohort_id}")
     events = sum([1 async for _ in store.read_stream(f"cohort-{cohort_id}")])

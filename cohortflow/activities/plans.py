@@ -17,6 +17,7 @@ from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.events import Event, Metadata, PlanStarted
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.rotation_plan import RosterCheck, RosterRow, RotationPlan, plan_stream
+from cohortflow.domain.template import ProgrammeTemplate
 from cohortflow.imports.reading import FileRefused, open_table
 from cohortflow.imports.typed import typed_rows
 from cohortflow.store.errors import ExpectedVersionMismatch
@@ -43,7 +44,7 @@ class RecordPlanStarted(BaseModel):
 
 class ImportRoster(BaseModel):
     ref: PlanRef
-    programme: Programme
+    programme: Programme | ProgrammeTemplate
     digest: str
     filename: str
 

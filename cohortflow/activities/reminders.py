@@ -84,9 +84,10 @@ class ReminderActivities(CohortActivities):
         """A block template's rule: everyone its block is for who has not handed in what it is about."""
         ref, due = req.ref, req.due
         template = await self.template(ref)
-        rule = next((r for r in template.reminders.rules if r.code == due.rule), None) if template.reminders else None
-        if rule is None:
-            raise CommandRefused(f"programme {template.id} v{template.version} has no reminder rule {due.rule}")
+        try:
+            rule = template.reminder_rule(due.rule)
+        except KeyError as exc:
+            raise CommandRefused(exc.args[0]) from None
         pending = still_to_hand_in(template, await self.facts(ref), rule)
         await Projector(self.store, on_batch=lambda applied, _: activity.heartbeat(applied)).catch_up(wait=True)
         async with self.store.pool.connection() as conn:

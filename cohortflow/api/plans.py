@@ -44,7 +44,7 @@ async def start(
     body: StartPlan, request: Request, principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))]
 ) -> RotationPlanStatus:
     """Start the plan: its first cohort at once, then one a year; a nominee of another of its cohorts is refused."""
-    programme = await programmes.load_runnable(request.app.state.store, body.programme_id, body.version)
+    programme = await programmes.load(request.app.state.store, body.programme_id, body.version)
     plan = RotationPlan(
         id=body.plan_id,
         name=body.name,

@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
 from cohortflow.domain.messages import PLACEHOLDERS, Locale, RenderedMessage
+from cohortflow.domain.template import ProgrammeTemplate
 from cohortflow.readmodels import audiences
-from cohortflow.reminders.compose import participant_recipient, preview
+from cohortflow.reminders.compose import block_participant_recipient, participant_recipient, preview
 from cohortflow.reminders.delivery import Delivery, GivenUp
 from cohortflow.services import programmes
 
@@ -38,7 +39,7 @@ async def preview_rule(
     _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))],
 ) -> RenderedMessage:
     """Render a rule's message in Chinese or English with example or given values."""
-    programme = await programmes.load_runnable(request.app.state.store, programme_id, version)
+    programme = await programmes.load(request.app.state.store, programme_id, version)
     found = programme.reminder_rule(rule)
     unknown = sorted(set(body.values) - PLACEHOLDERS[found.recipients])
     if unknown:
@@ -60,11 +61,16 @@ async def preview_for_participant(
         person = await audiences.participant(conn, cohort_id, body.participant_id)
     if person is None:
         raise LookupError(f"participant {body.participant_id} is not in cohort {cohort_id}")
+    if isinstance(programme, ProgrammeTemplate):
+        block_rule = programme.reminder_rule(rule)
+        values = block_participant_recipient(programme, block_rule, None, cohort_id, person).values
+        locale: Locale = body.locale or ("en" if person.locale == "en" else "zh")
+        return preview(programme, block_rule, locale, values)
     found = programme.reminder_rule(rule)
     if found.recipients != "participants":
         raise HTTPException(422, f"rule {rule} goes to coordinators, not participants")
     values = participant_recipient(programme, found, None, cohort_id, person).values
-    locale: Locale = body.locale or ("en" if person.locale == "en" else "zh")
+    locale = body.locale or ("en" if person.locale == "en" else "zh")
     return preview(programme, found, locale, values)
 
 

@@ -58,7 +58,7 @@ async def run_block_cycle(
                 await asyncio.sleep(POLL_SECONDS)
 
             await drive(client, store, uploads, cohort_id, template, seed, poll, on_status)
-            counters = Counters.model_validate(await handle.result())
+            counters = (await handle.result()).counters
             events = sum([1 async for _ in store.read_stream(f"cohort-{cohort_id}")])
             verification = await verify_store(store)
     return BlockDemoReport(

@@ -22,7 +22,7 @@ from cohortflow.domain.template import ProgrammeTemplate
 from cohortflow.readmodels.cohort_facts import cohort_facts
 from cohortflow.store.eventstore import EventStore
 from cohortflow.workflows.block_cycle import BlockCycleStatus, BlockCycleWorkflow
-from cohortflow.workflows.cohort_cycle import Counters, FileImport, workflow_id
+from cohortflow.workflows.cohort_cycle import CohortCycleResult, FileImport, workflow_id
 
 Advance = Callable[[BlockCycleStatus], Awaitable[None]]
 """Let time pass until the cohort's next step: a short poll on a real server, a skip on the test server."""
@@ -32,7 +32,7 @@ class FeedRefused(RuntimeError):
     """A generated file was not applied: the generator and the template disagree."""
 
 
-async def status_of(handle: WorkflowHandle[BlockCycleWorkflow, Counters]) -> BlockCycleStatus:
+async def status_of(handle: WorkflowHandle[BlockCycleWorkflow, CohortCycleResult]) -> BlockCycleStatus:
     for _ in range(100):
         try:
             return BlockCycleStatus.model_validate(await handle.query("status"))

@@ -16,6 +16,7 @@ from cohortflow.domain import national_id
 from cohortflow.domain.blocks.common import CODE
 from cohortflow.domain.events import RosterEntered
 from cohortflow.domain.programme import Programme
+from cohortflow.domain.template import ProgrammeTemplate
 
 MAX_YEARS = 10
 
@@ -82,16 +83,21 @@ class RosterCheck:
     ``known`` holds the people already on the roster; each accepted row joins them.
     """
 
-    def __init__(self, programme: Programme, known: set[str]) -> None:
+    def __init__(self, programme: Programme | ProgrammeTemplate, known: set[str]) -> None:
         self.programme = programme
         self.known = known
+
+    def _prefecture_known(self, code: str) -> bool:
+        if isinstance(self.programme, ProgrammeTemplate):  # a template without prefectures takes any division
+            return not self.programme.prefectures or code in self.programme.prefecture_codes
+        return self.programme.prefecture(code) is not None
 
     def check(self, r: RosterRow) -> RosterEntered | list[str]:
         where = f"row {r.row}"
         nid, problems = national_id.checked(r.national_id, where)
         if not r.name.strip():
             problems.append(f"{where}, name: is empty")
-        if self.programme.prefecture(r.prefecture_code) is None:
+        if not self._prefecture_known(r.prefecture_code):
             problems.append(f"{where}, prefecture_code: {r.prefecture_code!r} is not a prefecture of the programme")
         key = national_id.person_key(nid) if nid else ""
         if key and key in self.known:

@@ -23,7 +23,7 @@ from pydantic import Field
 
 from cohortflow.domain.blocks.common import CODE, BlockBase, Frozen
 from cohortflow.domain.blocks.registry import Block
-from cohortflow.domain.blocks.reminders import BlockReminders, block_reminder_problems
+from cohortflow.domain.blocks.reminders import BlockReminderRule, BlockReminders, block_reminder_problems
 from cohortflow.domain.blocks.selection import Selection, SelectionRule
 from cohortflow.domain.canonical import digest
 from cohortflow.domain.codes import duplicates, listed_twice
@@ -100,6 +100,12 @@ class ProgrammeTemplate(Frozen):
 
     def block(self, code: str) -> BlockBase | None:
         return next((b for b in self.stages if b.code == code), None)
+
+    def reminder_rule(self, code: str) -> BlockReminderRule:
+        for rule in self.reminders.rules if self.reminders else ():
+            if rule.code == code:
+                return rule
+        raise KeyError(f"programme {self.id} v{self.version} has no reminder rule {code!r}")
 
     def track_blocks(self, track: str) -> list[BlockBase]:
         return [b for b in self.stages if b.applies_to(track)]

@@ -14,6 +14,7 @@ from psycopg.rows import TupleRow
 
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.reminder_rules import ReminderRule
+from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate, is_block_template
 
 _STILL_BEHIND: dict[str, str] = {
     "under_required_hours": "p.hours < c.online_min_hours",
@@ -82,10 +83,10 @@ async def participant(
     return ParticipantRecipient(*row) if row else None
 
 
-async def cohort_programme(conn: AsyncConnection[TupleRow], cohort_id: str) -> Programme:
-    """The programme version the cohort runs under; LookupError if the cohort is unknown."""
+async def cohort_programme(conn: AsyncConnection[TupleRow], cohort_id: str) -> AnyTemplate:
+    """The programme version the cohort runs under, of either form; LookupError if the cohort is unknown."""
     cur = await conn.execute("SELECT programme FROM rm_cohorts WHERE cohort_id = %s", (cohort_id,))
     row = await cur.fetchone()
     if row is None:
         raise LookupError(f"cohort {cohort_id} is not known (yet)")
-    return Programme.model_validate(row[0])
+    return ProgrammeTemplate.model_validate(row[0]) if is_block_template(row[0]) else Programme.model_validate(row[0])

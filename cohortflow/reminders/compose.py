@@ -75,9 +75,15 @@ def participant_recipient(
 
 
 def block_participant_recipient(
-    template: ProgrammeTemplate, rule: BlockReminderRule, due: ReminderDue, cohort_id: str, p: ParticipantRecipient
+    template: ProgrammeTemplate,
+    rule: BlockReminderRule,
+    due: ReminderDue | None,
+    cohort_id: str,
+    p: ParticipantRecipient,
 ) -> Recipient:
-    """A participant of a block template's cohort who has not handed in what ``rule`` is about."""
+    """A participant of a block template's cohort who has not handed in what ``rule`` is about.
+
+    ``due`` None (a preview, not a firing): the message says nothing of a deadline."""
     reminders = _reminders(template)
     names = {pref.code: pref.name for pref in template.prefectures}
     kind, _, item = rule.about.partition(":")
@@ -93,7 +99,7 @@ def block_participant_recipient(
         "survey": item if kind == "survey" else "",
         "phase": rule.block,
     }
-    if due.deadline is not None:
+    if due is not None and due.deadline is not None:
         values |= {"deadline": _local(due.deadline, reminders.time_zone), "days_left": due.days}
     locale: Locale = "en" if p.locale == "en" else "zh"
     return Recipient(p.participant_id, p.participant_id, p.email, p.phone, locale, reminders.time_zone, values)
@@ -162,7 +168,9 @@ def compose(
     return messages
 
 
-def preview(programme: Programme, rule: ReminderRule, locale: Locale, values: dict[str, object]) -> RenderedMessage:
+def preview(
+    programme: AnyTemplate, rule: ReminderRule | BlockReminderRule, locale: Locale, values: dict[str, object]
+) -> RenderedMessage:
     """The message as a recipient would read it, with ``values`` (example values fill the rest)."""
     template = _reminders(programme).template(rule.template)
     example = {name: f"<{name}>" for name in PLACEHOLDERS[rule.recipients]}

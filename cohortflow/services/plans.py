@@ -7,6 +7,7 @@ from temporalio.client import Client, WorkflowHandle
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.rotation_plan import RotationPlan, plan_problems, plan_stream
+from cohortflow.domain.template import ProgrammeTemplate
 from cohortflow.services.starting import start_once
 from cohortflow.store.eventstore import EventStore
 from cohortflow.workflows.rotation_plan import (
@@ -36,12 +37,13 @@ async def start_plan(
     return handle
 
 
-def _programme_problems(plan: RotationPlan, programme: Programme) -> list[str]:
+def _programme_problems(plan: RotationPlan, programme: Programme | ProgrammeTemplate) -> list[str]:
     problems = []
     if (programme.id, programme.version) != (plan.programme_id, plan.programme_version):
         problems.append(f"the plan names programme {plan.programme_id} v{plan.programme_version}, not {programme.id}")
     # Weekly digests run from a Schedule made when a cohort is started from the API; a plan's cohorts are
     # started by the plan's workflow, which makes none, so such a programme would silently lose its digests.
-    if programme.reminders and any(rule.weekly for rule in programme.reminders.rules):
+    weekly = isinstance(programme, Programme) and programme.reminders and programme.reminders.rules
+    if weekly and any(rule.weekly for rule in weekly):
         problems.append("a programme with weekly coordinator digests cannot run in a rotation plan")
     return problems

@@ -17,10 +17,8 @@ import jsonpatch
 import yaml
 from pydantic import BaseModel
 
-from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.events import Metadata, ProgrammeVersionSubmitted
-from cohortflow.domain.programme import Programme
-from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate, parse_any
+from cohortflow.domain.template import AnyTemplate, parse_any
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import NewEvent
 
@@ -131,17 +129,6 @@ async def load(store: EventStore, programme_id: str, version: int) -> AnyTemplat
         if r.info.programme_id == programme_id and r.info.version == version:
             return parse_any(r.template)
     raise LookupError(f"programme {programme_id} has no version {version}")
-
-
-async def load_runnable(store: EventStore, programme_id: str, version: int) -> Programme:
-    """A seven-phase version, for what runs only that form so far: rotation plans and reminder previews."""
-    programme = await load(store, programme_id, version)
-    if isinstance(programme, ProgrammeTemplate):
-        raise CommandRefused(
-            f"programme {programme_id} version {version} is a block template; "
-            "rotation plans and reminder previews run only seven-phase templates so far"
-        )
-    return programme
 
 
 async def diff(store: EventStore, programme_id: str, old: int, new: int) -> list[dict[str, Any]]:

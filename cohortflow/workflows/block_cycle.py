@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from cohortflow.workflows.cohort_cycle import (
         AdminOutcome,
         ClosePhase,
+        CohortCycleResult,
         Correction,
         Counters,
         ExtendDeadline,
@@ -110,7 +111,7 @@ class BlockCycleWorkflow:
         self._reminding = False
 
     @workflow.run
-    async def run(self, inp: BlockCycleInput) -> Counters:
+    async def run(self, inp: BlockCycleInput) -> CohortCycleResult:
         self._inp = inp
         if inp.state is None:
             started_at = workflow.now()
@@ -135,7 +136,7 @@ class BlockCycleWorkflow:
             if step.action == "close" or workflow.info().is_continue_as_new_suggested():
                 await self._continue_as_new()
         await self._reminders_sent()
-        return inp.counters
+        return CohortCycleResult(cohort_id=inp.cohort_id, counters=inp.counters)
 
     async def _run_step(self, step: Step) -> None:
         inp, state = self._input(), self._state_now()

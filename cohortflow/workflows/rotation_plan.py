@@ -19,6 +19,8 @@ with workflow.unsafe.imports_passed_through():
     from cohortflow.domain.cycle import CommandRefused, check_recordable
     from cohortflow.domain.programme import Programme
     from cohortflow.domain.rotation_plan import RotationPlan
+    from cohortflow.domain.template import ProgrammeTemplate
+    from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleWorkflow
     from cohortflow.workflows.cohort_cycle import (
         CohortCycleInput,
         CohortCycleResult,
@@ -32,7 +34,8 @@ YEAR_DAYS = 365
 
 class RotationPlanInput(BaseModel):
     plan: RotationPlan
-    programme: Programme
+    programme: Programme | ProgrammeTemplate
+    """Its yearly cohorts run the seven-phase cycle, or interpret the block template."""
     day_seconds: float = 86_400.0
     actor: str = "system:rotation-plan"
 
@@ -82,23 +85,31 @@ class RotationPlanWorkflow:
             wait = (opens - workflow.now()).total_seconds()
             if wait > 0:
                 await workflow.sleep(wait, summary=f"cohort {cohort_id} opens")
-            cohorts.append(
-                await workflow.start_child_workflow(
-                    CohortCycleWorkflow.run,
-                    CohortCycleInput(
-                        cohort_id=cohort_id,
-                        programme=inp.programme,
-                        day_seconds=inp.day_seconds,
-                        actor=inp.actor,
-                        plan_id=inp.plan.id,
-                    ),
-                    id=workflow_id(cohort_id),
-                )
-            )
+            cohorts.append(await self._start_cohort(cohort_id))
             self._started.append(cohort_id)
         results = list(await asyncio.gather(*cohorts))
         await workflow.wait_condition(workflow.all_handlers_finished)  # a roster being added is answered first
         return RotationPlanResult(plan_id=inp.plan.id, cohorts=results)
+
+    async def _start_cohort(self, cohort_id: str) -> workflow.ChildWorkflowHandle[Any, CohortCycleResult]:
+        inp = self._input()
+        if isinstance(inp.programme, ProgrammeTemplate):
+            blocks = BlockCycleInput(
+                cohort_id=cohort_id,
+                template=inp.programme,
+                day_seconds=inp.day_seconds,
+                actor=inp.actor,
+                plan_id=inp.plan.id,
+            )
+            return await workflow.start_child_workflow(BlockCycleWorkflow.run, blocks, id=workflow_id(cohort_id))
+        phases = CohortCycleInput(
+            cohort_id=cohort_id,
+            programme=inp.programme,
+            day_seconds=inp.day_seconds,
+            actor=inp.actor,
+            plan_id=inp.plan.id,
+        )
+        return await workflow.start_child_workflow(CohortCycleWorkflow.run, phases, id=workflow_id(cohort_id))
 
     @workflow.update
     async def import_roster(self, req: RosterImport) -> RosterOutcome:

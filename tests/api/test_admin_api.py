@@ -160,14 +160,14 @@ async def test_block_templates_are_validated_and_described_by_their_schema(api: 
             break
         await asyncio.sleep(0.05)
     assert [b["code"] for b in status.json()["open_blocks"]] == ["enrolment"]
-    plan = {"plan_id": "blocks-plan", "name": "跟岗轮训", "first_year": 2026, "years": 2}
-    plan |= {"programme_id": "district-principal-placement", "version": 1}
-    refused_plan = await api.http.post("/api/v1/plans", json=plan, headers=api.as_("admin"))
-    assert refused_plan.status_code == 409
-    assert refused_plan.json()["detail"] == (
-        "programme district-principal-placement version 1 is a block template; "
-        "rotation plans and reminder previews run only seven-phase templates so far"
+    preview = await api.http.post(
+        "/api/v1/programmes/district-principal-placement/versions/1/reminders/summary/preview",
+        json={"values": {"name": "王芳"}},
+        headers=api.as_("admin"),
     )
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["subject"] == "【<programme>】跟岗任务提醒"
+    assert preview.json()["body"].startswith("王芳校长：您的跟岗任务还有<days_left>天到期")
 
     schema = await api.http.get("/api/v1/programmes/schema", headers=api.as_("auditor"))
     assert schema.status_code == 200

@@ -134,7 +134,7 @@ async def test_the_placement_example_runs_from_imports_to_completion_with_credit
     handle = time_skipping.client.get_workflow_handle(f"cohort-{COHORT}")
     result = await handle.result()
     completers = 20 - len(NOT_MET) - 1
-    assert result["completed"] == completers
+    assert result["counters"]["completed"] == completers
     counts = await event_types(store, COHORT)
     assert counts["ParticipantCompleted"] == completers
     assert counts["BlockOpened"] == counts["BlockClosed"] == 5
@@ -161,6 +161,14 @@ async def test_the_placement_example_runs_from_imports_to_completion_with_credit
     # else had handed in what their rules ask for when they fired.
     assert reminded == [("report-back", SILENT, 2)]
     assert counts["RemindersQueued"] == 7  # every occurrence is recorded, with or without recipients
+
+    previewed = await api.http.post(
+        f"/api/v1/cohorts/{COHORT}/reminders/report-back/preview",
+        json={"participant_id": SILENT},
+        headers=api.as_("admin"),
+    )
+    assert previewed.status_code == 200, previewed.text
+    assert previewed.json()["body"].endswith("校长：返岗汇报将于<deadline>截止。")
 
     funding = await api.http.get(f"/api/v1/cohorts/{COHORT}/funding", headers=api.as_("admin"))
     assert funding.status_code == 200, funding.text

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -14,6 +16,7 @@ from tests.api.conftest import PROGRAMME, Api
 from tests.api.test_admin_api import nominee_csv, submit, template, upload
 from tests.workflows.helpers import event_types, wait_for_status
 
+EXAMPLES = Path(__file__).parents[2] / "examples"
 PLAN = {
     "plan_id": "rot",
     "name": "校长轮训",
@@ -127,3 +130,38 @@ async def test_a_programme_whose_digests_a_plan_could_not_schedule_is_refused(ap
     assert refused.status_code == 409
     assert refused.json()["detail"] == "a programme with weekly coordinator digests cannot run in a rotation plan"
     assert (await api.http.get("/api/v1/plans/digests", headers=api.as_("admin"))).status_code == 404
+
+
+@pytest.mark.slow
+async def test_a_plan_of_a_block_template_runs_its_cohorts_as_blocks_and_enrols_nobody_twice(
+    api: Api, store: EventStore, time_skipping: WorkflowEnvironment
+) -> None:
+    placement = EXAMPLES / "programmes" / "placement.yaml"
+    submitted = await api.http.post(
+        "/api/v1/programmes",
+        content=placement.read_bytes(),
+        headers={**api.as_("admin"), "content-type": "application/yaml"},
+    )
+    assert submitted.status_code == 201, submitted.text
+    plan = {**PLAN, "plan_id": "fr", "programme_id": "district-principal-placement"}
+    started = await api.http.post("/api/v1/plans", json=plan, headers=api.as_("admin"))
+    assert started.status_code == 201, started.text
+
+    async def open_blocks(cohort: str) -> list[str]:
+        for _ in range(400):
+            answer = await api.http.get(f"/api/v1/cohorts/{cohort}/status", headers=api.as_("admin"))
+            if answer.status_code == 200 and answer.json().get("open_blocks"):
+                return [b["code"] for b in answer.json()["open_blocks"]]
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"cohort {cohort} never opened a block")
+
+    assert await open_blocks("fr-2026") == ["enrolment"]
+    people = (EXAMPLES / "imports" / "placement" / "nominees.csv").read_bytes()
+    assert (await upload(api, "fr-2026", "nominees", people))["applied"] == 20
+
+    await time_skipping.sleep(timedelta(days=365))
+    assert await open_blocks("fr-2027") == ["enrolment"]
+    again = await upload(api, "fr-2027", "nominees", people)
+    assert again["http_status"] == 422 and again["problem_count"] == 20
+    assert again["problems"][0].endswith("is already enrolled in cohort fr-2026 of this rotation plan")
+    assert (await event_types(store, "fr-2026"))["CohortCompleted"] == 1  # the first year ran to its end
