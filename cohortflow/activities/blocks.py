@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
-from cohortflow.domain.block_progress import completion, credit_awards, selections
+from cohortflow.domain.block_progress import completion, credit_awards, replacement, selections
 from cohortflow.domain.blocks.completion import Completion
 from cohortflow.domain.blocks.selection import Selection
 from cohortflow.domain.cycle import CommandRefused
@@ -28,6 +28,7 @@ from cohortflow.domain.events import (
     Event,
     ParticipantWithdrawn,
     SelectionDecided,
+    WaitingListPromoted,
 )
 from cohortflow.domain.template import ProgrammeTemplate
 from cohortflow.store.errors import ExpectedVersionMismatch
@@ -58,6 +59,12 @@ class WithdrawFromBlocks(BaseModel):
     participant_id: str
     reason: str
     open_blocks: list[str]
+    opened: list[str] = []
+    """Every block opened so far: a selection refills places until its ``replace_until`` block opens."""
+
+
+class WithdrawalOutcome(BaseModel):
+    replaced_by: str | None = None
 
 
 class BlockStepResult(BaseModel):
@@ -90,19 +97,28 @@ class BlockActivities(CohortActivities):
 
     @activity.defn
     @refusals_are_final
-    async def withdraw_from_blocks(self, req: WithdrawFromBlocks) -> None:
+    async def withdraw_from_blocks(self, req: WithdrawFromBlocks) -> WithdrawalOutcome:
         template = await self.template(req.ref)
 
         async def decide() -> list[Event]:
-            p = (await self.facts(req.ref)).participants.get(req.participant_id)
+            facts = await self.facts(req.ref)
+            p = facts.participants.get(req.participant_id)
             if p is None:
                 raise CommandRefused(f"unknown participant {req.participant_id!r} in this cohort")
             if p.withdrawn:
                 raise CommandRefused(f"{req.participant_id} has already withdrawn")
             phase = ", ".join(req.open_blocks)
-            return [ParticipantWithdrawn(participant_id=req.participant_id, reason=req.reason, phase=phase)]
+            events: list[Event] = [
+                ParticipantWithdrawn(participant_id=req.participant_id, reason=req.reason, phase=phase)
+            ]
+            promoted = replacement(template, facts, req.participant_id, req.opened)
+            if promoted is not None:
+                events.append(WaitingListPromoted(participant_id=promoted, replaces=req.participant_id))
+            return events
 
-        await self.decide_once(req.ref, f"withdraw/{req.request_id}", decide, programme=template)
+        events = await self.decide_once(req.ref, f"withdraw/{req.request_id}", decide, programme=template)
+        promoted = next((e.participant_id for e in events if isinstance(e, WaitingListPromoted)), None)
+        return WithdrawalOutcome(replaced_by=promoted)
 
     @activity.defn
     @refusals_are_final

@@ -59,6 +59,10 @@ class BlockCycleState(BaseModel):
     def is_open(self, block: str) -> bool:
         return f"open:{block}" in self.done and f"close:{block}" not in self.done
 
+    def opened(self) -> list[str]:
+        """Every block opened so far, closed or not."""
+        return [key.removeprefix("open:") for key in self.done if key.startswith("open:")]
+
     def open_blocks(self, template: ProgrammeTemplate) -> list[str]:
         return [b.code for b in template.stages if self.is_open(b.code)]
 

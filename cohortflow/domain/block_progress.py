@@ -8,7 +8,8 @@ them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 
 from cohortflow.domain.blocks.common import BlockBase
@@ -149,3 +150,39 @@ def selections(template: ProgrammeTemplate, facts: CohortFacts, block: Selection
 
 def _among(ids: set[str]) -> Callable[[Candidate], bool]:
     return lambda c: c.participant_id in ids
+
+
+def replacement(template: ProgrammeTemplate, facts: CohortFacts, leaving: str, opened: Collection[str]) -> str | None:
+    """Who takes the place of ``leaving``, selected in their track, while its selection still refills places.
+
+    A selection refills until its ``replace_until`` block opens, from its waiting list in ranked order,
+    keeping each prefecture within its cap in the track.
+    """
+    p = facts.participants[leaving]
+    if leaving not in facts.selected:
+        return None
+    track_code = track_of(template, p)
+    track = next(t for t in template.tracks if t.code == track_code)
+    selection = next(
+        (
+            b
+            for b in template.stages
+            if isinstance(b, Selection) and b.applies_to(track_code) and b.code in opened and b.replace_until
+        ),
+        None,
+    )
+    if selection is None or selection.replace_until in opened:
+        return None
+    caps = {q.prefecture: q.max_selected for q in track.prefectures}
+    in_track = [q for q in facts.participants.values() if track_of(template, q) == track_code]
+    counts = Counter(
+        q.prefecture_code for q in in_track if q.participant_id in facts.selected and q.participant_id != leaving
+    )
+    for pid in facts.waiting_list:
+        waiting = facts.participants[pid]
+        cap = caps.get(waiting.prefecture_code)
+        if track_of(template, waiting) != track_code or waiting.withdrawn:
+            continue
+        if cap is None or counts[waiting.prefecture_code] < cap:
+            return pid
+    return None

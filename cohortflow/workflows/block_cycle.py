@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         BlockStepResult,
         RecordBlockCohortStarted,
         RunBlockStep,
+        WithdrawalOutcome,
         WithdrawFromBlocks,
     )
     from cohortflow.activities.imports import ImportActivities, ImportOutcome, ImportRecords
@@ -259,17 +260,19 @@ class BlockCycleWorkflow:
     async def withdraw_participant(self, req: Withdraw) -> AdminOutcome:
         update = workflow.current_update_info()
         async with self._commands:
-            await self._admin_activity(
+            state = self._state_now()
+            outcome: WithdrawalOutcome = await self._admin_activity(
                 BlockActivities.withdraw_from_blocks,
                 WithdrawFromBlocks(
                     ref=self._ref(req.actor),
                     request_id=update.id if update else req.participant_id,
                     participant_id=req.participant_id,
                     reason=req.reason,
-                    open_blocks=self._state_now().open_blocks(self._input().template),
+                    open_blocks=state.open_blocks(self._input().template),
+                    opened=state.opened(),
                 ),
             )
-        return AdminOutcome(outcome="withdrawn")
+        return AdminOutcome(outcome="withdrawn", replaced_by=outcome.replaced_by)
 
     @withdraw_participant.validator
     def _validate_withdraw(self, req: Withdraw) -> None:

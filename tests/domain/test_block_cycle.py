@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from cohortflow.domain.block_cycle import BlockCycleState, decide_close_block, import_block, timeline
-from cohortflow.domain.block_progress import completion, credit_awards, met, reaches, selections
+from cohortflow.domain.block_progress import completion, credit_awards, met, reaches, replacement, selections
 from cohortflow.domain.block_records import SubmissionCheck
 from cohortflow.domain.block_reminders import block_reminders_due, still_to_hand_in
 from cohortflow.domain.blocks.completion import Completion
@@ -273,3 +273,23 @@ def test_a_reminder_goes_to_whoever_has_not_handed_in_what_it_is_about() -> None
     assert still_to_hand_in(t, facts, rules["daily-log"]) == ["none", "ok", "short"]
     facts.apply(Stored(901, record("report-back", "return_reports", "ok")))
     assert still_to_hand_in(t, facts, rules["report-back"]) == ["none", "short"]
+
+
+def test_a_withdrawn_place_is_refilled_from_the_tracks_waiting_list_until_the_named_block_opens() -> None:
+    data = yaml.safe_load((EXAMPLES / "leader-programme.yaml").read_text(encoding="utf-8"))
+    next(s for s in data["stages"] if s["code"] == "y1-selection")["replace_until"] = "y1-residential"
+    t = parse_template(data)
+    selection = t.block("y1-selection")
+    assert isinstance(selection, Selection)
+    events: list[Event] = []
+    for i in range(25):
+        pid = f"f{i:02d}"
+        events += [person(pid, track="famous"), record("y1-online", "study_records", pid, number=40 + i)]
+        events.append(record("y1-online", "deliverables", pid, "philosophy"))
+    facts = facts_of(events)
+    (decision,) = selections(t, facts, selection)
+    facts.apply(Stored(999, decision))
+    opened = ["enrolment", "y1-online", "y1-selection"]
+    assert replacement(t, facts, "f24", opened) == "f04"  # the first of the waiting list
+    assert replacement(t, facts, "f00", opened) is None  # not selected: no place to refill
+    assert replacement(t, facts, "f24", [*opened, "y1-residential"]) is None  # too late
