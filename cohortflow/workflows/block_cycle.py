@@ -19,14 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from cohortflow.activities.base import CohortRef
     from cohortflow.activities.blocks import (
         BlockActivities,
         BlockStepResult,
@@ -36,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         WithdrawFromBlocks,
     )
     from cohortflow.activities.imports import ImportActivities, ImportOutcome, ImportRecords
-    from cohortflow.activities.reminders import QueueReminders, ReminderActivities
+    from cohortflow.activities.reminders import ReminderActivities
     from cohortflow.domain.block_cycle import BlockCycleState, Step, decide_close_block, import_block
     from cohortflow.domain.block_reminders import block_reminders_due
     from cohortflow.domain.cycle import CommandRefused, check_recordable
@@ -53,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
         PlaceFill,
         Withdraw,
     )
-    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
+    from cohortflow.workflows.cycle_support import CycleWorkflow
 
 
 class BlockCycleInput(BaseModel):
@@ -92,24 +90,21 @@ class BlockCycleStatus(BaseModel):
     programme_version: int
 
 
-def _reminder_id(due: ReminderDue) -> str:
-    return f"{due.rule}/{due.occurrence}"
-
-
 def _refuse(exc: CommandRefused) -> ApplicationError:
     return ApplicationError(str(exc), type="CommandRefused", non_retryable=True)
 
 
 @workflow.defn
-class BlockCycleWorkflow:
+class BlockCycleWorkflow(CycleWorkflow):
+    QUEUE_REMINDERS = ReminderActivities.queue_block_reminders
+
     def __init__(self) -> None:
+        super().__init__()
         self._inp: BlockCycleInput | None = None
         self._state: BlockCycleState | None = None
         # Steps and admin commands decide from the facts as they are: one at a time, so a block never
         # closes (and awards its credits) while an import into it is still being applied.
         self._commands = asyncio.Lock()
-        self._reminders: asyncio.Task[None] | None = None
-        self._reminding = False
 
     @workflow.run
     async def run(self, inp: BlockCycleInput) -> CohortCycleResult:
@@ -173,42 +168,11 @@ class BlockCycleWorkflow:
         return True
 
     # ----------------------------------------------------------- reminders
-    async def _remind(self) -> None:
-        """One timer for the earliest reminder occurrence not yet queued; recomputed whenever the state changes."""
-        inp = self._input()
-        while True:
-            due = self._pending_reminders()
-            if not due:
-                await self._state_change(None, "")
-                continue
-            first = due[0]
-            remaining = (first.at - workflow.now()).total_seconds()
-            if remaining > 0:
-                await self._state_change(remaining, f"reminder {first.rule}")
-                continue
-            self._reminding = True
-            await self._activity(
-                ReminderActivities.queue_block_reminders, QueueReminders(ref=self._ref(inp.actor), due=first)
-            )
-            inp.reminded.append(_reminder_id(first))
-            self._reminding = False
+    def _reminder_moments(self) -> list[ReminderDue]:
+        return block_reminders_due(self._input().template, self._state_now())
 
-    async def _state_change(self, timeout: float | None, summary: str) -> None:
-        """Wait for the cycle's state to change (a step run, a block asked to close), or ``timeout`` seconds."""
-        state = self._state
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(lambda: self._state is not state, timeout=timeout, timeout_summary=summary)
-
-    def _pending_reminders(self) -> list[ReminderDue]:
-        inp = self._input()
-        due = block_reminders_due(inp.template, self._state_now())
-        return [d for d in due if _reminder_id(d) not in inp.reminded]
-
-    async def _reminders_sent(self) -> None:
-        """Before a block closes or the run continues as new, queue every reminder already due."""
-        await workflow.wait_condition(
-            lambda: not self._reminding and all(d.at > workflow.now() for d in self._pending_reminders())
-        )
+    def _reminded(self) -> list[str]:
+        return self._input().reminded
 
     # ------------------------------------------------------------- updates
     @workflow.update
@@ -219,7 +183,7 @@ class BlockCycleWorkflow:
                 block = import_block(self._state_now(), inp.template, req.kind, req.block)
             except CommandRefused as exc:
                 raise _refuse(exc) from None
-            outcome: ImportOutcome = await self._admin_activity(
+            outcome: ImportOutcome = await self._refusable(
                 ImportActivities.import_records,
                 ImportRecords(
                     ref=self._ref(req.actor),
@@ -261,7 +225,7 @@ class BlockCycleWorkflow:
         update = workflow.current_update_info()
         async with self._commands:
             state = self._state_now()
-            outcome: WithdrawalOutcome = await self._admin_activity(
+            outcome: WithdrawalOutcome = await self._refusable(
                 BlockActivities.withdraw_from_blocks,
                 WithdrawFromBlocks(
                     ref=self._ref(req.actor),
@@ -345,23 +309,11 @@ class BlockCycleWorkflow:
             raise CommandRefused("the cohort is still starting")
         return self._state
 
-    def _ref(self, actor: str) -> CohortRef:
-        return CohortRef(cohort_id=self._input().cohort_id, workflow_id=workflow.info().workflow_id, actor=actor)
+    def _cohort_id(self) -> str:
+        return self._input().cohort_id
 
-    async def _activity(self, fn: Any, arg: BaseModel) -> Any:
-        return await workflow.execute_activity_method(
-            fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, heartbeat_timeout=HEARTBEAT_TIMEOUT, retry_policy=RETRY
-        )
-
-    async def _admin_activity(self, fn: Any, arg: BaseModel) -> Any:
-        """Run an admin command's activity; a refusal answers the administrator with its own message."""
-        try:
-            return await self._activity(fn, arg)
-        except ActivityError as exc:
-            refusal = exc.cause
-            if isinstance(refusal, ApplicationError) and refusal.non_retryable:
-                raise ApplicationError(refusal.message, type=refusal.type, non_retryable=True) from None
-            raise
+    def _actor(self) -> str:
+        return self._input().actor
 
     async def _continue_as_new(self) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from cohortflow.activities.base import CohortRef
@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from cohortflow.activities.imports import ImportActivities, ImportOutcome, ImportRecords
     from cohortflow.activities.nomination import ImportSampleNominees, NominationActivities
     from cohortflow.activities.places import FillPlace, FillPlaceActivities
-    from cohortflow.activities.reminders import QueueReminders, ReminderActivities
+    from cohortflow.activities.reminders import ReminderActivities
     from cohortflow.activities.selection import SelectionActivities, SelectionResult, SelectParticipants
     from cohortflow.activities.study import RecordSampleStudy, StudyActivities
     from cohortflow.activities.withdrawal import WithdrawalActivities, WithdrawalResult, WithdrawParticipant
@@ -46,8 +46,8 @@ with workflow.unsafe.imports_passed_through():
     from cohortflow.domain.events import CorrectableField, Event, FactCorrected, ImportKind, PhaseClosed, PhaseOpened
     from cohortflow.domain.programme import PhaseKind, Programme
     from cohortflow.domain.reminder_schedule import ReminderDue, reminders_due
+    from cohortflow.workflows.cycle_support import CycleWorkflow, reminder_id
     from cohortflow.workflows.field_study_site import FieldStudySiteInput, FieldStudySiteWorkflow
-    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
 
 
 class SampleFeed(BaseModel):
@@ -155,17 +155,16 @@ def workflow_id(cohort_id: str) -> str:
     return f"cohort-{cohort_id}"
 
 
-def _reminder_id(due: ReminderDue) -> str:
-    return f"{due.rule}/{due.occurrence}"
-
-
 def _refuse(exc: CommandRefused) -> ApplicationError:
     return ApplicationError(str(exc), type="CommandRefused", non_retryable=True)
 
 
 @workflow.defn
-class CohortCycleWorkflow:
+class CohortCycleWorkflow(CycleWorkflow):
+    QUEUE_REMINDERS = ReminderActivities.queue_reminders
+
     def __init__(self) -> None:
+        super().__init__()
         self._inp: CohortCycleInput | None = None
         self._state: CycleState | None = None
         self._wake = False
@@ -173,8 +172,6 @@ class CohortCycleWorkflow:
         # Admin commands decide from the facts as they are; one at a time, so two imports
         # (or an import and a withdrawal) never decide from the same stale facts.
         self._commands = asyncio.Lock()
-        self._reminders: asyncio.Task[None] | None = None
-        self._reminding = False
 
     # ----------------------------------------------------------------- run
     @workflow.run
@@ -292,54 +289,18 @@ class CohortCycleWorkflow:
         return progress
 
     # ----------------------------------------------------------- reminders
-    async def _remind(self) -> None:
-        """One timer for the earliest reminder occurrence not yet handled; recomputed whenever the state changes."""
-        inp = self._input()
-        while True:
-            due = self._pending_reminders()
-            if not due:
-                await self._state_change(None, "")
-                continue
-            first = due[0]
-            remaining = (first.at - workflow.now()).total_seconds()
-            if remaining > 0:
-                await self._state_change(remaining, f"reminder {first.rule}")
-                continue
-            self._reminding = True
-            await self._activity(
-                ReminderActivities.queue_reminders, QueueReminders(ref=self._ref(inp.actor), due=first)
-            )
-            inp.reminded.append(_reminder_id(first))
-            self._reminding = False
+    def _reminder_moments(self) -> list[ReminderDue]:
+        return reminders_due(self._input().programme, self._state_now())
 
-    async def _reminders_sent(self) -> None:
-        """Before a phase closes, the run continues as new or the cycle ends: queue every reminder already due.
-
-        Otherwise a reminder due moments before a deadline, or one whose activity is
-        still retrying, would be dropped with the phase (or cancelled with the run).
-        """
-        if self._reminders is None:
-            return
-        await workflow.wait_condition(
-            lambda: not self._reminding and all(d.at > workflow.now() for d in self._pending_reminders())
-        )
-
-    async def _state_change(self, timeout: float | None, summary: str) -> None:
-        """Wait for the cycle state to change (a phase, a deadline), or for ``timeout`` seconds."""
-        state = self._state
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(lambda: self._state is not state, timeout=timeout, timeout_summary=summary)
-
-    def _pending_reminders(self) -> list[ReminderDue]:
-        inp = self._input()
-        return [d for d in reminders_due(inp.programme, self._state_now()) if _reminder_id(d) not in inp.reminded]
+    def _reminded(self) -> list[str]:
+        return self._input().reminded
 
     def _pass_over_missed_reminders(self) -> None:
         """After an extension, "7 days before" moments already past would only repeat what was sent: skip them."""
         now = workflow.now()
         for due in self._pending_reminders():
             if due.deadline is not None and due.at <= now:
-                self._input().reminded.append(_reminder_id(due))
+                self._input().reminded.append(reminder_id(due))
 
     # ------------------------------------------------------------- updates
     @workflow.update
@@ -496,27 +457,19 @@ class CohortCycleWorkflow:
             raise CommandRefused("the cohort is still starting")
         return self._state
 
-    def _ref(self, actor: str) -> CohortRef:
-        return CohortRef(cohort_id=self._input().cohort_id, workflow_id=workflow.info().workflow_id, actor=actor)
+    def _cohort_id(self) -> str:
+        return self._input().cohort_id
+
+    def _actor(self) -> str:
+        return self._input().actor
 
     def _deadline(self) -> datetime:
         return self._state_now().deadline(self._input().programme)
 
-    async def _activity(self, fn: Any, arg: BaseModel) -> Any:
-        return await workflow.execute_activity_method(
-            fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, heartbeat_timeout=HEARTBEAT_TIMEOUT, retry_policy=RETRY
-        )
-
     async def _admin_activity(self, fn: Any, arg: BaseModel) -> Any:
-        """Run an admin command's activity; a refusal answers the administrator with its own message."""
-        try:
-            async with self._commands:
-                return await self._activity(fn, arg)
-        except ActivityError as exc:
-            refusal = exc.cause
-            if isinstance(refusal, ApplicationError) and refusal.non_retryable:
-                raise ApplicationError(refusal.message, type=refusal.type, non_retryable=True) from None
-            raise
+        """Run an admin command's activity, one command at a time; a refusal answers the administrator."""
+        async with self._commands:
+            return await self._refusable(fn, arg)
 
     @staticmethod
     def _request_id(fallback: str) -> str:

@@ -9,6 +9,7 @@ import pytest
 from cohortflow.domain.cycle import IMPORT_PHASES, CommandRefused, check_import_open
 from cohortflow.domain.events import ImportKind
 from cohortflow.domain.programme import PHASE_ORDER, PhaseKind
+from cohortflow.domain.vocabulary import BlockImportKind, PhaseImportKind
 
 EXPECTED: dict[ImportKind, PhaseKind] = {
     "nominees": "nomination",
@@ -21,8 +22,14 @@ EXPECTED: dict[ImportKind, PhaseKind] = {
 
 
 def test_every_import_kind_belongs_to_one_phase() -> None:
-    assert set(IMPORT_PHASES) == set(get_args(ImportKind))
+    assert set(IMPORT_PHASES) == set(get_args(PhaseImportKind))
     assert IMPORT_PHASES == EXPECTED
+
+
+@pytest.mark.parametrize("kind", get_args(BlockImportKind))
+def test_a_kind_only_blocks_take_is_refused_by_a_seven_phase_cohort(kind: ImportKind) -> None:
+    with pytest.raises(CommandRefused, match=f"a {kind} file belongs to a block template; this cohort runs the"):
+        check_import_open("nomination", kind)
 
 
 @pytest.mark.parametrize(("kind", "phase"), EXPECTED.items())

@@ -1,0 +1,114 @@
+"""What both cohort cycles share: running activities, passing refusals on, and the one reminder timer.
+
+:class:`~cohortflow.workflows.cohort_cycle.CohortCycleWorkflow` (seven
+phases) and :class:`~cohortflow.workflows.block_cycle.BlockCycleWorkflow`
+(block templates) differ in their calendar and in how a reminder's moments
+are found; how an activity runs, how a refusal reaches the administrator and
+how reminders are queued one occurrence at a time is the same, and lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from cohortflow.activities.base import CohortRef
+    from cohortflow.activities.reminders import QueueReminders
+    from cohortflow.domain.reminder_schedule import ReminderDue
+    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
+
+
+def reminder_id(due: ReminderDue) -> str:
+    return f"{due.rule}/{due.occurrence}"
+
+
+class CycleWorkflow:
+    """Base of the cohort cycle workflows; a subclass keeps its state in ``_state`` and says what is due."""
+
+    QUEUE_REMINDERS: ClassVar[Any]
+    """The activity that queues one reminder occurrence."""
+
+    def __init__(self) -> None:
+        self._state: object | None = None
+        self._reminders: asyncio.Task[None] | None = None
+        self._reminding = False
+
+    # What a cycle tells its base.
+    def _cohort_id(self) -> str:
+        raise NotImplementedError
+
+    def _actor(self) -> str:
+        raise NotImplementedError
+
+    def _reminder_moments(self) -> list[ReminderDue]:
+        """Every occurrence the cycle's rules schedule as things stand, earliest first."""
+        raise NotImplementedError
+
+    def _reminded(self) -> list[str]:
+        """Occurrences already queued (or passed over), kept across continue-as-new."""
+        raise NotImplementedError
+
+    # Activities.
+    def _ref(self, actor: str) -> CohortRef:
+        return CohortRef(cohort_id=self._cohort_id(), workflow_id=workflow.info().workflow_id, actor=actor)
+
+    async def _activity(self, fn: Any, arg: BaseModel) -> Any:
+        return await workflow.execute_activity_method(
+            fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, heartbeat_timeout=HEARTBEAT_TIMEOUT, retry_policy=RETRY
+        )
+
+    async def _refusable(self, fn: Any, arg: BaseModel) -> Any:
+        """Run an admin command's activity; a refusal answers the administrator with its own message."""
+        try:
+            return await self._activity(fn, arg)
+        except ActivityError as exc:
+            refusal = exc.cause
+            if isinstance(refusal, ApplicationError) and refusal.non_retryable:
+                raise ApplicationError(refusal.message, type=refusal.type, non_retryable=True) from None
+            raise
+
+    # Reminders.
+    def _pending_reminders(self) -> list[ReminderDue]:
+        reminded = self._reminded()
+        return [d for d in self._reminder_moments() if reminder_id(d) not in reminded]
+
+    async def _state_change(self, timeout: float | None, summary: str) -> None:
+        """Wait for the cycle's state to change (a step, a deadline, an early close), or ``timeout`` seconds."""
+        state = self._state
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(lambda: self._state is not state, timeout=timeout, timeout_summary=summary)
+
+    async def _remind(self) -> None:
+        """One timer for the earliest reminder occurrence not yet handled; recomputed whenever the state changes."""
+        while True:
+            due = self._pending_reminders()
+            if not due:
+                await self._state_change(None, "")
+                continue
+            first = due[0]
+            remaining = (first.at - workflow.now()).total_seconds()
+            if remaining > 0:
+                await self._state_change(remaining, f"reminder {first.rule}")
+                continue
+            self._reminding = True
+            await self._activity(self.QUEUE_REMINDERS, QueueReminders(ref=self._ref(self._actor()), due=first))
+            self._reminded().append(reminder_id(first))
+            self._reminding = False
+
+    async def _reminders_sent(self) -> None:
+        """Before a step closes something, the run continues as new or the cycle ends: queue every reminder due.
+
+        Otherwise a reminder due moments before a deadline, or one whose activity is
+        still retrying, would be dropped with the step (or cancelled with the run).
+        """
+        if self._reminders is None:
+            return
+        await workflow.wait_condition(
+            lambda: not self._reminding and all(d.at > workflow.now() for d in self._pending_reminders())
+        )
