@@ -466,10 +466,18 @@ def list_cohorts(as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: 
 
 @cohort_app.command()
 def status(cohort_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
-    """The open phase, its deadline and the cohort's counters."""
+    """The open phase and its deadline (or a block template's open blocks) and the cohort's counters."""
     with _api(api_url, token) as api:
         body = api.get(f"{_cohort(cohort_id)}/status")
-    _show(body, as_json, lambda b: console.print(_fields(b, f"cohort {cohort_id}")))
+
+    def render(b: dict[str, Any]) -> None:
+        blocks = b.get("open_blocks")
+        if isinstance(blocks, list):
+            console.print(_table(blocks, f"open blocks of cohort {escape(cohort_id)}", ["code", "kind", "closes_at"]))
+            b = {k: v for k, v in b.items() if k != "open_blocks"}
+        console.print(_fields(b, f"cohort {cohort_id}"))
+
+    _show(body, as_json, render)
 
 
 @cohort_app.command("close-block")

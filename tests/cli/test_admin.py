@@ -417,3 +417,29 @@ def test_a_file_of_an_unknown_kind_is_refused_before_sending(tmp_path: Path) -> 
     result = runner.invoke(cli, ["programme", "validate", str(template)], env={URL_ENV: "http://127.0.0.1:9"})
     assert result.exit_code == 2
     assert "a programme template is a .json, .yaml or .yml file" in result.stderr
+
+
+async def test_a_block_cohort_is_started_fed_shown_and_steered(served: Served) -> None:
+    examples = Path(__file__).parents[2] / "examples"
+    submitted = await served.run("programme", "submit", str(examples / "programmes" / "placement.yaml"))
+    assert submitted.exit_code == 0, submitted.output
+    started = await served.run(
+        "cohort", "start", "cli-fr", "--programme", "district-principal-placement", "--version", "1"
+    )
+    assert started.exit_code == 0, started.output
+    for _ in range(200):  # the start may not be recorded yet
+        shown = await served.run("cohort", "status", "cli-fr")
+        if shown.exit_code == 0 and "enrolment" in shown.stdout:
+            break
+        await asyncio.sleep(0.05)
+    assert "open blocks of cohort cli-fr" in shown.stdout and "enrolment" in shown.stdout, shown.output
+    nominees = str(examples / "imports" / "placement" / "nominees.csv")
+    imported = await served.run("import", "nominees", "cli-fr", nominees)
+    assert imported.exit_code == 0, imported.output
+    wrong = await served.run("import", "tasks", "cli-fr", str(examples / "imports" / "placement" / "tasks.csv"))
+    assert wrong.exit_code == 2
+    assert "no open block takes tasks files; the open blocks are: enrolment" in wrong.output
+    closed = await served.run("cohort", "close-block", "cli-fr", "enrolment", "--reason", "名单已确定")
+    assert closed.exit_code == 0, closed.output
+    again = await served.run("cohort", "close-block", "cli-fr", "enrolment", "--reason", "twice")
+    assert again.exit_code == 2 and "block enrolment is not open" in again.output
