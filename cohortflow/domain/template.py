@@ -136,6 +136,11 @@ def parse_any(data: object) -> AnyTemplate:
     return parse_template(data) if is_block_template(data) else parse_programme(data)
 
 
+def pinned(data: dict[str, Any]) -> AnyTemplate:
+    """A template recorded when a cohort started, of either form; it was checked then, so it is only decoded."""
+    return ProgrammeTemplate.model_validate(data) if is_block_template(data) else Programme.model_validate(data)
+
+
 def is_block_template(data: object) -> bool:
     """Block templates list ``stages``; the original seven-phase form lists ``phases``."""
     return isinstance(data, dict) and "stages" in data

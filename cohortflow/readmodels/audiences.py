@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
-from cohortflow.domain.programme import Programme
 from cohortflow.domain.reminder_rules import ReminderRule
-from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate, is_block_template
+from cohortflow.domain.template import AnyTemplate, pinned
 
 _STILL_BEHIND: dict[str, str] = {
     "under_required_hours": "p.hours < c.online_min_hours",
@@ -89,4 +88,4 @@ async def cohort_programme(conn: AsyncConnection[TupleRow], cohort_id: str) -> A
     row = await cur.fetchone()
     if row is None:
         raise LookupError(f"cohort {cohort_id} is not known (yet)")
-    return ProgrammeTemplate.model_validate(row[0]) if is_block_template(row[0]) else Programme.model_validate(row[0])
+    return pinned(row[0])

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from cohortflow.domain.events import CohortStarted
 from cohortflow.domain.facts import FACT_TYPES, CohortFacts
-from cohortflow.domain.programme import Programme
-from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate, is_block_template
+from cohortflow.domain.template import AnyTemplate, pinned
 from cohortflow.store.eventstore import EventStore
 
 
@@ -22,4 +21,4 @@ async def pinned_template(store: EventStore, cohort_id: str) -> AnyTemplate:
     if start is None or start.type != CohortStarted.TYPE:
         raise LookupError(f"cohort {cohort_id} does not exist")
     data = start.data["programme"]
-    return ProgrammeTemplate.model_validate(data) if is_block_template(data) else Programme.model_validate(data)
+    return pinned(data)

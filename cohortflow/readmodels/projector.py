@@ -35,7 +35,7 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
 from cohortflow.domain.programme import Programme
-from cohortflow.domain.template import ProgrammeTemplate, is_block_template
+from cohortflow.domain.template import ProgrammeTemplate, pinned
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import StoredEvent
 
@@ -519,8 +519,7 @@ async def _set_checkpoint(conn: Conn, position: int) -> None:
 
 def _started(cohort_id: str, event: StoredEvent) -> CohortState:
     d = event.data
-    block_form = is_block_template(d["programme"])
-    programme = (ProgrammeTemplate if block_form else Programme).model_validate(d["programme"])
+    programme = pinned(d["programme"])
     # The seven-phase form's eligibility settings; a block template's blocks each keep their own.
     online = None if isinstance(programme, ProgrammeTemplate) else programme.online
     return CohortState(

@@ -51,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
         PlaceFill,
         Withdraw,
     )
-    from cohortflow.workflows.cycle_support import CycleWorkflow
+    from cohortflow.workflows.cycle_support import CycleWorkflow, refusal
 
 
 class BlockCycleInput(BaseModel):
@@ -88,10 +88,6 @@ class BlockCycleStatus(BaseModel):
     finished: bool
     counters: Counters
     programme_version: int
-
-
-def _refuse(exc: CommandRefused) -> ApplicationError:
-    return ApplicationError(str(exc), type="CommandRefused", non_retryable=True)
 
 
 @workflow.defn
@@ -171,9 +167,6 @@ class BlockCycleWorkflow(CycleWorkflow):
     def _reminder_moments(self) -> list[ReminderDue]:
         return block_reminders_due(self._input().template, self._state_now())
 
-    def _reminded(self) -> list[str]:
-        return self._input().reminded
-
     # ------------------------------------------------------------- updates
     @workflow.update
     async def import_file(self, req: FileImport) -> ImportOutcome:
@@ -182,7 +175,7 @@ class BlockCycleWorkflow(CycleWorkflow):
             try:  # the block may have closed while the file waited its turn
                 block = import_block(self._state_now(), inp.template, req.kind, req.block)
             except CommandRefused as exc:
-                raise _refuse(exc) from None
+                raise refusal(exc) from None
             outcome: ImportOutcome = await self._refusable(
                 ImportActivities.import_records,
                 ImportRecords(
@@ -212,7 +205,7 @@ class BlockCycleWorkflow(CycleWorkflow):
                 self._state_now(), self._input().template, req.block, f"{req.reason} (by {req.actor})"
             )
         except CommandRefused as exc:
-            raise _refuse(exc) from None
+            raise refusal(exc) from None
         return AdminOutcome(outcome="closing")
 
     @close_block.validator
@@ -308,12 +301,6 @@ class BlockCycleWorkflow(CycleWorkflow):
         if self._state is None:
             raise CommandRefused("the cohort is still starting")
         return self._state
-
-    def _cohort_id(self) -> str:
-        return self._input().cohort_id
-
-    def _actor(self) -> str:
-        return self._input().actor
 
     async def _continue_as_new(self) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)

@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from cohortflow.domain.events import CorrectableField, Event, FactCorrected, ImportKind, PhaseClosed, PhaseOpened
     from cohortflow.domain.programme import PhaseKind, Programme
     from cohortflow.domain.reminder_schedule import ReminderDue, reminders_due
-    from cohortflow.workflows.cycle_support import CycleWorkflow, reminder_id
+    from cohortflow.workflows.cycle_support import CycleWorkflow, refusal, reminder_id
     from cohortflow.workflows.field_study_site import FieldStudySiteInput, FieldStudySiteWorkflow
 
 
@@ -153,10 +153,6 @@ class CycleStatus(BaseModel):
 
 def workflow_id(cohort_id: str) -> str:
     return f"cohort-{cohort_id}"
-
-
-def _refuse(exc: CommandRefused) -> ApplicationError:
-    return ApplicationError(str(exc), type="CommandRefused", non_retryable=True)
 
 
 @workflow.defn
@@ -292,9 +288,6 @@ class CohortCycleWorkflow(CycleWorkflow):
     def _reminder_moments(self) -> list[ReminderDue]:
         return reminders_due(self._input().programme, self._state_now())
 
-    def _reminded(self) -> list[str]:
-        return self._input().reminded
-
     def _pass_over_missed_reminders(self) -> None:
         """After an extension, "7 days before" moments already past would only repeat what was sent: skip them."""
         now = workflow.now()
@@ -308,7 +301,7 @@ class CohortCycleWorkflow(CycleWorkflow):
         try:
             self._state = decide_close_phase(self._state_now(), req.phase)
         except CommandRefused as exc:
-            raise _refuse(exc) from None
+            raise refusal(exc) from None
         self._close_reason = f"{req.reason} (by {req.actor})"
         self._wake = True
         return AdminOutcome(outcome="closing", phase=req.phase)
@@ -326,7 +319,7 @@ class CohortCycleWorkflow(CycleWorkflow):
                 self._state_now(), inp.programme, req.phase, req.new_deadline, req.reason
             )
         except CommandRefused as exc:
-            raise _refuse(exc) from None
+            raise refusal(exc) from None
         self._state = state
         self._pass_over_missed_reminders()
         self._wake = True
@@ -456,12 +449,6 @@ class CohortCycleWorkflow(CycleWorkflow):
         if self._state is None:
             raise CommandRefused("the cohort is still starting")
         return self._state
-
-    def _cohort_id(self) -> str:
-        return self._input().cohort_id
-
-    def _actor(self) -> str:
-        return self._input().actor
 
     def _deadline(self) -> datetime:
         return self._state_now().deadline(self._input().programme)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -20,12 +20,26 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from cohortflow.activities.base import CohortRef
     from cohortflow.activities.reminders import QueueReminders
+    from cohortflow.domain.cycle import CommandRefused
     from cohortflow.domain.reminder_schedule import ReminderDue
     from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
 
 
 def reminder_id(due: ReminderDue) -> str:
     return f"{due.rule}/{due.occurrence}"
+
+
+def refusal(exc: CommandRefused) -> ApplicationError:
+    """A domain refusal as the answer to an administrator's Update: final, with its own message."""
+    return ApplicationError(str(exc), type="CommandRefused", non_retryable=True)
+
+
+class CycleInput(Protocol):
+    """What the base reads of either cycle's input."""
+
+    cohort_id: str
+    actor: str
+    reminded: list[str]
 
 
 class CycleWorkflow:
@@ -40,19 +54,22 @@ class CycleWorkflow:
         self._reminding = False
 
     # What a cycle tells its base.
-    def _cohort_id(self) -> str:
-        raise NotImplementedError
-
-    def _actor(self) -> str:
+    def _input(self) -> CycleInput:
         raise NotImplementedError
 
     def _reminder_moments(self) -> list[ReminderDue]:
         """Every occurrence the cycle's rules schedule as things stand, earliest first."""
         raise NotImplementedError
 
+    def _cohort_id(self) -> str:
+        return self._input().cohort_id
+
+    def _actor(self) -> str:
+        return self._input().actor
+
     def _reminded(self) -> list[str]:
         """Occurrences already queued (or passed over), kept across continue-as-new."""
-        raise NotImplementedError
+        return self._input().reminded
 
     # Activities.
     def _ref(self, actor: str) -> CohortRef:
