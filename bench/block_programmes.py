@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -30,7 +30,8 @@ from temporalio.testing import WorkflowEnvironment
 from bench.progress import say
 from cohortflow.audit.histories import run_chain
 from cohortflow.audit.verify import verify_cohort
-from cohortflow.demo.block_feed import drive
+from cohortflow.demo.block_feed import BlockFeed
+from cohortflow.demo.feeding import drive, skip_past
 from cohortflow.domain.template import parse_template
 from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.runtime.temporal import installed_binary
@@ -38,7 +39,7 @@ from cohortflow.services.cohorts import start_block_cohort
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.migrate import upgrade
 from cohortflow.worker import build_worker
-from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleStatus, BlockCycleWorkflow
+from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleWorkflow
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "programmes"
 PROGRAMMES = ("leader-programme.yaml", "placement.yaml")
@@ -71,14 +72,10 @@ async def run_one(env: WorkflowEnvironment, store: EventStore, uploads: Path, na
     cohort_id = f"bench-{Path(name).stem}"
     client = env.client
 
-    async def advance(status: BlockCycleStatus) -> None:
-        assert status.next_at is not None  # skip to just past the next step (its exact moment races the timer)
-        await env.sleep(max(status.next_at - await env.get_current_time(), timedelta(0)) + timedelta(hours=1))
-
     started = time.perf_counter()
     async with build_worker(client, store, "bench-blocks", uploads):
         await start_block_cohort(client, BlockCycleInput(cohort_id=cohort_id, template=template), "bench-blocks")
-        await drive(client, store, uploads, cohort_id, template, seed=5, advance=advance)
+        await drive(client, uploads, cohort_id, BlockFeed(client, store, cohort_id, template, seed=5), skip_past(env))
         handle = client.get_workflow_handle_for(BlockCycleWorkflow.run, f"cohort-{cohort_id}")
         counters = (await handle.result()).counters
         wall = time.perf_counter() - started

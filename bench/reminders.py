@@ -35,8 +35,9 @@ from bench.reminder_dispatch import smtp_sink
 from cohortflow.activities import Activities
 from cohortflow.activities.base import CohortRef
 from cohortflow.activities.cycle_records import RecordCohortStarted
-from cohortflow.activities.nomination import ImportSampleNominees
 from cohortflow.activities.reminders import QueueReminders
+from cohortflow.demo.feeding import import_in
+from cohortflow.demo.phase_feed import nominees
 from cohortflow.demo.sample import sample_programme
 from cohortflow.domain.cycle import CycleState
 from cohortflow.domain.reminder_schedule import reminders_due
@@ -63,7 +64,7 @@ class ReminderFigures:
     received: int
 
 
-async def measure(database_url: str, count: int) -> ReminderFigures:
+async def measure(database_url: str, count: int, uploads: Path) -> ReminderFigures:
     store = await EventStore.connect(database_url, max_size=8)
     try:
         programme = sample_programme(count, min(800, count // 2), reminders=True)
@@ -71,12 +72,12 @@ async def measure(database_url: str, count: int) -> ReminderFigures:
         # the time of day the benchmark runs; otherwise every message would wait for the morning.
         started_at = datetime.now(UTC).replace(hour=2, minute=0, second=0, microsecond=0)
         ref = CohortRef(cohort_id=COHORT, workflow_id=f"cohort-{COHORT}", actor="bench")
-        acts, env = Activities(store), ActivityEnvironment()
+        acts, env = Activities(store, uploads), ActivityEnvironment()
         await env.run(
             acts.record_cohort_started,
             RecordCohortStarted(ref=ref, programme=programme, started_at=started_at, day_seconds=86_400),
         )
-        nominated = await env.run(acts.import_sample_nominees, ImportSampleNominees(ref=ref, seed=2023))
+        nominated = await import_in(env, acts, ref, nominees(programme, seed=2023))
         await Projector(store).catch_up(wait=True)
         online = CycleState(started_at=started_at, day_seconds=86_400, phase_index=1)
         due = next(d for d in reminders_due(programme, online) if d.rule == "study-hours")
@@ -97,7 +98,7 @@ async def measure(database_url: str, count: int) -> ReminderFigures:
             finished = time.perf_counter()
             received = sink.received
         return ReminderFigures(
-            nominees=nominated.nominated,
+            nominees=nominated.applied,
             recipients=queued.recipients,
             queued=queued.queued,
             unreachable=queued.unreachable,
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         url = create_database(pg.url("postgres"), "bench_reminders")
         say(f"{args.count:,} nominees behind on study hours: computing their reminders and sending them")
-        figures = asyncio.run(measure(url, args.count))
+        figures = asyncio.run(measure(url, args.count, workdir / "uploads"))
     finally:
         pg.stop()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -11,25 +11,19 @@ from cohortflow.activities.completion import CompletionActivities
 from cohortflow.activities.corrections import CorrectionActivities
 from cohortflow.activities.cycle_records import CycleRecordActivities
 from cohortflow.activities.field_study import FieldStudyActivities
-from cohortflow.activities.follow_up import FollowUpActivities
 from cohortflow.activities.imports import ImportActivities
-from cohortflow.activities.nomination import NominationActivities
 from cohortflow.activities.places import FillPlaceActivities
 from cohortflow.activities.plans import PlanActivities
 from cohortflow.activities.reminders import ReminderActivities
 from cohortflow.activities.selection import SelectionActivities
-from cohortflow.activities.study import StudyActivities
 from cohortflow.activities.withdrawal import WithdrawalActivities
 from cohortflow.store.eventstore import EventStore
 
 
 class Activities(
     CycleRecordActivities,
-    NominationActivities,
-    StudyActivities,
     SelectionActivities,
     FieldStudyActivities,
-    FollowUpActivities,
     CompletionActivities,
     WithdrawalActivities,
     FillPlaceActivities,
@@ -53,13 +47,9 @@ def all_activities(store: EventStore, uploads: Path | None = None) -> list[Calla
         acts.withdraw_from_blocks,
         acts.queue_block_reminders,
         acts.record_cycle_event,
-        acts.import_sample_nominees,
-        acts.record_sample_online_study,
         acts.select_participants,
         acts.assign_field_placements,
         acts.record_batch_attendance,
-        acts.record_sample_return_reports,
-        acts.record_sample_survey,
         acts.complete_cohort,
         acts.withdraw_participant,
         acts.fill_place,

@@ -6,8 +6,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
-from cohortflow.demo import sample
-from cohortflow.domain.events import FieldAttendanceRecorded, FieldBatchCompleted, FieldPlacementAssigned
+from cohortflow.domain.events import FieldBatchCompleted, FieldPlacementAssigned
 from cohortflow.domain.placement import allocate
 
 
@@ -20,8 +19,6 @@ class RecordBatchAttendance(BaseModel):
     site: str
     batch: str
     days: int
-    seed: int | None = None
-    """With a seed, sample attendance is recorded first; otherwise imports supplied it."""
 
 
 class BatchResult(BaseModel):
@@ -50,10 +47,10 @@ class FieldStudyActivities(CohortActivities):
     @activity.defn
     @refusals_are_final
     async def record_batch_attendance(self, req: RecordBatchAttendance) -> BatchResult:
-        """Close a batch: record (sample) attendance and who attended enough."""
+        """Close a batch: record who attended enough of it, from the attendance imported."""
         programme = await self.programme(req.ref)
 
-        async def decide() -> list[FieldAttendanceRecorded | FieldBatchCompleted]:
+        async def decide() -> list[FieldBatchCompleted]:
             facts = await self.facts(req.ref)
             members = [
                 p
@@ -63,25 +60,11 @@ class FieldStudyActivities(CohortActivities):
                 and not p.withdrawn
                 and p.participant_id in facts.selected
             ]
-            events: list[FieldAttendanceRecorded | FieldBatchCompleted] = []
-            attended = 0
-            for p in members:
-                present, total = p.days_present, p.days_total or req.days
-                if req.seed is not None:
-                    present = sample.attendance(p.participant_id, req.seed, req.days)
-                    events.append(
-                        FieldAttendanceRecorded(
-                            participant_id=p.participant_id,
-                            site=req.site,
-                            batch=req.batch,
-                            days_present=present,
-                            days_total=req.days,
-                        )
-                    )
-                if total and present / total >= programme.field_study.min_attendance_ratio:
-                    attended += 1
-            closing = FieldBatchCompleted(site=req.site, batch=req.batch, participants=len(members), attended=attended)
-            return [*events, closing]
+            ratio = programme.field_study.min_attendance_ratio
+            attended = sum(
+                1 for p in members if (total := p.days_total or req.days) and p.days_present / total >= ratio
+            )
+            return [FieldBatchCompleted(site=req.site, batch=req.batch, participants=len(members), attended=attended)]
 
         step = f"field_study/{req.site}/{req.batch}/attendance"
         closing = (await self.decide_once(req.ref, step, decide, programme=programme))[-1]

@@ -67,6 +67,8 @@ class ImportRecords(BaseModel):
     """The cohort's rotation plan: people enrolled in its other cohorts are rejected."""
     block: str | None = None
     """In a block template's cohort, the open block the file's records go to."""
+    request_id: str | None = None
+    """The administrator's request (the Update's id): its retry answers as the first attempt did."""
 
 
 class ImportOutcome(BaseModel):
@@ -127,8 +129,9 @@ class ImportActivities(CohortActivities):
         earlier = await self.store.recorded(f"{req.ref.workflow_id}/{step}")
         if earlier is not None:
             done = ImportApplied.model_validate(earlier[-1].data)
+            retried = done.request_id is not None and done.request_id == req.request_id
             return ImportOutcome(
-                status="duplicate",
+                status="applied" if retried else "duplicate",
                 kind=req.kind,
                 digest=req.digest,
                 rows=done.rows,
@@ -161,6 +164,7 @@ class ImportActivities(CohortActivities):
                 rows=tally.rows,
                 applied=good,
                 rejected=tally.rejected,
+                request_id=req.request_id,
             )
             await self.append(
                 req.ref,

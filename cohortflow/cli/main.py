@@ -22,9 +22,13 @@ from cohortflow.cli.reminders import app as reminder_app
 from cohortflow.cli.tokens import app as tokens_app
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from cohortflow.demo.block_cycle import BlockDemoReport
     from cohortflow.demo.cycle import DemoReport
+    from cohortflow.demo.feeding import Progress
+    from cohortflow.domain.template import ProgrammeTemplate
     from cohortflow.store.eventstore import EventStore
-    from cohortflow.workflows.cohort_cycle import CycleStatus
 
 app = typer.Typer(no_args_is_help=True, help="Event-sourced training-programme cycles on Temporal and PostgreSQL.")
 app.add_typer(audit_app, name="audit")
@@ -42,11 +46,7 @@ console = Console()
 def demo(
     candidates: Annotated[int, typer.Option(help="Nominations across the 14 prefectures")] = 5000,
     selected: Annotated[int, typer.Option(help="Places in the offline phase")] = 800,
-    day_seconds: Annotated[
-        float | None,
-        typer.Option(help="Wall seconds per programme day (compression); default 0.005, or 0.2 with --programme"),
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the sample population")] = 2023,
+    seed: Annotated[int, typer.Option(help="Seed of the generated people and their records")] = 2023,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables")] = False,
     keep: Annotated[Path | None, typer.Option(help="Keep the demo's state in this directory")] = None,
     programme: Annotated[
@@ -58,103 +58,50 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Run a province-wide sample cohort through every phase (or any block template) and print its summary."""
+    """Run the province-wide sample cohort (or any block template's) fed through imports, and print its summary.
+
+    Programme time passes on Temporal's time-skipping server: years in seconds, every date as it would be."""
     import asyncio
-    import functools
 
     from rich.live import Live
 
-    from cohortflow.demo.cycle import run_cycle
+    from cohortflow.demo.feeding import FeedRefused
     from cohortflow.logs import configure_logging
-    from cohortflow.runtime.stack import local_stack
+    from cohortflow.runtime.time_skipping import time_skipping_stack
     from cohortflow.settings import Settings
 
     settings = Settings()
     configure_logging(settings.log_format, "warning")
-    if programme is not None:
-        _demo_template(programme, day_seconds or 0.2, seed, as_json, keep)
-        return
-    day_seconds = day_seconds or 0.005
+    template = _demo_template(programme) if programme is not None else None
     state_dir = keep or Path(tempfile.mkdtemp(prefix="cohortflow-demo-"))
-    try:
-        with local_stack(settings, state_dir, headless=True) as stack:
-            cycle = functools.partial(
-                run_cycle,
-                stack.database_url,
-                stack.temporal_address,
-                candidates=candidates,
-                selected=selected,
-                day_seconds=day_seconds,
-                seed=seed,
+
+    async def run(on_progress: Callable[[Progress], None] | None) -> DemoReport | BlockDemoReport:
+        from cohortflow.demo.block_cycle import run_block_cycle
+        from cohortflow.demo.cycle import run_cycle
+        from cohortflow.demo.session import demo_session
+
+        async with (
+            time_skipping_stack(settings, state_dir) as stack,
+            demo_session(stack, state_dir / "uploads", settings) as session,
+        ):
+            if template is not None:
+                return await run_block_cycle(session, template, seed=seed, on_progress=on_progress)
+            return await run_cycle(
+                session, candidates=candidates, selected=selected, seed=seed, on_progress=on_progress
             )
-            if as_json:
-                report = asyncio.run(cycle())
-            else:
-                with Live(console=console, refresh_per_second=4, transient=True) as live:
 
-                    def show(status: CycleStatus) -> None:
-                        live.update(f"[bold]cohort {status.cohort_id}[/]: phase [cyan]{status.phase}[/]")
-
-                    report = asyncio.run(cycle(on_status=show))
-    finally:
-        if keep is None:
-            shutil.rmtree(state_dir, ignore_errors=True)
-    if as_json:
-        typer.echo(json.dumps(report.model_dump(mode="json"), ensure_ascii=False))
-    else:
-        _print_report(report)
-    if not report.chain_verified:
-        raise typer.Exit(1)
-
-
-def _demo_template(path: Path, day_seconds: float, seed: int, as_json: bool, keep: Path | None) -> None:
-    """``demo --programme``: the template's cohort, fed through imports, and what it came to."""
-    import asyncio
-    import functools
-
-    import yaml
-    from rich.live import Live
-
-    from cohortflow.demo.block_cycle import run_block_cycle
-    from cohortflow.demo.block_feed import FeedRefused
-    from cohortflow.domain.programme import ProgrammeInvalid
-    from cohortflow.domain.template import is_block_template, parse_template
-    from cohortflow.runtime.stack import local_stack
-    from cohortflow.settings import Settings
-    from cohortflow.workflows.block_cycle import BlockCycleStatus
-
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not is_block_template(data):
-        console.print(f"[red]{path} is a seven-phase template; `cohortflow demo` without --programme runs that form[/]")
-        raise typer.Exit(2)
     try:
-        template = parse_template(data)
-    except ProgrammeInvalid as exc:
-        console.print(f"[red]{path} is not a valid template:[/]\n" + "\n".join(f"- {p}" for p in exc.problems))
-        raise typer.Exit(2) from None
-    state_dir = keep or Path(tempfile.mkdtemp(prefix="cohortflow-demo-"))
-    try:
-        with local_stack(Settings(), state_dir, headless=True) as stack:
-            run = functools.partial(
-                run_block_cycle,
-                stack.database_url,
-                stack.temporal_address,
-                template,
-                day_seconds=day_seconds,
-                seed=seed,
-            )
-            if as_json:
-                report = asyncio.run(run())
-            else:
-                with Live(console=console, refresh_per_second=4, transient=True) as live:
+        if as_json:
+            report = asyncio.run(run(None))
+        else:
+            with Live(console=console, refresh_per_second=4, transient=True) as live:
 
-                    def show(status: BlockCycleStatus) -> None:
-                        blocks = ", ".join(b.code for b in status.open_blocks) or "-"
-                        live.update(f"[bold]cohort {status.cohort_id}[/]: open [cyan]{blocks}[/]")
+                def show(progress: Progress) -> None:
+                    live.update(f"open: [cyan]{', '.join(progress.open) or '-'}[/]")
 
-                    report = asyncio.run(run(on_status=show))
+                report = asyncio.run(run(show))
     except FeedRefused as exc:
-        console.print(f"[red]{exc}[/]; a larger --day-seconds gives each block more time to receive its files")
+        console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
     finally:
         if keep is None:
@@ -162,20 +109,42 @@ def _demo_template(path: Path, day_seconds: float, seed: int, as_json: bool, kee
     if as_json:
         typer.echo(json.dumps(report.model_dump(mode="json"), ensure_ascii=False))
     else:
-        c = report.counters
-        console.print(
-            f"[bold]Cohort {report.cohort_id}[/] — programme {report.programme_id} v{report.programme_version}"
-        )
-        console.print(
-            f"{report.blocks} blocks; {c.candidates} enrolled, {c.selected} selected, {c.completed} completed, "
-            f"{c.credit_hours:g} credit hours awarded"
-        )
-        verdict = "[green]verified[/]" if report.chain_verified else "[red]BROKEN[/]"
-        console.print(f"events in this cohort: {report.events:,}; chain {verdict}")
-        console.print(f"head digest: position {report.head_position}, sha256 {report.head_digest}")
-        console.print(f"wall time: {report.wall_seconds:.1f} s")
+        from cohortflow.demo.block_cycle import BlockDemoReport
+
+        _print_block_report(report) if isinstance(report, BlockDemoReport) else _print_report(report)
     if not report.chain_verified:
         raise typer.Exit(1)
+
+
+def _demo_template(path: Path) -> ProgrammeTemplate:
+    """The block template ``demo --programme`` runs; a seven-phase or invalid file ends the command."""
+    import yaml
+
+    from cohortflow.domain.programme import ProgrammeInvalid
+    from cohortflow.domain.template import is_block_template, parse_template
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not is_block_template(data):
+        console.print(f"[red]{path} is a seven-phase template; `cohortflow demo` without --programme runs that form[/]")
+        raise typer.Exit(2)
+    try:
+        return parse_template(data)
+    except ProgrammeInvalid as exc:
+        console.print(f"[red]{path} is not a valid template:[/]\n" + "\n".join(f"- {p}" for p in exc.problems))
+        raise typer.Exit(2) from None
+
+
+def _print_block_report(report: BlockDemoReport) -> None:
+    c = report.counters
+    console.print(f"[bold]Cohort {report.cohort_id}[/] — programme {report.programme_id} v{report.programme_version}")
+    console.print(
+        f"{report.blocks} blocks; {c.candidates} enrolled, {c.selected} selected, {c.completed} completed, "
+        f"{c.credit_hours:g} credit hours awarded"
+    )
+    verdict = "[green]verified[/]" if report.chain_verified else "[red]BROKEN[/]"
+    console.print(f"events in this cohort: {report.events:,}; chain {verdict}")
+    console.print(f"head digest: position {report.head_position}, sha256 {report.head_digest}")
+    console.print(f"wall time: {report.wall_seconds:.1f} s")
 
 
 SHORT_STEP_NAMES = {
@@ -219,10 +188,9 @@ def _print_report(r: DemoReport) -> None:
     console.print(f"events in this cohort: {r.events:,}; whole history: {r.verified_events:,} events, chain {verdict}")
     console.print(f"head digest: position {r.head_position}, sha256 {r.head_digest}")
     console.print(f"selection input digest: {s.selection_digest}")
-    waiting = ", ".join(f"{count:,} {status.replace('_', ' ')}" for status, count in r.reminders.items())
-    console.print(
-        f"reminder messages: {waiting or 'none'} (with --keep DIR, `cohortflow reminder dispatch` can deliver them)"
-    )
+    outbox = ", ".join(f"{count:,} {status.replace('_', ' ')}" for status, count in r.reminders.items())
+    hint = "" if r.dispatched else " (with COHORTFLOW_SMTP_HOST or COHORTFLOW_WEBHOOK_URL set, the demo sends them)"
+    console.print(f"reminder messages: {outbox or 'none'}{hint}")
     console.print(f"wall time: {r.wall_seconds:.1f} s")
 
 

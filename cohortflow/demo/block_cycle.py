@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 from pydantic import BaseModel
 
 from cohortflow.audit.verify import verify_store
-from cohortflow.demo.block_feed import drive
+from cohortflow.demo.block_feed import BlockFeed
+from cohortflow.demo.feeding import Progress, drive
+from cohortflow.demo.session import DemoSession
 from cohortflow.domain.template import ProgrammeTemplate
 from cohortflow.services.cohorts import start_block_cohort
-from cohortflow.worker import in_process_worker
-from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleStatus
-from cohortflow.workflows.cohort_cycle import Counters
-
-POLL_SECONDS = 0.05
+from cohortflow.workflows.block_cycle import BlockCycleInput
+from cohortflow.workflows.cohort_cycle import CohortCycleResult, Counters
 
 
 class BlockDemoReport(BaseModel):
@@ -36,37 +31,28 @@ class BlockDemoReport(BaseModel):
 
 
 async def run_block_cycle(
-    database_url: str,
-    temporal_address: str,
+    session: DemoSession,
     template: ProgrammeTemplate,
     *,
-    day_seconds: float,
     seed: int,
-    on_status: Callable[[BlockCycleStatus], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
 ) -> BlockDemoReport:
     """Start a cohort of ``template``, feed each block as it opens, and summarise it once it completes."""
     started = time.perf_counter()
-    task_queue = f"cohortflow-demo-{uuid.uuid4().hex[:8]}"
-    with tempfile.TemporaryDirectory(prefix="cohortflow-uploads-") as tmp:
-        uploads = Path(tmp)
-        async with in_process_worker(database_url, temporal_address, task_queue, uploads) as (client, store):
-            cohort_id = f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
-            inp = BlockCycleInput(cohort_id=cohort_id, template=template, day_seconds=day_seconds, actor="demo")
-            handle = await start_block_cohort(client, inp, task_queue)
-
-            async def poll(_: BlockCycleStatus) -> None:
-                await asyncio.sleep(POLL_SECONDS)
-
-            await drive(client, store, uploads, cohort_id, template, seed, poll, on_status)
-            counters = (await handle.result()).counters
-            events = sum([1 async for _ in store.read_stream(f"cohort-{cohort_id}")])
-            verification = await verify_store(store)
+    cohort_id, store = session.cohort_id, session.store
+    inp = BlockCycleInput(cohort_id=cohort_id, template=template, actor="demo")
+    handle = await start_block_cohort(session.client, inp, session.task_queue)
+    feed = BlockFeed(session.client, store, cohort_id, template, seed)
+    await drive(session.client, session.uploads, cohort_id, feed, session.advance(), on_progress)
+    result: CohortCycleResult = await handle.result()
+    events = sum([1 async for _ in store.read_stream(f"cohort-{cohort_id}")])
+    verification = await verify_store(store)
     return BlockDemoReport(
         cohort_id=cohort_id,
         programme_id=template.id,
         programme_version=template.version,
         blocks=len(template.stages),
-        counters=counters,
+        counters=result.counters,
         events=events,
         chain_verified=verification.ok,
         head_position=verification.head_position,

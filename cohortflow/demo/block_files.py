@@ -9,14 +9,13 @@ decide. The same seed always gives the same files.
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import math
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 
+from cohortflow.demo.csv_files import File, csv_file
 from cohortflow.demo.sample import nominee
 from cohortflow.domain.block_progress import reaches
 from cohortflow.domain.blocks.common import BlockBase
@@ -29,21 +28,10 @@ from cohortflow.domain.blocks.return_to_post import ReturnToPost
 from cohortflow.domain.facts import CohortFacts, ParticipantFacts
 from cohortflow.domain.template import ProgrammeTemplate
 from cohortflow.domain.vocabulary import ImportKind
-from cohortflow.imports.columns import COLUMNS
 
-File = tuple[ImportKind, bytes]
-"""An import kind and the file's content."""
 SHORTFALL = 0.08
 """The share of people who fall short of each block."""
 FALLBACK_PREFECTURE = ("430100", "长沙市")
-
-
-def csv_file(kind: ImportKind, rows: Sequence[Mapping[str, object]]) -> File:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, [c.name for c in COLUMNS[kind]], extrasaction="raise")
-    writer.writeheader()
-    writer.writerows(rows)
-    return kind, out.getvalue().encode("utf-8")
 
 
 def nominees(template: ProgrammeTemplate, seed: int) -> File:

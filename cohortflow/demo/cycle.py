@@ -1,26 +1,21 @@
-"""`cohortflow demo`: a province-wide sample cohort through every phase, on the embedded default."""
+"""`cohortflow demo`: the province-wide sample cohort through every phase, fed through imports."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-import uuid
 from collections.abc import Callable
+from dataclasses import asdict
 
 from pydantic import BaseModel
 
 from cohortflow.audit.verify import verify_store
+from cohortflow.demo.feeding import Progress, drive
+from cohortflow.demo.phase_feed import PhaseFeed
 from cohortflow.demo.sample import sample_programme
+from cohortflow.demo.session import DemoSession
 from cohortflow.readmodels.cohort_summary import CohortSummary, cohort_summary
 from cohortflow.services.cohorts import start_cohort
-from cohortflow.worker import in_process_worker
-from cohortflow.workflows.cohort_cycle import (
-    CohortCycleInput,
-    CohortCycleWorkflow,
-    CycleStatus,
-    SampleFeed,
-)
+from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleResult
 
 
 class DemoReport(BaseModel):
@@ -37,60 +32,48 @@ class DemoReport(BaseModel):
     summary: CohortSummary
     reminders: dict[str, int]
     """Outbox messages by status: queued reminders wait for a dispatcher (``cohortflow reminder dispatch``)."""
+    dispatched: dict[str, int]
+    """What the demo's own dispatcher did on the programme's clock (with a channel configured)."""
 
 
 async def run_cycle(
-    database_url: str,
-    temporal_address: str,
+    session: DemoSession,
     *,
     candidates: int,
     selected: int,
-    day_seconds: float,
     seed: int,
-    on_status: Callable[[CycleStatus], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
 ) -> DemoReport:
-    """Start a sample cohort, drive it to completion with an in-process worker, and summarise it."""
+    """Start the sample cohort, feed each phase its files as it opens, and summarise it once it completes."""
     started = time.perf_counter()
-    task_queue = f"cohortflow-demo-{uuid.uuid4().hex[:8]}"
-    async with in_process_worker(database_url, temporal_address, task_queue) as (client, store):
-        cohort_id = f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
-        handle = await start_cohort(
-            client,
-            CohortCycleInput(
-                cohort_id=cohort_id,
-                programme=sample_programme(candidates, selected, reminders=True),
-                day_seconds=day_seconds,
-                feed=SampleFeed(seed=seed),
-                actor="demo",
-            ),
-            task_queue,
+    programme = sample_programme(candidates, selected, reminders=True)
+    cohort_id, store = session.cohort_id, session.store
+    handle = await start_cohort(
+        session.client, CohortCycleInput(cohort_id=cohort_id, programme=programme, actor="demo"), session.task_queue
+    )
+    feed = PhaseFeed(session.client, store, cohort_id, programme, seed)
+    await drive(session.client, session.uploads, cohort_id, feed, session.advance(), on_progress)
+    result: CohortCycleResult = await handle.result()
+    summary = await cohort_summary(store, cohort_id)
+    verification = await verify_store(store)
+    async with store.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT status, count(*) FROM reminder_outbox WHERE cohort_id = %s GROUP BY status ORDER BY status",
+            (cohort_id,),
         )
-        result_task = asyncio.ensure_future(handle.result())
-        while not result_task.done():
-            if on_status is not None:
-                with contextlib.suppress(Exception):
-                    on_status(await client.get_workflow_handle(handle.id).query(CohortCycleWorkflow.status))
-            await asyncio.wait([result_task], timeout=0.5)
-        result = result_task.result()
-        summary = await cohort_summary(store, cohort_id)
-        verification = await verify_store(store)
-        async with store.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT status, count(*) FROM reminder_outbox WHERE cohort_id = %s GROUP BY status ORDER BY status",
-                (cohort_id,),
-            )
-            reminders = {status: count for status, count in await cur.fetchall()}
-        return DemoReport(
-            cohort_id=cohort_id,
-            candidates=result.counters.candidates,
-            selected=result.counters.selected,
-            completed=result.counters.completed,
-            events=summary.events,
-            chain_verified=verification.ok,
-            verified_events=verification.checked,
-            head_position=verification.head_position,
-            head_digest=verification.head_hash,
-            wall_seconds=round(time.perf_counter() - started, 2),
-            summary=summary,
-            reminders=reminders,
-        )
+        reminders = {status: count for status, count in await cur.fetchall()}
+    return DemoReport(
+        cohort_id=cohort_id,
+        candidates=result.counters.candidates,
+        selected=result.counters.selected,
+        completed=result.counters.completed,
+        events=summary.events,
+        chain_verified=verification.ok,
+        verified_events=verification.checked,
+        head_position=verification.head_position,
+        head_digest=verification.head_hash,
+        wall_seconds=round(time.perf_counter() - started, 2),
+        summary=summary,
+        reminders=reminders,
+        dispatched={k: v for k, v in asdict(session.dispatched).items() if v},
+    )

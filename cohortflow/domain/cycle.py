@@ -54,14 +54,25 @@ class CycleState(BaseModel):
     def day(self, days: int) -> timedelta:
         return timedelta(seconds=days * self.day_seconds)
 
-    def advanced(self, at: datetime) -> CycleState:
-        """The next phase; the open one closed ``at``."""
+    def advanced(self, at: datetime, programme: Programme | None = None) -> CycleState:
+        """The next phase; the open one closed ``at``.
+
+        An extension pushes every later phase back by as much. Given the
+        ``programme``, a phase closed early pushes them back only by the part of
+        its extension it used: extended for late sheets and closed once they are
+        in, it does not delay the rest of the programme by the whole extension.
+        (Cohorts whose histories were recorded before this rule pass none.)
+        """
+        shift = self.extension_seconds
+        if programme is not None and self.closed_early:
+            planned = self._at(programme.phase(self.phase).end_day)
+            shift = min(shift, max(0.0, (at - planned).total_seconds()))
         return self.model_copy(
             update={
                 "closed_at": {**self.closed_at, self.phase: at},
                 "phase_index": self.phase_index + 1,
                 "closed_early": False,
-                "shift_seconds": self.shift_seconds + self.extension_seconds,
+                "shift_seconds": self.shift_seconds + shift,
                 "extension_seconds": 0.0,
             }
         )

@@ -308,6 +308,8 @@ class ImportApplied(Event):
     rows: int
     applied: int
     rejected: int
+    request_id: str | None = None
+    """The request that applied it; absent in events recorded before requests were kept."""
 
 
 class AuditQueried(Event):

@@ -51,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
         PlaceFill,
         Withdraw,
     )
-    from cohortflow.workflows.cycle_support import CycleWorkflow, refusal
+    from cohortflow.workflows.cycle_support import CycleWorkflow, refusal, request_id
 
 
 class BlockCycleInput(BaseModel):
@@ -187,6 +187,7 @@ class BlockCycleWorkflow(CycleWorkflow):
                     prefecture=req.prefecture,
                     plan_id=inp.plan_id,
                     block=block,
+                    request_id=request_id(req.digest),
                 ),
             )
         if req.kind == "nominees" and outcome.status == "applied":
@@ -215,14 +216,13 @@ class BlockCycleWorkflow(CycleWorkflow):
 
     @workflow.update
     async def withdraw_participant(self, req: Withdraw) -> AdminOutcome:
-        update = workflow.current_update_info()
         async with self._commands:
             state = self._state_now()
             outcome: WithdrawalOutcome = await self._refusable(
                 BlockActivities.withdraw_from_blocks,
                 WithdrawFromBlocks(
                     ref=self._ref(req.actor),
-                    request_id=update.id if update else req.participant_id,
+                    request_id=request_id(req.participant_id),
                     participant_id=req.participant_id,
                     reason=req.reason,
                     open_blocks=state.open_blocks(self._input().template),

@@ -26,13 +26,10 @@ with workflow.unsafe.imports_passed_through():
     from cohortflow.activities.corrections import CorrectFact, CorrectionActivities
     from cohortflow.activities.cycle_records import CycleRecordActivities, RecordCohortStarted, RecordCycleEvent
     from cohortflow.activities.field_study import AssignPlacements, FieldStudyActivities
-    from cohortflow.activities.follow_up import FollowUpActivities, RecordSampleReports, RecordSampleSurvey
     from cohortflow.activities.imports import ImportActivities, ImportOutcome, ImportRecords
-    from cohortflow.activities.nomination import ImportSampleNominees, NominationActivities
     from cohortflow.activities.places import FillPlace, FillPlaceActivities
     from cohortflow.activities.reminders import ReminderActivities
     from cohortflow.activities.selection import SelectionActivities, SelectionResult, SelectParticipants
-    from cohortflow.activities.study import RecordSampleStudy, StudyActivities
     from cohortflow.activities.withdrawal import WithdrawalActivities, WithdrawalResult, WithdrawParticipant
     from cohortflow.domain.cycle import (
         CommandRefused,
@@ -46,14 +43,16 @@ with workflow.unsafe.imports_passed_through():
     from cohortflow.domain.events import CorrectableField, Event, FactCorrected, ImportKind, PhaseClosed, PhaseOpened
     from cohortflow.domain.programme import PhaseKind, Programme
     from cohortflow.domain.reminder_schedule import ReminderDue, reminders_due
-    from cohortflow.workflows.cycle_support import CycleWorkflow, refusal, reminder_id
+    from cohortflow.workflows.cycle_support import CycleWorkflow, refusal, reminder_id, request_id
     from cohortflow.workflows.field_study_site import FieldStudySiteInput, FieldStudySiteWorkflow
+    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
 
 
 class SampleFeed(BaseModel):
-    """Feed the deterministic sample population's records as each phase opens.
+    """How cohorts recorded before v6 got their records: sample activities as each phase opened.
 
-    Stands in for the imports a real programme receives during each phase.
+    Kept only so that their histories replay. No worker runs those activities
+    any more; every cohort now receives its records through imports.
     """
 
     seed: int
@@ -72,6 +71,7 @@ class CohortCycleInput(BaseModel):
     day_seconds: float = 86_400.0
     """Length of a programme day; the demo and benchmarks compress it."""
     feed: SampleFeed | None = None
+    """Only in histories recorded before v6 (see :class:`SampleFeed`)."""
     actor: str = "system:cohort-cycle"
     state: CycleState | None = None
     """Set when the workflow continues as new."""
@@ -149,6 +149,7 @@ class CycleStatus(BaseModel):
     deadline: datetime | None
     counters: Counters
     programme_version: int
+    finished: bool = False
 
 
 def workflow_id(cohort_id: str) -> str:
@@ -202,7 +203,9 @@ class CohortCycleWorkflow(CycleWorkflow):
             await self._record(
                 f"phase/{phase}/closed", PhaseClosed(phase=phase, closed_early=early, reason=self._close_reason)
             )
-            self._state = self._state.advanced(workflow.now())
+            # Histories recorded before an early close kept an extension's unused part pass no programme.
+            used_only = workflow.patched("early-close-keeps-unused-extension")
+            self._state = self._state.advanced(workflow.now(), inp.programme if used_only else None)
             self._close_reason = ""
             progress = 0
             if not self._state.finished:
@@ -216,14 +219,10 @@ class CohortCycleWorkflow(CycleWorkflow):
         ref, feed = self._ref(inp.actor), inp.feed
         if progress == 1:
             if phase == "nomination" and feed:
-                result = await self._activity(
-                    NominationActivities.import_sample_nominees, ImportSampleNominees(ref=ref, seed=feed.seed)
-                )
-                inp.counters.candidates = result.nominated
+                result = await self._recorded_feed("import_sample_nominees", ref, feed)
+                inp.counters.candidates = result["nominated"]
             elif phase == "online_study" and feed:
-                await self._activity(
-                    StudyActivities.record_sample_online_study, RecordSampleStudy(ref=ref, seed=feed.seed)
-                )
+                await self._recorded_feed("record_sample_online_study", ref, feed)
             elif phase == "selection":
                 chosen: SelectionResult = await self._activity(
                     SelectionActivities.select_participants, SelectParticipants(ref=ref)
@@ -232,9 +231,7 @@ class CohortCycleWorkflow(CycleWorkflow):
             elif phase == "field_study":
                 await self._run_field_study(ref)
             elif phase == "return_to_post" and feed:
-                await self._activity(
-                    FollowUpActivities.record_sample_return_reports, RecordSampleReports(ref=ref, seed=feed.seed)
-                )
+                await self._recorded_feed("record_sample_return_reports", ref, feed)
             elif phase == "completion":
                 done: CompletionResult = await self._activity(
                     CompletionActivities.complete_cohort, CompleteCohort(ref=ref)
@@ -259,13 +256,22 @@ class CohortCycleWorkflow(CycleWorkflow):
                     site=site,
                     opened_at=opened_at,
                     day_seconds=inp.day_seconds,
-                    seed=inp.feed.seed if inp.feed else None,
                 ),
                 id=f"{workflow.info().workflow_id}-site-{site.code}",
             )
             for site in inp.programme.field_study.sites
         ]
         await asyncio.gather(*handles)
+
+    async def _recorded_feed(self, activity: str, ref: CohortRef, feed: SampleFeed, **more: str) -> Any:
+        """A sample-feed step of a cohort recorded before v6: replayed from its history, never run anew."""
+        return await workflow.execute_activity(
+            activity,
+            {"ref": ref, "seed": feed.seed, **more},
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=RETRY,
+        )
 
     async def _run_follow_up(self, progress: int) -> int:
         """Surveys at their offsets; ``progress`` - 2 of them have already run."""
@@ -275,10 +281,7 @@ class CohortCycleWorkflow(CycleWorkflow):
         for survey in inp.programme.follow_up[progress - 2 :]:
             await self._sleep_until(opened_at + state.day(survey.after_days), f"survey {survey.code}")
             if inp.feed:
-                await self._activity(
-                    FollowUpActivities.record_sample_survey,
-                    RecordSampleSurvey(ref=self._ref(inp.actor), survey=survey.code, seed=inp.feed.seed),
-                )
+                await self._recorded_feed("record_sample_survey", self._ref(inp.actor), inp.feed, survey=survey.code)
             progress += 1
             if workflow.info().is_continue_as_new_suggested():
                 await self._continue_as_new(progress)
@@ -339,7 +342,7 @@ class CohortCycleWorkflow(CycleWorkflow):
             WithdrawalActivities.withdraw_participant,
             WithdrawParticipant(
                 ref=self._ref(req.actor),
-                request_id=self._request_id(req.participant_id),
+                request_id=request_id(req.participant_id),
                 participant_id=req.participant_id,
                 reason=req.reason,
                 phase=state.phase,
@@ -360,7 +363,7 @@ class CohortCycleWorkflow(CycleWorkflow):
             FillPlaceActivities.fill_place,
             FillPlace(
                 ref=self._ref(req.actor),
-                request_id=self._request_id(req.participant_id or "next"),
+                request_id=request_id(req.participant_id or "next"),
                 participant_id=req.participant_id,
                 phase=state.phase,
             ),
@@ -381,7 +384,7 @@ class CohortCycleWorkflow(CycleWorkflow):
             CorrectionActivities.correct_fact,
             CorrectFact(
                 ref=self._ref(req.actor),
-                request_id=self._request_id(req.participant_id),
+                request_id=request_id(req.participant_id),
                 participant_id=req.participant_id,
                 field=req.field,
                 value=req.value,
@@ -408,6 +411,7 @@ class CohortCycleWorkflow(CycleWorkflow):
                 accept_partial=req.accept_partial,
                 prefecture=req.prefecture,
                 plan_id=self._input().plan_id,
+                request_id=request_id(req.digest),
             ),
         )
         if req.kind == "nominees" and outcome.status == "applied":
@@ -438,6 +442,7 @@ class CohortCycleWorkflow(CycleWorkflow):
             deadline=open_phase.deadline(inp.programme) if open_phase else None,
             counters=inp.counters,
             programme_version=inp.programme.version,
+            finished=state is not None and state.finished,
         )
 
     # ------------------------------------------------------------- helpers
@@ -457,12 +462,6 @@ class CohortCycleWorkflow(CycleWorkflow):
         """Run an admin command's activity, one command at a time; a refusal answers the administrator."""
         async with self._commands:
             return await self._refusable(fn, arg)
-
-    @staticmethod
-    def _request_id(fallback: str) -> str:
-        """The Update's id keys the command's events: a retried request records nothing twice."""
-        update = workflow.current_update_info()
-        return update.id if update else fallback
 
     async def _record(self, step: str, event: Event, actor: str | None = None) -> None:
         await self._activity(

@@ -29,6 +29,12 @@ def reminder_id(due: ReminderDue) -> str:
     return f"{due.rule}/{due.occurrence}"
 
 
+def request_id(fallback: str) -> str:
+    """The Update's id keys the command's events: a retried request records nothing twice."""
+    update = workflow.current_update_info()
+    return update.id if update else fallback
+
+
 def refusal(exc: CommandRefused) -> ApplicationError:
     """A domain refusal as the answer to an administrator's Update: final, with its own message."""
     return ApplicationError(str(exc), type="CommandRefused", non_retryable=True)

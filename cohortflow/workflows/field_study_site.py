@@ -23,7 +23,6 @@ class FieldStudySiteInput(BaseModel):
     site: Site
     opened_at: datetime
     day_seconds: float
-    seed: int | None = None
 
 
 class FieldStudySiteResult(BaseModel):
@@ -43,9 +42,7 @@ class FieldStudySiteWorkflow:
                 await workflow.sleep(wait, summary=f"batch {batch.code} runs until {ends_at.isoformat()}")
             result = await workflow.execute_activity_method(
                 FieldStudyActivities.record_batch_attendance,
-                RecordBatchAttendance(
-                    ref=inp.ref, site=inp.site.code, batch=batch.code, days=batch.days, seed=inp.seed
-                ),
+                RecordBatchAttendance(ref=inp.ref, site=inp.site.code, batch=batch.code, days=batch.days),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=RETRY,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from temporalio.exceptions import ApplicationError
@@ -12,10 +13,11 @@ from cohortflow.activities import Activities
 from cohortflow.activities.base import CohortRef
 from cohortflow.activities.completion import CompleteCohort
 from cohortflow.activities.cycle_records import RecordCohortStarted
-from cohortflow.activities.nomination import ImportSampleNominees
-from cohortflow.activities.study import RecordSampleStudy
 from cohortflow.activities.withdrawal import WithdrawParticipant
+from cohortflow.demo.feeding import import_in
+from cohortflow.demo.phase_feed import nominees, online_study
 from cohortflow.demo.sample import sample_programme
+from cohortflow.readmodels.cohort_facts import cohort_facts
 from cohortflow.store.eventstore import EventStore
 
 REF = CohortRef(cohort_id="c1", workflow_id="cohort-c1")
@@ -31,18 +33,19 @@ async def count(store: EventStore) -> int:
     return (await store.head()).position
 
 
-async def test_retried_batch_activity_appends_nothing_twice(store: EventStore) -> None:
-    acts, env = Activities(store), ActivityEnvironment()
+async def test_retried_batch_activity_appends_nothing_twice(store: EventStore, tmp_path: Path) -> None:
+    acts, env = Activities(store, tmp_path), ActivityEnvironment()
     await env.run(acts.record_cohort_started, started())
-    first = await env.run(acts.import_sample_nominees, ImportSampleNominees(ref=REF, seed=1))
+    sheet = nominees(sample_programme(300, 40), seed=1)
+    first = await import_in(env, acts, REF, sheet)
     before = await count(store)
-    retry = await env.run(acts.import_sample_nominees, ImportSampleNominees(ref=REF, seed=1))
-    assert (first.nominated, first.duplicate) == (300, False)
-    assert (retry.nominated, retry.duplicate) == (300, True)
-    assert await count(store) == before == 301
+    retry = await import_in(env, acts, REF, sheet)
+    assert (first.status, first.applied) == ("applied", 300)
+    assert retry.status == "duplicate"
+    assert await count(store) == before
     # A retry of the start itself is a no-op too.
     await env.run(acts.record_cohort_started, started())
-    assert await count(store) == 301
+    assert await count(store) == before == 302  # the start, 300 nominations and the import's own record
 
 
 async def test_second_cohort_with_the_same_id_is_refused_for_good(store: EventStore) -> None:
@@ -54,10 +57,10 @@ async def test_second_cohort_with_the_same_id_is_refused_for_good(store: EventSt
     assert await count(store) == 1
 
 
-async def test_domain_refusals_are_final_and_name_the_record(store: EventStore) -> None:
-    acts, env = Activities(store), ActivityEnvironment()
+async def test_domain_refusals_are_final_and_name_the_record(store: EventStore, tmp_path: Path) -> None:
+    acts, env = Activities(store, tmp_path), ActivityEnvironment()
     with pytest.raises(ApplicationError) as refused:
-        await env.run(acts.import_sample_nominees, ImportSampleNominees(ref=REF, seed=1))
+        await import_in(env, acts, REF, nominees(sample_programme(300, 40), seed=1))
     assert refused.value.non_retryable and refused.value.type == "CommandRefused"
     assert "cohort c1 has not been started" in refused.value.message
 
@@ -77,12 +80,14 @@ async def test_infrastructure_failures_stay_retryable(store: EventStore) -> None
     assert not isinstance(failed.value, ApplicationError)
 
 
-async def test_retry_after_a_lost_completion_returns_what_was_recorded(store: EventStore) -> None:
+async def test_retry_after_a_lost_completion_returns_what_was_recorded(store: EventStore, tmp_path: Path) -> None:
     """The facts move on once a step is recorded; a retry must not decide again from them."""
-    acts, env = Activities(store), ActivityEnvironment()
+    acts, env = Activities(store, tmp_path), ActivityEnvironment()
     await env.run(acts.record_cohort_started, started())
-    await env.run(acts.import_sample_nominees, ImportSampleNominees(ref=REF, seed=1))
-    await env.run(acts.record_sample_online_study, RecordSampleStudy(ref=REF, seed=1))
+    await import_in(env, acts, REF, nominees(sample_programme(300, 40), seed=1))
+    people = list((await cohort_facts(store, "c1")).participants.values())
+    for file in online_study(people, seed=1):
+        await import_in(env, acts, REF, file)
 
     first = await env.run(acts.complete_cohort, CompleteCohort(ref=REF))
     assert first.credit_entries > 0  # online-study credits for everyone who met the requirement

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,11 +14,12 @@ from cohortflow.access.tokens import issue_token
 from cohortflow.activities import Activities
 from cohortflow.activities.base import CohortRef
 from cohortflow.activities.cycle_records import RecordCohortStarted
-from cohortflow.activities.nomination import ImportSampleNominees
 from cohortflow.activities.selection import SelectParticipants
-from cohortflow.activities.study import RecordSampleStudy
 from cohortflow.api.app import create_app
+from cohortflow.demo.feeding import import_in
+from cohortflow.demo.phase_feed import nominees, online_study
 from cohortflow.demo.sample import sample_programme
+from cohortflow.readmodels.cohort_facts import cohort_facts
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
 
@@ -26,15 +28,16 @@ REF = CohortRef(cohort_id="c9", workflow_id="cohort-c9")
 
 @pytest.fixture
 async def api(
-    database_url: str, store: EventStore, time_skipping: WorkflowEnvironment
+    database_url: str, store: EventStore, time_skipping: WorkflowEnvironment, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    acts, env = Activities(store), ActivityEnvironment()
+    acts, env = Activities(store, tmp_path), ActivityEnvironment()
     start = RecordCohortStarted(
         ref=REF, programme=sample_programme(300, 40), started_at=datetime(2026, 3, 1, tzinfo=UTC), day_seconds=86400
     )
     await env.run(acts.record_cohort_started, start)
-    await env.run(acts.import_sample_nominees, ImportSampleNominees(ref=REF, seed=4))
-    await env.run(acts.record_sample_online_study, RecordSampleStudy(ref=REF, seed=4))
+    await import_in(env, acts, REF, nominees(start.programme, seed=4))
+    for file in online_study(list((await cohort_facts(store, REF.cohort_id)).participants.values()), seed=4):
+        await import_in(env, acts, REF, file)
     await env.run(acts.select_participants, SelectParticipants(ref=REF))
     token = await issue_token(store.pool, name="wang", role="auditor", prefecture=None, issued_by="tests")
     app = create_app(Settings(), database_url, temporal=time_skipping.client)
@@ -47,11 +50,11 @@ async def api(
 
 async def test_digest_verify_and_replay_are_answered_and_recorded(api: httpx.AsyncClient, store: EventStore) -> None:
     digest = (await api.get("/api/v1/audit/digest")).json()
-    assert digest["position"] == 602 and len(digest["hash"]) == 64
+    assert digest["position"] == 1883 and len(digest["hash"]) == 64
     verified = (await api.post("/api/v1/audit/verify", json=digest)).json()
-    assert verified["ok"] is True and verified["checked"] == 603  # the digest query itself is recorded too
+    assert verified["ok"] is True and verified["checked"] == 1884  # the digest query itself is recorded too
     cohort = (await api.post("/api/v1/audit/verify", params={"cohort": "c9"})).json()
-    assert cohort["ok"] is True and cohort["checked"] == 602
+    assert cohort["ok"] is True and cohort["checked"] == 1883
     replay = (await api.get("/api/v1/audit/cohorts/c9/selection-replay")).json()
     assert replay["identical"] is True and replay["selected_replayed"] == 40
     now = datetime.now(UTC).isoformat()

@@ -25,9 +25,9 @@ from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.runtime.temporal import installed_binary
 from cohortflow.services.cohorts import start_cohort
 from cohortflow.store.eventstore import EventStore
-from cohortflow.workflows.cohort_cycle import CohortCycleInput, SampleFeed
+from cohortflow.workflows.cohort_cycle import CohortCycleInput
 from tests.conftest import fresh_database
-from tests.workflows.helpers import running_worker, wait_for_status
+from tests.workflows.helpers import feed_phase, feed_until_done, running_worker, wait_for_status
 
 VERIFIER = Path(standalone.__file__)
 
@@ -40,23 +40,30 @@ class LiveCycle:
 
 
 @pytest.fixture(scope="module")
-async def live(time_skipping: WorkflowEnvironment, postgres: EmbeddedPostgres) -> AsyncIterator[LiveCycle]:
+async def live(
+    time_skipping: WorkflowEnvironment, postgres: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[LiveCycle]:
     """One real cohort cycle for the whole module (the auditing tests only read it)."""
+    uploads = tmp_path_factory.mktemp("uploads")
     client, task_queue = time_skipping.client, "audit-e2e"
     url = fresh_database(postgres)
     store = await EventStore.connect(url)
     snapshots = []
-    inp = CohortCycleInput(cohort_id="audited", programme=sample_programme(300, 40), feed=SampleFeed(seed=21))
-    async with running_worker(client, store, task_queue):
+    inp = CohortCycleInput(cohort_id="audited", programme=sample_programme(300, 40))
+    async with running_worker(client, store, task_queue, uploads):
         handle = await start_cohort(client, inp, task_queue)
+        await feed_phase(client, store, uploads, "audited", inp.programme, "nomination", seed=21)
         await wait_for_status(client, handle.id, lambda s: s.counters.candidates > 0)
         for participant in ("P000001", "P000002"):
             now = datetime.now(UTC)
             snapshots.append((now, await participant_as_of(store, "audited", participant, now)))
-        await time_skipping.sleep(timedelta(days=125))
+        await time_skipping.sleep(timedelta(days=31))
+        await feed_phase(client, store, uploads, "audited", inp.programme, "online_study", seed=21)
+        await time_skipping.sleep(timedelta(days=94))
         await wait_for_status(client, handle.id, lambda s: s.counters.selected > 0)
         now = datetime.now(UTC)
         snapshots.append((now, await participant_as_of(store, "audited", "P000001", now)))
+        await feed_until_done(time_skipping, store, uploads, "audited", inp.programme, seed=21)
         await handle.result()
     yield LiveCycle(url, store, snapshots)
     await store.close()

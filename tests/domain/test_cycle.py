@@ -138,6 +138,22 @@ def test_extensions_accumulate_across_phases() -> None:
     assert state.advanced(START).opens_at(PROG) == START + timedelta(days=48, hours=12)
 
 
+def test_a_phase_closed_early_pushes_the_rest_back_only_by_the_extension_it_used() -> None:
+    state = state_in("online_study")
+    planned = state.deadline(PROG)
+    extended, _ = decide_extend_deadline(state, PROG, "online_study", planned + timedelta(days=30), "late sheets")
+    closing = decide_close_phase(extended, "online_study")
+    next_opens = state.advanced(START).opens_at(PROG)
+
+    two_days_late = closing.advanced(planned + timedelta(days=2), PROG)
+    assert two_days_late.opens_at(PROG) == next_opens + timedelta(days=2)
+    before_the_plan = closing.advanced(planned - timedelta(days=1), PROG)
+    assert before_the_plan.opens_at(PROG) == next_opens
+    # A phase that ran its whole extension, and cohorts recorded before this rule, move by all of it.
+    assert extended.advanced(planned + timedelta(days=30), PROG).opens_at(PROG) == next_opens + timedelta(days=30)
+    assert closing.advanced(planned + timedelta(days=2)).opens_at(PROG) == next_opens + timedelta(days=30)
+
+
 def test_extending_does_not_move_when_the_open_phase_opened() -> None:
     # Batches and surveys are scheduled in days after their phase opens; extending the
     # phase's deadline must not move what already happened.

@@ -20,18 +20,17 @@ from cohortflow.demo.sample import sample_programme
 from cohortflow.domain.quiet_hours import QuietHours
 from cohortflow.services.cohorts import start_cohort
 from cohortflow.store.eventstore import EventStore
-from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleWorkflow, FileImport, SampleFeed
+from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleWorkflow, FileImport
 from tests.reminders.conftest import Clock, Receiver, SmtpServer
 from tests.reminders.test_dispatch import make_dispatcher, run_once
-from tests.workflows.helpers import running_worker, terminate_cohorts
+from tests.workflows.helpers import feed_phase, feed_until_done, running_worker, terminate_cohorts
 
 CANDIDATES, SELECTED = 300, 40
 REQUIRED_HOURS = 100
 
 
 def cycle_input(cohort_id: str) -> CohortCycleInput:
-    programme = sample_programme(CANDIDATES, SELECTED, reminders=True)
-    return CohortCycleInput(cohort_id=cohort_id, programme=programme, feed=SampleFeed(seed=7))
+    return CohortCycleInput(cohort_id=cohort_id, programme=sample_programme(CANDIDATES, SELECTED, reminders=True))
 
 
 async def outbox(store: EventStore, cohort_id: str) -> list[dict[str, Any]]:
@@ -48,13 +47,18 @@ async def outbox(store: EventStore, cohort_id: str) -> list[dict[str, Any]]:
 
 async def expected_recipients(store: EventStore, cohort_id: str) -> dict[str, set[str]]:
     """Who each rule should reach, worked out from the recorded facts, not from the read models."""
-    study: dict[str, dict[str, Any]] = {}
+    hours: dict[str, float] = {}
+    handed: dict[str, set[str]] = defaultdict(set)
     selected: set[str] = set()
     reported: set[str] = set()
     answered: dict[str, set[str]] = defaultdict(set)
     async for e in store.read_stream(f"cohort-{cohort_id}"):
-        if e.type == "OnlineStudyRecorded":
-            study[e.data["participant_id"]] = e.data
+        if e.type == "CandidateNominated":
+            hours[e.data["participant_id"]] = 0.0
+        elif e.type == "StudyHoursRecorded":
+            hours[e.data["participant_id"]] = e.data["hours"]
+        elif e.type == "DeliverableSubmitted":
+            handed[e.data["participant_id"]].add(e.data["deliverable"])
         elif e.type == "SelectionDecided":
             selected = set(e.data["selected"])
         elif e.type == "ReturnReportSubmitted":
@@ -62,8 +66,8 @@ async def expected_recipients(store: EventStore, cohort_id: str) -> dict[str, se
         elif e.type == "SurveyResponded":
             answered[e.data["survey"]].add(e.data["participant_id"])
     return {
-        "study-hours": {p for p, d in study.items() if d["hours"] < REQUIRED_HOURS},
-        "reflection": {p for p, d in study.items() if "reflection" not in d["deliverables"]},
+        "study-hours": {p for p, h in hours.items() if h < REQUIRED_HOURS},
+        "reflection": {p for p in hours if "reflection" not in handed[p]},
         "return-report": selected - reported,
         "survey-m1": selected - answered["m1"],
         "survey-m6": selected - answered["m6"],
@@ -76,11 +80,14 @@ async def test_a_whole_cycle_reminds_exactly_who_is_behind(
     task_queue: str,
     smtp_server: SmtpServer,
     webhook_receiver: Receiver,
+    tmp_path: Path,
 ) -> None:
     client = time_skipping.client
+    inp = cycle_input("remind")
     try:
-        async with running_worker(client, store, task_queue):
-            handle = await start_cohort(client, cycle_input("remind"), task_queue)
+        async with running_worker(client, store, task_queue, tmp_path):
+            handle = await start_cohort(client, inp, task_queue)
+            await feed_until_done(time_skipping, store, tmp_path, "remind", inp.programme, seed=7)
             await handle.result()
     finally:
         await terminate_cohorts(client, store)
@@ -135,11 +142,14 @@ async def test_work_done_before_the_deadline_ends_that_persons_reminders(
     time_skipping: WorkflowEnvironment, store: EventStore, task_queue: str, tmp_path: Path
 ) -> None:
     client = time_skipping.client
+    inp = cycle_input("catch-up")
     try:
         async with running_worker(client, store, task_queue, uploads=tmp_path):
-            handle = await start_cohort(client, cycle_input("catch-up"), task_queue)
-            # Online study closes on day 120: the 7-day reminder has gone out, the 1-day one not yet.
-            await time_skipping.sleep(timedelta(days=116))
+            handle = await start_cohort(client, inp, task_queue)
+            # Online study closes on day 120: by day 116 the 7-day reminder has gone out, the 1-day one not yet.
+            for phase, days in (("nomination", 31), ("online_study", 85)):
+                await feed_phase(client, store, tmp_path, "catch-up", inp.programme, phase, seed=7)
+                await time_skipping.sleep(timedelta(days=days))
             first = [r for r in await outbox(store, "catch-up") if r["rule"] == "study-hours"]
             assert first and {r["occurrence"].rsplit("-", 1)[1] for r in first} == {"7d"}
             catching_up = sorted(r["recipient"] for r in first)[:3]

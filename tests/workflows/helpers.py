@@ -12,7 +12,11 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
 
+from cohortflow.demo.feeding import drive, import_files, skip_past
+from cohortflow.demo.phase_feed import PhaseFeed
+from cohortflow.domain.programme import Programme
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import build_worker
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow, CycleStatus
@@ -24,6 +28,23 @@ async def running_worker(
 ) -> AsyncIterator[None]:
     async with build_worker(client, store, task_queue, uploads):
         yield
+
+
+async def feed_until_done(
+    env: WorkflowEnvironment, store: EventStore, uploads: Path, cohort_id: str, programme: Programme, seed: int
+) -> None:
+    """Feed a seven-phase cohort its generated files as each phase opens, letting time pass between them."""
+    feed = PhaseFeed(env.client, store, cohort_id, programme, seed)
+    await drive(env.client, uploads, cohort_id, feed, skip_past(env))
+
+
+async def feed_phase(
+    client: Client, store: EventStore, uploads: Path, cohort_id: str, programme: Programme, phase: str, seed: int
+) -> None:
+    """Wait until ``phase`` is open and import its generated files."""
+    await wait_for_status(client, f"cohort-{cohort_id}", lambda s: s.phase == phase)
+    feed = PhaseFeed(client, store, cohort_id, programme, seed)
+    await import_files(client, uploads, cohort_id, phase, await feed.files(phase), scoped=False)
 
 
 async def event_types(store: EventStore, cohort_id: str) -> Counter[str]:

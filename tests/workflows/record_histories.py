@@ -11,36 +11,35 @@ import asyncio
 import hashlib
 import sys
 import tempfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import yaml
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.audit.histories import cohort_histories, run_chain, write_histories
-from cohortflow.demo.block_feed import drive
+from cohortflow.demo.block_feed import BlockFeed
+from cohortflow.demo.feeding import Progress, drive, skip_past
 from cohortflow.demo.sample import sample_programme
 from cohortflow.domain.rotation_plan import RotationPlan
 from cohortflow.domain.template import parse_template
 from cohortflow.runtime.postgres import EmbeddedPostgres
-from cohortflow.runtime.temporal import installed_binary
+from cohortflow.runtime.time_skipping import start_time_skipping
 from cohortflow.services.cohorts import start_block_cohort, start_cohort
 from cohortflow.services.plans import start_plan
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.migrate import upgrade
-from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleStatus, BlockCycleWorkflow, CloseBlock
+from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleWorkflow, CloseBlock
 from cohortflow.workflows.cohort_cycle import (
     CohortCycleInput,
     CohortCycleWorkflow,
     Correction,
     ExtendDeadline,
     FileImport,
-    SampleFeed,
     Withdraw,
 )
 from cohortflow.workflows.rotation_plan import RotationPlanInput, RotationPlanWorkflow
-from tests.workflows.helpers import running_worker, terminate_cohorts, wait_for_status
+from tests.workflows.helpers import feed_phase, feed_until_done, running_worker, terminate_cohorts, wait_for_status
 
 OUT = Path(__file__).parent.parent / "histories"
 EXAMPLES = Path(__file__).parents[2] / "examples" / "programmes"
@@ -53,10 +52,7 @@ async def record(tag: str) -> list[Path]:
             url = pg.ensure_database()
             upgrade(url)
             store = await EventStore.connect(url)
-            env = await WorkflowEnvironment.start_time_skipping(
-                test_server_existing_path=installed_binary("temporal-test-server"),
-                data_converter=pydantic_data_converter,
-            )
+            env = await start_time_skipping()
             try:
                 uploads = Path(tmp) / "uploads"
                 return [
@@ -74,15 +70,14 @@ async def record(tag: str) -> list[Path]:
 async def _run(env: WorkflowEnvironment, store: EventStore, tag: str, uploads: Path) -> list[Path]:
     client = env.client
     cohort = f"replay-{tag}"
-    inp = CohortCycleInput(
-        cohort_id=cohort, programme=sample_programme(120, 16, reminders=True), feed=SampleFeed(seed=11)
-    )
+    inp = CohortCycleInput(cohort_id=cohort, programme=sample_programme(120, 16, reminders=True))
     again = b"participant_id,name,national_id,gender,prefecture_code\nP000001,x,110101199003070000,M,430100\n"
     digest = hashlib.sha256(again).hexdigest()
     uploads.mkdir(parents=True, exist_ok=True)
     (uploads / digest).write_bytes(again)
     async with running_worker(client, store, "record-histories", uploads):
         handle = await start_cohort(client, inp, "record-histories")
+        await feed_phase(client, store, uploads, cohort, inp.programme, "nomination", seed=11)
         status = await wait_for_status(client, handle.id, lambda s: s.counters.candidates > 0)
         assert status.deadline is not None
         await handle.execute_update(
@@ -99,6 +94,7 @@ async def _run(env: WorkflowEnvironment, store: EventStore, tag: str, uploads: P
         await handle.execute_update(
             CohortCycleWorkflow.import_file, FileImport(kind="nominees", digest=digest, filename="again.csv")
         )
+        await feed_until_done(env, store, uploads, cohort, inp.programme, seed=11)
         await handle.result()
         histories = await cohort_histories(client, inp.cohort_id, inp.programme)
     return write_histories(histories, OUT, tag)
@@ -134,10 +130,12 @@ async def _run_blocks(env: WorkflowEnvironment, store: EventStore, tag: str, upl
     template = parse_template(yaml.safe_load((EXAMPLES / "placement.yaml").read_text(encoding="utf-8")))
     cohort = f"replay-{tag}-blocks"
     steered: set[str] = set()
+    seen: list[Progress] = []
+    skip = skip_past(env)
 
-    async def advance(status: BlockCycleStatus) -> None:
+    async def advance(moment: datetime) -> None:
         handle = client.get_workflow_handle_for(BlockCycleWorkflow.run, f"cohort-{cohort}")
-        open_now = {b.code for b in status.open_blocks}
+        open_now = set(seen[-1].open)
         if "report-back" in open_now and "withdraw" not in steered:
             steered.add("withdraw")
             await handle.execute_update(
@@ -147,13 +145,12 @@ async def _run_blocks(env: WorkflowEnvironment, store: EventStore, tag: str, upl
             steered.add("close")
             await handle.execute_update(BlockCycleWorkflow.close_block, CloseBlock(block="follow-up", reason="replay"))
             return
-        assert status.next_at is not None
-        due = max(status.next_at - await env.get_current_time(), timedelta(0))
-        await env.sleep(due + timedelta(hours=1))
+        await skip(moment)
 
     async with running_worker(client, store, "record-histories", uploads):
         await start_block_cohort(client, BlockCycleInput(cohort_id=cohort, template=template), "record-histories")
-        await drive(client, store, uploads, cohort, template, seed=11, advance=advance)
+        feed = BlockFeed(client, store, cohort, template, seed=11)
+        await drive(client, uploads, cohort, feed, advance, on_progress=seen.append)
         await client.get_workflow_handle(f"cohort-{cohort}").result()
         histories = await run_chain(client, f"cohort-{cohort}")
     return write_histories(histories, OUT, tag)

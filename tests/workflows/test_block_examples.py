@@ -7,8 +7,6 @@ credits and the chain come out of what the cohort decided from them.
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,14 +14,15 @@ import yaml
 from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.audit.verify import verify_cohort
-from cohortflow.demo.block_feed import drive
+from cohortflow.demo.block_feed import BlockFeed
+from cohortflow.demo.feeding import drive, skip_past
 from cohortflow.domain.block_progress import met, reaches
 from cohortflow.domain.blocks.completion import Completion
 from cohortflow.domain.template import parse_template
 from cohortflow.readmodels.cohort_facts import cohort_facts
 from cohortflow.services.cohorts import start_block_cohort
 from cohortflow.store.eventstore import EventStore
-from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleStatus, BlockCycleWorkflow
+from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleWorkflow
 from tests.workflows.helpers import event_types, running_worker
 
 PROGRAMMES = Path(__file__).parents[2] / "examples" / "programmes"
@@ -43,21 +42,15 @@ async def test_an_example_template_runs_from_imports_to_completion(
     cohort_id = f"example-{Path(example).stem}"
     client = time_skipping.client
 
-    async def advance(status: BlockCycleStatus) -> None:
-        """Skip to just past the next step: skipping to its exact moment races the timer on the test server."""
-        assert status.next_at is not None
-        due = max(status.next_at - await time_skipping.get_current_time(), timedelta(0))
-        # Bounded: a skip that cannot happen (a workflow left without a worker holds the clock) fails here.
-        await asyncio.wait_for(time_skipping.sleep(due + timedelta(hours=1)), timeout=60)
-
     async with running_worker(client, store, task_queue, uploads=tmp_path):
         await start_block_cohort(client, BlockCycleInput(cohort_id=cohort_id, template=template), task_queue)
-        last = await drive(client, store, tmp_path, cohort_id, template, seed=3, advance=advance)
+        feed = BlockFeed(client, store, cohort_id, template, seed=3)
+        await drive(client, tmp_path, cohort_id, feed, skip_past(time_skipping, limit=60))
         result = await client.get_workflow_handle_for(BlockCycleWorkflow.run, f"cohort-{cohort_id}").result()
 
     counts = await event_types(store, cohort_id)
     assert counts["BlockOpened"] == counts["BlockClosed"] == len(template.stages)
-    assert counts["CandidateNominated"] == template.candidates == last.counters.candidates
+    assert counts["CandidateNominated"] == template.candidates == result.counters.candidates
     facts = await cohort_facts(store, cohort_id)
     final = next(b for b in template.stages if isinstance(b, Completion))
     expected = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
@@ -20,32 +21,40 @@ from cohortflow.workflows.cohort_cycle import (
     CohortCycleInput,
     CohortCycleWorkflow,
     ExtendDeadline,
-    SampleFeed,
     Withdraw,
     workflow_id,
 )
-from tests.workflows.helpers import event_types, first_run_id, running_worker, wait_for_status
+from tests.workflows.helpers import (
+    event_types,
+    feed_phase,
+    feed_until_done,
+    first_run_id,
+    running_worker,
+    wait_for_status,
+)
 
 CANDIDATES, SELECTED = 300, 40
 
 
 def cycle_input(cohort_id: str, **kw: object) -> CohortCycleInput:
-    return CohortCycleInput(
-        cohort_id=cohort_id, programme=sample_programme(CANDIDATES, SELECTED), feed=SampleFeed(seed=7), **kw
-    )
+    return CohortCycleInput(cohort_id=cohort_id, programme=sample_programme(CANDIDATES, SELECTED), **kw)
 
 
-async def test_full_multi_year_cycle(time_skipping: WorkflowEnvironment, store: EventStore, task_queue: str) -> None:
+async def test_full_multi_year_cycle(
+    time_skipping: WorkflowEnvironment, store: EventStore, task_queue: str, tmp_path: Path
+) -> None:
     client = time_skipping.client
-    async with running_worker(client, store, task_queue):
-        handle = await start_cohort(client, cycle_input("full"), task_queue)
+    inp = cycle_input("full")
+    async with running_worker(client, store, task_queue, tmp_path):
+        handle = await start_cohort(client, inp, task_queue)
+        await feed_until_done(time_skipping, store, tmp_path, "full", inp.programme, seed=7)
         result = await handle.result()
         histories = await run_chain(client, handle.id, first_run_id(handle))
 
     counts = await event_types(store, "full")
     assert result.counters.candidates == counts["CandidateNominated"] == CANDIDATES
     assert result.counters.selected == SELECTED
-    assert counts["OnlineStudyRecorded"] == CANDIDATES
+    assert counts["StudyHoursRecorded"] == CANDIDATES
     assert counts["SelectionDecided"] == 1
     assert counts["FieldPlacementAssigned"] == SELECTED
     assert counts["FieldBatchCompleted"] == 6  # 3 sites x 2 batches, one child workflow per site
@@ -73,11 +82,13 @@ async def test_full_multi_year_cycle(time_skipping: WorkflowEnvironment, store: 
 
 
 async def test_admin_updates_are_answered_or_refused(
-    time_skipping: WorkflowEnvironment, store: EventStore, task_queue: str
+    time_skipping: WorkflowEnvironment, store: EventStore, task_queue: str, tmp_path: Path
 ) -> None:
     client = time_skipping.client
-    async with running_worker(client, store, task_queue):
-        handle = await start_cohort(client, cycle_input("steer"), task_queue)
+    inp = cycle_input("steer")
+    async with running_worker(client, store, task_queue, tmp_path):
+        handle = await start_cohort(client, inp, task_queue)
+        await feed_phase(client, store, tmp_path, "steer", inp.programme, "nomination", seed=7)
         status = await wait_for_status(client, handle.id, lambda s: s.counters.candidates > 0)
         assert status.phase == "nomination" and status.deadline is not None
         wf = client.get_workflow_handle_for(CohortCycleWorkflow.run, handle.id)
@@ -119,10 +130,11 @@ async def test_admin_updates_are_answered_or_refused(
             CohortCycleWorkflow.close_phase, ClosePhase(phase="nomination", reason="名额已满", actor="admin-li")
         )
         assert closing.outcome == "closing"
+        await feed_phase(client, store, tmp_path, "steer", inp.programme, "online_study", seed=7)
 
         # Let the programme run until the selection is decided: online study, then selection opens
-        # on day 120, pushed back 10 days by the extension.
-        await time_skipping.sleep(timedelta(days=135))
+        # on day 120: nomination closed early, before its first deadline, so its extension pushed nothing back.
+        await time_skipping.sleep(timedelta(days=125))
         selected = await wait_for_status(
             client, handle.id, lambda s: s.phase == "selection" and s.counters.selected > 0
         )

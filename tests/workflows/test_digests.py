@@ -15,7 +15,7 @@ from cohortflow.services.cohorts import start_cohort
 from cohortflow.services.digest_schedules import schedule_id
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import connect_client
-from cohortflow.workflows.cohort_cycle import CohortCycleInput, SampleFeed
+from cohortflow.workflows.cohort_cycle import CohortCycleInput
 from tests.workflows.helpers import running_worker
 
 
@@ -61,7 +61,7 @@ async def test_weekly_digests_run_on_a_schedule_until_the_cohort_completes(
     client = await connect_client(dev_server.address)
     programme = sample_programme(200, 24, digests=True)
     # A programme day of 20 ms: the whole cycle takes about 20 s of wall time.
-    inp = CohortCycleInput(cohort_id="dg", programme=programme, day_seconds=0.02, feed=SampleFeed(seed=3))
+    inp = CohortCycleInput(cohort_id="dg", programme=programme, day_seconds=0.02)
     async with running_worker(client, store, task_queue):
         handle = await start_cohort(client, inp, task_queue)
         schedule = client.get_schedule_handle(schedule_id("dg", "weekly"))
