@@ -11,6 +11,15 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from cohortflow.domain.completion import CRITERIA
+from cohortflow.domain.decoding import decode
+from cohortflow.domain.events import (
+    CreditAwarded,
+    CreditReversed,
+    ParticipantCompleted,
+    PhaseClosed,
+    PhaseOpened,
+    SelectionDecided,
+)
 from cohortflow.domain.facts import CohortFacts
 from cohortflow.domain.programme import Programme
 from cohortflow.store.eventstore import EventStore
@@ -56,20 +65,23 @@ async def participant_as_of(store: EventStore, cohort_id: str, participant_id: s
     credits: dict[str, float] = {}
     completed = False
     used: list[EventRef] = []
-    for event in known:
-        mine = event.data.get("participant_id") == participant_id or event.data.get("replaces") == participant_id
-        if event.type in COHORT_LEVEL or mine:
-            used.append(EventRef(position=event.position, type=event.type, recorded_at=event.recorded_at))
-        facts.apply(event)
-        if event.type in ("PhaseOpened", "PhaseClosed"):
-            phase, phase_open = event.data["phase"], event.type == "PhaseOpened"
-        elif event.type == "SelectionDecided":
-            decided = True
-        elif mine and event.type in ("CreditAwarded", "CreditReversed"):
-            key = event.data.get("phase") or "reversal"
-            credits[key] = round(credits.get(key, 0.0) + event.data["hours"], 6)
-        elif mine and event.type == "ParticipantCompleted":
-            completed = True
+    for stored in known:
+        event = decode(stored.type, stored.schema_version, stored.data)
+        mine = participant_id in (getattr(event, "participant_id", None), getattr(event, "replaces", None))
+        if stored.type in COHORT_LEVEL or mine:
+            used.append(EventRef(position=stored.position, type=stored.type, recorded_at=stored.recorded_at))
+        facts.apply_event(event, stored.position)
+        match event:
+            case PhaseOpened() | PhaseClosed():
+                phase, phase_open = event.phase, isinstance(event, PhaseOpened)
+            case SelectionDecided():
+                decided = True
+            case CreditAwarded() if mine:
+                credits[event.phase] = round(credits.get(event.phase, 0.0) + event.hours, 6)
+            case CreditReversed() if mine:
+                credits["reversal"] = round(credits.get("reversal", 0.0) + event.hours, 6)
+            case ParticipantCompleted() if mine:
+                completed = True
     p = facts.participants.get(participant_id)
     if p is None:
         raise LookupError(f"participant {participant_id} was not in cohort {cohort_id} at {at.isoformat()}")

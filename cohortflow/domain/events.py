@@ -3,7 +3,7 @@
 Every event is stored with metadata saying who caused it, under which programme
 version, by which workflow and step, so an auditor can answer "who, when, why"
 from the event alone. ``SCHEMA_VERSION`` is bumped per type when its shape
-changes; old shapes are upcast on read.
+changes; old shapes are upcast on read (:mod:`cohortflow.domain.decoding`).
 """
 
 from __future__ import annotations

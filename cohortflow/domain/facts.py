@@ -12,6 +12,25 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cohortflow.domain.blocks.intake import Record
+from cohortflow.domain.decoding import decode
+from cohortflow.domain.events import (
+    AnonymousAnswerRecorded,
+    CandidateNominated,
+    CreditAwarded,
+    DeliverableSubmitted,
+    Event,
+    FactCorrected,
+    FieldAttendanceRecorded,
+    FieldPlacementAssigned,
+    OnlineStudyRecorded,
+    ParticipantWithdrawn,
+    ReturnReportSubmitted,
+    SelectionDecided,
+    StudyHoursRecorded,
+    SubmissionRecorded,
+    SurveyResponded,
+    WaitingListPromoted,
+)
 
 
 class StoredEventLike(Protocol):
@@ -19,6 +38,8 @@ class StoredEventLike(Protocol):
     def position(self) -> int: ...
     @property
     def type(self) -> str: ...
+    @property
+    def schema_version(self) -> int: ...
     @property
     def data(self) -> dict[str, Any]: ...
 
@@ -73,6 +94,42 @@ class ParticipantFacts:
     def records(self, block: str) -> dict[tuple[str, str], Record]:
         return self.blocks.get(block, {}) if self.blocks else {}
 
+    def apply(self, event: Event, position: int) -> None:
+        """What one of the participant's own records changes about them."""
+        match event:
+            case OnlineStudyRecorded():
+                self.hours, self.deliverables = event.hours, tuple(event.deliverables)
+                self.study_position = position
+            case StudyHoursRecorded():
+                self.hours = event.hours
+                self.study_position = position
+            case DeliverableSubmitted():
+                if event.deliverable not in self.deliverables:
+                    self.deliverables = (*self.deliverables, event.deliverable)
+                self.study_position = position
+            case FactCorrected(field="hours"):
+                self.hours = float(event.value)
+                self.study_position = position
+            case FactCorrected(field="days_present"):
+                self.days_present = int(event.value)
+                self.attendance_position = position
+            case FactCorrected():
+                setattr(self, event.field, str(event.value))
+            case FieldPlacementAssigned():
+                self.site, self.batch = event.site, event.batch
+            case FieldAttendanceRecorded():
+                self.days_present, self.days_total = event.days_present, event.days_total
+                self.attendance_position = position
+            case ReturnReportSubmitted():
+                self.return_report_position = position
+            case SurveyResponded():
+                self.surveys[event.survey] = position
+            case SubmissionRecorded():
+                if self.blocks is None:
+                    self.blocks = {}
+                record = Record(event.number, event.text, position)
+                self.blocks.setdefault(event.block, {})[(event.kind, event.item)] = record
+
 
 @dataclass
 class CohortFacts:
@@ -86,84 +143,51 @@ class CohortFacts:
     anonymous_answers: dict[str, int] = field(default_factory=dict)
     """Anonymous answers per block: counted, never linked to anyone."""
 
-    def apply(self, event: StoredEventLike) -> None:
+    def apply(self, stored: StoredEventLike) -> None:
+        """Fold one stored event, decoded once into its typed model."""
+        self.apply_event(decode(stored.type, stored.schema_version, stored.data), stored.position)
+
+    def apply_event(self, event: Event, position: int) -> None:
         self.event_count += 1
-        d = event.data
-        kind = event.type
-        if kind == "CandidateNominated":
-            self.participants[d["participant_id"]] = ParticipantFacts(
-                participant_id=d["participant_id"],
-                person_key=d["person_key"],
-                prefecture_code=d["prefecture_code"],
-                nominated_at=event.position,
-                name=d["name"],
-                school=d["school"],
-                role=d["role"],
-                track=d.get("track"),
-                school_level=d.get("school_level"),
-            )
-            return
-        if kind == "SelectionDecided":
-            if d.get("track") is None:
-                self.selected = dict.fromkeys(d["selected"])
-                self.waiting_list = dict.fromkeys(d["waiting_list"])
-            else:  # one of a block template's selections: each decides for its own track
-                self.selected.update(dict.fromkeys(d["selected"]))
-                self.waiting_list.update(dict.fromkeys(d["waiting_list"]))
-            self.selection_position = event.position
-            return
-        if kind == "AnonymousAnswerRecorded":
-            self.anonymous_answers[d["block"]] = self.anonymous_answers.get(d["block"], 0) + 1
-            return
-        if kind == "WaitingListPromoted":
-            self.waiting_list.pop(d["participant_id"], None)
-            self.selected[d["participant_id"]] = None
-            return
-        p = self.participants.get(d.get("participant_id", ""))
-        if p is None:
-            return
-        if kind == "OnlineStudyRecorded":
-            p.hours, p.deliverables = d["hours"], tuple(d["deliverables"])
-            p.study_position = event.position
-        elif kind == "StudyHoursRecorded":
-            p.hours = d["hours"]
-            p.study_position = event.position
-        elif kind == "DeliverableSubmitted":
-            if d["deliverable"] not in p.deliverables:
-                p.deliverables = (*p.deliverables, d["deliverable"])
-            p.study_position = event.position
-        elif kind == "FactCorrected":
-            if d["field"] == "hours":
-                p.hours = d["value"]
-                p.study_position = event.position
-            elif d["field"] == "days_present":
-                p.days_present = d["value"]
-                p.attendance_position = event.position
-            else:
-                setattr(p, d["field"], d["value"])
-        elif kind == "ParticipantWithdrawn":
-            p.withdrawn = True
-            self.selected.pop(p.participant_id, None)
-            self.waiting_list.pop(p.participant_id, None)
-        elif kind == "FieldPlacementAssigned":
-            p.site, p.batch = d["site"], d["batch"]
-        elif kind == "FieldAttendanceRecorded":
-            p.days_present, p.days_total = d["days_present"], d["days_total"]
-            p.attendance_position = event.position
-        elif kind == "ReturnReportSubmitted":
-            p.return_report_position = event.position
-        elif kind == "SurveyResponded":
-            p.surveys[d["survey"]] = event.position
-        elif kind == "SubmissionRecorded":
-            if p.blocks is None:
-                p.blocks = {}
-            record = Record(d["number"], d["text"], event.position)
-            p.blocks.setdefault(d["block"], {})[(d["kind"], d["item"])] = record
-        elif kind == "CreditAwarded":
-            p.credited_phases.add(d["phase"])
-            self.credit_hours += d["hours"]
-        elif kind == "CreditReversed":
-            pass  # the ledger keeps reversals; facts only track what was awarded once
+        match event:
+            case CandidateNominated():
+                self.participants[event.participant_id] = ParticipantFacts(
+                    participant_id=event.participant_id,
+                    person_key=event.person_key,
+                    prefecture_code=event.prefecture_code,
+                    nominated_at=position,
+                    name=event.name,
+                    school=event.school,
+                    role=event.role,
+                    track=event.track,
+                    school_level=event.school_level,
+                )
+            case SelectionDecided():
+                if event.track is None:
+                    self.selected = dict.fromkeys(event.selected)
+                    self.waiting_list = dict.fromkeys(event.waiting_list)
+                else:  # one of a block template's selections: each decides for its own track
+                    self.selected.update(dict.fromkeys(event.selected))
+                    self.waiting_list.update(dict.fromkeys(event.waiting_list))
+                self.selection_position = position
+            case AnonymousAnswerRecorded():
+                self.anonymous_answers[event.block] = self.anonymous_answers.get(event.block, 0) + 1
+            case WaitingListPromoted():
+                self.waiting_list.pop(event.participant_id, None)
+                self.selected[event.participant_id] = None
+            case ParticipantWithdrawn():
+                if event.participant_id in self.participants:
+                    self.participants[event.participant_id].withdrawn = True
+                    self.selected.pop(event.participant_id, None)
+                    self.waiting_list.pop(event.participant_id, None)
+            case CreditAwarded():
+                if event.participant_id in self.participants:
+                    self.participants[event.participant_id].credited_phases.add(event.phase)
+                    self.credit_hours += event.hours
+            case _:
+                participant = self.participants.get(getattr(event, "participant_id", ""))
+                if participant is not None:
+                    participant.apply(event, position)
 
     def active_selected(self) -> list[ParticipantFacts]:
         return [self.participants[pid] for pid in self.selected]

@@ -9,8 +9,10 @@ Events are read before the batch's transaction begins (the log after a position
 never changes, and appends commit in position order) and the checkpoint is
 checked again under the lock, so the projector needs one connection at a time.
 
-Within a batch the participants it touches are read once, folded in memory with
-the same rules as :class:`cohortflow.domain.facts.CohortFacts`, and written back
+Every event is decoded once, through :func:`cohortflow.domain.decoding.decode`
+like every other reader of the log. Within a batch the participants it touches
+are read once, folded in memory with the same rules as
+:class:`cohortflow.domain.facts.CohortFacts`, and written back
 with one COPY and one upsert: per-event UPDATEs would be thousands of round
 trips per batch. The funnel of every cohort the batch touched is then recounted
 from ``rm_participants`` with the completion rules of
@@ -34,6 +36,32 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
+from cohortflow.domain.decoding import decode
+from cohortflow.domain.events import (
+    BlockClosed,
+    BlockOpened,
+    CandidateNominated,
+    CohortCompleted,
+    CohortStarted,
+    CreditAwarded,
+    CreditReversed,
+    DeadlineExtended,
+    DeliverableSubmitted,
+    Event,
+    FactCorrected,
+    FieldAttendanceRecorded,
+    FieldPlacementAssigned,
+    OnlineStudyRecorded,
+    ParticipantCompleted,
+    ParticipantWithdrawn,
+    PhaseClosed,
+    PhaseOpened,
+    ReturnReportSubmitted,
+    SelectionDecided,
+    StudyHoursRecorded,
+    SurveyResponded,
+    WaitingListPromoted,
+)
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.template import ProgrammeTemplate, pinned
 from cohortflow.store.eventstore import EventStore
@@ -72,6 +100,8 @@ ATTENDED_SQL = (
 
 log = structlog.get_logger()
 Conn = AsyncConnection[TupleRow]
+Decoded = tuple[StoredEvent, Event]
+"""A cohort event as stored (its position, stream, time) and as decoded, once, into its typed model."""
 
 
 @dataclass(slots=True)
@@ -348,19 +378,20 @@ class Projector:
     async def _apply(self, conn: Conn, events: list[StoredEvent]) -> None:
         await conn.execute(CREATE_BATCH_TABLES)
         batch = _Batch()
-        segment: list[StoredEvent] = []
-        for event in events:
-            if not event.stream_id.startswith(COHORT_PREFIX):
+        segment: list[Decoded] = []
+        for stored in events:
+            if not stored.stream_id.startswith(COHORT_PREFIX):
                 continue
-            if event.type == "SelectionDecided":
+            event = decode(stored.type, stored.schema_version, stored.data)
+            if isinstance(event, SelectionDecided):
                 # Selection rewrites every participant of the cohort: fold and write what came
                 # before it, then let one UPDATE do the whole cohort.
                 await self._fold(conn, batch, segment)
                 segment = []
                 await self._write_participants(conn, batch)
-                await self._select(conn, batch, event)
+                await self._select(conn, batch, stored, event)
             else:
-                segment.append(event)
+                segment.append((stored, event))
         await self._fold(conn, batch, segment)
         await self._write_participants(conn, batch)
         await self._write_cohorts(conn, batch)
@@ -372,22 +403,22 @@ class Projector:
             await conn.execute("DELETE FROM rm_funnel WHERE cohort_id = ANY(%s)", (cohorts,))
             await conn.execute(RECOUNT_FUNNEL, {"cohorts": cohorts})
 
-    async def _load(self, conn: Conn, batch: _Batch, events: Iterable[StoredEvent]) -> None:
+    async def _load(self, conn: Conn, batch: _Batch, events: Iterable[Decoded]) -> None:
         """Read the rows these events change and the batch does not hold yet, in two queries."""
         cohorts: set[str] = set()
         keys: set[tuple[str, str]] = set()
         fresh: set[tuple[str, str]] = set()
-        for event in events:
-            cohort_id = event.stream_id[len(COHORT_PREFIX) :]
+        for stored, event in events:
+            cohort_id = stored.stream_id[len(COHORT_PREFIX) :]
             if cohort_id not in batch.cohorts:
                 cohorts.add(cohort_id)
-            pid = event.data.get("participant_id")
-            if not isinstance(pid, str):
+            pid = getattr(event, "participant_id", None)
+            if pid is None:
                 continue
             key = (cohort_id, pid)
             if key in batch.participants or key in fresh:
                 continue
-            if event.type == "CandidateNominated":
+            if isinstance(event, CandidateNominated):
                 fresh.add(key)  # a nomination writes the whole row: nothing to read
             else:
                 keys.add(key)
@@ -410,51 +441,51 @@ class Projector:
             for row in await cur.fetchall():
                 batch.participants[(row[0], row[1])] = ParticipantState(*row)
 
-    async def _fold(self, conn: Conn, batch: _Batch, events: list[StoredEvent]) -> None:
+    async def _fold(self, conn: Conn, batch: _Batch, events: list[Decoded]) -> None:
         if not events:
             return
         await self._load(conn, batch, events)
-        for event in events:
-            cohort_id = event.stream_id[len(COHORT_PREFIX) :]
+        for stored, event in events:
+            cohort_id = stored.stream_id[len(COHORT_PREFIX) :]
             batch.touched.add(cohort_id)
-            if event.type in FUNNEL_TYPES:
+            if stored.type in FUNNEL_TYPES:
                 batch.recount.add(cohort_id)
-            if event.type == "CohortStarted":
-                batch.cohorts[cohort_id] = _started(cohort_id, event)
+            if isinstance(event, CohortStarted):
+                batch.cohorts[cohort_id] = _started(cohort_id, event, stored.position)
             cohort = batch.cohorts.get(cohort_id)
             if cohort is not None:
                 cohort.events += 1
-                cohort.last_position = event.position
+                cohort.last_position = stored.position
                 _apply_to_cohort(cohort, event)
-            pid = event.data.get("participant_id")
-            if not isinstance(pid, str):
+            pid = getattr(event, "participant_id", None)
+            if pid is None:
                 continue
             key = (cohort_id, pid)
-            if event.type == "CandidateNominated":
-                batch.participants[key] = _nominated(cohort_id, event)
+            if isinstance(event, CandidateNominated):
+                batch.participants[key] = _nominated(cohort_id, event, stored.position)
                 batch.dirty.add(key)
                 continue
-            if event.type in ("CreditAwarded", "CreditReversed"):
-                batch.credits.append(_credit_row(cohort_id, cohort, event))
+            if isinstance(event, CreditAwarded | CreditReversed):
+                batch.credits.append(_credit_row(cohort_id, cohort, stored, event))
             p = batch.participants.get(key)
             if p is None:
                 continue  # about someone never nominated: the fold ignores it too
-            if _apply_to_participant(p, event):
+            if _apply_to_participant(p, event, stored.position):
                 batch.dirty.add(key)
 
-    async def _select(self, conn: Conn, batch: _Batch, event: StoredEvent) -> None:
-        cohort_id = event.stream_id[len(COHORT_PREFIX) :]
-        await self._load(conn, batch, [event])
+    async def _select(self, conn: Conn, batch: _Batch, stored: StoredEvent, event: SelectionDecided) -> None:
+        cohort_id = stored.stream_id[len(COHORT_PREFIX) :]
+        await self._load(conn, batch, [(stored, event)])
         batch.touched.add(cohort_id)
         batch.recount.add(cohort_id)
         cohort = batch.cohorts.get(cohort_id)
         if cohort is not None:
             cohort.events += 1
-            cohort.last_position = event.position
-            cohort.selection_digest = event.data["input_digest"]
-        selected, waiting = list(event.data["selected"]), list(event.data["waiting_list"])
+            cohort.last_position = stored.position
+            cohort.selection_digest = event.input_digest
+        selected, waiting = list(event.selected), list(event.waiting_list)
         # A block template decides each track on its own: only the people it names change.
-        per_track = event.data.get("track") is not None
+        per_track = event.track is not None
         scope = " AND (participant_id = ANY(%(selected)s) OR participant_id = ANY(%(waiting)s))" if per_track else ""
         await conn.execute(
             "UPDATE rm_participants SET selected = participant_id = ANY(%(selected)s), "
@@ -517,9 +548,8 @@ async def _set_checkpoint(conn: Conn, position: int) -> None:
     )
 
 
-def _started(cohort_id: str, event: StoredEvent) -> CohortState:
-    d = event.data
-    programme = pinned(d["programme"])
+def _started(cohort_id: str, event: CohortStarted, position: int) -> CohortState:
+    programme = pinned(event.programme)
     # The seven-phase form's eligibility settings; a block template's blocks each keep their own.
     online = None if isinstance(programme, ProgrammeTemplate) else programme.online
     return CohortState(
@@ -527,8 +557,8 @@ def _started(cohort_id: str, event: StoredEvent) -> CohortState:
         programme_id=programme.id,
         programme_version=programme.version,
         programme_name=programme.name,
-        programme=d["programme"],
-        started_at=datetime.fromisoformat(d["started_at"]),
+        programme=event.programme,
+        started_at=event.started_at,
         phase=None,
         phase_state=None,
         deadline=None,
@@ -538,76 +568,75 @@ def _started(cohort_id: str, event: StoredEvent) -> CohortState:
         required_deliverables=list(online.required_deliverables) if online else [],
         min_attendance_ratio=programme.field_study.min_attendance_ratio if isinstance(programme, Programme) else 0.0,
         events=0,
-        last_position=event.position,
+        last_position=position,
     )
 
 
-def _apply_to_cohort(c: CohortState, event: StoredEvent) -> None:
-    d, kind = event.data, event.type
-    if kind == "PhaseOpened":
-        c.phase, c.phase_state, c.deadline = d["phase"], "open", datetime.fromisoformat(d["deadline"])
-    elif kind == "PhaseClosed":
-        c.phase, c.phase_state = d["phase"], "closed"
-    elif kind == "BlockOpened":  # in a block template, the block opened last stands for where the cohort is
-        c.phase, c.phase_state, c.deadline = d["block"], "open", datetime.fromisoformat(d["closes_at"])
-    elif kind == "BlockClosed" and d["block"] == c.phase:
-        c.phase_state = "closed"
-    elif kind == "DeadlineExtended" and d["phase"] == c.phase:
-        c.deadline = datetime.fromisoformat(d["new_deadline"])
-    elif kind == "CohortCompleted":
-        c.completed = True
+def _apply_to_cohort(c: CohortState, event: Event) -> None:
+    match event:
+        case PhaseOpened():
+            c.phase, c.phase_state, c.deadline = event.phase, "open", event.deadline
+        case PhaseClosed():
+            c.phase, c.phase_state = event.phase, "closed"
+        case BlockOpened():  # in a block template, the block opened last stands for where the cohort is
+            c.phase, c.phase_state, c.deadline = event.block, "open", event.closes_at
+        case BlockClosed() if event.block == c.phase:
+            c.phase_state = "closed"
+        case DeadlineExtended() if event.phase == c.phase:
+            c.deadline = event.new_deadline
+        case CohortCompleted():
+            c.completed = True
 
 
-def _nominated(cohort_id: str, event: StoredEvent) -> ParticipantState:
-    d = event.data
+def _nominated(cohort_id: str, event: CandidateNominated, position: int) -> ParticipantState:
     return ParticipantState(
         cohort_id=cohort_id,
-        participant_id=d["participant_id"],
-        person_key=d["person_key"],
-        name=d["name"],
-        national_id=d["national_id"],
-        gender=d["gender"],
-        prefecture_code=d["prefecture_code"],
-        school=d["school"],
-        role=d["role"],
-        nominated_position=event.position,
-        email=d.get("email"),
-        phone=d.get("phone"),
-        locale=d.get("locale", "zh"),
+        participant_id=event.participant_id,
+        person_key=event.person_key,
+        name=event.name,
+        national_id=event.national_id,
+        gender=event.gender,
+        prefecture_code=event.prefecture_code,
+        school=event.school,
+        role=event.role,
+        nominated_position=position,
+        email=event.email,
+        phone=event.phone,
+        locale=event.locale,
     )
 
 
-def _apply_to_participant(p: ParticipantState, event: StoredEvent) -> bool:
-    """Mirror :meth:`CohortFacts.apply` for one participant; True when the row changed."""
-    d, kind = event.data, event.type
-    if kind == "OnlineStudyRecorded":
-        p.hours, p.deliverables, p.study_position = d["hours"], list(d["deliverables"]), event.position
-    elif kind == "StudyHoursRecorded":
-        p.hours, p.study_position = d["hours"], event.position
-    elif kind == "DeliverableSubmitted":
-        if d["deliverable"] not in p.deliverables:
-            p.deliverables = [*p.deliverables, d["deliverable"]]
-        p.study_position = event.position
-    elif kind == "FactCorrected":
-        _correct(p, d["field"], d["value"], event.position)
-    elif kind == "WaitingListPromoted":
-        p.waiting_list, p.selected = False, True
-    elif kind == "ParticipantWithdrawn":
-        p.withdrawn, p.selected, p.waiting_list = True, False, False
-    elif kind == "FieldPlacementAssigned":
-        p.site, p.batch = d["site"], d["batch"]
-    elif kind == "FieldAttendanceRecorded":
-        p.days_present, p.days_total, p.attendance_position = d["days_present"], d["days_total"], event.position
-    elif kind == "ReturnReportSubmitted":
-        p.return_report = True
-    elif kind == "SurveyResponded":
-        p.surveys = {**p.surveys, d["survey"]: event.position}
-    elif kind in ("CreditAwarded", "CreditReversed"):
-        p.credit_hours += Decimal(str(d["hours"]))
-    elif kind == "ParticipantCompleted":
-        p.completed = True
-    else:
-        return False
+def _apply_to_participant(p: ParticipantState, event: Event, position: int) -> bool:
+    """The row's share of :meth:`ParticipantFacts.apply`, over the same decoded events; True when it changed."""
+    match event:
+        case OnlineStudyRecorded():
+            p.hours, p.deliverables, p.study_position = event.hours, list(event.deliverables), position
+        case StudyHoursRecorded():
+            p.hours, p.study_position = event.hours, position
+        case DeliverableSubmitted():
+            if event.deliverable not in p.deliverables:
+                p.deliverables = [*p.deliverables, event.deliverable]
+            p.study_position = position
+        case FactCorrected():
+            _correct(p, event.field, event.value, position)
+        case WaitingListPromoted():
+            p.waiting_list, p.selected = False, True
+        case ParticipantWithdrawn():
+            p.withdrawn, p.selected, p.waiting_list = True, False, False
+        case FieldPlacementAssigned():
+            p.site, p.batch = event.site, event.batch
+        case FieldAttendanceRecorded():
+            p.days_present, p.days_total, p.attendance_position = event.days_present, event.days_total, position
+        case ReturnReportSubmitted():
+            p.return_report = True
+        case SurveyResponded():
+            p.surveys = {**p.surveys, event.survey: position}
+        case CreditAwarded() | CreditReversed():
+            p.credit_hours += Decimal(str(event.hours))
+        case ParticipantCompleted():
+            p.completed = True
+        case _:
+            return False
     return True
 
 
@@ -624,23 +653,22 @@ def _correct(p: ParticipantState, name: str, value: Any, position: int) -> None:
         p.role = str(value)
 
 
-def _credit_row(cohort_id: str, cohort: CohortState | None, event: StoredEvent) -> tuple[Any, ...]:
-    d = event.data
-    awarded = event.type == "CreditAwarded"
-    programme_id = cohort.programme_id if cohort is not None else str(event.metadata.get("programme_id", ""))
+def _credit_row(
+    cohort_id: str, cohort: CohortState | None, stored: StoredEvent, event: CreditAwarded | CreditReversed
+) -> tuple[Any, ...]:
+    programme_id = cohort.programme_id if cohort is not None else str(stored.metadata.get("programme_id", ""))
+    if isinstance(event, CreditAwarded):
+        kind: tuple[Any, ...] = (event.phase, event.level, Decimal(str(event.hours)), list(event.earned_by), None, "")
+    else:
+        kind = ("", "", Decimal(str(event.hours)), [], event.reverses, event.reason)
     return (
         cohort_id,
-        d["entry_id"],
-        d["person_key"],
-        d["participant_id"],
+        event.entry_id,
+        event.person_key,
+        event.participant_id,
         programme_id,
-        d["phase"] if awarded else "",
-        d["level"] if awarded else "",
-        Decimal(str(d["hours"])),
-        list(d["earned_by"]) if awarded else [],
-        None if awarded else d["reverses"],
-        "" if awarded else d["reason"],
-        event.position,
-        event.recorded_at,
-        event.recorded_at,  # a reversal's is replaced by the cancelled entry's when it is inserted
+        *kind,
+        stored.position,
+        stored.recorded_at,
+        stored.recorded_at,  # a reversal's is replaced by the cancelled entry's when it is inserted
     )

@@ -3,9 +3,9 @@
 Read through the ``events_by_participant`` index: the participant's own events
 and the cohort's own (those about nobody in particular), of which only the
 selection decisions that name them are kept. Only the columns a timeline shows
-are read (the actor and step are taken out of the metadata by PostgreSQL), so
-nothing else of the events is decoded. Nothing is masked here; callers mask by
-role.
+are read (the actor and step are taken out of the metadata by PostgreSQL); each
+event's data is decoded through its typed model, upcast from any older shape.
+Nothing is masked here; callers mask by role.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from cohortflow.domain.decoding import decode
 from cohortflow.readmodels.queries import Source, connection
 from cohortflow.store.eventstore import EventStore
 
@@ -38,7 +39,7 @@ class Timeline(BaseModel):
 # The same two halves as EventStore.read_participant_timeline, each served by the participant index.
 _ENTRY = (
     "SELECT position, stream_version, type, recorded_at, coalesce(metadata->>'actor', ''),"
-    " coalesce(metadata->>'step', ''), data FROM events WHERE stream_id = %(s)s"
+    " coalesce(metadata->>'step', ''), data, schema_version FROM events WHERE stream_id = %(s)s"
 )
 TIMELINE_SQL = (
     f"{_ENTRY} AND coalesce(data->>'participant_id', '') = %(p)s "
@@ -49,6 +50,13 @@ TIMELINE_SQL = (
 _FIELDS = tuple(TimelineEntry.model_fields)
 
 
+def _entry(row: tuple[Any, ...]) -> TimelineEntry:
+    """One row as the timeline shows it: its data decoded (and upcast) once, as every reader of the log does."""
+    *columns, data, version = row
+    event = decode(columns[2], version, data)
+    return TimelineEntry.model_validate(dict(zip(_FIELDS, (*columns, event.payload()), strict=True)))
+
+
 async def participant_timeline(source: EventStore | Source, cohort_id: str, participant_id: str) -> Timeline:
     """Every event about the participant in recording order; LookupError if they were never nominated.
 
@@ -57,7 +65,7 @@ async def participant_timeline(source: EventStore | Source, cohort_id: str, part
     async with connection(source.pool if isinstance(source, EventStore) else source) as conn:
         cur = await conn.execute(TIMELINE_SQL, {"s": f"cohort-{cohort_id}", "p": participant_id})
         rows = await cur.fetchall()
-    entries = [TimelineEntry.model_validate(dict(zip(_FIELDS, row, strict=True))) for row in rows]
+    entries = [_entry(row) for row in rows]
     if not any(e.type == "CandidateNominated" for e in entries):
         raise LookupError(f"participant {participant_id} was not nominated to cohort {cohort_id}")
     return Timeline(cohort_id=cohort_id, participant_id=participant_id, entries=entries)

@@ -279,11 +279,13 @@ class EventStore:
     async def read_payloads(self, stream_id: str, types: Sequence[str]) -> AsyncIterator[EventPayload]:
         """Position, type and data of a stream's events of some types, in order: for folds."""
         sql = (
-            "SELECT position, type, data, stream_version FROM events WHERE stream_id = %(stream)s "
+            "SELECT position, type, data, stream_version, schema_version FROM events WHERE stream_id = %(stream)s "
             "AND stream_version > %(after)s AND type = ANY(%(types)s) ORDER BY stream_version LIMIT %(limit)s"
         )
-        async for position, kind, data, _ in self._pages(sql, {"stream": stream_id, "types": list(types)}, 0, 3):
-            yield EventPayload(position, kind, data)
+        async for position, kind, data, _, version in self._pages(
+            sql, {"stream": stream_id, "types": list(types)}, 0, 3
+        ):
+            yield EventPayload(position, kind, data, version)
 
     async def _pages(
         self, sql: str, params: dict[str, Any], after: int, key_column: int

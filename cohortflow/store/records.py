@@ -39,6 +39,7 @@ class EventPayload:
     position: int
     type: str
     data: dict[str, Any]
+    schema_version: int = 1
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,7 @@ class Stored:
     position: int
     type: str
     data: dict[str, Any]
+    schema_version: int = 1
 
 
 class History:

@@ -37,15 +37,10 @@ def template(name: str) -> ProgrammeTemplate:
     return parse_template(yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8")))
 
 
-class Stored:
-    def __init__(self, position: int, event: Event) -> None:
-        self.position, self.type, self.data = position, event.TYPE, event.payload()
-
-
 def facts_of(events: Sequence[Event]) -> CohortFacts:
     facts = CohortFacts()
     for i, e in enumerate(events, start=1):
-        facts.apply(Stored(i, e))
+        facts.apply_event(e, i)
     return facts
 
 
@@ -238,7 +233,7 @@ def test_a_selection_decides_each_track_by_its_own_rule_and_later_blocks_are_for
     assert decision.track == "famous" and decision.target == 20
     assert decision.selected == [f"f{i:02d}" for i in range(24, 4, -1)]
     assert decision.waiting_list == ["f04", "f03", "f02"]
-    facts.apply(Stored(999, decision))
+    facts.apply_event(decision, 999)
     later = next(b for b in t.stages if b.applies_to("famous") and b.start_day >= selection.end_day)
     assert reaches(t, facts, facts.participants["f24"], later)
     assert not reaches(t, facts, facts.participants["f00"], later)
@@ -268,10 +263,10 @@ def test_a_reminder_goes_to_whoever_has_not_handed_in_what_it_is_about() -> None
     assert t.reminders is not None
     rules = {r.code: r for r in t.reminders.rules}
     facts = facts_of([person("ok"), person("short"), person("none"), *placement_done("ok")])
-    facts.apply(Stored(900, record("placement", "tasks", "short", "demo-lesson", 1)))
+    facts.apply_event(record("placement", "tasks", "short", "demo-lesson", 1), 900)
     assert still_to_hand_in(t, facts, rules["demo-lesson"]) == ["none", "short"]
     assert still_to_hand_in(t, facts, rules["daily-log"]) == ["none", "ok", "short"]
-    facts.apply(Stored(901, record("report-back", "return_reports", "ok")))
+    facts.apply_event(record("report-back", "return_reports", "ok"), 901)
     assert still_to_hand_in(t, facts, rules["report-back"]) == ["none", "short"]
 
 
@@ -288,7 +283,7 @@ def test_a_withdrawn_place_is_refilled_from_the_tracks_waiting_list_until_the_na
         events.append(record("y1-online", "deliverables", pid, "philosophy"))
     facts = facts_of(events)
     (decision,) = selections(t, facts, selection)
-    facts.apply(Stored(999, decision))
+    facts.apply_event(decision, 999)
     opened = ["enrolment", "y1-online", "y1-selection"]
     assert replacement(t, facts, "f24", opened) == "f04"  # the first of the waiting list
     assert replacement(t, facts, "f00", opened) is None  # not selected: no place to refill

@@ -46,12 +46,7 @@ class Cohort:
     def record(self, events: Iterable[Event]) -> None:
         for event in events:
             self.events.append(event)
-            self.facts.apply(_Stored(len(self.events), event))
-
-
-class _Stored:
-    def __init__(self, position: int, event: Event) -> None:
-        self.position, self.type, self.data = position, event.TYPE, event.payload()
+            self.facts.apply_event(event, len(self.events))
 
 
 def rows_of(content: bytes) -> list[SourceRow]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
+from cohortflow.domain.decoding import UndecodableEvent
 from cohortflow.domain.events import (
     CorrectableField,
     CreditAwarded,
@@ -154,22 +157,23 @@ def test_folding_the_same_events_twice_gives_equal_facts() -> None:
     assert fold(history.events) == history.facts()
 
 
-def test_fold_accepts_any_object_with_position_type_and_data() -> None:
-    event = Stored(
-        7,
-        "CandidateNominated",
-        {
-            "participant_id": "P1",
-            "person_key": "k",
-            "prefecture_code": CHANGSHA,
-            "name": "王芳",
-            "school": "",
-            "role": "",
-        },
-    )
-    facts = fold([event])
+def test_fold_decodes_any_object_with_position_type_version_and_data() -> None:
+    payload = {
+        "participant_id": "P1",
+        "person_key": "k",
+        "prefecture_code": CHANGSHA,
+        "name": "王芳",
+        "national_id": "430106196711117469",
+        "gender": "F",
+        "school": "",
+        "role": "",
+    }
+    facts = fold([Stored(7, "CandidateNominated", payload)])
     assert facts.participants["P1"].nominated_at == 7
     assert fold([]) == CohortFacts()
+    missing = {k: v for k, v in payload.items() if k != "national_id"}
+    with pytest.raises(UndecodableEvent, match="CandidateNominated version 1 does not match its model"):
+        fold([Stored(8, "CandidateNominated", missing)])
 
 
 # --- imported study records and corrections ----------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from cohortflow.domain.decoding import UndecodableEvent
 from cohortflow.readmodels.cohort_summary import cohort_summary
 from cohortflow.readmodels.projector import PROJECTION, TABLES, Projector
 from cohortflow.readmodels.queries import cohort_funnel
@@ -128,7 +129,7 @@ async def test_a_failing_batch_leaves_tables_and_checkpoint_as_they_were(store: 
     good = NewEvent("StudyHoursRecorded", {"participant_id": "P000001", "hours": 300.0})
     broken = NewEvent("FieldAttendanceRecorded", {"participant_id": "P000001"})  # an upcaster missing
     await store.append("cohort-a", [good, broken], idempotency_key="poison")
-    with pytest.raises(KeyError):
+    with pytest.raises(UndecodableEvent, match="FieldAttendanceRecorded version 1 does not match its model"):
         await projector.catch_up()
     assert await snapshot(store) == before  # not even the good event of the batch
 
