@@ -91,11 +91,25 @@ class ParticipantFacts:
     blocks: dict[str, dict[tuple[str, str], Record]] | None = None
     """A block template's records, by block and (import kind, item); None in the seven-phase form."""
 
+    @classmethod
+    def nominated(cls, event: CandidateNominated, position: int) -> ParticipantFacts:
+        return cls(
+            participant_id=event.participant_id,
+            person_key=event.person_key,
+            prefecture_code=event.prefecture_code,
+            nominated_at=position,
+            name=event.name,
+            school=event.school,
+            role=event.role,
+            track=event.track,
+            school_level=event.school_level,
+        )
+
     def records(self, block: str) -> dict[tuple[str, str], Record]:
         return self.blocks.get(block, {}) if self.blocks else {}
 
-    def apply(self, event: Event, position: int) -> None:
-        """What one of the participant's own records changes about them."""
+    def apply(self, event: Event, position: int) -> bool:
+        """What one of the participant's own records changes about them; False if it is not one of those."""
         match event:
             case OnlineStudyRecorded():
                 self.hours, self.deliverables = event.hours, tuple(event.deliverables)
@@ -129,6 +143,9 @@ class ParticipantFacts:
                     self.blocks = {}
                 record = Record(event.number, event.text, position)
                 self.blocks.setdefault(event.block, {})[(event.kind, event.item)] = record
+            case _:
+                return False
+        return True
 
 
 @dataclass
@@ -151,17 +168,7 @@ class CohortFacts:
         self.event_count += 1
         match event:
             case CandidateNominated():
-                self.participants[event.participant_id] = ParticipantFacts(
-                    participant_id=event.participant_id,
-                    person_key=event.person_key,
-                    prefecture_code=event.prefecture_code,
-                    nominated_at=position,
-                    name=event.name,
-                    school=event.school,
-                    role=event.role,
-                    track=event.track,
-                    school_level=event.school_level,
-                )
+                self.participants[event.participant_id] = ParticipantFacts.nominated(event, position)
             case SelectionDecided():
                 if event.track is None:
                     self.selected = dict.fromkeys(event.selected)

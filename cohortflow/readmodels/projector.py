@@ -11,8 +11,8 @@ checked again under the lock, so the projector needs one connection at a time.
 
 Every event is decoded once, through :func:`cohortflow.domain.decoding.decode`
 like every other reader of the log. Within a batch the participants it touches
-are read once, folded in memory with the same rules as
-:class:`cohortflow.domain.facts.CohortFacts`, and written back
+are read once, folded in memory by the domain's own participant fold
+(:meth:`cohortflow.domain.facts.ParticipantFacts.apply`), and written back
 with one COPY and one upsert: per-event UPDATEs would be thousands of round
 trips per batch. The funnel of every cohort the batch touched is then recounted
 from ``rm_participants`` with the completion rules of
@@ -25,8 +25,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -46,22 +46,16 @@ from cohortflow.domain.events import (
     CreditAwarded,
     CreditReversed,
     DeadlineExtended,
-    DeliverableSubmitted,
     Event,
-    FactCorrected,
-    FieldAttendanceRecorded,
-    FieldPlacementAssigned,
-    OnlineStudyRecorded,
     ParticipantCompleted,
     ParticipantWithdrawn,
     PhaseClosed,
     PhaseOpened,
-    ReturnReportSubmitted,
     SelectionDecided,
-    StudyHoursRecorded,
-    SurveyResponded,
+    SubmissionRecorded,
     WaitingListPromoted,
 )
+from cohortflow.domain.facts import ParticipantFacts
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.template import ProgrammeTemplate, pinned
 from cohortflow.store.eventstore import EventStore
@@ -104,65 +98,121 @@ Decoded = tuple[StoredEvent, Event]
 """A cohort event as stored (its position, stream, time) and as decoded, once, into its typed model."""
 
 
+PARTICIPANT_COLUMNS = (
+    "cohort_id",
+    "participant_id",
+    "person_key",
+    "name",
+    "national_id",
+    "gender",
+    "prefecture_code",
+    "school",
+    "role",
+    "nominated_position",
+    "hours",
+    "deliverables",
+    "study_position",
+    "selected",
+    "waiting_list",
+    "withdrawn",
+    "site",
+    "batch",
+    "days_present",
+    "days_total",
+    "attendance_position",
+    "return_report",
+    "surveys",
+    "completed",
+    "credit_hours",
+    "email",
+    "phone",
+    "locale",
+)
+REPORTED = 0
+"""The row keeps only whether a return report came in, not its position: a loaded row's stands in for it."""
+
+
 @dataclass(slots=True)
 class ParticipantState:
-    """One row of rm_participants, in column order."""
+    """One row of rm_participants: the participant's facts, folded by the domain's own rules, and what only the
+    read model keeps (contact details, the selection flags, credits, completion)."""
 
     cohort_id: str
-    participant_id: str
-    person_key: str
-    name: str
+    facts: ParticipantFacts
     national_id: str
     gender: str
-    prefecture_code: str
-    school: str
-    role: str
-    nominated_position: int
-    hours: float = 0.0
-    deliverables: list[str] = field(default_factory=list)
-    study_position: int | None = None
     selected: bool = False
     waiting_list: bool = False
-    withdrawn: bool = False
-    site: str | None = None
-    batch: str | None = None
-    days_present: int = 0
-    days_total: int = 0
-    attendance_position: int | None = None
-    return_report: bool = False
-    surveys: dict[str, int] = field(default_factory=dict)
     completed: bool = False
     credit_hours: Decimal = Decimal(0)
     email: str | None = None
     phone: str | None = None
     locale: str = "zh"
 
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> ParticipantState:
+        r = dict(zip(PARTICIPANT_COLUMNS, row, strict=True))
+        facts = ParticipantFacts(
+            participant_id=r["participant_id"],
+            person_key=r["person_key"],
+            prefecture_code=r["prefecture_code"],
+            nominated_at=r["nominated_position"],
+            name=r["name"],
+            school=r["school"],
+            role=r["role"],
+            hours=r["hours"],
+            deliverables=tuple(r["deliverables"]),
+            study_position=r["study_position"],
+            withdrawn=r["withdrawn"],
+            site=r["site"],
+            batch=r["batch"],
+            days_present=r["days_present"],
+            days_total=r["days_total"],
+            attendance_position=r["attendance_position"],
+            return_report_position=REPORTED if r["return_report"] else None,
+            surveys=r["surveys"],
+        )
+        return cls(
+            cohort_id=r["cohort_id"],
+            facts=facts,
+            national_id=r["national_id"],
+            gender=r["gender"],
+            selected=r["selected"],
+            waiting_list=r["waiting_list"],
+            completed=r["completed"],
+            credit_hours=r["credit_hours"],
+            email=r["email"],
+            phone=r["phone"],
+            locale=r["locale"],
+        )
+
     def row(self) -> tuple[Any, ...]:
         # Spelled out: dataclasses.astuple deep-copies every list and dict, for every row.
+        f = self.facts
         return (
             self.cohort_id,
-            self.participant_id,
-            self.person_key,
-            self.name,
+            f.participant_id,
+            f.person_key,
+            f.name,
             self.national_id,
             self.gender,
-            self.prefecture_code,
-            self.school,
-            self.role,
-            self.nominated_position,
-            self.hours,
-            _text_array(self.deliverables),
-            self.study_position,
+            f.prefecture_code,
+            f.school,
+            f.role,
+            f.nominated_at,
+            f.hours,
+            _text_array(f.deliverables),
+            f.study_position,
             self.selected,
             self.waiting_list,
-            self.withdrawn,
-            self.site,
-            self.batch,
-            self.days_present,
-            self.days_total,
-            self.attendance_position,
-            self.return_report,
-            json.dumps(self.surveys),
+            f.withdrawn,
+            f.site,
+            f.batch,
+            f.days_present,
+            f.days_total,
+            f.attendance_position,
+            f.return_report_position is not None,
+            json.dumps(f.surveys),
             self.completed,
             self.credit_hours,
             self.email,
@@ -197,7 +247,6 @@ class CohortState:
         return (*values[:4], Jsonb(self.programme), *values[5:])
 
 
-PARTICIPANT_COLUMNS = tuple(f.name for f in dataclasses.fields(ParticipantState))
 COHORT_COLUMNS = tuple(f.name for f in dataclasses.fields(CohortState))
 CREDIT_COLUMNS = (
     "cohort_id",
@@ -217,7 +266,7 @@ CREDIT_COLUMNS = (
 )
 
 
-def _text_array(items: list[str]) -> str:
+def _text_array(items: Sequence[str]) -> str:
     """A text[] literal: every element quoted, so commas, braces and spaces in codes are safe."""
     quoted = ('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items)
     return "{" + ",".join(quoted) + "}"
@@ -439,7 +488,7 @@ class Projector:
                 (cohort_id, pids),
             )
             for row in await cur.fetchall():
-                batch.participants[(row[0], row[1])] = ParticipantState(*row)
+                batch.participants[(row[0], row[1])] = ParticipantState.from_row(row)
 
     async def _fold(self, conn: Conn, batch: _Batch, events: list[Decoded]) -> None:
         if not events:
@@ -591,15 +640,9 @@ def _apply_to_cohort(c: CohortState, event: Event) -> None:
 def _nominated(cohort_id: str, event: CandidateNominated, position: int) -> ParticipantState:
     return ParticipantState(
         cohort_id=cohort_id,
-        participant_id=event.participant_id,
-        person_key=event.person_key,
-        name=event.name,
+        facts=ParticipantFacts.nominated(event, position),
         national_id=event.national_id,
         gender=event.gender,
-        prefecture_code=event.prefecture_code,
-        school=event.school,
-        role=event.role,
-        nominated_position=position,
         email=event.email,
         phone=event.phone,
         locale=event.locale,
@@ -607,50 +650,22 @@ def _nominated(cohort_id: str, event: CandidateNominated, position: int) -> Part
 
 
 def _apply_to_participant(p: ParticipantState, event: Event, position: int) -> bool:
-    """The row's share of :meth:`ParticipantFacts.apply`, over the same decoded events; True when it changed."""
+    """The participant's own records by :meth:`ParticipantFacts.apply`; the row's own columns here. True when the
+    row changed."""
     match event:
-        case OnlineStudyRecorded():
-            p.hours, p.deliverables, p.study_position = event.hours, list(event.deliverables), position
-        case StudyHoursRecorded():
-            p.hours, p.study_position = event.hours, position
-        case DeliverableSubmitted():
-            if event.deliverable not in p.deliverables:
-                p.deliverables = [*p.deliverables, event.deliverable]
-            p.study_position = position
-        case FactCorrected():
-            _correct(p, event.field, event.value, position)
         case WaitingListPromoted():
             p.waiting_list, p.selected = False, True
         case ParticipantWithdrawn():
-            p.withdrawn, p.selected, p.waiting_list = True, False, False
-        case FieldPlacementAssigned():
-            p.site, p.batch = event.site, event.batch
-        case FieldAttendanceRecorded():
-            p.days_present, p.days_total, p.attendance_position = event.days_present, event.days_total, position
-        case ReturnReportSubmitted():
-            p.return_report = True
-        case SurveyResponded():
-            p.surveys = {**p.surveys, event.survey: position}
+            p.facts.withdrawn, p.selected, p.waiting_list = True, False, False
         case CreditAwarded() | CreditReversed():
             p.credit_hours += Decimal(str(event.hours))
         case ParticipantCompleted():
             p.completed = True
+        case SubmissionRecorded():
+            return False  # a block's records have no column here (see cohortflow.readmodels.cohort_facts)
         case _:
-            return False
+            return p.facts.apply(event, position)
     return True
-
-
-def _correct(p: ParticipantState, name: str, value: Any, position: int) -> None:
-    if name == "hours":
-        p.hours, p.study_position = float(value), position
-    elif name == "days_present":
-        p.days_present, p.attendance_position = int(value), position
-    elif name == "name":
-        p.name = str(value)
-    elif name == "school":
-        p.school = str(value)
-    elif name == "role":
-        p.role = str(value)
 
 
 def _credit_row(
