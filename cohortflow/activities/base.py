@@ -21,7 +21,8 @@ from temporalio.exceptions import ApplicationError
 
 from cohortflow.domain.corrections import CorrectionRefused
 from cohortflow.domain.cycle import CommandRefused
-from cohortflow.domain.events import EVENT_TYPES, Event, Metadata
+from cohortflow.domain.decoding import decode
+from cohortflow.domain.events import Event, Metadata
 from cohortflow.domain.facts import FACT_TYPES, CohortFacts
 from cohortflow.domain.nomination import InvalidRecords
 from cohortflow.domain.programme import Programme, ProgrammeInvalid
@@ -136,7 +137,7 @@ class CohortActivities:
         recorded = await self.store.recorded(f"{ref.workflow_id}/{step}")
         if recorded is not None:
             self.log(ref).info("step already recorded", step=step, count=len(recorded))
-            return [EVENT_TYPES[e.type].model_validate(e.data) for e in recorded]
+            return [decode(e.type, e.schema_version, e.data) for e in recorded]
         events = list(await decide())
         if events:
             await self.append(ref, step, events, programme=programme, expected_version=expected_version)

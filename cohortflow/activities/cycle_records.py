@@ -10,7 +10,8 @@ from temporalio import activity
 
 from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
 from cohortflow.domain.cycle import CommandRefused
-from cohortflow.domain.events import EVENT_TYPES, CohortStarted
+from cohortflow.domain.decoding import event_type
+from cohortflow.domain.events import CohortStarted
 from cohortflow.domain.programme import Programme
 from cohortflow.store.errors import ExpectedVersionMismatch
 
@@ -52,6 +53,6 @@ class CycleRecordActivities(CohortActivities):
     @activity.defn
     @refusals_are_final
     async def record_cycle_event(self, req: RecordCycleEvent) -> int:
-        event = EVENT_TYPES[req.type].model_validate(req.data)
-        result = await self.append(req.ref, req.step, [event], programme=await self.programme(req.ref))
+        event = event_type(req.type).model_validate(req.data)
+        result = await self.append(req.ref, req.step, [event], programme=await self.pinned(req.ref))
         return result.last_position

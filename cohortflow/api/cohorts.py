@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from temporalio.client import Client, WorkflowHandle
 
 from cohortflow.access.roles import Permission, Principal
@@ -20,7 +20,7 @@ from cohortflow.domain.programme import PhaseKind
 from cohortflow.domain.template import ProgrammeTemplate
 from cohortflow.services import programmes
 from cohortflow.services.cohorts import start_block_cohort, start_cohort
-from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleStatus, CloseBlock
+from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleStatus, CloseBlock, ExtendBlock
 from cohortflow.workflows.cohort_cycle import (
     AdminOutcome,
     ClosePhase,
@@ -55,6 +55,12 @@ class Started(BaseModel):
 
 class ClosePhaseRequest(BaseModel):
     phase: PhaseKind
+    reason: str = Field(min_length=1)
+
+
+class ExtendBlockRequest(BaseModel):
+    block: str
+    new_close: AwareDatetime = Field(description="The block's new close, with its time zone")
     reason: str = Field(min_length=1)
 
 
@@ -139,6 +145,16 @@ async def close_block(cohort_id: str, body: CloseBlockRequest, request: Request,
     req = CloseBlock(block=body.block, reason=body.reason, actor=principal.actor)
     outcome: AdminOutcome = await _handle(request, cohort_id).execute_update(
         "close_block", req, result_type=AdminOutcome
+    )
+    return outcome
+
+
+@router.post("/{cohort_id}/extend-block")
+async def extend_block(cohort_id: str, body: ExtendBlockRequest, request: Request, principal: Steer) -> AdminOutcome:
+    """Move an open block's close later; every step of the programme on or after its day moves back by as much."""
+    req = ExtendBlock(block=body.block, new_close=body.new_close, reason=body.reason, actor=principal.actor)
+    outcome: AdminOutcome = await _handle(request, cohort_id).execute_update(
+        "extend_block", req, result_type=AdminOutcome
     )
     return outcome
 

@@ -532,15 +532,35 @@ def extend(
     token: Token = None,
 ) -> None:
     """Move the open phase's deadline."""
-    try:
-        moment = datetime.fromisoformat(new_deadline)
-    except ValueError:
-        _refuse(f"{new_deadline!r} is not an ISO 8601 date and time")
-    if moment.tzinfo is None:
-        _refuse(f"{new_deadline!r} has no zone; give one, e.g. {moment.isoformat()}+08:00")
-    body = {"phase": phase, "new_deadline": moment.isoformat(), "reason": reason}
+    body = {"phase": phase, "new_deadline": _moment(new_deadline), "reason": reason}
     with _api(api_url, token) as api:
         _outcome(api.post(f"{_cohort(cohort_id)}/extend-deadline", body))
+
+
+@cohort_app.command("extend-block")
+def extend_block(
+    cohort_id: str,
+    block: str,
+    new_close: Annotated[str, typer.Argument(help="ISO 8601 with its zone, e.g. 2026-03-01T18:00:00+08:00")],
+    reason: Reason,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """Move an open block's close later; every later step of the programme moves back by as much."""
+    body = {"block": block, "new_close": _moment(new_close), "reason": reason}
+    with _api(api_url, token) as api:
+        _outcome(api.post(f"{_cohort(cohort_id)}/extend-block", body))
+
+
+def _moment(text: str) -> str:
+    """An ISO 8601 moment with its zone, as the API wants it; anything else ends the command with why."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        _refuse(f"{text!r} is not an ISO 8601 date and time")
+    if moment.tzinfo is None:
+        _refuse(f"{text!r} has no zone; give one, e.g. {moment.isoformat()}+08:00")
+    return moment.isoformat()
 
 
 @cohort_app.command()

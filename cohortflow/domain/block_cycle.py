@@ -15,6 +15,7 @@ from typing import Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field
 
 from cohortflow.domain.cycle import CommandRefused
+from cohortflow.domain.events import BlockExtended
 from cohortflow.domain.template import ProgrammeTemplate
 
 Action = Literal["open", "close"]
@@ -49,12 +50,19 @@ class BlockCycleState(BaseModel):
     """Blocks an administrator asked to close now, with the reason."""
     closed_at: dict[str, datetime] = Field(default_factory=dict)
     """When each closed block closed: reminders after a close count from it."""
+    extensions: tuple[tuple[int, float], ...] = ()
+    """``(day, seconds)``: an extended block's close and every step on or after its day moved back by as much."""
 
     def day(self, n: float) -> timedelta:
         return timedelta(seconds=n * self.day_seconds)
 
+    def _on(self, day: int) -> datetime:
+        """The moment of a template day, after the extensions that move it."""
+        moved = sum(seconds for since, seconds in self.extensions if day >= since)
+        return self.started_at + self.day(day) + timedelta(seconds=moved)
+
     def at(self, step: Step) -> datetime:
-        return self.started_at + self.day(step.day)
+        return self._on(step.day)
 
     def is_open(self, block: str) -> bool:
         return f"open:{block}" in self.done and f"close:{block}" not in self.done
@@ -77,20 +85,58 @@ class BlockCycleState(BaseModel):
         return self.next_step(template) is None
 
     def ran(self, step: Step, at: datetime) -> BlockCycleState:
-        """The state once ``step`` has run, at ``at``."""
+        """The state once ``step`` has run, at ``at``.
+
+        A block closed early keeps only the part of its extensions it used: extended for
+        late files and closed once they are in, it does not hold the rest of the programme back.
+        """
+        early = step.action == "close" and step.block in self.closing
         closing = {k: v for k, v in self.closing.items() if not (step.action == "close" and k == step.block)}
         closed_at = {**self.closed_at, step.block: at} if step.action == "close" else self.closed_at
-        return self.model_copy(update={"done": (*self.done, step.key), "closing": closing, "closed_at": closed_at})
+        extensions = self._used(step.day, at) if early else self.extensions
+        update = {"done": (*self.done, step.key), "closing": closing, "closed_at": closed_at, "extensions": extensions}
+        return self.model_copy(update=update)
+
+    def _used(self, day: int, closed: datetime) -> tuple[tuple[int, float], ...]:
+        """The extensions with those from ``day`` cut to what a close at ``closed`` used of them."""
+        others = tuple((since, seconds) for since, seconds in self.extensions if since != day)
+        planned = self.model_copy(update={"extensions": others})._on(day)
+        granted = sum(seconds for since, seconds in self.extensions if since == day)
+        used = min(granted, max(0.0, (closed - planned).total_seconds()))
+        return (*others, (day, used)) if used else others
 
     def opens_at(self, template: ProgrammeTemplate, block: str) -> datetime:
         found = template.block(block)
         assert found is not None
-        return self.started_at + self.day(found.start_day)
+        return self._on(found.start_day)
 
     def closes_at(self, template: ProgrammeTemplate, block: str) -> datetime:
         found = template.block(block)
         assert found is not None
-        return self.started_at + self.day(found.end_day)
+        return self._on(found.end_day)
+
+
+def decide_extend_block(
+    state: BlockCycleState, template: ProgrammeTemplate, block: str, new_close: datetime, reason: str
+) -> tuple[BlockCycleState, BlockExtended]:
+    """Move an open block's close later; every step on or after its day moves back by as much."""
+    if not reason.strip():
+        raise CommandRefused("an extension needs a reason")
+    if not state.is_open(block):
+        open_now = ", ".join(state.open_blocks(template)) or "none"
+        raise CommandRefused(f"block {block} is not open (open now: {open_now})")
+    if block in state.closing:
+        raise CommandRefused(f"block {block} is being closed early; its close no longer applies")
+    current = state.closes_at(template, block)
+    if new_close <= current:
+        raise CommandRefused(
+            f"the new close {new_close.isoformat()} is not after the current one {current.isoformat()}"
+        )
+    found = template.block(block)
+    assert found is not None
+    extra = (new_close - current).total_seconds()
+    extended = state.model_copy(update={"extensions": (*state.extensions, (found.end_day, extra))})
+    return extended, BlockExtended(block=block, previous_close=current, new_close=new_close, reason=reason)
 
 
 def decide_close_block(state: BlockCycleState, template: ProgrammeTemplate, block: str, reason: str) -> BlockCycleState:

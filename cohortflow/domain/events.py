@@ -183,6 +183,16 @@ class BlockOpened(Event):
     closes_at: datetime
 
 
+class BlockExtended(Event):
+    """An open block's close moved later; every step on or after its day moves back by as much."""
+
+    TYPE = "BlockExtended"
+    block: str
+    previous_close: datetime
+    new_close: datetime
+    reason: str
+
+
 class BlockClosed(Event):
     TYPE = "BlockClosed"
     block: str
@@ -368,44 +378,3 @@ class ReminderGaveUp(Event):
     channel: ReminderChannel
     attempts: int
     reason: str
-
-
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.TYPE: cls
-    for cls in (
-        CohortStarted,
-        PlanStarted,
-        RosterEntered,
-        PhaseOpened,
-        PhaseClosed,
-        DeadlineExtended,
-        CandidateNominated,
-        OnlineStudyRecorded,
-        SelectionDecided,
-        ParticipantWithdrawn,
-        WaitingListPromoted,
-        FieldPlacementAssigned,
-        FieldAttendanceRecorded,
-        FieldBatchCompleted,
-        ReturnReportSubmitted,
-        SurveyResponded,
-        BlockOpened,
-        BlockClosed,
-        SubmissionRecorded,
-        AnonymousAnswerRecorded,
-        CreditAwarded,
-        CreditReversed,
-        ParticipantCompleted,
-        CohortCompleted,
-        AuditQueried,
-        ProgrammeVersionSubmitted,
-        StudyHoursRecorded,
-        DeliverableSubmitted,
-        FactCorrected,
-        ImportApplied,
-        RemindersQueued,
-        ReminderSent,
-        ReminderDeliveryFailed,
-        ReminderGaveUp,
-    )
-}

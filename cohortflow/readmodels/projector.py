@@ -39,6 +39,7 @@ from psycopg.types.json import Jsonb
 from cohortflow.domain.decoding import decode
 from cohortflow.domain.events import (
     BlockClosed,
+    BlockExtended,
     BlockOpened,
     CandidateNominated,
     CohortCompleted,
@@ -633,6 +634,8 @@ def _apply_to_cohort(c: CohortState, event: Event) -> None:
             c.phase_state = "closed"
         case DeadlineExtended() if event.phase == c.phase:
             c.deadline = event.new_deadline
+        case BlockExtended() if event.block == c.phase:
+            c.deadline = event.new_close
         case CohortCompleted():
             c.completed = True
 

@@ -33,9 +33,16 @@ with workflow.unsafe.imports_passed_through():
         WithdrawalOutcome,
         WithdrawFromBlocks,
     )
+    from cohortflow.activities.cycle_records import CycleRecordActivities, RecordCycleEvent
     from cohortflow.activities.imports import ImportActivities, ImportOutcome, ImportRecords
     from cohortflow.activities.reminders import ReminderActivities
-    from cohortflow.domain.block_cycle import BlockCycleState, Step, decide_close_block, import_block
+    from cohortflow.domain.block_cycle import (
+        BlockCycleState,
+        Step,
+        decide_close_block,
+        decide_extend_block,
+        import_block,
+    )
     from cohortflow.domain.block_reminders import block_reminders_due
     from cohortflow.domain.cycle import CommandRefused, check_recordable
     from cohortflow.domain.reminder_schedule import ReminderDue
@@ -51,7 +58,7 @@ with workflow.unsafe.imports_passed_through():
         PlaceFill,
         Withdraw,
     )
-    from cohortflow.workflows.cycle_support import CycleWorkflow, refusal, request_id
+    from cohortflow.workflows.cycle_support import CycleWorkflow, refusal, reminder_id, request_id
 
 
 class BlockCycleInput(BaseModel):
@@ -70,6 +77,13 @@ class BlockCycleInput(BaseModel):
 
 class CloseBlock(BaseModel):
     block: str
+    reason: str
+    actor: str = "admin"
+
+
+class ExtendBlock(BaseModel):
+    block: str
+    new_close: datetime
     reason: str
     actor: str = "admin"
 
@@ -124,7 +138,11 @@ class BlockCycleWorkflow(CycleWorkflow):
             if step.action == "close":
                 await self._reminders_sent()
             async with self._commands:
-                await self._run_step(step)
+                due = self._still_due(step)
+                if due:
+                    await self._run_step(step)
+            if not due:
+                continue  # an extension moved the step while it waited for a command to finish
             if step.action == "close" or workflow.info().is_continue_as_new_suggested():
                 await self._continue_as_new()
         await self._reminders_sent()
@@ -147,6 +165,12 @@ class BlockCycleWorkflow(CycleWorkflow):
         if result.completed is not None and result.credit_hours is not None:
             inp.counters.completed, inp.counters.credit_hours = result.completed, result.credit_hours
         self._state = state.ran(step, workflow.now())
+
+    def _still_due(self, step: Step) -> bool:
+        state = self._state_now()
+        return state.next_step(self._input().template) == step and (
+            step.block in state.closing or state.at(step) <= workflow.now()
+        )
 
     async def _until(self, step: Step) -> bool:
         """Sleep until the step is due; False if the state changed first (a block asked to close now)."""
@@ -215,6 +239,37 @@ class BlockCycleWorkflow(CycleWorkflow):
         decide_close_block(self._state_now(), self._input().template, req.block, req.reason)
 
     @workflow.update
+    async def extend_block(self, req: ExtendBlock) -> AdminOutcome:
+        inp = self._input()
+        async with self._commands:  # never while a step decides from the calendar
+            try:
+                state, event = decide_extend_block(
+                    self._state_now(), inp.template, req.block, req.new_close, req.reason
+                )
+            except CommandRefused as exc:  # the block closed while the request waited its turn
+                raise refusal(exc) from None
+            self._state = state
+            # "n days before the close" moments the extension put in the past would only repeat what was sent.
+            now = workflow.now()
+            passed = [reminder_id(d) for d in self._pending_reminders() if d.deadline is not None and d.at <= now]
+            inp.reminded.extend(passed)
+            await self._activity(
+                CycleRecordActivities.record_cycle_event,
+                RecordCycleEvent(
+                    ref=self._ref(req.actor),
+                    step=f"extend/{request_id(req.new_close.isoformat())}",
+                    type=event.TYPE,
+                    data=event.payload(),
+                ),
+            )
+        return AdminOutcome(outcome="extended", deadline=req.new_close)
+
+    @extend_block.validator
+    def _validate_extend_block(self, req: ExtendBlock) -> None:
+        check_recordable(req.model_dump())
+        decide_extend_block(self._state_now(), self._input().template, req.block, req.new_close, req.reason)
+
+    @workflow.update
     async def withdraw_participant(self, req: Withdraw) -> AdminOutcome:
         async with self._commands:
             state = self._state_now()
@@ -254,7 +309,7 @@ class BlockCycleWorkflow(CycleWorkflow):
 
     @extend_deadline.validator
     def _refuse_extend(self, req: ExtendDeadline) -> None:
-        raise CommandRefused("extending a block of a block template's cohort is not supported yet")
+        raise CommandRefused("this cohort runs a block template, which has blocks, not phases: use extend-block")
 
     @workflow.update
     async def fill_place(self, req: PlaceFill) -> AdminOutcome:

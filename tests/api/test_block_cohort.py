@@ -10,7 +10,7 @@ upload while its block is open, as an administrator would send it.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +127,25 @@ async def test_the_placement_example_runs_from_imports_to_completion_with_credit
     assert late["detail"] == "block placement is not open; the open blocks are: report-back"
     assert (await upload(api, "return_reports", FILES / "return_reports.csv"))["applied"] == 19
 
-    await enter(api, time_skipping, "follow-up", 30)
+    async def closes(block: str) -> datetime:
+        found = next(b["closes_at"] for b in (await status(api))["open_blocks"] if b["code"] == block)
+        return datetime.fromisoformat(found)
+
+    planned = await closes("report-back")
+    extend = f"/api/v1/cohorts/{COHORT}/extend-block"
+    later = planned + timedelta(days=3)
+    body = {"block": "report-back", "new_close": later.isoformat(), "reason": "两所学校推迟汇报"}
+    extended = await api.http.post(extend, json=body, headers=api.as_("admin"))
+    assert extended.status_code == 200 and extended.json()["outcome"] == "extended", extended.text
+    assert await closes("report-back") == later
+    earlier = await api.http.post(extend, json={**body, "new_close": planned.isoformat()}, headers=api.as_("admin"))
+    assert earlier.status_code == 409 and "is not after the current one" in earlier.json()["detail"]
+    naive = await api.http.post(extend, json={**body, "new_close": "2030-01-01T00:00:00"}, headers=api.as_("admin"))
+    assert naive.status_code == 422
+    closed = await api.http.post(extend, json={**body, "block": "placement"}, headers=api.as_("admin"))
+    assert closed.json()["detail"] == "block placement is not open (open now: report-back)"
+
+    await enter(api, time_skipping, "follow-up", 33)  # its 30 days and the 3 of the extension
     assert (await upload(api, "follow_up", FILES / "follow_up.csv"))["applied"] == 40
 
     await time_skipping.sleep(timedelta(days=182))
@@ -137,7 +155,7 @@ async def test_the_placement_example_runs_from_imports_to_completion_with_credit
     assert result["counters"]["completed"] == completers
     counts = await event_types(store, COHORT)
     assert counts["ParticipantCompleted"] == completers
-    assert counts["BlockOpened"] == counts["BlockClosed"] == 5
+    assert counts["BlockOpened"] == counts["BlockClosed"] == 5 and counts["BlockExtended"] == 1
     assert counts["CreditAwarded"] == (20 - len(NOT_MET)) + 19
 
     await api.caught_up()

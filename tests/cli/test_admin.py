@@ -439,6 +439,12 @@ async def test_a_block_cohort_is_started_fed_shown_and_steered(served: Served) -
     wrong = await served.run("import", "tasks", "cli-fr", str(examples / "imports" / "placement" / "tasks.csv"))
     assert wrong.exit_code == 2
     assert "no open block takes tasks files; the open blocks are: enrolment" in wrong.output
+    zoneless = await served.run("cohort", "extend-block", "cli-fr", "enrolment", "2030-01-01T18:00", "--reason", "r")
+    assert zoneless.exit_code == 2 and "has no zone" in zoneless.output
+    extended = await served.run(
+        "cohort", "extend-block", "cli-fr", "enrolment", "2099-01-01T18:00:00+08:00", "--reason", "两个区县补报"
+    )
+    assert extended.exit_code == 0 and "extended" in extended.output, extended.output
     closed = await served.run("cohort", "close-block", "cli-fr", "enrolment", "--reason", "名单已确定")
     assert closed.exit_code == 0, closed.output
     again = await served.run("cohort", "close-block", "cli-fr", "enrolment", "--reason", "twice")

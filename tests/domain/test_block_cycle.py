@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from cohortflow.domain.block_cycle import BlockCycleState, decide_close_block, import_block, timeline
+from cohortflow.domain.block_cycle import (
+    BlockCycleState,
+    decide_close_block,
+    decide_extend_block,
+    import_block,
+    timeline,
+)
 from cohortflow.domain.block_progress import completion, credit_awards, met, reaches, replacement, selections
 from cohortflow.domain.block_records import SubmissionCheck
 from cohortflow.domain.block_reminders import block_reminders_due, still_to_hand_in
@@ -20,6 +26,7 @@ from cohortflow.domain.blocks.selection import Selection
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.events import (
     AnonymousAnswerRecorded,
+    BlockExtended,
     CandidateNominated,
     CohortCompleted,
     Event,
@@ -106,6 +113,55 @@ def test_an_early_close_comes_before_anything_else_and_names_what_is_open() -> N
     step = closing.next_step(t)
     assert step is not None and step.key == "close:placement"
     assert closing.ran(step, START).closing == {}
+
+
+def test_an_extension_moves_the_blocks_close_and_every_later_step_by_as_much() -> None:
+    t = template("placement")
+    state = run(BlockCycleState(started_at=START, day_seconds=86_400), t, "close:placement")
+    close = state.closes_at(t, "placement")
+    later = close + timedelta(days=5)
+    extended, event = decide_extend_block(state, t, "placement", later, "host school closed for a week")
+    assert event == BlockExtended(
+        block="placement", previous_close=close, new_close=later, reason="host school closed for a week"
+    )
+    assert extended.closes_at(t, "placement") == later
+    assert extended.opens_at(t, "report-back") == state.opens_at(t, "report-back") + timedelta(days=5)
+    assert extended.opens_at(t, "placement") == state.opens_at(t, "placement")  # what already ran stays put
+    for step in timeline(t):
+        assert extended.at(step) - state.at(step) == (timedelta(days=5) if step.day >= 42 else timedelta(0))
+    before_the_deadline = [d for d in block_reminders_due(t, extended) if d.rule == "daily-log"]
+    assert before_the_deadline and all(d.deadline == later for d in before_the_deadline)
+
+
+def test_an_extension_is_refused_with_the_reason_and_nothing_changes() -> None:
+    t = template("placement")
+    state = run(BlockCycleState(started_at=START, day_seconds=86_400), t, "close:placement")
+    close = state.closes_at(t, "placement")
+    with pytest.raises(CommandRefused, match="needs a reason"):
+        decide_extend_block(state, t, "placement", close + timedelta(days=1), "")
+    with pytest.raises(CommandRefused, match="block report-back is not open \\(open now: placement\\)"):
+        decide_extend_block(state, t, "report-back", close + timedelta(days=1), "r")
+    with pytest.raises(CommandRefused, match="is not after the current one"):
+        decide_extend_block(state, t, "placement", close, "r")
+    closing = decide_close_block(state, t, "placement", "done")
+    with pytest.raises(CommandRefused, match="being closed early"):
+        decide_extend_block(closing, t, "placement", close + timedelta(days=1), "r")
+
+
+def test_a_block_closed_early_holds_the_rest_back_only_by_the_extension_it_used() -> None:
+    t = template("placement")
+    state = run(BlockCycleState(started_at=START, day_seconds=86_400), t, "close:placement")
+    close, opens = state.closes_at(t, "placement"), state.opens_at(t, "report-back")
+    extended, _ = decide_extend_block(state, t, "placement", close + timedelta(days=10), "late logs")
+    step = decide_close_block(extended, t, "placement", "all in").next_step(t)
+    assert step is not None and step.key == "close:placement"
+
+    two_days_late = decide_close_block(extended, t, "placement", "all in").ran(step, close + timedelta(days=2))
+    assert two_days_late.opens_at(t, "report-back") == opens + timedelta(days=2)
+    on_time = decide_close_block(extended, t, "placement", "all in").ran(step, close - timedelta(days=1))
+    assert on_time.opens_at(t, "report-back") == opens and on_time.extensions == ()
+    ran_out = extended.ran(step, close + timedelta(days=10))  # closed on its extended day: all of it used
+    assert ran_out.opens_at(t, "report-back") == opens + timedelta(days=10)
 
 
 def test_an_import_goes_to_the_open_block_that_takes_its_kind_or_is_refused_by_name() -> None:
