@@ -29,7 +29,7 @@ from cohortflow.services.cohorts import start_block_cohort, start_cohort
 from cohortflow.services.plans import start_plan
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.migrate import upgrade
-from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleWorkflow, CloseBlock
+from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleWorkflow, CloseBlock, ExtendBlock
 from cohortflow.workflows.cohort_cycle import (
     CohortCycleInput,
     CohortCycleWorkflow,
@@ -141,6 +141,11 @@ async def _run_blocks(env: WorkflowEnvironment, store: EventStore, tag: str, upl
             await handle.execute_update(
                 BlockCycleWorkflow.withdraw_participant, Withdraw(participant_id="P000002", reason="replay")
             )
+            later = moment + timedelta(days=2)  # report-back's close is the next step
+            await handle.execute_update(
+                BlockCycleWorkflow.extend_block, ExtendBlock(block="report-back", new_close=later, reason="replay")
+            )
+            return
         if "follow-up" in open_now and "close" not in steered:
             steered.add("close")
             await handle.execute_update(BlockCycleWorkflow.close_block, CloseBlock(block="follow-up", reason="replay"))
