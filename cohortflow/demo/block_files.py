@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 
-from cohortflow.demo.csv_files import File, csv_file
+from cohortflow.demo.csv_files import File, csv_file, nominee_cells
 from cohortflow.demo.sample import nominee
 from cohortflow.domain.block_progress import reaches
 from cohortflow.domain.blocks.common import BlockBase
@@ -46,22 +46,7 @@ def nominees(template: ProgrammeTemplate, seed: int) -> File:
         for code, quota in shares:
             for _ in range(quota):
                 row = nominee(len(rows) + 1, code, names.get(code, FALLBACK_PREFECTURE[1]), seed)
-                rows.append(
-                    {
-                        "participant_id": row.participant_id,
-                        "name": row.name,
-                        "national_id": row.national_id,
-                        "gender": row.gender,
-                        "prefecture_code": row.prefecture_code,
-                        "school": row.school,
-                        "role": row.role,
-                        "email": row.email or "",
-                        "phone": row.phone or "",
-                        "locale": row.locale,
-                        "track": track.code,
-                        "school_level": next(levels, "primary"),
-                    }
-                )
+                rows.append(nominee_cells(row, track=track.code, school_level=next(levels, "primary")))
     return csv_file("nominees", rows)
 
 

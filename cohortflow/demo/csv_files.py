@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 
+from cohortflow.domain.nomination import NomineeRow
 from cohortflow.domain.vocabulary import ImportKind
 from cohortflow.imports.columns import COLUMNS
 
@@ -19,3 +20,21 @@ def csv_file(kind: ImportKind, rows: Sequence[Mapping[str, object]]) -> File:
     writer.writeheader()
     writer.writerows(rows)
     return kind, out.getvalue().encode("utf-8")
+
+
+def nominee_cells(row: NomineeRow, *, track: str = "", school_level: str = "") -> dict[str, object]:
+    """A nominee as a line of the nomination sheet."""
+    return {
+        "participant_id": row.participant_id,
+        "name": row.name,
+        "national_id": row.national_id,
+        "gender": row.gender,
+        "prefecture_code": row.prefecture_code,
+        "school": row.school or "",
+        "role": row.role or "",
+        "email": row.email or "",
+        "phone": row.phone or "",
+        "locale": row.locale,
+        "track": track,
+        "school_level": school_level,
+    }

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from temporalio.client import Client
 
 from cohortflow.demo import sample
-from cohortflow.demo.csv_files import File, csv_file
+from cohortflow.demo.csv_files import File, csv_file, nominee_cells
 from cohortflow.demo.feeding import POLL_SECONDS, FeedRefused, Progress, query_status
 from cohortflow.domain.facts import CohortFacts, ParticipantFacts
 from cohortflow.domain.programme import Programme
@@ -82,23 +82,7 @@ def nominees(programme: Programme, seed: int) -> File:
     """The nomination sheet: everyone the prefectures nominate, exactly filling each quota."""
     return csv_file(
         "nominees",
-        [
-            {
-                "participant_id": row.participant_id,
-                "name": row.name,
-                "national_id": row.national_id,
-                "gender": row.gender,
-                "prefecture_code": row.prefecture_code,
-                "school": row.school or "",
-                "role": row.role or "",
-                "email": row.email or "",
-                "phone": row.phone or "",
-                "locale": row.locale,
-                "track": "",
-                "school_level": "",
-            }
-            for row in sample.nominees(programme, seed)
-        ],
+        [nominee_cells(row) for row in sample.nominees(programme, seed)],
     )
 
 

@@ -29,6 +29,23 @@ class Stack:
 
 
 @contextmanager
+def local_database(settings: Settings, state_dir: Path) -> Iterator[str]:
+    """``DATABASE_URL``, or an embedded PostgreSQL with its data in ``state_dir/postgres``; migrated either way."""
+    postgres: EmbeddedPostgres | None = None
+    try:
+        database_url = settings.database_url
+        if database_url is None:
+            postgres = EmbeddedPostgres(state_dir.resolve() / "postgres")
+            database_url = postgres.ensure_database()
+            log.info("embedded PostgreSQL running", data=str(state_dir / "postgres"))
+        upgrade(database_url)
+        yield database_url
+    finally:
+        if postgres is not None:
+            postgres.stop()
+
+
+@contextmanager
 def local_stack(
     settings: Settings,
     state_dir: Path,
@@ -37,29 +54,21 @@ def local_stack(
     ui_port: int | None = None,
     headless: bool = False,
 ) -> Iterator[Stack]:
-    postgres: EmbeddedPostgres | None = None
     temporal: TemporalDevServer | None = None
-    try:
-        database_url = settings.database_url
-        if database_url is None:
-            postgres = EmbeddedPostgres(state_dir.resolve() / "postgres")
-            database_url = postgres.ensure_database()
-            log.info("embedded PostgreSQL running", data=str(state_dir / "postgres"))
-        upgrade(database_url)
-        address, ui = settings.temporal_address, None
-        if address is None:
-            temporal = TemporalDevServer(
-                state_dir / "temporal.sqlite",
-                port=temporal_port,
-                ui_port=ui_port,
-                headless=headless,
-                log_file=state_dir / "temporal.log",
-            )
-            address, ui = temporal.address, None if headless else temporal.ui_url
-            log.info("Temporal dev server running", address=address, ui=ui)
-        yield Stack(database_url, address, ui)
-    finally:
-        if temporal is not None:
-            temporal.stop()
-        if postgres is not None:
-            postgres.stop()
+    with local_database(settings, state_dir) as database_url:
+        try:
+            address, ui = settings.temporal_address, None
+            if address is None:
+                temporal = TemporalDevServer(
+                    state_dir / "temporal.sqlite",
+                    port=temporal_port,
+                    ui_port=ui_port,
+                    headless=headless,
+                    log_file=state_dir / "temporal.log",
+                )
+                address, ui = temporal.address, None if headless else temporal.ui_url
+                log.info("Temporal dev server running", address=address, ui=ui)
+            yield Stack(database_url, address, ui)
+        finally:
+            if temporal is not None:
+                temporal.stop()

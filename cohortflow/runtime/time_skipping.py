@@ -19,10 +19,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
-from cohortflow.runtime.postgres import EmbeddedPostgres
+from cohortflow.runtime.stack import local_database
 from cohortflow.runtime.temporal import installed_binary
 from cohortflow.settings import Settings
-from cohortflow.store.migrate import upgrade
 
 
 @dataclass(frozen=True)
@@ -44,18 +43,9 @@ async def start_time_skipping() -> WorkflowEnvironment:
 @asynccontextmanager
 async def time_skipping_stack(settings: Settings, state_dir: Path) -> AsyncIterator[SkippingStack]:
     """PostgreSQL (embedded unless ``DATABASE_URL`` is set), migrated, and a time-skipping Temporal server."""
-    postgres: EmbeddedPostgres | None = None
-    try:
-        database_url = settings.database_url
-        if database_url is None:
-            postgres = EmbeddedPostgres(state_dir.resolve() / "postgres")
-            database_url = postgres.ensure_database()
-        upgrade(database_url)
+    with local_database(settings, state_dir) as database_url:
         env = await start_time_skipping()
         try:
             yield SkippingStack(database_url, env)
         finally:
             await env.shutdown()
-    finally:
-        if postgres is not None:
-            postgres.stop()
