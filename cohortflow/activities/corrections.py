@@ -23,7 +23,7 @@ class CorrectionActivities(CohortActivities):
     @activity.defn
     @refusals_are_final
     async def correct_fact(self, req: CorrectFact) -> FactCorrected:
-        programme = await self.programme(req.ref)
+        programme = await self.pinned(req.ref)
 
         async def decide() -> list[FactCorrected]:
             facts = await self.facts(req.ref)

@@ -10,6 +10,7 @@ from cohortflow.domain.events import CorrectableField, FactCorrected
 from cohortflow.domain.facts import CohortFacts
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.records import batch_days, max_study_hours
+from cohortflow.domain.template import AnyTemplate
 
 
 class CorrectionRefused(ValueError):
@@ -18,7 +19,7 @@ class CorrectionRefused(ValueError):
 
 def decide_correction(
     facts: CohortFacts,
-    programme: Programme,
+    programme: AnyTemplate,
     participant_id: str,
     field: CorrectableField,
     value: str,
@@ -31,12 +32,13 @@ def decide_correction(
         raise CorrectionRefused(f"participant {participant_id} is not in this cohort")
     new: str | float | int
     if field == "hours":
+        limit = max_study_hours(_seven_phase(programme, field))
         new = _number(value, field)
-        limit = max_study_hours(programme)
         if not 0 <= new <= limit:
             raise CorrectionRefused(f"hours {new:g} is out of range 0–{limit:g} (the online phase's length)")
         previous: str | float | int = p.hours
     elif field == "days_present":
+        seven = _seven_phase(programme, field)
         number = _number(value, field)
         if not number.is_integer():
             raise CorrectionRefused(f"days_present must be a whole number, got {value!r}")
@@ -45,7 +47,7 @@ def decide_correction(
             raise CorrectionRefused(f"participant {participant_id} has no field-study placement")
         if p.days_total == 0:
             raise CorrectionRefused(f"no attendance is recorded for {participant_id} yet; import it before correcting")
-        days = batch_days(programme, p.site, p.batch)
+        days = batch_days(seven, p.site, p.batch)
         if not 0 <= new <= days:
             raise CorrectionRefused(f"days_present {new} is out of range 0–{days} (batch {p.batch}'s length)")
         previous = p.days_present
@@ -59,6 +61,15 @@ def decide_correction(
     return FactCorrected(
         participant_id=participant_id, field=field, previous=previous, value=new, reason=reason.strip()
     )
+
+
+def _seven_phase(programme: AnyTemplate, field: str) -> Programme:
+    if not isinstance(programme, Programme):
+        raise CorrectionRefused(
+            f"a block template's cohort keeps no {field} of its own: its records are per block, where the latest "
+            "imported record stands; import a corrected file while the block is open"
+        )
+    return programme
 
 
 def _number(value: str, field: str) -> float:

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         WithdrawalOutcome,
         WithdrawFromBlocks,
     )
+    from cohortflow.activities.corrections import CorrectFact, CorrectionActivities
     from cohortflow.activities.cycle_records import CycleRecordActivities, RecordCycleEvent
     from cohortflow.activities.imports import ImportActivities, ImportOutcome, ImportRecords
     from cohortflow.activities.reminders import ReminderActivities
@@ -45,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from cohortflow.domain.block_reminders import block_reminders_due
     from cohortflow.domain.cycle import CommandRefused, check_recordable
+    from cohortflow.domain.events import FactCorrected
     from cohortflow.domain.reminder_schedule import ReminderDue
     from cohortflow.domain.template import ProgrammeTemplate
     from cohortflow.workflows.cohort_cycle import (
@@ -321,11 +323,25 @@ class BlockCycleWorkflow(CycleWorkflow):
 
     @workflow.update
     async def correct_fact(self, req: Correction) -> AdminOutcome:
-        raise ApplicationError("unreachable: refused by the validator")
+        async with self._commands:
+            corrected: FactCorrected = await self._refusable(
+                CorrectionActivities.correct_fact,
+                CorrectFact(
+                    ref=self._ref(req.actor),
+                    request_id=request_id(req.participant_id),
+                    participant_id=req.participant_id,
+                    field=req.field,
+                    value=req.value,
+                    reason=req.reason,
+                ),
+            )
+        return AdminOutcome(outcome="corrected", correction=corrected)
 
     @correct_fact.validator
-    def _refuse_correction(self, req: Correction) -> None:
-        raise CommandRefused("correcting a fact of a block template's cohort is not supported yet")
+    def _validate_correct_fact(self, req: Correction) -> None:
+        check_recordable(req.model_dump())
+        if not req.reason.strip():
+            raise CommandRefused("a correction needs a reason")
 
     @workflow.query
     def status(self) -> BlockCycleStatus:

@@ -144,6 +144,12 @@ async def test_the_placement_example_runs_from_imports_to_completion_with_credit
     assert naive.status_code == 422
     closed = await api.http.post(extend, json={**body, "block": "placement"}, headers=api.as_("admin"))
     assert closed.json()["detail"] == "block placement is not open (open now: report-back)"
+    correct = f"/api/v1/cohorts/{COHORT}/corrections"
+    school = {"participant_id": "PL003", "field": "school", "value": "芙蓉区第三小学", "reason": "学校更名"}
+    corrected = await api.http.post(correct, json=school, headers=api.as_("admin"))
+    assert corrected.status_code == 200 and corrected.json()["correction"]["previous"] != "芙蓉区第三小学"
+    hours = await api.http.post(correct, json={**school, "field": "hours", "value": "3"}, headers=api.as_("admin"))
+    assert hours.status_code == 409 and "keeps no hours of its own" in hours.json()["detail"]
 
     await enter(api, time_skipping, "follow-up", 33)  # its 30 days and the 3 of the extension
     assert (await upload(api, "follow_up", FILES / "follow_up.csv"))["applied"] == 40
@@ -155,7 +161,8 @@ async def test_the_placement_example_runs_from_imports_to_completion_with_credit
     assert result["counters"]["completed"] == completers
     counts = await event_types(store, COHORT)
     assert counts["ParticipantCompleted"] == completers
-    assert counts["BlockOpened"] == counts["BlockClosed"] == 5 and counts["BlockExtended"] == 1
+    assert counts["BlockOpened"] == counts["BlockClosed"] == 5
+    assert counts["BlockExtended"] == counts["FactCorrected"] == 1
     assert counts["CreditAwarded"] == (20 - len(NOT_MET)) + 19
 
     await api.caught_up()

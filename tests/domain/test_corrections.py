@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import re
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import pytest
+import yaml
 
 from cohortflow.domain.corrections import CorrectionRefused, decide_correction
 from cohortflow.domain.events import CorrectableField, FactCorrected, FieldPlacementAssigned, ParticipantWithdrawn
 from cohortflow.domain.facts import CohortFacts
+from cohortflow.domain.template import parse_template
 
 from .builders import History, programme
 
+EXAMPLES = Path(__file__).parents[2] / "examples" / "programmes"
 PROG = programme()  # online phase 30 days (720 hours); batch B1 is 14 days
 
 
@@ -200,3 +204,18 @@ def test_a_days_present_correction_without_an_attendance_record_is_refused() -> 
     history = cohort()
     with pytest.raises(CorrectionRefused, match="no attendance is recorded for P3 yet"):
         decide_correction(history.facts(), PROG, "P3", "days_present", "14", "签到表漏记")
+
+
+# --- a block template's cohort -----------------------------------------------------------------
+
+
+def test_a_block_cohorts_names_are_corrected_but_its_per_block_records_are_reimported() -> None:
+    placement = parse_template(yaml.safe_load((EXAMPLES / "placement.yaml").read_text(encoding="utf-8")))
+    corrected = decide_correction(facts(), placement, "P1", "school", "长沙市实验小学", "调动")
+    assert corrected.value == "长沙市实验小学"
+    for field in ("hours", "days_present"):
+        with refused(
+            f"a block template's cohort keeps no {field} of its own: its records are per block, where the latest "
+            "imported record stands; import a corrected file while the block is open"
+        ):
+            decide_correction(facts(), placement, "P1", field, "3", "r")
