@@ -67,7 +67,7 @@ class BlockCycleInput(BaseModel):
     cohort_id: str
     template: ProgrammeTemplate
     day_seconds: float = 86_400.0
-    """Length of a programme day; the demo and benchmarks compress it."""
+    """Length of a programme day; tests against a real dev server compress it (the demo skips time instead)."""
     actor: str = "system:cohort-cycle"
     state: BlockCycleState | None = None
     """Set when the workflow continues as new."""

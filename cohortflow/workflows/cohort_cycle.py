@@ -69,7 +69,7 @@ class CohortCycleInput(BaseModel):
     cohort_id: str
     programme: Programme
     day_seconds: float = 86_400.0
-    """Length of a programme day; the demo and benchmarks compress it."""
+    """Length of a programme day; tests against a real dev server compress it (the demo skips time instead)."""
     feed: SampleFeed | None = None
     """Only in histories recorded before v6 (see :class:`SampleFeed`)."""
     actor: str = "system:cohort-cycle"
