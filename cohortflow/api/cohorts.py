@@ -22,17 +22,16 @@ from cohortflow.services import programmes
 from cohortflow.services.cohorts import start_block_cohort, start_cohort
 from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleStatus, CloseBlock, ExtendBlock
 from cohortflow.workflows.cohort_cycle import (
-    AdminOutcome,
     ClosePhase,
     CohortCycleInput,
     CohortCycleWorkflow,
-    Correction,
     CycleStatus,
     ExtendDeadline,
     PlaceFill,
     Withdraw,
     workflow_id,
 )
+from cohortflow.workflows.cycle_support import AdminOutcome, Correction
 
 router = APIRouter(prefix="/api/v1/cohorts", tags=["cohorts"])
 COHORT_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"

@@ -33,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
         WithdrawalOutcome,
         WithdrawFromBlocks,
     )
-    from cohortflow.activities.corrections import CorrectFact, CorrectionActivities
     from cohortflow.activities.cycle_records import CycleRecordActivities, RecordCycleEvent
     from cohortflow.activities.imports import ImportActivities, ImportOutcome, ImportRecords
     from cohortflow.activities.reminders import ReminderActivities
@@ -46,21 +45,18 @@ with workflow.unsafe.imports_passed_through():
     )
     from cohortflow.domain.block_reminders import block_reminders_due
     from cohortflow.domain.cycle import CommandRefused, check_recordable
-    from cohortflow.domain.events import FactCorrected
     from cohortflow.domain.reminder_schedule import ReminderDue
     from cohortflow.domain.template import ProgrammeTemplate
     from cohortflow.workflows.cohort_cycle import (
-        AdminOutcome,
         ClosePhase,
         CohortCycleResult,
-        Correction,
         Counters,
         ExtendDeadline,
         FileImport,
         PlaceFill,
         Withdraw,
     )
-    from cohortflow.workflows.cycle_support import CycleWorkflow, refusal, reminder_id, request_id
+    from cohortflow.workflows.cycle_support import AdminOutcome, CycleWorkflow, refusal, reminder_id, request_id
 
 
 class BlockCycleInput(BaseModel):
@@ -114,9 +110,6 @@ class BlockCycleWorkflow(CycleWorkflow):
         super().__init__()
         self._inp: BlockCycleInput | None = None
         self._state: BlockCycleState | None = None
-        # Steps and admin commands decide from the facts as they are: one at a time, so a block never
-        # closes (and awards its credits) while an import into it is still being applied.
-        self._commands = asyncio.Lock()
 
     @workflow.run
     async def run(self, inp: BlockCycleInput) -> CohortCycleResult:
@@ -273,7 +266,7 @@ class BlockCycleWorkflow(CycleWorkflow):
 
     @workflow.update
     async def withdraw_participant(self, req: Withdraw) -> AdminOutcome:
-        async with self._commands:
+        async with self._commands:  # which blocks are open is read once the command has its turn
             state = self._state_now()
             outcome: WithdrawalOutcome = await self._refusable(
                 BlockActivities.withdraw_from_blocks,
@@ -320,28 +313,6 @@ class BlockCycleWorkflow(CycleWorkflow):
     @fill_place.validator
     def _refuse_fill_place(self, req: PlaceFill) -> None:
         raise CommandRefused("filling a place of a block template's cohort is not supported yet")
-
-    @workflow.update
-    async def correct_fact(self, req: Correction) -> AdminOutcome:
-        async with self._commands:
-            corrected: FactCorrected = await self._refusable(
-                CorrectionActivities.correct_fact,
-                CorrectFact(
-                    ref=self._ref(req.actor),
-                    request_id=request_id(req.participant_id),
-                    participant_id=req.participant_id,
-                    field=req.field,
-                    value=req.value,
-                    reason=req.reason,
-                ),
-            )
-        return AdminOutcome(outcome="corrected", correction=corrected)
-
-    @correct_fact.validator
-    def _validate_correct_fact(self, req: Correction) -> None:
-        check_recordable(req.model_dump())
-        if not req.reason.strip():
-            raise CommandRefused("a correction needs a reason")
 
     @workflow.query
     def status(self) -> BlockCycleStatus:

@@ -23,7 +23,6 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from cohortflow.activities.base import CohortRef
     from cohortflow.activities.completion import CompleteCohort, CompletionActivities, CompletionResult
-    from cohortflow.activities.corrections import CorrectFact, CorrectionActivities
     from cohortflow.activities.cycle_records import CycleRecordActivities, RecordCohortStarted, RecordCycleEvent
     from cohortflow.activities.field_study import AssignPlacements, FieldStudyActivities
     from cohortflow.activities.imports import ImportActivities, ImportOutcome, ImportRecords
@@ -40,10 +39,16 @@ with workflow.unsafe.imports_passed_through():
         decide_close_phase,
         decide_extend_deadline,
     )
-    from cohortflow.domain.events import CorrectableField, Event, FactCorrected, ImportKind, PhaseClosed, PhaseOpened
+    from cohortflow.domain.events import Event, ImportKind, PhaseClosed, PhaseOpened
     from cohortflow.domain.programme import PhaseKind, Programme
     from cohortflow.domain.reminder_schedule import ReminderDue, reminders_due
-    from cohortflow.workflows.cycle_support import CycleWorkflow, refusal, reminder_id, request_id
+    from cohortflow.workflows.cycle_support import (
+        AdminOutcome,
+        CycleWorkflow,
+        refusal,
+        reminder_id,
+        request_id,
+    )
     from cohortflow.workflows.field_study_site import FieldStudySiteInput, FieldStudySiteWorkflow
     from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
 
@@ -115,14 +120,6 @@ class PlaceFill(BaseModel):
     actor: str = "admin"
 
 
-class Correction(BaseModel):
-    participant_id: str
-    field: CorrectableField
-    value: str
-    reason: str
-    actor: str = "admin"
-
-
 class FileImport(BaseModel):
     kind: ImportKind
     digest: str
@@ -132,15 +129,6 @@ class FileImport(BaseModel):
     actor: str = "admin"
     block: str | None = None
     """In a block template's cohort: the open block the file is for, if more than one takes its kind."""
-
-
-class AdminOutcome(BaseModel):
-    outcome: str
-    phase: PhaseKind | None = None
-    deadline: datetime | None = None
-    replaced_by: str | None = None
-    promoted: str | None = None
-    correction: FactCorrected | None = None
 
 
 class CycleStatus(BaseModel):
@@ -166,9 +154,6 @@ class CohortCycleWorkflow(CycleWorkflow):
         self._state: CycleState | None = None
         self._wake = False
         self._close_reason = ""
-        # Admin commands decide from the facts as they are; one at a time, so two imports
-        # (or an import and a withdrawal) never decide from the same stale facts.
-        self._commands = asyncio.Lock()
 
     # ----------------------------------------------------------------- run
     @workflow.run
@@ -379,27 +364,6 @@ class CohortCycleWorkflow(CycleWorkflow):
             raise CommandRefused("the cohort has finished")
 
     @workflow.update
-    async def correct_fact(self, req: Correction) -> AdminOutcome:
-        corrected: FactCorrected = await self._admin_activity(
-            CorrectionActivities.correct_fact,
-            CorrectFact(
-                ref=self._ref(req.actor),
-                request_id=request_id(req.participant_id),
-                participant_id=req.participant_id,
-                field=req.field,
-                value=req.value,
-                reason=req.reason,
-            ),
-        )
-        return AdminOutcome(outcome="corrected", correction=corrected)
-
-    @correct_fact.validator
-    def _validate_correct_fact(self, req: Correction) -> None:
-        check_recordable(req.model_dump())
-        if not req.reason.strip():
-            raise CommandRefused("a correction needs a reason")
-
-    @workflow.update
     async def import_file(self, req: FileImport) -> ImportOutcome:
         outcome: ImportOutcome = await self._admin_activity(
             ImportActivities.import_records,
@@ -457,11 +421,6 @@ class CohortCycleWorkflow(CycleWorkflow):
 
     def _deadline(self) -> datetime:
         return self._state_now().deadline(self._input().programme)
-
-    async def _admin_activity(self, fn: Any, arg: BaseModel) -> Any:
-        """Run an admin command's activity, one command at a time; a refusal answers the administrator."""
-        async with self._commands:
-            return await self._refusable(fn, arg)
 
     async def _record(self, step: str, event: Event, actor: str | None = None) -> None:
         await self._activity(

@@ -1,16 +1,19 @@
-"""What both cohort cycles share: running activities, passing refusals on, and the one reminder timer.
+"""What both cohort cycles share: running activities, one admin command at a time, refusals, corrections
+and the one reminder timer.
 
 :class:`~cohortflow.workflows.cohort_cycle.CohortCycleWorkflow` (seven
 phases) and :class:`~cohortflow.workflows.block_cycle.BlockCycleWorkflow`
 (block templates) differ in their calendar and in how a reminder's moments
-are found; how an activity runs, how a refusal reaches the administrator and
-how reminders are queued one occurrence at a time is the same, and lives here.
+are found; how an activity runs, how commands take turns, how a refusal
+reaches the administrator, how a fact is corrected and how reminders are
+queued one occurrence at a time is the same, and lives here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
@@ -19,10 +22,30 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from cohortflow.activities.base import CohortRef
+    from cohortflow.activities.corrections import CorrectFact, CorrectionActivities
     from cohortflow.activities.reminders import QueueReminders
-    from cohortflow.domain.cycle import CommandRefused
+    from cohortflow.domain.cycle import CommandRefused, check_recordable
+    from cohortflow.domain.events import CorrectableField, FactCorrected
+    from cohortflow.domain.programme import PhaseKind
     from cohortflow.domain.reminder_schedule import ReminderDue
     from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
+
+
+class Correction(BaseModel):
+    participant_id: str
+    field: CorrectableField
+    value: str
+    reason: str
+    actor: str = "admin"
+
+
+class AdminOutcome(BaseModel):
+    outcome: str
+    phase: PhaseKind | None = None
+    deadline: datetime | None = None
+    replaced_by: str | None = None
+    promoted: str | None = None
+    correction: FactCorrected | None = None
 
 
 def reminder_id(due: ReminderDue) -> str:
@@ -58,6 +81,9 @@ class CycleWorkflow:
         self._state: object | None = None
         self._reminders: asyncio.Task[None] | None = None
         self._reminding = False
+        # Steps and admin commands decide from the facts as they are: one at a time, so two imports (or an
+        # import and a withdrawal) never decide from the same stale facts, and nothing closes mid-import.
+        self._commands = asyncio.Lock()
 
     # What a cycle tells its base.
     def _input(self) -> CycleInput:
@@ -95,6 +121,33 @@ class CycleWorkflow:
             if isinstance(refusal, ApplicationError) and refusal.non_retryable:
                 raise ApplicationError(refusal.message, type=refusal.type, non_retryable=True) from None
             raise
+
+    async def _admin_activity(self, fn: Any, arg: BaseModel) -> Any:
+        """Run an admin command's activity, one command at a time; a refusal answers the administrator."""
+        async with self._commands:
+            return await self._refusable(fn, arg)
+
+    # Commands both forms answer alike.
+    @workflow.update
+    async def correct_fact(self, req: Correction) -> AdminOutcome:
+        corrected: FactCorrected = await self._admin_activity(
+            CorrectionActivities.correct_fact,
+            CorrectFact(
+                ref=self._ref(req.actor),
+                request_id=request_id(req.participant_id),
+                participant_id=req.participant_id,
+                field=req.field,
+                value=req.value,
+                reason=req.reason,
+            ),
+        )
+        return AdminOutcome(outcome="corrected", correction=corrected)
+
+    @correct_fact.validator
+    def _validate_correct_fact(self, req: Correction) -> None:
+        check_recordable(req.model_dump())
+        if not req.reason.strip():
+            raise CommandRefused("a correction needs a reason")
 
     # Reminders.
     def _pending_reminders(self) -> list[ReminderDue]:

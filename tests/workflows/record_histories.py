@@ -33,11 +33,11 @@ from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleWorkflow
 from cohortflow.workflows.cohort_cycle import (
     CohortCycleInput,
     CohortCycleWorkflow,
-    Correction,
     ExtendDeadline,
     FileImport,
     Withdraw,
 )
+from cohortflow.workflows.cycle_support import Correction
 from cohortflow.workflows.rotation_plan import RotationPlanInput, RotationPlanWorkflow
 from tests.workflows.helpers import feed_phase, feed_until_done, running_worker, terminate_cohorts, wait_for_status
 
