@@ -83,6 +83,11 @@ class ImportOutcome(BaseModel):
     rejects_file: bool = False
 
 
+def upload_path(uploads: Path, digest: str) -> Path:
+    """Where an uploaded file lies: under its SHA-256 digest, so the same content is one file."""
+    return uploads / digest
+
+
 def rejects_path(uploads: Path, digest: str) -> Path:
     return uploads / f"{digest}.rejects.csv"
 
@@ -138,7 +143,7 @@ class ImportActivities(CohortActivities):
                 applied=done.applied,
                 rejected=done.rejected,
             )
-        path = self.uploads / req.digest
+        path = upload_path(self.uploads, req.digest)
         if not path.is_file():
             return _refused(req, f"no uploaded file has digest {req.digest}")
         programme = await self.pinned(req.ref)

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from cohortflow.activities.base import refusals_are_final
-from cohortflow.activities.imports import REPORTED_PROBLEMS
+from cohortflow.activities.imports import REPORTED_PROBLEMS, upload_path
 from cohortflow.activities.plan_enrolments import roster_keys
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.events import Event, Metadata, PlanStarted
@@ -111,7 +111,7 @@ class PlanActivities:
         earlier = await self.store.recorded(f"{req.ref.workflow_id}/{step}")
         if earlier is not None:
             return RosterOutcome(status="duplicate", digest=req.digest, rows=len(earlier), applied=len(earlier))
-        path = self.uploads / req.digest if self.uploads else None
+        path = upload_path(self.uploads, req.digest) if self.uploads else None
         if path is None or not path.is_file():
             return RosterOutcome(
                 status="refused", digest=req.digest, problems=[f"no uploaded file has digest {req.digest}"]

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
 from cohortflow.access.roles import Permission, Principal
-from cohortflow.activities.imports import ImportOutcome, rejects_path
+from cohortflow.activities.imports import ImportOutcome, rejects_path, upload_path
 from cohortflow.api.auth import require
 from cohortflow.api.errors import BodyTooLarge, UnsupportedUpload
 from cohortflow.domain.events import ImportKind
@@ -54,7 +54,7 @@ async def save_upload(upload: UploadFile, uploads: Path, limit: int) -> str:
                 sha.update(chunk)
                 out.write(chunk)
         digest = sha.hexdigest()
-        os.replace(tmp, uploads / digest)  # same content, same name: a second upload just replaces it
+        os.replace(tmp, upload_path(uploads, digest))  # same content, same name: a second upload just replaces it
         return digest
     finally:
         Path(tmp).unlink(missing_ok=True)

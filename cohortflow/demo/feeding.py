@@ -26,7 +26,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from cohortflow.activities import Activities
 from cohortflow.activities.base import CohortRef
-from cohortflow.activities.imports import ImportOutcome, ImportRecords
+from cohortflow.activities.imports import ImportOutcome, ImportRecords, upload_path
 from cohortflow.demo.csv_files import File
 from cohortflow.workflows.cohort_cycle import FileImport, workflow_id
 
@@ -78,7 +78,7 @@ def stage(uploads: Path, content: bytes) -> str:
     """Leave a file in the uploads directory under its digest, as the API does after an upload; the digest."""
     digest = hashlib.sha256(content).hexdigest()
     uploads.mkdir(parents=True, exist_ok=True)
-    (uploads / digest).write_bytes(content)
+    upload_path(uploads, digest).write_bytes(content)
     return digest
 
 
