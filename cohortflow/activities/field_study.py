@@ -9,6 +9,9 @@ from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are
 from cohortflow.domain.events import FieldBatchCompleted, FieldPlacementAssigned
 from cohortflow.domain.placement import allocate
 
+PLACEMENTS_STEP = "field_study/placements"
+"""The business step that records every field-study placement, in one batch."""
+
 
 class AssignPlacements(BaseModel):
     ref: CohortRef
@@ -39,7 +42,7 @@ class FieldStudyActivities(CohortActivities):
             return allocate(list((await self.facts(req.ref)).selected), programme.field_study)
 
         per_site: dict[str, int] = {}
-        for p in await self.decide_once(req.ref, "field_study/placements", decide, programme=programme):
+        for p in await self.decide_once(req.ref, PLACEMENTS_STEP, decide, programme=programme):
             assert isinstance(p, FieldPlacementAssigned)
             per_site[p.site] = per_site.get(p.site, 0) + 1
         return per_site

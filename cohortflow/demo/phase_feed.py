@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from temporalio.client import Client
 
+from cohortflow.activities.field_study import PLACEMENTS_STEP
 from cohortflow.demo import sample
 from cohortflow.demo.csv_files import File, csv_file, nominee_cells
 from cohortflow.demo.feeding import POLL_SECONDS, FeedRefused, Progress, query_status
@@ -23,7 +24,7 @@ from cohortflow.domain.facts import CohortFacts, ParticipantFacts
 from cohortflow.domain.programme import Programme
 from cohortflow.readmodels.cohort_facts import cohort_facts
 from cohortflow.store.eventstore import EventStore
-from cohortflow.workflows.cohort_cycle import CycleStatus
+from cohortflow.workflows.cohort_cycle import CycleStatus, workflow_id
 
 PLACEMENT_WAIT_SECONDS = 300.0
 """How long attendance waits for the field-study placements, which the cohort makes as the phase opens."""
@@ -66,16 +67,18 @@ class PhaseFeed:
         return [p for p in facts.participants.values() if not p.withdrawn]
 
     async def _placed(self) -> CohortFacts:
-        """The facts once everyone selected has a site and batch."""
+        """The facts once the cohort has recorded its placements (it makes them as the phase opens)."""
+        facts = await self._facts()
+        if not facts.active_selected():
+            return facts  # nobody to place: no placements will be recorded
+        key = f"{workflow_id(self.cohort_id)}/{PLACEMENTS_STEP}"
         waited = 0.0
-        while True:
-            facts = await self._facts()
-            if all(p.site for p in facts.active_selected()):
-                return facts
+        while await self.store.recorded(key) is None:  # one indexed lookup, not a fold of the whole cohort
             if waited > PLACEMENT_WAIT_SECONDS:
                 raise FeedRefused(f"field_study: nobody was placed within {PLACEMENT_WAIT_SECONDS:.0f} s")
-            await asyncio.sleep(POLL_SECONDS * 4)
-            waited += POLL_SECONDS * 4
+            await asyncio.sleep(POLL_SECONDS)
+            waited += POLL_SECONDS
+        return await self._facts()
 
 
 def nominees(programme: Programme, seed: int) -> File:
