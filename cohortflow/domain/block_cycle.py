@@ -14,7 +14,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cohortflow.domain.cycle import CommandRefused
+from cohortflow.domain.cycle import CommandRefused, extension_used
 from cohortflow.domain.events import BlockExtended
 from cohortflow.domain.template import ProgrammeTemplate
 
@@ -102,7 +102,7 @@ class BlockCycleState(BaseModel):
         others = tuple((since, seconds) for since, seconds in self.extensions if since != day)
         planned = self.model_copy(update={"extensions": others})._on(day)
         granted = sum(seconds for since, seconds in self.extensions if since == day)
-        used = min(granted, max(0.0, (closed - planned).total_seconds()))
+        used = extension_used(granted, planned, closed)
         return (*others, (day, used)) if used else others
 
     def opens_at(self, template: ProgrammeTemplate, block: str) -> datetime:

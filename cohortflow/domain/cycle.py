@@ -20,6 +20,13 @@ class CommandRefused(ValueError):
     """An admin command that cannot be carried out; the message says why."""
 
 
+def extension_used(granted: float, planned: datetime, closed: datetime) -> float:
+    """Seconds of an extension of ``granted`` seconds that a close at ``closed`` used, the close having been
+    planned for ``planned``: extended for late files and closed once they are in, a phase or block holds the
+    rest of the programme back by no more than that."""
+    return min(granted, max(0.0, (closed - planned).total_seconds()))
+
+
 class CycleState(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -65,8 +72,7 @@ class CycleState(BaseModel):
         """
         shift = self.extension_seconds
         if programme is not None and self.closed_early:
-            planned = self._at(programme.phase(self.phase).end_day)
-            shift = min(shift, max(0.0, (at - planned).total_seconds()))
+            shift = extension_used(shift, self._at(programme.phase(self.phase).end_day), at)
         return self.model_copy(
             update={
                 "closed_at": {**self.closed_at, self.phase: at},
