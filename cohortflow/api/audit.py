@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
 from cohortflow.audit.as_of import ParticipantAsOf, participant_as_of
-from cohortflow.audit.journal import record_query
+from cohortflow.audit.journal import record_query, record_verification
 from cohortflow.audit.selection_replay import SelectionReplay, replay_selection
 from cohortflow.audit.verify import (
     ChainReport,
@@ -56,8 +56,7 @@ async def verify(
         )
     except (ForeignDigest, LookupError) as exc:
         raise _refuse(exc) from None
-    outcome = "intact" if report.ok else f"{report.breaks[0].kind} at {report.breaks[0].position}"
-    await record_query(store, principal.actor, "verify", {"cohort": cohort or ""}, outcome)
+    await record_verification(store, principal.actor, {"cohort": cohort or ""}, report)
     return report.model_dump(mode="json") | {"ok": report.ok}
 
 

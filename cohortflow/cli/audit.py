@@ -99,14 +99,13 @@ def verify(
     actor: Actor = DEFAULT_ACTOR,
 ) -> None:
     """Recompute the hash chain; report the first break, its position and its kind. Exit 1 if broken."""
-    from cohortflow.audit.journal import record_query
+    from cohortflow.audit.journal import record_verification
     from cohortflow.audit.verify import verify_cohort, verify_store
 
     async def work(store: EventStore) -> ChainReport:
         expected = _load_digest(digest_file)
         report = await (verify_store(store, expected) if cohort is None else verify_cohort(store, cohort, expected))
-        outcome = "intact" if report.ok else f"{report.breaks[0].kind} at {report.breaks[0].position}"
-        await record_query(store, actor, "verify", {"cohort": cohort or "", "digest": str(digest_file or "")}, outcome)
+        await record_verification(store, actor, {"cohort": cohort or "", "digest": str(digest_file or "")}, report)
         return report
 
     report = _run(work)

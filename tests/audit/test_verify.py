@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
+from cohortflow.audit.journal import AUDIT_STREAM, record_verification
 from cohortflow.audit.verify import ExportedDigest, ForeignDigest, export_digest, verify_cohort, verify_store
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import NewEvent
@@ -69,6 +70,22 @@ async def test_a_truncated_tail_is_caught_only_with_the_digest(
     assert (await verify_store(store)).ok  # what is left is self-consistent
     report = await verify_store(store, digest)
     assert [(b.position, b.kind) for b in report.breaks] == [(10, "truncated")]
+
+
+async def test_verifying_a_broken_chain_records_nothing_and_names_the_same_break_every_time(
+    store: EventStore, superuser: psycopg.Connection
+) -> None:
+    digest = await fill(store)
+    superuser.execute("DELETE FROM events WHERE position > 9")
+    for _ in range(3):
+        report = await verify_store(store, digest)
+        await record_verification(store, "auditor:wang", {"cohort": ""}, report)
+        assert [(b.position, b.kind) for b in report.breaks] == [(10, "truncated")]
+    assert (await store.head()).position == 9
+    intact = await verify_store(store)
+    await record_verification(store, "auditor:wang", {"cohort": ""}, intact)
+    journal = [e async for e in store.read_stream(AUDIT_STREAM)]
+    assert [(e.data["query"], e.data["outcome"]) for e in journal] == [("verify", "intact")]
 
 
 async def test_a_rewritten_store_with_a_fresh_chain_is_caught(store: EventStore, superuser: psycopg.Connection) -> None:
