@@ -12,12 +12,19 @@ from typing import Literal
 
 from cohortflow.domain.events import ImportKind
 
+SHORT_TEXT = 100
+"""The longest value a column takes unless it says otherwise: codes, ids, names, numbers."""
+LONG_TEXT = 2000
+"""Free text: a task's summary, a log entry, a comment."""
+
 
 @dataclass(frozen=True)
 class Column:
     name: str
     aliases: tuple[str, ...] = ()
     required: bool = True
+    max_length: int = SHORT_TEXT
+    """Longer values are refused with the row, before anything is recorded: the store keeps every value for good."""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -40,9 +47,9 @@ COLUMNS: dict[TableKind, tuple[Column, ...]] = {
         *_PERSON,
         Column("gender", ("性别", "sex")),
         Column("prefecture_code", ("市州代码", "行政区划代码", "市州")),
-        Column("school", ("学校", "单位", "工作单位"), required=False),
+        Column("school", ("学校", "单位", "工作单位"), required=False, max_length=200),
         Column("role", ("职务", "职位"), required=False),
-        Column("email", ("邮箱", "电子邮箱", "e-mail"), required=False),
+        Column("email", ("邮箱", "电子邮箱", "e-mail"), required=False, max_length=254),
         Column("phone", ("手机", "手机号", "手机号码", "mobile"), required=False),
         Column("locale", ("语言", "language"), required=False),
         Column("track", ("培训类别", "类别", "项目类别", "track_code"), required=False),
@@ -60,7 +67,7 @@ COLUMNS: dict[TableKind, tuple[Column, ...]] = {
     "roster": (
         *_PERSON,
         Column("prefecture_code", ("市州代码", "区县代码", "行政区划代码", "市州", "区县")),
-        Column("school", ("学校", "单位", "工作单位"), required=False),
+        Column("school", ("学校", "单位", "工作单位"), required=False, max_length=200),
     ),
     "follow_up": (
         _PARTICIPANT,
@@ -78,15 +85,15 @@ COLUMNS: dict[TableKind, tuple[Column, ...]] = {
         _PARTICIPANT,
         Column("task", ("任务", "任务代码", "task_code")),
         Column("count", ("完成数量", "数量", "done")),
-        Column("summary", ("内容", "摘要", "text"), required=False),
+        Column("summary", ("内容", "摘要", "text"), required=False, max_length=LONG_TEXT),
     ),
     "daily_log": (
         _PARTICIPANT,
         Column("date", ("日期", "log_date")),
-        Column("entry", ("日志", "内容", "text")),
+        Column("entry", ("日志", "内容", "text"), max_length=LONG_TEXT),
     ),
     "host_assessment": (_PARTICIPANT, Column("score", ("评分", "得分", "考核得分"))),
-    "home_report": (_PARTICIPANT, Column("title", ("标题", "报告标题"), required=False)),
+    "home_report": (_PARTICIPANT, Column("title", ("标题", "报告标题"), required=False, max_length=200)),
     "evaluation_scores": (
         _PARTICIPANT,
         Column("round", ("轮次", "考核轮次", "round_code")),
@@ -95,7 +102,7 @@ COLUMNS: dict[TableKind, tuple[Column, ...]] = {
     ),
     "satisfaction": (
         Column("satisfaction", ("满意度", "score")),
-        Column("comment", ("意见", "建议", "意见建议"), required=False),
+        Column("comment", ("意见", "建议", "意见建议"), required=False, max_length=LONG_TEXT),
     ),
 }
 
@@ -119,6 +126,10 @@ def is_known_name(text: str) -> bool:
 
 def required(kind: TableKind, column: str) -> bool:
     return any(c.name == column and c.required for c in COLUMNS[kind])
+
+
+def max_length(kind: TableKind, column: str) -> int:
+    return next(c.max_length for c in COLUMNS[kind] if c.name == column)
 
 
 def accepted_names(kind: TableKind) -> str:

@@ -15,6 +15,7 @@ import contextlib
 import csv
 import re
 import unicodedata
+import zipfile
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -34,6 +35,16 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _EXCEL_DIGITS = 15
 _SAVE_AS = "Save it from Excel as .xlsx or as 'CSV UTF-8 (comma delimited)' and upload it again."
+# Limits a workbook must keep before it is opened, since openpyxl trusts what the archive says.
+# The sizes an archive declares are safe to check: zipfile never inflates a member past its declared size.
+_XLSX_MAX_EXPANDED = 512 * 1024 * 1024  # every member together, inflated
+_XLSX_MAX_RATIO = 100  # inflated / compressed: real workbooks stay under about 20, bombs reach thousands
+_XLSX_SMALL = 16 * 1024 * 1024  # below this inflated size the ratio is not looked at
+_XLSX_MAX_SHARED_STRINGS = 64 * 1024 * 1024  # openpyxl reads the whole shared-string table into memory
+# Excel's own limits: no workbook it saves goes past them, so a file that does was not made by an office.
+_EXCEL_ROWS = 1_048_576
+_EXCEL_COLUMNS = 16_384
+_EXCEL_CELL = 32_767
 # Invisible characters pasted from web pages and chat apps; left in place they make equal IDs differ.
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 
@@ -169,7 +180,7 @@ class Table:
                     )
             elif text:
                 problems.append(
-                    f"row {record.row}, column {get_column_letter(i + 1)}: {text!r} is in a column with no "
+                    f"row {record.row}, column {get_column_letter(i + 1)}: {_shown(text)} is in a column with no "
                     "header; delete it or name the column"
                 )
         return SourceRow(record.row, values, tuple(problems))
@@ -187,13 +198,18 @@ class Table:
         return [f"row {record.row}: {cells}, but the header has {expected} columns"]
 
 
+def _shown(text: str, limit: int = 40) -> str:
+    """A cell's text quoted in a message, cut short: messages are recorded, and a cell may be long."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
 def _header_positions(kind: TableKind, header: _Record | None) -> list[str | None]:
     """The canonical column at each position of the header (None where it is blank), or every problem with it."""
     if header is None:
         raise FileRefused(f"The file is empty. Its first row must name the columns: {accepted_names(kind)}.")
     names = header.cells[: header.width()]
     if not any(is_known_name(name) for name in names):
-        shown = ", ".join(repr(name) for name in names[:5])
+        shown = ", ".join(_shown(name) for name in names[:5])
         raise FileRefused(
             f"The file has no header row: row {header.row} ({shown}) names no columns. "
             f"Insert a first row naming the columns: {accepted_names(kind)}."
@@ -207,7 +223,7 @@ def _header_positions(kind: TableKind, header: _Record | None) -> list[str | Non
 
 
 def _unknown(kind: TableKind, names: list[str], positions: list[str | None]) -> list[str]:
-    unknown = [repr(name) for name, canonical in zip(names, positions, strict=True) if name and canonical is None]
+    unknown = [_shown(name) for name, canonical in zip(names, positions, strict=True) if name and canonical is None]
     if not unknown:
         return []
     return [f"unknown column(s) {', '.join(unknown)}; the columns of a {kind} file are: {accepted_names(kind)}"]
@@ -220,7 +236,7 @@ def _twice(names: list[str], positions: list[str | None]) -> list[str]:
             found_at.setdefault(canonical, []).append(i)
     return [
         f"the {canonical} column is given more than once: "
-        + " and ".join(f"{names[i]!r} in column {get_column_letter(i + 1)}" for i in at)
+        + " and ".join(f"{_shown(names[i])} in column {get_column_letter(i + 1)}" for i in at)
         + "; keep one"
         for canonical, at in found_at.items()
         if len(at) > 1
@@ -278,6 +294,7 @@ def _delimiter(stream: TextIO) -> str:
 
 
 def _open_xlsx(path: Path, kind: TableKind) -> Table:
+    _check_archive(path)
     with contextlib.ExitStack() as opening:
         # A file object, not the path: openpyxl refuses names without .xlsx, and uploads are named by digest.
         workbook = _load_workbook(opening.enter_context(path.open("rb")))
@@ -290,6 +307,26 @@ def _open_xlsx(path: Path, kind: TableKind) -> Table:
         return Table(kind, "xlsx", None, _xlsx_records(sheet), opening.pop_all())
 
 
+def _check_archive(path: Path) -> None:
+    """Refuse a workbook that would inflate far beyond its size (a zip bomb) before openpyxl reads any of it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except zipfile.BadZipFile:
+        raise FileRefused(
+            f"The file is a ZIP archive but not an Excel .xlsx workbook (it is damaged). {_SAVE_AS}"
+        ) from None
+    expanded = sum(m.file_size for m in members)
+    shared = sum(m.file_size for m in members if m.filename.lower().endswith("sharedstrings.xml"))
+    too_dense = expanded > _XLSX_SMALL and expanded > _XLSX_MAX_RATIO * path.stat().st_size
+    if expanded > _XLSX_MAX_EXPANDED or too_dense or shared > _XLSX_MAX_SHARED_STRINGS:
+        raise FileRefused(
+            f"The workbook would expand to {expanded:,} bytes ({shared:,} of them text) from "
+            f"{path.stat().st_size:,}, more than a spreadsheet of this size holds; it is refused unread. "
+            "Save it again from Excel, or split it, and upload it again."
+        )
+
+
 def _load_workbook(file: BinaryIO) -> Workbook:
     try:
         return openpyxl.load_workbook(file, read_only=True, data_only=True)
@@ -300,7 +337,19 @@ def _load_workbook(file: BinaryIO) -> Workbook:
 def _xlsx_records(sheet: ReadOnlyWorksheet) -> Generator[_Record]:
     # openpyxl yields an empty row for each row missing from the sheet, so counting keeps Excel's numbers.
     for number, values in enumerate(sheet.values, start=1):
+        if number > _EXCEL_ROWS or len(values) > _EXCEL_COLUMNS:
+            raise FileRefused(
+                f"The workbook goes past Excel's last row or column (row {number:,}, {len(values):,} columns), "
+                f"so it was not saved by Excel. {_SAVE_AS}"
+            )
         cells = [_cell_text(value) for value in values]
+        longest = max(cells, key=len, default="")
+        if len(longest) > _EXCEL_CELL:
+            column = get_column_letter(cells.index(longest) + 1)
+            raise FileRefused(
+                f"Row {number}, column {column} holds {len(longest):,} characters, more than the "
+                f"{_EXCEL_CELL:,} Excel allows in a cell. {_SAVE_AS}"
+            )
         lossy = tuple(i for i, value in enumerate(values) if _beyond_excel_precision(value))
         yield _Record(number, cells, lossy)
 

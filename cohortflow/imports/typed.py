@@ -17,7 +17,7 @@ from cohortflow.domain.blocks.placement import SchoolLevel
 from cohortflow.domain.nomination import NomineeRow
 from cohortflow.domain.records import AttendanceRow, DeliverableRow, ReturnReportRow, StudyRow, SurveyRow
 from cohortflow.domain.rotation_plan import RosterRow
-from cohortflow.imports.columns import TableKind, required
+from cohortflow.imports.columns import TableKind, max_length, required
 from cohortflow.imports.reading import SourceRow, Table
 
 TypedRow = (
@@ -59,6 +59,10 @@ class _Cells:
         value = self.values[column]
         if not value and required(self.kind, column):
             self._problem(column, "is empty")
+        limit = max_length(self.kind, column)
+        if len(value) > limit:
+            self._problem(column, f"is {len(value):,} characters long; at most {limit:,} are accepted")
+            return value[:limit]
         return value
 
     def decimal(self, column: str) -> float:

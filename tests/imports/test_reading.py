@@ -326,3 +326,32 @@ def test_a_large_file_streams_in_little_memory(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert count == rows
     assert peak < 2_000_000
+
+
+def test_a_workbook_that_would_inflate_far_beyond_its_size_is_refused_unread(tmp_path: Path) -> None:
+    workbook = write_xlsx(tmp_path / "real.xlsx", [["participant_id", "hours"], ["P1", 3]])
+    bomb = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(workbook) as real, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as out:
+        for member in real.infolist():
+            out.writestr(member, real.read(member))
+        out.writestr("xl/media/padding.bin", bytes(40 * 1024 * 1024))  # 40 MiB of zeros deflate to about 40 KB
+    assert bomb.stat().st_size < 100_000
+    message = refusal(tmp_path, bomb.read_bytes(), "study_records")
+    assert "would expand to" in message and "refused unread" in message
+
+
+def test_a_cell_longer_than_excel_allows_is_refused_naming_it(tmp_path: Path) -> None:
+    written = write_xlsx(tmp_path / "written.xlsx", [["participant_id", "hours"], ["P1", 3], ["P2", "x" * 100]])
+    workbook = tmp_path / "long.xlsx"  # Excel and openpyxl write no longer cell, so the file is made by hand
+    with zipfile.ZipFile(written) as real, zipfile.ZipFile(workbook, "w", zipfile.ZIP_DEFLATED) as out:
+        for member in real.infolist():
+            out.writestr(member, real.read(member).replace(b"x" * 100, b"x" * 40_000))
+    with pytest.raises(FileRefused, match="Row 3, column B holds 40,000 characters, more than the 32,767 Excel allows"):
+        read(workbook, "study_records")
+
+
+def test_a_long_value_under_an_unnamed_column_is_quoted_short(tmp_path: Path) -> None:
+    rows = [["participant_id", None, "hours"], ["P1", "y" * 30_000, 3]]
+    (row,) = read(write_xlsx(tmp_path / "w.xlsx", rows), "study_records")
+    (unnamed,) = row.problems
+    assert unnamed.startswith("row 2, column B: 'yyyy") and len(unnamed) < 200
