@@ -351,7 +351,7 @@ def test_a_cell_longer_than_excel_allows_is_refused_naming_it(tmp_path: Path) ->
 
 
 def test_a_long_value_under_an_unnamed_column_is_quoted_short(tmp_path: Path) -> None:
-    rows = [["participant_id", None, "hours"], ["P1", "y" * 30_000, 3]]
+    rows: list[list[object]] = [["participant_id", None, "hours"], ["P1", "y" * 30_000, 3]]
     (row,) = read(write_xlsx(tmp_path / "w.xlsx", rows), "study_records")
     (unnamed,) = row.problems
     assert unnamed.startswith("row 2, column B: 'yyyy") and len(unnamed) < 200
