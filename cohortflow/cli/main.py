@@ -18,7 +18,9 @@ from rich.console import Console
 
 from cohortflow.cli.admin import cohort_app, export_app, import_app, plan_app, programme_app
 from cohortflow.cli.audit import app as audit_app
+from cohortflow.cli.backup import backup, restore
 from cohortflow.cli.reminders import app as reminder_app
+from cohortflow.cli.state_dir import usable_state_dir
 from cohortflow.cli.tokens import app as tokens_app
 
 if TYPE_CHECKING:
@@ -39,6 +41,8 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(reminder_app, name="reminder")
+app.command()(backup)
+app.command()(restore)
 console = Console()
 
 
@@ -73,7 +77,7 @@ def demo(
     settings = Settings()
     configure_logging(settings.log_format, "warning")
     template = _demo_template(programme) if programme is not None else None
-    state_dir = keep or Path(tempfile.mkdtemp(prefix="cohortflow-demo-"))
+    state_dir = usable_state_dir(keep, "--keep") if keep else Path(tempfile.mkdtemp(prefix="cohortflow-demo-"))
 
     async def run(on_progress: Callable[[Progress], None] | None) -> DemoReport | BlockDemoReport:
         from cohortflow.demo.block_cycle import run_block_cycle
@@ -217,7 +221,7 @@ def up(
         raise typer.Exit(2)
     with local_stack(
         settings,
-        state_dir or settings.state_dir,
+        usable_state_dir(state_dir or settings.state_dir, "--state-dir or COHORTFLOW_STATE_DIR"),
         temporal_port=settings.temporal_port,
         ui_port=settings.temporal_ui_port,
     ) as stack:

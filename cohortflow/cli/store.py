@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from cohortflow.cli.state_dir import usable_state_dir
+
 if TYPE_CHECKING:
     from cohortflow.store.eventstore import EventStore
 
@@ -28,7 +30,7 @@ def database() -> Iterator[str]:
     if settings.database_url is not None:
         yield settings.database_url
         return
-    with embedded_database(settings.state_dir.resolve() / "postgres") as url:
+    with embedded_database(usable_state_dir(settings.state_dir).resolve() / "postgres") as url:
         upgrade(url)
         yield url
 
