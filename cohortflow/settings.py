@@ -31,7 +31,12 @@ class Settings(BaseSettings):
     uploads_dir: Path | None = None
     """Uploaded import files, shared by the API and the workers; defaults to ``state_dir/uploads``."""
     max_upload_bytes: int = 64 * 1024 * 1024
+    """The largest import file (a multipart upload) the API takes."""
+    max_body_bytes: int = 1024 * 1024
+    """The largest other request body (a command, a template): refused by its length before it is read."""
     api_pool_size: int = 10
+    api_database_wait: float = 2.0
+    """Seconds a request waits for a database connection before it is answered 503 with Retry-After."""
     projection_interval: float = 0.25
     """Seconds between the API's passes over new events into the read models."""
 

@@ -24,6 +24,7 @@ from cohortflow.api import errors
 from cohortflow.api.audit import router as audit_router
 from cohortflow.api.auth import require
 from cohortflow.api.cohorts import router as cohorts_router
+from cohortflow.api.guards import RequestGuard
 from cohortflow.api.imports import router as imports_router
 from cohortflow.api.plans import router as plans_router
 from cohortflow.api.programmes import router as programmes_router
@@ -69,7 +70,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = await EventStore.connect(url, max_size=settings.api_pool_size)
+        app.state.store = await EventStore.connect(
+            url, max_size=settings.api_pool_size, wait=settings.api_database_wait
+        )
         app.state.temporal = temporal or await connect_client(address or "", settings.temporal_namespace)
         app.state.projector = Projector(app.state.store)
         app.state.projected_to = -1
@@ -85,6 +88,7 @@ def create_app(
 
     app = FastAPI(title="cohortflow", version="0.2.0", lifespan=lifespan)
     app.state.settings = settings
+    app.add_middleware(RequestGuard, body_limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes)
     errors.install(app)
     cohort_routes: list[BaseRoute] = []
     routers = (programmes_router, cohorts_router, plans_router, reads_router, imports_router, audit_router)

@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
+from cohortflow.api.text import Code, Reason, Value
 from cohortflow.domain.events import CorrectableField
 from cohortflow.domain.programme import PhaseKind
 from cohortflow.domain.template import ProgrammeTemplate
@@ -40,7 +41,7 @@ Steer = Annotated[Principal, Depends(require(Permission.COHORTS_STEER))]
 
 class StartCohort(BaseModel):
     cohort_id: str = Field(pattern=COHORT_ID, description="Letters, digits, - and _; becomes workflow cohort-{id}")
-    programme_id: str
+    programme_id: Code
     version: int = Field(ge=1)
     day_seconds: float = Field(default=86_400.0, gt=0, le=86_400.0, description="Length of a programme day")
 
@@ -54,41 +55,41 @@ class Started(BaseModel):
 
 class ClosePhaseRequest(BaseModel):
     phase: PhaseKind
-    reason: str = Field(min_length=1)
+    reason: Reason
 
 
 class ExtendBlockRequest(BaseModel):
-    block: str
+    block: Code
     new_close: AwareDatetime = Field(description="The block's new close, with its time zone")
-    reason: str = Field(min_length=1)
+    reason: Reason
 
 
 class CloseBlockRequest(BaseModel):
-    block: str = Field(min_length=1, description="The code of an open block")
-    reason: str = Field(min_length=1)
+    block: Code = Field(description="The code of an open block")
+    reason: Reason
 
 
 class ExtendDeadlineRequest(BaseModel):
     phase: PhaseKind
     new_deadline: datetime
-    reason: str = Field(min_length=1)
+    reason: Reason
 
 
 class WithdrawRequest(BaseModel):
-    participant_id: str = Field(min_length=1)
-    reason: str = Field(min_length=1)
+    participant_id: Code
+    reason: Reason
 
 
 class FillPlaceRequest(BaseModel):
-    participant_id: str | None = Field(default=None, description="Default: the next eligible on the waiting list")
-    reason: str = Field(min_length=1)
+    participant_id: Code | None = Field(default=None, description="Default: the next eligible on the waiting list")
+    reason: Reason
 
 
 class CorrectionRequest(BaseModel):
-    participant_id: str = Field(min_length=1)
+    participant_id: Code
     field: CorrectableField
-    value: str
-    reason: str = Field(min_length=1)
+    value: Value
+    reason: Reason
 
 
 def _client(request: Request) -> Client:

@@ -8,8 +8,12 @@ that is wrong (with every problem listed).
 
 from __future__ import annotations
 
+import errno
+
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -29,20 +33,16 @@ class UnsupportedUpload(ValueError):
     pass
 
 
-async def read_body(request: Request) -> bytes:
-    """The request body, refused with 413 once it passes the configured limit (never read whole first)."""
-    limit: int = request.app.state.settings.max_upload_bytes
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"the body is larger than the limit of {limit:,} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _answer(status: int, detail: str, **extra: object) -> JSONResponse:
     return JSONResponse(status_code=status, content={"detail": detail, **extra})
+
+
+RETRY_AFTER = 5
+"""Seconds a client is told to wait after an outage answer (503)."""
+
+
+def _unavailable(detail: str, status: int = 503) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"detail": detail}, headers={"Retry-After": str(RETRY_AFTER)})
 
 
 STATUS: dict[type[Exception], int] = {
@@ -84,4 +84,23 @@ def install(app: FastAPI) -> None:
     async def temporal_refused(_: Request, exc: RPCError) -> JSONResponse:
         if exc.status == RPCStatusCode.NOT_FOUND:
             return _answer(404, "no such cohort is running")
-        return _answer(503, f"the workflow service did not answer: {exc.message}")
+        if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+            return _answer(422, f"the workflow service refused the request: {exc.message}")
+        return _unavailable(f"the workflow service did not answer ({exc.message}); try again shortly")
+
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(psycopg.OperationalError)
+    async def database_down(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, psycopg.errors.DiskFull):
+            return _unavailable("the database's disk is full; nothing was recorded. Tell the operator.", 507)
+        return _unavailable("the database is not answering; nothing was recorded. Try again shortly.")
+
+    @app.exception_handler(OSError)
+    async def disk_trouble(_: Request, exc: OSError) -> JSONResponse:
+        if exc.errno == errno.ENOSPC:
+            return _unavailable("the server's disk is full; the file was not kept. Tell the operator.", 507)
+        raise exc
+
+    @app.exception_handler(UnicodeDecodeError)
+    async def not_utf8(_: Request, exc: UnicodeDecodeError) -> JSONResponse:
+        return _answer(400, f"the body is not UTF-8 text (byte {exc.start} cannot be decoded)")

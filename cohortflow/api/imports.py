@@ -7,69 +7,32 @@ again finds the import already recorded and changes nothing.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from cohortflow.access.roles import Permission, Principal
-from cohortflow.activities.imports import ImportOutcome, rejects_path, upload_path
+from cohortflow.activities.imports import ImportOutcome, rejects_path
 from cohortflow.api.auth import require
-from cohortflow.api.errors import BodyTooLarge, UnsupportedUpload
+from cohortflow.api.uploads import UPLOAD_BODY, saved_upload
 from cohortflow.domain.events import ImportKind
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow, FileImport, workflow_id
 
 router = APIRouter(prefix="/api/v1", tags=["imports"])
 Importer = Annotated[Principal, Depends(require(Permission.IMPORTS_WRITE))]
-ACCEPTED_TYPES = {
-    "text/csv",
-    "application/csv",
-    "text/plain",
-    "text/tab-separated-values",
-    "application/vnd.ms-excel",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/octet-stream",
-}
-CHUNK = 1 << 20
-
-
-async def save_upload(upload: UploadFile, uploads: Path, limit: int) -> str:
-    """Copy the upload into ``uploads`` under its digest, chunk by chunk; returns the digest."""
-    media = (upload.content_type or "application/octet-stream").split(";")[0].strip().lower()
-    if media not in ACCEPTED_TYPES:
-        raise UnsupportedUpload(f"content type {media} is not a spreadsheet; send CSV or XLSX")
-    uploads.mkdir(parents=True, exist_ok=True)
-    sha, size = hashlib.sha256(), 0
-    fd, tmp = tempfile.mkstemp(dir=uploads, prefix=".upload-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            while chunk := await upload.read(CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise BodyTooLarge(f"the file is larger than the limit of {limit:,} bytes")
-                sha.update(chunk)
-                out.write(chunk)
-        digest = sha.hexdigest()
-        os.replace(tmp, upload_path(uploads, digest))  # same content, same name: a second upload just replaces it
-        return digest
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 @router.post(
     "/cohorts/{cohort_id}/imports/{kind}",
     responses={422: {"model": ImportOutcome, "description": "bad rows; nothing was applied"}},
+    openapi_extra=UPLOAD_BODY,
 )
 async def import_file(
     cohort_id: str,
     kind: ImportKind,
     request: Request,
     principal: Importer,
-    file: Annotated[UploadFile, File(description="CSV (UTF-8, UTF-8 with BOM or GB18030) or XLSX")],
     accept_partial: bool = False,
     block: Annotated[
         str | None, Query(description="A block template's open block the file is for, when several take its kind")
@@ -81,12 +44,11 @@ async def import_file(
     downloaded from ``/api/v1/imports/{digest}/rejects``. A coordinator's rows
     must all belong to their own prefecture.
     """
-    settings = request.app.state.settings
-    digest = await save_upload(file, settings.uploads, settings.max_upload_bytes)
+    saved = await saved_upload(request)
     req = FileImport(
         kind=kind,
-        digest=digest,
-        filename=file.filename or digest,
+        digest=saved.digest,
+        filename=saved.filename,
         accept_partial=accept_partial,
         prefecture=principal.prefecture_scope,
         actor=principal.actor,

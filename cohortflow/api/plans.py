@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from temporalio.client import Client
@@ -14,7 +14,8 @@ from cohortflow.activities.plan_enrolments import PlanCoverage, plan_coverage
 from cohortflow.activities.plans import RosterOutcome
 from cohortflow.api.auth import require
 from cohortflow.api.cohorts import COHORT_ID
-from cohortflow.api.imports import save_upload
+from cohortflow.api.text import Code, Reason
+from cohortflow.api.uploads import UPLOAD_BODY, saved_upload
 from cohortflow.domain.rotation_plan import MAX_YEARS, RotationPlan
 from cohortflow.services import programmes
 from cohortflow.services.plans import start_plan
@@ -31,8 +32,8 @@ router = APIRouter(prefix="/api/v1/plans", tags=["plans"])
 
 class StartPlan(BaseModel):
     plan_id: str = Field(pattern=COHORT_ID, description="Becomes workflow plan-{id}; cohorts are {id}-{year}")
-    name: str = Field(min_length=1)
-    programme_id: str
+    name: Reason
+    programme_id: Code
     version: int = Field(ge=1)
     first_year: int = Field(ge=2000, le=2100, description="Calendar year of the first cohort, started at once")
     years: int = Field(ge=1, le=MAX_YEARS, description="One cohort a year for this many years")
@@ -76,20 +77,22 @@ async def status(
     return PlanView(**found.model_dump(), coverage=coverage)
 
 
-@router.post("/{plan_id}/roster", responses={422: {"model": RosterOutcome, "description": "bad rows; none added"}})
+@router.post(
+    "/{plan_id}/roster",
+    responses={422: {"model": RosterOutcome, "description": "bad rows; none added"}},
+    openapi_extra=UPLOAD_BODY,
+)
 async def import_roster(
     plan_id: str,
     request: Request,
     principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))],
-    file: Annotated[UploadFile, File(description="CSV (UTF-8, UTF-8 with BOM or GB18030) or XLSX")],
 ) -> RosterOutcome:
     """Add the eligible people of a file to the plan's roster: all of them, or none if any row is bad.
 
     Once a plan has a roster, nominees of its cohorts must be on it.
     """
-    settings = request.app.state.settings
-    digest = await save_upload(file, settings.uploads, settings.max_upload_bytes)
-    req = RosterImport(digest=digest, filename=file.filename or digest, actor=principal.actor)
+    saved = await saved_upload(request)
+    req = RosterImport(digest=saved.digest, filename=saved.filename, actor=principal.actor)
     handle = request.app.state.temporal.get_workflow_handle(plan_workflow_id(plan_id))
     outcome: RosterOutcome = await handle.execute_update(RotationPlanWorkflow.import_roster, req)
     if outcome.status == "refused":

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
+from cohortflow.api.text import Code
 from cohortflow.domain.messages import PLACEHOLDERS, Locale, RenderedMessage
 from cohortflow.domain.template import ProgrammeTemplate
 from cohortflow.readmodels import audiences
@@ -25,7 +26,7 @@ class PreviewRequest(BaseModel):
 
 
 class ParticipantPreviewRequest(BaseModel):
-    participant_id: str
+    participant_id: Code
     locale: Locale | None = Field(default=None, description="Defaults to the participant's own language")
 
 
@@ -53,14 +54,17 @@ async def preview_for_participant(
     rule: str,
     body: ParticipantPreviewRequest,
     request: Request,
-    _: Annotated[Principal, Depends(require(Permission.COHORTS_READ))],
+    principal: Annotated[Principal, Depends(require(Permission.COHORTS_READ))],
 ) -> RenderedMessage:
-    """The message one participant would receive if the rule fired now (deadline shown as <deadline>)."""
+    """The message one participant would receive if the rule fired now (deadline shown as <deadline>).
+
+    A coordinator previews only their own prefecture's participants; any other is
+    answered as one not in the cohort, so the answer tells nothing about them."""
     async with request.app.state.store.pool.connection() as conn:
         programme = await audiences.cohort_programme(conn, cohort_id)
         person = await audiences.participant(conn, cohort_id, body.participant_id)
-    if person is None:
-        raise LookupError(f"participant {body.participant_id} is not in cohort {cohort_id}")
+    if person is None or not principal.covers(person.prefecture_code):
+        raise LookupError(f"participant {body.participant_id} is not in cohort {cohort_id} (or not in your prefecture)")
     if isinstance(programme, ProgrammeTemplate):
         block_rule = programme.reminder_rule(rule)
         values = block_participant_recipient(programme, block_rule, None, cohort_id, person).values

@@ -14,8 +14,8 @@ from cohortflow.domain.events import ImportKind
 
 SHORT_TEXT = 100
 """The longest value a column takes unless it says otherwise: codes, ids, names, numbers."""
-LONG_TEXT = 2000
-"""Free text: a task's summary, a log entry, a comment."""
+LONG_TEXT = 32_767
+"""Free text (a task's summary, a log entry, a comment): as long as an Excel cell holds."""
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,16 @@ class EventStore:
         self._pool = pool
 
     @classmethod
-    async def connect(cls, url: str, *, max_size: int = 4) -> EventStore:
+    async def connect(cls, url: str, *, max_size: int = 4, wait: float = 30.0) -> EventStore:
+        """``wait``: how long a caller waits for a connection (and a new connection for the server) before
+        ``PoolTimeout``; the API keeps it short, so an outage is answered at once rather than after 30 s."""
         pool: AsyncConnectionPool[AsyncConnection[TupleRow]] = AsyncConnectionPool(
-            libpq_url(url), min_size=1, max_size=max_size, open=False
+            libpq_url(url),
+            min_size=1,
+            max_size=max_size,
+            open=False,
+            timeout=wait,
+            kwargs={"connect_timeout": max(2, round(wait))},  # libpq's least
         )
         await pool.open(wait=True)
         return cls(pool)

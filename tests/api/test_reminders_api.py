@@ -9,7 +9,7 @@ from datetime import timedelta
 from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.demo.sample import nominees, sample_programme
-from tests.api.conftest import Api
+from tests.api.conftest import COORDINATED, Api
 from tests.workflows.helpers import wait_for_status
 
 PROGRAMME = sample_programme(120, 20, reminders=True)
@@ -61,6 +61,12 @@ async def test_a_participants_preview_and_the_messages_given_up(api: Api, time_s
     assert own.json()["locale"] == "en" and own.json()["body"].startswith(f"Dear {english.name}, you have 0 of the 100")
     stranger = await api.http.post(url, json={"participant_id": "P999999"}, headers=api.as_("admin"))
     assert stranger.status_code == 404 and "P999999 is not in cohort rm1" in stranger.text
+    elsewhere = next(p for p in people if p.prefecture_code != COORDINATED)
+    mine = next(p for p in people if p.prefecture_code == COORDINATED)
+    coordinator = api.as_("coordinator")
+    hidden = await api.http.post(url, json={"participant_id": elsewhere.participant_id}, headers=coordinator)
+    assert hidden.status_code == 404 and elsewhere.name not in hidden.text  # as if they were not in the cohort
+    assert (await api.http.post(url, json={"participant_id": mine.participant_id}, headers=coordinator)).is_success
 
     # Online study's 7-day reminder: those without an email address are listed as given up, with the reason.
     await time_skipping.sleep(timedelta(days=114))
