@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from cohortflow.cli.admin import cohort_app, export_app, import_app, plan_app, programme_app
 from cohortflow.cli.audit import app as audit_app
@@ -210,6 +211,7 @@ def up(
     from cohortflow.cli.serve import reminder_channels, serve
     from cohortflow.logs import configure_logging
     from cohortflow.reminders.dispatcher import configuration_problem
+    from cohortflow.runtime.leftovers import Port, StartRefused
     from cohortflow.runtime.stack import local_stack
     from cohortflow.settings import Settings
 
@@ -219,17 +221,24 @@ def up(
     if problem is not None:
         console.print(f"[red]{problem}[/]")
         raise typer.Exit(2)
-    with local_stack(
-        settings,
-        usable_state_dir(state_dir or settings.state_dir, "--state-dir or COHORTFLOW_STATE_DIR"),
-        temporal_port=settings.temporal_port,
-        ui_port=settings.temporal_ui_port,
-    ) as stack:
-        console.print(f"PostgreSQL: {stack.database_url}")
-        console.print(f"Temporal:   {stack.temporal_address}  web UI: {stack.temporal_ui or '(external)'}")
-        console.print(f"API:        http://{settings.api_host}:{settings.api_port}/docs")
-        console.print(f"Reminders:  {reminder_channels(settings)}")
-        asyncio.run(serve(settings, stack.database_url, stack.temporal_address))
+    try:
+        with local_stack(
+            settings,
+            usable_state_dir(state_dir or settings.state_dir, "--state-dir or COHORTFLOW_STATE_DIR"),
+            temporal_port=settings.temporal_port,
+            ui_port=settings.temporal_ui_port,
+            also_needs=[Port(settings.api_host, settings.api_port, "COHORTFLOW_API_PORT")],
+        ) as stack:
+            console.print(f"PostgreSQL: {stack.database_url}")
+            console.print(f"Temporal:   {stack.temporal_address}  web UI: {stack.temporal_ui or '(external)'}")
+            console.print(f"API:        http://{settings.api_host}:{settings.api_port}/docs")
+            console.print(f"Reminders:  {reminder_channels(settings)}")
+            asyncio.run(serve(settings, stack.database_url, stack.temporal_address))
+    except StartRefused as refused:
+        Console(stderr=True).print(f"[red]{escape(str(refused))}[/]", highlight=False, soft_wrap=True)  # one line
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM while starting; what had started has been stopped
+        pass
     console.print("stopped")
 
 

@@ -7,12 +7,23 @@ state across restarts.
 
 from __future__ import annotations
 
+import ctypes
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import psutil
+
+from cohortflow.runtime.leftovers import temporal_pid_file, write_pid_file
+
+_PR_SET_PDEATHSIG = 1
 
 
 class TemporalDevServer:
@@ -31,16 +42,29 @@ class TemporalDevServer:
         self.ui_port = ui_port or free_port()
         args = [binary, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.port)]
         args += ["--log-level", "error"]  # the CLI rejects "fatal"
+        self._pid_file: Path | None = None
         if db_file is not None:
+            db_file = db_file.resolve()  # absolute, so a later run recognises it in the process list
             db_file.parent.mkdir(parents=True, exist_ok=True)
+            self._pid_file = temporal_pid_file(db_file)
             args += ["--db-filename", str(db_file)]
             args += ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
         args += ["--headless"] if headless else ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
         for key, value in (dynamic_config or {}).items():
             args += ["--dynamic-config-value", f"{key}={value}"]
         out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - lives as long as the server
-        self._process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
-        self._wait_ready()
+        # Its own process group: Ctrl-C in the terminal reaches only the parent, which
+        # stops the worker before the server it talks to.
+        self._process = subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, process_group=0, preexec_fn=_dying_with_this_thread()
+        )
+        if self._pid_file is not None:
+            write_pid_file(self._pid_file, self._process.pid, port=self.port, ui_port=self.ui_port)
+        try:
+            self._wait_ready()
+        except BaseException:  # Ctrl-C while it starts included: nobody else holds the handle yet
+            self.stop()
+            raise
 
     @property
     def address(self) -> str:
@@ -55,12 +79,19 @@ class TemporalDevServer:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"the Temporal dev server exited with code {self._process.returncode}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
+            if self._listening():
+                return
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"the Temporal dev server did not listen on port {self.port} within {timeout:.0f} s")
+
+    def _listening(self) -> bool:
+        """Whether this server listens, rather than anything on its port (a leftover would answer too)."""
+        try:
+            connections = psutil.Process(self._process.pid).net_connections(kind="tcp")
+        except psutil.Error:
+            return False
+        return any(c.status == psutil.CONN_LISTEN and c.laddr.port == self.port for c in connections)
 
     def stop(self) -> None:
         if self._process.poll() is None:
@@ -70,6 +101,29 @@ class TemporalDevServer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        if self._pid_file is not None:
+            self._pid_file.unlink(missing_ok=True)
+
+
+def _dying_with_this_thread() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has Linux stop the child (SIGTERM) when this thread dies.
+
+    A hard-killed parent runs no cleanup; without this its dev server would keep
+    the ports and the SQLite file until someone finds it. The signal follows the
+    *thread* that forked, so it is set only from the main thread, whose end is
+    the process's; a server started from a worker thread stays alive as before.
+    """
+    if sys.platform != "linux" or threading.current_thread() is not threading.main_thread():
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child must not load anything
+    parent = os.getpid()
+
+    def die_with_parent() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+
+    return die_with_parent
 
 
 def installed_binary(name: str) -> str:
