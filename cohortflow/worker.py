@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 from temporalio.workflow import NondeterminismError
 
 from cohortflow.activities import all_activities
+from cohortflow.activities.stalls import StallLog
 from cohortflow.store.eventstore import EventStore
 from cohortflow.workflows import WORKFLOWS
 
@@ -37,6 +38,7 @@ def build_worker(client: Client, store: EventStore, task_queue: str, uploads: Pa
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=all_activities(store, uploads),
+        interceptors=[StallLog()],
         # A non-deterministic change must fail loudly, not retry workflow tasks forever.
         workflow_failure_exception_types=[NondeterminismError],
         graceful_shutdown_timeout=timedelta(seconds=10),

@@ -6,6 +6,7 @@ outcome, or with the specific reason the cohort refused it (409).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,8 +20,10 @@ from cohortflow.api.text import Code, Reason, Value
 from cohortflow.domain.events import CorrectableField
 from cohortflow.domain.programme import PhaseKind
 from cohortflow.domain.template import ProgrammeTemplate
+from cohortflow.readmodels.queries import list_cohorts
 from cohortflow.services import programmes
 from cohortflow.services.cohorts import start_block_cohort, start_cohort
+from cohortflow.services.execution import Execution, StalledCohort, execution_of, stalled_cohorts
 from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleStatus, CloseBlock, ExtendBlock
 from cohortflow.workflows.cohort_cycle import (
     ClosePhase,
@@ -44,6 +47,16 @@ class StartCohort(BaseModel):
     programme_id: Code
     version: int = Field(ge=1)
     day_seconds: float = Field(default=86_400.0, gt=0, le=86_400.0, description="Length of a programme day")
+
+
+class CohortStatus(CycleStatus):
+    execution: Execution
+    """How the cohort's workflow runs: its state, and why it is stalled or how it ended."""
+
+
+class BlockCohortStatus(BlockCycleStatus):
+    execution: Execution
+    """How the cohort's workflow runs: its state, and why it is stalled or how it ended."""
 
 
 class Started(BaseModel):
@@ -123,13 +136,26 @@ async def start(
     )
 
 
+@router.get("/stalled")
+async def stalled(request: Request, _: Steer) -> list[StalledCohort]:
+    """Every running cohort that cannot make progress, with the failing step, why and since when; longest first."""
+
+    async def recorded() -> list[str]:  # for a Temporal server without visibility (the time-skipping one)
+        return [c.cohort_id for c in await list_cohorts(request.app.state.store.pool) if not c.completed]
+
+    return await stalled_cohorts(_client(request), recorded)
+
+
 @router.get("/{cohort_id}/status")
 async def status(
     cohort_id: str, request: Request, _: Annotated[Principal, Depends(require(Permission.COHORTS_READ))]
-) -> CycleStatus | BlockCycleStatus:
-    """Where the cohort stands, as its workflow knows it: the open phase and its deadline, or the open blocks."""
-    found = await _handle(request, cohort_id).query("status")
-    return BlockCycleStatus.model_validate(found) if "open_blocks" in found else CycleStatus.model_validate(found)
+) -> CohortStatus | BlockCohortStatus:
+    """Where the cohort stands, as its workflow knows it (the open phase and its deadline, or the open blocks), and
+    how its workflow runs: a stalled cohort names the failing step, the failure and since when."""
+    handle = _handle(request, cohort_id)
+    found, execution = await asyncio.gather(handle.query("status"), execution_of(handle))
+    shown = {**found, "execution": execution}
+    return BlockCohortStatus.model_validate(shown) if "open_blocks" in found else CohortStatus.model_validate(shown)
 
 
 @router.post("/{cohort_id}/close-phase")
