@@ -23,6 +23,7 @@ from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.runtime.temporal import installed_binary
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.migrate import upgrade
+from tests.store_outage import Outage
 
 TEMPLATE = "cohortflow_template"
 
@@ -77,6 +78,14 @@ def superuser(database_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("SET session_replication_role = replica")  # disables ordinary triggers
         yield conn
+
+
+@pytest.fixture
+def outage(database_url: str) -> Iterator[Outage]:
+    """An outage of this test's store, begun and ended by the test."""
+    found = Outage(database_url)
+    yield found
+    found.close()
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
 import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -26,37 +25,11 @@ from cohortflow.services.execution import Execution, execution_of, stalled_cohor
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import connect_client
 from cohortflow.workflows.cohort_cycle import CohortCycleInput
+from tests.store_outage import Outage
 from tests.workflows.helpers import event_types, running_worker
 from tests.workflows.test_digests import eventually
 
 OLD_RETRY_BUDGET = timedelta(seconds=451)
-DISK_FULL = """
-CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full';
-END $$;
-CREATE TRIGGER disk_full BEFORE INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION disk_full();
-"""
-
-
-class Outage:
-    """The store's disk full for appends, from ``begin`` to ``end``."""
-
-    def __init__(self, database_url: str) -> None:
-        self.conn = psycopg.connect(database_url, autocommit=True)
-
-    def begin(self) -> None:
-        self.conn.execute(DISK_FULL)
-
-    def end(self) -> None:
-        self.conn.execute("DROP TRIGGER disk_full ON events; DROP FUNCTION disk_full()")
-
-
-@pytest.fixture
-def outage(database_url: str) -> Iterator[Outage]:
-    found = Outage(database_url)
-    yield found
-    found.conn.close()
 
 
 async def start(client: Client, cohort_id: str, task_queue: str) -> WorkflowHandle[Any, Any]:

@@ -1,0 +1,74 @@
+"""An outage of the store seen over HTTP: the cohort's status and the list of stalled cohorts say what is
+held up, why and since when; an administrator's command accepted meanwhile is recorded once, when it ends."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio.testing import WorkflowEnvironment
+
+from cohortflow.store.eventstore import EventStore
+from tests.api.conftest import Api
+from tests.api.test_admin_api import submit, template
+from tests.store_outage import Outage
+from tests.workflows.helpers import event_types
+from tests.workflows.test_digests import eventually
+
+
+async def status(api: Api) -> dict:  # type: ignore[type-arg]
+    response = await api.http.get("/api/v1/cohorts/c1/status", headers=api.as_("coordinator"))
+    assert response.status_code == 200, response.text
+    found: dict = response.json()  # type: ignore[type-arg]
+    return found
+
+
+async def test_an_outage_shows_as_a_stall_and_a_command_accepted_meanwhile_is_recorded_once_it_ends(
+    api: Api, time_skipping: WorkflowEnvironment, store: EventStore, outage: Outage
+) -> None:
+    await submit(api, template())
+    admin = api.as_("admin")
+    started = await api.http.post(
+        "/api/v1/cohorts", json={"cohort_id": "c1", "programme_id": PROGRAMME_ID, "version": 1}, headers=admin
+    )
+    assert started.status_code == 201, started.text
+    await eventually(lambda: _recorded(store, "PhaseOpened"), "the cohort's first phase opened")
+    assert (await status(api))["execution"] == {"state": "running", "stalled": None, "ended_because": None}
+
+    outage.begin()
+    began = await time_skipping.get_current_time()
+    close = await api.http.post(
+        "/api/v1/cohorts/c1/close-phase", json={"phase": "nomination", "reason": "all sheets in"}, headers=admin
+    )
+    assert close.status_code == 200 and close.json()["outcome"] == "closing", close.text
+    await time_skipping.sleep(timedelta(minutes=2))
+    during = await status(api)
+    stall = during["execution"]["stalled"]
+    assert during["execution"]["state"] == "running" and during["phase"] == "nomination"
+    assert stall["step"] == "record_cycle_event" and stall["attempt"] >= 3, stall
+    assert stall["reason"].startswith("DiskFull: could not extend file: No space left on device")
+    assert abs(datetime.fromisoformat(stall["since"]) - began) < timedelta(seconds=30)
+
+    await api.caught_up()
+    listed = await api.http.get("/api/v1/cohorts/stalled", headers=api.as_("admin"))
+    assert listed.status_code == 200, listed.text
+    assert [(s["cohort_id"], s["stall"]["step"]) for s in listed.json()] == [("c1", "record_cycle_event")]
+    assert (await api.http.get("/api/v1/cohorts/stalled", headers=api.as_("coordinator"))).status_code == 403
+
+    outage.end()
+    await time_skipping.sleep(timedelta(minutes=1))
+    await eventually(lambda: _recorded(store, "PhaseClosed"), "the early close recorded after the outage")
+    closes = [e.data async for e in store.read_stream("cohort-c1") if e.type == "PhaseClosed"]
+    assert [(c["phase"], c["closed_early"]) for c in closes] == [("nomination", True)]
+    assert (await status(api))["execution"]["stalled"] is None
+    assert (await api.http.get("/api/v1/cohorts/stalled", headers=api.as_("admin"))).json() == []
+
+    await time_skipping.client.get_workflow_handle("cohort-c1").terminate(reason="replaced by c2")
+    ended = (await status(api))["execution"]
+    assert ended == {"state": "terminated", "stalled": None, "ended_because": "terminated: replaced by c2"}
+
+
+PROGRAMME_ID = str(template()["id"])
+
+
+async def _recorded(store: EventStore, event_type: str) -> bool:
+    return event_type in await event_types(store, "c1")
