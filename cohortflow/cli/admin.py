@@ -99,11 +99,15 @@ def _exit_for(exc: Refused) -> typer.Exit:
     return typer.Exit(1 if exc.server_error else 2)
 
 
+def _retrying(what: str) -> None:
+    err.print(f"[yellow]the API cannot serve this now ({escape(what)})[/]", highlight=False, soft_wrap=True)
+
+
 @contextmanager
 def _api(url: str, token: str | None) -> Iterator[ApiClient]:
     """A session with the API; a refusal or an unreachable API ends the command with its exit code."""
     try:
-        with ApiClient(url, token) as api:
+        with ApiClient(url, token, on_retry=_retrying) as api:
             yield api
     except Refused as exc:
         report(exc, token)
@@ -476,8 +480,33 @@ def status(cohort_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_UR
             console.print(_table(blocks, f"open blocks of cohort {escape(cohort_id)}", ["code", "kind", "closes_at"]))
             b = {k: v for k, v in b.items() if k != "open_blocks"}
         console.print(_fields(b, f"cohort {cohort_id}"))
+        stall = (b.get("execution") or {}).get("stalled")
+        if stall:
+            err.print(f"[yellow]{escape(_stall_line(stall))}[/]", highlight=False, soft_wrap=True)
 
     _show(body, as_json, render)
+
+
+def _stall_line(stall: Mapping[str, Any]) -> str:
+    return (
+        f"stalled since {_when(stall['since'])}: {stall['step']} has failed {stall['attempt']} times; "
+        f"last: {stall['reason']}"
+    )
+
+
+@cohort_app.command()
+def stalled(as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
+    """Every running cohort that cannot make progress: the failing step, why, and since when."""
+    with _api(api_url, token) as api:
+        rows = api.get(f"{API}/cohorts/stalled")
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            console.print("no cohort is stalled")
+        for row in rows:
+            console.print(f"{escape(row['cohort_id'])}  {escape(_stall_line(row['stall']))}", highlight=False)
+
+    _show(rows, as_json, render)
 
 
 @cohort_app.command("close-block")
@@ -741,10 +770,12 @@ def _rejects(api: ApiClient, outcome: Mapping[str, Any], target: Path | None) ->
     if not outcome.get("rejects_file"):
         return
     where = f"{API}/imports/{outcome['digest']}/rejects"
+    ident = outcome.get("rejects_id")
     if target is None:
-        err.print(f"the rejected rows are kept: pass --rejects-to PATH, or GET {where}", highlight=False)
+        query = f"?import_id={ident}" if ident else ""
+        err.print(f"the rejected rows are kept: pass --rejects-to PATH, or GET {where}{query}", highlight=False)
         return
-    written = api.download(where, target)
+    written = api.download(where, target, params={"import_id": ident} if ident else None)
     err.print(f"rejected rows written to {escape(str(target))} ({written:,} bytes)", highlight=False)
 
 

@@ -5,12 +5,21 @@ request to ``/api/v1`` with the administrator's bearer token, so roles, checks
 and the actor recorded in events are exactly the API's. Refusals come back as
 :class:`Refused` with the API's ``detail`` and every problem it listed; an API
 that cannot be reached as :class:`Unreachable`.
+
+An answer of 503 or 429 says the API could not serve the request for now (its
+database or Temporal out, too many requests) and did nothing: the request is
+sent again after the ``Retry-After`` it gave, a few times, and each wait is
+told to ``on_retry``. Sending any request of the CLI again changes nothing
+twice: reads change nothing, an import is keyed by its file's digest, a cohort
+or plan starts once under its id (a second start is refused as existing), and
+a cohort refuses a command it has already applied.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,9 +36,20 @@ TIMEOUT: dict[str, float | None] = {"timeout": 60.0, "connect": 5.0}
 """Ordinary requests; uploads and downloads wait as long as the API works (``read=None``)."""
 LONG: dict[str, float | None] = {**TIMEOUT, "read": None, "write": None}
 CHUNK = 1 << 16
+RETRIED = frozenset({429, 503})
+RETRIES = 5
+"""Attempts after the first; with the API's Retry-After of 5 s, about half a minute in all."""
+LONGEST_WAIT = 30.0
 
 Progress = Callable[[int], None]
 """Called with the number of bytes just sent or received."""
+OnRetry = Callable[[str], None]
+"""Told, before each wait, what the API answered and when the request goes again."""
+
+
+def pause(seconds: float) -> None:
+    """How a client waits before sending a request again."""
+    time.sleep(seconds)
 
 
 class ClientError(Exception):
@@ -129,12 +149,16 @@ class ApiClient:
         token: str | None = None,
         *,
         transport: httpx.BaseTransport | None = None,
+        on_retry: OnRetry | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         import httpx  # loaded with the first client, not with the CLI: `--help` starts sooner
 
         self.base_url = (base_url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
         self.token = token if token is not None else os.environ.get(TOKEN_ENV)
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        self._on_retry = on_retry
+        self._sleep = sleep or pause
         self._http = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=httpx.Timeout(**TIMEOUT), transport=transport
         )
@@ -165,13 +189,34 @@ class ApiClient:
 
         return httpx.Timeout(**LONG)
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """The response to a request; :class:`Refused` for 4xx/5xx, :class:`Unreachable` without an answer."""
-        with self._reaching():
-            response = self._http.request(method, path, **kwargs)
+    def _wait(self, response: httpx.Response, attempt: int) -> bool:
+        """Whether to send the request again after ``response``; if so, after waiting as long as it asked."""
+        if response.status_code not in RETRIED or attempt > RETRIES:
+            return False
+        asked = response.headers.get("Retry-After", "")
+        wait = min(float(asked), LONGEST_WAIT) if asked.isdigit() else 5.0
+        if self._on_retry is not None:
+            why = refusal(response).detail
+            self._on_retry(f"{response.status_code}: {why}; trying again in {wait:g} s ({attempt} of {RETRIES})")
+        self._sleep(wait)
+        return True
+
+    def _send(self, send: Callable[[], httpx.Response]) -> httpx.Response:
+        """``send()``'s response, sent again while the API asks to retry; :class:`Refused` for 4xx/5xx."""
+        attempt = 1
+        while True:
+            with self._reaching():
+                response = send()
+            if not self._wait(response, attempt):
+                break
+            attempt += 1
         if response.is_error:
             raise refusal(response)
         return response
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The response to a request; :class:`Refused` for 4xx/5xx, :class:`Unreachable` without an answer."""
+        return self._send(lambda: self._http.request(method, path, **kwargs))
 
     def get(self, path: str, **params: Any) -> Any:
         """The JSON body of a GET."""
@@ -194,8 +239,12 @@ class ApiClient:
         on_progress: Progress | None = None,
     ) -> Any:
         """POST ``file`` as the multipart field ``file``, streamed; the JSON body of the answer."""
-        body, headers = multipart_file(file, content_type, on_progress=on_progress)
-        return self.request("POST", path, content=body, headers=headers, params=params, timeout=self._long()).json()
+
+        def send() -> httpx.Response:  # a streamed body is spent once sent: each attempt streams the file anew
+            body, headers = multipart_file(file, content_type, on_progress=on_progress)
+            return self._http.request("POST", path, content=body, headers=headers, params=params, timeout=self._long())
+
+        return self._send(send).json()
 
     def download(
         self,
@@ -211,22 +260,27 @@ class ApiClient:
         ``on_start`` is told the size the API announced, if it did.
         """
         partial = target.with_name(f".{target.name}.partial")
-        written = 0
-        with self._reaching(), self._http.stream("GET", path, params=params, timeout=self._long()) as response:
-            if response.is_error:
-                response.read()
-                raise refusal(response)
-            length = response.headers.get("Content-Length")
-            if on_start is not None:
-                on_start(int(length) if length and length.isdigit() else None)
-            try:
-                with partial.open("wb") as out:
-                    for chunk in response.iter_bytes(CHUNK):
-                        out.write(chunk)
-                        written += len(chunk)
-                        if on_progress is not None:
-                            on_progress(len(chunk))
-                partial.replace(target)
-            finally:
-                partial.unlink(missing_ok=True)
-        return written
+        written, attempt = 0, 1
+        with self._reaching():
+            while True:
+                with self._http.stream("GET", path, params=params, timeout=self._long()) as response:
+                    if response.is_error:
+                        response.read()
+                        if self._wait(response, attempt):
+                            attempt += 1
+                            continue
+                        raise refusal(response)
+                    length = response.headers.get("Content-Length")
+                    if on_start is not None:
+                        on_start(int(length) if length and length.isdigit() else None)
+                    try:
+                        with partial.open("wb") as out:
+                            for chunk in response.iter_bytes(CHUNK):
+                                out.write(chunk)
+                                written += len(chunk)
+                                if on_progress is not None:
+                                    on_progress(len(chunk))
+                        partial.replace(target)
+                    finally:
+                        partial.unlink(missing_ok=True)
+                    return written

@@ -19,11 +19,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import typer
 import uvicorn
 import yaml
 from fastapi import FastAPI
+from psycopg import sql
 from rich.console import Console
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
@@ -31,6 +33,7 @@ from typer.testing import CliRunner, Result
 from cohortflow.access.tokens import issue_token
 from cohortflow.api.app import create_app
 from cohortflow.cli import admin as cli_admin
+from cohortflow.cli import client as cli_client
 from cohortflow.cli.client import TOKEN_ENV, URL_ENV
 from cohortflow.demo.sample import nominees, sample_programme
 from cohortflow.domain.nomination import NomineeRow
@@ -449,3 +452,38 @@ async def test_a_block_cohort_is_started_fed_shown_and_steered(served: Served) -
     assert closed.exit_code == 0, closed.output
     again = await served.run("cohort", "close-block", "cli-fr", "enrolment", "--reason", "twice")
     assert again.exit_code == 2 and "block enrolment is not open" in again.output
+
+
+async def test_a_command_is_sent_again_while_the_database_is_out(
+    served: Served, database_url: str, store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API answers 503 with Retry-After while its database refuses connections; the CLI says so, waits as
+    asked and sends the command again, and it succeeds once the database is back."""
+    waits: list[float] = []
+    database = str(psycopg.conninfo.conninfo_to_dict(database_url)["dbname"])
+
+    def allow(admin: psycopg.Connection, connections: bool) -> None:
+        switch = sql.SQL("true" if connections else "false")
+        admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(sql.Identifier(database), switch))
+
+    # A database cannot refuse connections to itself: the switch is thrown from the server's own database.
+    with psycopg.connect(psycopg.conninfo.make_conninfo(database_url, dbname="postgres"), autocommit=True) as admin:
+
+        def database_back(seconds: float) -> None:
+            waits.append(seconds)
+            allow(admin, True)
+
+        monkeypatch.setattr(cli_client, "pause", database_back)
+        allow(admin, False)
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
+        try:
+            listed = await served.run("cohort", "list")
+        finally:
+            allow(admin, True)
+    await store.pool.check()  # the test's own connections were ended with the others
+    assert listed.exit_code == 0, listed.output
+    assert "no cohorts yet" in listed.stdout
+    assert waits and waits[0] == 5 and len(waits) <= 5, waits
+    assert re.search(r"the API cannot serve this now \(503: .+; trying again in 5 s \(1 of 5\)\)", listed.stderr)
+    stalled = await served.run("cohort", "stalled")
+    assert stalled.exit_code == 0 and "no cohort is stalled" in stalled.stdout, stalled.output
