@@ -16,6 +16,7 @@ from pathlib import Path
 import structlog
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RetryConfig
 from temporalio.worker import Worker
 from temporalio.workflow import NondeterminismError
 
@@ -27,8 +28,16 @@ from cohortflow.workflows import WORKFLOWS
 log = structlog.get_logger()
 
 
-async def connect_client(address: str, namespace: str = "default") -> Client:
-    return await Client.connect(address, namespace=namespace, data_converter=pydantic_data_converter)
+async def connect_client(address: str, namespace: str = "default", *, answer_within: float | None = None) -> Client:
+    """A client of the Temporal server; with ``answer_within`` (seconds), a call the server does not answer is
+    retried only that long before it raises, so that a request to the API is answered while Temporal is out.
+    Without it, the SDK's default: about 10 s of retries."""
+    retries = None
+    if answer_within is not None:
+        retries = RetryConfig(max_elapsed_time_millis=round(answer_within * 1000), max_interval_millis=500)
+    return await Client.connect(
+        address, namespace=namespace, data_converter=pydantic_data_converter, retry_config=retries
+    )
 
 
 def build_worker(client: Client, store: EventStore, task_queue: str, uploads: Path | None = None) -> Worker:

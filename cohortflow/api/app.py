@@ -53,6 +53,10 @@ async def keep_projecting(app: FastAPI, projector: Projector, interval: float) -
         await asyncio.sleep(interval)
 
 
+TEMPORAL_WAIT = 2.0
+"""How long the API's calls to Temporal are retried before it answers 503 (the SDK alone would retry ~10 s)."""
+
+
 def create_app(
     settings: Settings,
     database_url: str | None = None,
@@ -73,7 +77,9 @@ def create_app(
         app.state.store = await EventStore.connect(
             url, max_size=settings.api_pool_size, wait=settings.api_database_wait
         )
-        app.state.temporal = temporal or await connect_client(address or "", settings.temporal_namespace)
+        app.state.temporal = temporal or await connect_client(
+            address or "", settings.temporal_namespace, answer_within=TEMPORAL_WAIT
+        )
         app.state.projector = Projector(app.state.store)
         app.state.projected_to = -1
         app.state.funnels = {}

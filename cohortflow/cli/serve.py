@@ -41,7 +41,7 @@ async def serve(settings: Settings, database_url: str, temporal_address: str) ->
     client = await connect_client(temporal_address, settings.temporal_namespace)
     server = _QuietServer(
         uvicorn.Config(
-            create_app(settings, database_url, temporal=client),
+            create_app(settings, database_url, temporal_address=temporal_address),
             host=settings.api_host,
             port=settings.api_port,
             log_level="warning",
