@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     """Seconds a request waits for a database connection before it is answered 503 with Retry-After."""
     projection_interval: float = 0.25
     """Seconds between the API's passes over new events into the read models."""
+    sign_in_failures: int = Field(default=10, ge=1)
+    """Failed sign-ins (no token, a malformed, unknown or revoked one) one client address may make per window."""
+    sign_in_window: float = Field(default=60.0, gt=0)
+    """Seconds of that window; an address past the limit is answered 429 until its oldest failure is this old."""
 
     # Reminder delivery (cohortflow reminder dispatch; `cohortflow up` runs it when a channel is configured).
     smtp_host: str | None = None

@@ -20,6 +20,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow, class_row
@@ -138,25 +139,46 @@ async def list_tokens(pool: Pool) -> list[TokenInfo]:
 
 
 _AUTHENTICATE = (
-    "SELECT token_id, name, role, prefecture FROM access_tokens"
-    " WHERE secret_sha256 = %s AND token_id = %s AND revoked_at IS NULL"
+    "SELECT token_id, name, role, prefecture, revoked_at IS NOT NULL FROM access_tokens"
+    " WHERE secret_sha256 = %s AND token_id = %s"
 )
 
+RefusalReason = Literal["malformed", "unknown", "revoked"]
 
-async def authenticate(source: Pool | Conn, secret: str) -> Principal | None:
-    """The principal a secret stands for, or None if it is malformed, unknown or revoked.
+
+@dataclass(frozen=True)
+class Refused:
+    """Why a secret signs no one in, for the log (never for the caller, who is told only that it was refused)."""
+
+    reason: RefusalReason
+    token_id: str | None
+    """The public id a well-formed secret names (the part before its random tail); None if malformed."""
+
+
+async def check_secret(source: Pool | Conn, secret: str) -> Principal | Refused:
+    """The principal a secret stands for, or why it stands for no one: malformed, unknown or revoked.
 
     ``source`` is the pool, or a connection the caller holds already (the lookup is then one statement on it).
+    A revoked token is found by the same one indexed statement as a valid one, so telling the two apart costs nothing.
     """
     match = _SECRET.fullmatch(secret)
     if match is None:
-        return None  # spares the database a lookup that cannot succeed
-    params = (_digest(secret), match[1])
+        return Refused("malformed", None)  # spares the database a lookup that cannot succeed
+    token_id = match[1]
+    params = (_digest(secret), token_id)
     if isinstance(source, AsyncConnection):
         row = await (await source.execute(_AUTHENTICATE, params)).fetchone()
     else:
         async with source.connection() as conn:
             row = await (await conn.execute(_AUTHENTICATE, params)).fetchone()
     if row is None:
-        return None
+        return Refused("unknown", token_id)
+    if row[4]:
+        return Refused("revoked", token_id)
     return Principal(token_id=row[0], name=row[1], role=as_role(row[2]), prefecture=row[3])
+
+
+async def authenticate(source: Pool | Conn, secret: str) -> Principal | None:
+    """The principal a secret stands for, or None if it is malformed, unknown or revoked (see ``check_secret``)."""
+    found = await check_secret(source, secret)
+    return found if isinstance(found, Principal) else None
