@@ -30,7 +30,6 @@ from bench.progress import say
 from cohortflow.audit.as_of import participant_as_of
 from cohortflow.audit.verify import verify_store
 from cohortflow.demo.sample import nominees, online_study, sample_programme
-from cohortflow.domain import national_id
 from cohortflow.domain.events import CandidateNominated, CohortStarted, Event, Metadata, OnlineStudyRecorded
 from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.store.eventstore import COLUMNS, EventStore, libpq_url
@@ -65,6 +64,7 @@ async def load(store: EventStore, total: int) -> list[tuple[str, int]]:
     """Fill the store with whole cohorts; returns (cohort id, candidates) for each."""
     cohorts = []
     candidates = (PER_COHORT - 1) // 2
+    keys = await store.person_keys()
     for k in range(max(1, total // PER_COHORT)):
         cohort_id = f"bench-{k:02d}"
         programme = sample_programme(candidates, candidates // 6)
@@ -90,7 +90,7 @@ async def load(store: EventStore, total: int) -> list[tuple[str, int]]:
             events.append(
                 CandidateNominated(
                     participant_id=n.participant_id,
-                    person_key=national_id.person_key(nid),
+                    person_key=keys.of(nid),
                     name=n.name,
                     national_id=nid,
                     gender="M" if n.gender == "M" else "F",

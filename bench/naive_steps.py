@@ -127,7 +127,7 @@ class NaiveActivities:
     @activity.defn(name="naive_nominate_participant")
     async def nominate_participant(self, req: ParticipantStep) -> None:
         person = sample.nominee(req.index, req.prefecture_code, req.prefecture_name, req.seed)
-        await self._append(req, nominate(self.programme, [person]))
+        await self._append(req, nominate(self.programme, [person], keys=await self.store.person_keys()))
 
     @activity.defn(name="naive_record_online_study")
     async def record_online_study(self, req: ParticipantStep) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from cohortflow.domain.national_id import mask
 
@@ -86,5 +86,28 @@ class Principal:
         scope = self.prefecture_scope
         return scope is None or scope == prefecture_code
 
+    @property
+    def sees_identities(self) -> bool:
+        """Whether this principal may see what identifies a person: whole ID numbers and person keys."""
+        return self.can(Permission.NATIONAL_IDS_READ)
+
     def show_id(self, national_id: str) -> str:
-        return national_id if self.can(Permission.NATIONAL_IDS_READ) else mask(national_id)
+        return national_id if self.sees_identities else mask(national_id)
+
+    def show_person_key(self, person_key: str | None) -> str | None:
+        """The person key, or None for a role that sees ID numbers masked.
+
+        A key is a fixed function of the whole ID number: shown next to a masked number it
+        would let a reader test the hidden digits against it, so it goes with the whole number.
+        """
+        return person_key if self.sees_identities else None
+
+    def shown(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Replacements for the identifying fields of ``fields`` (a row, or an event's data) as this principal
+        may see them: ``national_id`` masked and ``person_key`` None unless the role may read ID numbers."""
+        replaced: dict[str, Any] = {}
+        if "national_id" in fields:
+            replaced["national_id"] = self.show_id(fields["national_id"])
+        if "person_key" in fields:
+            replaced["person_key"] = self.show_person_key(fields["person_key"])
+        return replaced

@@ -38,6 +38,7 @@ from cohortflow.domain.blocks.intake import SubmissionRow
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.events import Event, ImportApplied, ImportKind
 from cohortflow.domain.facts import CohortFacts
+from cohortflow.domain.national_id import PersonKeys
 from cohortflow.domain.nomination import NominationCheck, NomineeRow
 from cohortflow.domain.quotas import quotas_of, taken
 from cohortflow.domain.records import RecordCheck, RecordRow
@@ -174,7 +175,14 @@ class ImportActivities(CohortActivities):
             await self.append(
                 req.ref,
                 step,
-                _second_pass(req, path, _checker(req, programme, facts), _converter(req, programme), rejected, summary),
+                _second_pass(
+                    req,
+                    path,
+                    _checker(req, programme, facts, await self.store.person_keys()),
+                    _converter(req, programme),
+                    rejected,
+                    summary,
+                ),
                 programme=programme,
                 count=good + 1,
             )
@@ -198,7 +206,9 @@ class ImportActivities(CohortActivities):
         """
         tally = _Tally()
         async with self.store.pool.connection() as conn, conn.transaction(force_rollback=True):
-            chunks = await _open_chunks(conn, _checker(req, programme, facts), facts, plan)
+            chunks = await _open_chunks(
+                conn, _checker(req, programme, facts, await self.store.person_keys(conn)), facts, plan
+            )
             with contextlib.ExitStack() as stack:
                 writer = None
                 convert = _converter(req, programme)
@@ -430,7 +440,7 @@ def _decide(
     return check.decide(row, repeated=repeated)
 
 
-def _checker(req: ImportRecords, programme: AnyTemplate, facts: CohortFacts) -> Checker:
+def _checker(req: ImportRecords, programme: AnyTemplate, facts: CohortFacts, keys: PersonKeys) -> Checker:
     if isinstance(programme, ProgrammeTemplate) and req.kind != "nominees":
         block = programme.block(req.block or "")
         intake = block.intake(req.kind) if block else None
@@ -447,6 +457,7 @@ def _checker(req: ImportRecords, programme: AnyTemplate, facts: CohortFacts) -> 
         already=taken(quotas, ((p.prefecture_code, p.track) for p in facts.participants.values())),
         known_ids=facts.participants,
         prefecture=req.prefecture,
+        keys=keys,
     )
 
 

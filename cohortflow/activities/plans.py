@@ -117,7 +117,9 @@ class PlanActivities:
                 status="refused", digest=req.digest, problems=[f"no uploaded file has digest {req.digest}"]
             )
         async with self.store.pool.connection() as conn:
-            check = RosterCheck(req.programme, await roster_keys(conn, req.ref.plan_id))
+            check = RosterCheck(
+                req.programme, await roster_keys(conn, req.ref.plan_id), await self.store.person_keys(conn)
+            )
         events, problems, rows = [], [], 0
         try:
             with open_table(path, "roster") as table:

@@ -2,7 +2,8 @@
 
 Reads come from the projections (``rm_`` tables), kept current by the app's
 projector; every answer is scoped to a coordinator's own prefecture and shows
-ID numbers masked unless the caller's role may see them.
+ID numbers masked, and person keys not at all, unless the caller's role may see
+them (``Principal.shown``).
 
 The busiest reads (cohorts, funnels, participants, timelines) check the token and
 read on one autocommit connection (``Viewer``), and the funnel and the timeline
@@ -102,7 +103,7 @@ async def funnel(cohort_id: str, request: Request, reader: Viewer) -> Response:
 async def show_participant(cohort_id: str, participant_id: str, reader: Viewer) -> ParticipantRow:
     principal = reader.principal
     found = await _participant(reader.conn, principal, cohort_id, participant_id)
-    return found.model_copy(update={"national_id": principal.show_id(found.national_id)})
+    return found.model_copy(update=principal.shown(dict(found)))
 
 
 @router.get("/{cohort_id}/participants/{participant_id}/timeline", response_model=Timeline)
@@ -113,8 +114,7 @@ async def timeline(cohort_id: str, participant_id: str, reader: Viewer) -> Respo
         await _participant(reader.conn, principal, cohort_id, participant_id)
     found = await participant_timeline(reader.conn, cohort_id, participant_id)
     for entry in found.entries:
-        if "national_id" in entry.data:
-            entry.data["national_id"] = principal.show_id(entry.data["national_id"])
+        entry.data.update(principal.shown(entry.data))
     return Response(_json(found), media_type=JSON)
 
 
@@ -124,7 +124,9 @@ async def credits(cohort_id: str, participant_id: str, request: Request, princip
     # Not a Viewer: the statement borrows a connection of its own, and a request holding two could wait
     # forever for the second once every connection is held by a request waiting the same way.
     found = await _participant(_store(request).pool, principal, cohort_id, participant_id)
-    return await credit_statement(_store(request).pool, found.person_key, today=datetime.now(CHINA).date())
+    assert found.person_key is not None, "the read models hold every participant's key"
+    statement = await credit_statement(_store(request).pool, found.person_key, today=datetime.now(CHINA).date())
+    return statement.model_copy(update=principal.shown(dict(statement)))
 
 
 @router.get(

@@ -1,4 +1,4 @@
-"""Chinese resident ID numbers (居民身份证号): validation and masking.
+"""Chinese resident ID numbers (居民身份证号): validation, masking and person keys.
 
 Eighteen characters: a six-digit division code, an eight-digit birth date, a
 three-digit sequence and an ISO 7064 MOD 11-2 check character (0-9 or X).
@@ -7,6 +7,8 @@ three-digit sequence and an ISO 7064 MOD 11-2 check character (0-9 or X).
 from __future__ import annotations
 
 import hashlib
+import hmac
+from dataclasses import dataclass, field
 from datetime import date
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -49,9 +51,44 @@ def mask(value: str) -> str:
     return value[:6] + "*" * (len(value) - 7) + value[-1]
 
 
-def person_key(value: str) -> str:
-    """A stable pseudonymous key for a person across cohorts (for credit ledgers)."""
-    return hashlib.sha256(("cohortflow-person:" + value).encode()).hexdigest()[:24]
+KEY_HEX_DIGITS = 24
+_KEY_PREFIX = b"cohortflow-person:"
+
+
+def person_key(value: str, secret: bytes | None) -> str:
+    """A stable pseudonymous key for a person across a store's cohorts (credit ledgers, duplicate checks).
+
+    With the store's ``secret``, an HMAC-SHA256 of the normalised number: without the secret, nobody who
+    knows part of a number (a masked one shows 7 of its 18 characters) can search the rest against the key.
+    ``secret`` None is the legacy unkeyed scheme (a plain SHA-256), kept only by stores that recorded keys
+    that way before keyed ones existed, so that their people keep matching.
+    """
+    message = _KEY_PREFIX + value.encode()
+    digest = hashlib.sha256(message) if secret is None else hmac.new(secret, message, hashlib.sha256)
+    return digest.hexdigest()[:KEY_HEX_DIGITS]
+
+
+@dataclass(frozen=True)
+class PersonKeys:
+    """How one store keys people: its secret (None: the legacy unkeyed scheme), passed in by the caller.
+
+    The domain reads no database; activities take this from ``EventStore.person_keys`` and hand it to the
+    checks that key people (nominations, rosters).
+    """
+
+    secret: bytes | None = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.secret is not None and len(self.secret) < 16:
+            raise ValueError("a person-key secret needs at least 16 bytes")
+
+    @property
+    def legacy(self) -> bool:
+        return self.secret is None
+
+    def of(self, value: str) -> str:
+        """The key of a normalised ID number (see :func:`validate`)."""
+        return person_key(value, self.secret)
 
 
 def checked(raw: str, where: str) -> tuple[str, list[str]]:

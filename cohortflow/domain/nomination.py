@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from cohortflow.domain import national_id
 from cohortflow.domain.events import CandidateNominated
+from cohortflow.domain.national_id import PersonKeys
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.quotas import NoSeat, Quotas, Seat, quotas_of
 from cohortflow.domain.rotation_plan import already_enrolled, not_on_roster
@@ -63,7 +64,8 @@ class NominationCheck:
     ``already`` counts earlier nominations per quota (:func:`cohortflow.domain.quotas.taken`), ``known_people`` and
     ``known_ids`` hold those already in the cohort, so a second import cannot
     exceed a quota or nominate someone twice. ``prefecture`` limits a
-    coordinator to their own prefecture's people.
+    coordinator to their own prefecture's people. ``keys`` is how the store
+    keys people (``known_people`` must be keyed the same way).
 
     :meth:`check` also remembers every row's participant id and every accepted
     person, to refuse repeats within the file. A caller that finds repeats
@@ -78,9 +80,12 @@ class NominationCheck:
         known_people: Collection[str] | None = None,
         known_ids: Container[str] | None = None,
         prefecture: str | None = None,
+        *,
+        keys: PersonKeys,
     ) -> None:
         self.quotas = quotas_of(programme) if isinstance(programme, Programme) else programme
         self.prefecture = prefecture
+        self.keys = keys
         self._counts = dict(already or {})
         self._people = set(known_people or ())
         self._known_ids: Container[str] = known_ids if known_ids is not None else frozenset()
@@ -112,7 +117,7 @@ class NominationCheck:
             problems.append(f"{where}, name: is empty")
         if r.gender not in ("M", "F"):
             problems.append(f"{where}, gender: {r.gender!r} must be M or F")
-        key = national_id.person_key(nid) if nid else ""
+        key = self.keys.of(nid) if nid else ""
         return ScreenedNominee(r, nid, key, seat if isinstance(seat, Seat) else None, tuple(problems))
 
     def decide(
@@ -172,9 +177,11 @@ def nominate(
     rows: Iterable[NomineeRow],
     already: dict[str, int] | None = None,
     known_people: set[str] | None = None,
+    *,
+    keys: PersonKeys,
 ) -> list[CandidateNominated]:
     """Validate nominee rows against the programme's quotas; all or nothing."""
-    check = NominationCheck(programme, already, known_people)
+    check = NominationCheck(programme, already, known_people, keys=keys)
     problems: list[str] = []
     events: list[CandidateNominated] = []
     for r in rows:

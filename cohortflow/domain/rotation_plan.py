@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cohortflow.domain import national_id
 from cohortflow.domain.blocks.common import CODE
 from cohortflow.domain.events import RosterEntered
+from cohortflow.domain.national_id import PersonKeys
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.template import ProgrammeTemplate
 
@@ -80,12 +81,14 @@ class RosterRow:
 class RosterCheck:
     """Check roster rows one at a time: a valid ID number, a name, a prefecture of the programme, once each.
 
-    ``known`` holds the people already on the roster; each accepted row joins them.
+    ``known`` holds the people already on the roster, keyed by ``keys`` (how the store keys people);
+    each accepted row joins them.
     """
 
-    def __init__(self, programme: Programme | ProgrammeTemplate, known: set[str]) -> None:
+    def __init__(self, programme: Programme | ProgrammeTemplate, known: set[str], keys: PersonKeys) -> None:
         self.programme = programme
         self.known = known
+        self.keys = keys
 
     def _prefecture_known(self, code: str) -> bool:
         if isinstance(self.programme, ProgrammeTemplate):  # a template without prefectures takes any division
@@ -99,7 +102,7 @@ class RosterCheck:
             problems.append(f"{where}, name: is empty")
         if not self._prefecture_known(r.prefecture_code):
             problems.append(f"{where}, prefecture_code: {r.prefecture_code!r} is not a prefecture of the programme")
-        key = national_id.person_key(nid) if nid else ""
+        key = self.keys.of(nid) if nid else ""
         if key and key in self.known:
             problems.append(f"{where}, national_id: {national_id.mask(nid)} is already on the roster")
         if problems:

@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from cohortflow.readmodels.queries import Pool, stream_rows
+from cohortflow.readmodels.queries import PERSON_KEY, Pool, stream_rows
 
 REQUIREMENT_HOURS = 360
 CYCLE_YEARS = 5
@@ -60,7 +60,7 @@ class CycleTotal(BaseModel):
 
 
 class CreditStatement(BaseModel):
-    person_key: str
+    person_key: str | None = Field(description=PERSON_KEY)
     today: date
     entries: list[CreditEntry]
     total_hours: float

@@ -17,7 +17,7 @@ from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from cohortflow.readmodels.projector import ATTENDED_SQL, MET_ONLINE_SQL, PROJECTION
 
@@ -27,6 +27,11 @@ Source = Pool | Conn
 """Where a read runs: a connection the caller already holds, or one borrowed from the pool for the read."""
 People = Literal["nominees", "selected", "completed"]
 STREAM_ROWS = 2_000
+PERSON_KEY = (
+    "The person's key across the store's cohorts (what their credit ledger is kept by); null for a role that "
+    "sees ID numbers masked (coordinators, the reminder service): next to a masked number it would give the "
+    "hidden digits away"
+)
 
 
 class CohortRow(BaseModel):
@@ -76,7 +81,7 @@ class Funnel(BaseModel):
 class ParticipantRow(BaseModel):
     cohort_id: str
     participant_id: str
-    person_key: str
+    person_key: str | None = Field(description=PERSON_KEY)
     name: str
     national_id: str
     gender: str

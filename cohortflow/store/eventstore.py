@@ -21,6 +21,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from cohortflow.domain.canonical import canonical_json
+from cohortflow.domain.national_id import PersonKeys
 from cohortflow.store.chain import GENESIS, chain_hash, record_bytes, timestamp_text
 from cohortflow.store.errors import ExpectedVersionMismatch, IdempotencyConflict, UnstorableText
 from cohortflow.store.records import AppendResult, EventPayload, HeadDigest, NewEvent, StoredEvent
@@ -46,6 +47,7 @@ NUL = "\\u0000"  # how canonical JSON writes U+0000, which jsonb refuses
 class EventStore:
     def __init__(self, pool: AsyncConnectionPool[AsyncConnection[TupleRow]]) -> None:
         self._pool = pool
+        self._person_keys: PersonKeys | None = None
 
     @classmethod
     async def connect(cls, url: str, *, max_size: int = 4, wait: float = 30.0) -> EventStore:
@@ -245,6 +247,18 @@ class EventStore:
                 raise RuntimeError("the store has no identity row; run the migrations")
             return str(row[0])
 
+    async def person_keys(self, conn: AsyncConnection[TupleRow] | None = None) -> PersonKeys:
+        """How this store keys people: its secret, set once when it was created (None in a legacy store whose
+        unkeyed person keys predate secrets). Read once (on ``conn`` if the caller holds one), then kept: the
+        identity row never changes."""
+        if self._person_keys is None:
+            if conn is None:
+                async with self._pool.connection() as own:
+                    self._person_keys = await _person_keys(own)
+            else:
+                self._person_keys = await _person_keys(conn)
+        return self._person_keys
+
     async def read_cohort_with_links(self, stream_id: str) -> AsyncIterator[tuple[StoredEvent, str | None]]:
         """A stream's events, each with the hash of the event at the position before it."""
         columns = ", ".join("e." + c.strip() for c in COLUMNS.split(","))
@@ -373,6 +387,13 @@ class EventStore:
             if len(rows) < batch:
                 return
             after_position = int(rows[-1][0])
+
+
+async def _person_keys(conn: AsyncConnection[TupleRow]) -> PersonKeys:
+    row = await (await conn.execute("SELECT person_key_secret FROM store_identity")).fetchone()
+    if row is None:
+        raise RuntimeError("the store has no identity row; run the migrations")
+    return PersonKeys(None if row[0] is None else bytes(row[0]))
 
 
 def _stored(row: tuple[Any, ...], metadata_json: str | None = None) -> StoredEvent:

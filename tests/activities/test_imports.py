@@ -238,6 +238,8 @@ async def test_repeats_in_a_nominee_file_are_reported_row_by_row_as_the_domain_c
     facts = await acts.facts(REF)
     tricky, moved = tricky_nominees(seed, known, rest)
     digest = upload(tmp_path, tricky)
+    keys = await store.person_keys()
+    assert not keys.legacy  # a new store keys people with a secret of its own
 
     def in_memory() -> NominationCheck:
         return NominationCheck(
@@ -245,6 +247,7 @@ async def test_repeats_in_a_nominee_file_are_reported_row_by_row_as_the_domain_c
             already=facts.nominations_by_prefecture(),
             known_people={p.person_key for p in facts.participants.values()},
             known_ids=set(facts.participants),
+            keys=keys,
         )
 
     expected = reference("nominees", tmp_path / digest, in_memory())

@@ -56,7 +56,7 @@ async def served(database_url: str, store: EventStore) -> AsyncIterator[Served]:
             prefecture=CHANGSHA if role == "coordinator" else None,
             issued_by="tests",
         )
-        for role in ("admin", "coordinator", "auditor")
+        for role in ("admin", "coordinator", "auditor", "reminder")
     }
     app = create_app(Settings(projection_interval=3600.0), database_url, temporal=cast(Client, object()))
     async with app.router.lifespan_context(app):
@@ -99,6 +99,32 @@ async def test_funnel_and_timeline_answer_what_the_models_say(served: Served) ->
     unknown = await served.http.get("/api/v1/cohorts/r/participants/P999999/timeline", headers=served.as_("admin"))
     assert unknown.status_code == 404 and "P999999" in unknown.json()["detail"]
     assert (await served.http.get("/api/v1/cohorts/nope/funnel", headers=served.as_("admin"))).status_code == 404
+
+
+async def test_person_keys_are_shown_only_to_roles_that_see_whole_id_numbers(served: Served) -> None:
+    # A person key is a fixed function of the whole number: next to a masked number it would give the rest away.
+    await write_cohort(served.store, "k", seed=43, candidates=60, selected=20)
+    await Projector(served.store).catch_up()
+    completed = [p async for p in iter_people(served.store.pool, "k", "completed", CHANGSHA)]
+    person = next(p for p in completed if p.credit_hours > 0)
+    key = person.person_key
+    assert key is not None
+    path = f"/api/v1/cohorts/k/participants/{person.participant_id}"
+    for role, sees in (("admin", True), ("auditor", True), ("coordinator", False), ("reminder", False)):
+        answers = [
+            await served.http.get(path + tail, headers=served.as_(role)) for tail in ("", "/credits", "/timeline")
+        ]
+        assert [a.status_code for a in answers] == [200, 200, 200], role
+        shown, statement, timeline = (a.json() for a in answers)
+        expected = key if sees else None
+        assert shown["person_key"] == expected and statement["person_key"] == expected, role
+        assert statement["entries"] and statement["total_hours"] == person.credit_hours  # still their statement
+        keyed = [e for e in timeline["entries"] if "person_key" in e["data"]]
+        assert {e["type"] for e in keyed} >= {"CandidateNominated", "CreditAwarded"}, role
+        assert all(e["data"]["person_key"] == expected for e in keyed), role
+        assert all((key in a.text) is sees for a in answers), role
+        nominated = next(e for e in keyed if e["type"] == "CandidateNominated")
+        assert nominated["data"]["national_id"] == (person.national_id if sees else mask(person.national_id))
 
 
 async def test_a_revoked_token_is_refused_from_the_next_read_on(served: Served) -> None:

@@ -50,10 +50,12 @@ def empty_database(postgres: EmbeddedPostgres) -> str:
     return postgres.ensure_database(f"r_{uuid.uuid4().hex[:12]}")
 
 
-def history(database_url: str) -> tuple[list[tuple[str, ...]], list[tuple[object, ...]]]:
-    """The store's identity and every event's position, stream, version and hashes."""
+def history(database_url: str) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The store's identity (with its person-key secret) and every event's position, stream, version and hashes."""
     with psycopg.connect(database_url) as conn:
-        identity = conn.execute("SELECT store_id::text, created_at::text FROM store_identity").fetchall()
+        identity = conn.execute(
+            "SELECT store_id::text, created_at::text, person_key_secret FROM store_identity"
+        ).fetchall()
         events = conn.execute(
             "SELECT position, stream_id, stream_version, data, prev_hash, hash FROM events ORDER BY position"
         ).fetchall()
@@ -101,6 +103,8 @@ def test_a_restored_store_verifies_against_the_digest_exported_before(
     assert result.exit_code == 0, result.output
     assert "16 events, head position 16, chain intact; it verifies against the digest" in result.stdout
     assert history(target) == history(source)  # the identity row and every hash, exactly
+    (_, _, secret), *_ = history(target)[0]
+    assert isinstance(secret, bytes) and len(secret) == 32  # people keep their keys in the restored store
     verified = invoke(target, "audit", "verify", "--digest", str(digest), "--json")
     assert verified.exit_code == 0, verified.output
     assert json.loads(verified.stdout)["ok"] is True

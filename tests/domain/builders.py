@@ -16,6 +16,7 @@ from cohortflow.domain.events import (
     SurveyResponded,
 )
 from cohortflow.domain.facts import CohortFacts, fold
+from cohortflow.domain.national_id import PersonKeys
 from cohortflow.domain.programme import Programme, parse_programme
 
 CHANGSHA, ZHUZHOU, XIANGTAN = "430100", "430200", "430300"
@@ -144,6 +145,10 @@ class History:
 
     def survey(self, pid: str, code: str) -> int:
         return self.add(SurveyResponded(participant_id=pid, survey=code, satisfaction=5))
+
+
+KEYS = PersonKeys(bytes(range(32)))
+"""How a store keys people, with a secret of the tests' own."""
 
 
 def key_of(pid: str) -> str:

@@ -31,6 +31,7 @@ from cohortflow.domain.quotas import quotas_of
 from cohortflow.domain.template import ProgrammeTemplate, parse_template
 from cohortflow.imports.reading import SourceRow
 from cohortflow.imports.typed import submission_row, typed_row
+from tests.domain.builders import KEYS
 from tests.domain.test_template import block_templates
 
 START = datetime(2027, 3, 1, tzinfo=UTC)
@@ -62,7 +63,7 @@ def imported(t: ProgrammeTemplate, cohort: Cohort, block_code: str, seed: int) -
     for kind, content in files:
         outcomes: list[Any] = []
         if kind == "nominees":
-            check = NominationCheck(quotas_of(t), known_ids=cohort.facts.participants)
+            check = NominationCheck(quotas_of(t), known_ids=cohort.facts.participants, keys=KEYS)
             for source in rows_of(content):
                 row, form = typed_row("nominees", source)
                 assert isinstance(row, NomineeRow), form

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cohortflow.demo.sample import nominee, nominees, sample_programme
-from cohortflow.domain.national_id import InvalidNationalId, check_char, mask, person_key, validate
+from cohortflow.domain.national_id import InvalidNationalId, PersonKeys, check_char, mask, person_key, validate
 
 # The worked example of GB 11643-1999, the standard that defines the check character.
 STANDARD_EXAMPLE = "11010519491231002X"
@@ -133,18 +133,53 @@ def test_mask_hides_short_values_entirely() -> None:
     assert mask("") == ""
 
 
-def test_person_key_is_stable_and_pseudonymous() -> None:
-    key = person_key(STANDARD_EXAMPLE)
-    # Pinned: credit ledgers join people across cohorts by this key, so it must never drift.
-    assert key == "4e480a2f68f2afcefacdf180"
-    assert person_key(STANDARD_EXAMPLE) == key
-    assert STANDARD_EXAMPLE not in key
-    assert person_key(_with_check("11010519491231003")) != key
+SECRET = bytes(range(32))
+OTHER_SECRET = bytes(range(100, 132))
 
 
-def test_person_key_of_a_validated_lower_case_id_matches_the_upper_case_one() -> None:
+def test_a_keyed_person_key_is_stable_for_one_secret() -> None:
+    key = person_key(STANDARD_EXAMPLE, SECRET)
+    # Pinned: a store's ledgers join people across cohorts by this key, so for one secret it must never drift.
+    assert key == "124c263ea8e9bc413da7e3a7"
+    assert person_key(STANDARD_EXAMPLE, SECRET) == PersonKeys(SECRET).of(STANDARD_EXAMPLE) == key
+    assert STANDARD_EXAMPLE not in key and len(key) == 24
+    assert person_key(_with_check("11010519491231003"), SECRET) != key
+
+
+def test_two_stores_secrets_key_the_same_person_differently() -> None:
+    assert person_key(STANDARD_EXAMPLE, SECRET) != person_key(STANDARD_EXAMPLE, OTHER_SECRET)
+    assert PersonKeys(SECRET).of(STANDARD_EXAMPLE) != PersonKeys(OTHER_SECRET).of(STANDARD_EXAMPLE)
+    assert person_key(STANDARD_EXAMPLE, SECRET) != person_key(STANDARD_EXAMPLE, None)
+
+
+def test_the_legacy_unkeyed_scheme_is_the_plain_hash_recorded_before_secrets() -> None:
+    # Pinned: stores that recorded keys this way keep matching their people by them.
+    assert person_key(STANDARD_EXAMPLE, None) == "4e480a2f68f2afcefacdf180"
+    assert PersonKeys(None).of(STANDARD_EXAMPLE) == "4e480a2f68f2afcefacdf180"
+    assert PersonKeys(None).legacy and not PersonKeys(SECRET).legacy
+
+
+def test_a_masked_id_and_a_keyed_person_key_do_not_give_the_number_back() -> None:
+    """Knowing all but the sequence digits, trying each finds the number from an unkeyed key, not a keyed one."""
+    nid = STANDARD_EXAMPLE
+    candidates = [_with_check(f"{nid[:14]}{seq:03d}") for seq in range(1000)]
+    candidates = [c for c in candidates if c[-1] == mask(nid)[-1]]
+    legacy = person_key(nid, None)
+    assert [c for c in candidates if person_key(c, None) == legacy] == [nid]
+    keyed = person_key(nid, SECRET)
+    assert [c for c in candidates if person_key(c, None) == keyed or person_key(c, OTHER_SECRET) == keyed] == []
+
+
+def test_the_secret_is_never_shown_and_must_be_long_enough() -> None:
+    assert SECRET.hex() not in repr(PersonKeys(SECRET)) and str(SECRET) not in repr(PersonKeys(SECRET))
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        PersonKeys(b"short")
+
+
+@pytest.mark.parametrize("secret", [None, SECRET])
+def test_person_key_of_a_validated_lower_case_id_matches_the_upper_case_one(secret: bytes | None) -> None:
     upper = _id_ending_in_x()
-    assert person_key(validate(upper.lower())) == person_key(upper)
+    assert person_key(validate(upper.lower()), secret) == person_key(upper, secret)
 
 
 first17s = st.builds(

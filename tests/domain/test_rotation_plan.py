@@ -6,6 +6,7 @@ from cohortflow.demo.sample import nominees, sample_programme
 from cohortflow.domain.events import RosterEntered
 from cohortflow.domain.nomination import NominationCheck, NomineeRow
 from cohortflow.domain.rotation_plan import RosterCheck, RosterRow, RotationPlan, plan_problems
+from tests.domain.builders import KEYS
 
 
 def plan(**changes: object) -> RotationPlan:
@@ -37,7 +38,7 @@ def test_a_plan_that_cannot_run_lists_every_problem() -> None:
 def test_a_nominee_enrolled_in_another_cohort_of_the_plan_is_refused_and_takes_no_place() -> None:
     programme = sample_programme(120, 20)
     person = nominees(programme, seed=3)[0]
-    check = NominationCheck(programme)
+    check = NominationCheck(programme, keys=KEYS)
     screened = check.screen(person)
     refused = check.decide(screened, id_seen=False, person_seen=False, enrolled_in="furong-placement-2026")
     masked = person.national_id[:6] + "*" * 11 + person.national_id[-1]
@@ -53,7 +54,7 @@ def test_roster_rows_are_checked_and_each_person_listed_once() -> None:
     programme = sample_programme(120, 20)
     people = nominees(programme, seed=4)
     known = {"someone-else"}
-    check = RosterCheck(programme, known)
+    check = RosterCheck(programme, known, KEYS)
 
     def row(n: int, p: NomineeRow, **changes: str) -> RosterRow:
         values = {"name": p.name, "national_id": p.national_id, "prefecture_code": p.prefecture_code} | changes

@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from cohortflow.demo.sample import attendance, nominees, online_study, returns_report, sample_programme, survey_answer
-from cohortflow.domain import national_id
 from cohortflow.domain.completion import completers, credit_awards
 from cohortflow.domain.cycle import decide_fill_place, decide_withdrawal
 from cohortflow.domain.events import (
@@ -136,12 +135,13 @@ async def write_cohort(
     opened, closed = phase_events(programme, started, "nomination")
     await w.record("start", [start, opened])
     people = nominees(programme, seed)
+    keys = await store.person_keys()
     await w.record(
         "nomination",
         [
             CandidateNominated(
                 participant_id=n.participant_id,
-                person_key=national_id.person_key(n.national_id),
+                person_key=keys.of(n.national_id),
                 name=n.name,
                 national_id=n.national_id,
                 gender="M" if n.gender == "M" else "F",
