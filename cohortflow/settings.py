@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     """Uploaded import files, shared by the API and the workers; defaults to ``state_dir/uploads``."""
     max_upload_bytes: int = 64 * 1024 * 1024
     """The largest import file (a multipart upload) the API takes."""
+    rejects_keep_days: float = Field(default=7.0, gt=0)
+    """Days an import's rejected rows are kept for download; then they are deleted (at the next import)."""
     max_body_bytes: int = 1024 * 1024
     """The largest other request body (a command, a template): refused by its length before it is read."""
     api_pool_size: int = 10

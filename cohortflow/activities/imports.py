@@ -5,8 +5,9 @@ rows a chunk at a time: each row on its own in the domain, and for repeats
 within the file (the same participant id, person or record twice) against the
 keys of the rows before it, which it keeps in temporary tables of its own
 database connection (:mod:`cohortflow.activities.repeats`) rather than in
-memory. It writes rejected rows to a file an administrator can download and
-fix, and their numbers to a temporary file. The second pass streams the other
+memory. It writes rejected rows to a file of this import's own, which its
+importer can download and fix (:mod:`cohortflow.activities.rejects`), and
+their numbers to a temporary file. The second pass streams the other
 rows' events into the store. With any bad row nothing is applied, unless the
 request accepts a partial import. The step is keyed by kind and digest, so
 uploading the same file again changes nothing.
@@ -15,10 +16,10 @@ uploading the same file again changes nothing.
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
 import itertools
 import tempfile
+import time
 from array import array
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from temporalio import activity
 
 from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
 from cohortflow.activities.plan_enrolments import PlanNominations, plan_nominations
+from cohortflow.activities.rejects import RejectsOwner, RejectsWriter, import_id
 from cohortflow.activities.repeats import KeyTable, text_key
 from cohortflow.domain.block_records import SubmissionCheck
 from cohortflow.domain.blocks.intake import SubmissionRow
@@ -82,15 +84,13 @@ class ImportOutcome(BaseModel):
     problems: list[str] = []
     problem_count: int = 0
     rejects_file: bool = False
+    rejects_id: str | None = None
+    """Which import's rejected rows ``/imports/{digest}/rejects?import_id=`` serves (its importer's only)."""
 
 
 def upload_path(uploads: Path, digest: str) -> Path:
     """Where an uploaded file lies: under its SHA-256 digest, so the same content is one file."""
     return uploads / digest
-
-
-def rejects_path(uploads: Path, digest: str) -> Path:
-    return uploads / f"{digest}.rejects.csv"
 
 
 Checker = NominationCheck | RecordCheck | SubmissionCheck
@@ -122,6 +122,15 @@ class _Tally:
         )
 
 
+def _kept(rejects: RejectsWriter | None, outcome: ImportOutcome) -> ImportOutcome:
+    """``outcome``, with the rejected rows put in place for its importer when there are any."""
+    if rejects is None or not rejects.written:
+        return outcome
+    kept = outcome.model_copy(update={"rejects_file": True, "rejects_id": rejects.owner.import_id})
+    rejects.publish(kept)
+    return kept
+
+
 def _refused(req: ImportRecords, problem: str) -> ImportOutcome:
     """A file refused as a whole, before any row could be checked."""
     return _Tally(problems=[problem], problem_count=1).outcome(req, "refused")
@@ -149,11 +158,13 @@ class ImportActivities(CohortActivities):
             return _refused(req, f"no uploaded file has digest {req.digest}")
         programme = await self.pinned(req.ref)
         facts = await self.facts(req.ref)
-        rejects = rejects_path(self.uploads, req.digest) if req.accept_partial else None
+        rejects = self._rejects_writer(req, step) if req.accept_partial else None
         plan = None
         if req.plan_id is not None and req.kind == "nominees":
             plan = await plan_nominations(self.store, req.plan_id, req.ref.cohort_id)
-        with contextlib.closing(_RowNumbers()) as rejected:
+        with contextlib.closing(_RowNumbers()) as rejected, contextlib.ExitStack() as cleanup:
+            if rejects is not None:
+                cleanup.callback(rejects.close)
             try:
                 tally = await self._first_pass(req, path, programme, facts, plan, rejects, rejected)
             except FileRefused as exc:
@@ -162,7 +173,7 @@ class ImportActivities(CohortActivities):
                 return _refused(req, "the file has no data rows")
             good = tally.rows - tally.rejected
             if good == 0 or (tally.rejected and not req.accept_partial):
-                return tally.outcome(req, "refused", rejects_file=rejects is not None)
+                return _kept(rejects, tally.outcome(req, "refused"))
             summary = ImportApplied(
                 kind=req.kind,
                 digest=req.digest,
@@ -172,6 +183,7 @@ class ImportActivities(CohortActivities):
                 rejected=tally.rejected,
                 request_id=req.request_id,
             )
+            outcome = _kept(rejects, tally.outcome(req, "applied", applied=good))
             await self.append(
                 req.ref,
                 step,
@@ -186,7 +198,21 @@ class ImportActivities(CohortActivities):
                 programme=programme,
                 count=good + 1,
             )
-        return tally.outcome(req, "applied", applied=good, rejects_file=rejects is not None and tally.rejected > 0)
+        return outcome
+
+    def _rejects_writer(self, req: ImportRecords, step: str) -> RejectsWriter:
+        """Where this import keeps its rejected rows: its own file, scoped to its importer."""
+        who = f"{req.request_id or ''}\n{req.ref.actor}\n{req.prefecture or ''}"
+        owner = RejectsOwner(
+            import_id=import_id(req.ref.workflow_id, f"{step}\n{who}"),
+            digest=req.digest,
+            kind=req.kind,
+            cohort_id=req.ref.cohort_id,
+            actor=req.ref.actor,
+            prefecture=req.prefecture,
+            created=time.time(),
+        )
+        return RejectsWriter(self.uploads, owner)
 
     async def _first_pass(
         self,
@@ -195,7 +221,7 @@ class ImportActivities(CohortActivities):
         programme: AnyTemplate,
         facts: CohortFacts,
         plan: PlanNominations | None,
-        rejects: Path | None,
+        rejects: RejectsWriter | None,
         rejected: _RowNumbers,
     ) -> _Tally:
         """Check every row; note each bad row's number in ``rejected`` and, with ``rejects``, the row and its
@@ -209,24 +235,18 @@ class ImportActivities(CohortActivities):
             chunks = await _open_chunks(
                 conn, _checker(req, programme, facts, await self.store.person_keys(conn)), facts, plan
             )
-            with contextlib.ExitStack() as stack:
-                writer = None
-                convert = _converter(req, programme)
-                async with contextlib.aclosing(_checked(chunks, req.kind, convert, path)) as checked:
-                    async for source, problems in checked:
-                        tally.rows += 1
-                        if tally.rows % HEARTBEAT_EVERY == 0:
-                            activity.heartbeat(tally.rows)
-                        if not problems:
-                            continue
-                        tally.reject(problems)
-                        rejected.add(source.row)
-                        if rejects is not None:
-                            if writer is None:
-                                out = stack.enter_context(rejects.open("w", encoding="utf-8-sig", newline=""))
-                                writer = csv.writer(out)
-                                writer.writerow(["row", "problems", *source.values])
-                            writer.writerow([source.row, "; ".join(problems), *source.values.values()])
+            convert = _converter(req, programme)
+            async with contextlib.aclosing(_checked(chunks, req.kind, convert, path)) as checked:
+                async for source, problems in checked:
+                    tally.rows += 1
+                    if tally.rows % HEARTBEAT_EVERY == 0:
+                        activity.heartbeat(tally.rows)
+                    if not problems:
+                        continue
+                    tally.reject(problems)
+                    rejected.add(source.row)
+                    if rejects is not None:
+                        rejects.row(source.row, problems, list(source.values), list(source.values.values()))
         return tally
 
 

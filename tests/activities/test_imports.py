@@ -14,7 +14,8 @@ from temporalio.testing import ActivityEnvironment
 
 from cohortflow.activities import Activities, imports
 from cohortflow.activities.field_study import AssignPlacements
-from cohortflow.activities.imports import ImportRecords, rejects_path
+from cohortflow.activities.imports import ImportOutcome, ImportRecords
+from cohortflow.activities.rejects import rows_path
 from cohortflow.activities.selection import SelectParticipants
 from cohortflow.demo import sample
 from cohortflow.demo.sample import nominees, sample_programme
@@ -114,12 +115,12 @@ async def test_a_partial_import_keeps_the_rejects_and_a_retry_changes_nothing(
     assert refused.status == "refused" and refused.problems == [
         "row 5, prefecture_code: '999999' is not a prefecture of this programme"
     ]
-    assert not rejects_path(tmp_path, digest).exists()
+    assert refused.rejects_id is None and not (tmp_path / "rejects").exists()
     assert (await event_types(store, REF.cohort_id))["CandidateNominated"] == 0
 
     partial = await env.run(acts.import_records, request("nominees", digest, accept_partial=True))
     assert (partial.status, partial.applied, partial.rejected, partial.rejects_file) == ("applied", 9, 1, True)
-    with rejects_path(tmp_path, digest).open(encoding="utf-8-sig") as kept:
+    with kept_path(tmp_path, partial).open(encoding="utf-8-sig") as kept:
         rejected = list(csv.reader(kept))
     assert rejected[0] == [
         "row",
@@ -167,8 +168,13 @@ def reference(kind: ImportKind, path: Path, check: NominationCheck | RecordCheck
     return found
 
 
-def kept_rejects(uploads: Path, digest: str) -> list[tuple[int, list[str]]]:
-    with rejects_path(uploads, digest).open(encoding="utf-8-sig") as kept:
+def kept_path(uploads: Path, outcome: ImportOutcome) -> Path:
+    assert outcome.rejects_file and outcome.rejects_id is not None
+    return rows_path(uploads, outcome.digest, outcome.rejects_id)
+
+
+def kept_rejects(uploads: Path, outcome: ImportOutcome) -> list[tuple[int, list[str]]]:
+    with kept_path(uploads, outcome).open(encoding="utf-8-sig") as kept:
         return [(int(row[0]), row[1].split("; ")) for row in list(csv.reader(kept))[1:]]
 
 
@@ -267,7 +273,7 @@ async def test_repeats_in_a_nominee_file_are_reported_row_by_row_as_the_domain_c
     assert refused.rejected == len(expected)
 
     partial = await env.run(acts.import_records, request("nominees", digest, accept_partial=True))
-    assert kept_rejects(tmp_path, digest) == expected
+    assert kept_rejects(tmp_path, partial) == expected
     after = await acts.facts(REF)
     added = [p for pid, p in after.participants.items() if pid not in facts.participants]
     assert partial.applied == len(added) == partial.rows - len(expected)
@@ -322,7 +328,7 @@ async def test_repeats_in_a_records_file_are_reported_row_by_row_as_the_domain_c
     assert any("appears twice in this file" in p for _, problems in expected for p in problems)
 
     partial = await env.run(acts.import_records, request(kind, digest, accept_partial=True))
-    assert kept_rejects(tmp_path, digest) == expected
+    assert kept_rejects(tmp_path, partial) == expected
     assert partial.applied == partial.rows - len(expected) == len(rows) - len(expected)
 
 
