@@ -95,3 +95,58 @@ class KeyTable:
             (_lines(keys),),
         )
         return {key for (key,) in await cur.fetchall()}
+
+
+class LatestTable:
+    """A temporary table of what the cohort has recorded: the latest fingerprint of each subject.
+
+    An import asks it which rows say exactly what is recorded about their subject, so that a file
+    uploaded again (by someone who may apply other rows of it) applies only the rows not yet applied.
+    Made like a :class:`KeyTable`, in a transaction of ``conn``, and dropped with it.
+    """
+
+    def __init__(self, conn: AsyncConnection[TupleRow], table: str) -> None:
+        self._conn = conn
+        self._table = sql.Identifier(table)
+
+    @classmethod
+    async def create(cls, conn: AsyncConnection[TupleRow], table: str) -> LatestTable:
+        latest = cls(conn, table)
+        await conn.execute(
+            sql.SQL(
+                'CREATE TEMPORARY TABLE {} (subject text COLLATE "C" PRIMARY KEY, fingerprint text NOT NULL)'
+                " ON COMMIT DROP"
+            ).format(latest._table)
+        )
+        return latest
+
+    async def put(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Record each (subject, fingerprint), in the order they happened: a later one replaces an earlier."""
+        last = dict(pairs)  # one row per subject, its latest
+        if last:
+            await self._conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (subject, fingerprint)"
+                    " SELECT * FROM unnest(string_to_array(%s, E'\\n'), string_to_array(%s, E'\\n'))"
+                    " ON CONFLICT (subject) DO UPDATE SET fingerprint = EXCLUDED.fingerprint"
+                ).format(self._table),
+                (_lines(list(last)), _lines(list(last.values()))),
+            )
+
+    async def matching(self, rows: Sequence[tuple[str, str, int]]) -> set[int]:
+        """The rows of (subject, fingerprint, row) whose subject's latest fingerprint is theirs."""
+        if not rows:
+            return set()
+        cur = await self._conn.execute(
+            sql.SQL(
+                "SELECT k.row FROM unnest(string_to_array(%s, E'\\n'), string_to_array(%s, E'\\n'),"
+                " string_to_array(%s, ',')::integer[]) AS k(subject, fingerprint, row)"
+                " JOIN {} t ON t.subject = k.subject AND t.fingerprint = k.fingerprint"
+            ).format(self._table),
+            (
+                _lines([s for s, _, _ in rows]),
+                _lines([f for _, f, _ in rows]),
+                ",".join(str(row) for _, _, row in rows),
+            ),
+        )
+        return {row for (row,) in await cur.fetchall()}

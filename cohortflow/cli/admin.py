@@ -745,16 +745,19 @@ def _counts(outcome: Mapping[str, Any]) -> str:
 
 def _print_import(outcome: Mapping[str, Any], cohort_id: str) -> None:
     kind, status = outcome.get("kind"), outcome.get("status")
+    already = int(outcome.get("already_applied") or 0)
     if status == "duplicate":
+        rejected = int(outcome.get("rejected") or 0)
         console.print(
-            f"[yellow]duplicate[/]: this {kind} file was already imported into cohort {escape(cohort_id)} "
-            f"({outcome.get('applied', 0):,} applied then); nothing changed",
+            f"[yellow]duplicate[/]: every row of this {kind} file is already applied in cohort {escape(cohort_id)} "
+            f"({already:,} rows{f', {rejected:,} rejected' if rejected else ''}); nothing changed",
             highlight=False,
         )
         return
     console.print(
         f"[green]{escape(str(status))}[/]: {outcome.get('applied', 0):,} of {outcome.get('rows', 0):,} rows, "
-        f"{outcome.get('rejected', 0):,} rejected",
+        + (f"{already:,} already applied, " if already else "")
+        + f"{outcome.get('rejected', 0):,} rejected",
         highlight=False,
     )
     problems: list[str] = outcome.get("problems") or []

@@ -135,7 +135,7 @@ async def test_a_partial_import_keeps_the_rejects_and_a_retry_changes_nothing(
     assert rejected[1][:2] == ["5", "row 5, prefecture_code: '999999' is not a prefecture of this programme"]
     before = (await store.head()).position
     retry = await env.run(acts.import_records, request("nominees", digest, accept_partial=True))
-    assert (retry.status, retry.applied) == ("duplicate", 9)
+    assert (retry.status, retry.applied, retry.already_applied) == ("duplicate", 0, 9)
     assert (await store.head()).position == before
 
 
@@ -345,3 +345,101 @@ async def test_the_key_tables_go_with_the_check(store: EventStore, tmp_path: Pat
     async with store.pool.connection() as conn:
         cur = await conn.execute("SELECT count(*) FROM pg_class WHERE relpersistence = 't'")
         assert await cur.fetchone() == (0,)
+
+
+# --- de-duplication by row ---------------------------------------------------------------------------
+
+
+def two_prefecture_sheet(seed: int) -> tuple[list[list[object]], str, str]:
+    """Nominees of two prefectures (three each), and the two prefecture codes: the first's coordinator imports."""
+    people = nominees(PROGRAMME, seed=seed)
+    first = people[0].prefecture_code
+    second = next(p.prefecture_code for p in people if p.prefecture_code != first)
+    chosen = [p for p in people if p.prefecture_code == first][:3] + [p for p in people if p.prefecture_code == second][
+        :3
+    ]
+    return [list(NOMINEE_COLUMNS), *[cells(p) for p in chosen]], first, second
+
+
+async def test_a_file_uploaded_again_applies_only_the_rows_not_yet_applied(store: EventStore, tmp_path: Path) -> None:
+    acts, env = Activities(store, tmp_path), ActivityEnvironment()
+    await env.run(acts.record_cohort_started, started())
+    sheet, mine, _ = two_prefecture_sheet(21)
+    digest = upload(tmp_path, sheet)
+
+    coordinator = request("nominees", digest, accept_partial=True, prefecture=mine, request_id="u-1")
+    partial = await env.run(acts.import_records, coordinator)
+    assert (partial.status, partial.applied, partial.rejected, partial.already_applied) == ("applied", 3, 3, 0)
+
+    admin = request("nominees", digest, request_id="u-2")
+    rest = await env.run(acts.import_records, admin)
+    assert (rest.status, rest.rows, rest.applied, rest.rejected, rest.already_applied) == ("applied", 6, 3, 0, 3)
+    counts = await event_types(store, REF.cohort_id)
+    assert (counts["CandidateNominated"], counts["ImportApplied"]) == (6, 2)
+    assert len((await acts.facts(REF)).participants) == 6  # nobody twice
+
+    head = (await store.head()).position
+    assert await env.run(acts.import_records, admin) == rest  # the same request, retried: the same answer
+    assert await env.run(acts.import_records, coordinator) == partial  # problems and all
+    again = await env.run(acts.import_records, request("nominees", digest, request_id="u-3"))
+    assert (again.status, again.rows, again.applied, again.already_applied) == ("duplicate", 6, 0, 6)
+    by_coordinator = await env.run(
+        acts.import_records, request("nominees", digest, accept_partial=True, prefecture=mine, request_id="u-4")
+    )
+    assert (by_coordinator.status, by_coordinator.already_applied, by_coordinator.rejected) == ("duplicate", 3, 3)
+    assert by_coordinator.rejects_id not in (None, partial.rejects_id)  # its own rejects, not the first one's
+    assert len(kept_rejects(tmp_path, partial)) == len(kept_rejects(tmp_path, by_coordinator)) == 3
+    assert (await store.head()).position == head
+
+
+async def test_a_row_that_says_something_else_about_its_subject_is_what_it_was(
+    store: EventStore, tmp_path: Path
+) -> None:
+    acts, env = Activities(store, tmp_path), ActivityEnvironment()
+    await env.run(acts.record_cohort_started, started())
+    people = nominees(PROGRAMME, seed=22)[:4]
+    sheet: list[list[object]] = [list(NOMINEE_COLUMNS), *[cells(p) for p in people]]
+    assert (await env.run(acts.import_records, request("nominees", upload(tmp_path, sheet)))).applied == 4
+    renamed: list[list[object]] = [
+        list(NOMINEE_COLUMNS),
+        *[cells(p) for p in people[:3]],
+        [*cells(people[3])[:1], "改名", *cells(people[3])[2:]],
+    ]
+    conflict = await env.run(acts.import_records, request("nominees", upload(tmp_path, renamed), request_id="n-2"))
+    assert (conflict.status, conflict.already_applied) == ("refused", 3)
+    assert (
+        conflict.problems[0] == f"row 5, participant_id: {people[3].participant_id} is already nominated in this cohort"
+    )
+    assert "the same person" in conflict.problems[1] and len(conflict.problems) == 2
+
+    hours: list[list[object]] = [["participant_id", "hours"], *[[p.participant_id, 100] for p in people]]
+    assert (await env.run(acts.import_records, request("study_records", upload(tmp_path, hours)))).applied == 4
+    hours[2][1] = 120  # a new value for one participant: applied, the latest record stands
+    hours.append([people[0].participant_id, 100])  # the same participant twice in one file: still a problem
+    changed = await env.run(
+        acts.import_records, request("study_records", upload(tmp_path, hours), accept_partial=True, request_id="h-2")
+    )
+    assert (changed.applied, changed.already_applied, changed.rejected) == (1, 3, 1)
+    assert changed.problems == [f"row 6, participant_id: {people[0].participant_id} appears twice in this file"]
+    assert (await acts.facts(REF)).participants[people[1].participant_id].hours == 120
+    assert (await event_types(store, REF.cohort_id))["StudyHoursRecorded"] == 5
+
+
+async def test_an_import_recorded_under_the_old_step_is_found_for_its_retry(
+    store: EventStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acts, env = Activities(store, tmp_path), ActivityEnvironment()
+    await env.run(acts.record_cohort_started, started())
+    people = nominees(PROGRAMME, seed=23)[:5]
+    digest = upload(tmp_path, [NOMINEE_COLUMNS, *(cells(p) for p in people)])
+    with monkeypatch.context() as old:
+        old.setattr(imports, "_step", lambda req: f"import/{req.kind}/{req.digest}")
+        first = await env.run(acts.import_records, request("nominees", digest, request_id="old-1"))
+    assert (first.status, first.applied) == ("applied", 5)
+    head = (await store.head()).position
+
+    retried = await env.run(acts.import_records, request("nominees", digest, request_id="old-1"))
+    assert (retried.status, retried.rows, retried.applied, retried.already_applied) == ("applied", 5, 5, 0)
+    other = await env.run(acts.import_records, request("nominees", digest, request_id="new-1"))
+    assert (other.status, other.applied, other.already_applied) == ("duplicate", 0, 5)
+    assert (await store.head()).position == head

@@ -226,7 +226,7 @@ async def test_a_cohort_is_started_fed_by_imports_and_steered(
     assert rejects.status_code == 200 and "row 5" not in rejects.text.splitlines()[0]
     assert rejects.text.splitlines()[1].startswith("5,")
     again = await upload(api, "c1", "nominees", nominee_csv(dirty, "gb18030"), accept_partial="true")
-    assert again["status"] == "duplicate" and again["applied"] == len(people) - 1
+    assert again["status"] == "duplicate" and again["already_applied"] == len(people) - 1 and again["rejected"] == 1
     version = await store.stream_version("cohort-c1")
 
     others = [p for p in people[3:4]] + [people[-1]]

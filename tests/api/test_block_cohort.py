@@ -102,7 +102,7 @@ async def test_the_placement_example_runs_from_imports_to_completion_with_credit
         outcome = await upload(api, kind, FILES / f"{kind}.csv")
         assert (outcome["status"], outcome["applied"]) == ("applied", rows), outcome
     full = await upload(api, "placements", "学员编号,跟岗学校\nPL001,SH-PS2\n".encode())
-    assert full["http_status"] == 200 and full["applied"] == 1  # the same placement again changes nothing new
+    assert (full["http_status"], full["status"], full["already_applied"]) == (200, "duplicate", 1)  # not "full"
     short = await upload(api, "tasks", "学员编号,任务代码,完成数量,内容\nPL001,summary,1,太短\n".encode())
     assert short["problems"] == ["row 2, summary: 2 characters, fewer than the 3000 task summary asks for"]
 

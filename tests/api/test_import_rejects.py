@@ -115,6 +115,42 @@ async def test_rejected_rows_are_their_importers_masked_escaped_private_and_expi
     assert (await event_types(store, "rejects-1"))["CandidateNominated"] == 3
 
 
+async def test_an_admin_uploading_a_coordinators_file_applies_only_the_other_prefectures_rows(
+    api: Api, store: EventStore, time_skipping: WorkflowEnvironment
+) -> None:
+    await start(api, time_skipping, "rejects-2")
+    rows, _ = two_prefectures()
+    content = nominee_csv(rows)
+    partial = await upload(api, "rejects-2", "nominees", content, role="coordinator", accept_partial="true")
+    assert (partial["applied"], partial["rejected"], partial["already_applied"]) == (3, 4, 0), partial
+
+    rest = await upload(api, "rejects-2", "nominees", content, accept_partial="true")
+    assert (rest["status"], rest["rows"], rest["applied"], rest["already_applied"], rest["rejected"]) == (
+        "applied",
+        7,
+        3,
+        3,
+        1,
+    ), rest
+    counts = await event_types(store, "rejects-2")
+    assert (counts["CandidateNominated"], counts["ImportApplied"]) == (6, 2)  # nobody twice
+    status = await api.http.get("/api/v1/cohorts/rejects-2/status", headers=api.as_("admin"))
+    assert status.json()["counters"]["candidates"] == 6
+
+    again = await upload(api, "rejects-2", "nominees", content, accept_partial="true")
+    assert (again["status"], again["applied"], again["already_applied"], again["rejected"]) == ("duplicate", 0, 6, 1)
+    assert (await event_types(store, "rejects-2"))["CandidateNominated"] == 6
+
+    # each import kept its own rejected rows: the admin's did not overwrite the coordinator's
+    where = f"/api/v1/imports/{partial['digest']}/rejects"
+    own = await api.http.get(where, headers=api.as_("coordinator"))
+    assert len(table(own.text)) == 1 + 4
+    admins = await api.http.get(where, headers=api.as_("admin"), params={"import_id": rest["rejects_id"]})
+    assert [line[0] for line in table(admins.text)[1:]] == ["8"]
+    by_id = await api.http.get(where, headers=api.as_("coordinator"), params={"import_id": rest["rejects_id"]})
+    assert by_id.status_code == 404  # the admin's rows span every prefecture: not the coordinator's to read
+
+
 def test_cells_a_spreadsheet_would_run_are_escaped() -> None:
     assert [rejects.escape_cell(v) for v in ["=1", "+1", "-1", "@A", "\tx", "\rx", "a=1", "", "李"]] == [
         "'=1",

@@ -288,7 +288,9 @@ async def test_cohort_start_status_imports_and_refusals(served: Served, tmp_path
 
     duplicate = await served.run("import", "nominees", "cli-c1", good)
     assert duplicate.exit_code == 0, duplicate.output
-    assert "duplicate: this nominees file was already imported into cohort cli-c1" in duplicate.stdout
+    assert (
+        "duplicate: every row of this nominees file is already applied in cohort cli-c1 (120 rows)" in duplicate.stdout
+    )
     counters = json.loads((await served.run("cohort", "status", "cli-c1", "--json")).stdout)["counters"]
     assert counters["candidates"] == 120
 
