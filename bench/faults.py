@@ -640,12 +640,15 @@ class Watcher:
 
 
 async def inject(faults: list[Fault], driver: Driver, watcher: Watcher, observed: Observations) -> None:
-    """Make each fault at its moment of the timeline, in turn."""
+    """Make each fault at its moment of the timeline, in turn (at once if the one before ended past it).
+
+    The moments are the undisturbed run's: seconds since the cohort started, less the long outage once it has
+    been held (everything after it happens that much later).
+    """
     stack = driver.stack
-    elapsed = 0.0
+    held = 0.0
     for n, fault in enumerate(faults, 1):
-        await asyncio.sleep(max(0.0, fault.at - elapsed))
-        elapsed = fault.at
+        await asyncio.sleep(max(0.0, fault.at + held - watcher.now()))
         if driver.in_transition:
             observed.waited_for_transitions += 1
             await driver.transition_over.wait()
@@ -660,6 +663,7 @@ async def inject(faults: list[Fault], driver: Driver, watcher: Watcher, observed
         else:
             await asyncio.sleep(fault.down)
         down = watcher.now() - at
+        held += down if fault.outage else 0.0
         await stack.restart(fault.kind)
         await _answering(fault.kind, driver)
         back = watcher.now() - at
