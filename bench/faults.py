@@ -524,7 +524,7 @@ class Driver:
     async def hold(self, phase: PhaseKind) -> None:
         """Extend the phase's deadline as soon as it is the cohort's phase."""
         while (status := await self.status()).phase != phase:
-            if status.finished or PHASES.index(status.phase or "completion") > PHASES.index(phase):
+            if status.finished or (status.phase and PHASES.index(status.phase) > PHASES.index(phase)):
                 raise RunFailed(f"{phase} closed before it could be held open (the cohort is at {status.phase})")
             await asyncio.sleep(0.05)
         assert status.deadline is not None
