@@ -2,7 +2,8 @@
 
 Every route but ``/api/v1/health`` needs a bearer token (``cohortflow token
 issue``); the token's role decides what it may do, and its holder becomes the
-actor recorded in the metadata of every event the request causes.
+actor recorded in the metadata of every event the request causes. The OpenAPI
+document names each operation's permission (``x-permission``, or ``public``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from temporalio.client import Client
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api import errors
 from cohortflow.api.audit import router as audit_router
-from cohortflow.api.auth import require
+from cohortflow.api.auth import document_permissions, public, require
 from cohortflow.api.cohorts import router as cohorts_router
 from cohortflow.api.guards import RequestGuard
 from cohortflow.api.imports import router as imports_router
@@ -104,7 +105,7 @@ def create_app(
         if router in (cohorts_router, reads_router):
             cohort_routes += app.routes[before:]
 
-    @app.get("/api/v1/health", tags=["service"])
+    @app.get("/api/v1/health", tags=["service"], dependencies=[Depends(public)])
     async def health(request: Request) -> dict[str, object]:
         head = await request.app.state.store.head()
         return {"status": "ok", "head_position": head.position, "head_digest": head.hash}
@@ -137,7 +138,10 @@ def match_first(app: FastAPI, busiest: list[BaseRoute]) -> None:
     def openapi() -> dict[str, Any]:
         if not app.openapi_schema:
             added = [route for route in app.routes if all(route is not d for d in declared)]
-            app.openapi_schema = get_openapi(title=app.title, version=app.version, routes=[*declared, *added])
+            routes = [*declared, *added]
+            document = get_openapi(title=app.title, version=app.version, routes=routes)
+            document_permissions(document, routes)
+            app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # as FastAPI's guide to extending OpenAPI does

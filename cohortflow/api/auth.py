@@ -13,18 +13,28 @@ against the address; an address with too many failures in a window is answered
 429 with ``Retry-After``, its tokens not looked up, until the window has passed
 (``cohortflow.access.sign_ins``; ``COHORTFLOW_SIGN_IN_FAILURES`` per
 ``COHORTFLOW_SIGN_IN_WINDOW`` seconds).
+
+Each route states what it needs through these dependencies alone, and the OpenAPI
+document shows it (``x-permission`` on every operation, ``document_permissions``);
+a route open to all states that too, with ``public``.
 """
 
 from __future__ import annotations
 
+import copy
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Annotated
+from types import FunctionType
+from typing import Annotated, Any
+from weakref import WeakKeyDictionary
 
 import structlog
 from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.routing import BaseRoute
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.access.sign_ins import SignInLimiter
@@ -37,6 +47,10 @@ from cohortflow.store.eventstore import EventStore
 # ours says whether the token was missing or not accepted.
 bearer = HTTPBearer(auto_error=False, description="A token issued with `cohortflow token issue`")
 MISSING = "missing bearer token"
+PUBLIC = "public"
+PERMISSION_KEY = "x-permission"
+_declared: WeakKeyDictionary[Callable[..., object], str] = WeakKeyDictionary()
+"""The permission each ``require``/``reading`` dependency checks (``public`` for ``public``), for the document."""
 REFUSED = "unknown or revoked token"  # the caller is not told which: the log is
 
 
@@ -123,6 +137,7 @@ def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal
             raise _forbidden(principal, permission)
         return principal
 
+    _declared[permitted] = permission.value
     return permitted
 
 
@@ -155,7 +170,80 @@ def reading(permission: Permission) -> Callable[..., AsyncIterator[Reading]]:
                 raise _forbidden(principal, permission)
             yield Reading(conn, principal)
 
+    _declared[session] = permission.value
     return session
+
+
+def public() -> None:
+    """Declares a route open to anyone, with a token or without: ``dependencies=[Depends(public)]``.
+
+    It checks nothing; it is there so that a route states that it is public as the others state
+    their permission, and a route that states neither is seen to (``document_permissions``).
+    """
+
+
+_declared[public] = PUBLIC
+
+
+def declared_permissions(dependant: Dependant) -> list[str]:
+    """What a route's dependencies (at any depth) state it needs: permissions, or ``public``."""
+    found: set[str] = set()
+    pending = [dependant]
+    while pending:
+        dependant = pending.pop()
+        if isinstance(dependant.call, FunctionType) and dependant.call in _declared:
+            found.add(_declared[dependant.call])
+        pending.extend(dependant.dependencies)
+    return sorted(found)
+
+
+def _refusal(description: str, header: str | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+            }
+        },
+    }
+    if header is not None:
+        answer["headers"] = {header: {"schema": {"type": "string"}}}
+    return answer
+
+
+REFUSALS = {
+    "401": _refusal("No bearer token, or one that is malformed, unknown or revoked", "WWW-Authenticate"),
+    "403": _refusal("The token's role lacks the permission (or a coordinator's prefecture is not the one acted on)"),
+    "429": _refusal("Too many failed sign-ins from the client's address; try again after Retry-After", "Retry-After"),
+}
+
+
+def document_permissions(document: dict[str, Any], routes: Iterable[BaseRoute]) -> None:
+    """Write into the OpenAPI ``document`` what each operation needs, as ``x-permission``, and how it refuses.
+
+    The permission is read from the route's dependency tree, from the very ``require``,
+    ``reading`` or ``public`` dependency that enforces it, so the document cannot say one
+    thing and the route do another. (``openapi_extra`` on each route would state it a second
+    time, by hand, and could drift; FastAPI's ``Security`` scopes would add OAuth2 scopes to
+    a bearer scheme that has none.) An operation whose route states nothing gets no
+    ``x-permission``, which the generated authorisation test refuses.
+    """
+    paths: dict[str, dict[str, Any]] = document.get("paths", {})
+    for route in iter_route_contexts(list(routes)):  # as get_openapi walks them, included routers too
+        if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+            continue
+        permissions = declared_permissions(route.dependant)
+        if not permissions:
+            continue
+        for method in sorted(route.methods or ()):
+            operation = paths.get(route.path_format or "", {}).get(method.lower())
+            if operation is None:
+                continue
+            operation[PERMISSION_KEY] = permissions[0] if len(permissions) == 1 else permissions
+            if PUBLIC not in permissions:
+                responses: dict[str, Any] = operation.setdefault("responses", {})
+                for status_code, answer in REFUSALS.items():
+                    responses.setdefault(status_code, copy.deepcopy(answer))  # each its own, as FastAPI's
 
 
 def check_prefecture(principal: Principal, prefecture_code: str) -> None:
