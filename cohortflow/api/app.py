@@ -38,20 +38,23 @@ from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import connect_client
 
 
-async def keep_projecting(app: FastAPI, projector: Projector, interval: float) -> None:
-    """Bring the read models up to the head of the log, again and again; a failed pass is retried.
+async def keep_projecting(app: FastAPI, projector: Projector, interval: float, stop: asyncio.Event) -> None:
+    """Bring the read models up to the head of the log, again and again, until ``stop``; a failed pass is retried.
 
     ``app.state.projected_to`` says how far they are (whoever projected), so
     answers cached for that position can be served without asking the database.
+    The loop ends on ``stop`` rather than on cancellation alone: a pass cancelled
+    while the database pool reconnects can end without raising the cancellation.
     """
     log = structlog.get_logger()
-    while True:
+    while not stop.is_set():
         try:
             await projector.catch_up()
             app.state.projected_to = await projector.checkpoint()
         except Exception:
             log.exception("projecting the read models failed; retrying")
-        await asyncio.sleep(interval)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
 
 
 TEMPORAL_WAIT = 2.0
@@ -84,10 +87,12 @@ def create_app(
         app.state.projector = Projector(app.state.store)
         app.state.projected_to = -1
         app.state.funnels = {}
-        projecting = asyncio.create_task(keep_projecting(app, app.state.projector, settings.projection_interval))
+        stop = asyncio.Event()
+        projecting = asyncio.create_task(keep_projecting(app, app.state.projector, settings.projection_interval, stop))
         try:
             yield
         finally:
+            stop.set()
             projecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await projecting

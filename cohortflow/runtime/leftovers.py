@@ -249,6 +249,8 @@ def _started_before(pid: int, moment: float) -> bool:
 
 
 def _live_process(pid: int) -> psutil.Process | None:
+    if pid <= 0:  # a postmaster.pid of a single-user backend (initdb's) holds its pid negated: no server
+        return None
     try:
         process = psutil.Process(pid)
         return None if process.status() == psutil.STATUS_ZOMBIE else process
