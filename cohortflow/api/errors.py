@@ -14,7 +14,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -79,6 +79,13 @@ def install(app: FastAPI) -> None:
         cause = exc.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
         return _answer(409, message)
+
+    @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
+    async def update_not_taken(_: Request, exc: WorkflowUpdateRPCTimeoutOrCancelledError) -> JSONResponse:
+        return _unavailable(
+            "the cohort did not take the command in time (its worker is busy or down); "
+            "see the cohort's status before sending it again"
+        )
 
     @app.exception_handler(RPCError)
     async def temporal_refused(_: Request, exc: RPCError) -> JSONResponse:

@@ -396,6 +396,14 @@ class CohortCycleWorkflow(CycleWorkflow):
     def _refuse_close_block(self, req: dict[str, Any]) -> None:
         raise CommandRefused("this cohort runs the seven-phase form, which has phases, not blocks: use close-phase")
 
+    @workflow.update
+    async def extend_block(self, req: dict[str, Any]) -> AdminOutcome:
+        raise ApplicationError("unreachable: refused by the validator")
+
+    @extend_block.validator
+    def _refuse_extend_block(self, req: dict[str, Any]) -> None:
+        raise CommandRefused("this cohort runs the seven-phase form, which has phases, not blocks: use extend-deadline")
+
     @workflow.query
     def status(self) -> CycleStatus:
         inp, state = self._input(), self._state

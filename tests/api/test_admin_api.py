@@ -259,6 +259,12 @@ async def test_a_cohort_is_started_fed_by_imports_and_steered(
     assert no_blocks.json()["detail"] == (
         "this cohort runs the seven-phase form, which has phases, not blocks: use close-phase"
     )
+    extend_block = {"block": "online", "new_close": "2030-01-01T00:00:00+08:00", "reason": "x"}
+    no_block = await api.http.post("/api/v1/cohorts/c1/extend-block", json=extend_block, headers=api.as_("admin"))
+    assert no_block.status_code == 409
+    assert no_block.json()["detail"] == (
+        "this cohort runs the seven-phase form, which has phases, not blocks: use extend-deadline"
+    )
     coordinator_steer = await api.http.post(
         "/api/v1/cohorts/c1/close-phase", json={"phase": "nomination", "reason": "x"}, headers=api.as_("coordinator")
     )
