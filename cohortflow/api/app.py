@@ -27,6 +27,7 @@ from cohortflow.api.auth import document_permissions, public, require
 from cohortflow.api.cohorts import router as cohorts_router
 from cohortflow.api.guards import RequestGuard
 from cohortflow.api.imports import router as imports_router
+from cohortflow.api.metrics import router as metrics_router
 from cohortflow.api.plans import router as plans_router
 from cohortflow.api.programmes import router as programmes_router
 from cohortflow.api.reads import router as reads_router
@@ -104,7 +105,7 @@ def create_app(
     errors.install(app)
     cohort_routes: list[BaseRoute] = []
     routers = (programmes_router, cohorts_router, plans_router, reads_router, imports_router, audit_router)
-    for router in (*routers, reminders_router):
+    for router in (*routers, reminders_router, metrics_router):
         before = len(app.routes)
         app.include_router(router)
         if router in (cohorts_router, reads_router):

@@ -20,7 +20,6 @@ from cohortflow.api.text import Code, Reason, Value
 from cohortflow.domain.events import CorrectableField
 from cohortflow.domain.programme import PhaseKind
 from cohortflow.domain.template import ProgrammeTemplate
-from cohortflow.readmodels.queries import list_cohorts
 from cohortflow.services import programmes
 from cohortflow.services.cohorts import start_block_cohort, start_cohort
 from cohortflow.services.execution import Execution, StalledCohort, execution_of, stalled_cohorts
@@ -139,11 +138,7 @@ async def start(
 @router.get("/stalled")
 async def stalled(request: Request, _: Steer) -> list[StalledCohort]:
     """Every running cohort that cannot make progress, with the failing step, why and since when; longest first."""
-
-    async def recorded() -> list[str]:  # for a Temporal server without visibility (the time-skipping one)
-        return [c.cohort_id for c in await list_cohorts(request.app.state.store.pool) if not c.completed]
-
-    return await stalled_cohorts(_client(request), recorded)
+    return await stalled_cohorts(_client(request), request.app.state.store.pool)
 
 
 @router.get("/{cohort_id}/status")

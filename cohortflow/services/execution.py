@@ -12,11 +12,12 @@ otherwise than by completing (failed, terminated) says how.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.failure.v1 import Failure
@@ -24,6 +25,7 @@ from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowHistoryEventFilterType
 from temporalio.service import RPCError, RPCStatusCode
 
+from cohortflow.readmodels.queries import list_cohorts
 from cohortflow.workflows.block_cycle import BlockCycleWorkflow
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow, workflow_id
 from cohortflow.workflows.options import STALLED_AFTER_ATTEMPTS
@@ -122,7 +124,7 @@ async def execution_of(handle: WorkflowHandle[Any, Any]) -> Execution:
     return Execution(state=state, stalled=stall, ended_because=await _ended_because(handle, state))
 
 
-async def _running_cohorts(client: Client, recorded: Callable[[], Awaitable[list[str]]]) -> list[str]:
+async def _running_cohorts(client: Client, pool: AsyncConnectionPool[Any]) -> list[str]:
     """The cohorts whose workflow runs, as Temporal lists them; it answers while the store is out. A server
     without visibility (the time-skipping test server) cannot list: then the cohorts the store has recorded."""
     try:
@@ -133,13 +135,13 @@ async def _running_cohorts(client: Client, recorded: Callable[[], Awaitable[list
     except RPCError as exc:
         if exc.status != RPCStatusCode.UNIMPLEMENTED:
             raise
-    return await recorded()
+    return [c.cohort_id for c in await list_cohorts(pool) if not c.completed]
 
 
-async def stalled_cohorts(client: Client, recorded: Callable[[], Awaitable[list[str]]]) -> list[StalledCohort]:
+async def stalled_cohorts(client: Client, pool: AsyncConnectionPool[Any]) -> list[StalledCohort]:
     """Every running cohort whose workflow is stalled, the longest stalled first.
 
-    ``recorded`` lists the cohorts the store knows, for a server that cannot list its workflows.
+    ``pool`` (the store's) lists the cohorts for a server that cannot list its workflows.
     """
     gate = asyncio.Semaphore(DESCRIBED_AT_ONCE)
 
@@ -148,5 +150,5 @@ async def stalled_cohorts(client: Client, recorded: Callable[[], Awaitable[list[
             found = await execution_of(client.get_workflow_handle(workflow_id(cohort_id)))
         return StalledCohort(cohort_id=cohort_id, stall=found.stalled) if found.stalled else None
 
-    found = await asyncio.gather(*(stall_of(c) for c in await _running_cohorts(client, recorded)))
+    found = await asyncio.gather(*(stall_of(c) for c in await _running_cohorts(client, pool)))
     return sorted((s for s in found if s is not None), key=lambda s: s.stall.since)

@@ -3,6 +3,7 @@ held up, why and since when; an administrator's command accepted meanwhile is re
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from temporalio.testing import WorkflowEnvironment
@@ -53,6 +54,10 @@ async def test_an_outage_shows_as_a_stall_and_a_command_accepted_meanwhile_is_re
     assert listed.status_code == 200, listed.text
     assert [(s["cohort_id"], s["stall"]["step"]) for s in listed.json()] == [("c1", "record_cycle_event")]
     assert (await api.http.get("/api/v1/cohorts/stalled", headers=api.as_("coordinator"))).status_code == 403
+    scraped = await api.http.get("/api/v1/metrics", headers=api.as_("reminder"))
+    assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain"), scraped.text
+    assert "cohortflow_stalled_cohorts 1.0" in scraped.text
+    assert re.search(r'cohortflow_cohort_stalled_seconds\{cohort="c1",step="record_cycle_event"\} \d', scraped.text)
 
     outage.end()
     await time_skipping.sleep(timedelta(minutes=1))
@@ -61,6 +66,7 @@ async def test_an_outage_shows_as_a_stall_and_a_command_accepted_meanwhile_is_re
     assert [(c["phase"], c["closed_early"]) for c in closes] == [("nomination", True)]
     assert (await status(api))["execution"]["stalled"] is None
     assert (await api.http.get("/api/v1/cohorts/stalled", headers=api.as_("admin"))).json() == []
+    assert "cohortflow_stalled_cohorts 0.0" in (await api.http.get("/api/v1/metrics", headers=api.as_("admin"))).text
 
     await time_skipping.client.get_workflow_handle("cohort-c1").terminate(reason="replaced by c2")
     ended = (await status(api))["execution"]
