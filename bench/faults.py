@@ -123,6 +123,10 @@ PHASES: tuple[PhaseKind, ...] = (
     "completion",
 )
 FED: tuple[PhaseKind, ...] = ("nomination", "online_study", "field_study", "return_to_post", "follow_up")
+WAIT_FOR_REMINDERS: dict[PhaseKind, tuple[str, ...]] = {
+    "online_study": ("study-hours/nomination+1d", "reflection/nomination+2d")
+}
+"""Reminder occurrences queued before a phase's files are imported (their audience is everyone nominated)."""
 """The phases that take files: each held open until its files are in, then closed early."""
 HOLD = timedelta(days=365)
 INFRA_PATIENCE = 1200.0
@@ -160,12 +164,14 @@ class RunFailed(Exception):
 
 
 def fault_programme(people: int, selected: int) -> Programme:
-    """The sample programme with reminders every run of this harness sends to the same people.
+    """The sample programme with reminders that every run of this harness sends to the same people.
 
     The sample's own rules fire before a deadline or after a survey is sent; with phases held open
-    and closed early, and days of 0.2 s, whether a file was in by then would be a race. These fire
-    a day or two after a fed phase closes, when everything they depend on was imported. No quiet
-    hours: the messages go out at whatever hour the run is made.
+    and closed early, and days of 0.2 s, whether a file was in by then would be a race, and so would
+    a reminder just after online study against the selection. These fire once what decides their
+    audience is settled: a day or two after nomination closes (the driver imports the study records
+    only once both are queued: everyone nominated is behind), and a day after return to post closes
+    (its reports are all in). No quiet hours: the messages go out at whatever hour the run is made.
     """
     settings = sample_reminders(digests=False)
     rules: list[dict[str, object]] = [
@@ -173,14 +179,14 @@ def fault_programme(people: int, selected: int) -> Programme:
             "code": "study-hours",
             "template": "study-hours",
             "audience": "under_required_hours",
-            "after": {"phase": "online_study", "days": [1], "nudges": 1, "nudge_every_days": 1},
+            "after": {"phase": "nomination", "days": [1]},
         },
         {
             "code": "reflection",
             "template": "deliverable",
             "audience": "missing_deliverable",
             "deliverable": "reflection",
-            "after": {"phase": "online_study", "days": [2]},
+            "after": {"phase": "nomination", "days": [2]},
         },
         {
             "code": "return-report",
@@ -547,11 +553,17 @@ class Driver:
         self._transition(False)
         await self.update("extend_deadline", req, f"hold-{phase}", AdminOutcome)
 
+    async def recorded(self, step: str, what: str) -> None:
+        """Wait until the cohort has recorded ``step`` (one indexed lookup of its idempotency key)."""
+        key = f"{workflow_id(self.cohort_id)}/{step}"
+        while await patiently(what, lambda: self.store.recorded(key)) is None:
+            await asyncio.sleep(0.2)
+
     async def files(self, phase: PhaseKind) -> list[File]:
+        for occurrence in WAIT_FOR_REMINDERS.get(phase, ()):
+            await self.recorded(f"reminders/{occurrence}", f"the reminders {occurrence}")
         if phase == "field_study":
-            key = f"{workflow_id(self.cohort_id)}/{PLACEMENTS_STEP}"
-            while await patiently("the placements", lambda: self.store.recorded(key)) is None:
-                await asyncio.sleep(0.2)
+            await self.recorded(PLACEMENTS_STEP, "the placements")
         return list(await patiently(f"the {phase} files", lambda: self.feed.files(phase)))
 
     async def feed_phase(self, phase: PhaseKind) -> None:
@@ -624,14 +636,14 @@ class Watcher:
                 last_seen=self.now(),
                 step=stall.step,
                 attempt=stall.attempt,
-                reason=stall.reason[:200],
+                reason=" ".join(stall.reason.split())[:200],
                 since=stall.since.isoformat(),
                 during_outage=self.outage_on,
             )
             self.observed.stalls.append(self.current)
             say(
                 f"    cohort stalled (state {execution.state}): {stall.step} on attempt {stall.attempt} since "
-                f"{stall.since.astimezone(UTC):%H:%M:%S} UTC; last failure: {stall.reason[:120]}"
+                f"{stall.since.astimezone(UTC):%H:%M:%S} UTC; last failure: {' '.join(stall.reason.split())[:120]}"
             )
         else:
             self.current.last_seen = self.now()
@@ -696,6 +708,8 @@ async def _answering(kind: Kind, driver: Driver) -> None:
 class Reminders:
     queued: int
     """Messages in the outbox (one per reminder: rule, person, occurrence)."""
+    unreachable: int
+    """Given up when queued: no address for the channel."""
     delivered: int
     """Messages the SMTP server accepted, copies included."""
     resent: int
@@ -719,6 +733,8 @@ class Outcome:
     reminders: Reminders
     observed: Observations
     planned_faults: int
+    workdir: Path | None = None
+    """The run's data (PostgreSQL's data directory, Temporal's SQLite file) and its servers' logs."""
 
 
 def identity(event_type: str, data: dict[str, Any]) -> tuple[str, ...]:
@@ -766,10 +782,14 @@ def check_reminders(
 ) -> Reminders:
     """Exactly once as tests/reminders/test_kill.py defines it across a kill."""
     problems = []
-    unsent = sorted(key for key, status in rows.items() if status != "sent")
+    unsent = sorted(key for key, status in rows.items() if status not in ("sent", "gave_up"))
     if unsent:
         problems.append(f"{len(unsent)} reminders not sent (e.g. {unsent[0]}: {rows[unsent[0]]})")
-    expected = {message_id(store_id, key, SMTP_DOMAIN): key for key in rows}
+    sent_rows = {key for key, status in rows.items() if status == "sent"}
+    given_up = len(rows) - len(sent_rows) - len(unsent)
+    if gave_up != given_up:
+        problems.append(f"{gave_up} ReminderGaveUp events for {given_up} reminders given up")
+    expected = {message_id(store_id, key, SMTP_DOMAIN): key for key in sent_rows}
     per_id = Counter(m.message_id for m in mail)
     missing = set(expected) - set(per_id)
     if missing:
@@ -779,26 +799,22 @@ def check_reminders(
         problems.append(f"{len(foreign)} messages under a Message-ID not their reminder's (e.g. {foreign[0]})")
     if max(per_id.values(), default=0) > 2:
         problems.append(f"a message was delivered {max(per_id.values())} times")
-    wrong = {key: n for key, n in sent.items() if n != 1} | {key: 0 for key in rows if key not in sent}
+    wrong = {key: n for key, n in sent.items() if n != 1} | {key: 0 for key in sent_rows if key not in sent}
     if wrong:
         key = min(wrong)
         problems.append(f"{len(wrong)} reminders without exactly one ReminderSent (e.g. {key}: {wrong[key]})")
-    extra = set(sent) - set(rows)
+    extra = set(sent) - sent_rows
     if extra:
-        problems.append(f"{len(extra)} ReminderSent events for reminders never queued")
-    if gave_up:
-        problems.append(f"{gave_up} ReminderGaveUp events")
+        problems.append(f"{len(extra)} ReminderSent events for reminders not sent")
     resent = sum(n - 1 for n in per_id.values())
-    return Reminders(queued=len(rows), delivered=len(mail), resent=resent, problems=problems)
+    return Reminders(queued=len(rows), unreachable=given_up, delivered=len(mail), resent=resent, problems=problems)
 
 
-async def run_cycle(
-    label: str, programme: Programme, seed: int, day_seconds: float, faults: list[Fault], keep: bool
-) -> Outcome:
+async def run_cycle(label: str, programme: Programme, seed: int, day_seconds: float, faults: list[Fault]) -> Outcome:
+    """One run of the cycle on servers of its own; their data and logs stay in ``Outcome.workdir``."""
     workdir = Path(tempfile.mkdtemp(prefix=f"cohortflow-faults-{label}-"))
     stack = Stack(workdir, f"faults-{label}-{uuid.uuid4().hex[:6]}")
     cohort_id = f"faults-{label}"
-    failed = True
     say(f"{label} run: servers in {workdir}")
     try:
         await stack.start()
@@ -809,16 +825,15 @@ async def run_cycle(
             outcome = await _cycle(
                 label, stack, client, store, cohort_id, programme, seed, day_seconds, faults, observed
             )
-            failed = False
+            outcome.workdir = workdir
             return outcome
         finally:
             await store.close()
+    except BaseException:
+        say(f"{label} run: logs and data kept in {workdir}")
+        raise
     finally:
         await stack.stop()
-        if failed or keep:
-            say(f"{label} run: logs and data kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 async def _cycle(
@@ -1011,10 +1026,10 @@ async def faults(args: argparse.Namespace) -> int:
     )
     started = datetime.now(UTC)
     try:
-        reference = await run_cycle("reference", programme, seed, args.day_seconds, [], args.keep)
+        reference = await run_cycle("reference", programme, seed, args.day_seconds, [])
         plan = plan_faults(random.Random(seed), reference.seconds, args.kills, args.outage)
         say("fault plan: " + ", ".join(f"{f.kind}{'(outage)' if f.outage else ''}@{f.at:.0f}s" for f in plan))
-        run = await run_cycle("faults", programme, seed, args.day_seconds, plan, args.keep)
+        run = await run_cycle("faults", programme, seed, args.day_seconds, plan)
     except RunFailed as exc:
         say(f"FAILED: {exc}")
         return 1
@@ -1026,6 +1041,11 @@ async def faults(args: argparse.Namespace) -> int:
         args.report.write_text(json.dumps(report(args, seed, started, reference, run, found), indent=2, default=str))
         say(f"figures written to {args.report}")
     failed = [c.name for c in found if not c.ok]
+    for outcome in (reference, run):
+        if failed or args.keep:
+            say(f"{outcome.label} run: logs and data kept in {outcome.workdir}")
+        elif outcome.workdir is not None:
+            shutil.rmtree(outcome.workdir, ignore_errors=True)
     if failed:
         say(f"FAILED: {', '.join(failed)}")
         return 1
