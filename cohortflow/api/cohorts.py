@@ -16,6 +16,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
+from cohortflow.api.commands import send
 from cohortflow.api.text import Code, Reason, Value
 from cohortflow.domain.events import CorrectableField
 from cohortflow.domain.programme import PhaseKind
@@ -157,16 +158,15 @@ async def status(
 async def close_phase(cohort_id: str, body: ClosePhaseRequest, request: Request, principal: Steer) -> AdminOutcome:
     """Close the open phase before its deadline."""
     req = ClosePhase(phase=body.phase, reason=body.reason, actor=principal.actor)
-    return await _handle(request, cohort_id).execute_update(CohortCycleWorkflow.close_phase, req)
+    outcome: AdminOutcome = await send(_handle(request, cohort_id), CohortCycleWorkflow.close_phase, req)
+    return outcome
 
 
 @router.post("/{cohort_id}/close-block")
 async def close_block(cohort_id: str, body: CloseBlockRequest, request: Request, principal: Steer) -> AdminOutcome:
     """Close an open block of a block template's cohort before its day; its credits are decided then."""
     req = CloseBlock(block=body.block, reason=body.reason, actor=principal.actor)
-    outcome: AdminOutcome = await _handle(request, cohort_id).execute_update(
-        "close_block", req, result_type=AdminOutcome
-    )
+    outcome: AdminOutcome = await send(_handle(request, cohort_id), "close_block", req, AdminOutcome)
     return outcome
 
 
@@ -174,9 +174,7 @@ async def close_block(cohort_id: str, body: CloseBlockRequest, request: Request,
 async def extend_block(cohort_id: str, body: ExtendBlockRequest, request: Request, principal: Steer) -> AdminOutcome:
     """Move an open block's close later; every step of the programme on or after its day moves back by as much."""
     req = ExtendBlock(block=body.block, new_close=body.new_close, reason=body.reason, actor=principal.actor)
-    outcome: AdminOutcome = await _handle(request, cohort_id).execute_update(
-        "extend_block", req, result_type=AdminOutcome
-    )
+    outcome: AdminOutcome = await send(_handle(request, cohort_id), "extend_block", req, AdminOutcome)
     return outcome
 
 
@@ -185,21 +183,24 @@ async def extend_deadline(
     cohort_id: str, body: ExtendDeadlineRequest, request: Request, principal: Steer
 ) -> AdminOutcome:
     req = ExtendDeadline(phase=body.phase, new_deadline=body.new_deadline, reason=body.reason, actor=principal.actor)
-    return await _handle(request, cohort_id).execute_update(CohortCycleWorkflow.extend_deadline, req)
+    outcome: AdminOutcome = await send(_handle(request, cohort_id), CohortCycleWorkflow.extend_deadline, req)
+    return outcome
 
 
 @router.post("/{cohort_id}/withdrawals")
 async def withdraw(cohort_id: str, body: WithdrawRequest, request: Request, principal: Steer) -> AdminOutcome:
     """Withdraw a participant; while the programme allows, the place is refilled from the waiting list."""
     req = Withdraw(participant_id=body.participant_id, reason=body.reason, actor=principal.actor)
-    return await _handle(request, cohort_id).execute_update(CohortCycleWorkflow.withdraw_participant, req)
+    outcome: AdminOutcome = await send(_handle(request, cohort_id), CohortCycleWorkflow.withdraw_participant, req)
+    return outcome
 
 
 @router.post("/{cohort_id}/fill-place")
 async def fill_place(cohort_id: str, body: FillPlaceRequest, request: Request, principal: Steer) -> AdminOutcome:
     """Fill an open place from the waiting list."""
     req = PlaceFill(participant_id=body.participant_id, reason=body.reason, actor=principal.actor)
-    return await _handle(request, cohort_id).execute_update(CohortCycleWorkflow.fill_place, req)
+    outcome: AdminOutcome = await send(_handle(request, cohort_id), CohortCycleWorkflow.fill_place, req)
+    return outcome
 
 
 @router.post("/{cohort_id}/corrections")
@@ -212,4 +213,5 @@ async def correct(cohort_id: str, body: CorrectionRequest, request: Request, pri
         reason=body.reason,
         actor=principal.actor,
     )
-    return await _handle(request, cohort_id).execute_update(CohortCycleWorkflow.correct_fact, req)
+    outcome: AdminOutcome = await send(_handle(request, cohort_id), CohortCycleWorkflow.correct_fact, req)
+    return outcome

@@ -18,6 +18,7 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeou
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from cohortflow.api.commands import CommandPending, pending_answer
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.programme import ProgrammeInvalid
 from cohortflow.services.cohorts import CohortExists
@@ -79,6 +80,10 @@ def install(app: FastAPI) -> None:
         cause = exc.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
         return _answer(409, message)
+
+    @app.exception_handler(CommandPending)
+    async def command_pending(_: Request, exc: CommandPending) -> JSONResponse:
+        return pending_answer(exc)
 
     @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
     async def update_not_taken(_: Request, exc: WorkflowUpdateRPCTimeoutOrCancelledError) -> JSONResponse:

@@ -26,6 +26,7 @@ from cohortflow.access.roles import Permission, Principal
 from cohortflow.activities import rejects as kept
 from cohortflow.activities.imports import ImportOutcome
 from cohortflow.api.auth import require
+from cohortflow.api.commands import send
 from cohortflow.api.uploads import UPLOAD_BODY, saved_upload
 from cohortflow.domain.events import ImportKind
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow, FileImport, workflow_id
@@ -69,7 +70,7 @@ async def import_file(
         block=block,
     )
     handle = request.app.state.temporal.get_workflow_handle(workflow_id(cohort_id))
-    outcome: ImportOutcome = await handle.execute_update(CohortCycleWorkflow.import_file, req)
+    outcome: ImportOutcome = await send(handle, CohortCycleWorkflow.import_file, req)
     if outcome.status == "refused":
         return JSONResponse(status_code=422, content=outcome.model_dump(mode="json"))  # type: ignore[return-value]
     return outcome

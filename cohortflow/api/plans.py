@@ -14,6 +14,7 @@ from cohortflow.activities.plan_enrolments import PlanCoverage, plan_coverage
 from cohortflow.activities.plans import RosterOutcome
 from cohortflow.api.auth import require
 from cohortflow.api.cohorts import COHORT_ID
+from cohortflow.api.commands import send
 from cohortflow.api.text import Code, Reason
 from cohortflow.api.uploads import UPLOAD_BODY, saved_upload
 from cohortflow.domain.rotation_plan import MAX_YEARS, RotationPlan
@@ -94,7 +95,7 @@ async def import_roster(
     saved = await saved_upload(request)
     req = RosterImport(digest=saved.digest, filename=saved.filename, actor=principal.actor)
     handle = request.app.state.temporal.get_workflow_handle(plan_workflow_id(plan_id))
-    outcome: RosterOutcome = await handle.execute_update(RotationPlanWorkflow.import_roster, req)
+    outcome: RosterOutcome = await send(handle, RotationPlanWorkflow.import_roster, req)
     if outcome.status == "refused":
         return JSONResponse(status_code=422, content=outcome.model_dump(mode="json"))  # type: ignore[return-value]
     return outcome

@@ -31,7 +31,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from cohortflow.cli.client import DEFAULT_URL, TOKEN_ENV, URL_ENV, ApiClient, Refused, Unreachable
+from cohortflow.cli.client import DEFAULT_URL, TOKEN_ENV, URL_ENV, ApiClient, ClientError, Refused
 from cohortflow.domain.phases import PhaseKind
 from cohortflow.domain.vocabulary import CorrectableField, ImportKind
 
@@ -100,7 +100,7 @@ def _exit_for(exc: Refused) -> typer.Exit:
 
 
 def _retrying(what: str) -> None:
-    err.print(f"[yellow]the API cannot serve this now ({escape(what)})[/]", highlight=False, soft_wrap=True)
+    err.print(f"[yellow]{escape(what)}[/]", highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -112,7 +112,7 @@ def _api(url: str, token: str | None) -> Iterator[ApiClient]:
     except Refused as exc:
         report(exc, token)
         raise _exit_for(exc) from None
-    except Unreachable as exc:
+    except ClientError as exc:  # unreachable, or a command accepted and not applied while the CLI waited
         err.print(f"[red]{escape(str(exc))}[/]", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 

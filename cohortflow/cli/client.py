@@ -40,6 +40,8 @@ RETRIED = frozenset({429, 503})
 RETRIES = 5
 """Attempts after the first; with the API's Retry-After of 5 s, about half a minute in all."""
 LONGEST_WAIT = 30.0
+PENDING_FOR = 15 * 60.0
+"""How long the CLI follows a command answered 202 (accepted, not yet applied) before it leaves it be."""
 
 Progress = Callable[[int], None]
 """Called with the number of bytes just sent or received."""
@@ -197,22 +199,48 @@ class ApiClient:
         wait = min(float(asked), LONGEST_WAIT) if asked.isdigit() else 5.0
         if self._on_retry is not None:
             why = refusal(response).detail
-            self._on_retry(f"{response.status_code}: {why}; trying again in {wait:g} s ({attempt} of {RETRIES})")
+            self._on_retry(
+                f"the API cannot serve this now ({response.status_code}: {why}); "
+                f"trying again in {wait:g} s ({attempt} of {RETRIES})"
+            )
         self._sleep(wait)
         return True
 
-    def _send(self, send: Callable[[], httpx.Response]) -> httpx.Response:
-        """``send()``'s response, sent again while the API asks to retry; :class:`Refused` for 4xx/5xx."""
+    def _answer(self, send: Callable[[], httpx.Response]) -> httpx.Response:
+        """``send()``'s response, sent again while the API asks to retry."""
         attempt = 1
         while True:
             with self._reaching():
                 response = send()
             if not self._wait(response, attempt):
-                break
+                return response
             attempt += 1
+
+    def _send(self, send: Callable[[], httpx.Response]) -> httpx.Response:
+        """``send()``'s response, sent again while the API asks to retry, and a command's outcome when it was
+        answered 202 (accepted, not yet applied: the cohort's store or worker is out); :class:`Refused` for 4xx/5xx.
+        """
+        response = self._answer(send)
+        if response.status_code == 202 and "Location" in response.headers:
+            response = self._follow(response.headers["Location"])
         if response.is_error:
             raise refusal(response)
         return response
+
+    def _follow(self, location: str) -> httpx.Response:
+        """The outcome of a command the API accepted and has not yet applied, asked for until it is there."""
+        if self._on_retry is not None:
+            self._on_retry(f"the command is accepted and not yet applied; waiting for its outcome at {location}")
+        deadline = time.monotonic() + PENDING_FOR
+        while True:
+            response = self._answer(lambda: self._http.get(location))
+            if response.status_code != 202:
+                return response
+            if time.monotonic() > deadline:
+                raise ClientError(
+                    f"the command is accepted and still not applied after {PENDING_FOR / 60:.0f} minutes; "
+                    f"it will be applied once, when the cohort can: its outcome is at {self.base_url}{location}"
+                )
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """The response to a request; :class:`Refused` for 4xx/5xx, :class:`Unreachable` without an answer."""

@@ -31,6 +31,7 @@ from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
 from cohortflow.access.tokens import issue_token
+from cohortflow.api import commands
 from cohortflow.api.app import create_app
 from cohortflow.cli import admin as cli_admin
 from cohortflow.cli import client as cli_client
@@ -39,6 +40,7 @@ from cohortflow.demo.sample import nominees, sample_programme
 from cohortflow.domain.nomination import NomineeRow
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
+from tests.store_outage import Outage
 from tests.workflows.helpers import running_worker, terminate_cohorts
 
 PROGRAMME = sample_programme(120, 20)
@@ -486,6 +488,33 @@ async def test_a_command_is_sent_again_while_the_database_is_out(
     assert listed.exit_code == 0, listed.output
     assert "no cohorts yet" in listed.stdout
     assert waits and waits[0] == 5 and len(waits) <= 5, waits
-    assert re.search(r"the API cannot serve this now \(503: .+; trying again in 5 s \(1 of 5\)\)", listed.stderr)
+    assert re.search(r"the API cannot serve this now \(503: .+\); trying again in 5 s \(1 of 5\)", listed.stderr)
     stalled = await served.run("cohort", "stalled")
     assert stalled.exit_code == 0 and "no cohort is stalled" in stalled.stdout, stalled.output
+
+
+async def test_an_import_accepted_during_an_outage_is_followed_to_its_outcome(
+    served: Served,
+    time_skipping: WorkflowEnvironment,
+    outage: Outage,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The API answers 202 while the store is out; the CLI says so and asks for the outcome until it is there."""
+    monkeypatch.setattr(commands, "COMMAND_WAIT", 1.0)
+    await _submit_programme(served, tmp_path)
+    await _start_cohort(served, "cli-out")
+    outage.begin()
+    importing = asyncio.create_task(
+        served.run("import", "nominees", "cli-out", _nominee_file(tmp_path / "nominees.csv", PEOPLE))
+    )
+    await asyncio.sleep(3)  # the import is answered 202 after a second, and then followed
+    assert not importing.done()
+    outage.end()
+    await time_skipping.sleep(timedelta(minutes=1))
+    imported = await importing
+    assert imported.exit_code == 0, imported.output
+    assert "the command is accepted and not yet applied; waiting for its outcome at /api/v1/commands/" in (
+        imported.stderr
+    )
+    assert "applied: 120 of 120 rows, 0 rejected" in imported.stdout

@@ -1,0 +1,100 @@
+"""Commands to a running cohort or plan (Temporal Updates), answered within a bounded wait.
+
+A cohort applies a command through an activity that retries without a limit
+(``workflows.options.RETRY``), so while its store is out a command waits with
+it. Rather than hold the request for as long as the outage lasts, the API
+answers 202 after ``COMMAND_WAIT`` with where its outcome will be
+(``GET /api/v1/commands/{command_id}``): the cohort has accepted the command
+and applies it, once, when the outage ends. A command the cohort refuses is
+refused at once by its validator, before it is accepted, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowUpdateHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
+)
+
+from cohortflow.access.roles import Permission, Principal
+from cohortflow.api.auth import require
+
+COMMAND_WAIT = 30.0
+"""Seconds a request waits for its command's outcome before it is answered 202 (imports of 50,000 rows fit)."""
+SEPARATOR = "."
+"""Between the workflow id, its run and the update id: no cohort or plan id, and no UUID, holds one."""
+
+router = APIRouter(prefix="/api/v1/commands", tags=["commands"])
+
+
+class CommandPending(Exception):
+    """The command was accepted and is not yet applied: its outcome is to be read at ``location``."""
+
+    def __init__(self, command_id: str) -> None:
+        super().__init__(command_id)
+        self.command_id = command_id
+        self.location = f"{router.prefix}/{command_id}"
+
+
+class Pending(BaseModel):
+    detail: str
+    command_id: str
+
+
+def pending_answer(exc: CommandPending) -> JSONResponse:
+    body = Pending(
+        detail="the command is accepted and not yet applied (the cohort's store or worker may be out): "
+        "it will be applied once; read its outcome at the Location given",
+        command_id=exc.command_id,
+    )
+    headers = {"Location": exc.location, "Retry-After": "5"}
+    return JSONResponse(status_code=202, content=body.model_dump(), headers=headers)
+
+
+async def _outcome(update: WorkflowUpdateHandle[Any]) -> Any:
+    command_id = SEPARATOR.join((update.workflow_id, update.workflow_run_id or "", update.id))
+    waiting = asyncio.ensure_future(update.result())
+    done, _ = await asyncio.wait({waiting}, timeout=COMMAND_WAIT)
+    if not done:
+        waiting.cancel()  # the SDK answers the cancelled wait with an error of its own, not CancelledError
+        with contextlib.suppress(asyncio.CancelledError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            await waiting
+        raise CommandPending(command_id)
+    return waiting.result()
+
+
+async def send(handle: WorkflowHandle[Any, Any], update: Any, arg: BaseModel, result_type: type | None = None) -> Any:
+    """The outcome of the Update ``update`` (a method of the workflow, or its name) with ``arg``;
+    :class:`CommandPending` if it is not applied within ``COMMAND_WAIT``."""
+    accepted = await handle.start_update(
+        update, arg, wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=result_type
+    )
+    return await _outcome(accepted)
+
+
+@router.get(
+    "/{command_id}",
+    responses={202: {"model": Pending, "description": "accepted and not yet applied: ask again"}},
+)
+async def outcome(
+    command_id: str, request: Request, _: Annotated[Principal, Depends(require(Permission.IMPORTS_WRITE))]
+) -> Any:
+    """The outcome of a command answered 202: as the command's own route would have answered, or 202 again."""
+    parts = command_id.split(SEPARATOR)
+    if len(parts) != 3 or not all(parts):
+        raise LookupError(f"{command_id!r} is not a command id (it is given in the Location of a 202 answer)")
+    workflow_id, run_id, update_id = parts
+    handle = request.app.state.temporal.get_workflow_handle(workflow_id)
+    found = await _outcome(handle.get_update_handle(update_id, workflow_run_id=run_id))
+    if isinstance(found, dict) and found.get("status") == "refused":  # an import's bad rows, as its route answers
+        return JSONResponse(status_code=422, content=found)
+    return found
