@@ -924,12 +924,11 @@ def checks(reference: Outcome, run: Outcome, kills: int, outage: float) -> list[
         held = outages[0].down if outages else 0.0
         stalled = [s for s in run.observed.stalls if s.during_outage]
         ok = bool(outages) and held >= outage and bool(stalled)
-        seen = (
-            f"stall seen {stalled[0].first_seen - outages[0].at:.0f} s into it ({stalled[0].step}, "
-            f"attempt {stalled[0].attempt} when last seen)"
-            if stalled and outages
-            else "no stall seen during it"
-        )
+        seen = "no stall seen during it"
+        if stalled and outages:
+            first, into = stalled[0], stalled[0].first_seen - outages[0].at
+            when = f"{into:.0f} s into it" if into >= 0 else f"already stalled {-into:.0f} s when it began"
+            seen = f"cohort running, stalled on {first.step} ({when}; attempt {first.attempt} when last seen)"
         longer = "longer" if held > OLD_RETRY_BUDGET_SECONDS else "NOT longer"
         found.append(
             Check("outage", ok, f"PostgreSQL down {held:.0f} s ({longer} than the old budget of 451 s); {seen}")
