@@ -6,6 +6,7 @@ each program completes, succeeds and writes its report.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,12 @@ def test_the_block_programme_benchmark_completes_both_examples(tmp_path: Path) -
     report = out.read_text(encoding="utf-8")
     assert "`leader-programme.yaml` | 200 people" in report and "`placement.yaml` | 20 people" in report
     assert "— **met**" in report and "BROKEN" not in report
+
+
+@pytest.mark.slow
+def test_the_fault_run_kills_and_checks_at_a_small_size(tmp_path: Path) -> None:
+    out = tmp_path / "faults.json"
+    args = ["--people", "100", "--kills", "3", "--outage", "0", "--day-seconds", "0.05", "--seed", "1"]
+    run("bench.faults", *args, "--report", str(out))
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert len(report["faults"]) == 3 and all(check["ok"] for check in report["checks"])
