@@ -7,7 +7,6 @@ steps, whichever worker ran them and across restarts.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -22,18 +21,18 @@ router = APIRouter(tags=["service"])
 
 @router.get("/api/v1/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
 async def metrics(request: Request, _: Annotated[Principal, Depends(require(Permission.COHORTS_READ))]) -> Response:
-    """Gauges for Prometheus: the stalled cohorts, and how long each has waited on its failing step."""
+    """Gauges for Prometheus: the stalled cohorts, and since when each has waited on its failing step."""
     registry = CollectorRegistry()
     stalled = await stalled_cohorts(request.app.state.temporal, request.app.state.store.pool)
     count = Gauge("cohortflow_stalled_cohorts", "Running cohorts whose next step keeps failing", registry=registry)
     count.set(len(stalled))
-    waited = Gauge(
-        "cohortflow_cohort_stalled_seconds",
-        "How long a stalled cohort has waited on its failing step",
+    # When, not how long: the time is Temporal's, and Prometheus takes the age as time() minus it.
+    since = Gauge(
+        "cohortflow_cohort_stalled_since_timestamp_seconds",
+        "When a stalled cohort's failing step was first scheduled (Unix time)",
         ["cohort", "step"],
         registry=registry,
     )
-    now = datetime.now(UTC)
     for cohort in stalled:
-        waited.labels(cohort.cohort_id, cohort.stall.step).set((now - cohort.stall.since).total_seconds())
+        since.labels(cohort.cohort_id, cohort.stall.step).set(cohort.stall.since.timestamp())
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

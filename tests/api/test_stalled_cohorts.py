@@ -61,9 +61,10 @@ async def test_an_outage_shows_as_a_stall_and_a_command_accepted_meanwhile_is_re
     scraped = await api.http.get("/api/v1/metrics", headers=api.as_("reminder"))
     assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain"), scraped.text
     assert "cohortflow_stalled_cohorts 1.0" in scraped.text
-    assert re.search(
-        r'cohortflow_cohort_stalled_seconds\{cohort="stall-close",step="record_cycle_event"\} \d', scraped.text
-    )
+    gauge = 'cohortflow_cohort_stalled_since_timestamp_seconds{cohort="stall-close",step="record_cycle_event"}'
+    since = re.search(re.escape(gauge) + r" (\S+)", scraped.text)
+    assert since is not None, scraped.text
+    assert float(since[1]) == datetime.fromisoformat(stall["since"]).timestamp()
 
     outage.end()
     await time_skipping.sleep(timedelta(minutes=1))
