@@ -30,6 +30,7 @@ from cohortflow.demo.sample import sample_programme
 from cohortflow.readmodels.cohort_summary import cohort_summary
 from cohortflow.runtime.time_skipping import start_time_skipping
 from cohortflow.services.cohorts import start_cohort
+from cohortflow.services.execution import execution_of
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import build_worker
 from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleResult, Counters
@@ -37,7 +38,6 @@ from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleResul
 HISTORY_EVENT_LIMIT = 51_200
 HISTORY_BYTES_LIMIT = 50 * 1024 * 1024
 CHECK_EVERY = 5.0
-FAILED_ATTEMPTS = 3
 """An activity on this attempt has failed twice already: retrying the same work will not finish the benchmark."""
 
 
@@ -128,22 +128,6 @@ async def history_stats(client: Client, workflow_id: str, first_run_id: str, chi
     return HistoryStats(cohort_runs, child_runs)
 
 
-async def stalled_activity(client: Client, workflow_id: str) -> str | None:
-    """A pending activity of the workflow (or of a child) that keeps failing, described; None if there is none."""
-    description = (await client.get_workflow_handle(workflow_id).describe()).raw_description
-    for pending in description.pending_activities:
-        if pending.attempt >= FAILED_ATTEMPTS:
-            return (
-                f"activity {pending.activity_type.name} of {workflow_id} is on attempt {pending.attempt}; "
-                f"last failure: {pending.last_failure.message or 'unknown'}"
-            )
-    for child in description.pending_children:
-        found = await stalled_activity(client, child.workflow_id)
-        if found is not None:
-            return found
-    return None
-
-
 async def watch(
     client: Client, workflow_id: str, driving: asyncio.Future[Progress], limit_seconds: float
 ) -> str | None:
@@ -154,9 +138,9 @@ async def watch(
         if driving.done():
             break
         with contextlib.suppress(RPCError):
-            stalled = await stalled_activity(client, workflow_id)
-            if stalled is not None:
-                return stalled
+            stall = (await execution_of(client, workflow_id)).stalled
+            if stall is not None:
+                return f"{stall.step} of {workflow_id} is on attempt {stall.attempt}; last failure: {stall.reason}"
         if time.perf_counter() > deadline:
             return f"no result within {limit_seconds:,.0f} s"
     driving.result()  # a feed that was refused ends the benchmark with its reason

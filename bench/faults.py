@@ -615,7 +615,7 @@ class Watcher:
             if problem is not None:
                 raise RunFailed(problem)
             try:
-                execution: Execution = await execution_of(self.driver.handle)
+                execution: Execution = await execution_of(self.driver.client, self.driver.handle.id)
             except Exception:
                 continue  # Temporal, or the worker answering for it, is down
             self.observed.states[execution.state] += 1
@@ -873,7 +873,7 @@ async def _cycle(
             say(f"  {kind} started again: the cohort completed while it was down")
             await stack.restart(kind)
     say(f"{label} run: cohort completed in {seconds:.1f} s ({result.counters.completed:,} completed)")
-    final = await patiently("the cohort's execution", lambda: execution_of(driver.handle))
+    final = await patiently("the cohort's execution", lambda: execution_of(driver.client, driver.handle.id))
     observed.states[f"final {final.state}"] += 1
     rows = await delivered(store, stack, cohort_id)
     counts, keys, sent, gave_up = await recorded(store)

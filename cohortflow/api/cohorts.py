@@ -149,7 +149,7 @@ async def status(
     """Where the cohort stands, as its workflow knows it (the open phase and its deadline, or the open blocks), and
     how its workflow runs: a stalled cohort names the failing step, the failure and since when."""
     handle = _handle(request, cohort_id)
-    found, execution = await asyncio.gather(handle.query("status"), execution_of(handle))
+    found, execution = await asyncio.gather(handle.query("status"), execution_of(_client(request), handle.id))
     shown = {**found, "execution": execution}
     return BlockCohortStatus.model_validate(shown) if "open_blocks" in found else CohortStatus.model_validate(shown)
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.workflow.v1 import PendingActivityInfo
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionResponse
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowHistoryEventFilterType
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -106,21 +107,35 @@ async def _ended_because(handle: WorkflowHandle[Any, Any], state: State) -> str 
     return state.replace("_", " ")
 
 
-async def execution_of(handle: WorkflowHandle[Any, Any]) -> Execution:
-    """The workflow's state, with its stall or why it ended (one describe, and its history only when needed)."""
-    described = await handle.describe()
-    status = described.status or WorkflowExecutionStatus.RUNNING
-    state: State = status.name.lower()  # type: ignore[assignment]  # the enum's names are the literal's values
-    raw = described.raw_description
-    stall = await _activity_stall(handle, raw.pending_activities) if state == "running" else None
+async def _stall_of(
+    client: Client, handle: WorkflowHandle[Any, Any], raw: DescribeWorkflowExecutionResponse
+) -> Stall | None:
+    """The running workflow's stall: a step of its own, its own code, or else a stall of a child it waits on
+    (a field-study site), named ``child-id: step``."""
+    stall = await _activity_stall(handle, raw.pending_activities)
     task = raw.pending_workflow_task
-    if stall is None and state == "running" and task.attempt >= STALLED_AFTER_ATTEMPTS:
+    if stall is None and task.attempt >= STALLED_AFTER_ATTEMPTS:
         stall = Stall(
             step=WORKFLOW_TASK,
             attempt=task.attempt,
             reason="the workflow's own code fails on every attempt (the worker's log has the error)",
             since=_time(task.original_scheduled_time) or _time(task.scheduled_time) or datetime.now(UTC),
         )
+    for child in raw.pending_children if stall is None else ():
+        found = await execution_of(client, child.workflow_id)
+        if found.stalled is not None:
+            return found.stalled.model_copy(update={"step": f"{child.workflow_id}: {found.stalled.step}"})
+    return stall
+
+
+async def execution_of(client: Client, workflow_id: str) -> Execution:
+    """The workflow's state, with its stall or why it ended (a describe of it and of the children it waits on,
+    and a history only when needed)."""
+    handle = client.get_workflow_handle(workflow_id)
+    described = await handle.describe()
+    status = described.status or WorkflowExecutionStatus.RUNNING
+    state: State = status.name.lower()  # type: ignore[assignment]  # the enum's names are the literal's values
+    stall = await _stall_of(client, handle, described.raw_description) if state == "running" else None
     return Execution(state=state, stalled=stall, ended_because=await _ended_because(handle, state))
 
 
@@ -147,7 +162,7 @@ async def stalled_cohorts(client: Client, pool: AsyncConnectionPool[Any]) -> lis
 
     async def stall_of(cohort_id: str) -> StalledCohort | None:
         async with gate:
-            found = await execution_of(client.get_workflow_handle(workflow_id(cohort_id)))
+            found = await execution_of(client, workflow_id(cohort_id))
         return StalledCohort(cohort_id=cohort_id, stall=found.stalled) if found.stalled else None
 
     found = await asyncio.gather(*(stall_of(c) for c in await _running_cohorts(client, pool)))

@@ -54,7 +54,7 @@ async def test_a_cohort_outlives_an_outage_longer_than_the_old_retry_budget(
         try:
             started = await time_skipping.get_current_time()
             await time_skipping.sleep(OLD_RETRY_BUDGET + timedelta(minutes=3))
-            during = await execution_of(handle)
+            during = await execution_of(time_skipping.client, handle.id)
             assert_stalled_on_the_full_disk(during, started)
             assert during.stalled is not None and during.stalled.attempt > 20
             assert await event_types(store, "outage") == {}
@@ -62,7 +62,7 @@ async def test_a_cohort_outlives_an_outage_longer_than_the_old_retry_budget(
             outage.end()
             await time_skipping.sleep(timedelta(minutes=1))  # the next attempt is at most 30 s away
             await eventually(lambda: _recorded_start(store), "the cohort's start recorded after the outage")
-            after = await execution_of(handle)
+            after = await execution_of(time_skipping.client, handle.id)
             assert after.state == "running" and after.stalled is None, after
             assert (await event_types(store, "outage"))["CohortStarted"] == 1
         finally:
@@ -103,7 +103,7 @@ async def test_the_stalled_cohorts_are_listed_from_the_server_while_the_store_is
             healthy = await start(client, "healthy", task_queue)
             await eventually(lambda: _listed(client, store_out, []), "the stall over", timeout=60)
             assert (await event_types(store, "stuck"))["CohortStarted"] == 1
-            assert (await execution_of(stuck)).stalled is None
+            assert (await execution_of(client, stuck.id)).stalled is None
         finally:
             for handle in (stuck, healthy):
                 if handle is not None:
