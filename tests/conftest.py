@@ -20,7 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.runtime.postgres import EmbeddedPostgres
-from cohortflow.runtime.temporal import installed_binary
+from cohortflow.runtime.temporal import TemporalDevServer, installed_binary
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.migrate import upgrade
 from tests.store_outage import Outage
@@ -86,6 +86,14 @@ def outage(database_url: str) -> Iterator[Outage]:
     found = Outage(database_url)
     yield found
     found.close()
+
+
+@pytest.fixture
+def dev_server() -> Iterator[TemporalDevServer]:
+    """Temporal's dev server for this test alone: its clock is real and it has Schedules and visibility."""
+    server = TemporalDevServer(None, headless=True)
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -6,12 +6,10 @@ the Temporal SDK's retries (about 10 s) would take longer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import psycopg
-import pytest
 from psycopg import sql
 from temporalio.testing import WorkflowEnvironment
 
@@ -22,13 +20,6 @@ from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
 
 PATIENCE = 5.0
-
-
-@pytest.fixture
-def dev_server() -> Iterator[TemporalDevServer]:
-    server = TemporalDevServer(None, headless=True)
-    yield server
-    server.stop()
 
 
 async def test_temporal_down_is_answered_503_with_retry_after(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
-import pytest
 from temporalio.client import Client, ScheduleHandle
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -17,13 +16,6 @@ from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import connect_client
 from cohortflow.workflows.cohort_cycle import CohortCycleInput
 from tests.workflows.helpers import running_worker
-
-
-@pytest.fixture
-def dev_server() -> Iterator[TemporalDevServer]:
-    server = TemporalDevServer(None, headless=True)
-    yield server
-    server.stop()
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30) -> None:

@@ -10,11 +10,9 @@ listing the server's running workflows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -71,13 +69,6 @@ async def test_a_cohort_outlives_an_outage_longer_than_the_old_retry_budget(
 
 async def _recorded_start(store: EventStore) -> bool:
     return "CohortStarted" in await event_types(store, "outage")
-
-
-@pytest.fixture
-def dev_server() -> Iterator[TemporalDevServer]:
-    server = TemporalDevServer(None, headless=True)
-    yield server
-    server.stop()
 
 
 async def test_the_stalled_cohorts_are_listed_from_the_server_while_the_store_is_out(
