@@ -83,6 +83,7 @@ from cohortflow.demo.csv_files import File
 from cohortflow.demo.feeding import stage
 from cohortflow.demo.phase_feed import PhaseFeed
 from cohortflow.demo.sample import sample_programme, sample_reminders
+from cohortflow.domain.phases import PHASE_ORDER
 from cohortflow.domain.programme import PhaseKind, Programme
 from cohortflow.reminders.channels.smtp import message_id
 from cohortflow.runtime.leftovers import postmaster, read_pid_file, stop_postmaster, temporal_pid_file
@@ -113,21 +114,12 @@ OLD_RETRY_BUDGET_SECONDS = 451.0
 """The 20 attempts (1 s doubling up to 30 s apart) activities had before they retried without a limit."""
 PAUSE_SECONDS = (1.0, 6.0)
 """How long a killed server stays down before it is started again."""
-PHASES: tuple[PhaseKind, ...] = (
-    "nomination",
-    "online_study",
-    "selection",
-    "field_study",
-    "return_to_post",
-    "follow_up",
-    "completion",
-)
 FED: tuple[PhaseKind, ...] = ("nomination", "online_study", "field_study", "return_to_post", "follow_up")
+"""The phases that take files: each held open until its files are in, then closed early."""
 WAIT_FOR_REMINDERS: dict[PhaseKind, tuple[str, ...]] = {
     "online_study": ("study-hours/nomination+1d", "reflection/nomination+2d")
 }
 """Reminder occurrences queued before a phase's files are imported (their audience is everyone nominated)."""
-"""The phases that take files: each held open until its files are in, then closed early."""
 HOLD = timedelta(days=365)
 INFRA_PATIENCE = 1200.0
 """How long the driver goes on retrying a call that fails for a reason of the infrastructure."""
@@ -530,7 +522,7 @@ class Driver:
     async def hold(self, phase: PhaseKind) -> None:
         """Extend the phase's deadline as soon as it is the cohort's phase."""
         while (status := await self.status()).phase != phase:
-            if status.finished or (status.phase and PHASES.index(status.phase) > PHASES.index(phase)):
+            if status.finished or (status.phase and PHASE_ORDER.index(status.phase) > PHASE_ORDER.index(phase)):
                 raise RunFailed(f"{phase} closed before it could be held open (the cohort is at {status.phase})")
             await asyncio.sleep(0.05)
         assert status.deadline is not None

@@ -23,7 +23,7 @@ from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.runtime.temporal import TemporalDevServer, installed_binary
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.migrate import upgrade
-from tests.store_outage import Outage
+from tests.store_outage import Outage, Unreachable
 
 TEMPLATE = "cohortflow_template"
 
@@ -85,6 +85,15 @@ def outage(database_url: str) -> Iterator[Outage]:
     """An outage of this test's store, begun and ended by the test."""
     found = Outage(database_url)
     yield found
+    found.close()
+
+
+@pytest.fixture
+def unreachable(database_url: str) -> Iterator[Unreachable]:
+    """This test's database refusing connections, from the test's ``begin`` to its ``end`` (ended at teardown)."""
+    found = Unreachable(database_url)
+    yield found
+    found.end()
     found.close()
 
 

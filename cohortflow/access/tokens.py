@@ -176,9 +176,3 @@ async def check_secret(source: Pool | Conn, secret: str) -> Principal | Refused:
     if row[4]:
         return Refused("revoked", token_id)
     return Principal(token_id=row[0], name=row[1], role=as_role(row[2]), prefecture=row[3])
-
-
-async def authenticate(source: Pool | Conn, secret: str) -> Principal | None:
-    """The principal a secret stands for, or None if it is malformed, unknown or revoked (see ``check_secret``)."""
-    found = await check_secret(source, secret)
-    return found if isinstance(found, Principal) else None

@@ -72,13 +72,24 @@ async def _outcome(update: WorkflowUpdateHandle[Any]) -> Any:
     return waiting.result()
 
 
+def _answered(outcome: Any) -> Any:
+    """The outcome as answered: an import that refused its rows (nothing applied) is a 422, whether its own
+    route answers it or ``GET /commands`` does later."""
+    body = outcome if isinstance(outcome, dict) else None
+    if isinstance(outcome, BaseModel):
+        body = outcome.model_dump(mode="json")
+    if body is not None and body.get("status") == "refused":
+        return JSONResponse(status_code=422, content=body)
+    return outcome
+
+
 async def send(handle: WorkflowHandle[Any, Any], update: Any, arg: BaseModel, result_type: type | None = None) -> Any:
-    """The outcome of the Update ``update`` (a method of the workflow, or its name) with ``arg``;
+    """The outcome of the Update ``update`` (a method of the workflow, or its name) with ``arg``, as answered;
     :class:`CommandPending` if it is not applied within ``COMMAND_WAIT``."""
     accepted = await handle.start_update(
         update, arg, wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=result_type
     )
-    return await _outcome(accepted)
+    return _answered(await _outcome(accepted))
 
 
 @router.get(
@@ -94,7 +105,4 @@ async def outcome(
         raise LookupError(f"{command_id!r} is not a command id (it is given in the Location of a 202 answer)")
     workflow_id, run_id, update_id = parts
     handle = request.app.state.temporal.get_workflow_handle(workflow_id)
-    found = await _outcome(handle.get_update_handle(update_id, workflow_run_id=run_id))
-    if isinstance(found, dict) and found.get("status") == "refused":  # an import's bad rows, as its route answers
-        return JSONResponse(status_code=422, content=found)
-    return found
+    return _answered(await _outcome(handle.get_update_handle(update_id, workflow_run_id=run_id)))

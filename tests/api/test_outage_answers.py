@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-import psycopg
-from psycopg import sql
 from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.access.tokens import issue_token
@@ -18,6 +16,7 @@ from cohortflow.api.app import create_app
 from cohortflow.runtime.temporal import TemporalDevServer
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
+from tests.store_outage import Unreachable
 
 PATIENCE = 5.0
 
@@ -42,33 +41,24 @@ async def test_temporal_down_is_answered_503_with_retry_after(
 
 
 async def test_database_down_is_answered_503_with_retry_after(
-    time_skipping: WorkflowEnvironment, database_url: str, store: EventStore, tmp_path: Path
+    time_skipping: WorkflowEnvironment, database_url: str, store: EventStore, unreachable: Unreachable, tmp_path: Path
 ) -> None:
     admin = await issue_token(store.pool, name="admin-1", role="admin", prefecture=None, issued_by="tests")
     app = create_app(Settings(state_dir=tmp_path), database_url, temporal=time_skipping.client)
     headers = {"Authorization": f"Bearer {admin.secret}"}
-    database = str(psycopg.conninfo.conninfo_to_dict(database_url)["dbname"])
-    # A database cannot refuse connections to itself: the switch is thrown from the server's own database.
-    server = psycopg.connect(psycopg.conninfo.make_conninfo(database_url, dbname="postgres"), autocommit=True)
-
-    def allow(connections: bool) -> None:
-        switch = sql.SQL("true" if connections else "false")
-        server.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(sql.Identifier(database), switch))
 
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=PATIENCE) as http:
             assert (await http.get("/api/v1/health")).status_code == 200
-            allow(False)
-            server.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
+            unreachable.begin()
             try:
                 for path in ("/api/v1/health", "/api/v1/cohorts", "/api/v1/programmes"):
                     down = await http.get(path, headers=headers)
                     assert down.status_code == 503, (path, down.text)
                     assert down.headers["Retry-After"] == "5"
             finally:
-                allow(True)
-                server.close()
+                unreachable.end()
             await store.pool.check()  # the test's own connections were ended with the others
             for _ in range(50):  # the app's pool reconnects in the background
                 back = await http.get("/api/v1/health")

@@ -19,13 +19,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import typer
 import uvicorn
 import yaml
 from fastapi import FastAPI
-from psycopg import sql
 from rich.console import Console
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
@@ -40,7 +38,7 @@ from cohortflow.demo.sample import nominees, sample_programme
 from cohortflow.domain.nomination import NomineeRow
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
-from tests.store_outage import Outage
+from tests.store_outage import Outage, Unreachable
 from tests.workflows.helpers import running_worker, terminate_cohorts
 
 PROGRAMME = sample_programme(120, 20)
@@ -459,31 +457,22 @@ async def test_a_block_cohort_is_started_fed_shown_and_steered(served: Served) -
 
 
 async def test_a_command_is_sent_again_while_the_database_is_out(
-    served: Served, database_url: str, store: EventStore, monkeypatch: pytest.MonkeyPatch
+    served: Served, unreachable: Unreachable, store: EventStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The API answers 503 with Retry-After while its database refuses connections; the CLI says so, waits as
     asked and sends the command again, and it succeeds once the database is back."""
     waits: list[float] = []
-    database = str(psycopg.conninfo.conninfo_to_dict(database_url)["dbname"])
 
-    def allow(admin: psycopg.Connection, connections: bool) -> None:
-        switch = sql.SQL("true" if connections else "false")
-        admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(sql.Identifier(database), switch))
+    def database_back(seconds: float) -> None:
+        waits.append(seconds)
+        unreachable.end()
 
-    # A database cannot refuse connections to itself: the switch is thrown from the server's own database.
-    with psycopg.connect(psycopg.conninfo.make_conninfo(database_url, dbname="postgres"), autocommit=True) as admin:
-
-        def database_back(seconds: float) -> None:
-            waits.append(seconds)
-            allow(admin, True)
-
-        monkeypatch.setattr(cli_client, "pause", database_back)
-        allow(admin, False)
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
-        try:
-            listed = await served.run("cohort", "list")
-        finally:
-            allow(admin, True)
+    monkeypatch.setattr(cli_client, "pause", database_back)
+    unreachable.begin()
+    try:
+        listed = await served.run("cohort", "list")
+    finally:
+        unreachable.end()
     await store.pool.check()  # the test's own connections were ended with the others
     assert listed.exit_code == 0, listed.output
     assert "no cohorts yet" in listed.stdout
