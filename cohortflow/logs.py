@@ -6,6 +6,15 @@ import logging
 import sys
 
 import structlog
+from asgi_correlation_id.context import correlation_id
+
+
+def add_request_id(_: object, __: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
+    """The id of the HTTP request being answered (``cohortflow.api.request_ids``), on every line it causes."""
+    request_id = correlation_id.get()
+    if request_id is not None:
+        event.setdefault("request_id", request_id)
+    return event
 
 
 def configure_logging(fmt: str = "console", level: str = "info") -> None:
@@ -18,6 +27,7 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_request_id,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             renderer,
