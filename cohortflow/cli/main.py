@@ -281,7 +281,8 @@ def api(
 
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
-    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port)
+    # log_config=None: uvicorn's lines go through the logging configured above (JSON when chosen), not its own.
+    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_config=None)
 
 
 @app.command()

@@ -45,6 +45,7 @@ async def serve(settings: Settings, database_url: str, temporal_address: str) ->
             host=settings.api_host,
             port=settings.api_port,
             log_level="warning",
+            log_config=None,  # its lines go through the service's logging (JSON when chosen), not its own
         )
     )
     api = asyncio.create_task(server.serve())
