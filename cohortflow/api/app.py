@@ -34,6 +34,8 @@ from cohortflow.api.programmes import router as programmes_router
 from cohortflow.api.reads import router as reads_router
 from cohortflow.api.reminders import router as reminders_router
 from cohortflow.api.request_ids import install_request_ids
+from cohortflow.api.request_metrics import RequestMetrics
+from cohortflow.observability.service_metrics import ServiceMetrics
 from cohortflow.readmodels.cohort_summary import CohortSummary, cohort_summary
 from cohortflow.readmodels.projector import Projector
 from cohortflow.settings import Settings
@@ -103,7 +105,9 @@ def create_app(
 
     app = FastAPI(title="cohortflow", version="0.2.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.metrics = ServiceMetrics()
     app.add_middleware(RequestGuard, body_limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # outside the guard: its refusals count too
     install_request_ids(app)  # added last: the outermost
     errors.install(app)
     cohort_routes: list[BaseRoute] = []

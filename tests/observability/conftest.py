@@ -13,8 +13,10 @@ import pytest
 from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
+from cohortflow.access.tokens import issue_token
 from cohortflow.api.app import create_app
 from cohortflow.settings import Settings
+from cohortflow.store.eventstore import EventStore
 from tests.api.conftest import Api, api  # noqa: F401  # the whole API, worker included, for the tests that need it
 
 
@@ -32,6 +34,13 @@ async def app(
 async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield client
+
+
+@pytest.fixture
+async def admin(store: EventStore) -> dict[str, str]:
+    """The headers of an administrator's request."""
+    token = await issue_token(store.pool, name="admin-1", role="admin", prefecture=None, issued_by="tests")
+    return {"Authorization": f"Bearer {token.secret}"}
 
 
 @pytest.fixture
