@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     api_port: int = 8000
     log_format: Literal["console", "json"] = "console"
     log_level: str = "info"
+    temporal_metrics_address: str | None = Field(default=None, pattern=r"^(\[[0-9A-Fa-f:]+\]|[^\s:\[\]]+):[0-9]{1,5}$")
+    """``host:port`` where a worker serves the Temporal SDK's metrics for Prometheus (``/metrics``); unset, none."""
     uploads_dir: Path | None = None
     """Uploaded import files, shared by the API and the workers; defaults to ``state_dir/uploads``."""
     max_upload_bytes: int = 64 * 1024 * 1024

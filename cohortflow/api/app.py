@@ -36,6 +36,7 @@ from cohortflow.api.reminders import router as reminders_router
 from cohortflow.api.request_ids import install_request_ids
 from cohortflow.api.request_metrics import RequestMetrics
 from cohortflow.observability.service_metrics import ServiceMetrics
+from cohortflow.observability.temporal_runtime import temporal_runtime
 from cohortflow.readmodels.cohort_summary import CohortSummary, cohort_summary
 from cohortflow.readmodels.projector import Projector
 from cohortflow.settings import Settings
@@ -87,7 +88,7 @@ def create_app(
             url, max_size=settings.api_pool_size, wait=settings.api_database_wait
         )
         app.state.temporal = temporal or await connect_client(
-            address or "", settings.temporal_namespace, answer_within=TEMPORAL_WAIT
+            address or "", settings.temporal_namespace, answer_within=TEMPORAL_WAIT, runtime=temporal_runtime()
         )
         app.state.projector = Projector(app.state.store)
         app.state.projected_to = -1

@@ -263,6 +263,7 @@ def worker() -> None:
             settings.temporal_namespace,
             settings.task_queue,
             settings.uploads,
+            settings.temporal_metrics_address,
         )
     )
 

@@ -10,6 +10,7 @@ import uvicorn
 
 from cohortflow.api.app import create_app
 from cohortflow.cli.reminders import channels_configured, serve_dispatcher
+from cohortflow.observability.temporal_runtime import temporal_runtime
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import connect_client, run_worker, stop_on_signals
@@ -38,7 +39,9 @@ async def serve(settings: Settings, database_url: str, temporal_address: str) ->
     stop = asyncio.Event()
     stop_on_signals(stop)
     store = await EventStore.connect(database_url)
-    client = await connect_client(temporal_address, settings.temporal_namespace)
+    client = await connect_client(
+        temporal_address, settings.temporal_namespace, runtime=temporal_runtime(settings.temporal_metrics_address)
+    )
     server = _QuietServer(
         uvicorn.Config(
             create_app(settings, database_url, temporal_address=temporal_address),
