@@ -1,8 +1,8 @@
 """The HTTP API's app factory. Thin: it reads models and forwards commands.
 
-Every route but ``/api/v1/health`` needs a bearer token (``cohortflow token
-issue``); the token's role decides what it may do, and its holder becomes the
-actor recorded in the metadata of every event the request causes. The OpenAPI
+Every route but the health probes (``/api/v1/health[/live|/ready]``) needs a
+bearer token (``cohortflow token issue``); the token's role decides what it may
+do, and its holder becomes the actor recorded in the metadata of every event the request causes. The OpenAPI
 document names each operation's permission (``x-permission``, or ``public``).
 """
 
@@ -23,10 +23,11 @@ from temporalio.client import Client
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api import errors
 from cohortflow.api.audit import router as audit_router
-from cohortflow.api.auth import document_permissions, public, require
+from cohortflow.api.auth import document_permissions, require
 from cohortflow.api.cohorts import router as cohorts_router
 from cohortflow.api.commands import router as commands_router
 from cohortflow.api.guards import RequestGuard
+from cohortflow.api.health import router as health_router
 from cohortflow.api.imports import router as imports_router
 from cohortflow.api.metrics import router as metrics_router
 from cohortflow.api.plans import router as plans_router
@@ -113,16 +114,11 @@ def create_app(
     errors.install(app)
     cohort_routes: list[BaseRoute] = []
     routers = (programmes_router, cohorts_router, plans_router, reads_router, imports_router, audit_router)
-    for router in (*routers, reminders_router, commands_router, metrics_router):
+    for router in (*routers, reminders_router, commands_router, metrics_router, health_router):
         before = len(app.routes)
         app.include_router(router)
         if router in (cohorts_router, reads_router):
             cohort_routes += app.routes[before:]
-
-    @app.get("/api/v1/health", tags=["service"], dependencies=[Depends(public)])
-    async def health(request: Request) -> dict[str, object]:
-        head = await request.app.state.store.head()
-        return {"status": "ok", "head_position": head.position, "head_digest": head.hash}
 
     @app.get("/api/v1/cohorts/{cohort_id}/summary", tags=["cohorts"])
     async def summary(
