@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
 from fastapi import Depends, FastAPI, Request
@@ -38,11 +38,15 @@ from cohortflow.api.request_ids import install_request_ids
 from cohortflow.api.request_metrics import RequestMetrics
 from cohortflow.observability.service_metrics import ServiceMetrics
 from cohortflow.observability.temporal_runtime import temporal_runtime
+from cohortflow.observability.tracing import configured_provider, trace_requests
 from cohortflow.readmodels.cohort_summary import CohortSummary, cohort_summary
 from cohortflow.readmodels.projector import Projector
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import connect_client
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 
 async def keep_projecting(app: FastAPI, projector: Projector, interval: float, stop: asyncio.Event) -> None:
@@ -74,14 +78,19 @@ def create_app(
     *,
     temporal_address: str | None = None,
     temporal: Client | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """``temporal`` is an already connected client (tests, ``cohortflow up``); else one connects at startup."""
+    """``temporal`` is an already connected client (tests, ``cohortflow up``); else one connects at startup.
+
+    Requests are traced to ``tracer_provider``, else to the configured OTLP endpoint, if any; an already
+    connected client brings its own tracing."""
     url = database_url or settings.database_url
     if url is None:
         raise ValueError("the API needs DATABASE_URL (or run it through `cohortflow up`)")
     address = temporal_address or settings.temporal_address
     if temporal is None and address is None:
         raise ValueError("the API needs TEMPORAL_ADDRESS (or run it through `cohortflow up`)")
+    tracing = tracer_provider or configured_provider(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,7 +98,11 @@ def create_app(
             url, max_size=settings.api_pool_size, wait=settings.api_database_wait
         )
         app.state.temporal = temporal or await connect_client(
-            address or "", settings.temporal_namespace, answer_within=TEMPORAL_WAIT, runtime=temporal_runtime()
+            address or "",
+            settings.temporal_namespace,
+            answer_within=TEMPORAL_WAIT,
+            runtime=temporal_runtime(),
+            tracer_provider=tracing,
         )
         app.state.projector = Projector(app.state.store)
         app.state.projected_to = -1
@@ -111,6 +124,8 @@ def create_app(
     app.add_middleware(RequestGuard, body_limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # outside the guard: its refusals count too
     install_request_ids(app)  # added last: the outermost
+    if tracing is not None:
+        trace_requests(app, tracing)
     errors.install(app)
     cohort_routes: list[BaseRoute] = []
     routers = (programmes_router, cohorts_router, plans_router, reads_router, imports_router, audit_router)

@@ -249,6 +249,7 @@ def worker() -> None:
 
     from cohortflow import worker as worker_module
     from cohortflow.logs import configure_logging
+    from cohortflow.observability.tracing import configured_provider
     from cohortflow.settings import Settings
 
     settings = Settings()
@@ -264,6 +265,7 @@ def worker() -> None:
             settings.task_queue,
             settings.uploads,
             settings.temporal_metrics_address,
+            configured_provider(settings),
         )
     )
 
