@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     otlp_endpoint: str | None = Field(
         default=None,
         pattern=r"^https?://\S+$",
-        validation_alias=AliasChoices("COHORTFLOW_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint"),
+        validation_alias=AliasChoices("COHORTFLOW_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
     )
     """The OpenTelemetry collector's OTLP/HTTP base address (``http://collector:4318``): traces are sent there."""
     uploads_dir: Path | None = None

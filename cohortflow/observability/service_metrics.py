@@ -13,6 +13,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 UNMATCHED = "unmatched"
 """The route label of a request no route took (a 404, or refused before routing): paths are not labels."""
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Methods counted by name; any other a client sends is counted as ``other``, so no caller can add series."""
+
 # Imports take from a fraction of a second (a few rows) to minutes (50,000 rows with their checks).
 IMPORT_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
@@ -41,8 +44,9 @@ class ServiceMetrics:
         )
 
     def request_answered(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route, str(status)).observe(seconds)
+        labels = (method if method in METHODS else "other", route, str(status))
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(seconds)
 
     def import_finished(self, kind: str, seconds: float) -> None:
         self.imports.labels(kind).observe(seconds)

@@ -41,6 +41,7 @@ async def test_requests_are_counted_and_timed_by_route_template_and_status(
         assert (await http.get("/api/v1/programmes", headers=admin)).status_code == 200
     assert (await http.get("/api/v1/cohorts/nobody/status", headers=admin)).status_code == 404
     assert (await http.get("/api/v1/no/such/path")).status_code == 404
+    assert (await http.request("BREW", "/api/v1/programmes")).status_code == 405
     after = await scrape(http, admin)
 
     listed = {"method": "GET", "route": "/api/v1/programmes", "status": "200"}
@@ -56,7 +57,8 @@ async def test_requests_are_counted_and_timed_by_route_template_and_status(
     status = {"method": "GET", "route": "/api/v1/cohorts/{cohort_id}/status", "status": "404"}
     assert value(after, "cohortflow_http_requests_total", **status) == 1
     assert value(after, "cohortflow_http_requests_total", method="GET", route="unmatched", status="404") == 1
-    assert not any("nobody" in str(labels) or "no/such" in str(labels) for _, labels in after)
+    assert value(after, "cohortflow_http_requests_total", method="other", route="/api/v1/programmes", status="405") == 1
+    assert not any("nobody" in str(labels) or "no/such" in str(labels) or "BREW" in str(labels) for _, labels in after)
     scraped = {"method": "GET", "route": "/api/v1/metrics", "status": "200"}
     assert value(after, "cohortflow_http_requests_total", **scraped) == 1  # the first scrape; the second is counting
 
