@@ -18,6 +18,11 @@ from asgi_correlation_id.context import correlation_id
 VERBOSE_LIBRARIES = ("uvicorn", "uvicorn.access", "uvicorn.error")
 
 
+class _ServiceHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler configure_logging puts on the root logger: a second call replaces it, and only it (a test
+    runner's or an embedding program's handlers stay)."""
+
+
 def add_request_id(_: object, __: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
     """The id of the HTTP request being answered (``cohortflow.api.request_ids``), on every line it causes."""
     request_id = correlation_id.get()
@@ -48,7 +53,7 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _ServiceHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
@@ -56,10 +61,10 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
         )
     )
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    for previous in [h for h in root.handlers if isinstance(h, _ServiceHandler)]:
+        root.removeHandler(previous)
+    root.addHandler(handler)
     root.setLevel(max(numeric, logging.WARNING))
+    # uvicorn is run with log_config=None, so its loggers have no handlers of their own and reach this one.
     for name in VERBOSE_LIBRARIES:
-        library = logging.getLogger(name)
-        library.handlers.clear()  # uvicorn's own configuration, if it ran, would print its lines a second way
-        library.propagate = True
-        library.setLevel(numeric)
+        logging.getLogger(name).setLevel(numeric)
