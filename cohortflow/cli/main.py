@@ -286,16 +286,13 @@ def api(
 
 @app.command()
 def migrate() -> None:
-    """Apply database migrations to DATABASE_URL."""
-    from cohortflow.settings import Settings
-    from cohortflow.store.migrate import upgrade
+    """Apply the database migrations to DATABASE_URL (or the embedded store); other store commands only check."""
+    from cohortflow.cli.store import database
+    from cohortflow.store.migrate import head_revision, upgrade
 
-    settings = Settings()
-    if settings.database_url is None:
-        console.print("[red]set DATABASE_URL[/]")
-        raise typer.Exit(2)
-    upgrade(settings.database_url)
-    console.print("migrations applied")
+    with database("unchecked") as url:
+        upgrade(url)
+    console.print(f"migrations applied: the store is at revision {head_revision()}")
 
 
 @app.command("rebuild-read-models")
