@@ -14,34 +14,27 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, get_args
 from urllib.parse import quote
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 
 from cohortflow.cli.client import DEFAULT_URL, TOKEN_ENV, URL_ENV, ApiClient, ClientError, Refused
+from cohortflow.cli.groups import GROUPS
 from cohortflow.domain.phases import PhaseKind
 from cohortflow.domain.vocabulary import CorrectableField, ImportKind
 
-programme_app = typer.Typer(no_args_is_help=True, help="Programme templates: validate, submit, list and compare.")
-cohort_app = typer.Typer(no_args_is_help=True, help="Start cohorts, see where they stand and steer them.")
-import_app = typer.Typer(
-    no_args_is_help=True, help="Upload a CSV or XLSX file into a cohort: `import KIND COHORT_ID FILE`."
-)
-plan_app = typer.Typer(no_args_is_help=True, help="Rotation plans: one cohort of a programme a year, nobody twice.")
-export_app = typer.Typer(no_args_is_help=True, help="Download a cohort's list as CSV or XLSX: `export KIND COHORT_ID`.")
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+programme_app = typer.Typer(no_args_is_help=True, help=GROUPS["programme"].help)
+cohort_app = typer.Typer(no_args_is_help=True, help=GROUPS["cohort"].help)
+import_app = typer.Typer(no_args_is_help=True, help=GROUPS["import"].help)
+plan_app = typer.Typer(no_args_is_help=True, help=GROUPS["plan"].help)
+export_app = typer.Typer(no_args_is_help=True, help=GROUPS["export"].help)
 console = Console()
 err = Console(stderr=True)
 
@@ -190,6 +183,8 @@ def _outcome(body: Mapping[str, Any]) -> None:
 @contextmanager
 def _transfer(description: str, total: int | None) -> Iterator[tuple[Progress, TaskID]]:
     """A progress bar over bytes, on stderr (stdout stays for the command's answer), at a terminal only."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cohortflow.cli.groups import GROUPS
 from cohortflow.cli.store import run_on_store
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from cohortflow.store.eventstore import EventStore
 
 
-app = typer.Typer(no_args_is_help=True, help="Verify, replay and export the history (read-only; queries are recorded).")
+app = typer.Typer(no_args_is_help=True, help=GROUPS["audit"].help)
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")

@@ -17,12 +17,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cohortflow.cli.admin import cohort_app, export_app, import_app, plan_app, programme_app
-from cohortflow.cli.audit import app as audit_app
 from cohortflow.cli.backup import backup, restore
-from cohortflow.cli.reminders import app as reminder_app
+from cohortflow.cli.groups import LazyGroups
 from cohortflow.cli.state_dir import usable_state_dir
-from cohortflow.cli.tokens import app as tokens_app
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -33,15 +30,11 @@ if TYPE_CHECKING:
     from cohortflow.domain.template import ProgrammeTemplate
     from cohortflow.store.eventstore import EventStore
 
-app = typer.Typer(no_args_is_help=True, help="Event-sourced training-programme cycles on Temporal and PostgreSQL.")
-app.add_typer(audit_app, name="audit")
-app.add_typer(tokens_app, name="token")
-app.add_typer(programme_app, name="programme")
-app.add_typer(cohort_app, name="cohort")
-app.add_typer(plan_app, name="plan")
-app.add_typer(import_app, name="import")
-app.add_typer(export_app, name="export")
-app.add_typer(reminder_app, name="reminder")
+app = typer.Typer(
+    cls=LazyGroups,
+    no_args_is_help=True,
+    help="Event-sourced training-programme cycles on Temporal and PostgreSQL.",
+)
 app.command()(backup)
 app.command()(restore)
 console = Console()

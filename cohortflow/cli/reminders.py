@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cohortflow.cli.groups import GROUPS
+
 if TYPE_CHECKING:
     import asyncio
 
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from cohortflow.settings import Settings
     from cohortflow.store.eventstore import EventStore
 
-app = typer.Typer(no_args_is_help=True, help="Deliver queued reminders; list the ones given up.")
+app = typer.Typer(no_args_is_help=True, help=GROUPS["reminder"].help)
 console = Console()
 err = Console(stderr=True)
 

@@ -13,13 +13,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from cohortflow.access.roles import ROLES
+from cohortflow.cli.groups import GROUPS
 from cohortflow.cli.store import run_on_store
 
 if TYPE_CHECKING:
     from cohortflow.access.tokens import IssuedToken, TokenInfo
     from cohortflow.store.eventstore import EventStore
 
-app = typer.Typer(no_args_is_help=True, help="Issue, revoke and list the API's bearer tokens.")
+app = typer.Typer(no_args_is_help=True, help=GROUPS["token"].help)
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
