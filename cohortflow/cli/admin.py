@@ -10,7 +10,7 @@ could not be reached.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cohortflow.cli.client import DEFAULT_URL, TOKEN_ENV, URL_ENV, ApiClient, ClientError, Refused
+from cohortflow.cli.display import cell, fields, print_table, rows_table, when
 from cohortflow.cli.groups import GROUPS
 from cohortflow.domain.phases import PhaseKind
 from cohortflow.domain.vocabulary import CorrectableField, ImportKind
@@ -114,49 +115,6 @@ def _json(body: Any) -> None:
     typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return escape(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
-    if isinstance(value, float):
-        return f"{int(value):,}" if value.is_integer() else f"{value:,.1f}"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return escape(str(value))
-
-
-def _flat(body: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Nested objects as dotted keys; lists stay whole."""
-    for key, value in body.items():
-        if isinstance(value, dict) and value:
-            yield from _flat(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", value
-
-
-def _fields(body: Mapping[str, Any], title: str | None = None) -> Table:
-    table = Table(title=title, show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
-    for key, value in _flat(body):
-        table.add_row(escape(key), _cell(value))
-    return table
-
-
-def _table(rows: Sequence[Mapping[str, Any]], title: str, columns: list[str] | None = None) -> Table:
-    """Rows of JSON objects as a table, with ``columns`` or else every key the rows have."""
-    keys = columns or list(dict.fromkeys(key for row in rows for key in row))
-    table = Table(title=title)
-    for key in keys:
-        table.add_column(escape(key.replace("_", " ")))
-    for row in rows:
-        table.add_row(*(_cell(row.get(key)) for key in keys))
-    return table
-
-
 def _show(body: Any, as_json: bool, render: Callable[[Any], None]) -> None:
     if as_json:
         _json(body)
@@ -164,20 +122,12 @@ def _show(body: Any, as_json: bool, render: Callable[[Any], None]) -> None:
         render(body)
 
 
-def _when(value: Any) -> str:
-    """An ISO timestamp from the API in the local zone, to the second."""
-    try:
-        return datetime.fromisoformat(str(value)).astimezone().isoformat(" ", "seconds")
-    except ValueError:
-        return str(value or "")
-
-
 def _outcome(body: Mapping[str, Any]) -> None:
     """An admin action's outcome: what happened, then whatever else the API said about it."""
     rest = {k: v for k, v in body.items() if k != "outcome" and v is not None}
     console.print(f"[green]{escape(str(body.get('outcome', 'done')))}[/]", highlight=False)
     if rest:
-        console.print(_fields(rest))
+        print_table(console, fields(rest))
 
 
 @contextmanager
@@ -255,10 +205,10 @@ def _versions_table(rows: list[dict[str, Any]], title: str) -> None:
             str(r["version"]),
             escape(r["name"]),
             r["digest"][:12],
-            _when(r["submitted_at"]),
+            when(r["submitted_at"]),
             escape(r["submitted_by"]),
         )
-    console.print(table)
+    print_table(console, table)
 
 
 @programme_app.command("list")
@@ -302,7 +252,7 @@ def diff(
             console.print(f"versions {old} and {new} of {escape(programme_id)} are the same", highlight=False)
             return
         columns = ["op", "path", *(["from"] if any("from" in op for op in ops) else []), "value"]
-        console.print(_table(ops, f"{programme_id}: version {old} → {new}", columns))
+        print_table(console, rows_table(ops, f"{programme_id}: version {old} → {new}", columns))
 
     _show(ops, as_json, render)
 
@@ -458,7 +408,7 @@ def list_cohorts(as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: 
         if not rows:
             console.print("no cohorts yet")
         else:
-            console.print(_table(rows, f"{len(rows)} cohort(s)"))
+            print_table(console, rows_table(rows, f"{len(rows)} cohort(s)"))
 
     _show(rows, as_json, render)
 
@@ -472,9 +422,10 @@ def status(cohort_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_UR
     def render(b: dict[str, Any]) -> None:
         blocks = b.get("open_blocks")
         if isinstance(blocks, list):
-            console.print(_table(blocks, f"open blocks of cohort {escape(cohort_id)}", ["code", "kind", "closes_at"]))
+            title = f"open blocks of cohort {escape(cohort_id)}"
+            print_table(console, rows_table(blocks, title, ["code", "kind", "closes_at"]))
             b = {k: v for k, v in b.items() if k != "open_blocks"}
-        console.print(_fields(b, f"cohort {cohort_id}"))
+        print_table(console, fields(b, f"cohort {cohort_id}"))
         stall = (b.get("execution") or {}).get("stalled")
         if stall:
             err.print(f"[yellow]{escape(_stall_line(stall))}[/]", highlight=False, soft_wrap=True)
@@ -484,7 +435,7 @@ def status(cohort_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_UR
 
 def _stall_line(stall: Mapping[str, Any]) -> str:
     return (
-        f"stalled since {_when(stall['since'])}: {stall['step']} has failed {stall['attempt']} times; "
+        f"stalled since {when(stall['since'])}: {stall['step']} has failed {stall['attempt']} times; "
         f"last: {stall['reason']}"
     )
 
@@ -522,7 +473,7 @@ def funnel(cohort_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_UR
         steps = list(totals)
         for row in body.get("prefectures") or []:
             steps.extend(step for step in row.get("counts", {}) if step not in steps)
-        about = [f"{k.replace('_', ' ')} {_cell(v)}" for k, v in body.items() if k not in ("totals", "prefectures")]
+        about = [f"{k.replace('_', ' ')} {cell(v, k)}" for k, v in body.items() if k not in ("totals", "prefectures")]
         table = Table(title=f"Funnel of cohort {escape(cohort_id)}", caption=" · ".join(about) or None)
         table.add_column("code")
         table.add_column("prefecture")
@@ -530,9 +481,9 @@ def funnel(cohort_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_UR
             table.add_column(escape(step.replace("_", " ")), justify="right")
         for row in body.get("prefectures") or []:
             counts = row.get("counts", {})
-            table.add_row(_cell(row.get("code")), _cell(row.get("name")), *(_cell(counts.get(s, 0)) for s in steps))
-        table.add_row("", "[bold]total[/]", *(f"[bold]{_cell(totals.get(s, 0))}[/]" for s in steps))
-        console.print(table)
+            table.add_row(cell(row.get("code")), cell(row.get("name")), *(cell(counts.get(s, 0)) for s in steps))
+        table.add_row("", "[bold]total[/]", *(f"[bold]{cell(totals.get(s, 0))}[/]" for s in steps))
+        print_table(console, table)
 
     _show(body, as_json, render)
 
@@ -646,13 +597,13 @@ def timeline(
             table.add_column(column, justify="right" if column == "position" else "left")
         for e in events:
             table.add_row(
-                _cell(e.get("position")),
-                _cell(e.get("type")),
-                _when(e.get("recorded_at")),
-                _cell(e.get("actor")),
-                _cell(e.get("data")),
+                cell(e.get("position"), "position"),
+                cell(e.get("type")),
+                when(e.get("recorded_at")),
+                cell(e.get("actor")),
+                cell(e.get("data")),
             )
-        console.print(table)
+        print_table(console, table)
 
     _show(body, as_json, render)
 
@@ -671,8 +622,9 @@ def credits(
     def render(body: dict[str, Any]) -> None:
         entries: list[dict[str, Any]] = body.get("entries") or []
         present = [c for c in CREDIT_COLUMNS if any(c in e for e in entries)]
-        console.print(_table(entries, f"Credit hours of {participant}: {len(entries)} entry(ies)", present or None))
-        console.print(_fields({k: v for k, v in body.items() if k != "entries"}))
+        title = f"Credit hours of {participant}: {len(entries)} entry(ies)"
+        print_table(console, rows_table(entries, title, present or None))
+        print_table(console, fields({k: v for k, v in body.items() if k != "entries"}))
 
     _show(body, as_json, render)
 

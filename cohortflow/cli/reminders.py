@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -18,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cohortflow.cli.display import print_table, when
 from cohortflow.cli.groups import GROUPS
 
 if TYPE_CHECKING:
@@ -115,10 +115,6 @@ def dispatch(
             asyncio.run(forever(url))
 
 
-def _when(moment: datetime) -> str:
-    return moment.astimezone().isoformat(" ", "minutes")
-
-
 @app.command()
 def failures(
     cohort: Annotated[str | None, typer.Option(help="Only this cohort's messages")] = None,
@@ -146,9 +142,9 @@ def failures(
             escape(g.address or ""),
             str(g.attempts),
             escape(g.reason),
-            _when(g.at),
+            when(g.at),
         )
-    console.print(table)
+    print_table(console, table)
 
 
 if __name__ == "__main__":

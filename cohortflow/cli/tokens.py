@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -13,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cohortflow.access.roles import ROLES
+from cohortflow.cli.display import print_table, when
 from cohortflow.cli.groups import GROUPS
 from cohortflow.cli.store import run_on_store
 
@@ -70,10 +70,6 @@ def revoke(token_id: str) -> None:
     console.print(f"revoked token {revoked.token_id} ({revoked.role} {escape(repr(revoked.name))})", highlight=False)
 
 
-def _when(moment: datetime | None) -> str:
-    return "" if moment is None else moment.astimezone().isoformat(" ", "minutes")
-
-
 @app.command("list")
 def list_() -> None:
     """Every token issued, revoked ones included (never their secrets)."""
@@ -96,10 +92,10 @@ def list_() -> None:
             escape(t.name),  # names are free text, not rich markup
             t.role,
             t.prefecture or "",
-            _when(t.issued_at),
+            when(t.issued_at),
             escape(t.issued_by),
-            _when(t.revoked_at),
+            when(t.revoked_at),
             escape(t.revoked_by or ""),
             style=None if t.active else "dim",
         )
-    console.print(table)
+    print_table(console, table)
