@@ -272,7 +272,7 @@ async def test_cohort_start_status_imports_and_refusals(served: Served, tmp_path
     table = await served.run("cohort", "status", "cli-c1")
     assert table.exit_code == 0, table.output
     assert re.search(r"phase\s+│\s+nomination", table.stdout), table.stdout
-    assert "counters.candidates" in table.stdout
+    assert re.search(r"│ counters\s+│\s+│\n│   candidates\s+│ 0 ", table.stdout), table.stdout
 
     # One wrong ID number: the whole file is refused and the row is named.
     people, bad_row = _with_bad_id(4)
