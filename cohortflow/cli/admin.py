@@ -23,8 +23,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from cohortflow.cli.client import DEFAULT_URL, TOKEN_ENV, URL_ENV, ApiClient, ClientError, Refused
-from cohortflow.cli.display import cell, fields, print_table, rows_table, when
+from cohortflow.cli.display import cell, fields, label, print_table, rows_table, when
 from cohortflow.cli.groups import GROUPS
+from cohortflow.cli.messages import _
 from cohortflow.domain.phases import PhaseKind
 from cohortflow.domain.vocabulary import CorrectableField, ImportKind
 
@@ -79,14 +80,17 @@ def _refuse(message: str) -> NoReturn:
 
 def report(exc: Refused, token: str | None = None) -> None:
     """The API's refusal on stderr in red: its detail, every problem listed and how many more there are."""
-    err.print(f"[red]refused ({exc.status}): {escape(exc.detail)}[/]", highlight=False, soft_wrap=True)
+    refused = _("refused ({status}): {detail}").format(status=exc.status, detail=exc.detail)
+    err.print(f"[red]{escape(refused)}[/]", highlight=False, soft_wrap=True)
     for problem in exc.problems:
         err.print(f"[red]  {escape(problem)}[/]", highlight=False, soft_wrap=True)
     more = exc.problem_count - len(exc.problems)
     if more > 0:
-        err.print(f"[red]  … and {more:,} more[/]", highlight=False, soft_wrap=True)
+        more_text = _("… and {count} more").format(count=f"{more:,}")
+        err.print(f"[red]  {escape(more_text)}[/]", highlight=False, soft_wrap=True)
     if exc.status == 401 and not token:
-        err.print(f"[yellow]set {TOKEN_ENV} or pass --token (issue one with `cohortflow token issue`)[/]")
+        hint = _("set {env} or pass --token (issue one with `cohortflow token issue`)").format(env=TOKEN_ENV)
+        err.print(f"[yellow]{escape(hint)}[/]", highlight=False)
 
 
 def _exit_for(exc: Refused) -> typer.Exit:
@@ -194,11 +198,11 @@ def submit(file: ExistingFile, api_url: ApiUrl = DEFAULT_URL, token: Token = Non
 
 def _versions_table(rows: list[dict[str, Any]], title: str) -> None:
     if not rows:
-        console.print("no programme versions recorded yet")
+        console.print(_("no programme versions recorded yet"))
         return
     table = Table(title=title)
     for column in ("id", "version", "name", "digest", "submitted at", "submitted by"):
-        table.add_column(column, justify="right" if column == "version" else "left")
+        table.add_column(_(column), justify="right" if column == "version" else "left")
     for r in rows:
         table.add_row(
             escape(r["programme_id"]),
@@ -216,7 +220,7 @@ def list_programmes(as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, toke
     """Every recorded version of every programme."""
     with _api(api_url, token) as api:
         rows = api.get(f"{API}/programmes")
-    _show(rows, as_json, lambda r: _versions_table(r, f"{len(r)} programme version(s)"))
+    _show(rows, as_json, lambda r: _versions_table(r, _("{count} programme version(s)").format(count=len(r))))
 
 
 @programme_app.command()
@@ -224,7 +228,7 @@ def versions(programme_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAU
     """The recorded versions of one programme."""
     with _api(api_url, token) as api:
         rows = api.get(f"{API}/programmes/{_segment(programme_id)}/versions")
-    _show(rows, as_json, lambda r: _versions_table(r, f"versions of {programme_id}"))
+    _show(rows, as_json, lambda r: _versions_table(r, _("versions of {programme}").format(programme=programme_id)))
 
 
 @programme_app.command()
@@ -406,9 +410,9 @@ def list_cohorts(as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: 
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:
-            console.print("no cohorts yet")
+            console.print(_("no cohorts yet"))
         else:
-            print_table(console, rows_table(rows, f"{len(rows)} cohort(s)"))
+            print_table(console, rows_table(rows, _("{count} cohort(s)").format(count=len(rows))))
 
     _show(rows, as_json, render)
 
@@ -422,10 +426,10 @@ def status(cohort_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_UR
     def render(b: dict[str, Any]) -> None:
         blocks = b.get("open_blocks")
         if isinstance(blocks, list):
-            title = f"open blocks of cohort {escape(cohort_id)}"
+            title = escape(_("open blocks of cohort {cohort}").format(cohort=cohort_id))
             print_table(console, rows_table(blocks, title, ["code", "kind", "closes_at"]))
             b = {k: v for k, v in b.items() if k != "open_blocks"}
-        print_table(console, fields(b, f"cohort {cohort_id}"))
+        print_table(console, fields(b, _("cohort {cohort}").format(cohort=cohort_id)))
         stall = (b.get("execution") or {}).get("stalled")
         if stall:
             err.print(f"[yellow]{escape(_stall_line(stall))}[/]", highlight=False, soft_wrap=True)
@@ -448,7 +452,7 @@ def stalled(as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:
-            console.print("no cohort is stalled")
+            console.print(_("no cohort is stalled"))
         for row in rows:
             console.print(f"{escape(row['cohort_id'])}  {escape(_stall_line(row['stall']))}", highlight=False)
 
@@ -473,16 +477,18 @@ def funnel(cohort_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_UR
         steps = list(totals)
         for row in body.get("prefectures") or []:
             steps.extend(step for step in row.get("counts", {}) if step not in steps)
-        about = [f"{k.replace('_', ' ')} {cell(v, k)}" for k, v in body.items() if k not in ("totals", "prefectures")]
-        table = Table(title=f"Funnel of cohort {escape(cohort_id)}", caption=" · ".join(about) or None)
-        table.add_column("code")
-        table.add_column("prefecture")
+        about = [f"{escape(label(k))} {cell(v, k)}" for k, v in body.items() if k not in ("totals", "prefectures")]
+        title = escape(_("Funnel of cohort {cohort}").format(cohort=cohort_id))
+        table = Table(title=title, caption=" · ".join(about) or None)
+        table.add_column(_("code"))
+        table.add_column(_("prefecture"))
         for step in steps:
-            table.add_column(escape(step.replace("_", " ")), justify="right")
+            table.add_column(escape(label(step)), justify="right")
         for row in body.get("prefectures") or []:
             counts = row.get("counts", {})
             table.add_row(cell(row.get("code")), cell(row.get("name")), *(cell(counts.get(s, 0)) for s in steps))
-        table.add_row("", "[bold]total[/]", *(f"[bold]{cell(totals.get(s, 0))}[/]" for s in steps))
+        total = _("total")
+        table.add_row("", f"[bold]{total}[/]", *(f"[bold]{cell(totals.get(s, 0))}[/]" for s in steps))
         print_table(console, table)
 
     _show(body, as_json, render)
@@ -592,9 +598,10 @@ def timeline(
 
     def render(body: dict[str, Any]) -> None:
         events: list[dict[str, Any]] = body.get("events", body.get("entries")) or []
-        table = Table(title=f"{escape(participant)} in cohort {escape(cohort_id)}: {len(events)} event(s)")
+        title = _("{participant} in cohort {cohort}: {count} event(s)")
+        table = Table(title=escape(title.format(participant=participant, cohort=cohort_id, count=len(events))))
         for column in ("position", "type", "recorded at", "actor", "data"):
-            table.add_column(column, justify="right" if column == "position" else "left")
+            table.add_column(_(column), justify="right" if column == "position" else "left")
         for e in events:
             table.add_row(
                 cell(e.get("position"), "position"),
@@ -622,7 +629,8 @@ def credits(
     def render(body: dict[str, Any]) -> None:
         entries: list[dict[str, Any]] = body.get("entries") or []
         present = [c for c in CREDIT_COLUMNS if any(c in e for e in entries)]
-        title = f"Credit hours of {participant}: {len(entries)} entry(ies)"
+        title = _("Credit hours of {participant}: {count} entry(ies)")
+        title = escape(title.format(participant=participant, count=len(entries)))
         print_table(console, rows_table(entries, title, present or None))
         print_table(console, fields({k: v for k, v in body.items() if k != "entries"}))
 

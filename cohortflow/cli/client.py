@@ -26,6 +26,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from cohortflow.cli.messages import _
+
 if TYPE_CHECKING:
     import httpx
 
@@ -187,9 +189,11 @@ class ApiClient:
         try:
             yield
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise Unreachable(f"cannot reach the API at {self.base_url} — is `cohortflow up` running?") from exc
+            unreachable = _("cannot reach the API at {url} — is `cohortflow up` running?").format(url=self.base_url)
+            raise Unreachable(unreachable) from exc
         except httpx.TransportError as exc:
-            raise Unreachable(f"the API at {self.base_url} did not answer: {exc or type(exc).__name__}") from exc
+            silent = _("the API at {url} did not answer: {error}")
+            raise Unreachable(silent.format(url=self.base_url, error=exc or type(exc).__name__)) from exc
 
     @staticmethod
     def _long() -> httpx.Timeout:

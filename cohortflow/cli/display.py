@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from rich.markup import escape
 
+from cohortflow.cli.messages import _
 from cohortflow.domain.vocabulary import DEFAULT_TIME_ZONE
 
 if TYPE_CHECKING:
@@ -35,7 +36,8 @@ def display_zone() -> ZoneInfo:
 
 
 def label(key: str) -> str:
-    return key.replace("_", " ")
+    """A key of the API's answers as a label: `programme_version` is "programme version" (or its translation)."""
+    return _(key.replace("_", " "))
 
 
 def is_identifier(key: str) -> bool:
@@ -72,7 +74,7 @@ def cell(value: Any, key: str = "") -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, dict | list):
         return escape(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
     if isinstance(value, float) and not value.is_integer():

@@ -19,6 +19,7 @@ from rich.markup import escape
 
 from cohortflow.cli.backup import backup, restore
 from cohortflow.cli.groups import LazyGroups
+from cohortflow.cli.messages import Language, use
 from cohortflow.cli.state_dir import usable_state_dir
 
 if TYPE_CHECKING:
@@ -38,6 +39,18 @@ app = typer.Typer(
 app.command()(backup)
 app.command()(restore)
 console = Console()
+
+
+@app.callback()
+def choose_language(
+    ctx: typer.Context,
+    lang: Annotated[
+        Language | None,
+        typer.Option("--lang", help="Language of the messages, zh or en (default: from LC_ALL, LC_MESSAGES or LANG)"),
+    ] = None,
+) -> None:
+    use(lang)
+    ctx.call_on_close(lambda: use(None))  # a process that runs several commands (the tests) starts each afresh
 
 
 @app.command()

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from cohortflow.cli.messages import _
 from cohortflow.cli.state_dir import usable_state_dir
 
 if TYPE_CHECKING:
@@ -25,8 +26,6 @@ err = Console(stderr=True)
 Schema = Literal["head", "any", "unchecked"]
 """What a command needs of the store's schema: the code's head revision, any migrated one
 (a backup may be taken before migrating), or nothing (the migrate command itself)."""
-
-MIGRATE_HINT = "run `cohortflow migrate` (or start the service with `cohortflow up`, which migrates) first"
 
 
 @contextmanager
@@ -52,17 +51,19 @@ def schema_problem(database_url: str, schema: Schema = "head") -> str | None:
     from cohortflow.store.migrate import head_revision, known_revisions
 
     current = store_revision(database_url)
+    hint = _("run `cohortflow migrate` (or start the service with `cohortflow up`, which migrates) first")
     if current is None:
-        return f"the store has no schema yet: {MIGRATE_HINT}; nothing was changed"
+        return _("the store has no schema yet: {hint}; nothing was changed").format(hint=hint)
     if current not in known_revisions():
-        return (
-            f"the store's schema is at revision {current}, which this version of cohortflow does not know "
+        return _(
+            "the store's schema is at revision {current}, which this version of cohortflow does not know "
             "(a newer version migrated it): use that version; nothing was changed"
-        )
+        ).format(current=current)
     head = head_revision()
     if schema == "head" and current != head:
-        behind = f"the store's schema is at revision {current}, this cohortflow needs {head}"
-        return f"{behind}: {MIGRATE_HINT}; nothing was changed"
+        return _(
+            "the store's schema is at revision {current}, this cohortflow needs {head}: {hint}; nothing was changed"
+        ).format(current=current, head=head, hint=hint)
     return None
 
 
