@@ -24,7 +24,7 @@ from rich.table import Table
 
 from cohortflow.cli.client import DEFAULT_URL, TOKEN_ENV, URL_ENV, ApiClient, ClientError, Refused
 from cohortflow.cli.display import cell, fields, label, print_table, rows_table, when
-from cohortflow.cli.groups import GROUPS
+from cohortflow.cli.groups import sub_app
 from cohortflow.cli.messages import _
 from cohortflow.domain.phases import PhaseKind
 from cohortflow.domain.vocabulary import CorrectableField, ImportKind
@@ -32,11 +32,11 @@ from cohortflow.domain.vocabulary import CorrectableField, ImportKind
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-programme_app = typer.Typer(no_args_is_help=True, help=GROUPS["programme"].help)
-cohort_app = typer.Typer(no_args_is_help=True, help=GROUPS["cohort"].help)
-import_app = typer.Typer(no_args_is_help=True, help=GROUPS["import"].help)
-plan_app = typer.Typer(no_args_is_help=True, help=GROUPS["plan"].help)
-export_app = typer.Typer(no_args_is_help=True, help=GROUPS["export"].help)
+programme_app = sub_app("programme")
+cohort_app = sub_app("cohort")
+import_app = sub_app("import")
+plan_app = sub_app("plan")
+export_app = sub_app("export")
 console = Console()
 err = Console(stderr=True)
 

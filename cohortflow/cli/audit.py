@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cohortflow.cli.display import print_table
-from cohortflow.cli.groups import GROUPS
+from cohortflow.cli.groups import sub_app
 from cohortflow.cli.store import run_on_store
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from cohortflow.store.eventstore import EventStore
 
 
-app = typer.Typer(no_args_is_help=True, help=GROUPS["audit"].help)
+app = sub_app("audit")
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")

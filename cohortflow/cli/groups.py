@@ -51,6 +51,16 @@ GROUPS = {
 }
 
 
+PLAIN_HELP = None
+"""Typer's ``rich_markup_mode`` for every group: help and usage errors as Click prints them. Typer's rich renderer
+imports rich's Markdown (markdown-it) and tracebacks, which doubled the time `cohortflow --help` takes."""
+
+
+def sub_app(name: str) -> typer.Typer:
+    """The Typer app of ``GROUPS[name]``, with its help from the table."""
+    return typer.Typer(no_args_is_help=True, help=GROUPS[name].help, rich_markup_mode=PLAIN_HELP)
+
+
 class LazyGroups(TyperGroup):
     """The root group: the commands registered on it, then the groups of ``GROUPS``, loaded on use."""
 

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from cohortflow.cli.backup import backup, restore
-from cohortflow.cli.groups import LazyGroups
+from cohortflow.cli.groups import PLAIN_HELP, LazyGroups
 from cohortflow.cli.messages import Language, use
 from cohortflow.cli.state_dir import usable_state_dir
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     cls=LazyGroups,
+    rich_markup_mode=PLAIN_HELP,
     no_args_is_help=True,
     help="Event-sourced training-programme cycles on Temporal and PostgreSQL.",
 )

@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cohortflow.cli.display import print_table, when
-from cohortflow.cli.groups import GROUPS
+from cohortflow.cli.groups import sub_app
 
 if TYPE_CHECKING:
     import asyncio
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from cohortflow.settings import Settings
     from cohortflow.store.eventstore import EventStore
 
-app = typer.Typer(no_args_is_help=True, help=GROUPS["reminder"].help)
+app = sub_app("reminder")
 console = Console()
 err = Console(stderr=True)
 

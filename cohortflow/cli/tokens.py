@@ -13,7 +13,7 @@ from rich.table import Table
 
 from cohortflow.access.roles import ROLES
 from cohortflow.cli.display import print_table, when
-from cohortflow.cli.groups import GROUPS
+from cohortflow.cli.groups import sub_app
 from cohortflow.cli.messages import _
 from cohortflow.cli.store import run_on_store
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from cohortflow.access.tokens import IssuedToken, TokenInfo
     from cohortflow.store.eventstore import EventStore
 
-app = typer.Typer(no_args_is_help=True, help=GROUPS["token"].help)
+app = sub_app("token")
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
