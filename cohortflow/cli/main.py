@@ -321,3 +321,7 @@ def rebuild_read_models() -> None:
 
         count = run_on_store(rebuild)
     console.print(f"read models rebuilt from {count:,} events")
+
+
+if __name__ == "__main__":  # `python -m cohortflow.cli.main`: the console script's app, on this checkout
+    app()
