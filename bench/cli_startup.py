@@ -73,12 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     env = {**os.environ, "COHORTFLOW_API_URL": f"http://127.0.0.1:{_closed_port()}", "COHORTFLOW_TOKEN": "x"}
-    checkouts = [(Path.cwd(), "this")] + ([(args.against, _describe(args.against))] if args.against else [])
+    checkouts = [Path.cwd(), *([args.against] if args.against else [])]
     load = os.getloadavg()
     results = [
-        measure(command, args.runs, env, checkout, label)
+        measure(command, args.runs, env, checkout, _describe(checkout))
         for command in (["--help"], ["programme", "list"])
-        for checkout, label in checkouts
+        for checkout in checkouts
     ]
     for r in results:
         say(
