@@ -4,7 +4,9 @@
 # workflows are kept for NAMESPACE_RETENTION (a cohort's own workflow is open for
 # its whole programme, years; the store keeps every event for good).
 set -eu
-address=${TEMPORAL_ADDRESS:?}
+# As Temporal's own compose scripts do: the CLI is given the server's IPv4 address, not its name.
+host=${TEMPORAL_ADDRESS%:*}
+address=$(getent ahostsv4 "$host" | awk 'NR == 1 { print $1 }'):${TEMPORAL_ADDRESS##*:}
 namespace=${NAMESPACE:-default}
 
 attempt=0

@@ -174,7 +174,7 @@ def dockerfile_commands(path: Path = DOCKERFILE) -> list[CommandLine]:
 
 # Documentation
 
-_FENCE = re.compile(r"^```[a-z]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
+_FENCE = re.compile(r"^[ \t]*```[a-z]*\n(.*?)^[ \t]*```", re.DOTALL | re.MULTILINE)  # indented too: in lists
 _SHELL_END = {"|", "||", "&&", ";", ">", ">>", "<", "2>", "2>&1"}
 
 
