@@ -9,6 +9,7 @@ line continuations joined.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,7 @@ def compose_commands(path: Path = COMPOSE) -> list[CommandLine]:
     for name, service in _cohortflow_services(path).items():
         command = service.get("command")
         if command is not None:
-            argv = command.split() if isinstance(command, str) else command
+            argv = shlex.split(command) if isinstance(command, str) else command
             found.append(CommandLine(path, f"service {name}", tuple(str(a) for a in argv)))
     return found
 
@@ -181,8 +182,6 @@ _SHELL_END = {"|", "||", "&&", ";", ">", ">>", "<", "2>", "2>&1"}
 def documented_commands(path: Path, compose: Path = COMPOSE) -> list[CommandLine]:
     """cohortflow commands a document's code blocks run in a container: `docker compose ... run --rm
     SERVICE cohortflow ...` (SERVICE one of the Compose file's) or `kubectl exec ... -- cohortflow ...`."""
-    import shlex
-
     (services,) = (doc.get("services", {}) for doc in _yaml_documents(compose))
     text = path.read_text(encoding="utf-8")
     found = []
