@@ -72,6 +72,22 @@ async def _outcome(update: WorkflowUpdateHandle[Any]) -> Any:
     return waiting.result()
 
 
+class RowsRefused(Exception):
+    """A file whose rows were refused, nothing applied: answered 422 with the import's ``outcome`` in the problem."""
+
+    def __init__(self, outcome: dict[str, Any]) -> None:
+        rows, rejected = outcome.get("rows", 0), outcome.get("rejected", 0)
+        super().__init__(f"the file was refused ({rows:,} rows, {rejected:,} rejected); nothing was applied")
+        self.outcome = outcome
+
+    def members(self) -> dict[str, Any]:
+        """The outcome's members for the problem: its ``status`` (``refused``) as ``outcome``, the problem's
+        own ``status`` being the HTTP status."""
+        members = dict(self.outcome)
+        members["outcome"] = members.pop("status")
+        return members
+
+
 def _answered(outcome: Any) -> Any:
     """The outcome as answered: an import that refused its rows (nothing applied) is a 422, whether its own
     route answers it or ``GET /commands`` does later."""
@@ -79,7 +95,7 @@ def _answered(outcome: Any) -> Any:
     if isinstance(outcome, BaseModel):
         body = outcome.model_dump(mode="json")
     if body is not None and body.get("status") == "refused":
-        return JSONResponse(status_code=422, content=body)
+        raise RowsRefused(body)
     return outcome
 
 

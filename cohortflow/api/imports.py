@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.activities import rejects as kept
 from cohortflow.activities.imports import ImportOutcome
 from cohortflow.api.auth import require
 from cohortflow.api.commands import send
+from cohortflow.api.problems import problem
 from cohortflow.api.uploads import UPLOAD_BODY, saved_upload
 from cohortflow.domain.events import ImportKind
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow, FileImport, workflow_id
@@ -109,7 +110,7 @@ async def rejects(
     if kept.expired(owner, settings.rejects_keep_days) or not path.is_file():
         days = f"{settings.rejects_keep_days:g}"
         detail = f"the rejected rows of upload {digest} have expired: they are kept {days} days; import the file again"
-        return JSONResponse(status_code=410, content={"detail": detail})
+        return problem(410, detail, request.url.path)
     filename = f"rejects-{digest[:12]}.csv"
     if principal.can(Permission.NATIONAL_IDS_READ):
         return FileResponse(path, media_type="text/csv", filename=filename)
