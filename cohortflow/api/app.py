@@ -29,6 +29,7 @@ from cohortflow.api.commands import router as commands_router
 from cohortflow.api.guards import RequestGuard
 from cohortflow.api.imports import router as imports_router
 from cohortflow.api.metrics import router as metrics_router
+from cohortflow.api.openapi import document_errors, operation_id
 from cohortflow.api.plans import router as plans_router
 from cohortflow.api.programmes import router as programmes_router
 from cohortflow.api.reads import router as reads_router
@@ -100,7 +101,7 @@ def create_app(
                 await projecting
             await app.state.store.close()
 
-    app = FastAPI(title="cohortflow", version="0.2.0", lifespan=lifespan)
+    app = FastAPI(title="cohortflow", version="0.2.0", lifespan=lifespan, generate_unique_id_function=operation_id)
     app.state.settings = settings
     app.add_middleware(RequestGuard, body_limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes)
     errors.install(app)
@@ -148,6 +149,7 @@ def match_first(app: FastAPI, busiest: list[BaseRoute]) -> None:
             routes = [*declared, *added]
             document = get_openapi(title=app.title, version=app.version, routes=routes)
             document_permissions(document, routes)
+            document_errors(document)
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -17,6 +17,7 @@ from temporalio.client import Client, WorkflowHandle
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
 from cohortflow.api.commands import send
+from cohortflow.api.problems import answers
 from cohortflow.api.text import Code, Reason, Value
 from cohortflow.domain.events import CorrectableField
 from cohortflow.domain.programme import PhaseKind
@@ -114,7 +115,7 @@ def _handle(request: Request, cohort_id: str) -> WorkflowHandle[Any, Any]:
     return _client(request).get_workflow_handle(workflow_id(cohort_id))
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=answers(404, 409))
 async def start(
     body: StartCohort, request: Request, principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))]
 ) -> Started:
@@ -154,7 +155,7 @@ async def status(
     return BlockCohortStatus.model_validate(shown) if "open_blocks" in found else CohortStatus.model_validate(shown)
 
 
-@router.post("/{cohort_id}/close-phase")
+@router.post("/{cohort_id}/close-phase", responses=answers(409))
 async def close_phase(cohort_id: str, body: ClosePhaseRequest, request: Request, principal: Steer) -> AdminOutcome:
     """Close the open phase before its deadline."""
     req = ClosePhase(phase=body.phase, reason=body.reason, actor=principal.actor)
@@ -162,7 +163,7 @@ async def close_phase(cohort_id: str, body: ClosePhaseRequest, request: Request,
     return outcome
 
 
-@router.post("/{cohort_id}/close-block")
+@router.post("/{cohort_id}/close-block", responses=answers(409))
 async def close_block(cohort_id: str, body: CloseBlockRequest, request: Request, principal: Steer) -> AdminOutcome:
     """Close an open block of a block template's cohort before its day; its credits are decided then."""
     req = CloseBlock(block=body.block, reason=body.reason, actor=principal.actor)
@@ -170,7 +171,7 @@ async def close_block(cohort_id: str, body: CloseBlockRequest, request: Request,
     return outcome
 
 
-@router.post("/{cohort_id}/extend-block")
+@router.post("/{cohort_id}/extend-block", responses=answers(409))
 async def extend_block(cohort_id: str, body: ExtendBlockRequest, request: Request, principal: Steer) -> AdminOutcome:
     """Move an open block's close later; every step of the programme on or after its day moves back by as much."""
     req = ExtendBlock(block=body.block, new_close=body.new_close, reason=body.reason, actor=principal.actor)
@@ -178,7 +179,7 @@ async def extend_block(cohort_id: str, body: ExtendBlockRequest, request: Reques
     return outcome
 
 
-@router.post("/{cohort_id}/extend-deadline")
+@router.post("/{cohort_id}/extend-deadline", responses=answers(409))
 async def extend_deadline(
     cohort_id: str, body: ExtendDeadlineRequest, request: Request, principal: Steer
 ) -> AdminOutcome:
@@ -187,7 +188,7 @@ async def extend_deadline(
     return outcome
 
 
-@router.post("/{cohort_id}/withdrawals")
+@router.post("/{cohort_id}/withdrawals", responses=answers(409))
 async def withdraw(cohort_id: str, body: WithdrawRequest, request: Request, principal: Steer) -> AdminOutcome:
     """Withdraw a participant; while the programme allows, the place is refilled from the waiting list."""
     req = Withdraw(participant_id=body.participant_id, reason=body.reason, actor=principal.actor)
@@ -195,7 +196,7 @@ async def withdraw(cohort_id: str, body: WithdrawRequest, request: Request, prin
     return outcome
 
 
-@router.post("/{cohort_id}/fill-place")
+@router.post("/{cohort_id}/fill-place", responses=answers(409))
 async def fill_place(cohort_id: str, body: FillPlaceRequest, request: Request, principal: Steer) -> AdminOutcome:
     """Fill an open place from the waiting list."""
     req = PlaceFill(participant_id=body.participant_id, reason=body.reason, actor=principal.actor)
@@ -203,7 +204,7 @@ async def fill_place(cohort_id: str, body: FillPlaceRequest, request: Request, p
     return outcome
 
 
-@router.post("/{cohort_id}/corrections")
+@router.post("/{cohort_id}/corrections", responses=answers(409))
 async def correct(cohort_id: str, body: CorrectionRequest, request: Request, principal: Steer) -> AdminOutcome:
     """Correct one recorded fact; the original stays in the history beside the correction and its reason."""
     req = Correction(

@@ -110,7 +110,10 @@ async def send(handle: WorkflowHandle[Any, Any], update: Any, arg: BaseModel, re
 
 @router.get(
     "/{command_id}",
-    responses={202: {"model": Pending, "description": "accepted and not yet applied: ask again"}},
+    responses={
+        202: {"model": Pending, "description": "accepted and not yet applied: ask again"},
+        409: {"description": "The cohort refused the command"},
+    },
 )
 async def outcome(
     command_id: str, request: Request, _: Annotated[Principal, Depends(require(Permission.IMPORTS_WRITE))]

@@ -27,7 +27,7 @@ from cohortflow.activities import rejects as kept
 from cohortflow.activities.imports import ImportOutcome
 from cohortflow.api.auth import require
 from cohortflow.api.commands import send
-from cohortflow.api.problems import problem
+from cohortflow.api.problems import answers, problem
 from cohortflow.api.uploads import UPLOAD_BODY, saved_upload
 from cohortflow.domain.events import ImportKind
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow, FileImport, workflow_id
@@ -38,7 +38,12 @@ Importer = Annotated[Principal, Depends(require(Permission.IMPORTS_WRITE))]
 
 @router.post(
     "/cohorts/{cohort_id}/imports/{kind}",
-    responses={422: {"model": ImportOutcome, "description": "bad rows; nothing was applied"}},
+    responses={
+        **answers(409, 415),
+        422: {
+            "description": "Bad rows; nothing was applied (the import's counts and `outcome: refused` in the problem)"
+        },
+    },
     openapi_extra=UPLOAD_BODY,
 )
 async def import_file(
@@ -79,7 +84,7 @@ async def import_file(
 @router.get(
     "/imports/{digest}/rejects",
     response_class=FileResponse,
-    responses={404: {"description": "none kept that you may see"}, 410: {"description": "kept, but expired"}},
+    responses={404: {"description": "None kept that you may see"}, 410: {"description": "Kept, but expired"}},
 )
 async def rejects(
     digest: str,

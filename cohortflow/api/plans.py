@@ -14,6 +14,7 @@ from cohortflow.activities.plans import RosterOutcome
 from cohortflow.api.auth import require
 from cohortflow.api.cohorts import COHORT_ID
 from cohortflow.api.commands import send
+from cohortflow.api.problems import answers
 from cohortflow.api.text import Code, Reason
 from cohortflow.api.uploads import UPLOAD_BODY, saved_upload
 from cohortflow.domain.rotation_plan import MAX_YEARS, RotationPlan
@@ -40,7 +41,7 @@ class StartPlan(BaseModel):
     day_seconds: float = Field(default=86_400.0, gt=0, le=86_400.0, description="Length of a programme day")
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=answers(404, 409))
 async def start(
     body: StartPlan, request: Request, principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))]
 ) -> RotationPlanStatus:
@@ -79,7 +80,7 @@ async def status(
 
 @router.post(
     "/{plan_id}/roster",
-    responses={422: {"model": RosterOutcome, "description": "bad rows; none added"}},
+    responses={**answers(409, 415), 422: {"description": "Bad rows; none added (the roster's counts in the problem)"}},
     openapi_extra=UPLOAD_BODY,
 )
 async def import_roster(

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
+from cohortflow.api.problems import answers
 from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate, parse_any
 from cohortflow.services import programmes
 
@@ -36,7 +37,7 @@ async def _body(request: Request) -> object:
     return programmes.read_template(body, request.headers.get("content-type", ""))
 
 
-@router.post("/validate", openapi_extra=TEMPLATE_BODY)
+@router.post("/validate", openapi_extra=TEMPLATE_BODY, responses=answers(415))
 async def validate(
     request: Request, _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))]
 ) -> Validated:
@@ -45,7 +46,7 @@ async def validate(
     return Validated(valid=True, programme_id=template.id, version=template.version, digest=template.digest)
 
 
-@router.post("", status_code=201, openapi_extra=TEMPLATE_BODY)
+@router.post("", status_code=201, openapi_extra=TEMPLATE_BODY, responses=answers(409, 415))
 async def submit(
     request: Request, principal: Annotated[Principal, Depends(require(Permission.PROGRAMMES_WRITE))]
 ) -> programmes.Submitted:
