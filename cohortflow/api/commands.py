@@ -27,6 +27,7 @@ from temporalio.client import (
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
+from cohortflow.api.idempotency import Once
 
 COMMAND_WAIT = 30.0
 """Seconds a request waits for its command's outcome before it is answered 202 (imports of 50,000 rows fit)."""
@@ -99,11 +100,21 @@ def _answered(outcome: Any) -> Any:
     return outcome
 
 
-async def send(handle: WorkflowHandle[Any, Any], update: Any, arg: BaseModel, result_type: type | None = None) -> Any:
+async def send(
+    handle: WorkflowHandle[Any, Any],
+    update: Any,
+    arg: BaseModel,
+    result_type: type | None = None,
+    *,
+    once: Once | None = None,
+) -> Any:
     """The outcome of the Update ``update`` (a method of the workflow, or its name) with ``arg``, as answered;
-    :class:`CommandPending` if it is not applied within ``COMMAND_WAIT``."""
+    :class:`CommandPending` if it is not applied within ``COMMAND_WAIT``. Under an idempotency key (``once``)
+    a request sent again joins the first one's Update."""
+    command = update if isinstance(update, str) else update.__name__
+    update_id = None if once is None else await once.update_id(handle.id, command, arg)
     accepted = await handle.start_update(
-        update, arg, wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=result_type
+        update, arg, id=update_id, wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=result_type
     )
     return _answered(await _outcome(accepted))
 

@@ -24,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from cohortflow.api.commands import CommandPending, RowsRefused, pending_answer
+from cohortflow.api.idempotency import KeyReused
 from cohortflow.api.problems import problem
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.programme import ProgrammeInvalid
@@ -56,6 +57,7 @@ STATUS: dict[type[Exception], int] = {
     UnsupportedTemplateType: 415,
     UnsupportedUpload: 415,
     TemplateRefused: 422,
+    KeyReused: 422,
     BodyTooLarge: 413,
     LookupError: 404,
     CohortExists: 409,

@@ -27,6 +27,7 @@ from cohortflow.activities import rejects as kept
 from cohortflow.activities.imports import ImportOutcome
 from cohortflow.api.auth import require
 from cohortflow.api.commands import send
+from cohortflow.api.idempotency import Idempotent
 from cohortflow.api.problems import answers, problem
 from cohortflow.api.uploads import UPLOAD_BODY, saved_upload
 from cohortflow.domain.events import ImportKind
@@ -51,6 +52,7 @@ async def import_file(
     kind: ImportKind,
     request: Request,
     principal: Importer,
+    once: Idempotent,
     accept_partial: bool = False,
     block: Annotated[
         str | None, Query(description="A block template's open block the file is for, when several take its kind")
@@ -77,7 +79,7 @@ async def import_file(
     )
     handle = request.app.state.temporal.get_workflow_handle(workflow_id(cohort_id))
     # Rows refused answer 422 (commands.send does so for every import).
-    outcome: ImportOutcome = await send(handle, CohortCycleWorkflow.import_file, req)
+    outcome: ImportOutcome = await send(handle, CohortCycleWorkflow.import_file, req, once=once)
     return outcome
 
 

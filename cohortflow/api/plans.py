@@ -14,6 +14,7 @@ from cohortflow.activities.plans import RosterOutcome
 from cohortflow.api.auth import require
 from cohortflow.api.cohorts import COHORT_ID
 from cohortflow.api.commands import send
+from cohortflow.api.idempotency import Idempotent
 from cohortflow.api.problems import answers
 from cohortflow.api.text import Code, Reason
 from cohortflow.api.uploads import UPLOAD_BODY, saved_upload
@@ -87,6 +88,7 @@ async def import_roster(
     plan_id: str,
     request: Request,
     principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))],
+    once: Idempotent,
 ) -> RosterOutcome:
     """Add the eligible people of a file to the plan's roster: all of them, or none if any row is bad.
 
@@ -96,5 +98,5 @@ async def import_roster(
     req = RosterImport(digest=saved.digest, filename=saved.filename, actor=principal.actor)
     handle = request.app.state.temporal.get_workflow_handle(plan_workflow_id(plan_id))
     # Rows refused answer 422 (commands.send does so for every import).
-    outcome: RosterOutcome = await send(handle, RotationPlanWorkflow.import_roster, req)
+    outcome: RosterOutcome = await send(handle, RotationPlanWorkflow.import_roster, req, once=once)
     return outcome
