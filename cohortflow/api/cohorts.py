@@ -18,6 +18,7 @@ from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
 from cohortflow.api.commands import send
 from cohortflow.api.idempotency import Idempotent
+from cohortflow.api.pages import NEXT_LINK, Key, Paged, microseconds
 from cohortflow.api.problems import answers
 from cohortflow.api.text import Code, Reason, Value
 from cohortflow.domain.events import CorrectableField
@@ -138,10 +139,16 @@ async def start(
     )
 
 
-@router.get("/stalled")
-async def stalled(request: Request, _: Steer) -> list[StalledCohort]:
-    """Every running cohort that cannot make progress, with the failing step, why and since when; longest first."""
-    return await stalled_cohorts(_client(request), request.app.state.store.pool)
+def _stall_key(found: StalledCohort) -> Key:
+    return (microseconds(found.stall.since), found.cohort_id)
+
+
+@router.get("/stalled", responses={200: {"headers": NEXT_LINK}})
+async def stalled(request: Request, _: Steer, page: Paged) -> list[StalledCohort]:
+    """Every running cohort that cannot make progress, with the failing step, why and since when; longest first,
+    a page at a time."""
+    found = sorted(await stalled_cohorts(_client(request), request.app.state.store.pool), key=_stall_key)
+    return page.of(found, _stall_key, int, str)
 
 
 @router.get("/{cohort_id}/status")
