@@ -307,9 +307,9 @@ def _sheet_type(file: Path, what: str) -> str:
 
 
 def _refused_file(exc: Refused) -> dict[str, Any]:
-    """The body of a file the API checked and refused (422, status refused); any other refusal goes on up."""
+    """The body of a file the API checked and refused (422, outcome refused); any other refusal goes on up."""
     body = exc.body
-    if exc.status != 422 or not isinstance(body, dict) or body.get("status") != "refused":
+    if exc.status != 422 or not isinstance(body, dict) or body.get("outcome") != "refused":
         raise exc
     return body
 

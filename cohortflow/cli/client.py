@@ -3,8 +3,9 @@
 The CLI holds no database connection of its own: every admin command is a
 request to ``/api/v1`` with the administrator's bearer token, so roles, checks
 and the actor recorded in events are exactly the API's. Refusals come back as
-:class:`Refused` with the API's ``detail`` and every problem it listed; an API
-that cannot be reached as :class:`Unreachable`.
+:class:`Refused` with the problem the API answered (RFC 9457: its ``detail``,
+and every problem it listed in ``problems``); an API that cannot be reached as
+:class:`Unreachable`.
 
 An answer of 503 or 429 says the API could not serve the request for now (its
 database or Temporal out, too many requests) and did nothing: the request is
@@ -86,7 +87,7 @@ class Unreachable(ClientError):
 
 
 def _problem_text(problem: Any) -> str:
-    """A problem as one line; FastAPI's validation errors are objects with ``loc`` and ``msg``."""
+    """A problem as one line; a request field's problem is an object with ``loc`` and ``msg``."""
     if isinstance(problem, dict) and "msg" in problem:
         where = ".".join(str(part) for part in problem.get("loc", ()))
         return f"{where}: {problem['msg']}" if where else str(problem["msg"])
@@ -94,17 +95,21 @@ def _problem_text(problem: Any) -> str:
 
 
 def refusal(response: httpx.Response) -> Refused:
-    """The refusal a 4xx/5xx response carries (its body must have been read)."""
+    """The refusal a 4xx/5xx response carries (its body must have been read).
+
+    The API answers a problem (``detail``, else ``title``, and ``problems``); anything else
+    in the way, such as a proxy's error page, is shown as its text or its status.
+    """
     try:
         body: Any = response.json()
     except ValueError:
         body = response.text
-    detail: Any = body.get("detail") if isinstance(body, dict) else None
+    detail: Any = None
     problems: list[Any] = []
-    if isinstance(body, dict) and isinstance(body.get("problems"), list):
-        problems = list(body["problems"])
-    if isinstance(detail, list):  # request validation: the list is the problems
-        problems, detail = detail + problems, "the request is not valid"
+    if isinstance(body, dict):
+        detail = body.get("detail") or body.get("title")
+        if isinstance(body.get("problems"), list):
+            problems = list(body["problems"])
     if not isinstance(detail, str) or not detail:
         text = body.strip() if isinstance(body, str) else ""
         detail = text or f"{response.status_code} {response.reason_phrase}".strip()

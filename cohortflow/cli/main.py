@@ -256,6 +256,7 @@ def worker() -> None:
 
     from cohortflow import worker as worker_module
     from cohortflow.logs import configure_logging
+    from cohortflow.observability.tracing import configured_provider
     from cohortflow.settings import Settings
 
     settings = Settings()
@@ -270,6 +271,8 @@ def worker() -> None:
             settings.temporal_namespace,
             settings.task_queue,
             settings.uploads,
+            settings.temporal_metrics_address,
+            configured_provider(settings),
         )
     )
 
@@ -288,7 +291,8 @@ def api(
 
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
-    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port)
+    # log_config=None: uvicorn's lines go through the logging configured above (JSON when chosen), not its own.
+    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_config=None)
 
 
 @app.command()
