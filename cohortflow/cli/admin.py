@@ -219,7 +219,7 @@ def _versions_table(rows: list[dict[str, Any]], title: str) -> None:
 def list_programmes(as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
     """Every recorded version of every programme."""
     with _api(api_url, token) as api:
-        rows = api.get(f"{API}/programmes")
+        rows = api.get_all(f"{API}/programmes")
     _show(rows, as_json, lambda r: _versions_table(r, _("{count} programme version(s)").format(count=len(r))))
 
 
@@ -227,7 +227,7 @@ def list_programmes(as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, toke
 def versions(programme_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
     """The recorded versions of one programme."""
     with _api(api_url, token) as api:
-        rows = api.get(f"{API}/programmes/{_segment(programme_id)}/versions")
+        rows = api.get_all(f"{API}/programmes/{_segment(programme_id)}/versions")
     _show(rows, as_json, lambda r: _versions_table(r, _("versions of {programme}").format(programme=programme_id)))
 
 
@@ -406,7 +406,7 @@ def plan_status(plan_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT
 def list_cohorts(as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
     """Every cohort and where it stands."""
     with _api(api_url, token) as api:
-        rows = api.get(f"{API}/cohorts")
+        rows = api.get_all(f"{API}/cohorts")
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -448,7 +448,7 @@ def _stall_line(stall: Mapping[str, Any]) -> str:
 def stalled(as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
     """Every running cohort that cannot make progress: the failing step, why, and since when."""
     with _api(api_url, token) as api:
-        rows = api.get(f"{API}/cohorts/stalled")
+        rows = api.get_all(f"{API}/cohorts/stalled")
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:

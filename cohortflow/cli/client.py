@@ -265,6 +265,15 @@ class ApiClient:
         """The JSON body of a GET."""
         return self.request("GET", path, params=params or None).json()
 
+    def get_all(self, path: str, **params: Any) -> list[Any]:
+        """Every item of a list the API answers a page at a time, following each page's ``Link: rel="next"``."""
+        response = self.request("GET", path, params=params or None)
+        items: list[Any] = response.json()
+        while following := response.links.get("next", {}).get("url"):
+            response = self.request("GET", following)
+            items.extend(response.json())
+        return items
+
     def post(self, path: str, json: Any = None) -> Any:
         """The JSON body answering a POST of ``json``."""
         return self.request("POST", path, json=json).json()

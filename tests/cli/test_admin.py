@@ -188,6 +188,9 @@ async def test_programme_submit_list_show_diff_and_validate(served: Served, tmp_
     ]
     versions = json.loads((await served.run("programme", "versions", PROGRAMME_ID, "--json")).stdout)
     assert [v["version"] for v in versions] == [1, 2]
+    with cli_client.ApiClient(served.url, served.tokens["admin"]) as api:  # pages of one, followed by Link rel=next
+        paged = await asyncio.to_thread(api.get_all, f"/api/v1/programmes/{PROGRAMME_ID}/versions", limit=1)
+    assert [v["version"] for v in paged] == [1, 2]
 
     shown = await served.run("programme", "show", PROGRAMME_ID, "2")
     assert shown.exit_code == 0, shown.output
