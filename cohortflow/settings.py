@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     api_port: int = 8000
     log_format: Literal["console", "json"] = "console"
     log_level: str = "info"
+    temporal_metrics_address: str | None = Field(default=None, pattern=r"^(\[[0-9A-Fa-f:]+\]|[^\s:\[\]]+):[0-9]{1,5}$")
+    """``host:port`` where a worker serves the Temporal SDK's metrics for Prometheus (``/metrics``); unset, none."""
+    otlp_endpoint: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        validation_alias=AliasChoices("COHORTFLOW_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    )
+    """The OpenTelemetry collector's OTLP/HTTP base address (``http://collector:4318``): traces are sent there."""
     uploads_dir: Path | None = None
     """Uploaded import files, shared by the API and the workers; defaults to ``state_dir/uploads``."""
     max_upload_bytes: int = 64 * 1024 * 1024

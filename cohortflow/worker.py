@@ -12,31 +12,52 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.service import RetryConfig
 from temporalio.worker import Worker
 from temporalio.workflow import NondeterminismError
 
 from cohortflow.activities import all_activities
 from cohortflow.activities.stalls import StallLog
+from cohortflow.observability.temporal_runtime import temporal_runtime
+from cohortflow.observability.tracing import temporal_interceptors
 from cohortflow.store.eventstore import EventStore
 from cohortflow.workflows import WORKFLOWS
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 log = structlog.get_logger()
 
 
-async def connect_client(address: str, namespace: str = "default", *, answer_within: float | None = None) -> Client:
+async def connect_client(
+    address: str,
+    namespace: str = "default",
+    *,
+    answer_within: float | None = None,
+    runtime: Runtime | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> Client:
     """A client of the Temporal server; with ``answer_within`` (seconds), a call the server does not answer is
     retried only that long before it raises, so that a request to the API is answered while Temporal is out.
-    Without it, the SDK's default: about 10 s of retries."""
+    Without it, the SDK's default: about 10 s of retries. ``runtime`` (``temporal_runtime``) is the SDK's
+    telemetry for the client and any worker on it; without it, the process's default runtime. With
+    ``tracer_provider``, what the client starts and what a worker on it runs is traced."""
     retries = None
     if answer_within is not None:
         retries = RetryConfig(max_elapsed_time_millis=round(answer_within * 1000), max_interval_millis=500)
     return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter, retry_config=retries
+        address,
+        namespace=namespace,
+        data_converter=pydantic_data_converter,
+        retry_config=retries,
+        runtime=runtime,
+        interceptors=temporal_interceptors(tracer_provider),
     )
 
 
@@ -91,13 +112,24 @@ def stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-async def main(database_url: str, temporal_address: str, namespace: str, task_queue: str, uploads: Path) -> None:
-    """Entry point of ``cohortflow worker`` against configured PostgreSQL and Temporal."""
+async def main(
+    database_url: str,
+    temporal_address: str,
+    namespace: str,
+    task_queue: str,
+    uploads: Path,
+    metrics_address: str | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> None:
+    """Entry point of ``cohortflow worker`` against configured PostgreSQL and Temporal; the SDK's metrics are
+    served at ``metrics_address`` and workflows and activities traced to ``tracer_provider``, when given."""
     stop = asyncio.Event()
     stop_on_signals(stop)
     store = await EventStore.connect(database_url)
     try:
-        client = await connect_client(temporal_address, namespace)
+        client = await connect_client(
+            temporal_address, namespace, runtime=temporal_runtime(metrics_address), tracer_provider=tracer_provider
+        )
         await run_worker(client, store, task_queue, stop, uploads)
     finally:
         await store.close()

@@ -1,8 +1,8 @@
 """The HTTP API's app factory. Thin: it reads models and forwards commands.
 
-Every route but ``/api/v1/health`` needs a bearer token (``cohortflow token
-issue``); the token's role decides what it may do, and its holder becomes the
-actor recorded in the metadata of every event the request causes. The OpenAPI
+Every route but the health probes (``/api/v1/health[/live|/ready]``) needs a
+bearer token (``cohortflow token issue``); the token's role decides what it may
+do, and its holder becomes the actor recorded in the metadata of every event the request causes. The OpenAPI
 document names each operation's permission (``x-permission``, or ``public``).
 """
 
@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
 from fastapi import Depends, FastAPI, Request
@@ -24,10 +24,11 @@ from temporalio.client import Client
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api import errors
 from cohortflow.api.audit import router as audit_router
-from cohortflow.api.auth import document_permissions, public, require
+from cohortflow.api.auth import document_permissions, require
 from cohortflow.api.cohorts import router as cohorts_router
 from cohortflow.api.commands import router as commands_router
 from cohortflow.api.guards import RequestGuard
+from cohortflow.api.health import router as health_router
 from cohortflow.api.imports import router as imports_router
 from cohortflow.api.metrics import router as metrics_router
 from cohortflow.api.openapi import document_errors, operation_id
@@ -35,11 +36,19 @@ from cohortflow.api.plans import router as plans_router
 from cohortflow.api.programmes import router as programmes_router
 from cohortflow.api.reads import router as reads_router
 from cohortflow.api.reminders import router as reminders_router
+from cohortflow.api.request_ids import install_request_ids
+from cohortflow.api.request_metrics import RequestMetrics
+from cohortflow.observability.service_metrics import ServiceMetrics
+from cohortflow.observability.temporal_runtime import temporal_runtime
+from cohortflow.observability.tracing import configured_provider, trace_requests
 from cohortflow.readmodels.cohort_summary import CohortSummary, cohort_summary
 from cohortflow.readmodels.projector import Projector
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import connect_client
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 
 async def keep_projecting(app: FastAPI, projector: Projector, interval: float, stop: asyncio.Event) -> None:
@@ -71,14 +80,19 @@ def create_app(
     *,
     temporal_address: str | None = None,
     temporal: Client | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """``temporal`` is an already connected client (tests, ``cohortflow up``); else one connects at startup."""
+    """``temporal`` is an already connected client (tests, ``cohortflow up``); else one connects at startup.
+
+    Requests are traced to ``tracer_provider``, else to the configured OTLP endpoint, if any; an already
+    connected client brings its own tracing."""
     url = database_url or settings.database_url
     if url is None:
         raise ValueError("the API needs DATABASE_URL (or run it through `cohortflow up`)")
     address = temporal_address or settings.temporal_address
     if temporal is None and address is None:
         raise ValueError("the API needs TEMPORAL_ADDRESS (or run it through `cohortflow up`)")
+    tracing = tracer_provider or configured_provider(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,7 +100,11 @@ def create_app(
             url, max_size=settings.api_pool_size, wait=settings.api_database_wait
         )
         app.state.temporal = temporal or await connect_client(
-            address or "", settings.temporal_namespace, answer_within=TEMPORAL_WAIT
+            address or "",
+            settings.temporal_namespace,
+            answer_within=TEMPORAL_WAIT,
+            runtime=temporal_runtime(),
+            tracer_provider=tracing,
         )
         app.state.projector = Projector(app.state.store)
         app.state.projected_to = -1
@@ -112,20 +130,20 @@ def create_app(
         swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.settings = settings
+    app.state.metrics = ServiceMetrics()
     app.add_middleware(RequestGuard, body_limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # outside the guard: its refusals count too
+    install_request_ids(app)  # added last: the outermost
+    if tracing is not None:
+        trace_requests(app, tracing)
     errors.install(app)
     cohort_routes: list[BaseRoute] = []
     routers = (programmes_router, cohorts_router, plans_router, reads_router, imports_router, audit_router)
-    for router in (*routers, reminders_router, commands_router, metrics_router):
+    for router in (*routers, reminders_router, commands_router, metrics_router, health_router):
         before = len(app.routes)
         app.include_router(router)
         if router in (cohorts_router, reads_router):
             cohort_routes += app.routes[before:]
-
-    @app.get("/api/v1/health", tags=["service"], dependencies=[Depends(public)])
-    async def health(request: Request) -> dict[str, object]:
-        head = await request.app.state.store.head()
-        return {"status": "ok", "head_position": head.position, "head_digest": head.hash}
 
     @app.get("/api/v1/cohorts/{cohort_id}/summary", tags=["cohorts"])
     async def summary(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -79,7 +80,9 @@ async def import_file(
     )
     handle = request.app.state.temporal.get_workflow_handle(workflow_id(cohort_id))
     # Rows refused answer 422 (commands.send does so for every import).
+    started = time.perf_counter()
     outcome: ImportOutcome = await send(handle, CohortCycleWorkflow.import_file, req, once=once)
+    request.app.state.metrics.import_finished(kind, time.perf_counter() - started)
     return outcome
 
 

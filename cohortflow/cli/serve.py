@@ -10,6 +10,8 @@ import uvicorn
 
 from cohortflow.api.app import create_app
 from cohortflow.cli.reminders import channels_configured, serve_dispatcher
+from cohortflow.observability.temporal_runtime import temporal_runtime
+from cohortflow.observability.tracing import configured_provider
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import connect_client, run_worker, stop_on_signals
@@ -38,13 +40,19 @@ async def serve(settings: Settings, database_url: str, temporal_address: str) ->
     stop = asyncio.Event()
     stop_on_signals(stop)
     store = await EventStore.connect(database_url)
-    client = await connect_client(temporal_address, settings.temporal_namespace)
+    client = await connect_client(
+        temporal_address,
+        settings.temporal_namespace,
+        runtime=temporal_runtime(settings.temporal_metrics_address),
+        tracer_provider=configured_provider(settings),
+    )
     server = _QuietServer(
         uvicorn.Config(
             create_app(settings, database_url, temporal_address=temporal_address),
             host=settings.api_host,
             port=settings.api_port,
             log_level="warning",
+            log_config=None,  # its lines go through the service's logging (JSON when chosen), not its own
         )
     )
     api = asyncio.create_task(server.serve())

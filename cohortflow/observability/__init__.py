@@ -1,0 +1,1 @@
+"""What the service tells its operators: metrics it counts itself, and the Temporal SDK's telemetry."""
