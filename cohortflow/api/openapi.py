@@ -5,7 +5,9 @@ each with an example: those every request may get (400 for a malformed address, 
 an outage), those its shape implies (404 with a path parameter, 413 with a body, 422 with
 any input), and those its route declares (``responses=answers(409, 415)``). The token
 check's 401, 403 and 429 are written by ``auth.document_permissions``. FastAPI's own 422
-answer (its ``HTTPValidationError`` body) is replaced: the app answers a problem instead.
+answer (its ``HTTPValidationError`` body) is replaced: the app answers a problem instead. An
+answer whose body a route declares with a model of its own keeps it (the readiness probe's
+503 is its report, not a problem).
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ def operation_id(route: APIRoute) -> str:
     return re.sub(r"[^a-z0-9]+", "-", f"{tag} {route.name}".lower()).strip("-")
 
 
+def _own_body(response: dict[str, Any]) -> bool:
+    """Whether a route declared the body of this answer itself (a model of its own, such as a probe's report)."""
+    schemas = [media.get("schema", {}) for media in response.get("content", {}).values()]
+    return any(schema and not schema.get("$ref", "").endswith(FASTAPI_VALIDATION) for schema in schemas)
+
+
 def _errors_of(operation: dict[str, Any]) -> set[int]:
     implied = set(EVERY_REQUEST)
     parameters = operation.get("parameters", [])
@@ -54,10 +62,12 @@ def document_errors(document: dict[str, Any]) -> None:
         for operation in operations.values():
             responses: dict[str, Any] = operation.setdefault("responses", {})
             for status in sorted(_errors_of(operation)):
+                stated = responses.get(str(status), {})
                 described = answer(status, _sample_path(path))
-                stated = responses.get(str(status), {}).get("description")
-                if stated and stated != FASTAPI_DESCRIPTION:  # a route's own words say more than the generic ones
-                    described["description"] = stated
+                if stated.get("description") not in (None, FASTAPI_DESCRIPTION):  # a route's own words say more
+                    described["description"] = stated["description"]
+                if _own_body(stated):
+                    described["content"] = stated["content"]
                 responses[str(status)] = described
     components: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
     for unused in FASTAPI_VALIDATION:
