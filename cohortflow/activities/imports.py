@@ -68,7 +68,7 @@ from cohortflow.domain.events import (
 )
 from cohortflow.domain.facts import CohortFacts
 from cohortflow.domain.national_id import PersonKeys
-from cohortflow.domain.nomination import NominationCheck, NomineeRow, ScreenedNominee
+from cohortflow.domain.nomination import NominationCheck, NomineeRow
 from cohortflow.domain.quotas import quotas_of, taken
 from cohortflow.domain.records import (
     AttendanceRow,
@@ -305,8 +305,7 @@ class ImportActivities(CohortActivities):
         async with self.store.pool.connection() as conn, conn.transaction(force_rollback=True):
             keys = await self.store.person_keys(conn)
             applied = await _Applied.open(conn, req)
-            probe = functools.partial(_checker, req, programme, CohortFacts(), keys)
-            chunks = await _open_chunks(conn, _checker(req, programme, facts, keys), facts, plan, applied, probe)
+            chunks = await _open_chunks(conn, _checker(req, programme, facts, keys), facts, plan, applied)
             convert = _converter(req, programme)
             async with contextlib.aclosing(_checked(chunks, req.kind, convert, path)) as checked:
                 async for source, problems in checked:
@@ -395,7 +394,6 @@ class _NomineeChunks:
         conn: AsyncConnection[TupleRow],
         plan: PlanNominations | None,
         applied: _Applied,
-        probe: Callable[[], Checker],
     ) -> None:
         self.check = check
         self.ids = ids
@@ -403,21 +401,11 @@ class _NomineeChunks:
         self.conn = conn
         self.plan = plan
         self.applied = applied
-        self.probe = probe
-
-    def _as_if_new(self, s: ScreenedNominee) -> CandidateNominated | None:
-        """The nomination the row makes in a cohort with nobody in it yet: what it recorded, if it was applied."""
-        if s.problems:
-            return None
-        check = self.probe()
-        assert isinstance(check, NominationCheck)
-        outcome = check.decide(s, id_seen=False, person_seen=False)
-        return None if isinstance(outcome, list) else outcome
 
     async def problems(self, rows: Sequence[TypedRow]) -> list[Problems]:
         screened = [self.check.screen(r) for r in _nominees(rows)]
-        as_if_new = [(self._as_if_new(s), s.row.row) for s in screened]
-        applied = await self.applied.rows([(_identities(e)[0], row) for e, row in as_if_new if e is not None])
+        nominations = ((NominationCheck.nomination(s), s.row.row) for s in screened)
+        applied = await self.applied.rows((_identities(e)[0], row) for e, row in nominations if e is not None)
         repeated = await self.ids.repeats([(text_key(s.row.participant_id), s.row.row) for s in screened])
         keys = {s.person_key for s in screened if s.person_key}
         earlier = await self.people.recorded(keys)
@@ -462,7 +450,7 @@ class _RecordChunks:
     async def problems(self, rows: Sequence[TypedRow]) -> list[Problems]:
         records = _records(rows)
         applied = await self.applied.rows(
-            [(_row_identity(self.check, r), r.row) for r in records if _in_scope(self.check, r)]
+            (_row_identity(self.check, r), r.row) for r in records if _in_scope(self.check, r)
         )
         screened = [[] if r.row in applied else _screen(self.check, r) for r in records]
         keyed = [
@@ -487,7 +475,6 @@ async def _open_chunks(
     facts: CohortFacts,
     plan: PlanNominations | None,
     applied: _Applied,
-    probe: Callable[[], Checker],
 ) -> _Chunks:
     """The chunked check of ``check``'s kind, with its key tables made in ``conn``'s transaction."""
     if not isinstance(check, NominationCheck):
@@ -496,7 +483,7 @@ async def _open_chunks(
     people = await KeyTable.create(conn, "import_people")
     for known in _batched(((p.person_key, 0) for p in facts.participants.values()), 10 * CHUNK_ROWS):
         await people.add(known)  # row 0: before the file
-    return _NomineeChunks(check, ids, people, conn, plan, applied, probe)
+    return _NomineeChunks(check, ids, people, conn, plan, applied)
 
 
 async def _checked(
@@ -606,6 +593,8 @@ class _Applied:
     def __init__(self, latest: LatestTable, by_file: KeyTable) -> None:
         self.latest = latest
         self.by_file = by_file
+        self.empty = True
+        """Nothing recorded to compare rows with (a cohort's first import of its kind): every row is new."""
 
     @classmethod
     async def open(cls, conn: AsyncConnection[TupleRow], req: ImportRecords) -> _Applied:
@@ -620,7 +609,9 @@ class _Applied:
             (stream, list(_RECORDED_TYPES)),
         )
         async for batch in recorded:
-            await applied.latest.put([i for event in batch for i in _identities(event)])
+            identities = [i for event in batch for i in _identities(event)]
+            await applied.latest.put(identities)
+            applied.empty &= not identities
         # An import's events lie at the positions just before its summary: one per row it applied.
         by_file = _stream(
             conn,
@@ -631,11 +622,19 @@ class _Applied:
             (stream, req.digest, req.kind),
         )
         async for batch in by_file:
-            await applied.by_file.add([(text_key(*i), 0) for event in batch for i in _identities(event)])
+            keys = [(text_key(*i), 0) for event in batch for i in _identities(event)]
+            await applied.by_file.add(keys)
+            applied.empty &= not keys
         return applied
 
-    async def rows(self, identities: Sequence[tuple[Identity, int]]) -> set[int]:
-        """The rows among ``identities`` (an identity and a row number each) that are applied already."""
+    async def rows(self, identified: Iterable[tuple[Identity, int]]) -> set[int]:
+        """The rows among ``identified`` (an identity and a row number each) that are applied already.
+
+        ``identified`` is not read when nothing is recorded: a first import does not work out what its rows say.
+        """
+        if self.empty:
+            return set()
+        identities = list(identified)
         latest = await self.latest.matching([(subject, says, row) for (subject, says), row in identities])
         found = await self.by_file.recorded({text_key(*i) for i, _ in identities})
         return latest | {row for i, row in identities if text_key(*i) in found}

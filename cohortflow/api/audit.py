@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
+from cohortflow.api.problems import answers
 from cohortflow.audit.as_of import ParticipantAsOf, participant_as_of
 from cohortflow.audit.journal import record_query, record_verification
 from cohortflow.audit.selection_replay import SelectionReplay, replay_selection
@@ -45,7 +46,7 @@ async def digest(request: Request, principal: Auditor) -> ExportedDigest:
     return exported
 
 
-@router.post("/verify")
+@router.post("/verify", responses=answers(404))
 async def verify(
     request: Request, principal: Auditor, expected: ExportedDigest | None = None, cohort: str | None = None
 ) -> dict[str, Any]:

@@ -21,7 +21,6 @@ a route open to all states that too, with ``public``.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from starlette.routing import BaseRoute
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.access.sign_ins import SignInLimiter
 from cohortflow.access.tokens import Pool, Refused, check_secret
+from cohortflow.api.problems import answer
 from cohortflow.readmodels.queries import Conn, read_only
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
@@ -197,25 +197,8 @@ def declared_permissions(dependant: Dependant) -> list[str]:
     return sorted(found)
 
 
-def _refusal(description: str, header: str | None = None) -> dict[str, Any]:
-    answer: dict[str, Any] = {
-        "description": description,
-        "content": {
-            "application/json": {
-                "schema": {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
-            }
-        },
-    }
-    if header is not None:
-        answer["headers"] = {header: {"schema": {"type": "string"}}}
-    return answer
-
-
-REFUSALS = {
-    "401": _refusal("No bearer token, or one that is malformed, unknown or revoked", "WWW-Authenticate"),
-    "403": _refusal("The token's role lacks the permission (or a coordinator's prefecture is not the one acted on)"),
-    "429": _refusal("Too many failed sign-ins from the client's address; try again after Retry-After", "Retry-After"),
-}
+REFUSALS = (401, 403, 429)
+"""What every operation that needs a token may answer besides what it does."""
 
 
 def document_permissions(document: dict[str, Any], routes: Iterable[BaseRoute]) -> None:
@@ -242,8 +225,8 @@ def document_permissions(document: dict[str, Any], routes: Iterable[BaseRoute]) 
             operation[PERMISSION_KEY] = permissions[0] if len(permissions) == 1 else permissions
             if PUBLIC not in permissions:
                 responses: dict[str, Any] = operation.setdefault("responses", {})
-                for status_code, answer in REFUSALS.items():
-                    responses.setdefault(status_code, copy.deepcopy(answer))  # each its own, as FastAPI's
+                for status_code in REFUSALS:
+                    responses.setdefault(str(status_code), answer(status_code))
 
 
 def check_prefecture(principal: Principal, prefecture_code: str) -> None:

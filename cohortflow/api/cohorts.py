@@ -17,6 +17,9 @@ from temporalio.client import Client, WorkflowHandle
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
 from cohortflow.api.commands import send
+from cohortflow.api.idempotency import Idempotent
+from cohortflow.api.pages import NEXT_LINK, Key, Paged, microseconds
+from cohortflow.api.problems import answers
 from cohortflow.api.text import Code, Reason, Value
 from cohortflow.domain.events import CorrectableField
 from cohortflow.domain.programme import PhaseKind
@@ -114,7 +117,7 @@ def _handle(request: Request, cohort_id: str) -> WorkflowHandle[Any, Any]:
     return _client(request).get_workflow_handle(workflow_id(cohort_id))
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=answers(404, 409))
 async def start(
     body: StartCohort, request: Request, principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))]
 ) -> Started:
@@ -136,10 +139,16 @@ async def start(
     )
 
 
-@router.get("/stalled")
-async def stalled(request: Request, _: Steer) -> list[StalledCohort]:
-    """Every running cohort that cannot make progress, with the failing step, why and since when; longest first."""
-    return await stalled_cohorts(_client(request), request.app.state.store.pool)
+def _stall_key(found: StalledCohort) -> Key:
+    return (microseconds(found.stall.since), found.cohort_id)
+
+
+@router.get("/stalled", responses={200: {"headers": NEXT_LINK}})
+async def stalled(request: Request, _: Steer, page: Paged) -> list[StalledCohort]:
+    """Every running cohort that cannot make progress, with the failing step, why and since when; longest first,
+    a page at a time."""
+    found = sorted(await stalled_cohorts(_client(request), request.app.state.store.pool), key=_stall_key)
+    return page.of(found, _stall_key, int, str)
 
 
 @router.get("/{cohort_id}/status")
@@ -154,57 +163,71 @@ async def status(
     return BlockCohortStatus.model_validate(shown) if "open_blocks" in found else CohortStatus.model_validate(shown)
 
 
-@router.post("/{cohort_id}/close-phase")
-async def close_phase(cohort_id: str, body: ClosePhaseRequest, request: Request, principal: Steer) -> AdminOutcome:
+@router.post("/{cohort_id}/close-phase", responses=answers(409))
+async def close_phase(
+    cohort_id: str, body: ClosePhaseRequest, request: Request, principal: Steer, once: Idempotent
+) -> AdminOutcome:
     """Close the open phase before its deadline."""
     req = ClosePhase(phase=body.phase, reason=body.reason, actor=principal.actor)
-    outcome: AdminOutcome = await send(_handle(request, cohort_id), CohortCycleWorkflow.close_phase, req)
+    outcome: AdminOutcome = await send(_handle(request, cohort_id), CohortCycleWorkflow.close_phase, req, once=once)
     return outcome
 
 
-@router.post("/{cohort_id}/close-block")
-async def close_block(cohort_id: str, body: CloseBlockRequest, request: Request, principal: Steer) -> AdminOutcome:
+@router.post("/{cohort_id}/close-block", responses=answers(409))
+async def close_block(
+    cohort_id: str, body: CloseBlockRequest, request: Request, principal: Steer, once: Idempotent
+) -> AdminOutcome:
     """Close an open block of a block template's cohort before its day; its credits are decided then."""
     req = CloseBlock(block=body.block, reason=body.reason, actor=principal.actor)
-    outcome: AdminOutcome = await send(_handle(request, cohort_id), "close_block", req, AdminOutcome)
+    outcome: AdminOutcome = await send(_handle(request, cohort_id), "close_block", req, AdminOutcome, once=once)
     return outcome
 
 
-@router.post("/{cohort_id}/extend-block")
-async def extend_block(cohort_id: str, body: ExtendBlockRequest, request: Request, principal: Steer) -> AdminOutcome:
+@router.post("/{cohort_id}/extend-block", responses=answers(409))
+async def extend_block(
+    cohort_id: str, body: ExtendBlockRequest, request: Request, principal: Steer, once: Idempotent
+) -> AdminOutcome:
     """Move an open block's close later; every step of the programme on or after its day moves back by as much."""
     req = ExtendBlock(block=body.block, new_close=body.new_close, reason=body.reason, actor=principal.actor)
-    outcome: AdminOutcome = await send(_handle(request, cohort_id), "extend_block", req, AdminOutcome)
+    outcome: AdminOutcome = await send(_handle(request, cohort_id), "extend_block", req, AdminOutcome, once=once)
     return outcome
 
 
-@router.post("/{cohort_id}/extend-deadline")
+@router.post("/{cohort_id}/extend-deadline", responses=answers(409))
 async def extend_deadline(
-    cohort_id: str, body: ExtendDeadlineRequest, request: Request, principal: Steer
+    cohort_id: str, body: ExtendDeadlineRequest, request: Request, principal: Steer, once: Idempotent
 ) -> AdminOutcome:
     req = ExtendDeadline(phase=body.phase, new_deadline=body.new_deadline, reason=body.reason, actor=principal.actor)
-    outcome: AdminOutcome = await send(_handle(request, cohort_id), CohortCycleWorkflow.extend_deadline, req)
+    outcome: AdminOutcome = await send(_handle(request, cohort_id), CohortCycleWorkflow.extend_deadline, req, once=once)
     return outcome
 
 
-@router.post("/{cohort_id}/withdrawals")
-async def withdraw(cohort_id: str, body: WithdrawRequest, request: Request, principal: Steer) -> AdminOutcome:
+@router.post("/{cohort_id}/withdrawals", responses=answers(409))
+async def withdraw(
+    cohort_id: str, body: WithdrawRequest, request: Request, principal: Steer, once: Idempotent
+) -> AdminOutcome:
     """Withdraw a participant; while the programme allows, the place is refilled from the waiting list."""
     req = Withdraw(participant_id=body.participant_id, reason=body.reason, actor=principal.actor)
-    outcome: AdminOutcome = await send(_handle(request, cohort_id), CohortCycleWorkflow.withdraw_participant, req)
+    outcome: AdminOutcome = await send(
+        _handle(request, cohort_id), CohortCycleWorkflow.withdraw_participant, req, once=once
+    )
     return outcome
 
 
-@router.post("/{cohort_id}/fill-place")
-async def fill_place(cohort_id: str, body: FillPlaceRequest, request: Request, principal: Steer) -> AdminOutcome:
+@router.post("/{cohort_id}/fill-place", responses=answers(409))
+async def fill_place(
+    cohort_id: str, body: FillPlaceRequest, request: Request, principal: Steer, once: Idempotent
+) -> AdminOutcome:
     """Fill an open place from the waiting list."""
     req = PlaceFill(participant_id=body.participant_id, reason=body.reason, actor=principal.actor)
-    outcome: AdminOutcome = await send(_handle(request, cohort_id), CohortCycleWorkflow.fill_place, req)
+    outcome: AdminOutcome = await send(_handle(request, cohort_id), CohortCycleWorkflow.fill_place, req, once=once)
     return outcome
 
 
-@router.post("/{cohort_id}/corrections")
-async def correct(cohort_id: str, body: CorrectionRequest, request: Request, principal: Steer) -> AdminOutcome:
+@router.post("/{cohort_id}/corrections", responses=answers(409))
+async def correct(
+    cohort_id: str, body: CorrectionRequest, request: Request, principal: Steer, once: Idempotent
+) -> AdminOutcome:
     """Correct one recorded fact; the original stays in the history beside the correction and its reason."""
     req = Correction(
         participant_id=body.participant_id,
@@ -213,5 +236,5 @@ async def correct(cohort_id: str, body: CorrectionRequest, request: Request, pri
         reason=body.reason,
         actor=principal.actor,
     )
-    outcome: AdminOutcome = await send(_handle(request, cohort_id), CohortCycleWorkflow.correct_fact, req)
+    outcome: AdminOutcome = await send(_handle(request, cohort_id), CohortCycleWorkflow.correct_fact, req, once=once)
     return outcome

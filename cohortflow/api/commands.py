@@ -27,6 +27,7 @@ from temporalio.client import (
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
+from cohortflow.api.idempotency import Once
 
 COMMAND_WAIT = 30.0
 """Seconds a request waits for its command's outcome before it is answered 202 (imports of 50,000 rows fit)."""
@@ -72,6 +73,22 @@ async def _outcome(update: WorkflowUpdateHandle[Any]) -> Any:
     return waiting.result()
 
 
+class RowsRefused(Exception):
+    """A file whose rows were refused, nothing applied: answered 422 with the import's ``outcome`` in the problem."""
+
+    def __init__(self, outcome: dict[str, Any]) -> None:
+        rows, rejected = outcome.get("rows", 0), outcome.get("rejected", 0)
+        super().__init__(f"the file was refused ({rows:,} rows, {rejected:,} rejected); nothing was applied")
+        self.outcome = outcome
+
+    def members(self) -> dict[str, Any]:
+        """The outcome's members for the problem: its ``status`` (``refused``) as ``outcome``, the problem's
+        own ``status`` being the HTTP status."""
+        members = dict(self.outcome)
+        members["outcome"] = members.pop("status")
+        return members
+
+
 def _answered(outcome: Any) -> Any:
     """The outcome as answered: an import that refused its rows (nothing applied) is a 422, whether its own
     route answers it or ``GET /commands`` does later."""
@@ -79,22 +96,35 @@ def _answered(outcome: Any) -> Any:
     if isinstance(outcome, BaseModel):
         body = outcome.model_dump(mode="json")
     if body is not None and body.get("status") == "refused":
-        return JSONResponse(status_code=422, content=body)
+        raise RowsRefused(body)
     return outcome
 
 
-async def send(handle: WorkflowHandle[Any, Any], update: Any, arg: BaseModel, result_type: type | None = None) -> Any:
+async def send(
+    handle: WorkflowHandle[Any, Any],
+    update: Any,
+    arg: BaseModel,
+    result_type: type | None = None,
+    *,
+    once: Once | None = None,
+) -> Any:
     """The outcome of the Update ``update`` (a method of the workflow, or its name) with ``arg``, as answered;
-    :class:`CommandPending` if it is not applied within ``COMMAND_WAIT``."""
+    :class:`CommandPending` if it is not applied within ``COMMAND_WAIT``. Under an idempotency key (``once``)
+    a request sent again joins the first one's Update."""
+    command = update if isinstance(update, str) else update.__name__
+    update_id = None if once is None else await once.update_id(handle.id, command, arg)
     accepted = await handle.start_update(
-        update, arg, wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=result_type
+        update, arg, id=update_id, wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=result_type
     )
     return _answered(await _outcome(accepted))
 
 
 @router.get(
     "/{command_id}",
-    responses={202: {"model": Pending, "description": "accepted and not yet applied: ask again"}},
+    responses={
+        202: {"model": Pending, "description": "accepted and not yet applied: ask again"},
+        409: {"description": "The cohort refused the command"},
+    },
 )
 async def outcome(
     command_id: str, request: Request, _: Annotated[Principal, Depends(require(Permission.IMPORTS_WRITE))]

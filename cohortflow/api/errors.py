@@ -3,7 +3,9 @@
 Domain and store refusals carry their own message; the API only chooses the
 status: 404 for something that does not exist, 409 for a command the cohort's
 current state refuses, 413/415 for a body it will not read, 422 for content
-that is wrong (with every problem listed).
+that is wrong (with every problem listed). Every answer is a problem
+(``cohortflow.api.problems``), FastAPI's own refusals (404, 405, 422) and an
+unexpected failure's 500 too.
 """
 
 from __future__ import annotations
@@ -12,13 +14,18 @@ import errno
 
 import psycopg
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
+from starlette.exceptions import HTTPException
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from cohortflow.api.commands import CommandPending, pending_answer
+from cohortflow.api.commands import CommandPending, RowsRefused, pending_answer
+from cohortflow.api.idempotency import KeyReused
+from cohortflow.api.problems import problem
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.programme import ProgrammeInvalid
 from cohortflow.services.cohorts import CohortExists
@@ -34,22 +41,23 @@ class UnsupportedUpload(ValueError):
     pass
 
 
-def _answer(status: int, detail: str, **extra: object) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"detail": detail, **extra})
+def _answer(request: Request, status: int, detail: str, **extra: object) -> JSONResponse:
+    return problem(status, detail, request.url.path, extensions=extra)
 
 
 RETRY_AFTER = 5
 """Seconds a client is told to wait after an outage answer (503)."""
 
 
-def _unavailable(detail: str, status: int = 503) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"detail": detail}, headers={"Retry-After": str(RETRY_AFTER)})
+def _unavailable(request: Request, detail: str, status: int = 503) -> JSONResponse:
+    return problem(status, detail, request.url.path, headers={"Retry-After": str(RETRY_AFTER)})
 
 
 STATUS: dict[type[Exception], int] = {
     UnsupportedTemplateType: 415,
     UnsupportedUpload: 415,
     TemplateRefused: 422,
+    KeyReused: 422,
     BodyTooLarge: 413,
     LookupError: 404,
     CohortExists: 409,
@@ -59,60 +67,85 @@ STATUS: dict[type[Exception], int] = {
 """Refusals whose message is the answer; the most specific class listed decides the status."""
 
 
-async def _refusal(_: Request, exc: Exception) -> JSONResponse:
+async def _refusal(request: Request, exc: Exception) -> JSONResponse:
     status = next(STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS)
     # A KeyError's str() quotes its message; the message itself is what the caller should read.
     if not isinstance(exc, LookupError):
-        return _answer(status, str(exc))
-    return _answer(status, str(exc.args[0]) if exc.args else "not found")
+        return _answer(request, status, str(exc))
+    return _answer(request, status, str(exc.args[0]) if exc.args else "not found")
+
+
+async def _http_refusal(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's and Starlette's own refusals (no such route: 404, 405) and the routes' HTTPExceptions."""
+    assert isinstance(exc, HTTPException)
+    return problem(exc.status_code, str(exc.detail), request.url.path, headers=exc.headers)
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """A request FastAPI could not take: each field's problem (where, why) listed, as FastAPI's own body did."""
+    assert isinstance(exc, RequestValidationError)
+    return _answer(request, 422, "the request is not valid", problems=jsonable_encoder(exc.errors()))
+
+
+async def _failure(request: Request, _: Exception) -> JSONResponse:
+    """A failure nothing else answers: the exception goes on to the log and server, the client gets a problem."""
+    return _answer(request, 500, "the server failed to answer this request; the failure is logged")
 
 
 def install(app: FastAPI) -> None:
     for cls in STATUS:
         app.add_exception_handler(cls, _refusal)
+    app.add_exception_handler(HTTPException, _http_refusal)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(Exception, _failure)
 
     @app.exception_handler(ProgrammeInvalid)
-    async def invalid_programme(_: Request, exc: ProgrammeInvalid) -> JSONResponse:
-        return _answer(422, "programme template is invalid", problems=exc.problems)
+    async def invalid_programme(request: Request, exc: ProgrammeInvalid) -> JSONResponse:
+        return _answer(request, 422, "programme template is invalid", problems=exc.problems)
+
+    @app.exception_handler(RowsRefused)
+    async def rows_refused(request: Request, exc: RowsRefused) -> JSONResponse:
+        return _answer(request, 422, str(exc), **exc.members())
 
     @app.exception_handler(WorkflowUpdateFailedError)
-    async def update_refused(_: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:
+    async def update_refused(request: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:
         cause = exc.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
-        return _answer(409, message)
+        return _answer(request, 409, message)
 
     @app.exception_handler(CommandPending)
     async def command_pending(_: Request, exc: CommandPending) -> JSONResponse:
         return pending_answer(exc)
 
     @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
-    async def update_not_taken(_: Request, exc: WorkflowUpdateRPCTimeoutOrCancelledError) -> JSONResponse:
+    async def update_not_taken(request: Request, exc: WorkflowUpdateRPCTimeoutOrCancelledError) -> JSONResponse:
         return _unavailable(
+            request,
             "the cohort did not take the command in time (its worker is busy or down); "
-            "see the cohort's status before sending it again"
+            "see the cohort's status before sending it again",
         )
 
     @app.exception_handler(RPCError)
-    async def temporal_refused(_: Request, exc: RPCError) -> JSONResponse:
+    async def temporal_refused(request: Request, exc: RPCError) -> JSONResponse:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            return _answer(404, "no such cohort is running")
+            return _answer(request, 404, "no such cohort is running")
         if exc.status == RPCStatusCode.INVALID_ARGUMENT:
-            return _answer(422, f"the workflow service refused the request: {exc.message}")
-        return _unavailable(f"the workflow service did not answer ({exc.message}); try again shortly")
+            return _answer(request, 422, f"the workflow service refused the request: {exc.message}")
+        return _unavailable(request, f"the workflow service did not answer ({exc.message}); try again shortly")
 
     @app.exception_handler(PoolTimeout)
     @app.exception_handler(psycopg.OperationalError)
-    async def database_down(_: Request, exc: Exception) -> JSONResponse:
+    async def database_down(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, psycopg.errors.DiskFull):
-            return _unavailable("the database's disk is full; nothing was recorded. Tell the operator.", 507)
-        return _unavailable("the database is not answering; nothing was recorded. Try again shortly.")
+            return _unavailable(request, "the database's disk is full; nothing was recorded. Tell the operator.", 507)
+        return _unavailable(request, "the database is not answering; nothing was recorded. Try again shortly.")
 
     @app.exception_handler(OSError)
-    async def disk_trouble(_: Request, exc: OSError) -> JSONResponse:
+    async def disk_trouble(request: Request, exc: OSError) -> JSONResponse:
         if exc.errno == errno.ENOSPC:
-            return _unavailable("the server's disk is full; the file was not kept. Tell the operator.", 507)
+            return _unavailable(request, "the server's disk is full; the file was not kept. Tell the operator.", 507)
         raise exc
 
     @app.exception_handler(UnicodeDecodeError)
-    async def not_utf8(_: Request, exc: UnicodeDecodeError) -> JSONResponse:
-        return _answer(400, f"the body is not UTF-8 text (byte {exc.start} cannot be decoded)")
+    async def not_utf8(request: Request, exc: UnicodeDecodeError) -> JSONResponse:
+        return _answer(request, 400, f"the body is not UTF-8 text (byte {exc.start} cannot be decoded)")

@@ -11,12 +11,12 @@ reaches the database, which would fail on it with a server error.
 
 from __future__ import annotations
 
-import json
 from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cohortflow.api.errors import BodyTooLarge
+from cohortflow.api.problems import MEDIA_TYPE, encoded
 
 MAX_PATH = 2048
 
@@ -62,14 +62,14 @@ class RequestGuard:
             return
         problem = address_problem(scope)
         if problem is not None:
-            await _refuse(send, 400, problem)
+            await _refuse(scope, send, 400, problem)
             return
         headers = dict(scope["headers"])
         upload = headers.get(b"content-type", b"").startswith(b"multipart/")
         limit = self.upload_limit if upload else self.body_limit
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await _refuse(send, 413, _too_large(limit, upload))
+            await _refuse(scope, send, 413, _too_large(limit, upload))
             return
         await self.app(scope, _counted(receive, limit, upload), send)
 
@@ -95,8 +95,10 @@ def _counted(receive: Receive, limit: int, upload: bool) -> Receive:
     return counted
 
 
-async def _refuse(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+async def _refuse(scope: Scope, send: Send, status: int, detail: str) -> None:
+    # The path is named only when it is one a client can be shown back: a refused one may hold a NUL.
+    instance = None if status == 400 else scope["path"]
+    body = encoded(status, detail, instance)
+    headers = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

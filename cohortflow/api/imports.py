@@ -21,13 +21,15 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.activities import rejects as kept
 from cohortflow.activities.imports import ImportOutcome
 from cohortflow.api.auth import require
 from cohortflow.api.commands import send
+from cohortflow.api.idempotency import Idempotent
+from cohortflow.api.problems import answers, problem
 from cohortflow.api.uploads import UPLOAD_BODY, saved_upload
 from cohortflow.domain.events import ImportKind
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow, FileImport, workflow_id
@@ -38,7 +40,12 @@ Importer = Annotated[Principal, Depends(require(Permission.IMPORTS_WRITE))]
 
 @router.post(
     "/cohorts/{cohort_id}/imports/{kind}",
-    responses={422: {"model": ImportOutcome, "description": "bad rows; nothing was applied"}},
+    responses={
+        **answers(409, 415),
+        422: {
+            "description": "Bad rows; nothing was applied (the import's counts and `outcome: refused` in the problem)"
+        },
+    },
     openapi_extra=UPLOAD_BODY,
 )
 async def import_file(
@@ -46,6 +53,7 @@ async def import_file(
     kind: ImportKind,
     request: Request,
     principal: Importer,
+    once: Idempotent,
     accept_partial: bool = False,
     block: Annotated[
         str | None, Query(description="A block template's open block the file is for, when several take its kind")
@@ -73,7 +81,7 @@ async def import_file(
     handle = request.app.state.temporal.get_workflow_handle(workflow_id(cohort_id))
     # Rows refused answer 422 (commands.send does so for every import).
     started = time.perf_counter()
-    outcome: ImportOutcome = await send(handle, CohortCycleWorkflow.import_file, req)
+    outcome: ImportOutcome = await send(handle, CohortCycleWorkflow.import_file, req, once=once)
     request.app.state.metrics.import_finished(kind, time.perf_counter() - started)
     return outcome
 
@@ -81,7 +89,7 @@ async def import_file(
 @router.get(
     "/imports/{digest}/rejects",
     response_class=FileResponse,
-    responses={404: {"description": "none kept that you may see"}, 410: {"description": "kept, but expired"}},
+    responses={404: {"description": "None kept that you may see"}, 410: {"description": "Kept, but expired"}},
 )
 async def rejects(
     digest: str,
@@ -112,7 +120,7 @@ async def rejects(
     if kept.expired(owner, settings.rejects_keep_days) or not path.is_file():
         days = f"{settings.rejects_keep_days:g}"
         detail = f"the rejected rows of upload {digest} have expired: they are kept {days} days; import the file again"
-        return JSONResponse(status_code=410, content={"detail": detail})
+        return problem(410, detail, request.url.path)
     filename = f"rejects-{digest[:12]}.csv"
     if principal.can(Permission.NATIONAL_IDS_READ):
         return FileResponse(path, media_type="text/csv", filename=filename)

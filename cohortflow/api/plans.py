@@ -14,6 +14,8 @@ from cohortflow.activities.plans import RosterOutcome
 from cohortflow.api.auth import require
 from cohortflow.api.cohorts import COHORT_ID
 from cohortflow.api.commands import send
+from cohortflow.api.idempotency import Idempotent
+from cohortflow.api.problems import answers
 from cohortflow.api.text import Code, Reason
 from cohortflow.api.uploads import UPLOAD_BODY, saved_upload
 from cohortflow.domain.rotation_plan import MAX_YEARS, RotationPlan
@@ -40,7 +42,7 @@ class StartPlan(BaseModel):
     day_seconds: float = Field(default=86_400.0, gt=0, le=86_400.0, description="Length of a programme day")
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=answers(404, 409))
 async def start(
     body: StartPlan, request: Request, principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))]
 ) -> RotationPlanStatus:
@@ -79,13 +81,14 @@ async def status(
 
 @router.post(
     "/{plan_id}/roster",
-    responses={422: {"model": RosterOutcome, "description": "bad rows; none added"}},
+    responses={**answers(409, 415), 422: {"description": "Bad rows; none added (the roster's counts in the problem)"}},
     openapi_extra=UPLOAD_BODY,
 )
 async def import_roster(
     plan_id: str,
     request: Request,
     principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))],
+    once: Idempotent,
 ) -> RosterOutcome:
     """Add the eligible people of a file to the plan's roster: all of them, or none if any row is bad.
 
@@ -95,5 +98,5 @@ async def import_roster(
     req = RosterImport(digest=saved.digest, filename=saved.filename, actor=principal.actor)
     handle = request.app.state.temporal.get_workflow_handle(plan_workflow_id(plan_id))
     # Rows refused answer 422 (commands.send does so for every import).
-    outcome: RosterOutcome = await send(handle, RotationPlanWorkflow.import_roster, req)
+    outcome: RosterOutcome = await send(handle, RotationPlanWorkflow.import_roster, req, once=once)
     return outcome

@@ -9,6 +9,8 @@ from pydantic import BaseModel
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
+from cohortflow.api.pages import NEXT_LINK, Key, Paged
+from cohortflow.api.problems import answers
 from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate, parse_any
 from cohortflow.services import programmes
 
@@ -36,7 +38,7 @@ async def _body(request: Request) -> object:
     return programmes.read_template(body, request.headers.get("content-type", ""))
 
 
-@router.post("/validate", openapi_extra=TEMPLATE_BODY)
+@router.post("/validate", openapi_extra=TEMPLATE_BODY, responses=answers(415))
 async def validate(
     request: Request, _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))]
 ) -> Validated:
@@ -45,7 +47,7 @@ async def validate(
     return Validated(valid=True, programme_id=template.id, version=template.version, digest=template.digest)
 
 
-@router.post("", status_code=201, openapi_extra=TEMPLATE_BODY)
+@router.post("", status_code=201, openapi_extra=TEMPLATE_BODY, responses=answers(409, 415))
 async def submit(
     request: Request, principal: Annotated[Principal, Depends(require(Permission.PROGRAMMES_WRITE))]
 ) -> programmes.Submitted:
@@ -60,21 +62,30 @@ async def schema(_: Annotated[Principal, Depends(require(Permission.PROGRAMMES_R
     return ProgrammeTemplate.model_json_schema()
 
 
-@router.get("")
+def _version_key(found: programmes.ProgrammeVersion) -> Key:
+    return (found.programme_id, found.version)
+
+
+@router.get("", responses={200: {"headers": NEXT_LINK}})
 async def list_versions(
-    request: Request, _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))]
+    request: Request, _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))], page: Paged
 ) -> list[programmes.ProgrammeVersion]:
-    return await programmes.versions(request.app.state.store)
+    """Every recorded version of every programme, by programme and version, a page at a time."""
+    found = sorted(await programmes.versions(request.app.state.store), key=_version_key)
+    return page.of(found, _version_key, str, int)
 
 
-@router.get("/{programme_id}/versions")
+@router.get("/{programme_id}/versions", responses={200: {"headers": NEXT_LINK}})
 async def programme_versions(
-    programme_id: str, request: Request, _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))]
+    programme_id: str,
+    request: Request,
+    _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))],
+    page: Paged,
 ) -> list[programmes.ProgrammeVersion]:
-    found = await programmes.versions(request.app.state.store, programme_id)
+    found = sorted(await programmes.versions(request.app.state.store, programme_id), key=_version_key)
     if not found:
         raise LookupError(f"programme {programme_id} has no versions")
-    return found
+    return page.of(found, _version_key, str, int)
 
 
 @router.get("/{programme_id}/versions/{version}")

@@ -22,27 +22,33 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import Reading, reading, require
+from cohortflow.api.pages import NEXT_LINK, Key, Paged, bad_request, instant, microseconds
+from cohortflow.api.problems import answers
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.funding import FundingReport, funding
+from cohortflow.domain.national_id import InvalidNationalId, masked_parts, validate
 from cohortflow.domain.template import ProgrammeTemplate
 from cohortflow.readmodels.cohort_facts import cohort_facts, pinned_template
 from cohortflow.readmodels.credits import CHINA, CreditStatement, credit_statement
 from cohortflow.readmodels.exports import COLUMNS, TITLES, ExportKind, csv_chunks, export_rows, write_xlsx
 from cohortflow.readmodels.queries import (
+    CohortFilter,
     CohortRow,
     Funnel,
     ParticipantRow,
+    ParticipantSearch,
     Source,
     cohort_funnel,
     list_cohorts,
     participant,
+    search_participants,
 )
 from cohortflow.readmodels.timeline import Timeline, participant_timeline
 from cohortflow.store.eventstore import EventStore
@@ -53,6 +59,8 @@ Viewer = Annotated[Reading, Depends(reading(Permission.COHORTS_READ), scope="fun
 Exporter = Annotated[Principal, Depends(require(Permission.EXPORTS_READ))]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 JSON = "application/json"
+STATES = {"running": False, "completed": True}
+"""The cohort list's ``state`` filter: whether a cohort has completed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +88,73 @@ async def _participant(source: Source, principal: Principal, cohort_id: str, par
     return found
 
 
-@router.get("")
-async def cohorts(reader: Viewer) -> list[CohortRow]:
-    """Every cohort, with its counts scoped to the caller's prefecture."""
-    return await list_cohorts(reader.conn, reader.principal.prefecture_scope)
+def _cohort_key(row: CohortRow) -> Key:
+    return (microseconds(row.started_at), row.cohort_id)
+
+
+@router.get("", responses={200: {"headers": NEXT_LINK}})
+async def cohorts(
+    reader: Viewer,
+    page: Paged,
+    programme_id: Annotated[str | None, Query(description="Only cohorts of this programme")] = None,
+    phase: Annotated[str | None, Query(description="Only cohorts in this phase (or block), open or closed")] = None,
+    state: Annotated[str | None, Query(description="`running` or `completed`")] = None,
+) -> list[CohortRow]:
+    """The cohorts, oldest first, with their counts scoped to the caller's prefecture; a page at a time."""
+    if state not in (None, *STATES):
+        raise bad_request(f"state is running or completed, not {state!r}")
+    after = page.after(int, str)
+    start = None if after is None else (instant(after[0]), str(after[1]))
+    only = CohortFilter(programme_id, phase, None if state is None else STATES[state])
+    found = await list_cohorts(
+        reader.conn, reader.principal.prefecture_scope, only=only, after=start, limit=page.limit + 1
+    )
+    return page.answer(found, _cohort_key)
+
+
+@router.get("/{cohort_id}/participants", responses={200: {"headers": NEXT_LINK}})
+async def find_participants(
+    cohort_id: str,
+    reader: Viewer,
+    page: Paged,
+    name: Annotated[str | None, Query(description="Part of the name")] = None,
+    school: Annotated[str | None, Query(description="Part of the school's name")] = None,
+    national_id: Annotated[
+        str | None,
+        Query(
+            description="An ID number as your role is shown it: masked (`430102***********5`) or, for a role "
+            "that reads ID numbers, whole",
+        ),
+    ] = None,
+) -> list[ParticipantRow]:
+    """The cohort's participants (a coordinator's own prefecture's only) by name, school or ID number, by id."""
+    principal = reader.principal
+    search = ParticipantSearch(name=name, school=school, **_id_search(national_id, principal))
+    after = page.after(str)
+    found = await search_participants(
+        reader.conn,
+        cohort_id,
+        search,
+        principal.prefecture_scope,
+        after=None if after is None else str(after[0]),
+        limit=page.limit + 1,
+    )
+    shown = [row.model_copy(update=principal.shown(dict(row))) for row in found]
+    return page.answer(shown, lambda row: (row.participant_id,))
+
+
+def _id_search(national_id: str | None, principal: Principal) -> dict[str, Any]:
+    """The ID number part of a search: whole for a role that reads ID numbers, else masked as the role is shown."""
+    if national_id is None:
+        return {}
+    try:
+        if "*" in national_id:
+            return {"masked_id": masked_parts(national_id)}
+        if not principal.can(Permission.NATIONAL_IDS_READ):
+            raise bad_request("your role is shown ID numbers masked: search by the masked number")
+        return {"national_id": validate(national_id)}
+    except InvalidNationalId as exc:
+        raise bad_request(f"national_id: {exc}") from None
 
 
 @router.get("/{cohort_id}/funnel", response_model=Funnel)
@@ -158,7 +229,7 @@ async def export(
     return FileResponse(path, media_type=XLSX, filename=name, background=BackgroundTask(path.unlink))
 
 
-@router.get("/{cohort_id}/funding")
+@router.get("/{cohort_id}/funding", responses=answers(409))
 async def funding_report(cohort_id: str, request: Request, principal: Reader) -> FundingReport:
     """Each block's funding lines (who pays for what) with the people they are paid for; a coordinator's own."""
     store: EventStore = request.app.state.store

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
+from cohortflow.api.pages import NEXT_LINK, Paged, instant, microseconds
 from cohortflow.api.text import Code
 from cohortflow.domain.messages import PLACEHOLDERS, Locale, RenderedMessage
 from cohortflow.domain.template import ProgrammeTemplate
@@ -78,11 +79,16 @@ async def preview_for_participant(
     return preview(programme, found, locale, values)
 
 
-@router.get("/api/v1/reminders/failures")
+@router.get("/api/v1/reminders/failures", responses={200: {"headers": NEXT_LINK}})
 async def failures(
     request: Request,
     _: Annotated[Principal, Depends(require(Permission.AUDIT_READ))],
-    cohort: str | None = None,
+    page: Paged,
+    cohort: Annotated[str | None, Query(description="Only this cohort's messages")] = None,
 ) -> list[GivenUp]:
-    """Messages given up (no address, refused by the channel, or too many failed attempts), with the reason."""
-    return await Delivery(request.app.state.store).given_up(cohort)
+    """Messages given up (no address, refused by the channel, or too many failed attempts), with the reason;
+    by cohort, oldest first, a page at a time."""
+    after = page.after(str, int, str)
+    start = None if after is None else (str(after[0]), instant(after[1]), str(after[2]))
+    found = await Delivery(request.app.state.store).given_up(cohort, after=start, limit=page.limit + 1)
+    return page.answer(found, lambda g: (g.cohort_id, microseconds(g.queued_at), g.reminder))

@@ -10,38 +10,33 @@ could not be reached.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, get_args
 from urllib.parse import quote
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 
 from cohortflow.cli.client import DEFAULT_URL, TOKEN_ENV, URL_ENV, ApiClient, ClientError, Refused
+from cohortflow.cli.display import cell, fields, label, print_table, rows_table, when
+from cohortflow.cli.groups import sub_app
+from cohortflow.cli.messages import _
 from cohortflow.domain.phases import PhaseKind
 from cohortflow.domain.vocabulary import CorrectableField, ImportKind
 
-programme_app = typer.Typer(no_args_is_help=True, help="Programme templates: validate, submit, list and compare.")
-cohort_app = typer.Typer(no_args_is_help=True, help="Start cohorts, see where they stand and steer them.")
-import_app = typer.Typer(
-    no_args_is_help=True, help="Upload a CSV or XLSX file into a cohort: `import KIND COHORT_ID FILE`."
-)
-plan_app = typer.Typer(no_args_is_help=True, help="Rotation plans: one cohort of a programme a year, nobody twice.")
-export_app = typer.Typer(no_args_is_help=True, help="Download a cohort's list as CSV or XLSX: `export KIND COHORT_ID`.")
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+programme_app = sub_app("programme")
+cohort_app = sub_app("cohort")
+import_app = sub_app("import")
+plan_app = sub_app("plan")
+export_app = sub_app("export")
 console = Console()
 err = Console(stderr=True)
 
@@ -85,14 +80,17 @@ def _refuse(message: str) -> NoReturn:
 
 def report(exc: Refused, token: str | None = None) -> None:
     """The API's refusal on stderr in red: its detail, every problem listed and how many more there are."""
-    err.print(f"[red]refused ({exc.status}): {escape(exc.detail)}[/]", highlight=False, soft_wrap=True)
+    refused = _("refused ({status}): {detail}").format(status=exc.status, detail=exc.detail)
+    err.print(f"[red]{escape(refused)}[/]", highlight=False, soft_wrap=True)
     for problem in exc.problems:
         err.print(f"[red]  {escape(problem)}[/]", highlight=False, soft_wrap=True)
     more = exc.problem_count - len(exc.problems)
     if more > 0:
-        err.print(f"[red]  … and {more:,} more[/]", highlight=False, soft_wrap=True)
+        more_text = _("… and {count} more").format(count=f"{more:,}")
+        err.print(f"[red]  {escape(more_text)}[/]", highlight=False, soft_wrap=True)
     if exc.status == 401 and not token:
-        err.print(f"[yellow]set {TOKEN_ENV} or pass --token (issue one with `cohortflow token issue`)[/]")
+        hint = _("set {env} or pass --token (issue one with `cohortflow token issue`)").format(env=TOKEN_ENV)
+        err.print(f"[yellow]{escape(hint)}[/]", highlight=False)
 
 
 def _exit_for(exc: Refused) -> typer.Exit:
@@ -121,49 +119,6 @@ def _json(body: Any) -> None:
     typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return escape(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
-    if isinstance(value, float):
-        return f"{int(value):,}" if value.is_integer() else f"{value:,.1f}"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return escape(str(value))
-
-
-def _flat(body: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Nested objects as dotted keys; lists stay whole."""
-    for key, value in body.items():
-        if isinstance(value, dict) and value:
-            yield from _flat(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", value
-
-
-def _fields(body: Mapping[str, Any], title: str | None = None) -> Table:
-    table = Table(title=title, show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
-    for key, value in _flat(body):
-        table.add_row(escape(key), _cell(value))
-    return table
-
-
-def _table(rows: Sequence[Mapping[str, Any]], title: str, columns: list[str] | None = None) -> Table:
-    """Rows of JSON objects as a table, with ``columns`` or else every key the rows have."""
-    keys = columns or list(dict.fromkeys(key for row in rows for key in row))
-    table = Table(title=title)
-    for key in keys:
-        table.add_column(escape(key.replace("_", " ")))
-    for row in rows:
-        table.add_row(*(_cell(row.get(key)) for key in keys))
-    return table
-
-
 def _show(body: Any, as_json: bool, render: Callable[[Any], None]) -> None:
     if as_json:
         _json(body)
@@ -171,25 +126,19 @@ def _show(body: Any, as_json: bool, render: Callable[[Any], None]) -> None:
         render(body)
 
 
-def _when(value: Any) -> str:
-    """An ISO timestamp from the API in the local zone, to the second."""
-    try:
-        return datetime.fromisoformat(str(value)).astimezone().isoformat(" ", "seconds")
-    except ValueError:
-        return str(value or "")
-
-
 def _outcome(body: Mapping[str, Any]) -> None:
     """An admin action's outcome: what happened, then whatever else the API said about it."""
     rest = {k: v for k, v in body.items() if k != "outcome" and v is not None}
     console.print(f"[green]{escape(str(body.get('outcome', 'done')))}[/]", highlight=False)
     if rest:
-        console.print(_fields(rest))
+        print_table(console, fields(rest))
 
 
 @contextmanager
 def _transfer(description: str, total: int | None) -> Iterator[tuple[Progress, TaskID]]:
     """A progress bar over bytes, on stderr (stdout stays for the command's answer), at a terminal only."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -249,37 +198,37 @@ def submit(file: ExistingFile, api_url: ApiUrl = DEFAULT_URL, token: Token = Non
 
 def _versions_table(rows: list[dict[str, Any]], title: str) -> None:
     if not rows:
-        console.print("no programme versions recorded yet")
+        console.print(_("no programme versions recorded yet"))
         return
     table = Table(title=title)
     for column in ("id", "version", "name", "digest", "submitted at", "submitted by"):
-        table.add_column(column, justify="right" if column == "version" else "left")
+        table.add_column(_(column), justify="right" if column == "version" else "left")
     for r in rows:
         table.add_row(
             escape(r["programme_id"]),
             str(r["version"]),
             escape(r["name"]),
             r["digest"][:12],
-            _when(r["submitted_at"]),
+            when(r["submitted_at"]),
             escape(r["submitted_by"]),
         )
-    console.print(table)
+    print_table(console, table)
 
 
 @programme_app.command("list")
 def list_programmes(as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
     """Every recorded version of every programme."""
     with _api(api_url, token) as api:
-        rows = api.get(f"{API}/programmes")
-    _show(rows, as_json, lambda r: _versions_table(r, f"{len(r)} programme version(s)"))
+        rows = api.get_all(f"{API}/programmes")
+    _show(rows, as_json, lambda r: _versions_table(r, _("{count} programme version(s)").format(count=len(r))))
 
 
 @programme_app.command()
 def versions(programme_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
     """The recorded versions of one programme."""
     with _api(api_url, token) as api:
-        rows = api.get(f"{API}/programmes/{_segment(programme_id)}/versions")
-    _show(rows, as_json, lambda r: _versions_table(r, f"versions of {programme_id}"))
+        rows = api.get_all(f"{API}/programmes/{_segment(programme_id)}/versions")
+    _show(rows, as_json, lambda r: _versions_table(r, _("versions of {programme}").format(programme=programme_id)))
 
 
 @programme_app.command()
@@ -307,7 +256,7 @@ def diff(
             console.print(f"versions {old} and {new} of {escape(programme_id)} are the same", highlight=False)
             return
         columns = ["op", "path", *(["from"] if any("from" in op for op in ops) else []), "value"]
-        console.print(_table(ops, f"{programme_id}: version {old} → {new}", columns))
+        print_table(console, rows_table(ops, f"{programme_id}: version {old} → {new}", columns))
 
     _show(ops, as_json, render)
 
@@ -358,9 +307,9 @@ def _sheet_type(file: Path, what: str) -> str:
 
 
 def _refused_file(exc: Refused) -> dict[str, Any]:
-    """The body of a file the API checked and refused (422, status refused); any other refusal goes on up."""
+    """The body of a file the API checked and refused (422, outcome refused); any other refusal goes on up."""
     body = exc.body
-    if exc.status != 422 or not isinstance(body, dict) or body.get("status") != "refused":
+    if exc.status != 422 or not isinstance(body, dict) or body.get("outcome") != "refused":
         raise exc
     return body
 
@@ -457,13 +406,13 @@ def plan_status(plan_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT
 def list_cohorts(as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
     """Every cohort and where it stands."""
     with _api(api_url, token) as api:
-        rows = api.get(f"{API}/cohorts")
+        rows = api.get_all(f"{API}/cohorts")
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:
-            console.print("no cohorts yet")
+            console.print(_("no cohorts yet"))
         else:
-            console.print(_table(rows, f"{len(rows)} cohort(s)"))
+            print_table(console, rows_table(rows, _("{count} cohort(s)").format(count=len(rows))))
 
     _show(rows, as_json, render)
 
@@ -477,9 +426,10 @@ def status(cohort_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_UR
     def render(b: dict[str, Any]) -> None:
         blocks = b.get("open_blocks")
         if isinstance(blocks, list):
-            console.print(_table(blocks, f"open blocks of cohort {escape(cohort_id)}", ["code", "kind", "closes_at"]))
+            title = escape(_("open blocks of cohort {cohort}").format(cohort=cohort_id))
+            print_table(console, rows_table(blocks, title, ["code", "kind", "closes_at"]))
             b = {k: v for k, v in b.items() if k != "open_blocks"}
-        console.print(_fields(b, f"cohort {cohort_id}"))
+        print_table(console, fields(b, _("cohort {cohort}").format(cohort=cohort_id)))
         stall = (b.get("execution") or {}).get("stalled")
         if stall:
             err.print(f"[yellow]{escape(_stall_line(stall))}[/]", highlight=False, soft_wrap=True)
@@ -489,7 +439,7 @@ def status(cohort_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_UR
 
 def _stall_line(stall: Mapping[str, Any]) -> str:
     return (
-        f"stalled since {_when(stall['since'])}: {stall['step']} has failed {stall['attempt']} times; "
+        f"stalled since {when(stall['since'])}: {stall['step']} has failed {stall['attempt']} times; "
         f"last: {stall['reason']}"
     )
 
@@ -498,11 +448,11 @@ def _stall_line(stall: Mapping[str, Any]) -> str:
 def stalled(as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
     """Every running cohort that cannot make progress: the failing step, why, and since when."""
     with _api(api_url, token) as api:
-        rows = api.get(f"{API}/cohorts/stalled")
+        rows = api.get_all(f"{API}/cohorts/stalled")
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:
-            console.print("no cohort is stalled")
+            console.print(_("no cohort is stalled"))
         for row in rows:
             console.print(f"{escape(row['cohort_id'])}  {escape(_stall_line(row['stall']))}", highlight=False)
 
@@ -527,17 +477,19 @@ def funnel(cohort_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT_UR
         steps = list(totals)
         for row in body.get("prefectures") or []:
             steps.extend(step for step in row.get("counts", {}) if step not in steps)
-        about = [f"{k.replace('_', ' ')} {_cell(v)}" for k, v in body.items() if k not in ("totals", "prefectures")]
-        table = Table(title=f"Funnel of cohort {escape(cohort_id)}", caption=" · ".join(about) or None)
-        table.add_column("code")
-        table.add_column("prefecture")
+        about = [f"{escape(label(k))} {cell(v, k)}" for k, v in body.items() if k not in ("totals", "prefectures")]
+        title = escape(_("Funnel of cohort {cohort}").format(cohort=cohort_id))
+        table = Table(title=title, caption=" · ".join(about) or None)
+        table.add_column(_("code"))
+        table.add_column(_("prefecture"))
         for step in steps:
-            table.add_column(escape(step.replace("_", " ")), justify="right")
+            table.add_column(escape(label(step)), justify="right")
         for row in body.get("prefectures") or []:
             counts = row.get("counts", {})
-            table.add_row(_cell(row.get("code")), _cell(row.get("name")), *(_cell(counts.get(s, 0)) for s in steps))
-        table.add_row("", "[bold]total[/]", *(f"[bold]{_cell(totals.get(s, 0))}[/]" for s in steps))
-        console.print(table)
+            table.add_row(cell(row.get("code")), cell(row.get("name")), *(cell(counts.get(s, 0)) for s in steps))
+        total = _("total")
+        table.add_row("", f"[bold]{total}[/]", *(f"[bold]{cell(totals.get(s, 0))}[/]" for s in steps))
+        print_table(console, table)
 
     _show(body, as_json, render)
 
@@ -646,18 +598,19 @@ def timeline(
 
     def render(body: dict[str, Any]) -> None:
         events: list[dict[str, Any]] = body.get("events", body.get("entries")) or []
-        table = Table(title=f"{escape(participant)} in cohort {escape(cohort_id)}: {len(events)} event(s)")
+        title = _("{participant} in cohort {cohort}: {count} event(s)")
+        table = Table(title=escape(title.format(participant=participant, cohort=cohort_id, count=len(events))))
         for column in ("position", "type", "recorded at", "actor", "data"):
-            table.add_column(column, justify="right" if column == "position" else "left")
+            table.add_column(_(column), justify="right" if column == "position" else "left")
         for e in events:
             table.add_row(
-                _cell(e.get("position")),
-                _cell(e.get("type")),
-                _when(e.get("recorded_at")),
-                _cell(e.get("actor")),
-                _cell(e.get("data")),
+                cell(e.get("position"), "position"),
+                cell(e.get("type")),
+                when(e.get("recorded_at")),
+                cell(e.get("actor")),
+                cell(e.get("data")),
             )
-        console.print(table)
+        print_table(console, table)
 
     _show(body, as_json, render)
 
@@ -676,8 +629,10 @@ def credits(
     def render(body: dict[str, Any]) -> None:
         entries: list[dict[str, Any]] = body.get("entries") or []
         present = [c for c in CREDIT_COLUMNS if any(c in e for e in entries)]
-        console.print(_table(entries, f"Credit hours of {participant}: {len(entries)} entry(ies)", present or None))
-        console.print(_fields({k: v for k, v in body.items() if k != "entries"}))
+        title = _("Credit hours of {participant}: {count} entry(ies)")
+        title = escape(title.format(participant=participant, count=len(entries)))
+        print_table(console, rows_table(entries, title, present or None))
+        print_table(console, fields({k: v for k, v in body.items() if k != "entries"}))
 
     _show(body, as_json, render)
 

@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cohortflow.cli.display import print_table
+from cohortflow.cli.groups import sub_app
 from cohortflow.cli.store import run_on_store
 
 if TYPE_CHECKING:
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from cohortflow.store.eventstore import EventStore
 
 
-app = typer.Typer(no_args_is_help=True, help="Verify, replay and export the history (read-only; queries are recorded).")
+app = sub_app("audit")
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -191,7 +193,7 @@ def selection(
                 table.add_column(column)
             for c in result.changes:
                 table.add_row(c.participant_id, c.prefecture_code, c.recorded, c.replayed, f"{c.hours:g}", c.why)
-            console.print(table)
+            print_table(console, table)
         console.print("[green]identical to the record[/]" if result.identical else "[yellow]differs from the record[/]")
     if not result.identical and not result.what_if:
         raise typer.Exit(1)

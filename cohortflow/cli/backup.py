@@ -41,7 +41,7 @@ def backup(
     from cohortflow.runtime.backup import backup_store, replacing
 
     with _reported():
-        with replacing(out, overwrite=overwrite) as partial, database() as url:
+        with replacing(out, overwrite=overwrite) as partial, database("any") as url:
             head = backup_store(url, partial)
         size = out.stat().st_size
     console.print(

@@ -3,8 +3,9 @@
 The CLI holds no database connection of its own: every admin command is a
 request to ``/api/v1`` with the administrator's bearer token, so roles, checks
 and the actor recorded in events are exactly the API's. Refusals come back as
-:class:`Refused` with the API's ``detail`` and every problem it listed; an API
-that cannot be reached as :class:`Unreachable`.
+:class:`Refused` with the problem the API answered (RFC 9457: its ``detail``,
+and every problem it listed in ``problems``); an API that cannot be reached as
+:class:`Unreachable`.
 
 An answer of 503 or 429 says the API could not serve the request for now (its
 database or Temporal out, too many requests) and did nothing: the request is
@@ -25,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+
+from cohortflow.cli.messages import _
 
 if TYPE_CHECKING:
     import httpx
@@ -84,7 +87,7 @@ class Unreachable(ClientError):
 
 
 def _problem_text(problem: Any) -> str:
-    """A problem as one line; FastAPI's validation errors are objects with ``loc`` and ``msg``."""
+    """A problem as one line; a request field's problem is an object with ``loc`` and ``msg``."""
     if isinstance(problem, dict) and "msg" in problem:
         where = ".".join(str(part) for part in problem.get("loc", ()))
         return f"{where}: {problem['msg']}" if where else str(problem["msg"])
@@ -92,17 +95,21 @@ def _problem_text(problem: Any) -> str:
 
 
 def refusal(response: httpx.Response) -> Refused:
-    """The refusal a 4xx/5xx response carries (its body must have been read)."""
+    """The refusal a 4xx/5xx response carries (its body must have been read).
+
+    The API answers a problem (``detail``, else ``title``, and ``problems``); anything else
+    in the way, such as a proxy's error page, is shown as its text or its status.
+    """
     try:
         body: Any = response.json()
     except ValueError:
         body = response.text
-    detail: Any = body.get("detail") if isinstance(body, dict) else None
+    detail: Any = None
     problems: list[Any] = []
-    if isinstance(body, dict) and isinstance(body.get("problems"), list):
-        problems = list(body["problems"])
-    if isinstance(detail, list):  # request validation: the list is the problems
-        problems, detail = detail + problems, "the request is not valid"
+    if isinstance(body, dict):
+        detail = body.get("detail") or body.get("title")
+        if isinstance(body.get("problems"), list):
+            problems = list(body["problems"])
     if not isinstance(detail, str) or not detail:
         text = body.strip() if isinstance(body, str) else ""
         detail = text or f"{response.status_code} {response.reason_phrase}".strip()
@@ -162,7 +169,13 @@ class ApiClient:
         self._on_retry = on_retry
         self._sleep = sleep or pause
         self._http = httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=httpx.Timeout(**TIMEOUT), transport=transport
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(**TIMEOUT),
+            transport=transport,
+            # An http:// API is never spoken to over TLS (redirects are not followed), so loading the CA
+            # bundle for it would only slow every command's start; an https:// one is verified as usual.
+            verify=self.base_url.startswith("https://"),
         )
 
     def __enter__(self) -> ApiClient:
@@ -181,9 +194,11 @@ class ApiClient:
         try:
             yield
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise Unreachable(f"cannot reach the API at {self.base_url} — is `cohortflow up` running?") from exc
+            unreachable = _("cannot reach the API at {url} — is `cohortflow up` running?").format(url=self.base_url)
+            raise Unreachable(unreachable) from exc
         except httpx.TransportError as exc:
-            raise Unreachable(f"the API at {self.base_url} did not answer: {exc or type(exc).__name__}") from exc
+            silent = _("the API at {url} did not answer: {error}")
+            raise Unreachable(silent.format(url=self.base_url, error=exc or type(exc).__name__)) from exc
 
     @staticmethod
     def _long() -> httpx.Timeout:
@@ -249,6 +264,15 @@ class ApiClient:
     def get(self, path: str, **params: Any) -> Any:
         """The JSON body of a GET."""
         return self.request("GET", path, params=params or None).json()
+
+    def get_all(self, path: str, **params: Any) -> list[Any]:
+        """Every item of a list the API answers a page at a time, following each page's ``Link: rel="next"``."""
+        response = self.request("GET", path, params=params or None)
+        items: list[Any] = response.json()
+        while following := response.links.get("next", {}).get("url"):
+            response = self.request("GET", following)
+            items.extend(response.json())
+        return items
 
     def post(self, path: str, json: Any = None) -> Any:
         """The JSON body answering a POST of ``json``."""

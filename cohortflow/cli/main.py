@@ -17,12 +17,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cohortflow.cli.admin import cohort_app, export_app, import_app, plan_app, programme_app
-from cohortflow.cli.audit import app as audit_app
 from cohortflow.cli.backup import backup, restore
-from cohortflow.cli.reminders import app as reminder_app
+from cohortflow.cli.groups import PLAIN_HELP, LazyGroups
+from cohortflow.cli.messages import Language, use
 from cohortflow.cli.state_dir import usable_state_dir
-from cohortflow.cli.tokens import app as tokens_app
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -33,18 +31,27 @@ if TYPE_CHECKING:
     from cohortflow.domain.template import ProgrammeTemplate
     from cohortflow.store.eventstore import EventStore
 
-app = typer.Typer(no_args_is_help=True, help="Event-sourced training-programme cycles on Temporal and PostgreSQL.")
-app.add_typer(audit_app, name="audit")
-app.add_typer(tokens_app, name="token")
-app.add_typer(programme_app, name="programme")
-app.add_typer(cohort_app, name="cohort")
-app.add_typer(plan_app, name="plan")
-app.add_typer(import_app, name="import")
-app.add_typer(export_app, name="export")
-app.add_typer(reminder_app, name="reminder")
+app = typer.Typer(
+    cls=LazyGroups,
+    rich_markup_mode=PLAIN_HELP,
+    no_args_is_help=True,
+    help="Event-sourced training-programme cycles on Temporal and PostgreSQL.",
+)
 app.command()(backup)
 app.command()(restore)
 console = Console()
+
+
+@app.callback()
+def choose_language(
+    ctx: typer.Context,
+    lang: Annotated[
+        Language | None,
+        typer.Option("--lang", help="Language of the messages, zh or en (default: from LC_ALL, LC_MESSAGES or LANG)"),
+    ] = None,
+) -> None:
+    use(lang)
+    ctx.call_on_close(lambda: use(None))  # a process that runs several commands (the tests) starts each afresh
 
 
 @app.command()
@@ -290,16 +297,13 @@ def api(
 
 @app.command()
 def migrate() -> None:
-    """Apply database migrations to DATABASE_URL."""
-    from cohortflow.settings import Settings
-    from cohortflow.store.migrate import upgrade
+    """Apply the database migrations to DATABASE_URL (or the embedded store); other store commands only check."""
+    from cohortflow.cli.store import database
+    from cohortflow.store.migrate import head_revision, upgrade
 
-    settings = Settings()
-    if settings.database_url is None:
-        console.print("[red]set DATABASE_URL[/]")
-        raise typer.Exit(2)
-    upgrade(settings.database_url)
-    console.print("migrations applied")
+    with database("unchecked") as url:
+        upgrade(url)
+    console.print(f"migrations applied: the store is at revision {head_revision()}")
 
 
 @app.command("rebuild-read-models")
@@ -321,3 +325,7 @@ def rebuild_read_models() -> None:
 
         count = run_on_store(rebuild)
     console.print(f"read models rebuilt from {count:,} events")
+
+
+if __name__ == "__main__":  # `python -m cohortflow.cli.main`: the console script's app, on this checkout
+    app()

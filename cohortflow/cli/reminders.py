@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from cohortflow.cli.display import print_table, when
+from cohortflow.cli.groups import sub_app
 
 if TYPE_CHECKING:
     import asyncio
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from cohortflow.settings import Settings
     from cohortflow.store.eventstore import EventStore
 
-app = typer.Typer(no_args_is_help=True, help="Deliver queued reminders; list the ones given up.")
+app = sub_app("reminder")
 console = Console()
 err = Console(stderr=True)
 
@@ -113,10 +115,6 @@ def dispatch(
             asyncio.run(forever(url))
 
 
-def _when(moment: datetime) -> str:
-    return moment.astimezone().isoformat(" ", "minutes")
-
-
 @app.command()
 def failures(
     cohort: Annotated[str | None, typer.Option(help="Only this cohort's messages")] = None,
@@ -144,9 +142,9 @@ def failures(
             escape(g.address or ""),
             str(g.attempts),
             escape(g.reason),
-            _when(g.at),
+            when(g.at),
         )
-    console.print(table)
+    print_table(console, table)
 
 
 if __name__ == "__main__":

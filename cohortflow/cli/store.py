@@ -1,15 +1,20 @@
-"""One-off CLI commands on the store: DATABASE_URL, or the embedded store under the state dir."""
+"""One-off CLI commands on the store: DATABASE_URL, or the embedded store under the state dir.
+
+They do not migrate: a store whose schema is not the code's is refused with the
+command that migrates it (`cohortflow migrate`; `cohortflow up` migrates at start).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from cohortflow.cli.messages import _
 from cohortflow.cli.state_dir import usable_state_dir
 
 if TYPE_CHECKING:
@@ -18,21 +23,67 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 err = Console(stderr=True)
 
+Schema = Literal["head", "any", "unchecked"]
+"""What a command needs of the store's schema: the code's head revision, any migrated one
+(a backup may be taken before migrating), or nothing (the migrate command itself)."""
+
 
 @contextmanager
-def database() -> Iterator[str]:
+def database(schema: Schema = "head") -> Iterator[str]:
     """The configured database, or the embedded one (started for the command unless `cohortflow up` runs it)."""
     from cohortflow.runtime.postgres import embedded_database
     from cohortflow.settings import Settings
-    from cohortflow.store.migrate import upgrade
 
     settings = Settings()
     if settings.database_url is not None:
+        _require(settings.database_url, schema)
         yield settings.database_url
         return
     with embedded_database(usable_state_dir(settings.state_dir).resolve() / "postgres") as url:
-        upgrade(url)
+        _require(url, schema)
         yield url
+
+
+def schema_problem(database_url: str, schema: Schema = "head") -> str | None:
+    """Why the store's schema does not suit a command that needs ``schema``; None when it does."""
+    if schema == "unchecked":
+        return None
+    from cohortflow.store.migrate import head_revision, known_revisions
+
+    current = store_revision(database_url)
+    hint = _("run `cohortflow migrate` (or start the service with `cohortflow up`, which migrates) first")
+    if current is None:
+        return _("the store has no schema yet: {hint}; nothing was changed").format(hint=hint)
+    if current not in known_revisions():
+        return _(
+            "the store's schema is at revision {current}, which this version of cohortflow does not know "
+            "(a newer version migrated it): use that version; nothing was changed"
+        ).format(current=current)
+    head = head_revision()
+    if schema == "head" and current != head:
+        return _(
+            "the store's schema is at revision {current}, this cohortflow needs {head}: {hint}; nothing was changed"
+        ).format(current=current, head=head, hint=hint)
+    return None
+
+
+def store_revision(database_url: str) -> str | None:
+    """The Alembic revision the store is at, read from ``alembic_version`` (None if it was never migrated)."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        found = conn.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()
+        if found is None or not found[0]:
+            return None
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    return None if row is None else str(row[0])
+
+
+def _require(database_url: str, schema: Schema) -> None:
+    problem = schema_problem(database_url, schema)
+    if problem is not None:
+        err.print(f"[red]{escape(problem)}[/]", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
 
 
 def run_on_store(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -13,13 +12,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from cohortflow.access.roles import ROLES
+from cohortflow.cli.display import print_table, when
+from cohortflow.cli.groups import sub_app
+from cohortflow.cli.messages import _
 from cohortflow.cli.store import run_on_store
 
 if TYPE_CHECKING:
     from cohortflow.access.tokens import IssuedToken, TokenInfo
     from cohortflow.store.eventstore import EventStore
 
-app = typer.Typer(no_args_is_help=True, help="Issue, revoke and list the API's bearer tokens.")
+app = sub_app("token")
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -49,9 +51,13 @@ def issue(
         return await issue_token(store.pool, name=name, role=role, prefecture=prefecture, issued_by=_operator())
 
     token = _run(work)
-    scope = f" of prefecture {token.prefecture}" if token.prefecture else ""
-    err.print(f"issued token {token.token_id} to {token.role} {escape(repr(token.name))}{scope}", highlight=False)
-    err.print("[yellow]Store the secret now: it cannot be shown again.[/]")
+    scope = _(" of prefecture {code}").format(code=token.prefecture) if token.prefecture else ""
+    issued = _("issued token {token} to {role} {name}").format(
+        token=token.token_id, role=token.role, name=repr(token.name)
+    )
+    err.print(escape(issued + scope), highlight=False)
+    store_it = _("Store the secret now: it cannot be shown again.")
+    err.print(f"[yellow]{store_it}[/]")
     # The secret alone on stdout, unwrapped, so that it can be captured by a script.
     typer.echo(token.secret)
 
@@ -66,11 +72,10 @@ def revoke(token_id: str) -> None:
         return await revoke_token(store.pool, token_id, revoked_by=_operator())
 
     revoked = _run(work)
-    console.print(f"revoked token {revoked.token_id} ({revoked.role} {escape(repr(revoked.name))})", highlight=False)
-
-
-def _when(moment: datetime | None) -> str:
-    return "" if moment is None else moment.astimezone().isoformat(" ", "minutes")
+    done = _("revoked token {token} ({role} {name})").format(
+        token=revoked.token_id, role=revoked.role, name=repr(revoked.name)
+    )
+    console.print(escape(done), highlight=False)
 
 
 @app.command("list")
@@ -84,21 +89,22 @@ def list_() -> None:
 
     tokens = _run(work)
     if not tokens:
-        console.print("no tokens issued yet")
+        console.print(_("no tokens issued yet"))
         return
-    table = Table(title=f"{len(tokens)} token(s), {sum(t.active for t in tokens)} active")
+    title = _("{count} token(s), {active} active").format(count=len(tokens), active=sum(t.active for t in tokens))
+    table = Table(title=title)
     for column in ("token", "name", "role", "prefecture", "issued", "by", "revoked", "by"):
-        table.add_column(column)
+        table.add_column(_(column))
     for t in tokens:
         table.add_row(
             t.token_id,
             escape(t.name),  # names are free text, not rich markup
             t.role,
             t.prefecture or "",
-            _when(t.issued_at),
+            when(t.issued_at),
             escape(t.issued_by),
-            _when(t.revoked_at),
+            when(t.revoked_at),
             escape(t.revoked_by or ""),
             style=None if t.active else "dim",
         )
-    console.print(table)
+    print_table(console, table)

@@ -51,6 +51,17 @@ def mask(value: str) -> str:
     return value[:6] + "*" * (len(value) - 7) + value[-1]
 
 
+def masked_parts(masked: str) -> tuple[str, int, str]:
+    """What a number masked by :func:`mask` still shows: its division code, its length and its check character."""
+    value = masked.strip().upper()
+    hidden = value[6:-1]
+    if not (len(value) == 18 and value[:6].isascii() and value[:6].isdigit() and hidden == "*" * len(hidden)):
+        raise InvalidNationalId("a masked ID number is six digits, eleven * and the check character")
+    if value[-1] not in _CHECK_CHARS:
+        raise InvalidNationalId(f"{value[-1]} is not a check character (0-9 or X)")
+    return value[:6], len(value), value[-1]
+
+
 KEY_HEX_DIGITS = 24
 _KEY_PREFIX = b"cohortflow-person:"
 

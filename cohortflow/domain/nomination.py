@@ -155,21 +155,34 @@ class NominationCheck:
         self._counts[seat.key] = self._counts.get(seat.key, 0) + 1
         if self._counts[seat.key] > seat.quota:
             return [f"{where}, prefecture_code: {seat.label} is over its quota {seat.quota}"]
-        return CandidateNominated(
-            participant_id=r.participant_id,
-            person_key=key,
-            name=r.name.strip(),
-            national_id=nid,
-            gender="M" if r.gender == "M" else "F",
-            prefecture_code=r.prefecture_code,
-            school=r.school.strip(),
-            role=r.role.strip(),
-            email=r.email,
-            phone=r.phone,
-            locale="en" if r.locale == "en" else "zh",
-            track=seat.track,
-            school_level=r.school_level or None,
-        )
+        return _nominated(s, seat)
+
+    @staticmethod
+    def nomination(s: ScreenedNominee) -> CandidateNominated | None:
+        """The nomination the row records if it is accepted; None for a row with problems of its own.
+
+        Whether it is accepted depends on what came before it (:meth:`decide`); what it records does not.
+        """
+        return None if s.problems or s.seat is None else _nominated(s, s.seat)
+
+
+def _nominated(s: ScreenedNominee, seat: Seat) -> CandidateNominated:
+    r = s.row
+    return CandidateNominated(
+        participant_id=r.participant_id,
+        person_key=s.person_key,
+        name=r.name.strip(),
+        national_id=s.national_id,
+        gender="M" if r.gender == "M" else "F",
+        prefecture_code=r.prefecture_code,
+        school=r.school.strip(),
+        role=r.role.strip(),
+        email=r.email,
+        phone=r.phone,
+        locale="en" if r.locale == "en" else "zh",
+        track=seat.track,
+        school_level=r.school_level or None,
+    )
 
 
 def nominate(

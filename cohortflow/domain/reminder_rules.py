@@ -25,6 +25,7 @@ from cohortflow.domain.codes import listed_twice
 from cohortflow.domain.messages import Locale, MessageTemplate, Recipients, placeholder_problems
 from cohortflow.domain.phases import PhaseKind
 from cohortflow.domain.quiet_hours import QuietHours
+from cohortflow.domain.vocabulary import DEFAULT_TIME_ZONE
 
 Audience = Literal[
     "under_required_hours",
@@ -93,7 +94,7 @@ class Coordinator(_Frozen):
 class ReminderSettings(_Frozen):
     """What every template's reminders share, whatever their rules are timed against."""
 
-    time_zone: str = "Asia/Shanghai"
+    time_zone: str = DEFAULT_TIME_ZONE
     """The recipients' time zone unless a coordinator has their own."""
     quiet_hours: QuietHours | None = Field(default_factory=QuietHours)
     templates: tuple[MessageTemplate, ...] = ()

@@ -23,3 +23,6 @@ BlockImportKind = Literal[
 """What only block templates import (placement, residential study, evaluation)."""
 ImportKind = Literal[PhaseImportKind, BlockImportKind]
 CorrectableField = Literal["name", "school", "role", "hours", "days_present"]
+
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+"""The programmes' time zone unless a template's reminders name another: deadlines and reminders are set in it."""

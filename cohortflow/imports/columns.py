@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 from cohortflow.domain.events import ImportKind
@@ -124,12 +125,10 @@ def is_known_name(text: str) -> bool:
     return any(header_key(text) in column_by_key(kind) for kind in COLUMNS)
 
 
-def required(kind: TableKind, column: str) -> bool:
-    return any(c.name == column and c.required for c in COLUMNS[kind])
-
-
-def max_length(kind: TableKind, column: str) -> int:
-    return next(c.max_length for c in COLUMNS[kind] if c.name == column)
+@cache
+def column_of(kind: TableKind, name: str) -> Column:
+    """The column of ``kind`` named ``name`` (its canonical name); asked for every cell, so looked up once."""
+    return next(c for c in COLUMNS[kind] if c.name == name)
 
 
 def accepted_names(kind: TableKind) -> str:

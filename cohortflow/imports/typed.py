@@ -17,7 +17,7 @@ from cohortflow.domain.blocks.placement import SchoolLevel
 from cohortflow.domain.nomination import NomineeRow
 from cohortflow.domain.records import AttendanceRow, DeliverableRow, ReturnReportRow, StudyRow, SurveyRow
 from cohortflow.domain.rotation_plan import RosterRow
-from cohortflow.imports.columns import TableKind, max_length, required
+from cohortflow.imports.columns import TableKind, column_of
 from cohortflow.imports.reading import SourceRow, Table
 
 TypedRow = (
@@ -57,9 +57,10 @@ class _Cells:
 
     def text(self, column: str) -> str:
         value = self.values[column]
-        if not value and required(self.kind, column):
+        spec = column_of(self.kind, column)
+        if not value and spec.required:
             self._problem(column, "is empty")
-        limit = max_length(self.kind, column)
+        limit = spec.max_length
         if len(value) > limit:
             self._problem(column, f"is {len(value):,} characters long; at most {limit:,} are accepted")
             return value[:limit]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -162,21 +163,52 @@ async def checkpoint(source: Source) -> int:
         return int(row[0]) if row else 0
 
 
-async def list_cohorts(source: Source, prefecture: str | None = None) -> list[CohortRow]:
-    """Every cohort (or those whose programme includes ``prefecture``), oldest first, with counts."""
+@dataclass(frozen=True)
+class CohortFilter:
+    """Which cohorts a list holds: of one programme, in one phase (or block), still running or completed."""
+
+    programme_id: str | None = None
+    phase: str | None = None
+    completed: bool | None = None
+
+
+async def list_cohorts(
+    source: Source,
+    prefecture: str | None = None,
+    *,
+    only: CohortFilter = CohortFilter(),
+    after: tuple[datetime, str] | None = None,
+    limit: int | None = None,
+) -> list[CohortRow]:
+    """The cohorts (those whose programme includes ``prefecture``, if given, and ``only`` those), oldest first,
+    with counts; at most ``limit`` of them after the (started_at, cohort_id) ``after``."""
     sql = """
     SELECT c.cohort_id, c.programme_id, c.programme_version, c.programme_name, c.started_at, c.phase, c.phase_state,
            c.deadline, c.completed, coalesce(sum(f.nominated), 0), coalesce(sum(f.selected), 0),
            coalesce(sum(f.completed), 0), coalesce(sum(f.withdrawn), 0)
     FROM rm_cohorts c
     LEFT JOIN rm_funnel f ON f.cohort_id = c.cohort_id AND (%(pref)s::text IS NULL OR f.prefecture_code = %(pref)s)
-    WHERE %(pref)s::text IS NULL
-       OR EXISTS (SELECT 1 FROM rm_funnel g WHERE g.cohort_id = c.cohort_id AND g.prefecture_code = %(pref)s)
+    WHERE (%(pref)s::text IS NULL
+           OR EXISTS (SELECT 1 FROM rm_funnel g WHERE g.cohort_id = c.cohort_id AND g.prefecture_code = %(pref)s))
+      AND (%(programme)s::text IS NULL OR c.programme_id = %(programme)s)
+      AND (%(phase)s::text IS NULL OR c.phase = %(phase)s)
+      AND (%(completed)s::boolean IS NULL OR c.completed = %(completed)s)
+      AND (%(after_at)s::timestamptz IS NULL OR (c.started_at, c.cohort_id) > (%(after_at)s, %(after_id)s))
     GROUP BY c.cohort_id
     ORDER BY c.started_at, c.cohort_id
+    LIMIT %(limit)s
     """
+    params = {
+        "pref": prefecture,
+        "programme": only.programme_id,
+        "phase": only.phase,
+        "completed": only.completed,
+        "after_at": after[0] if after else None,
+        "after_id": after[1] if after else None,
+        "limit": limit,
+    }
     async with connection(source) as conn:
-        rows = await (await conn.execute(sql, {"pref": prefecture})).fetchall()
+        rows = await (await conn.execute(sql, params)).fetchall()
     return [CohortRow.model_validate(dict(zip(CohortRow.model_fields, row, strict=True))) for row in rows]
 
 
@@ -227,6 +259,63 @@ async def participant(
         )
         row = await cur.fetchone()
     return participant_row(row) if row else None
+
+
+@dataclass(frozen=True)
+class ParticipantSearch:
+    """What a participant search matches, all given parts at once: part of the name, part of the school's name,
+    and an ID number whole (``national_id``) or as masked, by its division code, length and check character."""
+
+    name: str | None = None
+    school: str | None = None
+    national_id: str | None = None
+    masked_id: tuple[str, int, str] | None = None
+    """(division code, length, check character)."""
+
+
+async def search_participants(
+    source: Source,
+    cohort_id: str,
+    search: ParticipantSearch,
+    prefecture: str | None = None,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[ParticipantRow]:
+    """The cohort's participants matching ``search`` (of ``prefecture`` only, if given), by participant id, at most
+    ``limit`` after the participant ``after``. Read in key order from the cohort's participants, so a page ends as
+    soon as it is full."""
+    head, length, check = search.masked_id or (None, None, None)
+    sql = (
+        _PARTICIPANT_SELECT
+        + """
+    WHERE p.cohort_id = %(cohort)s AND (%(pref)s::text IS NULL OR p.prefecture_code = %(pref)s)
+      AND (%(name)s::text IS NULL OR strpos(lower(p.name), lower(%(name)s)) > 0)
+      AND (%(school)s::text IS NULL OR strpos(lower(p.school), lower(%(school)s)) > 0)
+      AND (%(id)s::text IS NULL OR p.national_id = %(id)s)
+      AND (%(head)s::text IS NULL
+           OR (left(p.national_id, 6) = %(head)s AND length(p.national_id) = %(length)s
+               AND upper(right(p.national_id, 1)) = %(check)s))
+      AND (%(after)s::text IS NULL OR p.participant_id > %(after)s)
+    ORDER BY p.participant_id
+    LIMIT %(limit)s
+    """
+    )
+    params = {
+        "cohort": cohort_id,
+        "pref": prefecture,
+        "name": search.name,
+        "school": search.school,
+        "id": search.national_id,
+        "head": head,
+        "length": length,
+        "check": check,
+        "after": after,
+        "limit": limit,
+    }
+    async with connection(source) as conn:
+        rows = await (await conn.execute(sql, params)).fetchall()
+    return [participant_row(row) for row in rows]
 
 
 async def iter_people(

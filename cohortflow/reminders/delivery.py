@@ -102,6 +102,8 @@ class GivenUp:
     reason: str
     at: datetime
     """When it was given up (the ReminderGaveUp event's time, or when it was queued if it never had an address)."""
+    queued_at: datetime
+    """When the reminder rule queued it (the list's order, with the cohort and the reminder)."""
 
 
 def backoff(attempt: int, base: timedelta, cap: timedelta, rng: random.Random) -> timedelta:
@@ -227,8 +229,15 @@ class Delivery:
             )
             return cur.rowcount == 1
 
-    async def given_up(self, cohort_id: str | None = None) -> list[GivenUp]:
-        """Messages given up (for administrators), oldest first, optionally of one cohort."""
+    async def given_up(
+        self,
+        cohort_id: str | None = None,
+        *,
+        after: tuple[str, datetime, str] | None = None,
+        limit: int | None = None,
+    ) -> list[GivenUp]:
+        """Messages given up (for administrators), by cohort, oldest first, optionally of one cohort; at most
+        ``limit`` of them after the (cohort, queued_at, reminder) ``after``."""
         async with self.store.pool.connection() as conn:
             cur = await conn.execute(
                 """
@@ -237,12 +246,22 @@ class Delivery:
                        coalesce(
                            (SELECT e.recorded_at FROM events e
                             WHERE e.idempotency_key = 'reminder/' || o.reminder || '/gave-up#0'),
-                           o.queued_at)
+                           o.queued_at),
+                       o.queued_at
                 FROM reminder_outbox o
                 WHERE o.status = 'gave_up' AND (%(cohort)s::text IS NULL OR o.cohort_id = %(cohort)s)
+                  AND (%(after_cohort)s::text IS NULL
+                       OR (o.cohort_id, o.queued_at, o.reminder) > (%(after_cohort)s, %(after_at)s, %(after_id)s))
                 ORDER BY o.cohort_id, o.queued_at, o.reminder
+                LIMIT %(limit)s
                 """,
-                {"cohort": cohort_id},
+                {
+                    "cohort": cohort_id,
+                    "after_cohort": after[0] if after else None,
+                    "after_at": after[1] if after else None,
+                    "after_id": after[2] if after else None,
+                    "limit": limit,
+                },
             )
             return [GivenUp(*row) for row in await cur.fetchall()]
 

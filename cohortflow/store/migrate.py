@@ -1,4 +1,4 @@
-"""Apply the Alembic migrations to a database."""
+"""Apply the Alembic migrations to a database, and name the revision the code expects."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -15,6 +18,18 @@ def sqlalchemy_url(url: str) -> str:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     config = Config()
-    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", sqlalchemy_url(database_url).replace("%", "%%"))
     command.upgrade(config, revision)
+
+
+def head_revision() -> str:
+    """The revision a store must be at for this code (the migrations' single head)."""
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert head is not None, "the migrations directory holds revisions"
+    return head
+
+
+def known_revisions() -> set[str]:
+    """Every revision this code's migrations know, to tell a store behind the code from one ahead of it."""
+    return {script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}

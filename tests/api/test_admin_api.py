@@ -214,7 +214,8 @@ async def test_a_cohort_is_started_fed_by_imports_and_steered(
     bad_id = people[3].national_id[:-1] + ("0" if people[3].national_id[-1] != "0" else "1")
     dirty = [*people[:3], NomineeRow(**{**vars(people[3]), "national_id": bad_id}), *people[4:]]
     refused = await upload(api, "c1", "nominees", nominee_csv(dirty, "gb18030"))
-    assert refused["http_status"] == 422 and refused["status"] == "refused"
+    assert refused["http_status"] == 422 and refused["status"] == 422 and refused["outcome"] == "refused"
+    assert refused["detail"] == f"the file was refused ({len(people):,} rows, 1 rejected); nothing was applied"
     assert refused["problems"] == [
         f"row 5, national_id: check digit is {bad_id[-1]}, expected {people[3].national_id[-1]}"
     ]

@@ -62,7 +62,7 @@ async def test_text_with_nul_or_beyond_its_length_is_refused_naming_the_field(
     before = (await store.head()).position
     answer = await api.http.post("/api/v1/cohorts/any/withdrawals", json=body, headers=api.as_("admin"))
     assert answer.status_code == 422, answer.text
-    assert [e["loc"][-1] for e in answer.json()["detail"]] == [field]
+    assert [e["loc"][-1] for e in answer.json()["problems"]] == [field]
     assert (await store.head()).position == before
 
 

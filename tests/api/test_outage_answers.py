@@ -37,6 +37,7 @@ async def test_temporal_down_is_answered_503_with_retry_after(
                 down = await http.request(method, path, headers=headers)
                 assert down.status_code == 503, (path, down.text)
                 assert down.headers["Retry-After"] == "5"
+                assert down.headers["content-type"] == "application/problem+json"
                 assert "the workflow service did not answer" in down.json()["detail"]
 
 
@@ -57,6 +58,7 @@ async def test_database_down_is_answered_503_with_retry_after(
                     down = await http.get(path, headers=headers)
                     assert down.status_code == 503, (path, down.text)
                     assert down.headers["Retry-After"] == "5"
+                    assert down.json()["status"] == 503 and down.json()["instance"] == path
             finally:
                 unreachable.end()
             await store.pool.check()  # the test's own connections were ended with the others

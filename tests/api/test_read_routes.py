@@ -127,6 +127,10 @@ async def test_person_keys_are_shown_only_to_roles_that_see_whole_id_numbers(ser
         assert nominated["data"]["national_id"] == (person.national_id if sees else mask(person.national_id))
 
 
+def unauthorized(path: str, detail: str) -> dict[str, object]:
+    return {"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": detail, "instance": path}
+
+
 async def test_a_revoked_token_is_refused_from_the_next_read_on(served: Served) -> None:
     funnel, timeline = "/api/v1/cohorts/r/funnel", "/api/v1/cohorts/r/participants/P000001/timeline"
     for path in (funnel, timeline):
@@ -134,10 +138,10 @@ async def test_a_revoked_token_is_refused_from_the_next_read_on(served: Served) 
     await revoke_token(served.store.pool, served.token_ids["auditor"], revoked_by="tests")
     for path in (funnel, timeline, "/api/v1/cohorts"):
         refused = await served.http.get(path, headers=served.as_("auditor"))
-        assert refused.status_code == 401 and refused.json() == {"detail": "unknown or revoked token"}
+        assert refused.status_code == 401 and refused.json() == unauthorized(path, "unknown or revoked token")
         assert refused.headers["WWW-Authenticate"] == "Bearer"
     missing = await served.http.get(funnel)
-    assert missing.status_code == 401 and missing.json() == {"detail": "missing bearer token"}
+    assert missing.status_code == 401 and missing.json() == unauthorized(funnel, "missing bearer token")
 
 
 async def test_each_read_borrows_one_connection_and_returns_it_as_it_was(

@@ -188,6 +188,9 @@ async def test_programme_submit_list_show_diff_and_validate(served: Served, tmp_
     ]
     versions = json.loads((await served.run("programme", "versions", PROGRAMME_ID, "--json")).stdout)
     assert [v["version"] for v in versions] == [1, 2]
+    with cli_client.ApiClient(served.url, served.tokens["admin"]) as api:  # pages of one, followed by Link rel=next
+        paged = await asyncio.to_thread(api.get_all, f"/api/v1/programmes/{PROGRAMME_ID}/versions", limit=1)
+    assert [v["version"] for v in paged] == [1, 2]
 
     shown = await served.run("programme", "show", PROGRAMME_ID, "2")
     assert shown.exit_code == 0, shown.output
@@ -272,7 +275,7 @@ async def test_cohort_start_status_imports_and_refusals(served: Served, tmp_path
     table = await served.run("cohort", "status", "cli-c1")
     assert table.exit_code == 0, table.output
     assert re.search(r"phase\s+│\s+nomination", table.stdout), table.stdout
-    assert "counters.candidates" in table.stdout
+    assert re.search(r"│ counters\s+│\s+│\n│   candidates\s+│ 0 ", table.stdout), table.stdout
 
     # One wrong ID number: the whole file is refused and the row is named.
     people, bad_row = _with_bad_id(4)
@@ -392,6 +395,29 @@ async def test_read_model_commands(served: Served, tmp_path: Path) -> None:
     assert exported.exit_code == 0, exported.output
     assert target.read_bytes().startswith("\ufeff".encode())
     assert f"to {target}" in exported.stdout
+
+
+async def test_status_and_credits_read_as_sections_with_years_and_local_times(served: Served, tmp_path: Path) -> None:
+    await _submit_programme(served, tmp_path)
+    await _start_cohort(served, "cli-c5")
+    imported = await served.run("import", "nominees", "cli-c5", _nominee_file(tmp_path / "n.csv", PEOPLE))
+    assert imported.exit_code == 0, imported.output
+    await served.app.state.projector.catch_up(wait=True)
+
+    status = await served.run("cohort", "status", "cli-c5")
+    assert status.exit_code == 0, status.output
+    assert "execution." not in status.stdout and "counters." not in status.stdout  # sections, not dotted keys
+    assert re.search(r"│ execution\s+│\s+│", status.stdout), status.stdout
+    assert re.search(r"│   state\s+│ running", status.stdout), status.stdout
+    assert re.search(r"│ programme version\s+│ 1 ", status.stdout), status.stdout
+    assert re.search(r"│ deadline\s+│ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+08:00", status.stdout), status.stdout
+
+    credits = await served.run("cohort", "credits", "cli-c5", PEOPLE[0].participant_id)
+    assert credits.exit_code == 0, credits.output
+    assert "current_cycle" not in credits.stdout and "cycle.first" not in credits.stdout
+    assert re.search(r"│ current cycle\s+│", credits.stdout), credits.stdout
+    assert re.search(r"│     first year\s+│ 20\d\d\s", credits.stdout), credits.stdout  # a year, not 2,026
+    assert re.search(r"│   requirement hours\s+│ 360\s", credits.stdout), credits.stdout
 
 
 async def test_a_reminder_rules_message_is_previewed(served: Served, tmp_path: Path) -> None:

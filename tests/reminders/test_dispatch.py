@@ -181,6 +181,9 @@ async def test_transient_failures_back_off_and_give_up_after_max_attempts(
     )
     assert all(g.reason == rows[g.reminder]["last_error"] for g in listed)
     assert await Delivery(store).given_up("another-cohort") == []
+    [first] = await Delivery(store).given_up("rm1", limit=1)
+    rest = await Delivery(store).given_up("rm1", after=(first.cohort_id, first.queued_at, first.reminder))
+    assert [first, *rest] == listed  # a page after the last one's key: the list again, in order
 
 
 async def test_smtp_refusals_permanent_and_transient(

@@ -1,0 +1,62 @@
+"""A credit entry from any source, and what makes one impossible.
+
+Every entry says where its hours came from (a cohort's block, a school's own training, recognised external
+study), the day they were earned, which decides the cycle they count in, and the day they were recorded, which
+decides what an earlier statement could have known. Entries are never edited: a correction is a reversing entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from cohortflow.domain.blocks.common import CreditLevel
+from cohortflow.domain.credit_bank.people import Person
+
+Source = Literal["cohort", "school", "district", "recognised"]
+TrainingKind = Literal["qualification", "improvement", "advanced", "thematic", "school_based", "external"]
+MAX_HOURS_A_DAY = 24.0
+"""Hours one entry may hold for each day it spans: more could not have been spent training."""
+
+
+@dataclass(frozen=True)
+class Credit:
+    entry_id: str
+    person_key: str
+    hours: float
+    level: CreditLevel
+    kind: TrainingKind
+    source: Source
+    earned_on: date
+    """The last day of the training: its hours count in the cycle of this day."""
+    recorded_on: date
+    days: int = 1
+    """Calendar days the training spanned; with ``off_the_job`` the days a days-per-period rule counts."""
+    off_the_job: bool = False
+    """Full-time training away from the post (脱产)."""
+    reverses: str | None = None
+    """The entry this one cancels; its hours are the negative of that entry's."""
+    reason: str = ""
+
+
+def credit_problems(credit: Credit, person: Person, today: date) -> list[str]:
+    """Why ``credit`` cannot be recorded for ``person`` on ``today``; empty if it can."""
+    where = f"entry {credit.entry_id}"
+    problems: list[str] = []
+    if credit.reverses is None and credit.hours <= 0:
+        problems.append(f"{where}, hours: {credit.hours:g} is not a positive number of hours")
+    if credit.days < 1:
+        problems.append(f"{where}, days: {credit.days} is not a number of days (at least 1)")
+    elif abs(credit.hours) > MAX_HOURS_A_DAY * credit.days:
+        problems.append(
+            f"{where}, hours: {credit.hours:g} hours in {credit.days} day(s) is more than"
+            f" {MAX_HOURS_A_DAY:g} hours a day"
+        )
+    if credit.earned_on > today:
+        problems.append(f"{where}, earned_on: {credit.earned_on} is in the future")
+    if person.born_on is not None and credit.earned_on < person.born_on:
+        problems.append(f"{where}, earned_on: {credit.earned_on} is before the person was born")
+    if credit.recorded_on < credit.earned_on:
+        problems.append(f"{where}, recorded_on: {credit.recorded_on} is before the hours were earned")
+    return problems
