@@ -130,7 +130,7 @@ def test_an_api_without_the_uploads_claim_is_reported(tmp_path: Path) -> None:
     ]
 
 
-def test_the_api_is_probed_and_its_readiness_reads_the_store() -> None:
+def test_the_api_is_probed_alive_and_ready_by_its_health_routes() -> None:
     (api,) = (
         doc
         for _, doc in kubernetes_documents()
@@ -139,4 +139,5 @@ def test_the_api_is_probed_and_its_readiness_reads_the_store() -> None:
     container = pod(api)["containers"][0]
 
     assert {"startupProbe", "livenessProbe", "readinessProbe"} <= set(container)
-    assert container["readinessProbe"]["httpGet"]["path"] == "/api/v1/health"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/api/v1/health/live"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/api/v1/health/ready"
