@@ -47,6 +47,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 import psycopg
@@ -59,6 +60,7 @@ from bench.machine import describe
 from bench.progress import say
 from bench.reads import LoadRun, build_store, cpu_seconds, cpu_used, postgres_processes, run_load
 from cohortflow.audit.verify import verify_store
+from cohortflow.demo.sample import sample_programme
 from cohortflow.runtime.leftovers import read_pid_file, temporal_pid_file
 from cohortflow.runtime.temporal import free_port
 from cohortflow.services.cohorts import start_cohort
@@ -242,12 +244,12 @@ def _worker_name(identity: str, workers: list[subprocess.Popen[bytes]]) -> str:
 
 
 async def run_cycle(
-    label: str, people: int, workers: int, postgres: PostgresKind, seed: int, day: float
+    label: str, people: int, workers: int, postgres: PostgresKind, seed: int, day: float, reminders: bool
 ) -> CycleFigures:
     workdir = Path(tempfile.mkdtemp(prefix=f"cohortflow-scale-{label}-"))
     stack = ScaleStack(workdir, f"scale-{label}-{uuid.uuid4().hex[:6]}", postgres, workers)
     selected = max(14, round(people * faults.SELECTED_SHARE))
-    programme = faults.fault_programme(people, selected)
+    programme = faults.fault_programme(people, selected) if reminders else sample_programme(people, selected)
     cohort_id = f"scale-{label}"
     say(f"{label}: {people:,} people on {workers} worker(s), PostgreSQL {postgres}; servers in {workdir}")
     kept = False
@@ -259,7 +261,8 @@ async def run_cycle(
             processes = _cycle_processes(stack)
             cpu_before = {name: cpu_seconds(p) for name, p in processes.items()}
             db_before = database_sample(stack.database_url)
-            driver = faults.Driver(client, store, stack, cohort_id, programme, seed)
+            waits = faults.WAIT_FOR_REMINDERS if reminders else {}
+            driver = faults.Driver(client, store, stack, cohort_id, programme, seed, waits)
             inp = CohortCycleInput(cohort_id=cohort_id, programme=programme, day_seconds=day, actor="scale")
             started = time.monotonic()
             await start_cohort(client, inp, stack.task_queue)
@@ -437,11 +440,15 @@ def api_processes(count: int, url: str, temporal: str, port: int, log: Path) -> 
                 p.wait()
 
 
+def other_database(url: str, name: str) -> str:
+    """The URL of another database on the same server (the embedded server's URL carries its socket as a query)."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
 async def measure_reads(stack: ScaleStack, total: int, clients: int, seconds: float) -> ReadsFigures:
-    base_url = stack.database_url.rsplit("/", 1)[0]
-    with psycopg.connect(libpq_url(f"{base_url}/postgres"), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(other_database(stack.database_url, "postgres")), autocommit=True) as conn:
         conn.execute('CREATE DATABASE "reads"')
-    url = f"{base_url}/reads"
+    url = other_database(stack.database_url, "reads")
     await asyncio.to_thread(upgrade, url)
     store, secret = await build_store(url, total)
     targets = stack.workdir / "targets.json"
@@ -532,6 +539,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=WORKERS, help="worker processes")
     parser.add_argument("--reference", action="store_true", help="run the cycle on one worker first and compare")
     parser.add_argument("--seed", type=int, default=2023)
+    parser.add_argument(
+        "--reminders", action="store_true", help="the fault run's reminder rules too (queued, not sent: no mail server)"
+    )
     parser.add_argument("--day-seconds", type=float, default=faults.DAY_SECONDS)
     parser.add_argument("--events", type=int, default=EVENTS, help="events in the store the reads are made on")
     parser.add_argument("--clients", type=int, default=CLIENTS)
@@ -563,8 +573,12 @@ async def scale_out(args: argparse.Namespace) -> int:
         if not args.skip_cycle:
             reference = None
             if args.reference:
-                reference = await run_cycle("one-worker", args.people, 1, args.postgres, args.seed, args.day_seconds)
-            run = await run_cycle("two-workers", args.people, args.workers, args.postgres, args.seed, args.day_seconds)
+                reference = await run_cycle(
+                    "one-worker", args.people, 1, args.postgres, args.seed, args.day_seconds, args.reminders
+                )
+            run = await run_cycle(
+                "two-workers", args.people, args.workers, args.postgres, args.seed, args.day_seconds, args.reminders
+            )
             found += cycle_checks(run, reference)
             report["cycle"] = cycle_report(run)
             if reference is not None:
