@@ -1,7 +1,7 @@
 """`make bench-scale`: scale-out shown on one machine, and the per-participant figures a capacity plan needs.
 
     .venv/bin/python -m bench.scale_out [--people 50000] [--postgres debian|embedded] [--workers 2]
-        [--reference] [--events 1000000] [--clients 100] [--skip-cycle] [--skip-reads] [--report FILE]
+        [--reference] [--reminders] [--events 1000000] [--clients 100] [--skip-cycle] [--skip-reads] [--report FILE]
 
 Everything is a process of its own, as a deployment runs it: a PostgreSQL
 server that is not the embedded wheel's (Debian's ``postgresql``, started here
@@ -19,7 +19,8 @@ the billable actions; the store gives its events, bytes and database time
 recorded twice (an event named as the fault run names it is unique in an
 undisturbed run); the chain verifies; activities ran on every worker. With
 ``--reference`` the same cohort also runs on one worker first, and its events
-must be the two-worker run's, type by type and name by name.
+must be the two-worker run's, type by type and name by name. The fault run's reminder rules are
+left out unless ``--reminders`` is given (nothing sends them here).
 
 **The reads.** A second database on the same server is filled with
 ``--events`` events (:func:`bench.reads.build_store`) and read by 100
@@ -42,6 +43,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -415,7 +417,7 @@ def _listening(process: subprocess.Popen[bytes], port: int) -> bool:
 
 
 @contextmanager
-def api_processes(count: int, url: str, temporal: str, port: int, log: Path) -> Any:
+def api_processes(count: int, url: str, temporal: str, port: int, log: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     """``count`` API processes sharing ``port``, each listening before this yields."""
     cmd = [sys.executable, "-m", "bench.shared_port_api", "--database-url", url, "--temporal-address", temporal]
     cmd += ["--port", str(port)]
