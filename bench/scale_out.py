@@ -57,7 +57,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bench import faults
-from bench.debian_postgres import PackagedPostgres, PostgresMissing
+from bench.debian_postgres import PackagedPostgres, PostgresMissing, find_bindir
 from bench.machine import describe
 from bench.progress import say
 from bench.reads import LoadRun, build_store, cpu_seconds, cpu_used, postgres_processes, run_load
@@ -555,6 +555,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 2 and not args.skip_cycle:
         parser.error("--workers must be 2 or more: the cycle is to spread over several workers")
     try:
+        if args.postgres == "debian":
+            find_bindir()  # before any server starts: a missing package is said first, and how to install it
         return asyncio.run(scale_out(args))
     except PostgresMissing as exc:
         print(exc, file=sys.stderr)
