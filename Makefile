@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo up test lint typecheck bench faults histories clean
+.PHONY: install demo up test lint typecheck bench bench-scale faults histories clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.reminders
 	$(BIN)/python -m bench.cli_startup
 	$(BIN)/python -m bench.block_programmes
+	$(MAKE) bench-scale
+
+# A 50,000-candidate cycle on two worker processes against Debian's PostgreSQL (apt-get install postgresql),
+# then reads of 1,000,000 events through one and two API processes (docs/benchmarks-scale.md, docs/capacity.md);
+# SCALE_ARGS="--postgres embedded" on a machine without it.
+bench-scale: $(STAMP)
+	mkdir -p bench/results
+	$(BIN)/python -m bench.scale_out --report bench/results/scale.json $(SCALE_ARGS)
 
 # Kill the worker, PostgreSQL and Temporal at random moments of a 5,000-person cycle, hold PostgreSQL down for
 # 8 minutes, then check nothing was lost or doubled (docs/reliability.md); FAULTS_ARGS="--seed N --people 500".

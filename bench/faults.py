@@ -473,9 +473,18 @@ class Driver:
     """Feeds the cohort as an administrator would: hold a phase open, import its files, close it early."""
 
     def __init__(
-        self, client: Client, store: EventStore, stack: Stack, cohort_id: str, programme: Programme, seed: int
+        self,
+        client: Client,
+        store: EventStore,
+        stack: Stack,
+        cohort_id: str,
+        programme: Programme,
+        seed: int,
+        wait_for_reminders: dict[PhaseKind, tuple[str, ...]] = WAIT_FOR_REMINDERS,
     ):
         self.client = client
+        self.wait_for_reminders = wait_for_reminders
+        """Reminder occurrences queued before a phase's files are imported: none for a programme without rules."""
         self.store = store
         self.stack = stack
         self.cohort_id = cohort_id
@@ -552,7 +561,7 @@ class Driver:
             await asyncio.sleep(0.2)
 
     async def files(self, phase: PhaseKind) -> list[File]:
-        for occurrence in WAIT_FOR_REMINDERS.get(phase, ()):
+        for occurrence in self.wait_for_reminders.get(phase, ()):
             await self.recorded(f"reminders/{occurrence}", f"the reminders {occurrence}")
         if phase == "field_study":
             await self.recorded(PLACEMENTS_STEP, "the placements")

@@ -75,3 +75,18 @@ def test_the_fault_run_kills_and_checks_at_a_small_size(tmp_path: Path) -> None:
     run("bench.faults", *args, "--report", str(out))
     report = json.loads(out.read_text(encoding="utf-8"))
     assert len(report["faults"]) == 3 and all(check["ok"] for check in report["checks"])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # a cycle, the smallest store the reads fill (one 50,000-event cohort), two load runs
+def test_the_scale_out_benchmark_spreads_a_cycle_over_two_workers(tmp_path: Path) -> None:
+    out = tmp_path / "scale.json"
+    args = ["--people", "300", "--postgres", "embedded", "--day-seconds", "0.05"]
+    args += ["--events", "20000", "--clients", "10", "--seconds", "3"]
+    run("bench.scale_out", *args, "--report", str(out))
+    report = json.loads(out.read_text(encoding="utf-8"))
+    per_worker = report["cycle"]["activities_per_worker"]
+    assert len(per_worker) == 2 and all(n > 0 for n in per_worker.values())
+    assert report["cycle"]["counters"]["candidates"] == 300 and all(check["ok"] for check in report["checks"])
+    assert [r["api_processes"] for r in report["reads"]["runs"]] == [1, 2]
+    assert all(r["all"]["count"] > 0 and r["all"]["errors"] == 0 for r in report["reads"]["runs"])
