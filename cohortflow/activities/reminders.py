@@ -15,6 +15,7 @@ from temporalio.client import ScheduleHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
+from cohortflow.activities.heartbeats import heartbeating
 from cohortflow.domain.block_reminders import still_to_hand_in
 from cohortflow.domain.blocks.reminders import BlockReminderRule
 from cohortflow.domain.cycle import CommandRefused
@@ -72,11 +73,12 @@ class ReminderActivities(CohortActivities):
         programme = await self.programme(ref)
         rule = _rule(programme, due.rule)
         await Projector(self.store, on_batch=lambda applied, _: activity.heartbeat(applied)).catch_up(wait=True)
-        recipients = await self._recipients(programme, rule, req)
-        if recipients is None:
-            return QueuedReminders(recipients=0, queued=0, unreachable=0, cohort_completed=True)
-        stream = ref.stream_id if rule.recipients == "participants" else digests_stream(ref.cohort_id)
-        return await self._queue(ref, programme, rule, due, stream, recipients)
+        async with heartbeating():
+            recipients = await self._recipients(programme, rule, req)
+            if recipients is None:
+                return QueuedReminders(recipients=0, queued=0, unreachable=0, cohort_completed=True)
+            stream = ref.stream_id if rule.recipients == "participants" else digests_stream(ref.cohort_id)
+            return await self._queue(ref, programme, rule, due, stream, recipients)
 
     @activity.defn
     @refusals_are_final
@@ -90,10 +92,11 @@ class ReminderActivities(CohortActivities):
             raise CommandRefused(exc.args[0]) from None
         pending = still_to_hand_in(template, await self.facts(ref), rule)
         await Projector(self.store, on_batch=lambda applied, _: activity.heartbeat(applied)).catch_up(wait=True)
-        async with self.store.pool.connection() as conn:
-            people = await participants_by_id(conn, ref.cohort_id, pending)
-        recipients = [block_participant_recipient(template, rule, due, ref.cohort_id, p) for p in people]
-        return await self._queue(ref, template, rule, due, ref.stream_id, recipients)
+        async with heartbeating():
+            async with self.store.pool.connection() as conn:
+                people = await participants_by_id(conn, ref.cohort_id, pending)
+            recipients = [block_participant_recipient(template, rule, due, ref.cohort_id, p) for p in people]
+            return await self._queue(ref, template, rule, due, ref.stream_id, recipients)
 
     async def _queue(
         self,
