@@ -7,7 +7,6 @@ from datetime import date
 from typing import Literal
 
 Post = Literal["principal", "party_secretary", "vice_principal", "teacher"]
-POSTS: tuple[Post, ...] = ("principal", "party_secretary", "vice_principal", "teacher")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from cohortflow.domain.blocks.common import CODE, CreditLevel, Frozen
+from cohortflow.domain.blocks.common import CODE, Frozen
 from cohortflow.domain.codes import listed_twice
 from cohortflow.domain.credit_bank.credits import TrainingKind
 from cohortflow.domain.credit_bank.people import Person, Post
@@ -81,10 +81,6 @@ class LevelTargets(Frozen):
     city: float = Field(ge=0, le=1)
     district: float = Field(ge=0, le=1)
     school: float = Field(ge=0, le=1)
-
-    def of(self, level: CreditLevel) -> float:
-        share: float = getattr(self, level)
-        return share
 
 
 class CreditRate(Frozen):

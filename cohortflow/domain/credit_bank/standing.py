@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Literal, get_args
 
 from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.credit_bank.credits import Credit
@@ -83,7 +83,7 @@ def standing(
 def level_shares(entries: Sequence[Credit]) -> dict[CreditLevel, float]:
     """Each level's share of the hours of ``entries`` (0 for every level when there are none)."""
     total = sum(c.hours for c in entries)
-    levels: tuple[CreditLevel, ...] = ("province", "city", "district", "school")
+    levels: tuple[CreditLevel, ...] = get_args(CreditLevel)
     return {lv: (sum(c.hours for c in entries if c.level == lv) / total if total > 0 else 0.0) for lv in levels}
 
 
