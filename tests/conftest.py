@@ -1,9 +1,12 @@
 """Test services, started by the tests themselves: real PostgreSQL and real Temporal.
 
 One embedded PostgreSQL serves the session; every test gets its own database,
-cloned from a migrated template. Workflow tests share one time-skipping Temporal
-test server (time skipped there is shared, so tests on it never run
-concurrently) and each uses its own task queue.
+cloned from a migrated template. Every workflow test gets its own time-skipping
+Temporal test server (it starts in a tenth of a second): the server keeps every
+workflow it ever ran in memory, and a long skip fires the timers of all of them,
+so a server shared by the whole session slowed down and finally stopped
+answering. A module-scoped fixture that runs one cohort for many tests has its
+own server for the module.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import psycopg
@@ -105,14 +109,30 @@ def dev_server() -> Iterator[TemporalDevServer]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
-async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
+@asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=installed_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
     )
-    yield env
-    await env.shutdown()
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping Temporal test server for this test alone."""
+    async with time_skipping_server() as env:
+        yield env
+
+
+@pytest.fixture(scope="module")
+async def module_time_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping Temporal test server for one module's shared cohort."""
+    async with time_skipping_server() as env:
+        yield env
 
 
 @pytest.fixture

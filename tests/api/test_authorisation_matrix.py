@@ -294,7 +294,7 @@ def _until(check: Any, what: str) -> httpx.Response:
 
 @pytest.fixture(scope="module")
 def matrix(
-    postgres: EmbeddedPostgres, time_skipping: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
+    postgres: EmbeddedPostgres, module_time_skipping: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Matrix]:
     settings = Settings(
         task_queue=f"matrix-{uuid.uuid4().hex[:10]}",
@@ -303,7 +303,7 @@ def matrix(
         sign_in_failures=1_000_000,  # every operation is sent without a token on purpose, from one address
     )
     database_url = fresh_database(postgres)
-    address = time_skipping.client.service_client.config.target_host
+    address = module_time_skipping.client.service_client.config.target_host
     with live_api(settings, database_url, address, prefecture=HOME) as live:
         tokens = {caller.name: live.tokens[caller.role] for caller in CALLERS if caller.role is not None}
         tokens["coordinator-away"] = _issue(database_url, AWAY)

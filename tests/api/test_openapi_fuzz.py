@@ -213,7 +213,7 @@ class Fuzzer:
 
 @pytest.fixture(scope="module")
 def live(
-    postgres: EmbeddedPostgres, time_skipping: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
+    postgres: EmbeddedPostgres, module_time_skipping: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveApi]:
     settings = Settings(
         task_queue=f"fuzz-{uuid.uuid4().hex[:10]}",
@@ -221,7 +221,7 @@ def live(
         max_upload_bytes=1_000_000,
         sign_in_failures=1_000_000,  # generated requests may lack a token or carry a broken one, all from one address
     )
-    address = time_skipping.client.service_client.config.target_host
+    address = module_time_skipping.client.service_client.config.target_host
     with live_api(settings, fresh_database(postgres), address, prefecture=COORDINATED) as api:
         record_programme_and_cohort(api)
         yield api

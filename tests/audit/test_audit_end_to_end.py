@@ -41,11 +41,11 @@ class LiveCycle:
 
 @pytest.fixture(scope="module")
 async def live(
-    time_skipping: WorkflowEnvironment, postgres: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory
+    module_time_skipping: WorkflowEnvironment, postgres: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[LiveCycle]:
     """One real cohort cycle for the whole module (the auditing tests only read it)."""
     uploads = tmp_path_factory.mktemp("uploads")
-    client, task_queue = time_skipping.client, "audit-e2e"
+    client, task_queue = module_time_skipping.client, "audit-e2e"
     url = fresh_database(postgres)
     store = await EventStore.connect(url)
     snapshots = []
@@ -57,13 +57,13 @@ async def live(
         for participant in ("P000001", "P000002"):
             now = datetime.now(UTC)
             snapshots.append((now, await participant_as_of(store, "audited", participant, now)))
-        await time_skipping.sleep(timedelta(days=31))
+        await module_time_skipping.sleep(timedelta(days=31))
         await feed_phase(client, store, uploads, "audited", inp.programme, "online_study", seed=21)
-        await time_skipping.sleep(timedelta(days=94))
+        await module_time_skipping.sleep(timedelta(days=94))
         await wait_for_status(client, handle.id, lambda s: s.counters.selected > 0)
         now = datetime.now(UTC)
         snapshots.append((now, await participant_as_of(store, "audited", "P000001", now)))
-        await feed_until_done(time_skipping, store, uploads, "audited", inp.programme, seed=21)
+        await feed_until_done(module_time_skipping, store, uploads, "audited", inp.programme, seed=21)
         await handle.result()
     yield LiveCycle(url, store, snapshots)
     await store.close()
@@ -200,9 +200,9 @@ async def test_cli_answers_records_each_query_and_refuses_bad_input(live: LiveCy
 
 
 async def test_histories_export_and_replay_against_current_code(
-    live: LiveCycle, time_skipping: WorkflowEnvironment, tmp_path: Path
+    live: LiveCycle, module_time_skipping: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    histories = await cohort_histories(time_skipping.client, "audited", sample_programme(300, 40))
+    histories = await cohort_histories(module_time_skipping.client, "audited", sample_programme(300, 40))
     paths = write_histories(histories, tmp_path / "h", "audited")
     assert len(paths) == 7 + 3  # seven runs of the cycle (one per phase), three sites
     outcomes = await replay_histories(read_histories(tmp_path / "h"))
