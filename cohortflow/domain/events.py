@@ -8,12 +8,14 @@ changes; old shapes are upcast on read (:mod:`cohortflow.domain.decoding`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from cohortflow.domain.blocks.common import CreditLevel
+from cohortflow.domain.credit_bank.credits import BankSource, TrainingKind
+from cohortflow.domain.credit_bank.people import PersonField, Post
 from cohortflow.domain.messages import Locale
 from cohortflow.domain.programme import PhaseKind
 from cohortflow.domain.reminder_rules import ReminderChannel
@@ -377,4 +379,64 @@ class ReminderGaveUp(Event):
     participant_id: str | None
     channel: ReminderChannel
     attempts: int
+    reason: str
+
+
+class PersonRegistered(Event):
+    """A teacher or principal entered in the credit bank's registry (stream ``person-{person_key}``)."""
+
+    TYPE = "PersonRegistered"
+    person_key: str
+    name: str
+    national_id: str
+    post: Post
+    took_post_on: date | None
+    school: str
+    county_code: str
+    prefecture_code: str
+    school_level: str | None
+    subject: str
+
+
+class PersonCorrected(Event):
+    """One fact of a registered person changed, with the reason; the registration stays in the history."""
+
+    TYPE = "PersonCorrected"
+    person_key: str
+    field: PersonField
+    previous: str | None
+    value: str | None
+    reason: str
+
+
+class BankCreditRecorded(Event):
+    """Hours of training outside a cohort (a school's or district's own, recognised external study)."""
+
+    TYPE = "BankCreditRecorded"
+    entry_id: str
+    person_key: str
+    source: BankSource
+    title: str
+    hours: float
+    level: CreditLevel
+    kind: TrainingKind
+    earned_on: date
+    """The last day of the training: its hours count in this day's cycle."""
+    days: int
+    off_the_job: bool
+    recorded_by: str
+    """The unit that recorded it: a school's name or a county's code."""
+
+
+class BankCreditReversed(Event):
+    """An entry cancelled after the fact, with the reason: a bank entry, or a cohort's award (``cohort_id``)."""
+
+    TYPE = "BankCreditReversed"
+    entry_id: str
+    person_key: str
+    reverses: str
+    cohort_id: str | None
+    """The cohort whose award is cancelled; None for a bank entry."""
+    hours: float
+    """The hours taken away, as a positive number."""
     reason: str

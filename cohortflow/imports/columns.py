@@ -34,8 +34,10 @@ class Column:
 
 _PARTICIPANT = Column("participant_id", ("学员编号", "编号", "id"))
 
-TableKind = ImportKind | Literal["roster"]
-"""What a file holds: a cohort's import, or a rotation plan's roster of eligible people."""
+BankKind = Literal["people", "bank_credits"]
+"""The credit bank's files: its registry of people, and credits recorded outside cohorts."""
+TableKind = ImportKind | Literal["roster"] | BankKind
+"""What a file holds: a cohort's import, a rotation plan's roster of eligible people, or a credit bank file."""
 
 _PERSON = (
     Column("name", ("姓名",)),
@@ -100,6 +102,27 @@ COLUMNS: dict[TableKind, tuple[Column, ...]] = {
         Column("round", ("轮次", "考核轮次", "round_code")),
         Column("assessor", ("评委", "考核人", "评价主体")),
         Column("score", ("评分", "得分")),
+    ),
+    "people": (
+        *_PERSON,
+        Column("post", ("职务", "岗位", "职位")),
+        Column("took_post_on", ("任职时间", "任职日期", "上岗时间"), required=False),
+        Column("school", ("学校", "单位", "工作单位"), max_length=200),
+        Column("county_code", ("区县代码", "区县")),
+        Column("prefecture_code", ("市州代码", "行政区划代码", "市州")),
+        Column("school_level", ("学段", "学校类型", "level"), required=False),
+        Column("subject", ("学科", "任教学科"), required=False),
+    ),
+    "bank_credits": (
+        Column("national_id", ("身份证号", "身份证号码", "居民身份证号", "id_number")),
+        Column("name", ("姓名",), required=False),
+        Column("title", ("培训名称", "项目名称", "名称"), max_length=200),
+        Column("hours", ("学时", "培训学时")),
+        Column("level", ("级别", "学分级别", "层级")),
+        Column("kind", ("培训类别", "类别", "类型"), required=False),
+        Column("earned_on", ("结束日期", "培训日期", "日期", "date")),
+        Column("days", ("天数", "培训天数"), required=False),
+        Column("off_the_job", ("脱产", "是否脱产"), required=False),
     ),
     "satisfaction": (
         Column("satisfaction", ("满意度", "score")),

@@ -9,11 +9,16 @@ column, so an administrator can fix every one in a single pass over the file.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from typing import get_args
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date
+from typing import TypeVar, get_args
 
+from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.blocks.intake import ITEM_SEPARATOR, Intake, SubmissionRow
 from cohortflow.domain.blocks.placement import SchoolLevel
+from cohortflow.domain.credit_bank.credits import TrainingKind
+from cohortflow.domain.credit_bank.people import POST_NAMES
+from cohortflow.domain.credit_bank.registry import CreditRow, PersonRow
 from cohortflow.domain.nomination import NomineeRow
 from cohortflow.domain.records import AttendanceRow, DeliverableRow, ReturnReportRow, StudyRow, SurveyRow
 from cohortflow.domain.rotation_plan import RosterRow
@@ -21,7 +26,16 @@ from cohortflow.imports.columns import TableKind, column_of
 from cohortflow.imports.reading import SourceRow, Table
 
 TypedRow = (
-    NomineeRow | StudyRow | DeliverableRow | AttendanceRow | ReturnReportRow | SurveyRow | RosterRow | SubmissionRow
+    NomineeRow
+    | StudyRow
+    | DeliverableRow
+    | AttendanceRow
+    | ReturnReportRow
+    | SurveyRow
+    | RosterRow
+    | SubmissionRow
+    | PersonRow
+    | CreditRow
 )
 
 # Plain decimals only: float() would also take "nan", "inf", "1e3" and "1_000", which no office means as hours.
@@ -44,6 +58,35 @@ _LEVELS = {
     "中职": "vocational",
     "职业学校": "vocational",
 }
+
+
+T = TypeVar("T")
+_CREDIT_LEVELS: dict[str, CreditLevel] = {
+    **{level: level for level in get_args(CreditLevel)},
+    "省级": "province",
+    "省": "province",
+    "市级": "city",
+    "市": "city",
+    "区县级": "district",
+    "县级": "district",
+    "区县": "district",
+    "校级": "school",
+    "校本": "school",
+}
+_TRAINING_KINDS: dict[str, TrainingKind] = {
+    **{kind: kind for kind in get_args(TrainingKind)},
+    "任职资格": "qualification",
+    "资格培训": "qualification",
+    "提高培训": "improvement",
+    "高级研修": "advanced",
+    "专题培训": "thematic",
+    "校本研修": "school_based",
+    "校外学习": "external",
+}
+_YES = {"yes", "y", "true", "1", "是"}
+_NO = {"no", "n", "false", "0", "否", ""}
+# ISO dates, and the slashes and dots of Chinese spreadsheets (2024/9/1, 2024.9.1); a date cell reads as ISO.
+_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]00:00(?::00)?)?")
 
 
 class _Cells:
@@ -118,6 +161,31 @@ class _Cells:
             )
         return level
 
+    def day(self, column: str) -> date | None:
+        value = self.text(column)
+        match = _DATE.fullmatch(value)
+        if match:
+            try:
+                return date(int(match[1]), int(match[2]), int(match[3]))
+            except ValueError:
+                pass
+        if value:
+            self._problem(column, f"{value!r} is not a date; write it like 2024-09-01")
+        return None
+
+    def choice(self, column: str, names: Mapping[str, T], default: T | None = None) -> T | None:
+        value = self.text(column)
+        found = names.get(value.casefold(), default if not value else None)
+        if found is None and value:
+            self._problem(column, f"{value!r} is not one of {', '.join(sorted(set(names)))}")
+        return found
+
+    def flag(self, column: str) -> bool:
+        value = self.text(column).casefold()
+        if value not in _YES | _NO:
+            self._problem(column, f"{value!r} must be yes or no (是/否)")
+        return value in _YES
+
     def national_id(self, column: str) -> str:
         value = self.text(column)
         return value[:-1] + "X" if value.endswith("x") else value
@@ -179,6 +247,36 @@ def _survey(c: _Cells) -> SurveyRow:
     )
 
 
+def _person(c: _Cells) -> PersonRow:
+    return PersonRow(
+        row=c.row,
+        name=c.text("name"),
+        national_id=c.national_id("national_id"),
+        post=c.choice("post", POST_NAMES) or "teacher",
+        took_post_on=c.day("took_post_on"),
+        school=c.text("school"),
+        county_code=c.text("county_code"),
+        prefecture_code=c.text("prefecture_code"),
+        school_level=c.school_level("school_level"),
+        subject=c.text("subject"),
+    )
+
+
+def _credit(c: _Cells) -> CreditRow:
+    return CreditRow(
+        row=c.row,
+        national_id=c.national_id("national_id"),
+        name=c.text("name"),
+        title=c.text("title"),
+        hours=c.decimal("hours"),
+        level=c.choice("level", _CREDIT_LEVELS) or "school",
+        kind=c.choice("kind", _TRAINING_KINDS, default="school_based") or "school_based",
+        earned_on=c.day("earned_on") or date.min,
+        days=c.whole("days") if c.text("days") else 1,
+        off_the_job=c.flag("off_the_job"),
+    )
+
+
 _CONVERT: dict[TableKind, Callable[[_Cells], TypedRow]] = {
     "nominees": _nominee,
     "study_records": _study,
@@ -187,6 +285,8 @@ _CONVERT: dict[TableKind, Callable[[_Cells], TypedRow]] = {
     "return_reports": _return_report,
     "roster": _roster,
     "follow_up": _survey,
+    "people": _person,
+    "bank_credits": _credit,
 }
 
 

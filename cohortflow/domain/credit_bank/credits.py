@@ -14,7 +14,9 @@ from typing import Literal
 from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.credit_bank.people import Person
 
-Source = Literal["cohort", "school", "district", "recognised"]
+BankSource = Literal["school", "district", "recognised"]
+"""Who recorded hours outside a cohort: a school, a district, or a reviewer recognising external study."""
+Source = Literal["cohort", BankSource]
 TrainingKind = Literal["qualification", "improvement", "advanced", "thematic", "school_based", "external"]
 MAX_HOURS_A_DAY = 24.0
 """Hours one entry may hold for each day it spans: more could not have been spent training."""

@@ -1,0 +1,292 @@
+"""The credit bank's changes, decided: who an import registers or corrects, which credits it records, and
+whether an entry may be reversed. Pure: the caller reads the people and entries concerned and passes them in.
+
+A person's stream (``person-{person_key}``) holds their registration, its corrections, the credits recorded
+for them outside cohorts and every reversal, whatever the source of the entry reversed; :class:`PersonRecord`
+folds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import get_args
+
+from cohortflow.domain.blocks.common import CreditLevel
+from cohortflow.domain.credit_bank.credits import BankSource, Credit, TrainingKind, credit_problems
+from cohortflow.domain.credit_bank.people import PersonFacts, PersonField, Post
+from cohortflow.domain.events import (
+    BankCreditRecorded,
+    BankCreditReversed,
+    Event,
+    PersonCorrected,
+    PersonRegistered,
+)
+from cohortflow.domain.national_id import PersonKeys, checked
+
+STREAM_PREFIX = "person-"
+CORRECTABLE: tuple[PersonField, ...] = get_args(PersonField)
+
+
+def person_stream(person_key: str) -> str:
+    return f"{STREAM_PREFIX}{person_key}"
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    """One row of a people file, in the form the registry keeps (checked for form by the import reader)."""
+
+    row: int
+    name: str
+    national_id: str
+    post: Post
+    took_post_on: date | None
+    school: str
+    county_code: str
+    prefecture_code: str
+    school_level: str | None
+    subject: str
+
+
+@dataclass(frozen=True)
+class CreditRow:
+    """One row of a credits file: hours one person earned in one training outside a cohort."""
+
+    row: int
+    national_id: str
+    name: str
+    """Optional in the file: when given, it must be the registered name (a mistyped ID number shows here)."""
+    title: str
+    hours: float
+    level: CreditLevel
+    kind: TrainingKind
+    earned_on: date
+    days: int
+    off_the_job: bool
+
+
+@dataclass
+class PersonRecord:
+    """A person's stream folded: their facts and the entries recorded and reversed in it."""
+
+    facts: PersonFacts | None = None
+    entries: dict[str, BankCreditRecorded] = field(default_factory=dict)
+    reversed: dict[str, str] = field(default_factory=dict)
+    """Reversed references (a bank entry's id, or ``cohort_id/entry_id``) by the reversing entry's id."""
+
+    def apply(self, event: Event) -> None:
+        if isinstance(event, PersonRegistered):
+            self.facts = PersonFacts.model_validate(event.model_dump())
+        elif isinstance(event, PersonCorrected) and self.facts is not None:
+            self.facts = self.facts.corrected(event.field, event.value)
+        elif isinstance(event, BankCreditRecorded):
+            self.entries[event.entry_id] = event
+        elif isinstance(event, BankCreditReversed):
+            self.reversed[reference(event.reverses, event.cohort_id)] = event.entry_id
+
+
+def reference(entry_id: str, cohort_id: str | None) -> str:
+    """How a reversal names what it cancels: a bank entry by its id, a cohort's award within its cohort."""
+    return entry_id if cohort_id is None else f"{cohort_id}/{entry_id}"
+
+
+class BankRefused(ValueError):
+    """A change the credit bank will not make; ``problems`` names each reason (and row, for a file)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass
+class PeoplePlan:
+    registered: list[PersonRegistered]
+    corrected: list[PersonCorrected]
+    unchanged: int
+    problems: list[str]
+
+
+def plan_people(
+    rows: Iterable[PersonRow], registered: dict[str, PersonFacts], keys: PersonKeys, today: date, reason: str
+) -> PeoplePlan:
+    """What a people file changes: new people registered, registered ones corrected (only with ``reason``).
+
+    ``registered`` holds the facts of every registered person whose key the file's ID numbers give.
+    """
+    plan = PeoplePlan([], [], 0, [])
+    seen: dict[str, int] = {}
+    for row in rows:
+        where = f"row {row.row}"
+        national_id, problems = checked(row.national_id, where)
+        if not national_id:
+            plan.problems.extend(problems)
+            continue
+        key = keys.of(national_id)
+        if key in seen:
+            plan.problems.append(f"{where}, national_id: the same person as row {seen[key]}")
+            continue
+        seen[key] = row.row
+        facts = PersonFacts(
+            person_key=key,
+            name=row.name,
+            national_id=national_id,
+            post=row.post,
+            took_post_on=row.took_post_on,
+            school=row.school,
+            county_code=row.county_code,
+            prefecture_code=row.prefecture_code,
+            school_level=row.school_level,
+            subject=row.subject,
+        )
+        if facts.took_post_on is not None and facts.took_post_on > today:
+            plan.problems.append(f"{where}, took_post_on: {facts.took_post_on} is in the future")
+            continue
+        born = facts.person().born_on
+        if facts.took_post_on is not None and born is not None and facts.took_post_on < born:
+            plan.problems.append(f"{where}, took_post_on: {facts.took_post_on} is before the person was born")
+            continue
+        before = registered.get(key)
+        if before is None:
+            plan.registered.append(PersonRegistered.model_validate(facts.model_dump()))
+            continue
+        changed = [f for f in CORRECTABLE if before.shown(f) != facts.shown(f)]
+        if not changed:
+            plan.unchanged += 1
+        elif not reason.strip():
+            listed = ", ".join(f"{f} {before.shown(f)!r} → {facts.shown(f)!r}" for f in changed)
+            plan.problems.append(f"{where}: already registered with other facts ({listed}); give a reason to correct")
+        else:
+            plan.corrected.extend(
+                PersonCorrected(
+                    person_key=key, field=f, previous=before.shown(f), value=facts.shown(f), reason=reason.strip()
+                )
+                for f in changed
+            )
+    return plan
+
+
+def correction(facts: PersonFacts, field_name: PersonField, value: str | None, reason: str) -> PersonCorrected:
+    """One fact corrected by hand; refused if the reason is empty, nothing changes, or the value does not fit."""
+    if not reason.strip():
+        raise BankRefused(["a correction needs a reason"])
+    if facts.shown(field_name) == value:
+        raise BankRefused([f"{field_name} is already {value!r}"])
+    try:
+        fixed = facts.corrected(field_name, value)
+    except ValueError as exc:
+        raise BankRefused([f"{field_name}: {value!r} is not a valid value ({_first_error(exc)})"]) from None
+    return PersonCorrected(
+        person_key=facts.person_key,
+        field=field_name,
+        previous=facts.shown(field_name),
+        value=fixed.shown(field_name),
+        reason=reason.strip(),
+    )
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    return str(errors()[0]["msg"]) if callable(errors) else str(exc)
+
+
+@dataclass(frozen=True)
+class CreditsPlan:
+    recorded: list[BankCreditRecorded]
+    problems: list[str]
+
+
+def plan_credits(
+    rows: Iterable[CreditRow],
+    people: dict[str, PersonFacts],
+    keys: PersonKeys,
+    *,
+    source: BankSource,
+    recorded_by: str,
+    today: date,
+    file_digest: str,
+) -> CreditsPlan:
+    """The entries a credits file records, each for a registered person; every problem of every row."""
+    plan = CreditsPlan([], [])
+    for row in rows:
+        where = f"row {row.row}"
+        national_id, problems = checked(row.national_id, where)
+        if not national_id:
+            plan.problems.extend(problems)
+            continue
+        facts = people.get(keys.of(national_id))
+        if facts is None:
+            plan.problems.append(f"{where}, national_id: not registered in the credit bank; import the person first")
+            continue
+        if row.name and row.name != facts.name:
+            plan.problems.append(f"{where}, name: {row.name!r} is not the registered name of this ID number")
+            continue
+        entry_id = f"{source}-{file_digest[:16]}-{row.row}"
+        credit = Credit(
+            entry_id=entry_id,
+            person_key=facts.person_key,
+            hours=row.hours,
+            level=row.level,
+            kind=row.kind,
+            source=source,
+            earned_on=row.earned_on,
+            recorded_on=today,
+            days=row.days,
+            off_the_job=row.off_the_job,
+        )
+        found = [p.replace(f"entry {entry_id}", where) for p in credit_problems(credit, facts.person(), today)]
+        if found:
+            plan.problems.extend(found)
+            continue
+        plan.recorded.append(
+            BankCreditRecorded(
+                entry_id=entry_id,
+                person_key=facts.person_key,
+                source=source,
+                title=row.title,
+                hours=row.hours,
+                level=row.level,
+                kind=row.kind,
+                earned_on=row.earned_on,
+                days=row.days,
+                off_the_job=row.off_the_job,
+                recorded_by=recorded_by,
+            )
+        )
+    return plan
+
+
+@dataclass(frozen=True)
+class Reversible:
+    """An entry a reversal may name, as the caller found it: its hours and whether something reversed it."""
+
+    entry_id: str
+    cohort_id: str | None
+    hours: float
+    reversed_by: str | None
+
+
+def reversal(
+    person_key: str, target: Reversible | None, reference_text: str, reason: str, new_entry_id: str
+) -> BankCreditReversed:
+    """The reversing entry for ``target``; refused if it is unknown, already reversed, itself a reversal, or the
+    reason is empty."""
+    problems: list[str] = []
+    if not reason.strip():
+        problems.append("a reversal needs a reason")
+    if target is None:
+        problems.append(f"{reference_text}: no such credit entry for this person")
+    elif target.reversed_by is not None:
+        problems.append(f"{reference_text}: already reversed by {target.reversed_by}")
+    elif target.hours <= 0:
+        problems.append(f"{reference_text}: is itself a reversal; record the credit again instead")
+    if problems or target is None:
+        raise BankRefused(problems)
+    return BankCreditReversed(
+        entry_id=new_entry_id,
+        person_key=person_key,
+        reverses=target.entry_id,
+        cohort_id=target.cohort_id,
+        hours=target.hours,
+        reason=reason.strip(),
+    )
