@@ -9,6 +9,7 @@ from typing import Any
 from cohortflow.activities.blocks import BlockActivities
 from cohortflow.activities.completion import CompletionActivities
 from cohortflow.activities.corrections import CorrectionActivities
+from cohortflow.activities.credit_bank import BankActivities
 from cohortflow.activities.cycle_records import CycleRecordActivities
 from cohortflow.activities.field_study import FieldStudyActivities
 from cohortflow.activities.imports import ImportActivities
@@ -38,7 +39,12 @@ class Activities(
 def all_activities(store: EventStore, uploads: Path | None = None) -> list[Callable[..., Any]]:
     acts = Activities(store, uploads)
     plans = PlanActivities(store, uploads)
+    bank = BankActivities(store, uploads)
     return [
+        bank.import_people,
+        bank.import_bank_credits,
+        bank.correct_person,
+        bank.reverse_credit,
         plans.record_plan_started,
         plans.import_roster,
         acts.record_cohort_started,

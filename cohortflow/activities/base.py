@@ -20,6 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from cohortflow.domain.corrections import CorrectionRefused
+from cohortflow.domain.credit_bank.registry import BankRefused
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.decoding import decode
 from cohortflow.domain.events import Event, Metadata
@@ -32,7 +33,7 @@ from cohortflow.store.errors import StoreError
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import AppendResult, NewEvent
 
-DOMAIN_ERRORS = (CommandRefused, CorrectionRefused, InvalidRecords, ProgrammeInvalid, StoreError)
+DOMAIN_ERRORS = (BankRefused, CommandRefused, CorrectionRefused, InvalidRecords, ProgrammeInvalid, StoreError)
 
 P = ParamSpec("P")
 R = TypeVar("R")

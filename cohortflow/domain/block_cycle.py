@@ -143,6 +143,9 @@ def decide_close_block(state: BlockCycleState, template: ProgrammeTemplate, bloc
     """Ask for an open block to close now; it must be open, and a reason is recorded."""
     if not reason.strip():
         raise CommandRefused("closing a block early needs a reason")
+    if block in state.closing:
+        # Asked already: the cohort closes it at its next step, so a second request would only repeat the first.
+        raise CommandRefused(f"block {block} is not open: it is closing ({state.closing[block]})")
     if not state.is_open(block):
         open_now = ", ".join(state.open_blocks(template)) or "none"
         raise CommandRefused(f"block {block} is not open (open now: {open_now})")

@@ -308,6 +308,18 @@ class EventStore:
         ):
             yield EventPayload(position, kind, data, version)
 
+    async def read_streams(self, stream_ids: Sequence[str]) -> AsyncIterator[tuple[str, int, EventPayload]]:
+        """(stream, its version, payload) of every event of many small streams, each stream in order: a file's
+        people are read in one query per page instead of one per person."""
+        sql = (
+            "SELECT position, type, data, stream_id, stream_version, schema_version FROM events "
+            "WHERE stream_id = ANY(%(streams)s) AND position > %(after)s ORDER BY position LIMIT %(limit)s"
+        )
+        async for position, kind, data, stream_id, version, schema in self._pages(
+            sql, {"streams": list(stream_ids)}, 0, 0
+        ):
+            yield stream_id, int(version), EventPayload(position, kind, data, schema)
+
     async def _pages(
         self, sql: str, params: dict[str, Any], after: int, key_column: int
     ) -> AsyncIterator[tuple[Any, ...]]:

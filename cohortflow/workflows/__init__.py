@@ -1,8 +1,9 @@
 """Deterministic Temporal workflows: the cohort cycles (seven-phase and block templates), field-study sites,
-coordinators' digests, rotation plans."""
+coordinators' digests, rotation plans, the credit bank."""
 
 from cohortflow.workflows.block_cycle import BlockCycleWorkflow
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow
+from cohortflow.workflows.credit_bank import CreditBankWorkflow
 from cohortflow.workflows.digests import CoordinatorDigestWorkflow
 from cohortflow.workflows.field_study_site import FieldStudySiteWorkflow
 from cohortflow.workflows.rotation_plan import RotationPlanWorkflow
@@ -13,4 +14,5 @@ WORKFLOWS: list[type] = [
     FieldStudySiteWorkflow,
     CoordinatorDigestWorkflow,
     RotationPlanWorkflow,
+    CreditBankWorkflow,
 ]

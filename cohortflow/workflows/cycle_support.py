@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
@@ -56,6 +57,18 @@ def request_id(fallback: str) -> str:
     """The Update's id keys the command's events: a retried request records nothing twice."""
     update = workflow.current_update_info()
     return update.id if update else fallback
+
+
+async def refusals_answered(running: Awaitable[Any]) -> Any:
+    """The result of an Update's activity; its refusal (a non-retryable failure) answers the Update with the
+    refusal's own message instead of "Activity task failed"."""
+    try:
+        return await running
+    except ActivityError as exc:
+        refusal = exc.cause
+        if isinstance(refusal, ApplicationError) and refusal.non_retryable:
+            raise ApplicationError(refusal.message, type=refusal.type, non_retryable=True) from None
+        raise
 
 
 def refusal(exc: CommandRefused) -> ApplicationError:
@@ -114,13 +127,7 @@ class CycleWorkflow:
 
     async def _refusable(self, fn: Any, arg: BaseModel) -> Any:
         """Run an admin command's activity; a refusal answers the administrator with its own message."""
-        try:
-            return await self._activity(fn, arg)
-        except ActivityError as exc:
-            refusal = exc.cause
-            if isinstance(refusal, ApplicationError) and refusal.non_retryable:
-                raise ApplicationError(refusal.message, type=refusal.type, non_retryable=True) from None
-            raise
+        return await refusals_answered(self._activity(fn, arg))
 
     async def _admin_activity(self, fn: Any, arg: BaseModel) -> Any:
         """Run an admin command's activity, one command at a time; a refusal answers the administrator."""

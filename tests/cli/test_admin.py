@@ -479,7 +479,7 @@ async def test_a_block_cohort_is_started_fed_shown_and_steered(served: Served) -
     closed = await served.run("cohort", "close-block", "cli-fr", "enrolment", "--reason", "名单已确定")
     assert closed.exit_code == 0, closed.output
     again = await served.run("cohort", "close-block", "cli-fr", "enrolment", "--reason", "twice")
-    assert again.exit_code == 2 and "block enrolment is not open" in again.output
+    assert again.exit_code == 2 and "block enrolment is not open" in again.output, again.output
 
 
 async def test_a_command_is_sent_again_while_the_database_is_out(

@@ -110,6 +110,8 @@ def test_an_early_close_comes_before_anything_else_and_names_what_is_open() -> N
     with pytest.raises(CommandRefused, match="needs a reason"):
         decide_close_block(state, t, "placement", " ")
     closing = decide_close_block(state, t, "placement", "hosts ended early")
+    with pytest.raises(CommandRefused, match="block placement is not open: it is closing \\(hosts ended early\\)"):
+        decide_close_block(closing, t, "placement", "asked twice")
     step = closing.next_step(t)
     assert step is not None and step.key == "close:placement"
     assert closing.ran(step, START).closing == {}

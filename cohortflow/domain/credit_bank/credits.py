@@ -57,8 +57,8 @@ def credit_problems(credit: Credit, person: Person, today: date) -> list[str]:
         )
     if credit.earned_on > today:
         problems.append(f"{where}, earned_on: {credit.earned_on} is in the future")
-    if person.born_on is not None and credit.earned_on < person.born_on:
+    elif person.born_on is not None and credit.earned_on < person.born_on:
         problems.append(f"{where}, earned_on: {credit.earned_on} is before the person was born")
-    if credit.recorded_on < credit.earned_on:
+    elif credit.recorded_on < credit.earned_on:
         problems.append(f"{where}, recorded_on: {credit.recorded_on} is before the hours were earned")
     return problems

@@ -74,6 +74,8 @@ class PersonRecord:
     entries: dict[str, BankCreditRecorded] = field(default_factory=dict)
     reversed: dict[str, str] = field(default_factory=dict)
     """Reversed references (a bank entry's id, or ``cohort_id/entry_id``) by the reversing entry's id."""
+    version: int = 0
+    """The stream's version once folded: a change appends at it, or fails if someone changed the person meanwhile."""
 
     def apply(self, event: Event) -> None:
         if isinstance(event, PersonRegistered):

@@ -1,0 +1,298 @@
+"""The credit bank's activities: a people file, a credits file, a correction and a reversal, each applied whole.
+
+Each reads the streams of the people it concerns, lets the domain decide
+(:mod:`cohortflow.domain.credit_bank.registry`), and appends everything in one
+transaction, every person's stream at the version it was read at: a file with
+one bad row changes nothing, and a concurrent change to one of its people makes
+the attempt fail and be retried on the new facts. Idempotency keys carry the
+request's id (chosen once by the workflow), so a retried attempt appends nothing
+twice while the same file sent again later is judged again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal, TypeVar
+from zoneinfo import ZoneInfo
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio import activity
+
+from cohortflow.activities.base import refusals_are_final
+from cohortflow.activities.heartbeats import heartbeating
+from cohortflow.activities.imports import upload_path
+from cohortflow.domain.credit_bank.credits import BankSource
+from cohortflow.domain.credit_bank.people import PersonFacts, PersonField
+from cohortflow.domain.credit_bank.registry import (
+    BankRefused,
+    CreditRow,
+    PersonRecord,
+    PersonRow,
+    Reversible,
+    correction,
+    person_stream,
+    plan_credits,
+    plan_people,
+    reversal,
+)
+from cohortflow.domain.decoding import decode
+from cohortflow.domain.events import CreditAwarded, CreditReversed, Event, Metadata
+from cohortflow.domain.national_id import PersonKeys, checked
+from cohortflow.domain.vocabulary import DEFAULT_TIME_ZONE
+from cohortflow.imports.columns import BankKind
+from cohortflow.imports.reading import open_table
+from cohortflow.imports.typed import typed_rows
+from cohortflow.store.eventstore import Append, EventStore
+from cohortflow.store.records import NewEvent
+
+WORKFLOW_ID = "credit-bank"
+"""The one workflow that applies the bank's changes, one at a time (:mod:`cohortflow.workflows.credit_bank`)."""
+CHINA = ZoneInfo(DEFAULT_TIME_ZONE)
+Row = TypeVar("Row", PersonRow, CreditRow)
+
+
+class BankRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    request_id: str = ""
+    """Chosen by the workflow for each request; keys the appends so a retried attempt appends nothing twice."""
+    actor: str = "admin"
+    at: datetime | None = None
+    """The workflow's time of the request: decides "today" (no hours earned after it)."""
+
+    @property
+    def today(self) -> date:
+        return (self.at or datetime.now(CHINA)).astimezone(CHINA).date()
+
+
+class PeopleImport(BankRequest):
+    digest: str
+    filename: str
+    reason: str = Field("", description="Why registered people's facts change; needed if the file changes any")
+
+
+class CreditsImport(BankRequest):
+    digest: str
+    filename: str
+    source: BankSource = "school"
+    recorded_by: str = Field(description="The unit recording the credits: a school's name or a county's code")
+
+
+class PersonCorrection(BankRequest):
+    person_key: str
+    field: PersonField
+    value: str | None
+    reason: str
+
+
+class CreditReversal(BankRequest):
+    person_key: str
+    entry_id: str
+    cohort_id: str | None = Field(None, description="The cohort that awarded the entry; None for a bank entry")
+    reason: str
+
+
+class BankOutcome(BaseModel):
+    status: Literal["applied", "refused"]
+    rows: int = 0
+    registered: int = 0
+    corrected: int = 0
+    unchanged: int = 0
+    recorded: int = 0
+    problems: list[str] = Field(default_factory=list)
+
+
+class Reversed(BaseModel):
+    entry_id: str
+    reverses: str
+    cohort_id: str | None
+    hours: float
+
+
+class BankActivities:
+    def __init__(self, store: EventStore, uploads: Path | None = None) -> None:
+        self.store = store
+        self._uploads = uploads
+
+    @activity.defn
+    async def import_people(self, req: PeopleImport) -> BankOutcome:
+        """Register a file's new people and correct the registered ones it changes (with the request's reason)."""
+        keys = await self.store.person_keys()
+        rows, problems = await self._rows("people", req.digest, PersonRow)
+        records = await self._records(keys, (r.national_id for r in rows))
+        facts = {k: r.facts for k, r in records.items() if r.facts is not None}
+        plan = plan_people(rows, facts, keys, req.today, req.reason)
+        problems += plan.problems
+        if problems:
+            return BankOutcome(status="refused", rows=len(rows), problems=sorted(problems, key=_row_order))
+        changes: dict[str, list[Event]] = {}
+        for event in plan.registered:
+            changes.setdefault(event.person_key, []).append(event)
+        for correction_event in plan.corrected:
+            changes.setdefault(correction_event.person_key, []).append(correction_event)
+        await self._append(req, f"people/{req.digest}", changes, records)
+        return BankOutcome(
+            status="applied",
+            rows=len(rows),
+            registered=len(plan.registered),
+            corrected=len({e.person_key for e in plan.corrected}),
+            unchanged=plan.unchanged,
+        )
+
+    @activity.defn
+    async def import_bank_credits(self, req: CreditsImport) -> BankOutcome:
+        """Record a file's credits, each for a registered person; refused whole if any row is bad."""
+        keys = await self.store.person_keys()
+        rows, problems = await self._rows("bank_credits", req.digest, CreditRow)
+        records = await self._records(keys, (r.national_id for r in rows))
+        people = {k: r.facts for k, r in records.items() if r.facts is not None}
+        plan = plan_credits(
+            rows,
+            people,
+            keys,
+            source=req.source,
+            recorded_by=req.recorded_by,
+            today=req.today,
+            file_digest=req.digest,
+        )
+        problems += plan.problems
+        problems += [
+            f"row {e.entry_id.rsplit('-', 1)[1]}: already recorded by an earlier import of this file"
+            for e in plan.recorded
+            if e.entry_id in records[e.person_key].entries
+        ]
+        if problems:
+            return BankOutcome(status="refused", rows=len(rows), problems=sorted(problems, key=_row_order))
+        changes: dict[str, list[Event]] = {}
+        for event in plan.recorded:
+            changes.setdefault(event.person_key, []).append(event)
+        await self._append(req, f"credits/{req.digest}", changes, records)
+        return BankOutcome(status="applied", rows=len(rows), recorded=len(plan.recorded))
+
+    @activity.defn
+    @refusals_are_final
+    async def correct_person(self, req: PersonCorrection) -> PersonFacts:
+        """Change one fact of a registered person, with the reason."""
+        record, version = await self._person(req.person_key)
+        if record.facts is None:
+            raise BankRefused([f"person {req.person_key} is not registered"])
+        event = correction(record.facts, req.field, req.value, req.reason)
+        change: dict[str, list[Event]] = {req.person_key: [event]}
+        await self._append(req, f"correction/{req.field}", change, {req.person_key: record}, version)
+        return record.facts.corrected(event.field, event.value)
+
+    @activity.defn
+    @refusals_are_final
+    async def reverse_credit(self, req: CreditReversal) -> Reversed:
+        """Cancel one of a person's entries, a bank entry or a cohort's award, finished cohort or not."""
+        record, version = await self._person(req.person_key)
+        if record.facts is None:
+            raise BankRefused([f"person {req.person_key} is not registered"])
+        target = await self._reversible(record, req)
+        shown = req.entry_id if req.cohort_id is None else f"entry {req.entry_id} of cohort {req.cohort_id}"
+        event = reversal(req.person_key, target, shown, req.reason, f"reversal-{req.request_id}")
+        await self._append(
+            req, f"reversal/{req.entry_id}", {req.person_key: [event]}, {req.person_key: record}, version
+        )
+        return Reversed(entry_id=event.entry_id, reverses=event.reverses, cohort_id=event.cohort_id, hours=event.hours)
+
+    async def _reversible(self, record: PersonRecord, req: CreditReversal) -> Reversible | None:
+        if req.cohort_id is None:
+            entry = record.entries.get(req.entry_id)
+            if entry is None:
+                return None
+            return Reversible(entry.entry_id, None, entry.hours, record.reversed.get(entry.entry_id))
+        awarded: CreditAwarded | None = None
+        reversed_by = record.reversed.get(f"{req.cohort_id}/{req.entry_id}")
+        async for payload in self.store.read_payloads(f"cohort-{req.cohort_id}", ("CreditAwarded", "CreditReversed")):
+            event = decode(payload.type, payload.schema_version, payload.data)
+            if isinstance(event, CreditAwarded) and event.entry_id == req.entry_id:
+                awarded = event
+            elif isinstance(event, CreditReversed) and event.reverses == req.entry_id:
+                reversed_by = reversed_by or f"{event.entry_id} (in cohort {req.cohort_id})"
+        if awarded is None or awarded.person_key != req.person_key:
+            return None
+        return Reversible(awarded.entry_id, req.cohort_id, awarded.hours, reversed_by)
+
+    async def _rows(self, kind: BankKind, digest: str, row_type: type[Row]) -> tuple[list[Row], list[str]]:
+        if self._uploads is None:
+            raise RuntimeError("this worker was started without an uploads directory")
+        path = upload_path(self._uploads, digest)
+
+        def read() -> tuple[list[Row], list[str]]:
+            rows: list[Row] = []
+            problems: list[str] = []
+            for _, typed, found in typed_rows(open_table(path, kind)):
+                problems += found
+                if isinstance(typed, row_type):
+                    rows.append(typed)
+            return rows, problems
+
+        async with heartbeating():
+            rows, problems = await asyncio.to_thread(read)
+        if not rows and not problems:
+            problems.append("the file has no rows")
+        return rows, problems
+
+    async def _records(self, keys: PersonKeys, national_ids: Iterable[str]) -> dict[str, PersonRecord]:
+        """The folded streams of the people these ID numbers name (an empty record for one not registered)."""
+        wanted = {keys.of(n) for n in (checked(raw, "")[0] for raw in national_ids) if n}
+        records = {k: PersonRecord() for k in wanted}
+        streams = [person_stream(k) for k in wanted]
+        async with heartbeating():
+            async for stream_id, version, payload in self.store.read_streams(streams):
+                record = records[stream_id.removeprefix("person-")]
+                record.apply(decode(payload.type, payload.schema_version, payload.data))
+                record.version = version
+        return records
+
+    async def _person(self, person_key: str) -> tuple[PersonRecord, int]:
+        records = {person_key: PersonRecord()}
+        async for _, version, payload in self.store.read_streams([person_stream(person_key)]):
+            records[person_key].apply(decode(payload.type, payload.schema_version, payload.data))
+            records[person_key].version = version
+        return records[person_key], records[person_key].version
+
+    async def _append(
+        self,
+        req: BankRequest,
+        step: str,
+        changes: dict[str, list[Event]],
+        records: dict[str, PersonRecord],
+        version: int | None = None,
+    ) -> None:
+        if not changes:
+            return
+        metadata = Metadata(
+            actor=req.actor,
+            workflow_id=WORKFLOW_ID,
+            programme_id="",
+            programme_version=0,
+            step=step,
+            correlation_id=req.request_id,
+        ).model_dump()
+        appends: Sequence[Append] = [
+            Append(
+                person_stream(key),
+                [NewEvent(e.TYPE, e.payload(), metadata, e.SCHEMA_VERSION) for e in events],
+                idempotency_key=f"{WORKFLOW_ID}/{req.request_id}/{key}",
+                expected_version=records[key].version if version is None else version,
+            )
+            for key, events in changes.items()
+        ]
+        async with heartbeating(), self.store.pool.connection() as conn, conn.transaction():
+            await self.store.append_each_in(conn, appends)
+        structlog.get_logger().info(
+            "credit bank changed", step=step, people=len(appends), events=sum(len(a.events) for a in appends)
+        )
+
+
+def _row_order(problem: str) -> tuple[int, str]:
+    """Problems in the order of their rows (``row 12, …``), problems of the whole file first."""
+    head = problem.split(",", 1)[0].split(":", 1)[0]
+    number = head.removeprefix("row ")
+    return (int(number) if number.isdigit() else 0, problem)

@@ -1,0 +1,111 @@
+"""The credit bank (``credit-bank``): one long-lived workflow that applies the bank's changes one at a time.
+
+People files, credits files, corrections and reversals arrive as Updates.
+Applying them one at a time means two changes to the same person never race
+(the appends would also refuse a stale version, but a file of 50,000 rows would
+then be retried whole). The workflow holds no state of its own beyond the lock:
+the people and their entries are in their streams. It continues as new when
+the server suggests it, once no Update is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from cohortflow.activities.credit_bank import (
+        BankActivities,
+        BankOutcome,
+        BankRequest,
+        CreditReversal,
+        CreditsImport,
+        PeopleImport,
+        PersonCorrection,
+        Reversed,
+    )
+    from cohortflow.domain.credit_bank.people import PersonFacts
+    from cohortflow.domain.cycle import check_recordable
+    from cohortflow.workflows.cycle_support import refusals_answered
+    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
+
+Request = TypeVar("Request", bound=BankRequest)
+
+
+class CreditBankInput(BaseModel):
+    applied: int = 0
+    """Changes applied by earlier runs (carried over continue-as-new)."""
+
+
+@workflow.defn
+class CreditBankWorkflow:
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._applied = 0
+
+    @workflow.run
+    async def run(self, inp: CreditBankInput) -> None:
+        self._applied = inp.applied
+        await workflow.wait_condition(
+            lambda: workflow.info().is_continue_as_new_suggested() and workflow.all_handlers_finished()
+        )
+        workflow.continue_as_new(CreditBankInput(applied=self._applied))
+
+    @workflow.query
+    def applied(self) -> int:
+        return self._applied
+
+    @workflow.update
+    async def import_people(self, req: PeopleImport) -> BankOutcome:
+        outcome: BankOutcome = await self._apply(BankActivities.import_people, req)
+        return outcome
+
+    @workflow.update
+    async def import_credits(self, req: CreditsImport) -> BankOutcome:
+        outcome: BankOutcome = await self._apply(BankActivities.import_bank_credits, req)
+        return outcome
+
+    @workflow.update
+    async def correct_person(self, req: PersonCorrection) -> PersonFacts:
+        facts: PersonFacts = await self._apply(BankActivities.correct_person, req)
+        return facts
+
+    @workflow.update
+    async def reverse_credit(self, req: CreditReversal) -> Reversed:
+        done: Reversed = await self._apply(BankActivities.reverse_credit, req)
+        return done
+
+    # Text PostgreSQL cannot store is refused before the Update is accepted, as the cohorts' Updates do.
+    @import_people.validator
+    def _people_recordable(self, req: PeopleImport) -> None:
+        check_recordable(req.model_dump())
+
+    @import_credits.validator
+    def _credits_recordable(self, req: CreditsImport) -> None:
+        check_recordable(req.model_dump())
+
+    @correct_person.validator
+    def _correction_recordable(self, req: PersonCorrection) -> None:
+        check_recordable(req.model_dump())
+
+    @reverse_credit.validator
+    def _reversal_recordable(self, req: CreditReversal) -> None:
+        check_recordable(req.model_dump())
+
+    async def _apply(self, fn: Any, req: Request) -> Any:
+        stamped = req.model_copy(update={"request_id": str(workflow.uuid4()), "at": workflow.now()})
+        async with self._lock:
+            result = await refusals_answered(
+                workflow.execute_activity_method(
+                    fn,
+                    stamped,
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                    retry_policy=RETRY,
+                )
+            )
+        self._applied += 1
+        return result
