@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cohortflow.activities.blocks import BlockActivities
+from cohortflow.activities.certificates import CertificateActivities
 from cohortflow.activities.completion import CompletionActivities
 from cohortflow.activities.corrections import CorrectionActivities
 from cohortflow.activities.cycle_records import CycleRecordActivities
@@ -38,6 +39,7 @@ class Activities(
 def all_activities(store: EventStore, uploads: Path | None = None) -> list[Callable[..., Any]]:
     acts = Activities(store, uploads)
     plans = PlanActivities(store, uploads)
+    certificates = CertificateActivities(store)
     return [
         plans.record_plan_started,
         plans.import_roster,
@@ -57,4 +59,5 @@ def all_activities(store: EventStore, uploads: Path | None = None) -> list[Calla
         acts.import_records,
         acts.queue_reminders,
         acts.end_digests,
+        certificates.issue_completion_certificates,
     ]

@@ -1,7 +1,8 @@
 """Deterministic Temporal workflows: the cohort cycles (seven-phase and block templates), field-study sites,
-coordinators' digests, rotation plans."""
+coordinators' digests, rotation plans, certificates."""
 
 from cohortflow.workflows.block_cycle import BlockCycleWorkflow
+from cohortflow.workflows.certificates import CertificateIssuingWorkflow
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow
 from cohortflow.workflows.digests import CoordinatorDigestWorkflow
 from cohortflow.workflows.field_study_site import FieldStudySiteWorkflow
@@ -13,4 +14,5 @@ WORKFLOWS: list[type] = [
     FieldStudySiteWorkflow,
     CoordinatorDigestWorkflow,
     RotationPlanWorkflow,
+    CertificateIssuingWorkflow,
 ]
