@@ -7,7 +7,7 @@ from datetime import datetime
 
 from cohortflow.domain.certificates import certificate_stream, issue_key
 from cohortflow.domain.decoding import decode
-from cohortflow.domain.events import CertificateIssued
+from cohortflow.domain.events import CertificateIssued, ParticipantCompleted
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import StoredEvent
 
@@ -38,3 +38,12 @@ async def participant_certificate(store: EventStore, cohort_id: str, participant
     """The participant's completion certificate of the cohort, or None if none was issued."""
     recorded = await store.recorded(issue_key(cohort_id, participant_id))
     return _found(recorded[0]) if recorded else None
+
+
+async def cohort_certificates(store: EventStore, cohort_id: str) -> list[StoredEvent]:
+    """The completion certificates issued for the cohort, in position order, as stored."""
+    completed = [
+        e.data["participant_id"]
+        async for e in store.read_stream(f"cohort-{cohort_id}", types=[ParticipantCompleted.TYPE])
+    ]
+    return await store.read_keyed([f"{issue_key(cohort_id, pid)}#0" for pid in completed])
