@@ -146,11 +146,16 @@ def bundle(
 def check_bundle(
     path: Path,
     digest_file: Annotated[Path | None, typer.Option("--digest", help="A digest exported earlier")] = None,
+    certificate: Annotated[
+        str | None, typer.Option(metavar="CODE", help="Also find this certificate's code in the bundle")
+    ] = None,
 ) -> None:
-    """Check a bundle offline (the same code as the standalone verifier). Exit 1 if it is not intact."""
+    """Check a bundle offline (the same code as the standalone verifier). Exit 1 if it is not intact (or, with
+    --certificate, does not hold the code)."""
     from cohortflow.audit import standalone_verifier
 
     args = [str(path)] + (["--digest", str(digest_file)] if digest_file else [])
+    args += ["--certificate", certificate] if certificate else []
     raise typer.Exit(standalone_verifier.main(args))
 
 
