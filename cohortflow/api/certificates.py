@@ -13,7 +13,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 from temporalio.client import Client
 
@@ -98,7 +98,9 @@ async def certificate_pdf(cohort_id: str, participant_id: str, request: Request,
 
 
 @router.get("/api/v1/certificates/{code}", dependencies=[Depends(public)], responses=answers(400))
-async def verify_certificate(code: str, request: Request) -> CertificateVerification:
+async def verify_certificate(
+    code: Annotated[str, Path(description="The code as printed, e.g. `4KPZ-Q9J5-ETVP-9T8N`")], request: Request
+) -> CertificateVerification:
     """Whether the history holds a certificate with this code, and what it printed: open to anyone holding the code.
     Lower case, spaces and the letters I, L and O (read as 1, 1 and 0) are taken as printed codes are read."""
     try:
