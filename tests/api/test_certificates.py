@@ -23,7 +23,7 @@ import cohortflow.audit.standalone_verifier as standalone
 from cohortflow.audit.bundle import write_bundle
 from cohortflow.cli.main import app as cli
 from cohortflow.domain.certificate_codes import RANDOM_BYTES, new_code
-from cohortflow.domain.events import CertificateIssued
+from cohortflow.domain.events import CertificateIssued, ParticipantCompleted
 from cohortflow.store.eventstore import EventStore
 from tests.api.conftest import COORDINATED, Api
 from tests.readmodels import write_cohort
@@ -82,6 +82,11 @@ async def test_a_finished_cohort_s_certificates_are_issued_once_printed_and_veri
     }
     again = await api.http.post(url, headers=api.as_("admin"))
     assert again.json()["issued"] == 0 and again.json()["already_issued"] == len(completed)
+    late = next(pid for pid in people if pid not in completed and people[pid].prefecture_code != COORDINATED)
+    await w.record("late-completion", [ParticipantCompleted(participant_id=late)])  # as a block template does
+    completed.add(late)
+    later = await api.http.post(url, headers=api.as_("admin"))
+    assert later.json()["issued"] == 1 and later.json()["already_issued"] == len(completed) - 1
     issued = await certificates(store)
     assert Counter(c.participant_id for c in issued) == Counter(completed), "one certificate each, never two"
     for role in ("auditor", "reminder"):
@@ -95,7 +100,9 @@ async def test_a_finished_cohort_s_certificates_are_issued_once_printed_and_veri
         person = people[c.participant_id or ""]
         assert (c.kind, c.cohort_id, c.programme_id) == ("completion", COHORT, w.programme.id)
         assert c.programme_name == w.programme.name and c.name == person.name
-        assert c.national_id_masked.count("*") == 11 and c.credit_hours == round(hours[person.participant_id], 6)
+        assert c.national_id_masked.count("*") == 11 and c.credit_hours == round(
+            hours.get(person.participant_id, 0.0), 6
+        )
     net = next(c for c in issued if c.participant_id == wrong.participant_id)
     awarded = sum(e.hours for e in w.ledger.entries if e.participant_id == wrong.participant_id and e.hours > 0)
     assert net.credit_hours == round(awarded - wrong.hours, 6) < awarded
