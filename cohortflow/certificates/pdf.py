@@ -24,14 +24,11 @@ from cohortflow.domain.events import CertificateIssued
 FONT = "STSong-Light"
 TITLE = "结业证书"
 QR_SIZE = 38 * mm
-_registered = False
 
 
 def _font() -> str:
-    global _registered
-    if not _registered:  # registered on first use, not at import: nothing happens when the module loads
+    if FONT not in pdfmetrics.getRegisteredFontNames():  # on first use, not at import
         pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-        _registered = True
     return FONT
 
 
