@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 
+import psycopg
 import pypdf
 from typer.testing import CliRunner, Result
 
@@ -177,6 +178,23 @@ async def test_a_finished_cohort_s_certificates_are_issued_once_printed_and_veri
     tampered.write_text("\n".join(altered) + "\n", encoding="utf-8")
     broken = run_verifier(str(tampered), "--certificate", theirs.code)
     assert broken.returncode == 1 and "NOT verified, the bundle is not intact" in broken.stdout
+
+
+async def test_a_certificate_resting_on_a_changed_history_is_not_verified(
+    api: Api, store: EventStore, database_url: str, superuser: psycopg.Connection
+) -> None:
+    await write_cohort(store, COHORT)
+    assert (await api.http.post(f"/api/v1/cohorts/{COHORT}/certificates", headers=api.as_("admin"))).status_code == 200
+    certificate = (await certificates(store))[0]
+    # Someone with the database's keys rewrites the nomination the certificate was made from.
+    superuser.execute(
+        "UPDATE events SET data = jsonb_set(data, '{name}', '\"王伪造\"') "
+        "WHERE type = 'CandidateNominated' AND data->>'participant_id' = %s",
+        (certificate.participant_id,),
+    )
+    broken = await audit_cli(database_url, "certificate", certificate.code)
+    assert broken.exit_code == 1, broken.output
+    assert "changed" in broken.output and "NOT verified: the chain is broken" in broken.output
 
 
 async def _completed(store: EventStore) -> set[str]:
