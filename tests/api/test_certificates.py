@@ -171,6 +171,8 @@ async def test_a_finished_cohort_s_certificates_are_issued_once_printed_and_veri
         refused_offline = run_verifier(str(bundle), "--certificate", FORGED)
         assert refused_offline.returncode == 1 and "no certificate in the bundle" in refused_offline.stdout
     assert run_verifier(str(one), "--certificate", "nonsense").returncode == 2
+    same = await audit_cli(database_url, "check-bundle", str(one), "--certificate", theirs.code)
+    assert same.exit_code == 0 and f"certificate {theirs.code}: verified" in same.output
     lines = one.read_text(encoding="utf-8").splitlines()
     altered = [line.replace(theirs.name, "王伪造") if theirs.code in line else line for line in lines]
     assert altered != lines
