@@ -30,12 +30,19 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     NATIONAL_IDS_READ = "national_ids:read"  # may see ID numbers unmasked
     REMINDERS_READ = "reminders:read"  # the reminder service reads who to remind
+    CERTIFICATES_ISSUE = "certificates:issue"  # issue completion certificates and print them
 
 
 GRANTS: Mapping[Role, frozenset[Permission]] = {
     "admin": frozenset(Permission),
     "coordinator": frozenset(
-        {Permission.PROGRAMMES_READ, Permission.COHORTS_READ, Permission.IMPORTS_WRITE, Permission.EXPORTS_READ}
+        {
+            Permission.PROGRAMMES_READ,
+            Permission.COHORTS_READ,
+            Permission.IMPORTS_WRITE,
+            Permission.EXPORTS_READ,
+            Permission.CERTIFICATES_ISSUE,
+        }
     ),
     "auditor": frozenset(
         {

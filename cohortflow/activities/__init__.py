@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cohortflow.activities.blocks import BlockActivities
+from cohortflow.activities.certificates import CertificateActivities
 from cohortflow.activities.completion import CompletionActivities
 from cohortflow.activities.corrections import CorrectionActivities
 from cohortflow.activities.credit_bank import BankActivities
@@ -40,6 +41,7 @@ def all_activities(store: EventStore, uploads: Path | None = None) -> list[Calla
     acts = Activities(store, uploads)
     plans = PlanActivities(store, uploads)
     bank = BankActivities(store, uploads)
+    certificates = CertificateActivities(store)
     return [
         bank.import_people,
         bank.import_bank_credits,
@@ -63,4 +65,5 @@ def all_activities(store: EventStore, uploads: Path | None = None) -> list[Calla
         acts.import_records,
         acts.queue_reminders,
         acts.end_digests,
+        certificates.issue_completion_certificates,
     ]

@@ -25,6 +25,7 @@ from cohortflow.access.roles import Permission, Principal
 from cohortflow.api import errors
 from cohortflow.api.audit import router as audit_router
 from cohortflow.api.auth import document_permissions, require
+from cohortflow.api.certificates import router as certificates_router
 from cohortflow.api.cohorts import router as cohorts_router
 from cohortflow.api.commands import router as commands_router
 from cohortflow.api.guards import RequestGuard
@@ -139,7 +140,7 @@ def create_app(
     errors.install(app)
     cohort_routes: list[BaseRoute] = []
     routers = (programmes_router, cohorts_router, plans_router, reads_router, imports_router, audit_router)
-    for router in (*routers, reminders_router, commands_router, metrics_router, health_router):
+    for router in (*routers, certificates_router, reminders_router, commands_router, metrics_router, health_router):
         before = len(app.routes)
         app.include_router(router)
         if router in (cohorts_router, reads_router):

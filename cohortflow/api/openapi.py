@@ -23,7 +23,12 @@ EVERY_REQUEST = (400, 503)
 """What any operation may answer: the guards' refusal of a malformed address, and an outage."""
 FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 FASTAPI_DESCRIPTION = "Validation Error"
-SAMPLES = {"cohort_id": "2024-hn", "participant_id": "P000001", "programme_id": "guopei-party-secretary"}
+SAMPLES = {
+    "cohort_id": "2024-hn",
+    "participant_id": "P000001",
+    "programme_id": "guopei-party-secretary",
+    "code": "4KPZ-Q9J5-ETVP-9T8N",
+}
 """Path parameters as the examples show them; any other is shown as ``1``."""
 
 

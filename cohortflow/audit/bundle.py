@@ -1,6 +1,8 @@
 """Audit bundles: a cohort's (or the whole store's) events as JSON Lines, with
 the programme versions they ran under and the chain digest, checkable offline
-by ``standalone_verifier.py``.
+by ``standalone_verifier.py``. A cohort's bundle holds its completion
+certificates too (each in a stream of its own), in position order among the
+cohort's events, so that a certificate's code can be checked offline.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from cohortflow.certificates.lookup import cohort_certificates
 from cohortflow.domain.canonical import digest as canonical_digest
 from cohortflow.store.chain import timestamp_text
 from cohortflow.store.eventstore import EventStore
@@ -51,7 +54,9 @@ async def write_bundle(store: EventStore, out: Path, now: datetime, cohort_id: s
     """Stream the bundle to ``out`` (written to a temporary name, renamed when complete)."""
     head = await store.head()
     events: AsyncIterator[StoredEvent] = (
-        store.read_all(limit=head.position) if cohort_id is None else store.read_stream(f"cohort-{cohort_id}")
+        store.read_all(limit=head.position)
+        if cohort_id is None
+        else _with_certificates(store.read_stream(f"cohort-{cohort_id}"), await cohort_certificates(store, cohort_id))
     )
     header = {
         "kind": "cohortflow-audit-bundle",
@@ -97,6 +102,22 @@ async def write_bundle(store: EventStore, out: Path, now: datetime, cohort_id: s
         head_position=head.position,
         head_hash=head.hash,
     )
+
+
+async def _with_certificates(
+    events: AsyncIterator[StoredEvent], certificates: list[StoredEvent]
+) -> AsyncIterator[StoredEvent]:
+    """The cohort's events with its certificates between them, all in position order (as the verifier checks)."""
+    pending = iter(certificates)
+    waiting = next(pending, None)
+    async for event in events:
+        while waiting is not None and waiting.position < event.position:
+            yield waiting
+            waiting = next(pending, None)
+        yield event
+    while waiting is not None:
+        yield waiting
+        waiting = next(pending, None)
 
 
 def read_bundle_events(path: Path) -> list[dict[str, Any]]:

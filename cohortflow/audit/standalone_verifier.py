@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """Check a cohortflow audit bundle offline, with nothing but the Python standard library.
 
-    python3 standalone_verifier.py BUNDLE.jsonl [--digest DIGEST.json]
+    python3 standalone_verifier.py BUNDLE.jsonl [--digest DIGEST.json] [--certificate CODE]
 
 Exit status 0 when the bundle is intact, 1 when it is not, 2 when it cannot be
-read. This file deliberately imports nothing from cohortflow: an auditor can
-read all of it and run it anywhere. It must agree byte for byte with
-cohortflow.store.chain and cohortflow.domain.canonical, which the test suite
-checks against real bundles.
+read. With ``--certificate``, the bundle is checked first, then the code is looked
+for among its certificates (CertificateIssued events): exit 0 and the
+certificate's facts when an intact bundle holds it, 1 when the bundle is broken or
+holds no certificate with that code, 2 when the text cannot be a code.
+
+This file deliberately imports nothing from cohortflow: an auditor can read all
+of it and run it anywhere. It must agree byte for byte with
+cohortflow.store.chain and cohortflow.domain.canonical (and read codes as
+cohortflow.domain.certificate_codes does), which the test suite checks against
+real bundles.
 """
 
 from __future__ import annotations
@@ -21,6 +27,10 @@ from typing import Any
 
 GENESIS = "0" * 64
 _PLAIN = (str, int, bool, type(None))
+# Verification codes as cohortflow.domain.certificate_codes writes and reads them.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 16
+CERTIFICATE = "CertificateIssued"
 
 
 def _normalise(value: Any) -> Any:
@@ -57,6 +67,8 @@ def event_hash(event: dict[str, Any]) -> str:
 class Report:
     events: int = 0
     problems: list[str] = field(default_factory=list)
+    certificates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The bundle's CertificateIssued events by their code."""
 
     @property
     def ok(self) -> bool:
@@ -112,6 +124,8 @@ def verify_bundle(lines: list[str], digest: dict[str, Any] | None = None) -> Rep
                 f"{where}: stream {stream} jumps to version {event['stream_version']} (missing events)"
             )
         versions[stream] = event["stream_version"]
+        if event["type"] == CERTIFICATE:
+            report.certificates[event["data"]["code"]] = event
         if event["type"] == "CohortStarted":
             key = (event["data"]["programme_id"], event["data"]["programme_version"])
             if programmes.get(key) != event["data"]["programme_digest"]:
@@ -145,6 +159,43 @@ def _against_digest(header: dict[str, Any], events: list[dict[str, Any]], digest
     return []
 
 
+def parse_code(text: str) -> str:
+    """A code as printed (``ABCD-EFGH-JKMN-PQRS``), read as people read it off paper; ValueError if it is none."""
+    compact = "".join(text.split()).replace("-", "").upper().translate(str.maketrans("ILO", "110"))
+    if len(compact) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in compact):
+        raise ValueError(
+            f"{text!r} is not a verification code ({CODE_LENGTH} characters: 0-9 and the letters but I, L, O, U)"
+        )
+    return "-".join(compact[i : i + 4] for i in range(0, CODE_LENGTH, 4))
+
+
+def check_certificate(report: Report, code: str) -> list[str]:
+    """Lines saying whether the bundle proves the certificate ``code`` (as printed), and its facts; empty if not."""
+    if not report.ok:
+        return []
+    event = report.certificates.get(code)
+    if event is None:
+        return []
+    data = event["data"]
+    shown = [f"  {name}: {data[name]}" for name in PRINTED if data.get(name) is not None]
+    return [f"certificate {code}: recorded at position {event['position']}, {event['recorded_at']}", *shown]
+
+
+PRINTED = (
+    "kind",
+    "name",
+    "national_id_masked",
+    "programme_name",
+    "programme_id",
+    "cohort_id",
+    "participant_id",
+    "credit_hours",
+    "completed_on",
+    "issued_by",
+)
+"""What a certificate's check prints: what the paper shows and who issued it (never the person key)."""
+
+
 def canonical_digest(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
@@ -153,7 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("bundle")
     parser.add_argument("--digest", help="a digest exported earlier and kept outside the store")
+    parser.add_argument("--certificate", metavar="CODE", help="a certificate's verification code to find")
     args = parser.parse_args(argv)
+    try:
+        code = None if args.certificate is None else parse_code(args.certificate)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     try:
         with open(args.bundle, encoding="utf-8") as f:
             lines = [line for line in f.read().splitlines() if line.strip()]
@@ -168,7 +225,18 @@ def main(argv: list[str] | None = None) -> int:
     for problem in report.problems:
         print(problem)
     print(f"{report.events} events checked: {'intact' if report.ok else 'NOT intact'}")
-    return 0 if report.ok else 1
+    if code is None:
+        return 0 if report.ok else 1
+    found = check_certificate(report, code)
+    for line in found:
+        print(line)
+    if not report.ok:
+        print(f"certificate {code}: NOT verified, the bundle is not intact")
+    elif not found:
+        print(f"certificate {code}: NOT verified, no certificate in the bundle has this code")
+    else:
+        print(f"certificate {code}: verified")
+    return 0 if found else 1
 
 
 if __name__ == "__main__":

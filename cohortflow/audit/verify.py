@@ -82,14 +82,19 @@ def _at(event: StoredEvent, position: int) -> StoredEvent:
     return dataclasses.replace(event, position=position)
 
 
-async def verify_store(store: EventStore, digest: ExportedDigest | None = None) -> ChainReport:
-    """Recompute the whole chain, position by position, and compare with ``digest``."""
+async def verify_store(
+    store: EventStore, digest: ExportedDigest | None = None, until: int | None = None
+) -> ChainReport:
+    """Recompute the whole chain, position by position, and compare with ``digest``; with ``until``, only as far as
+    that position (what an event there rests on)."""
     store_id = await _check_identity(store, digest)
     breaks: list[Break] = []
     prev_hash, expected, checked = GENESIS, 1, 0
     head = (0, GENESIS)
     previous_broken = False  # after a broken event its successor's link proves nothing more
     async for event in store.read_all():
+        if until is not None and event.position > until:
+            break
         checked += 1
         gap = event.position != expected
         if gap:
@@ -120,7 +125,7 @@ async def verify_store(store: EventStore, digest: ExportedDigest | None = None) 
         head = (event.position, event.hash)
         if len(breaks) >= MAX_BREAKS:
             break
-    if digest and head[0] < digest.position:
+    if digest and until is None and head[0] < digest.position:
         breaks.append(
             Break(
                 position=head[0] + 1,
@@ -130,7 +135,12 @@ async def verify_store(store: EventStore, digest: ExportedDigest | None = None) 
         )
     breaks.sort(key=lambda b: b.position)
     return ChainReport(
-        scope="all", store_id=store_id, checked=checked, head_position=head[0], head_hash=head[1], breaks=breaks
+        scope="all" if until is None else f"positions 1 to {until}",
+        store_id=store_id,
+        checked=checked,
+        head_position=head[0],
+        head_hash=head[1],
+        breaks=breaks,
     )
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cohortflow.cli.display import print_table
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
         ChainReport,
         ExportedDigest,
     )
+    from cohortflow.certificates.lookup import FoundCertificate
     from cohortflow.store.eventstore import EventStore
 
 
@@ -144,12 +146,71 @@ def bundle(
 def check_bundle(
     path: Path,
     digest_file: Annotated[Path | None, typer.Option("--digest", help="A digest exported earlier")] = None,
+    certificate: Annotated[
+        str | None, typer.Option(metavar="CODE", help="Also find this certificate's code in the bundle")
+    ] = None,
 ) -> None:
-    """Check a bundle offline (the same code as the standalone verifier). Exit 1 if it is not intact."""
+    """Check a bundle offline (the same code as the standalone verifier). Exit 1 if it is not intact (or, with
+    --certificate, does not hold the code)."""
     from cohortflow.audit import standalone_verifier
 
     args = [str(path)] + (["--digest", str(digest_file)] if digest_file else [])
+    args += ["--certificate", certificate] if certificate else []
     raise typer.Exit(standalone_verifier.main(args))
+
+
+@app.command()
+def certificate(
+    code: Annotated[str, typer.Argument(help="The verification code printed on the certificate")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    actor: Actor = DEFAULT_ACTOR,
+) -> None:
+    """Verify a certificate's code: find its CertificateIssued event, recompute the chain up to it, print what it
+    records. Exit 1 if no certificate has the code or the chain is broken, 2 if the text cannot be a code."""
+    from cohortflow.audit.journal import record_query
+    from cohortflow.audit.verify import verify_store
+    from cohortflow.certificates.lookup import certificate_by_code
+    from cohortflow.domain.certificate_codes import MalformedCode, parse_code
+
+    try:
+        printed = parse_code(code)
+    except MalformedCode as exc:
+        err.print(f"[red]{exc}[/]", highlight=False)
+        raise typer.Exit(2) from None
+
+    async def work(store: EventStore) -> tuple[FoundCertificate | None, ChainReport | None]:
+        found = await certificate_by_code(store, printed)
+        if found is None:
+            await record_query(store, actor, "certificate", {"code": printed}, "not in the history")
+            return None, None
+        report = await verify_store(store, until=found.position)
+        if report.ok:  # nothing is appended to a broken chain (see record_verification)
+            await record_query(store, actor, "certificate", {"code": printed}, f"verified at {found.position}")
+        return found, report
+
+    found, report = _run(work)
+    if found is None or report is None:
+        err.print(f"[red]no certificate with the code {printed} is in the history: NOT verified[/]", highlight=False)
+        raise typer.Exit(1)
+    facts = found.certificate.model_dump(mode="json", exclude={"person_key"})
+    if as_json:
+        _print_json({"code": printed, "verified": report.ok, "position": found.position, "certificate": facts})
+    else:
+        console.print(f"certificate {printed}: recorded at position {found.position}, {found.recorded_at.isoformat()}")
+        table = Table(show_header=False)
+        for name, value in facts.items():
+            table.add_row(name, "" if value is None else escape(str(value)))
+        print_table(console, table)
+        console.print(f"{report.scope}: {report.checked:,} events checked")
+        for b in report.breaks:
+            console.print(f"[red]position {b.position}: {b.kind}[/] — {b.detail}")
+        console.print(
+            "[green]verified: the chain up to the certificate is intact[/]"
+            if report.ok
+            else "[red]NOT verified: the chain is broken[/]"
+        )
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command()

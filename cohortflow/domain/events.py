@@ -275,6 +275,36 @@ class CohortCompleted(Event):
     credit_hours: float
 
 
+CertificateKind = Literal["completion", "credit_cycle"]
+"""What a certificate attests: a cohort completed (结业证书), or a credit cycle's requirement met (培训证书)."""
+
+
+class CertificateIssued(Event):
+    """A certificate as printed, in its own stream ``certificate-{code}``: the code a verifier holds finds it.
+
+    The fields every kind prints come first; a completion certificate names its cohort, programme and
+    participant, which a credit cycle's certificate (a person's hours across cohorts) will leave empty.
+    """
+
+    TYPE = "CertificateIssued"
+    kind: CertificateKind
+    code: str
+    """The verification code, grouped as printed (``ABCD-EFGH-JKMN-PQRS``)."""
+    person_key: str
+    name: str
+    national_id_masked: str
+    """The ID number as printed: masked, never whole."""
+    credit_hours: float
+    """For a completion, the hours awarded in the cohort net of reversals."""
+    completed_on: date
+    """The day the cohort's completion (or the cycle's requirement) was recorded, in the programmes' time zone."""
+    issued_by: str
+    cohort_id: str | None = None
+    programme_id: str | None = None
+    programme_name: str | None = None
+    participant_id: str | None = None
+
+
 class ProgrammeVersionSubmitted(Event):
     """A programme template version, recorded in the programme's own stream."""
 

@@ -223,6 +223,15 @@ class EventStore:
             )
             return [_stored(r) for r in await cur.fetchall()]
 
+    async def read_keyed(self, idempotency_keys: Sequence[str]) -> list[StoredEvent]:
+        """The events stored under these exact keys (an append's keys end in ``#i``), in position order."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {COLUMNS} FROM events WHERE idempotency_key = ANY(%s) ORDER BY position",
+                (list(idempotency_keys),),
+            )
+            return [_stored(r) for r in await cur.fetchall()]
+
     async def _head(self, conn: AsyncConnection[TupleRow]) -> HeadDigest:
         row = await (
             await conn.execute("SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1")

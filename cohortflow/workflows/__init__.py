@@ -1,7 +1,8 @@
 """Deterministic Temporal workflows: the cohort cycles (seven-phase and block templates), field-study sites,
-coordinators' digests, rotation plans, the credit bank."""
+coordinators' digests, rotation plans, the credit bank, certificates."""
 
 from cohortflow.workflows.block_cycle import BlockCycleWorkflow
+from cohortflow.workflows.certificates import CertificateIssuingWorkflow
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow
 from cohortflow.workflows.credit_bank import CreditBankWorkflow
 from cohortflow.workflows.digests import CoordinatorDigestWorkflow
@@ -15,4 +16,5 @@ WORKFLOWS: list[type] = [
     CoordinatorDigestWorkflow,
     RotationPlanWorkflow,
     CreditBankWorkflow,
+    CertificateIssuingWorkflow,
 ]

@@ -17,6 +17,7 @@ EXPECTED: dict[str, set[Role]] = {
     "audit:read": {"admin", "auditor"},
     "national_ids:read": {"admin", "auditor"},
     "reminders:read": {"admin", "reminder"},
+    "certificates:issue": {"admin", "coordinator"},
 }
 NATIONAL_ID = "11010519491231002X"
 

@@ -128,7 +128,7 @@ async def write_cohort(
         programme_id=programme.id,
         programme_version=programme.version,
         programme_digest=programme.digest,
-        programme=programme.model_dump(mode="json"),
+        programme=programme.template(),  # as the activity records it: digested, it is the programme's digest
         started_at=started,
         day_seconds=86400.0,
     )

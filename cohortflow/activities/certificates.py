@@ -1,0 +1,105 @@
+"""Issuing completion certificates: one ``CertificateIssued`` per participant who completed, recorded once ever.
+
+Every certificate is appended under its own idempotency key (``certificate/{cohort}/{participant}``), all in one
+transaction: issuing again, or a retried activity, records nothing twice, and issuing after more people
+completed records only theirs.
+
+The codes are drawn here, from the operating system's cryptographic source, rather than in the workflow:
+``workflow.uuid4()`` comes from a seeded generator that anyone with the workflow's history can run again, and
+one that is not made to resist guessing. An activity may draw anew on each attempt; the idempotency keys keep
+whichever codes were committed first, and nothing but the store ever hands a code out.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import structlog
+from pydantic import BaseModel
+from temporalio import activity
+
+from cohortflow.activities.base import refusals_are_final
+from cohortflow.activities.heartbeats import heartbeating
+from cohortflow.domain.certificate_codes import RANDOM_BYTES, new_code
+from cohortflow.domain.certificates import (
+    SOURCE_TYPES,
+    CohortProgramme,
+    Completions,
+    certificate_stream,
+    completion_certificate,
+    issue_key,
+)
+from cohortflow.domain.cycle import CommandRefused
+from cohortflow.domain.decoding import decode
+from cohortflow.domain.events import Metadata
+from cohortflow.readmodels.cohort_facts import pinned_template
+from cohortflow.store.eventstore import Append, EventStore
+from cohortflow.store.records import NewEvent
+
+
+class IssueCertificates(BaseModel):
+    cohort_id: str
+    workflow_id: str
+    actor: str
+    prefecture: str | None = None
+    """A coordinator's prefecture: only its participants' certificates are issued. None: everyone's."""
+
+
+class IssuedCertificates(BaseModel):
+    """Counts only: a cohort of 50,000 would not fit its codes into one workflow result."""
+
+    cohort_id: str
+    completed: int
+    """Participants (in the prefecture, if one was named) who have completed."""
+    issued: int
+    """Certificates recorded now."""
+    already_issued: int
+
+
+class CertificateActivities:
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    @activity.defn
+    @refusals_are_final
+    async def issue_completion_certificates(self, req: IssueCertificates) -> IssuedCertificates:
+        try:
+            template = await pinned_template(self.store, req.cohort_id)
+        except LookupError:
+            raise CommandRefused(f"cohort {req.cohort_id} does not exist") from None
+        cohort = CohortProgramme(req.cohort_id, template.id, template.name)
+        completions = Completions()
+        async with heartbeating():
+            async for stored in self.store.read_stream(f"cohort-{req.cohort_id}", types=SOURCE_TYPES):
+                completions.apply(decode(stored.type, stored.schema_version, stored.data), stored.recorded_at)
+            completed = completions.completed(req.prefecture)
+            appends = []
+            for person in completed:
+                event = completion_certificate(person, new_code(secrets.token_bytes(RANDOM_BYTES)), cohort, req.actor)
+                metadata = Metadata(
+                    actor=req.actor,
+                    workflow_id=req.workflow_id,
+                    programme_id=template.id,
+                    programme_version=template.version,
+                    step=f"certificate/{person.participant_id}",
+                    correlation_id=req.cohort_id,
+                ).model_dump()
+                appends.append(
+                    Append(
+                        certificate_stream(event.code),
+                        [NewEvent(event.TYPE, event.payload(), metadata, event.SCHEMA_VERSION)],
+                        issue_key(req.cohort_id, person.participant_id),
+                        expected_version=0,
+                    )
+                )
+            issued = 0
+            if appends:
+                async with self.store.pool.connection() as conn, conn.transaction():
+                    results = await self.store.append_each_in(conn, appends)
+                issued = sum(not r.duplicate for r in results)
+        structlog.get_logger().info(
+            "certificates issued", cohort_id=req.cohort_id, workflow_id=req.workflow_id, issued=issued
+        )
+        return IssuedCertificates(
+            cohort_id=req.cohort_id, completed=len(completed), issued=issued, already_issued=len(completed) - issued
+        )

@@ -1,0 +1,127 @@
+"""Completion certificates: issued for a cohort, printed as PDF, verified by anyone holding a code.
+
+Issuing starts a short workflow whose activity records the certificates (a coordinator
+issues their own prefecture's only); printing reads the certificate recorded for the
+participant. Verifying is open to all, without a token: the code printed on the paper is
+the credential, and the answer shows only what the paper shows, the ID number masked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from pydantic import BaseModel, Field
+from temporalio.client import Client
+
+from cohortflow.access.roles import Permission, Principal
+from cohortflow.activities.certificates import IssuedCertificates
+from cohortflow.api.auth import public, require
+from cohortflow.api.pages import bad_request
+from cohortflow.api.problems import answers
+from cohortflow.certificates.lookup import certificate_by_code, participant_certificate
+from cohortflow.certificates.pdf import render
+from cohortflow.domain.certificate_codes import MalformedCode, parse_code
+from cohortflow.domain.events import CertificateKind
+from cohortflow.readmodels.cohort_facts import pinned_template
+from cohortflow.readmodels.queries import participant
+from cohortflow.store.eventstore import EventStore
+from cohortflow.workflows.certificates import CertificateIssuingInput, CertificateIssuingWorkflow, issuing_workflow_id
+
+router = APIRouter(tags=["certificates"])
+Issuer = Annotated[Principal, Depends(require(Permission.CERTIFICATES_ISSUE))]
+PDF = "application/pdf"
+
+
+class CertificateVerification(BaseModel):
+    """What the history records for a code: the certificate's printed facts and where it sits in the chain."""
+
+    recorded: bool = Field(True, description="Always true: a code the history does not hold is answered 404")
+    code: str
+    kind: CertificateKind
+    name: str
+    national_id_masked: str
+    credit_hours: float
+    completed_on: date
+    cohort_id: str | None
+    programme_id: str | None
+    programme_name: str | None
+    issued_at: datetime
+    position: int = Field(description="The certificate's position in the hash chain, to check against a bundle")
+    hash: str
+
+
+def _store(request: Request) -> EventStore:
+    store: EventStore = request.app.state.store
+    return store
+
+
+@router.post("/api/v1/cohorts/{cohort_id}/certificates")
+async def issue_certificates(cohort_id: str, request: Request, principal: Issuer) -> IssuedCertificates:
+    """Issue a completion certificate to each participant who has completed and has none yet (a coordinator: their
+    own prefecture's). Issuing again issues nothing twice; after more have completed, it issues only theirs."""
+    await pinned_template(_store(request), cohort_id)  # 404 for a cohort that does not exist
+    client: Client = request.app.state.temporal
+    inp = CertificateIssuingInput(cohort_id=cohort_id, actor=principal.actor, prefecture=principal.prefecture_scope)
+    issued: IssuedCertificates = await client.execute_workflow(
+        CertificateIssuingWorkflow.run,
+        inp,
+        id=issuing_workflow_id(cohort_id, uuid.uuid4().hex[:12]),
+        task_queue=request.app.state.settings.task_queue,
+    )
+    return issued
+
+
+@router.get(
+    "/api/v1/cohorts/{cohort_id}/participants/{participant_id}/certificate",
+    response_class=Response,
+    responses={200: {"content": {PDF: {}}, "description": "The certificate, one A4 page"}},
+)
+async def certificate_pdf(cohort_id: str, participant_id: str, request: Request, principal: Issuer) -> Response:
+    """The participant's completion certificate (结业证书) as PDF, with its verification code and a QR code of the
+    verification address."""
+    store = _store(request)
+    scope = principal.prefecture_scope
+    if scope is not None and await participant(store.pool, cohort_id, participant_id, scope) is None:
+        raise LookupError(f"participant {participant_id} is not in cohort {cohort_id} (or not in your prefecture)")
+    found = await participant_certificate(store, cohort_id, participant_id)
+    if found is None:
+        raise LookupError(f"participant {participant_id} of cohort {cohort_id} has no certificate (issue them first)")
+    code = found.certificate.code
+    url = str(request.url_for("verify_certificate", code=code))
+    content = await asyncio.to_thread(render, found.certificate, url)  # a few milliseconds of drawing off the loop
+    headers = {"Content-Disposition": f'attachment; filename="certificate-{code}.pdf"'}
+    return Response(content, media_type=PDF, headers=headers)
+
+
+@router.get("/api/v1/certificates/{code}", dependencies=[Depends(public)], responses=answers(400))
+async def verify_certificate(
+    code: Annotated[str, Path(description="The code as printed, e.g. `4KPZ-Q9J5-ETVP-9T8N`")], request: Request
+) -> CertificateVerification:
+    """Whether the history holds a certificate with this code, and what it printed: open to anyone holding the code.
+    Lower case, spaces and the letters I, L and O (read as 1, 1 and 0) are taken as printed codes are read."""
+    try:
+        printed = parse_code(code)
+    except MalformedCode as exc:
+        raise bad_request(str(exc)) from None
+    found = await certificate_by_code(_store(request), printed)
+    if found is None:
+        raise LookupError(f"no certificate with the code {printed} is in the history")
+    c = found.certificate
+    return CertificateVerification(
+        code=c.code,
+        kind=c.kind,
+        name=c.name,
+        national_id_masked=c.national_id_masked,
+        credit_hours=c.credit_hours,
+        completed_on=c.completed_on,
+        cohort_id=c.cohort_id,
+        programme_id=c.programme_id,
+        programme_name=c.programme_name,
+        issued_at=found.recorded_at,
+        position=found.position,
+        hash=found.hash,
+    )

@@ -1,0 +1,43 @@
+"""Issuing a cohort's completion certificates (certificates-{cohort}-{request}): one batch activity.
+
+A short workflow per request rather than an Update on the cohort's own: certificates are
+issued long after a cohort has ended, when its workflow is closed. The activity's
+idempotency keys, not the workflow id, make issuing happen once per participant, so two
+requests at the same moment each get a workflow and together issue each certificate once.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from cohortflow.activities.certificates import CertificateActivities, IssueCertificates, IssuedCertificates
+    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
+
+
+class CertificateIssuingInput(BaseModel):
+    cohort_id: str
+    actor: str
+    prefecture: str | None = None
+    """A coordinator's prefecture: only its participants' certificates are issued."""
+
+
+def issuing_workflow_id(cohort_id: str, request_id: str) -> str:
+    return f"certificates-{cohort_id}-{request_id}"
+
+
+@workflow.defn
+class CertificateIssuingWorkflow:
+    @workflow.run
+    async def run(self, inp: CertificateIssuingInput) -> IssuedCertificates:
+        req = IssueCertificates(
+            cohort_id=inp.cohort_id, workflow_id=workflow.info().workflow_id, actor=inp.actor, prefecture=inp.prefecture
+        )
+        return await workflow.execute_activity_method(
+            CertificateActivities.issue_completion_certificates,
+            req,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=RETRY,
+        )
