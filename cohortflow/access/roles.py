@@ -31,6 +31,7 @@ class Permission(StrEnum):
     NATIONAL_IDS_READ = "national_ids:read"  # may see ID numbers unmasked
     REMINDERS_READ = "reminders:read"  # the reminder service reads who to remind
     CERTIFICATES_ISSUE = "certificates:issue"  # issue completion certificates and print them
+    PEOPLE_READ = "people:read"  # the credit bank's registry and a person's standing
 
 
 GRANTS: Mapping[Role, frozenset[Permission]] = {
@@ -42,6 +43,7 @@ GRANTS: Mapping[Role, frozenset[Permission]] = {
             Permission.IMPORTS_WRITE,
             Permission.EXPORTS_READ,
             Permission.CERTIFICATES_ISSUE,
+            Permission.PEOPLE_READ,
         }
     ),
     "auditor": frozenset(
@@ -51,6 +53,7 @@ GRANTS: Mapping[Role, frozenset[Permission]] = {
             Permission.EXPORTS_READ,
             Permission.AUDIT_READ,
             Permission.NATIONAL_IDS_READ,
+            Permission.PEOPLE_READ,
         }
     ),
     "reminder": frozenset({Permission.COHORTS_READ, Permission.REMINDERS_READ}),

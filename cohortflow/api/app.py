@@ -33,6 +33,7 @@ from cohortflow.api.health import router as health_router
 from cohortflow.api.imports import router as imports_router
 from cohortflow.api.metrics import router as metrics_router
 from cohortflow.api.openapi import document_errors, operation_id
+from cohortflow.api.people import router as people_router
 from cohortflow.api.plans import router as plans_router
 from cohortflow.api.programmes import router as programmes_router
 from cohortflow.api.reads import router as reads_router
@@ -140,7 +141,8 @@ def create_app(
     errors.install(app)
     cohort_routes: list[BaseRoute] = []
     routers = (programmes_router, cohorts_router, plans_router, reads_router, imports_router, audit_router)
-    for router in (*routers, certificates_router, reminders_router, commands_router, metrics_router, health_router):
+    bank = (people_router, certificates_router)
+    for router in (*routers, *bank, reminders_router, commands_router, metrics_router, health_router):
         before = len(app.routes)
         app.include_router(router)
         if router in (cohorts_router, reads_router):
