@@ -83,18 +83,18 @@ async def people(
 
 
 _COHORT_CREDITS = f"""
-SELECT k.cohort_id || '/' || k.entry_id, k.hours, k.level, coalesce(c.programme->>'kind', 'improvement'),
+SELECT k.person_key, k.cohort_id || '/' || k.entry_id, k.hours, k.level, coalesce(c.programme->>'kind', 'improvement'),
        (k.counts_at AT TIME ZONE '{DEFAULT_TIME_ZONE}')::date, (k.recorded_at AT TIME ZONE '{DEFAULT_TIME_ZONE}')::date,
        CASE WHEN k.reverses IS NULL THEN NULL ELSE k.cohort_id || '/' || k.reverses END, k.reason,
        coalesce(c.programme_name, k.programme_id)
 FROM rm_credits k LEFT JOIN rm_cohorts c ON c.cohort_id = k.cohort_id
-WHERE k.person_key = %s
+WHERE k.person_key = ANY(%s)
 """
 _BANK_CREDITS = f"""
-SELECT entry_id, source, title, hours, level, kind, earned_on,
+SELECT person_key, entry_id, source, title, hours, level, kind, earned_on,
        (recorded_at AT TIME ZONE '{DEFAULT_TIME_ZONE}')::date, days, off_the_job,
        CASE WHEN reverses_cohort IS NULL THEN reverses ELSE reverses_cohort || '/' || reverses END, reason
-FROM rm_bank_entries WHERE person_key = %s
+FROM rm_bank_entries WHERE person_key = ANY(%s)
 """
 
 
@@ -113,18 +113,21 @@ class Entry(BaseModel):
     reason: str
 
 
-async def entries(source: DbSource, person_key: str) -> tuple[list[Credit], dict[str, tuple[Source, str]]]:
-    """Every entry of the person as domain credits, and each entry's source and title (a cohort's programme)."""
-    credits: list[Credit] = []
-    labels: dict[str, tuple[Source, str]] = {}
+Labels = dict[str, tuple[Source, str]]
+"""Each entry's source and title (for a cohort's award, its programme), by entry id."""
+
+
+async def entries_of(source: DbSource, person_keys: list[str]) -> dict[str, tuple[list[Credit], Labels]]:
+    """Every entry of each person as domain credits, with their labels: two queries however many people."""
+    found: dict[str, tuple[list[Credit], Labels]] = {key: ([], {}) for key in person_keys}
     async with connection(source) as conn:
-        for entry_id, hours, level, kind, earned, recorded, reverses, reason, title in await (
-            await conn.execute(_COHORT_CREDITS, (person_key,))
-        ).fetchall():
+        cur = await conn.execute(_COHORT_CREDITS, (person_keys,))
+        for key, entry_id, hours, level, kind, earned, recorded, reverses, reason, title in await cur.fetchall():
+            credits, labels = found[key]
             credits.append(
                 Credit(
                     entry_id,
-                    person_key,
+                    key,
                     float(hours),
                     level,
                     kind,
@@ -136,16 +139,20 @@ async def entries(source: DbSource, person_key: str) -> tuple[list[Credit], dict
                 )
             )
             labels[entry_id] = ("cohort", title)
-        for row in await (await conn.execute(_BANK_CREDITS, (person_key,))).fetchall():
-            entry_id, src, title, hours, level, kind, earned, recorded, days, off_job, reverses, reason = row
+        cur = await conn.execute(_BANK_CREDITS, (person_keys,))
+        for row in await cur.fetchall():
+            key, entry_id, src, title, hours, level, kind, earned, recorded, days, off_job, reverses, reason = row
+            credits, labels = found[key]
+            # A reversal's own facts are the cancelled entry's (the domain copies them): these are placeholders.
+            kept_source: Source = "cohort" if src == "reversal" else src
             credits.append(
                 Credit(
                     entry_id,
-                    person_key,
+                    key,
                     float(hours),
                     level or "school",
                     kind or "school_based",
-                    "cohort" if src == "reversal" else src,
+                    kept_source,
                     earned or recorded,
                     recorded,
                     days or 1,
@@ -154,8 +161,8 @@ async def entries(source: DbSource, person_key: str) -> tuple[list[Credit], dict
                     reason=reason,
                 )
             )
-            labels[entry_id] = ("cohort" if src == "reversal" else src, title)
-    return credits, labels
+            labels[entry_id] = (kept_source, title)
+    return found
 
 
 class RuleView(BaseModel):
@@ -185,7 +192,7 @@ class Standing(BaseModel):
 async def person_standing(
     source: DbSource, facts: PersonFacts, book: RequirementBook, as_of: date, view: View = "known_now"
 ) -> Standing:
-    credits, labels = await entries(source, facts.person_key)
+    credits, labels = (await entries_of(source, [facts.person_key]))[facts.person_key]
     requirements = book.in_force(as_of)
     judged = standing(facts.person(), credits, requirements, as_of, view)
     standing_entries = effective(credits, as_of, view)
@@ -215,7 +222,7 @@ async def person_standing(
     )
 
 
-def _entry(credit: Credit, labels: dict[str, tuple[Source, str]]) -> Entry:
+def _entry(credit: Credit, labels: Labels) -> Entry:
     source, title = labels.get(credit.reverses or credit.entry_id, labels.get(credit.entry_id, ("cohort", "")))
     return Entry(
         entry_id=credit.entry_id,

@@ -4,10 +4,12 @@ rule, as known now and as recorded then, with the source of every hour."""
 from __future__ import annotations
 
 import hashlib
+import io
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from openpyxl import load_workbook
 from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.activities.credit_bank import BankOutcome, CreditReversal, CreditsImport, PeopleImport
@@ -138,3 +140,39 @@ async def test_a_new_principals_qualification_progress_and_the_hidden_standing_o
     elsewhere = next(p for p in everyone if p["name"] == "赵老师")
     hidden = await api.http.get(f"/api/v1/people/{elsewhere['person_key']}/standing", headers=api.as_("coordinator"))
     assert hidden.status_code == 404
+
+
+async def test_the_standing_report_lists_who_is_behind_per_school_in_csv_and_xlsx_with_chinese_headers(
+    api: Api, time_skipping: WorkflowEnvironment
+) -> None:
+    await bank_with(time_skipping, api, PEOPLE, CREDITS)
+    county = f"{COORDINATED[:4]}04"
+    answer = await api.http.get(
+        f"/api/v1/reports/standing?county_code={county}&as_of=2025-12-31", headers=api.as_("coordinator")
+    )
+    report = answer.json()
+    [school] = report["schools"]
+    assert (school["school"], school["people"], school["behind"]) == ("第一中学", 2, 1)
+    assert school["met_by_rule"] == {"teacher-cycle": 1}
+    assert school["behind_by_rule"] == {"principal-qualification": 1, "principal-cycle": 1}
+    assert school["level_shares"] == {"province": 0.2449, "city": 0.4082, "district": 0.0, "school": 0.3469}
+    assert report["level_targets"] == {"province": 0.1, "city": 0.2, "district": 0.2, "school": 0.5}
+    assert {(r["name"], r["rule_id"], r["met"]) for r in report["rows"]} == {
+        ("李老师", "teacher-cycle", True),
+        ("王校长", "principal-qualification", False),
+        ("王校长", "principal-cycle", False),
+    }
+    assert all(r["national_id"] in (mask(PRINCIPAL), mask(TEACHER)) for r in report["rows"])
+
+    behind = await api.http.get(
+        "/api/v1/reports/standing?behind_only=true&as_of=2025-12-31&format=csv", headers=api.as_("admin")
+    )
+    lines = behind.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("市州代码,区县代码,学校,姓名,身份证号,职务,培训要求,计算周期,应完成,已完成,尚缺")
+    assert sorted(line.split(",")[3] for line in lines[1:]) == ["王校长", "王校长", "赵老师"]
+
+    xlsx = await api.http.get("/api/v1/reports/standing?as_of=2025-12-31&format=xlsx", headers=api.as_("auditor"))
+    sheet = load_workbook(io.BytesIO(xlsx.content), read_only=True)["培训达标情况"]
+    rows = list(sheet.values)
+    assert rows[0][:4] == ("市州代码", "区县代码", "学校", "姓名")
+    assert {row[3] for row in rows[1:]} == {"王校长", "李老师", "赵老师"}
