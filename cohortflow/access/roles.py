@@ -32,6 +32,7 @@ class Permission(StrEnum):
     REMINDERS_READ = "reminders:read"  # the reminder service reads who to remind
     CERTIFICATES_ISSUE = "certificates:issue"  # issue completion certificates and print them
     PEOPLE_READ = "people:read"  # the credit bank's registry and a person's standing
+    REVIEWS_WRITE = "reviews:write"  # open a district's annual review, submit, approve or return lists
 
 
 GRANTS: Mapping[Role, frozenset[Permission]] = {
@@ -44,6 +45,7 @@ GRANTS: Mapping[Role, frozenset[Permission]] = {
             Permission.EXPORTS_READ,
             Permission.CERTIFICATES_ISSUE,
             Permission.PEOPLE_READ,
+            Permission.REVIEWS_WRITE,
         }
     ),
     "auditor": frozenset(

@@ -40,6 +40,7 @@ from cohortflow.api.reads import router as reads_router
 from cohortflow.api.reminders import router as reminders_router
 from cohortflow.api.request_ids import install_request_ids
 from cohortflow.api.request_metrics import RequestMetrics
+from cohortflow.api.reviews import router as reviews_router
 from cohortflow.api.standing_reports import router as standing_reports_router
 from cohortflow.observability.service_metrics import ServiceMetrics
 from cohortflow.observability.temporal_runtime import temporal_runtime
@@ -142,7 +143,7 @@ def create_app(
     errors.install(app)
     cohort_routes: list[BaseRoute] = []
     routers = (programmes_router, cohorts_router, plans_router, reads_router, imports_router, audit_router)
-    bank = (people_router, standing_reports_router, certificates_router)
+    bank = (people_router, standing_reports_router, reviews_router, certificates_router)
     for router in (*routers, *bank, reminders_router, commands_router, metrics_router, health_router):
         before = len(app.routes)
         app.include_router(router)
