@@ -8,6 +8,7 @@ under earlier code keep being replayed (cycles run for years).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import sys
 import tempfile
@@ -15,8 +16,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import yaml
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from cohortflow.activities.credit_bank import CreditReversal, CreditsImport, PeopleImport
+from cohortflow.activities.reviews import review_id
 from cohortflow.audit.histories import cohort_histories, run_chain, write_histories
 from cohortflow.demo.block_feed import BlockFeed
 from cohortflow.demo.feeding import Progress, drive, skip_past
@@ -26,9 +30,11 @@ from cohortflow.domain.template import parse_template
 from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.runtime.time_skipping import start_time_skipping
 from cohortflow.services.cohorts import start_block_cohort, start_cohort
+from cohortflow.services.credit_bank import credit_bank
 from cohortflow.services.plans import start_plan
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.migrate import upgrade
+from cohortflow.workflows.annual_review import AnnualReviewInput, AnnualReviewWorkflow, ListStep
 from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleWorkflow, CloseBlock, ExtendBlock
 from cohortflow.workflows.cohort_cycle import (
     CohortCycleInput,
@@ -37,8 +43,10 @@ from cohortflow.workflows.cohort_cycle import (
     FileImport,
     Withdraw,
 )
+from cohortflow.workflows.credit_bank import CreditBankWorkflow
 from cohortflow.workflows.cycle_support import Correction
 from cohortflow.workflows.rotation_plan import RotationPlanInput, RotationPlanWorkflow
+from tests.credit_bank.test_bank_workflow import PEOPLE
 from tests.workflows.helpers import feed_phase, feed_until_done, running_worker, terminate_cohorts, wait_for_status
 
 OUT = Path(__file__).parent.parent / "histories"
@@ -59,6 +67,7 @@ async def record(tag: str) -> list[Path]:
                     *await _run(env, store, tag, uploads),
                     *await _run_plan(env, store, tag),
                     *await _run_blocks(env, store, tag, uploads),
+                    *await _run_bank(env, store, tag, uploads),
                 ]
             finally:
                 await env.shutdown()
@@ -159,6 +168,54 @@ async def _run_blocks(env: WorkflowEnvironment, store: EventStore, tag: str, upl
         await client.get_workflow_handle(f"cohort-{cohort}").result()
         histories = await run_chain(client, f"cohort-{cohort}")
     return write_histories(histories, OUT, tag)
+
+
+async def _run_bank(env: WorkflowEnvironment, store: EventStore, tag: str, uploads: Path) -> list[Path]:
+    """The credit bank taking a people file, a credits file, a refused and an accepted reversal; then a district's
+    annual review with a returned list, a reminder and the lock."""
+    client = env.client
+    people, district = PEOPLE, "510104"
+    credits = "身份证号,培训名称,学时,级别,结束日期\n110101198003071239,校本研修,12,校级,2025-06-30\n"
+    async with running_worker(client, store, "record-histories", uploads):
+        bank = await credit_bank(client, "record-histories")
+        await bank.execute_update(
+            CreditBankWorkflow.import_people, PeopleImport(digest=_upload(uploads, people), filename="people.csv")
+        )
+        await bank.execute_update(
+            CreditBankWorkflow.import_credits,
+            CreditsImport(digest=_upload(uploads, credits), filename="credits.csv", recorded_by="第一中学"),
+        )
+        key = (await store.person_keys()).of("110101198003071239")
+        entry = f"school-{hashlib.sha256(credits.encode()).hexdigest()[:16]}-2"
+        for reason in (" ", "recorded twice"):
+            with contextlib.suppress(WorkflowUpdateFailedError):
+                await bank.execute_update(
+                    CreditBankWorkflow.reverse_credit, CreditReversal(person_key=key, entry_id=entry, reason=reason)
+                )
+        today = (await env.get_current_time()).date()
+        review = await client.start_workflow(
+            AnnualReviewWorkflow.run,
+            AnnualReviewInput(district=district, year=today.year - 1, deadline=today + timedelta(days=10)),
+            id=review_id(district, today.year - 1),
+            task_queue="record-histories",
+        )
+        while not (await review.query(AnnualReviewWorkflow.status)).schools:
+            await asyncio.sleep(0.05)
+        await review.execute_update(AnnualReviewWorkflow.submit, ListStep(school="第一中学"))
+        await review.execute_update(AnnualReviewWorkflow.return_list, ListStep(school="第一中学", reasons=["replay"]))
+        await review.execute_update(AnnualReviewWorkflow.submit, ListStep(school="第一中学"))
+        await env.sleep(timedelta(days=5))
+        await review.execute_update(AnnualReviewWorkflow.approve, ListStep(school="第一中学"))
+        await review.result()
+        histories = [await bank.fetch_history(), await review.fetch_history()]
+        await bank.terminate("recorded")
+    return write_histories(histories, OUT, tag)
+
+
+def _upload(uploads: Path, text: str) -> str:
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    (uploads / digest).write_text(text, encoding="utf-8")
+    return digest
 
 
 if __name__ == "__main__":
