@@ -506,3 +506,31 @@ class ReviewReminded(Event):
     TYPE = "ReviewReminded"
     occurrence: str
     schools: list[str]
+
+
+class RecognitionRequested(Event):
+    """Study outside cohorts submitted for recognition (学分认定), to be decided by a reviewer of ``unit``."""
+
+    TYPE = "RecognitionRequested"
+    claim_id: str
+    person_key: str
+    title: str
+    hours: float
+    level: CreditLevel
+    unit: str
+    """Whose reviewers decide: the province, a prefecture's code, a county's code or a school's name."""
+    earned_on: date
+    days: int
+    evidence: str
+
+
+class RecognitionDecided(Event):
+    """A claim approved (its credit is recorded with it) or refused, with the reviewer and the reason."""
+
+    TYPE = "RecognitionDecided"
+    claim_id: str
+    person_key: str
+    decision: Literal["approved", "refused"]
+    reason: str
+    reviewer_level: CreditLevel
+    reviewer_unit: str

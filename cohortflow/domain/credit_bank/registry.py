@@ -16,12 +16,15 @@ from typing import get_args
 from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.credit_bank.credits import BankSource, Credit, TrainingKind, credit_problems
 from cohortflow.domain.credit_bank.people import PersonFacts, PersonField, Post
+from cohortflow.domain.credit_bank.recognition import Claim, Decision, Reviewer, decision_problems
 from cohortflow.domain.events import (
     BankCreditRecorded,
     BankCreditReversed,
     Event,
     PersonCorrected,
     PersonRegistered,
+    RecognitionDecided,
+    RecognitionRequested,
 )
 from cohortflow.domain.national_id import PersonKeys, checked
 
@@ -74,6 +77,8 @@ class PersonRecord:
     entries: dict[str, BankCreditRecorded] = field(default_factory=dict)
     reversed: dict[str, str] = field(default_factory=dict)
     """Reversed references (a bank entry's id, or ``cohort_id/entry_id``) by the reversing entry's id."""
+    claims: dict[str, tuple[RecognitionRequested, RecognitionDecided | None]] = field(default_factory=dict)
+    """Recognition claims by id, with their decision once taken."""
     version: int = 0
     """The stream's version once folded: a change appends at it, or fails if someone changed the person meanwhile."""
 
@@ -86,6 +91,10 @@ class PersonRecord:
             self.entries[event.entry_id] = event
         elif isinstance(event, BankCreditReversed):
             self.reversed[reference(event.reverses, event.cohort_id)] = event.entry_id
+        elif isinstance(event, RecognitionRequested):
+            self.claims[event.claim_id] = (event, None)
+        elif isinstance(event, RecognitionDecided) and event.claim_id in self.claims:
+            self.claims[event.claim_id] = (self.claims[event.claim_id][0], event)
 
 
 def reference(entry_id: str, cohort_id: str | None) -> str:
@@ -307,3 +316,99 @@ def reversal(
         hours=target.hours,
         reason=reason.strip(),
     )
+
+
+def unit_of(facts: PersonFacts, level: CreditLevel) -> str:
+    """The body whose reviewers decide a credit of ``level`` for this person: the province, their prefecture,
+    their county or their school."""
+    return {
+        "province": "province",
+        "city": facts.prefecture_code,
+        "district": facts.county_code,
+        "school": facts.school,
+    }[level]
+
+
+def recognition_request(
+    facts: PersonFacts,
+    claim_id: str,
+    *,
+    title: str,
+    hours: float,
+    level: CreditLevel,
+    earned_on: date,
+    days: int,
+    evidence: str,
+    today: date,
+) -> RecognitionRequested:
+    """A claim for external study, refused (with every reason) if its hours could not have been earned."""
+    credit = Credit(claim_id, facts.person_key, hours, level, "external", "recognised", earned_on, today, days)
+    problems = [p.replace(f"entry {claim_id}, ", "") for p in credit_problems(credit, facts.person(), today)]
+    if not title.strip():
+        problems.append("title: say what was studied")
+    if problems:
+        raise BankRefused(problems)
+    return RecognitionRequested(
+        claim_id=claim_id,
+        person_key=facts.person_key,
+        title=title.strip(),
+        hours=hours,
+        level=level,
+        unit=unit_of(facts, level),
+        earned_on=earned_on,
+        days=days,
+        evidence=evidence,
+    )
+
+
+def recognition_decision(
+    record: PersonRecord, claim_id: str, reviewer: Reviewer, decision: Decision, reason: str
+) -> list[Event]:
+    """The decision on a claim, and on approval the recognised credit; refused if the reviewer may not decide it
+    (another level or unit), it was decided already, or a refusal gives no reason."""
+    found = record.claims.get(claim_id)
+    if found is None or record.facts is None:
+        raise BankRefused([f"claim {claim_id}: no such claim for this person"])
+    claim, decided = found
+    problems = decision_problems(
+        Claim(
+            claim_id,
+            claim.person_key,
+            claim.hours,
+            claim.level,
+            claim.unit,
+            None if decided is None else decided.decision,
+        ),
+        reviewer,
+        decision,
+        reason,
+    )
+    if problems:
+        raise BankRefused(problems)
+    events: list[Event] = [
+        RecognitionDecided(
+            claim_id=claim_id,
+            person_key=claim.person_key,
+            decision=decision,
+            reason=reason.strip(),
+            reviewer_level=reviewer.level,
+            reviewer_unit=reviewer.unit,
+        )
+    ]
+    if decision == "approved":
+        events.append(
+            BankCreditRecorded(
+                entry_id=f"recognised-{claim_id}",
+                person_key=claim.person_key,
+                source="recognised",
+                title=claim.title,
+                hours=claim.hours,
+                level=claim.level,
+                kind="external",
+                earned_on=claim.earned_on,
+                days=claim.days,
+                off_the_job=False,
+                recorded_by=reviewer.actor,
+            )
+        )
+    return events

@@ -1,0 +1,180 @@
+"""The credit bank's decisions, pure: people files planned, credits checked, corrections, reversals and
+recognition decided by the right reviewer."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from cohortflow.domain.credit_bank.people import PersonFacts
+from cohortflow.domain.credit_bank.recognition import Reviewer
+from cohortflow.domain.credit_bank.registry import (
+    BankRefused,
+    CreditRow,
+    PersonRecord,
+    PersonRow,
+    Reversible,
+    correction,
+    plan_credits,
+    plan_people,
+    recognition_decision,
+    recognition_request,
+    reversal,
+    unit_of,
+)
+from cohortflow.domain.events import BankCreditRecorded, RecognitionDecided
+from cohortflow.domain.national_id import PersonKeys, check_char
+
+KEYS = PersonKeys(b"0123456789abcdef0123456789abcdef")
+TODAY = date(2026, 5, 1)
+TEACHER = "11010119850512234" + check_char("11010119850512234")
+
+
+def row(n: int = 2, **changes: object) -> PersonRow:
+    values: dict[str, object] = {
+        "row": n,
+        "name": "李老师",
+        "national_id": TEACHER,
+        "post": "teacher",
+        "took_post_on": None,
+        "school": "第一中学",
+        "county_code": "510104",
+        "prefecture_code": "510100",
+        "school_level": None,
+        "subject": "数学",
+    }
+    return PersonRow(**(values | changes))  # type: ignore[arg-type]
+
+
+def facts() -> PersonFacts:
+    [registered] = plan_people([row()], {}, KEYS, TODAY, "").registered
+    return PersonFacts.model_validate(registered.model_dump())
+
+
+def test_a_people_file_registers_new_people_and_names_each_bad_row() -> None:
+    plan = plan_people(
+        [
+            row(),
+            row(3, national_id=TEACHER),
+            row(4, national_id="110101198505122341"),
+            row(5, national_id="11010119800307123" + check_char("11010119800307123"), county_code="5101"),
+            row(6, national_id="11010119900101345" + check_char("11010119900101345"), took_post_on=date(2027, 1, 1)),
+        ],
+        {},
+        KEYS,
+        TODAY,
+        "",
+    )
+    assert [e.name for e in plan.registered] == ["李老师"]
+    assert plan.problems == [
+        "row 3, national_id: the same person as row 2",
+        f"row 4, national_id: check digit is 1, expected {check_char('11010119850512234')}",
+        "row 5, county_code: '5101' is not a six-digit division code",
+        "row 6, took_post_on: 2027-01-01 is in the future",
+    ]
+
+
+def test_a_registered_person_is_corrected_only_with_a_reason_and_unchanged_rows_change_nothing() -> None:
+    known = {facts().person_key: facts()}
+    assert plan_people([row()], known, KEYS, TODAY, "").unchanged == 1
+    moved = plan_people([row(school="第二中学")], known, KEYS, TODAY, "")
+    assert moved.problems == [
+        "row 2: already registered with other facts (school '第一中学' → '第二中学'); give a reason to correct"
+    ]
+    [fixed] = plan_people([row(school="第二中学")], known, KEYS, TODAY, "调动").corrected
+    assert (fixed.field, fixed.previous, fixed.value, fixed.reason) == ("school", "第一中学", "第二中学", "调动")
+
+
+def test_a_correction_by_hand_needs_a_reason_a_change_and_a_value_that_fits() -> None:
+    person = facts()
+    assert correction(person, "post", "principal", "任命").value == "principal"
+    for field, value, reason, why in [
+        ("post", "principal", " ", "a correction needs a reason"),
+        ("post", "teacher", "任命", "post is already 'teacher'"),
+        ("post", "dean", "任命", "post: 'dean' is not a valid value"),
+        ("county_code", "51", "调动", "county_code: '51' is not a six-digit division code"),
+    ]:
+        with pytest.raises(BankRefused, match=why):
+            correction(person, field, value, reason)  # type: ignore[arg-type]
+
+
+def test_credits_are_recorded_for_registered_people_with_ids_of_their_file_and_row() -> None:
+    person = facts()
+    credit = CreditRow(3, TEACHER, "", "校本研修", 6, "school", "school_based", date(2025, 3, 1), 1, False)
+    plan = plan_credits(
+        [credit],
+        {person.person_key: person},
+        KEYS,
+        source="school",
+        recorded_by="一中",
+        today=TODAY,
+        file_digest="ab" * 32,
+    )
+    assert [(e.entry_id, e.hours, e.earned_on) for e in plan.recorded] == [
+        (f"school-{'ab' * 8}-3", 6.0, date(2025, 3, 1))
+    ]
+    nobody = plan_credits([credit], {}, KEYS, source="school", recorded_by="一中", today=TODAY, file_digest="ab" * 32)
+    assert nobody.problems == ["row 3, national_id: not registered in the credit bank; import the person first"]
+
+
+def test_a_reversal_is_refused_for_an_unknown_an_already_reversed_or_a_reversing_entry() -> None:
+    entry = Reversible("e1", None, 6.0, None)
+    done = reversal("k", entry, "e1", "重复录入", "r1")
+    assert (done.reverses, done.hours, done.cohort_id) == ("e1", 6.0, None)
+    for target, reason, why in [
+        (None, "x", "e1: no such credit entry for this person"),
+        (Reversible("e1", None, 6.0, "r0"), "x", "e1: already reversed by r0"),
+        (Reversible("e1", None, -6.0, None), "x", "e1: is itself a reversal"),
+        (entry, "", "a reversal needs a reason"),
+    ]:
+        with pytest.raises(BankRefused, match=why):
+            reversal("k", target, "e1", reason, "r2")
+
+
+def test_a_recognition_claim_is_decided_by_a_reviewer_of_its_level_and_unit_once() -> None:
+    person = facts()
+    assert [unit_of(person, level) for level in ("province", "city", "district", "school")] == [
+        "province",
+        "510100",
+        "510104",
+        "第一中学",
+    ]
+    claim = recognition_request(
+        person, "c1", title="在线课程", hours=20, level="city", earned_on=date(2026, 3, 1), days=4, evidence="证书",
+        today=TODAY,
+    )  # fmt: skip
+    record = PersonRecord(facts=person)
+    record.apply(claim)
+
+    with pytest.raises(BankRefused, match="decided by its own reviewers, not by a province reviewer of province"):
+        recognition_decision(record, "c1", Reviewer("admin", "province", "province"), "approved", "")
+    with pytest.raises(BankRefused, match="a refusal says why"):
+        recognition_decision(record, "c1", Reviewer("coord", "city", "510100"), "refused", " ")
+    decided, credit = recognition_decision(record, "c1", Reviewer("coord", "city", "510100"), "approved", "")
+    assert isinstance(decided, RecognitionDecided) and decided.reviewer_unit == "510100"
+    assert isinstance(credit, BankCreditRecorded)
+    assert (credit.entry_id, credit.source, credit.hours, credit.recorded_by) == (
+        "recognised-c1",
+        "recognised",
+        20,
+        "coord",
+    )
+    record.apply(decided)
+    with pytest.raises(BankRefused, match="claim c1: already approved"):
+        recognition_decision(record, "c1", Reviewer("coord", "city", "510100"), "refused", "late")
+    with pytest.raises(BankRefused, match="claim c9: no such claim"):
+        recognition_decision(record, "c9", Reviewer("coord", "city", "510100"), "approved", "")
+
+
+def test_a_claim_for_hours_that_could_not_have_been_earned_is_refused_with_every_reason() -> None:
+    with pytest.raises(BankRefused) as refused:
+        recognition_request(
+            facts(), "c2", title=" ", hours=100, level="school", earned_on=date(2027, 1, 1), days=1, evidence="",
+            today=TODAY,
+        )  # fmt: skip
+    assert refused.value.problems == [
+        "hours: 100 hours in 1 day(s) is more than 24 hours a day",
+        "earned_on: 2027-01-01 is in the future",
+        "title: say what was studied",
+    ]
