@@ -16,6 +16,7 @@ from cohortflow.activities.field_study import FieldStudyActivities
 from cohortflow.activities.imports import ImportActivities
 from cohortflow.activities.places import FillPlaceActivities
 from cohortflow.activities.plans import PlanActivities
+from cohortflow.activities.recognition import RecognitionActivities
 from cohortflow.activities.reminders import ReminderActivities
 from cohortflow.activities.reviews import ReviewActivities
 from cohortflow.activities.selection import SelectionActivities
@@ -43,12 +44,15 @@ def all_activities(store: EventStore, uploads: Path | None = None) -> list[Calla
     plans = PlanActivities(store, uploads)
     bank = BankActivities(store, uploads)
     reviews = ReviewActivities(store)
+    recognition = RecognitionActivities(store, uploads)
     certificates = CertificateActivities(store)
     return [
         bank.import_people,
         bank.import_bank_credits,
         bank.correct_person,
         bank.reverse_credit,
+        recognition.request_recognition,
+        recognition.decide_recognition,
         reviews.open_review,
         reviews.record_list_step,
         reviews.remind_review,

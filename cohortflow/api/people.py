@@ -12,18 +12,51 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 
 from cohortflow.access.roles import Permission, Principal
+from cohortflow.activities.recognition import RecognitionClaim, RecognitionDecision
 from cohortflow.api.auth import require
+from cohortflow.api.commands import send
 from cohortflow.api.pages import NEXT_LINK, Paged
 from cohortflow.api.problems import answers
+from cohortflow.api.text import Reason
+from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.credit_bank.people import PersonFacts
+from cohortflow.domain.credit_bank.recognition import Decision
 from cohortflow.domain.credit_bank.standing import View
+from cohortflow.domain.events import RecognitionRequested
 from cohortflow.readmodels.bank import PersonFilter, Standing, people, person, person_standing, shipped_requirements
 from cohortflow.readmodels.credits import CHINA
+from cohortflow.services.credit_bank import credit_bank
+from cohortflow.workflows.credit_bank import CreditBankWorkflow
 
 router = APIRouter(prefix="/api/v1/people", tags=["credit bank"])
 Reader = Annotated[Principal, Depends(require(Permission.PEOPLE_READ))]
+Claimant = Annotated[Principal, Depends(require(Permission.IMPORTS_WRITE))]
+Reviewing = Annotated[Principal, Depends(require(Permission.REVIEWS_WRITE))]
+
+
+class ClaimRequest(BaseModel):
+    title: Reason = Field(description="What was studied, e.g. 国家中小学智慧教育平台专题课程")
+    hours: float = Field(gt=0, le=10_000)
+    level: CreditLevel = Field(description="The level the credit would be granted at; its reviewers decide")
+    earned_on: date = Field(description="The last day of the study")
+    days: int = Field(1, ge=1, le=3_650)
+    evidence: Annotated[str, Field(max_length=1_000)] = Field(
+        "", description="Where the proof is (a certificate's number)"
+    )
+
+
+class DecisionRequest(BaseModel):
+    decision: Decision
+    reason: str = Field("", max_length=1_000, description="Why; a refusal must say")
+
+
+def reviewer_of(principal: Principal) -> tuple[CreditLevel, str]:
+    """The level and unit a principal reviews for: an administrator the province's, a coordinator their city's."""
+    scope = principal.prefecture_scope
+    return ("province", "province") if scope is None else ("city", scope)
 
 
 def _shown(facts: PersonFacts, principal: Principal) -> PersonFacts:
@@ -80,3 +113,37 @@ async def get_standing(
     day = as_of or datetime.now(CHINA).date()
     found = await person_standing(request.app.state.store.pool, facts, shipped_requirements(), day, view)
     return found.model_copy(update={"person": _shown(found.person, principal)})
+
+
+@router.post("/{person_key}/recognitions", status_code=201, responses=answers(404, 409))
+async def request_recognition(
+    person_key: str, body: ClaimRequest, request: Request, principal: Claimant
+) -> RecognitionRequested:
+    """Submit a person's study outside cohorts for recognition; a reviewer of its level and unit decides it."""
+    await _person(request, person_key, principal)
+    bank = await credit_bank(request.app.state.temporal, request.app.state.settings.task_queue)
+    claim = RecognitionClaim(person_key=person_key, actor=principal.actor, **body.model_dump())
+    requested: RecognitionRequested = await send(bank, CreditBankWorkflow.request_recognition, claim)
+    return requested
+
+
+@router.post("/{person_key}/recognitions/{claim_id}/decision", responses=answers(404, 409))
+async def decide_recognition(
+    person_key: str, claim_id: str, body: DecisionRequest, request: Request, principal: Reviewing
+) -> list[str]:
+    """Approve a claim (its credit is recorded) or refuse it with the reason; only a reviewer of the claim's level
+    and unit may (an administrator reviews province credits, a coordinator their city's)."""
+    await _person(request, person_key, principal)
+    level, unit = reviewer_of(principal)
+    bank = await credit_bank(request.app.state.temporal, request.app.state.settings.task_queue)
+    decision = RecognitionDecision(
+        person_key=person_key,
+        claim_id=claim_id,
+        decision=body.decision,
+        reason=body.reason,
+        actor=principal.actor,
+        reviewer_level=level,
+        reviewer_unit=unit,
+    )
+    recorded: list[str] = await send(bank, CreditBankWorkflow.decide_recognition, decision)
+    return recorded

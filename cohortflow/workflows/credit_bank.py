@@ -1,6 +1,6 @@
 """The credit bank (``credit-bank``): one long-lived workflow that applies the bank's changes one at a time.
 
-People files, credits files, corrections and reversals arrive as Updates.
+People files, credits files, corrections, reversals and recognition claims and decisions arrive as Updates.
 Applying them one at a time means two changes to the same person never race
 (the appends would also refuse a stale version, but a file of 50,000 rows would
 then be retried whole). The workflow holds no state of its own beyond the lock:
@@ -27,8 +27,10 @@ with workflow.unsafe.imports_passed_through():
         PersonCorrection,
         Reversed,
     )
+    from cohortflow.activities.recognition import RecognitionActivities, RecognitionClaim, RecognitionDecision
     from cohortflow.domain.credit_bank.people import PersonFacts
     from cohortflow.domain.cycle import check_recordable
+    from cohortflow.domain.events import RecognitionRequested
     from cohortflow.workflows.cycle_support import refusals_answered
     from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
 
@@ -78,6 +80,16 @@ class CreditBankWorkflow:
         done: Reversed = await self._apply(BankActivities.reverse_credit, req)
         return done
 
+    @workflow.update
+    async def request_recognition(self, req: RecognitionClaim) -> RecognitionRequested:
+        claim: RecognitionRequested = await self._apply(RecognitionActivities.request_recognition, req)
+        return claim
+
+    @workflow.update
+    async def decide_recognition(self, req: RecognitionDecision) -> list[str]:
+        recorded: list[str] = await self._apply(RecognitionActivities.decide_recognition, req)
+        return recorded
+
     # Text PostgreSQL cannot store is refused before the Update is accepted, as the cohorts' Updates do.
     @import_people.validator
     def _people_recordable(self, req: PeopleImport) -> None:
@@ -93,6 +105,14 @@ class CreditBankWorkflow:
 
     @reverse_credit.validator
     def _reversal_recordable(self, req: CreditReversal) -> None:
+        check_recordable(req.model_dump())
+
+    @request_recognition.validator
+    def _claim_recordable(self, req: RecognitionClaim) -> None:
+        check_recordable(req.model_dump())
+
+    @decide_recognition.validator
+    def _decision_recordable(self, req: RecognitionDecision) -> None:
         check_recordable(req.model_dump())
 
     async def _apply(self, fn: Any, req: Request) -> Any:

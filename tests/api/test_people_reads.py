@@ -176,3 +176,31 @@ async def test_the_standing_report_lists_who_is_behind_per_school_in_csv_and_xls
     rows = list(sheet.values)
     assert rows[0][:4] == ("市州代码", "区县代码", "学校", "姓名")
     assert {row[3] for row in rows[1:]} == {"王校长", "李老师", "赵老师"}
+
+
+async def test_external_study_is_recognised_by_a_reviewer_of_its_level_and_counts_toward_the_cycle(
+    api: Api, time_skipping: WorkflowEnvironment
+) -> None:
+    await bank_with(time_skipping, api, PEOPLE, CREDITS)
+    people = (await api.http.get("/api/v1/people", headers=api.as_("coordinator"))).json()
+    key = next(p for p in people if p["name"] == "李老师")["person_key"]
+    claim = {"title": "省级网络研修", "hours": 30, "level": "city", "earned_on": "2024-05-01", "days": 5}
+    answer = await api.http.post(f"/api/v1/people/{key}/recognitions", json=claim, headers=api.as_("coordinator"))
+    assert answer.status_code == 201, answer.text
+    claim_id = answer.json()["claim_id"]
+    assert answer.json()["unit"] == COORDINATED
+
+    decision = f"/api/v1/people/{key}/recognitions/{claim_id}/decision"
+    wrong = await api.http.post(decision, json={"decision": "approved"}, headers=api.as_("admin"))
+    assert wrong.status_code == 409 and "not by a province reviewer of province" in wrong.json()["detail"]
+    silent = await api.http.post(decision, json={"decision": "refused"}, headers=api.as_("coordinator"))
+    assert silent.status_code == 409 and "a refusal says why" in silent.json()["detail"]
+    approved = await api.http.post(decision, json={"decision": "approved"}, headers=api.as_("coordinator"))
+    assert approved.json() == ["RecognitionDecided", "BankCreditRecorded"]
+    twice = await api.http.post(decision, json={"decision": "approved"}, headers=api.as_("coordinator"))
+    assert twice.status_code == 409 and "already approved" in twice.json()["detail"]
+
+    await api.caught_up()
+    standing = (await api.http.get(f"/api/v1/people/{key}/standing?as_of=2025-12-31", headers=api.as_("admin"))).json()
+    assert standing["rules"][0]["achieved"] == 400.0
+    assert {e["source"] for e in standing["entries"]} == {"school", "recognised"}
