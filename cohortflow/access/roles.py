@@ -31,6 +31,8 @@ class Permission(StrEnum):
     NATIONAL_IDS_READ = "national_ids:read"  # may see ID numbers unmasked
     REMINDERS_READ = "reminders:read"  # the reminder service reads who to remind
     CERTIFICATES_ISSUE = "certificates:issue"  # issue completion certificates and print them
+    PEOPLE_WRITE = "people:write"  # the credit bank's people files and corrections
+    CREDITS_WRITE = "credits:write"  # the credit bank's credits files and reversals
 
 
 GRANTS: Mapping[Role, frozenset[Permission]] = {
@@ -42,6 +44,8 @@ GRANTS: Mapping[Role, frozenset[Permission]] = {
             Permission.IMPORTS_WRITE,
             Permission.EXPORTS_READ,
             Permission.CERTIFICATES_ISSUE,
+            Permission.PEOPLE_WRITE,
+            Permission.CREDITS_WRITE,
         }
     ),
     "auditor": frozenset(

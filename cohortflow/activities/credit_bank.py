@@ -38,6 +38,7 @@ from cohortflow.domain.credit_bank.registry import (
     plan_credits,
     plan_people,
     reversal,
+    within,
 )
 from cohortflow.domain.decoding import decode
 from cohortflow.domain.events import CreditAwarded, CreditReversed, Event, Metadata
@@ -63,6 +64,9 @@ class BankRequest(BaseModel):
     actor: str = "admin"
     at: datetime | None = None
     """The workflow's time of the request: decides "today" (no hours earned after it)."""
+    prefecture: str | None = Field(
+        None, description="A coordinator's prefecture: the request may concern people of it only; None for any"
+    )
 
     @property
     def today(self) -> date:
@@ -125,7 +129,7 @@ class BankActivities:
         rows, problems = await self._rows("people", req.digest, PersonRow)
         records = await self._records(keys, (r.national_id for r in rows))
         facts = {k: r.facts for k, r in records.items() if r.facts is not None}
-        plan = plan_people(rows, facts, keys, req.today, req.reason)
+        plan = plan_people(rows, facts, keys, req.today, req.reason, req.prefecture)
         problems += plan.problems
         if problems:
             return BankOutcome(status="refused", rows=len(rows), problems=sorted(problems, key=_row_order))
@@ -158,6 +162,7 @@ class BankActivities:
             recorded_by=req.recorded_by,
             today=req.today,
             file_digest=req.digest,
+            prefecture=req.prefecture,
         )
         problems += plan.problems
         problems += [
@@ -180,7 +185,7 @@ class BankActivities:
         record, version = await self._person(req.person_key)
         if record.facts is None:
             raise BankRefused([f"person {req.person_key} is not registered"])
-        event = correction(record.facts, req.field, req.value, req.reason)
+        event = correction(record.facts, req.field, req.value, req.reason, req.prefecture)
         change: dict[str, list[Event]] = {req.person_key: [event]}
         await self._append(req, f"correction/{req.field}", change, {req.person_key: record}, version)
         return record.facts.corrected(event.field, event.value)
@@ -192,6 +197,7 @@ class BankActivities:
         record, version = await self._person(req.person_key)
         if record.facts is None:
             raise BankRefused([f"person {req.person_key} is not registered"])
+        within(record.facts, req.prefecture)
         target = await self._reversible(record, req)
         shown = req.entry_id if req.cohort_id is None else f"entry {req.entry_id} of cohort {req.cohort_id}"
         event = reversal(req.person_key, target, shown, req.reason, f"reversal-{req.request_id}")

@@ -18,6 +18,8 @@ EXPECTED: dict[str, set[Role]] = {
     "national_ids:read": {"admin", "auditor"},
     "reminders:read": {"admin", "reminder"},
     "certificates:issue": {"admin", "coordinator"},
+    "people:write": {"admin", "coordinator"},
+    "credits:write": {"admin", "coordinator"},
 }
 NATIONAL_ID = "11010519491231002X"
 
