@@ -24,7 +24,7 @@ from temporalio import activity
 
 from cohortflow.activities.base import refusals_are_final
 from cohortflow.activities.heartbeats import heartbeating
-from cohortflow.activities.imports import upload_path
+from cohortflow.activities.imports import REPORTED_PROBLEMS, upload_path
 from cohortflow.domain.credit_bank.credits import BankSource
 from cohortflow.domain.credit_bank.people import PersonFacts, PersonField
 from cohortflow.domain.credit_bank.registry import (
@@ -45,7 +45,7 @@ from cohortflow.domain.events import CreditAwarded, CreditReversed, Event, Metad
 from cohortflow.domain.national_id import PersonKeys, checked
 from cohortflow.domain.vocabulary import DEFAULT_TIME_ZONE
 from cohortflow.imports.columns import BankKind
-from cohortflow.imports.reading import open_table
+from cohortflow.imports.reading import FileRefused, open_table
 from cohortflow.imports.typed import typed_rows
 from cohortflow.store.eventstore import Append, EventStore
 from cohortflow.store.records import NewEvent
@@ -107,7 +107,9 @@ class BankOutcome(BaseModel):
     corrected: int = 0
     unchanged: int = 0
     recorded: int = 0
-    problems: list[str] = Field(default_factory=list)
+    problems: list[str] = Field(default_factory=list, description="The first problems, in the order of their rows")
+    problem_count: int = 0
+    """Every problem of a refused file; the answer lists only the first (it travels through Temporal)."""
 
 
 class Reversed(BaseModel):
@@ -132,7 +134,7 @@ class BankActivities:
         plan = plan_people(rows, facts, keys, req.today, req.reason, req.prefecture)
         problems += plan.problems
         if problems:
-            return BankOutcome(status="refused", rows=len(rows), problems=sorted(problems, key=_row_order))
+            return _refused(rows, problems)
         changes: dict[str, list[Event]] = {}
         for event in plan.registered:
             changes.setdefault(event.person_key, []).append(event)
@@ -171,7 +173,7 @@ class BankActivities:
             if e.entry_id in records[e.person_key].entries
         ]
         if problems:
-            return BankOutcome(status="refused", rows=len(rows), problems=sorted(problems, key=_row_order))
+            return _refused(rows, problems)
         changes: dict[str, list[Event]] = {}
         for event in plan.recorded:
             changes.setdefault(event.person_key, []).append(event)
@@ -232,10 +234,14 @@ class BankActivities:
         def read() -> tuple[list[Row], list[str]]:
             rows: list[Row] = []
             problems: list[str] = []
-            for _, typed, found in typed_rows(open_table(path, kind)):
-                problems += found
-                if isinstance(typed, row_type):
-                    rows.append(typed)
+            try:
+                with open_table(path, kind) as table:
+                    for _, typed, found in typed_rows(table):
+                        problems += found
+                        if isinstance(typed, row_type):
+                            rows.append(typed)
+            except FileRefused as exc:  # a file that cannot be read is refused, not retried
+                problems.append(str(exc))
             return rows, problems
 
         async with heartbeating():
@@ -295,6 +301,13 @@ class BankActivities:
         structlog.get_logger().info(
             "credit bank changed", step=step, people=len(appends), events=sum(len(a.events) for a in appends)
         )
+
+
+def _refused(rows: Sequence[PersonRow | CreditRow], problems: list[str]) -> BankOutcome:
+    ordered = sorted(problems, key=_row_order)
+    return BankOutcome(
+        status="refused", rows=len(rows), problems=ordered[:REPORTED_PROBLEMS], problem_count=len(ordered)
+    )
 
 
 def _row_order(problem: str) -> tuple[int, str]:

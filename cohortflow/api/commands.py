@@ -80,7 +80,7 @@ class RowsRefused(Exception):
         if "rejected" in outcome:
             counts = f"{outcome.get('rows', 0):,} rows, {outcome['rejected']:,} rejected"
         else:  # the credit bank's files count no rejected rows: one problem refuses the whole file
-            counts = f"{len(outcome.get('problems') or []):,} problems"
+            counts = f"{outcome.get('problem_count') or len(outcome.get('problems') or []):,} problems"
         super().__init__(f"the file was refused ({counts}); nothing was applied")
         self.outcome = outcome
 

@@ -53,7 +53,7 @@ async def test_the_example_files_are_imported_and_a_second_credits_import_is_ref
 ) -> None:
     registered = await people(api, PEOPLE.read_bytes())
     assert registered.status_code == 200, registered.text
-    assert registered.json() | {"problems": []} == {
+    assert registered.json() == {
         "status": "applied",
         "rows": 10,
         "registered": 10,
@@ -61,6 +61,7 @@ async def test_the_example_files_are_imported_and_a_second_credits_import_is_ref
         "unchanged": 0,
         "recorded": 0,
         "problems": [],
+        "problem_count": 0,
     }
     recorded = await credits(api, CREDITS.read_bytes())
     assert recorded.status_code == 200, recorded.text
@@ -165,3 +166,11 @@ async def test_the_bank_routes_need_their_permissions(api: Api) -> None:
     assert refused.json()["detail"] == "role auditor may not people:write"
     refused = await credits(api, CREDITS.read_bytes(), "reminder")
     assert refused.json()["detail"] == "role reminder may not credits:write"
+
+
+async def test_a_file_that_is_not_a_bank_file_is_refused_at_once(api: Api) -> None:
+    refused = await people(api, b"participant_id\nP1\n")
+    assert refused.status_code == 422, refused.text
+    [problem] = refused.json()["problems"]
+    assert problem.startswith("The header row (row 1) has problems:"), problem
+    assert refused.json()["problem_count"] == 1
