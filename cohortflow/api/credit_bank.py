@@ -35,7 +35,7 @@ from cohortflow.domain.credit_bank.people import PersonFacts, PersonField
 from cohortflow.services.credit_bank import credit_bank
 from cohortflow.workflows.credit_bank import CreditBankWorkflow
 
-router = APIRouter(prefix="/api/v1", tags=["credit-bank"])
+router = APIRouter(prefix="/api/v1", tags=["credit bank"])
 PeopleWriter = Annotated[Principal, Depends(require(Permission.PEOPLE_WRITE))]
 CreditsWriter = Annotated[Principal, Depends(require(Permission.CREDITS_WRITE))]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -59,12 +59,6 @@ class Reversal(BaseModel):
         None, min_length=1, max_length=200, description="The cohort that awarded the entry; omit for a bank entry"
     )
     reason: Reason
-
-
-class PersonShown(PersonFacts):
-    """A person's facts as the caller may see them: the ID number masked, and no key, unless they read IDs."""
-
-    person_key: str | None  # type: ignore[assignment]  # None for a role that sees ID numbers masked
 
 
 async def _bank(request: Request) -> WorkflowHandle[Any, Any]:
@@ -132,7 +126,7 @@ async def import_credits(
 @router.post("/people/{person_key}/corrections", responses=BANK_REFUSED)
 async def correct_person(
     person_key: str, body: Correction, request: Request, principal: PeopleWriter, once: Idempotent
-) -> PersonShown:
+) -> PersonFacts:
     """Correct one fact of a registered person; the original stays in the history beside the correction."""
     req = PersonCorrection(
         person_key=person_key,
@@ -144,8 +138,8 @@ async def correct_person(
     )
     handle = await _bank(request)
     facts: PersonFacts = await send(handle, CreditBankWorkflow.correct_person, req, once=once)
-    shown = facts.model_dump()
-    return PersonShown.model_validate({**shown, **principal.shown(shown)})
+    # As the registry's reads show a person: the key is the registry's handle, the ID number masked unless readable.
+    return facts.model_copy(update={"national_id": principal.show_id(facts.national_id)})
 
 
 @router.post("/people/{person_key}/reversals", responses=BANK_REFUSED)
