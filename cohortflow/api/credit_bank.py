@@ -100,7 +100,8 @@ async def import_credits(
     once: Idempotent,
     recorded_by: Annotated[
         str,
-        Query(min_length=1, max_length=200, description="The unit recording the credits: a school's name or a county"),
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+        Query(description="The unit recording the credits: a school's name or a county's code"),
     ],
     source: Annotated[BankSource, Query(description="Who recorded the hours")] = "school",
 ) -> BankOutcome:
@@ -114,7 +115,7 @@ async def import_credits(
         digest=saved.digest,
         filename=saved.filename,
         source=source,
-        recorded_by=recorded_by.strip(),
+        recorded_by=recorded_by,
         actor=principal.actor,
         prefecture=principal.prefecture_scope,
     )

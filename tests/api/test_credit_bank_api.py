@@ -174,3 +174,11 @@ async def test_a_file_that_is_not_a_bank_file_is_refused_at_once(api: Api) -> No
     [problem] = refused.json()["problems"]
     assert problem.startswith("The header row (row 1) has problems:"), problem
     assert refused.json()["problem_count"] == 1
+
+
+async def test_credits_need_the_unit_that_recorded_them(api: Api) -> None:
+    for unit in ("", "   "):
+        params = {"source": "school", "recorded_by": unit}
+        refused = await upload(api, "/api/v1/credit-bank/imports", CREDITS.read_bytes(), **params)
+        assert refused.status_code == 422, refused.text
+        assert [p["loc"] for p in refused.json()["problems"]] == [["query", "recorded_by"]]
