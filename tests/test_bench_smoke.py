@@ -68,6 +68,11 @@ def test_the_block_programme_benchmark_completes_both_examples(tmp_path: Path) -
     assert "— **met**" in report and "BROKEN" not in report
 
 
+def test_the_credit_bank_benchmark_imports_and_reads_at_a_small_size() -> None:
+    said = run("bench.credit_bank", "--people", "300", "--entries", "3000")
+    assert "county_people: 300" in said and "statement_p99_ms" in said
+
+
 @pytest.mark.slow
 def test_the_fault_run_kills_and_checks_at_a_small_size(tmp_path: Path) -> None:
     out = tmp_path / "faults.json"

@@ -31,6 +31,8 @@ class Permission(StrEnum):
     NATIONAL_IDS_READ = "national_ids:read"  # may see ID numbers unmasked
     REMINDERS_READ = "reminders:read"  # the reminder service reads who to remind
     CERTIFICATES_ISSUE = "certificates:issue"  # issue completion certificates and print them
+    PEOPLE_READ = "people:read"  # the credit bank's registry and a person's standing
+    REVIEWS_WRITE = "reviews:write"  # open a district's annual review, submit, approve or return lists
     PEOPLE_WRITE = "people:write"  # the credit bank's people files and corrections
     CREDITS_WRITE = "credits:write"  # the credit bank's credits files and reversals
 
@@ -44,6 +46,8 @@ GRANTS: Mapping[Role, frozenset[Permission]] = {
             Permission.IMPORTS_WRITE,
             Permission.EXPORTS_READ,
             Permission.CERTIFICATES_ISSUE,
+            Permission.PEOPLE_READ,
+            Permission.REVIEWS_WRITE,
             Permission.PEOPLE_WRITE,
             Permission.CREDITS_WRITE,
         }
@@ -55,6 +59,7 @@ GRANTS: Mapping[Role, frozenset[Permission]] = {
             Permission.EXPORTS_READ,
             Permission.AUDIT_READ,
             Permission.NATIONAL_IDS_READ,
+            Permission.PEOPLE_READ,
         }
     ),
     "reminder": frozenset({Permission.COHORTS_READ, Permission.REMINDERS_READ}),

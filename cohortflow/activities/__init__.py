@@ -17,6 +17,7 @@ from cohortflow.activities.imports import ImportActivities
 from cohortflow.activities.places import FillPlaceActivities
 from cohortflow.activities.plans import PlanActivities
 from cohortflow.activities.reminders import ReminderActivities
+from cohortflow.activities.reviews import ReviewActivities
 from cohortflow.activities.selection import SelectionActivities
 from cohortflow.activities.withdrawal import WithdrawalActivities
 from cohortflow.store.eventstore import EventStore
@@ -41,12 +42,16 @@ def all_activities(store: EventStore, uploads: Path | None = None) -> list[Calla
     acts = Activities(store, uploads)
     plans = PlanActivities(store, uploads)
     bank = BankActivities(store, uploads)
+    reviews = ReviewActivities(store)
     certificates = CertificateActivities(store)
     return [
         bank.import_people,
         bank.import_bank_credits,
         bank.correct_person,
         bank.reverse_credit,
+        reviews.open_review,
+        reviews.record_list_step,
+        reviews.remind_review,
         plans.record_plan_started,
         plans.import_roster,
         acts.record_cohort_started,

@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 
 from cohortflow.domain.corrections import CorrectionRefused
 from cohortflow.domain.credit_bank.registry import BankRefused
+from cohortflow.domain.credit_bank.review import ReviewRefused
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.decoding import decode
 from cohortflow.domain.events import Event, Metadata
@@ -33,7 +34,15 @@ from cohortflow.store.errors import StoreError
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import AppendResult, NewEvent
 
-DOMAIN_ERRORS = (BankRefused, CommandRefused, CorrectionRefused, InvalidRecords, ProgrammeInvalid, StoreError)
+DOMAIN_ERRORS = (
+    BankRefused,
+    CommandRefused,
+    CorrectionRefused,
+    InvalidRecords,
+    ProgrammeInvalid,
+    ReviewRefused,
+    StoreError,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")

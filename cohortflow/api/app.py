@@ -34,12 +34,15 @@ from cohortflow.api.health import router as health_router
 from cohortflow.api.imports import router as imports_router
 from cohortflow.api.metrics import router as metrics_router
 from cohortflow.api.openapi import document_errors, operation_id
+from cohortflow.api.people import router as people_router
 from cohortflow.api.plans import router as plans_router
 from cohortflow.api.programmes import router as programmes_router
 from cohortflow.api.reads import router as reads_router
 from cohortflow.api.reminders import router as reminders_router
 from cohortflow.api.request_ids import install_request_ids
 from cohortflow.api.request_metrics import RequestMetrics
+from cohortflow.api.reviews import router as reviews_router
+from cohortflow.api.standing_reports import router as standing_reports_router
 from cohortflow.observability.service_metrics import ServiceMetrics
 from cohortflow.observability.temporal_runtime import temporal_runtime
 from cohortflow.observability.tracing import configured_provider, trace_requests
@@ -141,8 +144,8 @@ def create_app(
     errors.install(app)
     cohort_routes: list[BaseRoute] = []
     routers = (programmes_router, cohorts_router, plans_router, reads_router, imports_router, audit_router)
-    extra = (certificates_router, credit_bank_router, reminders_router, commands_router, metrics_router, health_router)
-    for router in (*routers, *extra):
+    bank = (people_router, credit_bank_router, standing_reports_router, reviews_router, certificates_router)
+    for router in (*routers, *bank, reminders_router, commands_router, metrics_router, health_router):
         before = len(app.routes)
         app.include_router(router)
         if router in (cohorts_router, reads_router):

@@ -26,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from cohortflow.api.commands import CommandPending, RowsRefused, pending_answer
 from cohortflow.api.idempotency import KeyReused
 from cohortflow.api.problems import problem
+from cohortflow.api.reviews import ReviewExists
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.programme import ProgrammeInvalid
 from cohortflow.services.cohorts import CohortExists
@@ -61,6 +62,7 @@ STATUS: dict[type[Exception], int] = {
     BodyTooLarge: 413,
     LookupError: 404,
     CohortExists: 409,
+    ReviewExists: 409,
     CommandRefused: 409,
     StoreError: 409,
 }
@@ -128,7 +130,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RPCError)
     async def temporal_refused(request: Request, exc: RPCError) -> JSONResponse:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            return _answer(request, 404, "no such cohort is running")
+            return _answer(request, 404, "no such cohort, plan or review is running")
         if exc.status == RPCStatusCode.INVALID_ARGUMENT:
             return _answer(request, 422, f"the workflow service refused the request: {exc.message}")
         return _unavailable(request, f"the workflow service did not answer ({exc.message}); try again shortly")

@@ -470,3 +470,39 @@ class BankCreditReversed(Event):
     hours: float
     """The hours taken away, as a positive number."""
     reason: str
+
+
+class ReviewOpened(Event):
+    """A district's annual review of its schools' credits (stream ``review-{district}-{year}``)."""
+
+    TYPE = "ReviewOpened"
+    district: str
+    year: int
+    deadline: date
+    schools: list[str]
+
+
+class ReviewListDecided(Event):
+    """A school's list submitted, approved or returned with reasons."""
+
+    TYPE = "ReviewListDecided"
+    school: str
+    state: Literal["submitted", "approved", "returned"]
+    reasons: list[str]
+
+
+class YearLocked(Event):
+    """Every school's list approved: the district's year takes only reversing entries from now on."""
+
+    TYPE = "YearLocked"
+    district: str
+    year: int
+    approved_by: str
+
+
+class ReviewReminded(Event):
+    """The schools still waiting, reminded before (or at) the review's deadline."""
+
+    TYPE = "ReviewReminded"
+    occurrence: str
+    schools: list[str]

@@ -1,10 +1,12 @@
 """A person's credit statement (学时证明) across cohorts, and the rows of a cohort's credit export.
 
 Teachers and principals must earn 360 hours in every five-year cycle; cycles
-are blocks of calendar years (2021–2025, 2026–2030, …). An entry counts in the
-cycle of the day it was recorded, in China's time zone, since that is the date
-on the certificate; a reversal counts in the cycle of the entry it cancels, so
-correcting last cycle's mistake does not eat into this cycle's hours.
+are blocks of calendar years (2021–2025, 2026–2030, …). An award counts in the
+cycle of the day its hours were earned (a block's close) when it says so, else
+of the day it was recorded, in China's time zone; a reversal counts in the cycle
+of the entry it cancels, so correcting last cycle's mistake does not eat into
+this cycle's hours. A person's standing against every rule, with credits from
+outside cohorts too, is :mod:`cohortflow.readmodels.bank`.
 """
 
 from __future__ import annotations

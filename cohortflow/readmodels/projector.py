@@ -59,6 +59,8 @@ from cohortflow.domain.events import (
 from cohortflow.domain.facts import ParticipantFacts
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.template import ProgrammeTemplate, pinned
+from cohortflow.readmodels.bank_projection import TABLES as BANK_TABLES
+from cohortflow.readmodels.bank_projection import project_bank
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import StoredEvent
 
@@ -82,7 +84,7 @@ FUNNEL_TYPES = frozenset(
         "ParticipantCompleted",
     }
 )
-TABLES = ("rm_credits", "rm_funnel", "rm_participants", "rm_cohorts")
+TABLES = ("rm_credits", "rm_funnel", "rm_participants", "rm_cohorts", *BANK_TABLES)
 
 # The completion rules of cohortflow.domain.completion over rm_participants p joined to rm_cohorts c.
 MET_ONLINE_SQL = (
@@ -447,6 +449,7 @@ class Projector:
         await self._write_cohorts(conn, batch)
         await self._write_credits(conn, batch)
         await self._recount_funnel(conn, sorted(batch.recount))
+        await project_bank(conn, events)
 
     async def _recount_funnel(self, conn: Conn, cohorts: list[str]) -> None:
         if cohorts:
@@ -688,5 +691,7 @@ def _credit_row(
         *kind,
         stored.position,
         stored.recorded_at,
-        stored.recorded_at,  # a reversal's is replaced by the cancelled entry's when it is inserted
+        # The cycle an award counts in is the one its hours were earned in (a block's close), when it says so; a
+        # reversal's is replaced by the cancelled entry's when it is inserted.
+        (event.earned_at if isinstance(event, CreditAwarded) else None) or stored.recorded_at,
     )

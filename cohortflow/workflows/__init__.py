@@ -1,6 +1,7 @@
 """Deterministic Temporal workflows: the cohort cycles (seven-phase and block templates), field-study sites,
-coordinators' digests, rotation plans, the credit bank, certificates."""
+coordinators' digests, rotation plans, the credit bank and its annual reviews, certificates."""
 
+from cohortflow.workflows.annual_review import AnnualReviewWorkflow
 from cohortflow.workflows.block_cycle import BlockCycleWorkflow
 from cohortflow.workflows.certificates import CertificateIssuingWorkflow
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow
@@ -17,4 +18,5 @@ WORKFLOWS: list[type] = [
     RotationPlanWorkflow,
     CreditBankWorkflow,
     CertificateIssuingWorkflow,
+    AnnualReviewWorkflow,
 ]

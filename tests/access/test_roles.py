@@ -18,6 +18,8 @@ EXPECTED: dict[str, set[Role]] = {
     "national_ids:read": {"admin", "auditor"},
     "reminders:read": {"admin", "reminder"},
     "certificates:issue": {"admin", "coordinator"},
+    "people:read": {"admin", "coordinator", "auditor"},
+    "reviews:write": {"admin", "coordinator"},
     "people:write": {"admin", "coordinator"},
     "credits:write": {"admin", "coordinator"},
 }

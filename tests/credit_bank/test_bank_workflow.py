@@ -35,8 +35,8 @@ TEACHER = "11010119850512234X"
 UNREGISTERED = "110101199001013451"
 PEOPLE = (
     "姓名,身份证号,职务,任职时间,学校,区县代码,市州代码,学科\n"
-    f"王校长,{PRINCIPAL},校长,2024-09-01,第一中学,510104,5101,\n"
-    f"李老师,{TEACHER},教师,,第一中学,510104,5101,数学\n"
+    f"王校长,{PRINCIPAL},校长,2024-09-01,第一中学,510104,510100,\n"
+    f"李老师,{TEACHER},教师,,第一中学,510104,510100,数学\n"
 )
 
 
@@ -98,7 +98,7 @@ async def test_a_people_file_registers_once_and_corrects_only_with_a_reason(
 async def test_a_people_file_with_a_bad_row_changes_nothing_and_names_every_problem(
     bank: WorkflowHandle[Any, Any], store: EventStore, tmp_path: Path
 ) -> None:
-    bad = PEOPLE + "赵老师,110101199001013452,老师,2031-01-01,第一中学,510104,5101,\n"
+    bad = PEOPLE + "赵老师,110101199001013452,老师,2031-01-01,第一中学,510104,510100,\n"
     outcome = await people(bank, tmp_path / "uploads", bad)
     assert outcome.status == "refused"
     assert outcome.problems == [

@@ -166,6 +166,14 @@ def plan_people(
             school_level=row.school_level,
             subject=row.subject,
         )
+        codes = [
+            f"{where}, {name}: {value!r} is not a six-digit division code"
+            for name, value in (("county_code", row.county_code), ("prefecture_code", row.prefecture_code))
+            if not _division(value)
+        ]
+        if codes:
+            plan.problems.extend(codes)
+            continue
         if facts.took_post_on is not None and facts.took_post_on > today:
             plan.problems.append(f"{where}, took_post_on: {facts.took_post_on} is in the future")
             continue
@@ -196,6 +204,11 @@ def plan_people(
     return plan
 
 
+def _division(code: str) -> bool:
+    """An administrative division code (行政区划代码): six digits."""
+    return len(code) == 6 and code.isascii() and code.isdigit()
+
+
 def correction(
     facts: PersonFacts, field_name: PersonField, value: str | None, reason: str, prefecture: str | None = None
 ) -> PersonCorrected:
@@ -204,6 +217,8 @@ def correction(
     within(facts, prefecture)
     if not reason.strip():
         raise BankRefused(["a correction needs a reason"])
+    if field_name in ("county_code", "prefecture_code") and not _division(value or ""):
+        raise BankRefused([f"{field_name}: {value!r} is not a six-digit division code"])
     if field_name == "prefecture_code" and prefecture is not None and value != prefecture:
         raise BankRefused([f"prefecture_code: {value} is outside your prefecture {prefecture}"])
     if facts.shown(field_name) == value:

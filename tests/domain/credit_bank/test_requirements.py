@@ -10,7 +10,7 @@ import yaml
 from cohortflow.domain.credit_bank.people import Person
 from cohortflow.domain.credit_bank.requirements import RequirementsInvalid, parse_book
 
-EXAMPLE = Path(__file__).parents[3] / "examples" / "requirements" / "province.yaml"
+EXAMPLE = Path(__file__).parents[3] / "cohortflow" / "domain" / "credit_bank" / "province.yaml"
 
 
 def example() -> dict[str, Any]:

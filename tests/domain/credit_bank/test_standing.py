@@ -11,7 +11,7 @@ from cohortflow.domain.credit_bank.people import Person
 from cohortflow.domain.credit_bank.requirements import RequirementBook, parse_book
 from cohortflow.domain.credit_bank.standing import level_shares, standing
 
-EXAMPLE = Path(__file__).parents[3] / "examples" / "requirements" / "province.yaml"
+EXAMPLE = Path(__file__).parents[3] / "cohortflow" / "domain" / "credit_bank" / "province.yaml"
 BOOK: RequirementBook = parse_book(yaml.safe_load(EXAMPLE.read_text(encoding="utf-8")))
 PRINCIPAL = Person("p1", "principal", took_post_on=date(2026, 3, 1), born_on=date(1980, 6, 1))
 

@@ -1,0 +1,124 @@
+"""/api/v1/reviews: a district's annual review of its schools' credits, opened, steered and read.
+
+Each review is the workflow ``review-{district}-{year}``; the steps are its
+Updates, refused with the review's own reason (409) when the list is not in a
+state to take them. A coordinator reviews the districts of their prefecture
+(a county's division code starts with its prefecture's first four digits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from temporalio.client import WorkflowHandle
+
+from cohortflow.access.roles import Permission, Principal
+from cohortflow.activities.reviews import review_id
+from cohortflow.api.auth import require
+from cohortflow.api.commands import send
+from cohortflow.api.problems import answers
+from cohortflow.api.text import Code, Reason
+from cohortflow.services.starting import start_once
+from cohortflow.workflows.annual_review import AnnualReviewInput, AnnualReviewWorkflow, ListStep, ReviewStatus
+
+router = APIRouter(prefix="/api/v1/reviews", tags=["credit bank"])
+Reviewer = Annotated[Principal, Depends(require(Permission.REVIEWS_WRITE))]
+Reader = Annotated[Principal, Depends(require(Permission.PEOPLE_READ))]
+District = Annotated[str, Path(pattern=r"^\d{6}$", description="The county's (district's) six-digit division code")]
+Year = Annotated[int, Path(ge=2000, le=2200)]
+OPENING_WAIT = 10.0
+"""Seconds a new review's answer waits for its schools to be read from the registry."""
+
+
+class OpenReviewRequest(BaseModel):
+    district: str = Field(pattern=r"^\d{6}$", description="The county's (district's) six-digit division code")
+    year: int = Field(ge=2000, le=2200)
+    deadline: date
+
+
+class ReturnRequest(BaseModel):
+    reasons: list[Reason] = Field(min_length=1, description="Why the list goes back to the school")
+
+
+class ReviewExists(Exception):
+    """A district's year is reviewed once."""
+
+
+def _in_scope(principal: Principal, district: str) -> None:
+    scope = principal.prefecture_scope
+    if scope is not None and district[:4] != scope[:4]:
+        raise LookupError(f"no review of district {district} that you may see")
+
+
+async def _status(handle: WorkflowHandle[Any, Any]) -> ReviewStatus:
+    status: ReviewStatus = await handle.query(AnnualReviewWorkflow.status)
+    return status
+
+
+@router.post("", status_code=201, responses=answers(404, 409))
+async def open_review(body: OpenReviewRequest, request: Request, principal: Reviewer) -> Any:
+    """Open the district's review of its schools' credits for the year, with its deadline."""
+    _in_scope(principal, body.district)
+    inp = AnnualReviewInput(district=body.district, year=body.year, deadline=body.deadline, actor=principal.actor)
+    exists = ReviewExists(f"the {body.year} review of district {body.district} was opened already")
+    handle = await start_once(
+        request.app.state.temporal,
+        AnnualReviewWorkflow.run,
+        inp,
+        review_id(body.district, body.year),
+        request.app.state.settings.task_queue,
+        exists,
+    )
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    status = await _status(handle)
+    while not status.schools and loop.time() - started < OPENING_WAIT:
+        await asyncio.sleep(0.1)
+        status = await _status(handle)
+    headers = {"Location": f"{router.prefix}/{body.district}/{body.year}"}
+    return JSONResponse(status.model_dump(mode="json"), status_code=201 if status.schools else 202, headers=headers)
+
+
+@router.get("/{district}/{year}", responses=answers(404))
+async def get_review(district: District, year: Year, request: Request, principal: Reader) -> ReviewStatus:
+    """Where each school's list stands, and whether the year is locked."""
+    _in_scope(principal, district)
+    return await _status(request.app.state.temporal.get_workflow_handle(review_id(district, year)))
+
+
+@router.post("/{district}/{year}/schools/{school}/return", responses=answers(404, 409))
+async def return_list(
+    district: District, year: Year, school: Code, body: ReturnRequest, request: Request, principal: Reviewer
+) -> ReviewStatus:
+    """Send a submitted list back to the school with the reasons; it may be submitted again. (Declared before the
+    other steps' route, whose path would take ``return`` as a step.)"""
+    step = ListStep(school=school, actor=principal.actor, reasons=body.reasons)
+    return await _step(request, principal, district, year, AnnualReviewWorkflow.return_list, step)
+
+
+@router.post("/{district}/{year}/schools/{school}/{step}", responses=answers(404, 409))
+async def decide_list(
+    district: District,
+    year: Year,
+    school: Code,
+    step: Literal["submit", "approve"],
+    request: Request,
+    principal: Reviewer,
+) -> ReviewStatus:
+    """Submit a school's list for review, or approve a submitted one (the last approval locks the year)."""
+    update = AnnualReviewWorkflow.submit if step == "submit" else AnnualReviewWorkflow.approve
+    return await _step(request, principal, district, year, update, ListStep(school=school, actor=principal.actor))
+
+
+async def _step(
+    request: Request, principal: Principal, district: str, year: int, update: Any, step: ListStep
+) -> ReviewStatus:
+    _in_scope(principal, district)
+    handle = request.app.state.temporal.get_workflow_handle(review_id(district, year))
+    status: ReviewStatus = await send(handle, update, step)
+    return status

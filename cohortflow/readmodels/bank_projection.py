@@ -1,0 +1,138 @@
+"""The credit bank's part of the projector: people's streams folded into ``rm_people`` and ``rm_bank_entries``.
+
+Called by :class:`cohortflow.readmodels.projector.Projector` with each batch,
+inside the batch's transaction, so the bank's tables move with the checkpoint
+like every other rm_ table. A batch's registrations and corrections are folded
+in memory and written with one upsert; its entries with one ``executemany``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+
+from cohortflow.domain.credit_bank.people import PersonFacts
+from cohortflow.domain.credit_bank.registry import STREAM_PREFIX
+from cohortflow.domain.decoding import decode
+from cohortflow.domain.events import BankCreditRecorded, BankCreditReversed, PersonCorrected, PersonRegistered
+from cohortflow.store.records import StoredEvent
+
+TABLES = ("rm_bank_entries", "rm_people")
+PEOPLE_COLUMNS = (*PersonFacts.model_fields, "registered_position", "last_position")
+ENTRY_COLUMNS = (
+    "entry_id",
+    "person_key",
+    "source",
+    "title",
+    "hours",
+    "level",
+    "kind",
+    "earned_on",
+    "days",
+    "off_the_job",
+    "recorded_by",
+    "reverses",
+    "reverses_cohort",
+    "reason",
+    "actor",
+    "position",
+    "recorded_at",
+)
+UPSERT_PEOPLE = (
+    f"INSERT INTO rm_people ({', '.join(PEOPLE_COLUMNS)}) VALUES ({', '.join(['%s'] * len(PEOPLE_COLUMNS))}) "
+    "ON CONFLICT (person_key) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in PEOPLE_COLUMNS if c not in ("person_key", "registered_position"))
+)
+INSERT_ENTRIES = (
+    f"INSERT INTO rm_bank_entries ({', '.join(ENTRY_COLUMNS)}) VALUES ({', '.join(['%s'] * len(ENTRY_COLUMNS))}) "
+    "ON CONFLICT (entry_id) DO NOTHING"
+)
+
+
+async def project_bank(conn: AsyncConnection[TupleRow], events: Sequence[StoredEvent]) -> None:
+    """Apply a batch's events of people's streams (others are skipped)."""
+    mine = [e for e in events if e.stream_id.startswith(STREAM_PREFIX)]
+    if not mine:
+        return
+    people: dict[str, tuple[PersonFacts, int, int]] = {}
+    corrected = {e.data["person_key"] for e in mine if e.type == PersonCorrected.TYPE}
+    if corrected:
+        cur = await conn.execute(
+            f"SELECT {', '.join(PEOPLE_COLUMNS)} FROM rm_people WHERE person_key = ANY(%s)", (list(corrected),)
+        )
+        for row in await cur.fetchall():
+            facts = PersonFacts.model_validate(dict(zip(PEOPLE_COLUMNS, row, strict=True)))
+            people[facts.person_key] = (facts, int(row[-2]), int(row[-1]))
+    entries: list[tuple[Any, ...]] = []
+    for stored in mine:
+        event = decode(stored.type, stored.schema_version, stored.data)
+        actor = str(stored.metadata.get("actor", ""))
+        if isinstance(event, PersonRegistered):
+            people[event.person_key] = (
+                PersonFacts.model_validate(event.model_dump()),
+                stored.position,
+                stored.position,
+            )
+        elif isinstance(event, PersonCorrected) and event.person_key in people:
+            facts, registered, _ = people[event.person_key]
+            people[event.person_key] = (facts.corrected(event.field, event.value), registered, stored.position)
+        elif isinstance(event, BankCreditRecorded):
+            entries.append(_recorded(event, actor, stored.position, stored.recorded_at))
+        elif isinstance(event, BankCreditReversed):
+            entries.append(_reversed(event, actor, stored.position, stored.recorded_at))
+    async with conn.cursor() as cur:
+        if people:
+            await cur.executemany(
+                UPSERT_PEOPLE,
+                [(*facts.model_dump().values(), first, last) for facts, first, last in people.values()],
+            )
+        if entries:
+            await cur.executemany(INSERT_ENTRIES, entries)
+
+
+def _recorded(event: BankCreditRecorded, actor: str, position: int, at: datetime) -> tuple[Any, ...]:
+    return (
+        event.entry_id,
+        event.person_key,
+        event.source,
+        event.title,
+        event.hours,
+        event.level,
+        event.kind,
+        event.earned_on,
+        event.days,
+        event.off_the_job,
+        event.recorded_by,
+        None,
+        None,
+        "",
+        actor,
+        position,
+        at,
+    )
+
+
+def _reversed(event: BankCreditReversed, actor: str, position: int, at: datetime) -> tuple[Any, ...]:
+    return (
+        event.entry_id,
+        event.person_key,
+        "reversal",
+        "",
+        event.hours,
+        None,
+        None,
+        None,
+        None,
+        None,
+        actor,
+        event.reverses,
+        event.cohort_id,
+        event.reason,
+        actor,
+        position,
+        at,
+    )

@@ -1,0 +1,55 @@
+"""A district's annual review through the API: opened once, steered by a reviewer of the prefecture, refused
+with the review's own reasons."""
+
+from __future__ import annotations
+
+from temporalio.testing import WorkflowEnvironment
+
+from tests.api.conftest import COORDINATED, Api
+from tests.api.test_people_reads import CREDITS, PEOPLE, bank_with
+
+DISTRICT = f"{COORDINATED[:4]}04"
+
+
+async def test_a_review_is_opened_once_returned_with_reasons_and_approved_into_a_locked_year(
+    api: Api, time_skipping: WorkflowEnvironment
+) -> None:
+    await bank_with(time_skipping, api, PEOPLE, CREDITS)
+    coordinator = api.as_("coordinator")
+    opened = await api.http.post(
+        "/api/v1/reviews", json={"district": DISTRICT, "year": 2025, "deadline": "2026-03-31"}, headers=coordinator
+    )
+    assert opened.status_code == 201, opened.text
+    assert opened.headers["location"] == f"/api/v1/reviews/{DISTRICT}/2025"
+    assert [s["school"] for s in opened.json()["schools"]] == ["第一中学"]
+    again = await api.http.post(
+        "/api/v1/reviews", json={"district": DISTRICT, "year": 2025, "deadline": "2026-03-31"}, headers=coordinator
+    )
+    assert again.status_code == 409 and "was opened already" in again.json()["detail"]
+    elsewhere = await api.http.post(
+        "/api/v1/reviews", json={"district": "990104", "year": 2025, "deadline": "2026-03-31"}, headers=coordinator
+    )
+    assert elsewhere.status_code == 404
+
+    school = f"/api/v1/reviews/{DISTRICT}/2025/schools/第一中学"
+    early = await api.http.post(f"{school}/approve", headers=coordinator)
+    assert early.status_code == 409 and "only a submitted list is decided" in early.json()["detail"]
+    assert (await api.http.post(f"{school}/submit", headers=coordinator)).status_code == 200
+    silent = await api.http.post(f"{school}/return", json={"reasons": []}, headers=coordinator)
+    assert silent.status_code == 422 and silent.json()["problems"][0]["loc"] == ["body", "reasons"]
+    returned = await api.http.post(f"{school}/return", json={"reasons": ["缺少签到表"]}, headers=coordinator)
+    assert returned.status_code == 200, returned.text
+    assert returned.json()["schools"][0] | {"decided_by": None} == {
+        "school": "第一中学",
+        "state": "returned",
+        "reasons": ["缺少签到表"],
+        "decided_by": None,
+    }
+    assert (await api.http.post(f"{school}/submit", headers=coordinator)).status_code == 200
+    approved = await api.http.post(f"{school}/approve", headers=coordinator)
+    assert (approved.json()["locked"], approved.json()["approved_by"]) == (True, "coordinator:coordinator-1")
+
+    read = await api.http.get(f"/api/v1/reviews/{DISTRICT}/2025", headers=api.as_("auditor"))
+    assert read.json()["locked"] is True
+    missing = await api.http.get(f"/api/v1/reviews/{DISTRICT}/2024", headers=api.as_("auditor"))
+    assert missing.status_code == 404
