@@ -33,6 +33,8 @@ class Permission(StrEnum):
     CERTIFICATES_ISSUE = "certificates:issue"  # issue completion certificates and print them
     PEOPLE_READ = "people:read"  # the credit bank's registry and a person's standing
     REVIEWS_WRITE = "reviews:write"  # open a district's annual review, submit, approve or return lists
+    PEOPLE_WRITE = "people:write"  # the credit bank's people files and corrections
+    CREDITS_WRITE = "credits:write"  # the credit bank's credits files and reversals
 
 
 GRANTS: Mapping[Role, frozenset[Permission]] = {
@@ -46,6 +48,8 @@ GRANTS: Mapping[Role, frozenset[Permission]] = {
             Permission.CERTIFICATES_ISSUE,
             Permission.PEOPLE_READ,
             Permission.REVIEWS_WRITE,
+            Permission.PEOPLE_WRITE,
+            Permission.CREDITS_WRITE,
         }
     ),
     "auditor": frozenset(

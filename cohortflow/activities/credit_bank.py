@@ -24,7 +24,7 @@ from temporalio import activity
 
 from cohortflow.activities.base import refusals_are_final
 from cohortflow.activities.heartbeats import heartbeating
-from cohortflow.activities.imports import upload_path
+from cohortflow.activities.imports import REPORTED_PROBLEMS, upload_path
 from cohortflow.domain.credit_bank.credits import BankSource
 from cohortflow.domain.credit_bank.people import PersonFacts, PersonField
 from cohortflow.domain.credit_bank.registry import (
@@ -38,13 +38,14 @@ from cohortflow.domain.credit_bank.registry import (
     plan_credits,
     plan_people,
     reversal,
+    within,
 )
 from cohortflow.domain.decoding import decode
 from cohortflow.domain.events import CreditAwarded, CreditReversed, Event, Metadata
 from cohortflow.domain.national_id import PersonKeys, checked
 from cohortflow.domain.vocabulary import DEFAULT_TIME_ZONE
 from cohortflow.imports.columns import BankKind
-from cohortflow.imports.reading import open_table
+from cohortflow.imports.reading import FileRefused, open_table
 from cohortflow.imports.typed import typed_rows
 from cohortflow.store.eventstore import Append, EventStore
 from cohortflow.store.records import NewEvent
@@ -63,6 +64,9 @@ class BankRequest(BaseModel):
     actor: str = "admin"
     at: datetime | None = None
     """The workflow's time of the request: decides "today" (no hours earned after it)."""
+    prefecture: str | None = Field(
+        None, description="A coordinator's prefecture: the request may concern people of it only; None for any"
+    )
 
     @property
     def today(self) -> date:
@@ -103,7 +107,9 @@ class BankOutcome(BaseModel):
     corrected: int = 0
     unchanged: int = 0
     recorded: int = 0
-    problems: list[str] = Field(default_factory=list)
+    problems: list[str] = Field(default_factory=list, description="The first problems, in the order of their rows")
+    problem_count: int = 0
+    """Every problem of a refused file; the answer lists only the first (it travels through Temporal)."""
 
 
 class Reversed(BaseModel):
@@ -125,10 +131,10 @@ class BankActivities:
         rows, problems = await self._rows("people", req.digest, PersonRow)
         records = await self._records(keys, (r.national_id for r in rows))
         facts = {k: r.facts for k, r in records.items() if r.facts is not None}
-        plan = plan_people(rows, facts, keys, req.today, req.reason)
+        plan = plan_people(rows, facts, keys, req.today, req.reason, req.prefecture)
         problems += plan.problems
         if problems:
-            return BankOutcome(status="refused", rows=len(rows), problems=sorted(problems, key=_row_order))
+            return _refused(rows, problems)
         changes: dict[str, list[Event]] = {}
         for event in plan.registered:
             changes.setdefault(event.person_key, []).append(event)
@@ -158,6 +164,7 @@ class BankActivities:
             recorded_by=req.recorded_by,
             today=req.today,
             file_digest=req.digest,
+            prefecture=req.prefecture,
         )
         problems += plan.problems
         problems += [
@@ -166,7 +173,7 @@ class BankActivities:
             if e.entry_id in records[e.person_key].entries
         ]
         if problems:
-            return BankOutcome(status="refused", rows=len(rows), problems=sorted(problems, key=_row_order))
+            return _refused(rows, problems)
         changes: dict[str, list[Event]] = {}
         for event in plan.recorded:
             changes.setdefault(event.person_key, []).append(event)
@@ -180,7 +187,7 @@ class BankActivities:
         record, version = await self._person(req.person_key)
         if record.facts is None:
             raise BankRefused([f"person {req.person_key} is not registered"])
-        event = correction(record.facts, req.field, req.value, req.reason)
+        event = correction(record.facts, req.field, req.value, req.reason, req.prefecture)
         change: dict[str, list[Event]] = {req.person_key: [event]}
         await self._append(req, f"correction/{req.field}", change, {req.person_key: record}, version)
         return record.facts.corrected(event.field, event.value)
@@ -192,6 +199,7 @@ class BankActivities:
         record, version = await self._person(req.person_key)
         if record.facts is None:
             raise BankRefused([f"person {req.person_key} is not registered"])
+        within(record.facts, req.prefecture)
         target = await self._reversible(record, req)
         shown = req.entry_id if req.cohort_id is None else f"entry {req.entry_id} of cohort {req.cohort_id}"
         event = reversal(req.person_key, target, shown, req.reason, f"reversal-{req.request_id}")
@@ -226,10 +234,14 @@ class BankActivities:
         def read() -> tuple[list[Row], list[str]]:
             rows: list[Row] = []
             problems: list[str] = []
-            for _, typed, found in typed_rows(open_table(path, kind)):
-                problems += found
-                if isinstance(typed, row_type):
-                    rows.append(typed)
+            try:
+                with open_table(path, kind) as table:
+                    for _, typed, found in typed_rows(table):
+                        problems += found
+                        if isinstance(typed, row_type):
+                            rows.append(typed)
+            except FileRefused as exc:  # a file that cannot be read is refused, not retried
+                problems.append(str(exc))
             return rows, problems
 
         async with heartbeating():
@@ -289,6 +301,13 @@ class BankActivities:
         structlog.get_logger().info(
             "credit bank changed", step=step, people=len(appends), events=sum(len(a.events) for a in appends)
         )
+
+
+def _refused(rows: Sequence[PersonRow | CreditRow], problems: list[str]) -> BankOutcome:
+    ordered = sorted(problems, key=_row_order)
+    return BankOutcome(
+        status="refused", rows=len(rows), problems=ordered[:REPORTED_PROBLEMS], problem_count=len(ordered)
+    )
 
 
 def _row_order(problem: str) -> tuple[int, str]:

@@ -28,6 +28,7 @@ from cohortflow.api.auth import document_permissions, require
 from cohortflow.api.certificates import router as certificates_router
 from cohortflow.api.cohorts import router as cohorts_router
 from cohortflow.api.commands import router as commands_router
+from cohortflow.api.credit_bank import router as credit_bank_router
 from cohortflow.api.guards import RequestGuard
 from cohortflow.api.health import router as health_router
 from cohortflow.api.imports import router as imports_router
@@ -143,7 +144,7 @@ def create_app(
     errors.install(app)
     cohort_routes: list[BaseRoute] = []
     routers = (programmes_router, cohorts_router, plans_router, reads_router, imports_router, audit_router)
-    bank = (people_router, standing_reports_router, reviews_router, certificates_router)
+    bank = (people_router, credit_bank_router, standing_reports_router, reviews_router, certificates_router)
     for router in (*routers, *bank, reminders_router, commands_router, metrics_router, health_router):
         before = len(app.routes)
         app.include_router(router)

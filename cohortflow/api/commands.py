@@ -77,8 +77,11 @@ class RowsRefused(Exception):
     """A file whose rows were refused, nothing applied: answered 422 with the import's ``outcome`` in the problem."""
 
     def __init__(self, outcome: dict[str, Any]) -> None:
-        rows, rejected = outcome.get("rows", 0), outcome.get("rejected", 0)
-        super().__init__(f"the file was refused ({rows:,} rows, {rejected:,} rejected); nothing was applied")
+        if "rejected" in outcome:
+            counts = f"{outcome.get('rows', 0):,} rows, {outcome['rejected']:,} rejected"
+        else:  # the credit bank's files count no rejected rows: one problem refuses the whole file
+            counts = f"{outcome.get('problem_count') or len(outcome.get('problems') or []):,} problems"
+        super().__init__(f"the file was refused ({counts}); nothing was applied")
         self.outcome = outcome
 
     def members(self) -> dict[str, Any]:

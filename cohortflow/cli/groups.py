@@ -47,6 +47,11 @@ GROUPS = {
         "export_app",
         "Download a cohort's list as CSV or XLSX: `export KIND COHORT_ID`.",
     ),
+    "bank": Group(
+        "cohortflow.cli.bank",
+        "bank_app",
+        "The credit bank: import people and credits files, correct a person, reverse a credit entry.",
+    ),
     "reminder": Group("cohortflow.cli.reminders", "app", "Deliver queued reminders; list the ones given up."),
 }
 

@@ -20,6 +20,8 @@ EXPECTED: dict[str, set[Role]] = {
     "certificates:issue": {"admin", "coordinator"},
     "people:read": {"admin", "coordinator", "auditor"},
     "reviews:write": {"admin", "coordinator"},
+    "people:write": {"admin", "coordinator"},
+    "credits:write": {"admin", "coordinator"},
 }
 NATIONAL_ID = "11010519491231002X"
 

@@ -110,6 +110,20 @@ class BankRefused(ValueError):
         super().__init__("; ".join(problems))
 
 
+def outside(facts: PersonFacts, prefecture: str | None) -> str | None:
+    """Why a coordinator of ``prefecture`` may not change this person (None: they may, or there is no limit)."""
+    if prefecture is None or facts.prefecture_code == prefecture:
+        return None
+    return f"the person is registered outside your prefecture {prefecture}"
+
+
+def within(facts: PersonFacts, prefecture: str | None) -> None:
+    """Refuse a correction or reversal of a person a coordinator of ``prefecture`` does not cover."""
+    why = outside(facts, prefecture)
+    if why is not None:
+        raise BankRefused([f"person {facts.person_key}: {why}"])
+
+
 @dataclass
 class PeoplePlan:
     registered: list[PersonRegistered]
@@ -119,16 +133,27 @@ class PeoplePlan:
 
 
 def plan_people(
-    rows: Iterable[PersonRow], registered: dict[str, PersonFacts], keys: PersonKeys, today: date, reason: str
+    rows: Iterable[PersonRow],
+    registered: dict[str, PersonFacts],
+    keys: PersonKeys,
+    today: date,
+    reason: str,
+    prefecture: str | None = None,
 ) -> PeoplePlan:
     """What a people file changes: new people registered, registered ones corrected (only with ``reason``).
 
-    ``registered`` holds the facts of every registered person whose key the file's ID numbers give.
+    ``registered`` holds the facts of every registered person whose key the file's ID numbers give. A
+    coordinator's file (``prefecture``) registers and corrects people of their prefecture only.
     """
     plan = PeoplePlan([], [], 0, [])
     seen: dict[str, int] = {}
     for row in rows:
         where = f"row {row.row}"
+        if prefecture is not None and row.prefecture_code != prefecture:
+            plan.problems.append(
+                f"{where}, prefecture_code: {row.prefecture_code} is outside your prefecture {prefecture}"
+            )
+            continue
         national_id, problems = checked(row.national_id, where)
         if not national_id:
             plan.problems.extend(problems)
@@ -166,6 +191,9 @@ def plan_people(
             plan.problems.append(f"{where}, took_post_on: {facts.took_post_on} is before the person was born")
             continue
         before = registered.get(key)
+        if before is not None and (why := outside(before, prefecture)):
+            plan.problems.append(f"{where}: {why}")
+            continue
         if before is None:
             plan.registered.append(PersonRegistered.model_validate(facts.model_dump()))
             continue
@@ -190,12 +218,18 @@ def _division(code: str) -> bool:
     return len(code) == 6 and code.isascii() and code.isdigit()
 
 
-def correction(facts: PersonFacts, field_name: PersonField, value: str | None, reason: str) -> PersonCorrected:
-    """One fact corrected by hand; refused if the reason is empty, nothing changes, or the value does not fit."""
+def correction(
+    facts: PersonFacts, field_name: PersonField, value: str | None, reason: str, prefecture: str | None = None
+) -> PersonCorrected:
+    """One fact corrected by hand; refused if the reason is empty, nothing changes, or the value does not fit, and
+    for a coordinator (``prefecture``) if the person is not theirs or would move to another prefecture."""
+    within(facts, prefecture)
     if not reason.strip():
         raise BankRefused(["a correction needs a reason"])
     if field_name in ("county_code", "prefecture_code") and not _division(value or ""):
         raise BankRefused([f"{field_name}: {value!r} is not a six-digit division code"])
+    if field_name == "prefecture_code" and prefecture is not None and value != prefecture:
+        raise BankRefused([f"prefecture_code: {value} is outside your prefecture {prefecture}"])
     if facts.shown(field_name) == value:
         raise BankRefused([f"{field_name} is already {value!r}"])
     try:
@@ -231,8 +265,10 @@ def plan_credits(
     recorded_by: str,
     today: date,
     file_digest: str,
+    prefecture: str | None = None,
 ) -> CreditsPlan:
-    """The entries a credits file records, each for a registered person; every problem of every row."""
+    """The entries a credits file records, each for a registered person (of ``prefecture``, for a coordinator's
+    file); every problem of every row."""
     plan = CreditsPlan([], [])
     for row in rows:
         where = f"row {row.row}"
@@ -243,6 +279,9 @@ def plan_credits(
         facts = people.get(keys.of(national_id))
         if facts is None:
             plan.problems.append(f"{where}, national_id: not registered in the credit bank; import the person first")
+            continue
+        if why := outside(facts, prefecture):
+            plan.problems.append(f"{where}, national_id: {why}")
             continue
         if row.name and row.name != facts.name:
             plan.problems.append(f"{where}, name: {row.name!r} is not the registered name of this ID number")
