@@ -27,6 +27,7 @@ from cohortflow.api.commands import CommandPending, RowsRefused, pending_answer
 from cohortflow.api.idempotency import KeyReused
 from cohortflow.api.problems import problem
 from cohortflow.api.reviews import ReviewExists
+from cohortflow.domain.credit_bank.review import ReviewRefused
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.programme import ProgrammeInvalid
 from cohortflow.services.cohorts import CohortExists
@@ -63,6 +64,7 @@ STATUS: dict[type[Exception], int] = {
     LookupError: 404,
     CohortExists: 409,
     ReviewExists: 409,
+    ReviewRefused: 409,
     CommandRefused: 409,
     StoreError: 409,
 }

@@ -23,6 +23,8 @@ from cohortflow.api.auth import require
 from cohortflow.api.commands import send
 from cohortflow.api.problems import answers
 from cohortflow.api.text import Code, Reason
+from cohortflow.domain.credit_bank.review import ReviewRefused
+from cohortflow.readmodels.bank import PersonFilter, people
 from cohortflow.services.starting import start_once
 from cohortflow.workflows.annual_review import AnnualReviewInput, AnnualReviewWorkflow, ListStep, ReviewStatus
 
@@ -60,10 +62,20 @@ async def _status(handle: WorkflowHandle[Any, Any]) -> ReviewStatus:
     return status
 
 
-@router.post("", status_code=201, responses=answers(404, 409))
+@router.post(
+    "",
+    status_code=201,
+    response_model=ReviewStatus,
+    responses={
+        202: {"model": ReviewStatus, "description": "Opened; its schools were not read within 10 s: ask again"},
+        **answers(404, 409),
+    },
+)
 async def open_review(body: OpenReviewRequest, request: Request, principal: Reviewer) -> Any:
     """Open the district's review of its schools' credits for the year, with its deadline."""
     _in_scope(principal, body.district)
+    if not await people(request.app.state.store.pool, PersonFilter(county_code=body.district), limit=1):
+        raise ReviewRefused(f"district {body.district} has no registered people, so no schools to review")
     inp = AnnualReviewInput(district=body.district, year=body.year, deadline=body.deadline, actor=principal.actor)
     exists = ReviewExists(f"the {body.year} review of district {body.district} was opened already")
     handle = await start_once(

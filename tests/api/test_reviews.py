@@ -53,3 +53,11 @@ async def test_a_review_is_opened_once_returned_with_reasons_and_approved_into_a
     assert read.json()["locked"] is True
     missing = await api.http.get(f"/api/v1/reviews/{DISTRICT}/2024", headers=api.as_("auditor"))
     assert missing.status_code == 404
+
+
+async def test_a_district_without_registered_people_has_no_review_to_open(api: Api) -> None:
+    empty = await api.http.post(
+        "/api/v1/reviews", json={"district": DISTRICT, "year": 2025, "deadline": "2026-03-31"}, headers=api.as_("admin")
+    )
+    assert empty.status_code == 409
+    assert empty.json()["detail"] == f"district {DISTRICT} has no registered people, so no schools to review"
