@@ -28,6 +28,7 @@ from cohortflow.activities.imports import REPORTED_PROBLEMS, upload_path
 from cohortflow.domain.credit_bank.credits import BankSource
 from cohortflow.domain.credit_bank.people import PersonFacts, PersonField
 from cohortflow.domain.credit_bank.registry import (
+    STREAM_PREFIX,
     BankRefused,
     CreditRow,
     PersonRecord,
@@ -41,7 +42,15 @@ from cohortflow.domain.credit_bank.registry import (
     within,
 )
 from cohortflow.domain.decoding import decode
-from cohortflow.domain.events import CreditAwarded, CreditReversed, Event, Metadata
+from cohortflow.domain.events import (
+    BankCreditsFileRecorded,
+    CreditAwarded,
+    CreditReversed,
+    Event,
+    Metadata,
+    PersonCorrected,
+    PersonRegistered,
+)
 from cohortflow.domain.national_id import PersonKeys, checked
 from cohortflow.domain.vocabulary import DEFAULT_TIME_ZONE
 from cohortflow.imports.columns import BankKind
@@ -53,6 +62,7 @@ from cohortflow.store.records import NewEvent
 WORKFLOW_ID = "credit-bank"
 """The one workflow that applies the bank's changes, one at a time (:mod:`cohortflow.workflows.credit_bank`)."""
 CHINA = ZoneInfo(DEFAULT_TIME_ZONE)
+REGISTRY_TYPES = (PersonRegistered.TYPE, PersonCorrected.TYPE)
 Row = TypeVar("Row", PersonRow, CreditRow)
 
 
@@ -129,7 +139,7 @@ class BankActivities:
         """Register a file's new people and correct the registered ones it changes (with the request's reason)."""
         keys = await self.store.person_keys()
         rows, problems = await self._rows("people", req.digest, PersonRow)
-        records = await self._records(keys, (r.national_id for r in rows))
+        records = await self._records(keys, (r.national_id for r in rows), REGISTRY_TYPES)
         facts = {k: r.facts for k, r in records.items() if r.facts is not None}
         plan = plan_people(rows, facts, keys, req.today, req.reason, req.prefecture)
         problems += plan.problems
@@ -154,7 +164,18 @@ class BankActivities:
         """Record a file's credits, each for a registered person; refused whole if any row is bad."""
         keys = await self.store.person_keys()
         rows, problems = await self._rows("bank_credits", req.digest, CreditRow)
-        records = await self._records(keys, (r.national_id for r in rows))
+        file_stream = f"bank-file-{req.digest}"
+        earlier = await self.store.first_event(file_stream)
+        if earlier is not None:
+            when = earlier.recorded_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+            problems.append(
+                f"this file was recorded already, on {when} by {earlier.metadata.get('actor', '?')}; "
+                "nothing was applied again"
+            )
+            return _refused(rows, problems)
+        # Only the registration and its corrections are read: a person's earlier credits are no business of a
+        # new file, and reading them would make every import slower as the bank fills.
+        records = await self._records(keys, (r.national_id for r in rows), REGISTRY_TYPES)
         people = {k: r.facts for k, r in records.items() if r.facts is not None}
         plan = plan_credits(
             rows,
@@ -167,17 +188,15 @@ class BankActivities:
             prefecture=req.prefecture,
         )
         problems += plan.problems
-        problems += [
-            f"row {e.entry_id.rsplit('-', 1)[1]}: already recorded by an earlier import of this file"
-            for e in plan.recorded
-            if e.entry_id in records[e.person_key].entries
-        ]
         if problems:
             return _refused(rows, problems)
         changes: dict[str, list[Event]] = {}
         for event in plan.recorded:
             changes.setdefault(event.person_key, []).append(event)
-        await self._append(req, f"credits/{req.digest}", changes, records)
+        recorded = BankCreditsFileRecorded(
+            digest=req.digest, filename=req.filename, source=req.source, recorded_by=req.recorded_by, rows=len(rows)
+        )
+        await self._append(req, f"credits/{req.digest}", changes, records, also=(file_stream, recorded))
         return BankOutcome(status="applied", rows=len(rows), recorded=len(plan.recorded))
 
     @activity.defn
@@ -250,16 +269,21 @@ class BankActivities:
             problems.append("the file has no rows")
         return rows, problems
 
-    async def _records(self, keys: PersonKeys, national_ids: Iterable[str]) -> dict[str, PersonRecord]:
-        """The folded streams of the people these ID numbers name (an empty record for one not registered)."""
+    async def _records(
+        self, keys: PersonKeys, national_ids: Iterable[str], types: Sequence[str] | None = None
+    ) -> dict[str, PersonRecord]:
+        """The folded streams (their events of ``types``, if given) of the people these ID numbers name, each at
+        its stream's version (an empty record for one not registered)."""
         wanted = {keys.of(n) for n in (checked(raw, "")[0] for raw in national_ids) if n}
         records = {k: PersonRecord() for k in wanted}
         streams = [person_stream(k) for k in wanted]
         async with heartbeating():
-            async for stream_id, version, payload in self.store.read_streams(streams):
-                record = records[stream_id.removeprefix("person-")]
-                record.apply(decode(payload.type, payload.schema_version, payload.data))
-                record.version = version
+            async for stream_id, _, payload in self.store.read_streams(streams, types):
+                records[stream_id.removeprefix(STREAM_PREFIX)].apply(
+                    decode(payload.type, payload.schema_version, payload.data)
+                )
+            for stream_id, version in (await self.store.stream_versions(streams)).items():
+                records[stream_id.removeprefix(STREAM_PREFIX)].version = version
         return records
 
     async def _person(self, person_key: str) -> tuple[PersonRecord, int]:
@@ -276,7 +300,10 @@ class BankActivities:
         changes: dict[str, list[Event]],
         records: dict[str, PersonRecord],
         version: int | None = None,
+        also: tuple[str, Event] | None = None,
     ) -> None:
+        """Append each person's events at the version read; ``also`` one event to a new stream of its own (a
+        file's record) in the same transaction."""
         if not changes:
             return
         metadata = Metadata(
@@ -296,6 +323,10 @@ class BankActivities:
             )
             for key, events in changes.items()
         ]
+        if also is not None:
+            stream, event = also
+            new = NewEvent(event.TYPE, event.payload(), metadata, event.SCHEMA_VERSION)
+            appends = [*appends, Append(stream, [new], f"{WORKFLOW_ID}/{req.request_id}/{stream}", expected_version=0)]
         async with heartbeating(), self.store.pool.connection() as conn, conn.transaction():
             await self.store.append_each_in(conn, appends)
         structlog.get_logger().info(

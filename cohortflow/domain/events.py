@@ -534,3 +534,14 @@ class RecognitionDecided(Event):
     reason: str
     reviewer_level: CreditLevel
     reviewer_unit: str
+
+
+class BankCreditsFileRecorded(Event):
+    """A credits file recorded whole (stream ``bank-file-{digest}``): the same file is never recorded twice."""
+
+    TYPE = "BankCreditsFileRecorded"
+    digest: str
+    filename: str
+    source: BankSource
+    recorded_by: str
+    rows: int
