@@ -41,6 +41,7 @@ from cohortflow.domain.credit_bank.registry import (
     reversal,
     within,
 )
+from cohortflow.domain.credit_bank.review import Locks, review_id
 from cohortflow.domain.decoding import decode
 from cohortflow.domain.events import (
     BankCreditsFileRecorded,
@@ -50,6 +51,7 @@ from cohortflow.domain.events import (
     Metadata,
     PersonCorrected,
     PersonRegistered,
+    YearLocked,
 )
 from cohortflow.domain.national_id import PersonKeys, checked
 from cohortflow.domain.vocabulary import DEFAULT_TIME_ZONE
@@ -108,6 +110,9 @@ class CreditReversal(BankRequest):
     entry_id: str
     cohort_id: str | None = Field(None, description="The cohort that awarded the entry; None for a bank entry")
     reason: str
+    approver: str | None = Field(
+        None, description="The approver of the locked year the entry is in (a reversal there must name them)"
+    )
 
 
 class BankOutcome(BaseModel):
@@ -177,10 +182,13 @@ class BankActivities:
         # new file, and reading them would make every import slower as the bank fills.
         records = await self._records(keys, (r.national_id for r in rows), REGISTRY_TYPES)
         people = {k: r.facts for k, r in records.items() if r.facts is not None}
+        districts = {p.county_code for p in people.values()}
+        locks = await self._locks({(d, r.earned_on.year) for d in districts for r in rows})
         plan = plan_credits(
             rows,
             people,
             keys,
+            locks=locks,
             source=req.source,
             recorded_by=req.recorded_by,
             today=req.today,
@@ -221,7 +229,14 @@ class BankActivities:
         within(record.facts, req.prefecture)
         target = await self._reversible(record, req)
         shown = req.entry_id if req.cohort_id is None else f"entry {req.entry_id} of cohort {req.cohort_id}"
-        event = reversal(req.person_key, target, shown, req.reason, f"reversal-{req.request_id}")
+        locks = (
+            {}
+            if target is None or target.earned_on is None
+            else await self._locks({(record.facts.county_code, target.earned_on.year)})
+        )
+        event = reversal(
+            record.facts, target, shown, req.reason, f"reversal-{req.request_id}", locks=locks, approver=req.approver
+        )
         await self._append(
             req, f"reversal/{req.entry_id}", {req.person_key: [event]}, {req.person_key: record}, version
         )
@@ -232,7 +247,9 @@ class BankActivities:
             entry = record.entries.get(req.entry_id)
             if entry is None:
                 return None
-            return Reversible(entry.entry_id, None, entry.hours, record.reversed.get(entry.entry_id))
+            return Reversible(
+                entry.entry_id, None, entry.hours, record.reversed.get(entry.entry_id), earned_on=entry.earned_on
+            )
         awarded: CreditAwarded | None = None
         reversed_by = record.reversed.get(f"{req.cohort_id}/{req.entry_id}")
         async for payload in self.store.read_payloads(f"cohort-{req.cohort_id}", ("CreditAwarded", "CreditReversed")):
@@ -243,7 +260,16 @@ class BankActivities:
                 reversed_by = reversed_by or f"{event.entry_id} (in cohort {req.cohort_id})"
         if awarded is None or awarded.person_key != req.person_key:
             return None
-        return Reversible(awarded.entry_id, req.cohort_id, awarded.hours, reversed_by)
+        earned = None if awarded.earned_at is None else awarded.earned_at.astimezone(CHINA).date()
+        return Reversible(awarded.entry_id, req.cohort_id, awarded.hours, reversed_by, earned_on=earned)
+
+    async def _locks(self, district_years: set[tuple[str, int]]) -> Locks:
+        """Which of these districts' years are locked, and by whom: the YearLocked events of their reviews."""
+        streams = {review_id(district, year): (district, year) for district, year in district_years}
+        locks: dict[tuple[str, int], str] = {}
+        async for stream_id, _, payload in self.store.read_streams(list(streams), [YearLocked.TYPE]):
+            locks[streams[stream_id]] = str(payload.data["approved_by"])
+        return locks
 
     async def _rows(self, kind: BankKind, digest: str, row_type: type[Row]) -> tuple[list[Row], list[str]]:
         if self._uploads is None:

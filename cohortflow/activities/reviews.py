@@ -18,7 +18,7 @@ from temporalio import activity
 
 from cohortflow.activities.base import refusals_are_final
 from cohortflow.activities.heartbeats import heartbeating
-from cohortflow.domain.credit_bank.review import ReviewRefused
+from cohortflow.domain.credit_bank.review import ReviewRefused, review_id
 from cohortflow.domain.events import Event, Metadata, ReviewListDecided, ReviewOpened, ReviewReminded, YearLocked
 from cohortflow.domain.vocabulary import DEFAULT_TIME_ZONE
 from cohortflow.readmodels.projector import Projector
@@ -27,10 +27,6 @@ from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import NewEvent
 
 CHINA = ZoneInfo(DEFAULT_TIME_ZONE)
-
-
-def review_id(district: str, year: int) -> str:
-    return f"review-{district}-{year}"
 
 
 class ReviewRef(BaseModel):

@@ -59,6 +59,11 @@ class Reversal(BaseModel):
         None, min_length=1, max_length=200, description="The cohort that awarded the entry; omit for a bank entry"
     )
     reason: Reason
+    approver: str | None = Field(
+        None,
+        max_length=200,
+        description="For an entry of a year its district's annual review locked: the approver who locked it",
+    )
 
 
 async def _bank(request: Request) -> WorkflowHandle[Any, Any]:
@@ -154,6 +159,7 @@ async def reverse_credit(
         entry_id=body.entry_id,
         cohort_id=body.cohort_id,
         reason=body.reason,
+        approver=body.approver,
         actor=principal.actor,
         prefecture=principal.prefecture_scope,
     )

@@ -18,12 +18,11 @@ from pydantic import BaseModel, Field
 from temporalio.client import WorkflowHandle
 
 from cohortflow.access.roles import Permission, Principal
-from cohortflow.activities.reviews import review_id
 from cohortflow.api.auth import require
 from cohortflow.api.commands import send
 from cohortflow.api.problems import answers
 from cohortflow.api.text import Code, Reason
-from cohortflow.domain.credit_bank.review import ReviewRefused
+from cohortflow.domain.credit_bank.review import ReviewRefused, review_id
 from cohortflow.readmodels.bank import PersonFilter, people
 from cohortflow.services.starting import start_once
 from cohortflow.workflows.annual_review import AnnualReviewInput, AnnualReviewWorkflow, ListStep, ReviewStatus

@@ -111,11 +111,14 @@ def reverse(
     cohort: Annotated[
         str | None, typer.Option("--cohort", help="The cohort that awarded the entry (omit for a bank entry)")
     ] = None,
+    approver: Annotated[
+        str | None, typer.Option("--approver", help="The approver of the locked year the entry is in, if it is")
+    ] = None,
     api_url: ApiUrl = DEFAULT_URL,
     token: Token = None,
 ) -> None:
     """Cancel one of a person's credit entries with a reversing entry; an entry is reversed once."""
-    body = {"entry_id": entry, "cohort_id": cohort, "reason": reason}
+    body = {"entry_id": entry, "cohort_id": cohort, "reason": reason, "approver": approver}
     with _api(api_url, token) as api:
         done = api.post(f"{API}/people/{_segment(person_key)}/reversals", body)
     _outcome({"outcome": _("reversed"), **done})

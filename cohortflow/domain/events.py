@@ -470,6 +470,8 @@ class BankCreditReversed(Event):
     hours: float
     """The hours taken away, as a positive number."""
     reason: str
+    locked_by: str | None = None
+    """The approver of the locked year the cancelled entry is in, named by the reversal (None: not locked)."""
 
 
 class ReviewOpened(Event):

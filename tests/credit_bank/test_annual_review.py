@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,34 +16,47 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from cohortflow.activities.reviews import review_id
+from cohortflow.activities.credit_bank import CreditReversal, Reversed
+from cohortflow.domain.credit_bank.review import review_id
 from cohortflow.readmodels.credits import CHINA
 from cohortflow.services.credit_bank import credit_bank
 from cohortflow.store.eventstore import EventStore
 from cohortflow.workflows.annual_review import AnnualReviewInput, AnnualReviewWorkflow, ListStep, ReviewStatus
-from tests.credit_bank.test_bank_workflow import PEOPLE, people
+from cohortflow.workflows.credit_bank import CreditBankWorkflow
+from tests.credit_bank.test_bank_workflow import PEOPLE, TEACHER, credits, people
 from tests.workflows.helpers import running_worker
 
 DISTRICT = "510104"
+HEADER = "身份证号,培训名称,学时,级别,结束日期\n"
 OTHER_SCHOOL = "李老师,11010119850512234X,教师,,第一中学"
 
 
+@dataclass
+class Reviewed:
+    bank: WorkflowHandle[Any, Any]
+    review: WorkflowHandle[Any, ReviewStatus]
+    uploads: Path
+
+
 @pytest.fixture
-async def review(
+async def reviewed(
     time_skipping: WorkflowEnvironment, store: EventStore, task_queue: str, tmp_path: Path
-) -> AsyncIterator[WorkflowHandle[Any, ReviewStatus]]:
+) -> AsyncIterator[Reviewed]:
     uploads = tmp_path / "uploads"
     async with running_worker(time_skipping.client, store, task_queue, uploads):
         bank = await credit_bank(time_skipping.client, task_queue)
         await people(bank, uploads, PEOPLE.replace(OTHER_SCHOOL, OTHER_SCHOOL.replace("第一中学", "第二中学")))
         today = (await time_skipping.get_current_time()).astimezone(CHINA).date()
+        await credits(
+            bank, uploads, f"身份证号,培训名称,学时,级别,结束日期\n{TEACHER},校本教研,6,校级,{today.year - 1}-06-30\n"
+        )
         inp = AnnualReviewInput(district=DISTRICT, year=today.year - 1, deadline=today + timedelta(days=30))
         handle = await time_skipping.client.start_workflow(
             AnnualReviewWorkflow.run, inp, id=review_id(DISTRICT, inp.year), task_queue=task_queue
         )
         while not (await handle.query(AnnualReviewWorkflow.status)).schools:
             await asyncio.sleep(0.05)  # opening reads the registry
-        yield handle
+        yield Reviewed(bank, handle, uploads)
 
 
 async def step(handle: WorkflowHandle[Any, ReviewStatus], update: Any, school: str, **more: Any) -> ReviewStatus:
@@ -51,8 +65,9 @@ async def step(handle: WorkflowHandle[Any, ReviewStatus], update: Any, school: s
 
 
 async def test_a_list_returned_then_approved_and_the_last_approval_locks_the_year(
-    review: WorkflowHandle[Any, ReviewStatus], store: EventStore, time_skipping: WorkflowEnvironment
+    reviewed: Reviewed, store: EventStore, time_skipping: WorkflowEnvironment
 ) -> None:
+    review = reviewed.review
     with pytest.raises(WorkflowUpdateFailedError) as early:
         await step(review, AnnualReviewWorkflow.approve, "第一中学")
     assert "is open; only a submitted list is decided" in str(early.value.cause)
@@ -94,3 +109,32 @@ async def test_a_list_returned_then_approved_and_the_last_approval_locks_the_yea
         assert await cur.fetchall() == [("第二中学", "webhook")]
     with pytest.raises(RPCError, match="not found"):  # the review has ended: nothing more is taken
         await step(review, AnnualReviewWorkflow.submit, "第一中学")
+
+
+async def test_a_locked_year_refuses_new_credits_and_takes_only_reversals_naming_its_approver(
+    reviewed: Reviewed, store: EventStore
+) -> None:
+    review, bank = reviewed.review, reviewed.bank
+    for school in ("第一中学", "第二中学"):
+        await step(review, AnnualReviewWorkflow.submit, school)
+        await step(review, AnnualReviewWorkflow.approve, school)
+    year = (await review.result()).year
+
+    late = await credits(
+        bank, reviewed.uploads, f"身份证号,培训名称,学时,级别,结束日期\n{TEACHER},补录,6,校级,{year}-12-01\n"
+    )
+    assert late.problems == [
+        f"row 2, earned_on: {year} is approved and locked for district {DISTRICT} (by reviewer-1); "
+        "it takes no new entries"
+    ]
+    key = (await store.person_keys()).of(TEACHER)
+    [entry] = [e async for e in store.read_stream(f"person-{key}", types=["BankCreditRecorded"])]
+    undo = CreditReversal(person_key=key, entry_id=entry.data["entry_id"], reason="未参加")
+    with pytest.raises(WorkflowUpdateFailedError) as unnamed:
+        await bank.execute_update(CreditBankWorkflow.reverse_credit, undo)
+    assert "a reversal in it names that approver" in str(unnamed.value.cause)
+    done: Reversed = await bank.execute_update(
+        CreditBankWorkflow.reverse_credit, undo.model_copy(update={"approver": "reviewer-1"})
+    )
+    [reversed_] = [e async for e in store.read_stream(f"person-{key}", types=["BankCreditReversed"])]
+    assert (reversed_.data["entry_id"], reversed_.data["locked_by"]) == (done.entry_id, "reviewer-1")

@@ -20,11 +20,11 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.activities.credit_bank import CreditReversal, CreditsImport, PeopleImport
-from cohortflow.activities.reviews import review_id
 from cohortflow.audit.histories import cohort_histories, run_chain, write_histories
 from cohortflow.demo.block_feed import BlockFeed
 from cohortflow.demo.feeding import Progress, drive, skip_past
 from cohortflow.demo.sample import sample_programme
+from cohortflow.domain.credit_bank.review import review_id
 from cohortflow.domain.rotation_plan import RotationPlan
 from cohortflow.domain.template import parse_template
 from cohortflow.runtime.postgres import EmbeddedPostgres

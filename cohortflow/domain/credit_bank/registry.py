@@ -17,6 +17,7 @@ from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.credit_bank.credits import BankSource, Credit, TrainingKind, credit_problems
 from cohortflow.domain.credit_bank.people import PersonFacts, PersonField, Post
 from cohortflow.domain.credit_bank.recognition import Claim, Decision, Reviewer, decision_problems
+from cohortflow.domain.credit_bank.review import Locks, lock_problem
 from cohortflow.domain.events import (
     BankCreditRecorded,
     BankCreditReversed,
@@ -266,9 +267,10 @@ def plan_credits(
     today: date,
     file_digest: str,
     prefecture: str | None = None,
+    locks: Locks | None = None,
 ) -> CreditsPlan:
     """The entries a credits file records, each for a registered person (of ``prefecture``, for a coordinator's
-    file); every problem of every row."""
+    file) and a year their district has not locked (``locks``); every problem of every row."""
     plan = CreditsPlan([], [])
     for row in rows:
         where = f"row {row.row}"
@@ -300,6 +302,9 @@ def plan_credits(
             off_the_job=row.off_the_job,
         )
         found = [p.replace(f"entry {entry_id}", where) for p in credit_problems(credit, facts.person(), today)]
+        locked = lock_problem(locks or {}, facts.county_code, row.earned_on, reversing=False, approver=None)
+        if locked:
+            found.append(f"{where}, {locked}")
         if found:
             plan.problems.extend(found)
             continue
@@ -329,14 +334,29 @@ class Reversible:
     cohort_id: str | None
     hours: float
     reversed_by: str | None
+    earned_on: date | None = None
+    """When its hours were earned, if known: a reversal in a locked year names the year's approver."""
 
 
 def reversal(
-    person_key: str, target: Reversible | None, reference_text: str, reason: str, new_entry_id: str
+    facts: PersonFacts,
+    target: Reversible | None,
+    reference_text: str,
+    reason: str,
+    new_entry_id: str,
+    *,
+    locks: Locks | None = None,
+    approver: str | None = None,
 ) -> BankCreditReversed:
-    """The reversing entry for ``target``; refused if it is unknown, already reversed, itself a reversal, or the
-    reason is empty."""
+    """The reversing entry for ``target``; refused if it is unknown, already reversed, itself a reversal, the
+    reason is empty, or it is of a year the person's district locked and does not name the approver."""
     problems: list[str] = []
+    locked_by = None
+    if target is not None and target.earned_on is not None:
+        district, earned = facts.county_code, target.earned_on
+        locked_by = (locks or {}).get((district, earned.year))
+        if locked := lock_problem(locks or {}, district, earned, reversing=True, approver=approver):
+            problems.append(locked)
     if not reason.strip():
         problems.append("a reversal needs a reason")
     if target is None:
@@ -349,11 +369,12 @@ def reversal(
         raise BankRefused(problems)
     return BankCreditReversed(
         entry_id=new_entry_id,
-        person_key=person_key,
+        person_key=facts.person_key,
         reverses=target.entry_id,
         cohort_id=target.cohort_id,
         hours=target.hours,
         reason=reason.strip(),
+        locked_by=locked_by,
     )
 
 

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from cohortflow.domain.credit_bank.credits import Credit
-
 ListState = Literal["open", "submitted", "returned", "approved"]
+
+
+def review_id(district: str, year: int) -> str:
+    """The review's workflow and its stream of events."""
+    return f"review-{district}-{year}"
 
 
 class ReviewRefused(ValueError):
@@ -92,16 +95,19 @@ class YearReview:
         return f"the {self.year} list of school {school}"
 
 
-def change_problems(credit: Credit, review: YearReview | None, approver_named: str | None) -> list[str]:
-    """Why ``credit`` may not be recorded into the year ``review`` covers (its earning year, its school's
-    district); empty if it may. A locked year takes only reversing entries, each naming the approver who locked
-    it."""
-    if review is None or not review.locked or credit.earned_on.year != review.year:
-        return []
-    where = f"entry {credit.entry_id}"
-    locked = f"{review.year} is approved and locked for district {review.district} (by {review.approved_by})"
-    if credit.reverses is None:
-        return [f"{where}, earned_on: {locked}; record a reversing entry instead"]
-    if approver_named != review.approved_by:
-        return [f"{where}, approver: a change to a locked year names its approver, {review.approved_by}"]
-    return []
+Locks = Mapping[tuple[str, int], str]
+"""The approver who locked each (district, year)."""
+
+
+def lock_problem(locks: Locks, district: str, earned_on: date, *, reversing: bool, approver: str | None) -> str | None:
+    """Why an entry for hours earned on ``earned_on`` by someone of ``district`` may not be recorded; None if it
+    may. A locked year takes no new entries, only reversing ones, each naming the approver who locked it."""
+    locked_by = locks.get((district, earned_on.year))
+    if locked_by is None:
+        return None
+    locked = f"{earned_on.year} is approved and locked for district {district} (by {locked_by})"
+    if not reversing:
+        return f"earned_on: {locked}; it takes no new entries"
+    if approver != locked_by:
+        return f"approver: {locked}; a reversal in it names that approver"
+    return None

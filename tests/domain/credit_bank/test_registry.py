@@ -119,9 +119,10 @@ def test_credits_are_recorded_for_registered_people_with_ids_of_their_file_and_r
 
 
 def test_a_reversal_is_refused_for_an_unknown_an_already_reversed_or_a_reversing_entry() -> None:
+    person = facts()
     entry = Reversible("e1", None, 6.0, None)
-    done = reversal("k", entry, "e1", "重复录入", "r1")
-    assert (done.reverses, done.hours, done.cohort_id) == ("e1", 6.0, None)
+    done = reversal(person, entry, "e1", "重复录入", "r1")
+    assert (done.reverses, done.hours, done.cohort_id, done.locked_by) == ("e1", 6.0, None, None)
     for target, reason, why in [
         (None, "x", "e1: no such credit entry for this person"),
         (Reversible("e1", None, 6.0, "r0"), "x", "e1: already reversed by r0"),
@@ -129,7 +130,25 @@ def test_a_reversal_is_refused_for_an_unknown_an_already_reversed_or_a_reversing
         (entry, "", "a reversal needs a reason"),
     ]:
         with pytest.raises(BankRefused, match=why):
-            reversal("k", target, "e1", reason, "r2")
+            reversal(person, target, "e1", reason, "r2")
+
+
+def test_a_locked_year_refuses_new_credits_and_takes_reversals_that_name_its_approver() -> None:
+    person = facts()
+    locks = {("510104", 2025): "reviewer:wang"}
+    credit = CreditRow(3, TEACHER, "", "校本研修", 6, "school", "school_based", date(2025, 3, 1), 1, False)
+    plan = plan_credits(
+        [credit], {person.person_key: person}, KEYS, source="school", recorded_by="一中", today=TODAY,
+        file_digest="ab" * 32, locks=locks,
+    )  # fmt: skip
+    assert plan.problems == [
+        "row 3, earned_on: 2025 is approved and locked for district 510104 (by reviewer:wang); it takes no new entries"
+    ]
+    entry = Reversible("e1", None, 6.0, None, earned_on=date(2025, 3, 1))
+    with pytest.raises(BankRefused, match="a reversal in it names that approver"):
+        reversal(person, entry, "e1", "重复录入", "r1", locks=locks, approver="reviewer:zhao")
+    done = reversal(person, entry, "e1", "重复录入", "r1", locks=locks, approver="reviewer:wang")
+    assert done.locked_by == "reviewer:wang"
 
 
 def test_a_recognition_claim_is_decided_by_a_reviewer_of_its_level_and_unit_once() -> None:

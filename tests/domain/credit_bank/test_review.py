@@ -4,9 +4,8 @@ from datetime import date
 
 import pytest
 
-from cohortflow.domain.credit_bank.credits import Credit
 from cohortflow.domain.credit_bank.recognition import Claim, Reviewer, decision_problems
-from cohortflow.domain.credit_bank.review import ReviewRefused, YearReview, change_problems
+from cohortflow.domain.credit_bank.review import ReviewRefused, YearReview, lock_problem
 
 
 def review() -> YearReview:
@@ -42,21 +41,18 @@ def test_review_steps_out_of_order_are_refused_with_the_reason() -> None:
 
 def test_a_locked_year_takes_only_a_reversing_entry_that_names_its_approver() -> None:
     locked = review().submit("s1").submit("s2").approve("s1", "reviewer:wang").approve("s2", "reviewer:wang")
-    edit = Credit("e9", "p1", 8, "school", "school_based", "school", date(2025, 6, 1), date(2026, 2, 1))
-    assert change_problems(edit, locked, None) == [
-        "entry e9, earned_on: 2025 is approved and locked for district 110105 (by reviewer:wang);"
-        " record a reversing entry instead"
-    ]
-    reversal = Credit(
-        "r9", "p1", 0, "school", "school_based", "school", date(2025, 6, 1), date(2026, 2, 1), reverses="e1"
+    assert (locked.locked, locked.approved_by) == (True, "reviewer:wang")
+    locks = {("110105", 2025): "reviewer:wang"}
+    assert lock_problem(locks, "110105", date(2025, 6, 1), reversing=False, approver=None) == (
+        "earned_on: 2025 is approved and locked for district 110105 (by reviewer:wang); it takes no new entries"
     )
-    assert change_problems(reversal, locked, "reviewer:zhao") == [
-        "entry r9, approver: a change to a locked year names its approver, reviewer:wang"
-    ]
-    assert change_problems(reversal, locked, "reviewer:wang") == []
-    next_year = Credit("e10", "p1", 8, "school", "school_based", "school", date(2026, 3, 1), date(2026, 3, 2))
-    assert change_problems(next_year, locked, None) == []
-    assert change_problems(edit, review(), None) == []  # not locked yet
+    assert lock_problem(locks, "110105", date(2025, 6, 1), reversing=True, approver="reviewer:zhao") == (
+        "approver: 2025 is approved and locked for district 110105 (by reviewer:wang); a reversal in it names that "
+        "approver"
+    )
+    assert lock_problem(locks, "110105", date(2025, 6, 1), reversing=True, approver="reviewer:wang") is None
+    assert lock_problem(locks, "110105", date(2026, 3, 1), reversing=False, approver=None) is None
+    assert lock_problem(locks, "110106", date(2025, 6, 1), reversing=False, approver=None) is None
 
 
 def test_recognition_is_decided_by_a_reviewer_of_the_credits_level_and_unit() -> None:
