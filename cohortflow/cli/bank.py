@@ -1,4 +1,4 @@
-"""`cohortflow bank ...`: the credit bank's changes, as a client of the API (``/api/v1/people``, ``/credit-bank``).
+"""`cohortflow bank ...`: the credit bank through the API (``/api/v1/people``, ``/credit-bank``, ``/reports``).
 
 People files and credits files are applied whole or not at all: a refused file
 prints every row's problem and exits 2, as a cohort's ``import`` does. A
@@ -10,7 +10,7 @@ not be reached.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -19,6 +19,7 @@ from rich.markup import escape
 from cohortflow.cli.admin import (
     API,
     ApiUrl,
+    AsJson,
     Reason,
     SheetFile,
     Token,
@@ -27,15 +28,19 @@ from cohortflow.cli.admin import (
     _refused_file,
     _segment,
     _sheet_type,
+    _show,
     report,
 )
 from cohortflow.cli.client import DEFAULT_URL, Refused
+from cohortflow.cli.display import print_table, rows_table
 from cohortflow.cli.groups import sub_app
 from cohortflow.cli.messages import _
 from cohortflow.domain.credit_bank.credits import BankSource
 from cohortflow.domain.credit_bank.people import PersonField
 
 bank_app = sub_app("bank")
+ReportFormat = Literal["csv", "xlsx"]
+AsOf = Annotated[str | None, typer.Option("--as-of", help="The day judged, YYYY-MM-DD (today in China if not given)")]
 console = Console()
 
 
@@ -122,3 +127,73 @@ def reverse(
     with _api(api_url, token) as api:
         done = api.post(f"{API}/people/{_segment(person_key)}/reversals", body)
     _outcome({"outcome": _("reversed"), **done})
+
+
+@bank_app.command("people")
+def list_people(
+    county: Annotated[str | None, typer.Option("--county", help="A county's division code")] = None,
+    school: Annotated[str | None, typer.Option("--school", help="A school's name, whole")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Part of the name")] = None,
+    as_json: AsJson = False,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """Registered people (a coordinator's own prefecture's), with the key each command takes."""
+    params = {k: v for k, v in {"county_code": county, "school": school, "name": name}.items() if v}
+    with _api(api_url, token) as api:
+        rows = api.get_all(f"{API}/people", **params)
+    columns = ["person_key", "name", "national_id", "post", "school", "county_code", "took_post_on"]
+    _show(rows, as_json, lambda r: print_table(console, rows_table(r, _("registered people"), columns)))
+
+
+@bank_app.command("standing")
+def standing(
+    person_key: Annotated[str, typer.Argument(help="The person's key", show_default=False)],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day judged, YYYY-MM-DD (today if not given)")
+    ] = None,
+    recorded_then: Annotated[
+        bool, typer.Option("--recorded-then", help="Only what had been recorded by that day")
+    ] = False,
+    as_json: AsJson = False,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """A person's standing against every rule that applies to them, and why."""
+    params = {"view": "recorded_then" if recorded_then else "known_now", **({"as_of": as_of} if as_of else {})}
+    with _api(api_url, token) as api:
+        body = api.get(f"{API}/people/{_segment(person_key)}/standing", **params)
+
+    def render(b: dict[str, Any]) -> None:
+        title = _("{name} on {day}").format(name=b["person"]["name"], day=b["as_of"])
+        print_table(console, rows_table(b["rules"], title, ["title", "required", "achieved", "missing", "met"]))
+        for rule in b["rules"]:
+            colour = "green" if rule["met"] else "yellow"
+            console.print(f"[{colour}]{escape(rule['why'])}[/]", highlight=False, soft_wrap=True)
+        columns = ["earned_on", "source", "title", "hours", "level", "reverses"]
+        print_table(console, rows_table(b["entries"], _("entries"), columns))
+
+    _show(body, as_json, render)
+
+
+@bank_app.command("report")
+def standing_report(
+    county: Annotated[str | None, typer.Option("--county", help="A county's division code")] = None,
+    school: Annotated[str | None, typer.Option("--school", help="A school's name, whole")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day judged, YYYY-MM-DD (today if not given)")
+    ] = None,
+    behind_only: Annotated[bool, typer.Option("--behind-only", help="Only the rules each person misses")] = False,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="csv or xlsx")] = "csv",
+    output: Annotated[Path | None, typer.Option("--output", "-o", dir_okay=False, help="Where to write")] = None,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """Who meets or misses which rule, per person, under Chinese headers (for appraisal)."""
+    target = output or Path(f"standing-{as_of or 'today'}.{fmt}")
+    params = {"county_code": county, "school": school, "as_of": as_of, "behind_only": str(behind_only).lower()}
+    with _api(api_url, token) as api:
+        written = api.download(
+            f"{API}/reports/standing", target, params={"format": fmt, **{k: v for k, v in params.items() if v}}
+        )
+    console.print(_("wrote the standing report to {path} ({size} bytes)").format(path=target, size=f"{written:,}"))

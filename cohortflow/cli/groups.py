@@ -50,7 +50,10 @@ GROUPS = {
     "bank": Group(
         "cohortflow.cli.bank",
         "bank_app",
-        "The credit bank: import people and credits files, correct a person, reverse a credit entry.",
+        "The credit bank: people and credits files, corrections, reversals, a person's standing, reports.",
+    ),
+    "review": Group(
+        "cohortflow.cli.reviews", "review_app", "A district's annual review of its schools' credits: open, steer, read."
     ),
     "reminder": Group("cohortflow.cli.reminders", "app", "Deliver queued reminders; list the ones given up."),
 }

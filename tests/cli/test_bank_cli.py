@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 import shlex
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,3 +141,51 @@ def test_the_documented_commands_work_with_the_example_files(served: Served) -> 
             assert ran.exit_code == 2 and "no such credit entry for this person" in ran.stderr, ran.output
         else:
             assert ran.exit_code == 0, (argv, ran.output)
+
+
+def test_people_a_persons_standing_and_the_report_are_read_through_the_cli(served: Served, tmp_path: Path) -> None:
+    assert served.run("bank", "import-people", PEOPLE).exit_code == 0
+    assert served.run("bank", "import-credits", CREDITS, "--recorded-by", "长沙市第一中学").exit_code == 0
+
+    for _ in range(100):  # the served API brings its read models up to date every moment
+        listed = served.run("bank", "people", "--name", "周建国", "--json", role="coordinator")
+        assert listed.exit_code == 0, listed.output
+        if json.loads(listed.stdout):
+            break
+        time.sleep(0.1)
+    [person] = json.loads(listed.stdout)
+    assert person["person_key"] == served.person_key(PRINCIPAL) and person["national_id"] == "430102***********4"
+
+    shown = served.run("bank", "standing", person["person_key"], "--as-of", "2026-06-30", lang="zh")
+    assert shown.exit_code == 0, shown.output
+    assert "周建国（2026-06-30）" in shown.stdout and "of 360 hours in the cycle 2026–2030" in shown.stdout
+
+    target = tmp_path / "behind.csv"
+    wrote = served.run("bank", "report", "--as-of", "2026-06-30", "--behind-only", "-o", target)
+    assert wrote.exit_code == 0, wrote.output
+    header, *rows = target.read_text(encoding="utf-8-sig").splitlines()
+    assert header.startswith("市州代码,区县代码,学校,姓名,身份证号,职务,培训要求")
+    assert rows and all(",否," in row for row in rows)  # behind only: every row says not met
+
+
+def test_a_review_is_opened_returned_and_approved_through_the_cli(served: Served) -> None:
+    assert served.run("bank", "import-people", PEOPLE).exit_code == 0
+    county = next(line.split(",")[5] for line in PEOPLE.read_text().splitlines()[1:])
+    for _ in range(100):  # the served API brings its read models up to date every moment
+        opened = served.run("review", "open", county, "2025", "--deadline", "2026-03-31", "--json")
+        if opened.exit_code == 0:
+            break
+        time.sleep(0.1)
+    assert opened.exit_code == 0, opened.output
+    schools = [s["school"] for s in json.loads(opened.stdout)["schools"]]
+    first = schools[0]
+    assert served.run("review", "submit", county, "2025", first).exit_code == 0
+    returned = served.run("review", "return", county, "2025", first, "--reason", "缺少签到表", lang="zh")
+    assert returned.exit_code == 0 and "returned" in returned.stdout and "缺少签到表" in returned.stdout
+    early = served.run("review", "approve", county, "2025", first)
+    assert early.exit_code == 2 and "only a submitted list is decided" in early.stderr
+    for school in schools:
+        assert served.run("review", "submit", county, "2025", school).exit_code == 0
+        approved = served.run("review", "approve", county, "2025", school)
+        assert approved.exit_code == 0, approved.output
+    assert re.search(r"locked\s+│\s+yes", approved.stdout), approved.stdout
