@@ -7,7 +7,9 @@ models are brought up to date, then, timed:
 
 1. one person's standing against every rule (``person_standing``) for random
    people, p50 and p99;
-2. the standing report of one county of 5,000 people, behind or not.
+2. the standing report of one county of 5,000 people, behind or not;
+3. that county's annual review: opened, each of its 50 schools' lists submitted and approved, the last approval
+   locking the year.
 
     .venv/bin/python -m bench.credit_bank [--people 20000] [--entries 200000]
 
@@ -37,6 +39,7 @@ from bench.databases import create_database
 from bench.memory import MB, PeakRss
 from bench.progress import say
 from cohortflow.activities.credit_bank import BankActivities, BankOutcome, CreditsImport, PeopleImport
+from cohortflow.activities.reviews import OpenReview, RecordListStep, ReviewActivities, ReviewRef
 from cohortflow.domain.national_id import check_char
 from cohortflow.logs import configure_logging
 from cohortflow.readmodels.bank import PersonFilter, person, person_standing, shipped_requirements
@@ -67,6 +70,9 @@ class BankFigures:
     county_people: int
     county_report_seconds: float
     county_behind: int
+    county_schools: int
+    review_approval_seconds: float
+    """Opening the county's review, then every school's list submitted and approved, the last locking the year."""
 
 
 def national_id(n: int) -> str:
@@ -157,6 +163,16 @@ async def measure(database_url: str, people: int, entries: int, uploads: Path) -
         began = time.perf_counter()
         report = await standing_report(store.pool, county, book, AS_OF, behind_only=True)
         county_seconds = time.perf_counter() - began
+        ref = ReviewRef(district=county.county_code or "", year=AS_OF.year - 1, actor="bench")
+        reviews = ReviewActivities(store)
+        began = time.perf_counter()
+        schools = await env.run(reviews.open_review, OpenReview(ref=ref, deadline=AS_OF))
+        for i, school in enumerate(schools):
+            for state in ("submitted", "approved"):
+                last = state == "approved" and i == len(schools) - 1
+                step = RecordListStep(ref=ref, step=f"{state}/{school}", school=school, state=state, locks_year=last)
+                await env.run(reviews.record_list_step, step)
+        approval = time.perf_counter() - began
         return BankFigures(
             people=people,
             entries=entries,
@@ -169,6 +185,8 @@ async def measure(database_url: str, people: int, entries: int, uploads: Path) -
             county_people=sum(s.people for s in report.schools),
             county_report_seconds=round(county_seconds, 3),
             county_behind=sum(s.behind for s in report.schools),
+            county_schools=len(schools),
+            review_approval_seconds=round(approval, 3),
         )
     finally:
         await store.close()
