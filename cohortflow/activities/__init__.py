@@ -75,4 +75,5 @@ def all_activities(store: EventStore, uploads: Path | None = None) -> list[Calla
         acts.queue_reminders,
         acts.end_digests,
         certificates.issue_completion_certificates,
+        certificates.issue_cycle_certificate,
     ]

@@ -13,6 +13,7 @@ whichever codes were committed first, and nothing but the store ever hands a cod
 from __future__ import annotations
 
 import secrets
+from datetime import date
 
 import structlog
 from pydantic import BaseModel
@@ -25,14 +26,19 @@ from cohortflow.domain.certificates import (
     SOURCE_TYPES,
     CohortProgramme,
     Completions,
+    CycleMet,
     certificate_stream,
     completion_certificate,
+    cycle_certificate,
+    cycle_issue_key,
     issue_key,
 )
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.decoding import decode
-from cohortflow.domain.events import Metadata
+from cohortflow.domain.events import CertificateIssued, Metadata
+from cohortflow.readmodels.bank import person, person_standing, shipped_requirements
 from cohortflow.readmodels.cohort_facts import pinned_template
+from cohortflow.readmodels.projector import Projector
 from cohortflow.store.eventstore import Append, EventStore
 from cohortflow.store.records import NewEvent
 
@@ -54,6 +60,15 @@ class IssuedCertificates(BaseModel):
     issued: int
     """Certificates recorded now."""
     already_issued: int
+
+
+class IssueCycleCertificate(BaseModel):
+    person_key: str
+    rule_id: str
+    as_of: date
+    """The day the rule is judged on: its cycle is the one holding this day."""
+    workflow_id: str
+    actor: str
 
 
 class CertificateActivities:
@@ -103,3 +118,41 @@ class CertificateActivities:
         return IssuedCertificates(
             cohort_id=req.cohort_id, completed=len(completed), issued=issued, already_issued=len(completed) - issued
         )
+
+    @activity.defn
+    @refusals_are_final
+    async def issue_cycle_certificate(self, req: IssueCycleCertificate) -> CertificateIssued:
+        """A person's certificate for the cycle of an hours-per-cycle rule they have met; the one already issued
+        for that cycle if there is one. Judged on the read models, brought up to date first."""
+        async with heartbeating():
+            await Projector(self.store).catch_up(wait=True)
+        facts = await person(self.store.pool, req.person_key)
+        if facts is None:
+            raise CommandRefused(f"person {req.person_key} is not registered")
+        judged = await person_standing(self.store.pool, facts, shipped_requirements(), req.as_of)
+        rule = next((r for r in judged.rules if r.rule_id == req.rule_id), None)
+        if rule is None:
+            raise CommandRefused(f"rule {req.rule_id} does not apply to {facts.name} ({facts.post})")
+        if rule.unit != "hours" or rule.window is None or not rule.title:
+            raise CommandRefused(f"rule {req.rule_id} is not one of hours per cycle")
+        if not rule.met:
+            raise CommandRefused(f"{rule.title} is not met: {rule.why}")
+        first, last = rule.window
+        met = CycleMet(
+            facts.person_key, facts.name, facts.national_id, rule.rule_id, rule.title, first.year, last.year,
+            rule.achieved, req.as_of,
+        )  # fmt: skip
+        event = cycle_certificate(met, new_code(secrets.token_bytes(RANDOM_BYTES)), req.actor)
+        key = cycle_issue_key(facts.person_key, rule.rule_id, first.year)
+        metadata = Metadata(
+            actor=req.actor, workflow_id=req.workflow_id, programme_id="", programme_version=0, step=key
+        ).model_dump()
+        async with self.store.pool.connection() as conn, conn.transaction():
+            [result] = await self.store.append_each_in(
+                conn,
+                [Append(certificate_stream(event.code), [NewEvent(event.TYPE, event.payload(), metadata)], key, 0)],
+            )
+        if result.duplicate:  # issued before: answer that certificate, not the code drawn now
+            [earlier] = await self.store.recorded(key) or []
+            return CertificateIssued.model_validate(earlier.data)
+        return event

@@ -13,9 +13,10 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.activities.certificates import IssuedCertificates
@@ -25,11 +26,20 @@ from cohortflow.api.problems import answers
 from cohortflow.certificates.lookup import certificate_by_code, participant_certificate
 from cohortflow.certificates.pdf import render
 from cohortflow.domain.certificate_codes import MalformedCode, parse_code
-from cohortflow.domain.events import CertificateKind
+from cohortflow.domain.certificates import PRINTED_ZONE
+from cohortflow.domain.cycle import CommandRefused
+from cohortflow.domain.events import CertificateIssued, CertificateKind
+from cohortflow.readmodels.bank import person
 from cohortflow.readmodels.cohort_facts import pinned_template
 from cohortflow.readmodels.queries import participant
 from cohortflow.store.eventstore import EventStore
-from cohortflow.workflows.certificates import CertificateIssuingInput, CertificateIssuingWorkflow, issuing_workflow_id
+from cohortflow.workflows.certificates import (
+    CertificateIssuingInput,
+    CertificateIssuingWorkflow,
+    CycleCertificateInput,
+    CycleCertificateWorkflow,
+    issuing_workflow_id,
+)
 
 router = APIRouter(tags=["certificates"])
 Issuer = Annotated[Principal, Depends(require(Permission.CERTIFICATES_ISSUE))]
@@ -49,6 +59,8 @@ class CertificateVerification(BaseModel):
     cohort_id: str | None
     programme_id: str | None
     programme_name: str | None
+    requirement: str | None = Field(description="For a credit cycle's certificate, the rule met")
+    cycle: str | None = Field(description="For a credit cycle's certificate, its years")
     issued_at: datetime
     position: int = Field(description="The certificate's position in the hash chain, to check against a bundle")
     hash: str
@@ -121,7 +133,64 @@ async def verify_certificate(
         cohort_id=c.cohort_id,
         programme_id=c.programme_id,
         programme_name=c.programme_name,
+        requirement=c.requirement,
+        cycle=c.cycle,
         issued_at=found.recorded_at,
         position=found.position,
         hash=found.hash,
     )
+
+
+@router.post("/api/v1/people/{person_key}/certificates/{rule_id}", responses=answers(404, 409))
+async def issue_cycle_certificate(
+    person_key: str,
+    rule_id: str,
+    request: Request,
+    principal: Issuer,
+    as_of: Annotated[
+        date | None, Query(description="The day judged: its cycle is certified (today if not given)")
+    ] = None,
+) -> CertificateIssued:
+    """A person's certificate (培训学时证书) for the cycle of an hours-per-cycle rule they have met on the day; the
+    certificate already issued for that cycle, if there is one. Refused (409) with the reason if the rule is not met."""
+    await _person_in_scope(request, person_key, principal)
+    client: Client = request.app.state.temporal
+    day = as_of or datetime.now(PRINTED_ZONE).date()
+    inp = CycleCertificateInput(person_key=person_key, rule_id=rule_id, as_of=day, actor=principal.actor)
+    try:
+        issued: CertificateIssued = await client.execute_workflow(
+            CycleCertificateWorkflow.run,
+            inp,
+            id=f"certificate-{person_key}-{rule_id}-{uuid.uuid4().hex[:12]}",
+            task_queue=request.app.state.settings.task_queue,
+        )
+    except WorkflowFailureError as exc:
+        cause = exc.cause.cause if isinstance(exc.cause, ActivityError) else exc.cause
+        raise CommandRefused(cause.message if isinstance(cause, ApplicationError) else str(cause)) from None
+    return issued
+
+
+@router.get(
+    "/api/v1/people/{person_key}/certificates/{code}",
+    response_class=Response,
+    responses={200: {"content": {PDF: {}}, "description": "The certificate, one A4 page"}, **answers(400, 404)},
+)
+async def person_certificate_pdf(person_key: str, code: str, request: Request, principal: Issuer) -> Response:
+    """One of the person's certificates as PDF, by its code."""
+    await _person_in_scope(request, person_key, principal)
+    try:
+        printed = parse_code(code)
+    except MalformedCode as exc:
+        raise bad_request(str(exc)) from None
+    found = await certificate_by_code(_store(request), printed)
+    if found is None or found.certificate.person_key != person_key:
+        raise LookupError(f"person {person_key} has no certificate {printed}")
+    url = str(request.url_for("verify_certificate", code=printed))
+    content = await asyncio.to_thread(render, found.certificate, url)
+    headers = {"Content-Disposition": f'attachment; filename="certificate-{printed}.pdf"'}
+    return Response(content, media_type=PDF, headers=headers)
+
+
+async def _person_in_scope(request: Request, person_key: str, principal: Principal) -> None:
+    if await person(_store(request).pool, person_key, principal.prefecture_scope) is None:
+        raise LookupError(f"no person {person_key} is registered (that you may see)")

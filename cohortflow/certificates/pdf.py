@@ -1,4 +1,5 @@
-"""A completion certificate (结业证书) as one A4 landscape page of PDF, with its verification code as a QR code.
+"""A certificate (a cohort's 结业证书, a credit cycle's 培训学时证书) as one A4 landscape page of PDF, with its
+verification code as a QR code.
 
 The Chinese text uses reportlab's built-in CID font STSong-Light: PDF readers supply its
 glyphs (Adobe's Asian font packs, which every major reader has), so no font file ships
@@ -22,7 +23,7 @@ from reportlab.pdfgen.canvas import Canvas
 from cohortflow.domain.events import CertificateIssued
 
 FONT = "STSong-Light"
-TITLE = "结业证书"
+TITLES = {"completion": "结业证书", "credit_cycle": "培训学时证书"}
 QR_SIZE = 38 * mm
 
 
@@ -38,6 +39,13 @@ def hours_text(hours: float) -> str:
 
 def body_lines(c: CertificateIssued) -> list[str]:
     """The certificate's wording, one printed line each."""
+    if c.kind == "credit_cycle":
+        return [
+            f"{c.name} 同志（身份证号 {c.national_id_masked}）：",
+            f"在 {c.cycle} 周期内累计完成培训 {hours_text(c.credit_hours)} 学时，",
+            f"达到“{c.requirement}”的要求。",
+            f"认定日期：{c.completed_on.year}年{c.completed_on.month}月{c.completed_on.day}日",
+        ]
     return [
         f"{c.name} 同志（身份证号 {c.national_id_masked}）：",
         f"参加“{c.programme_name}”培训（{c.cohort_id} 期），",
@@ -52,11 +60,12 @@ def render(certificate: CertificateIssued, verify_url: str) -> bytes:
     out = BytesIO()
     width, height = landscape(A4)
     canvas = Canvas(out, pagesize=(width, height), invariant=True)  # the same certificate, the same bytes
-    canvas.setTitle(f"{TITLE} {certificate.code}")
+    title = TITLES[certificate.kind]
+    canvas.setTitle(f"{title} {certificate.code}")
     canvas.setLineWidth(2)
     canvas.rect(15 * mm, 15 * mm, width - 30 * mm, height - 30 * mm)
     canvas.setFont(font, 40)
-    canvas.drawCentredString(width / 2, height - 50 * mm, TITLE)
+    canvas.drawCentredString(width / 2, height - 50 * mm, title)
     canvas.setFont(font, 16)
     y = height - 80 * mm
     for line in body_lines(certificate):

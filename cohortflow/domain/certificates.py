@@ -106,3 +106,38 @@ def completion_certificate(person: Completer, code: str, cohort: CohortProgramme
         programme_name=cohort.programme_name,
         participant_id=person.participant_id,
     )
+
+
+def cycle_issue_key(person_key: str, rule_id: str, first_year: int) -> str:
+    """The idempotency key of a person's certificate for one cycle of one rule: one ever."""
+    return f"certificate/{person_key}/{rule_id}/{first_year}"
+
+
+@dataclass(frozen=True)
+class CycleMet:
+    """A rule of hours per cycle a person has met: what its certificate prints."""
+
+    person_key: str
+    name: str
+    national_id: str
+    rule_id: str
+    rule_title: str
+    first_year: int
+    last_year: int
+    hours: float
+    met_on: date
+
+
+def cycle_certificate(met: CycleMet, code: str, issued_by: str) -> CertificateIssued:
+    return CertificateIssued(
+        kind="credit_cycle",
+        code=code,
+        person_key=met.person_key,
+        name=met.name,
+        national_id_masked=mask(met.national_id),
+        credit_hours=met.hours,
+        completed_on=met.met_on,
+        issued_by=issued_by,
+        requirement=met.rule_title,
+        cycle=f"{met.first_year}–{met.last_year}",
+    )

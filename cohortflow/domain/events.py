@@ -303,6 +303,10 @@ class CertificateIssued(Event):
     programme_id: str | None = None
     programme_name: str | None = None
     participant_id: str | None = None
+    requirement: str | None = None
+    """For a credit cycle, the rule met, as printed (e.g. 教师继续教育 (每五年 360 学时))."""
+    cycle: str | None = None
+    """For a credit cycle, its years (``2021–2025``)."""
 
 
 class ProgrammeVersionSubmitted(Event):

@@ -3,7 +3,7 @@ coordinators' digests, rotation plans, the credit bank and its annual reviews, c
 
 from cohortflow.workflows.annual_review import AnnualReviewWorkflow
 from cohortflow.workflows.block_cycle import BlockCycleWorkflow
-from cohortflow.workflows.certificates import CertificateIssuingWorkflow
+from cohortflow.workflows.certificates import CertificateIssuingWorkflow, CycleCertificateWorkflow
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow
 from cohortflow.workflows.credit_bank import CreditBankWorkflow
 from cohortflow.workflows.digests import CoordinatorDigestWorkflow
@@ -18,5 +18,6 @@ WORKFLOWS: list[type] = [
     RotationPlanWorkflow,
     CreditBankWorkflow,
     CertificateIssuingWorkflow,
+    CycleCertificateWorkflow,
     AnnualReviewWorkflow,
 ]

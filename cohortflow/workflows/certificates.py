@@ -1,4 +1,5 @@
-"""Issuing a cohort's completion certificates (certificates-{cohort}-{request}): one batch activity.
+"""Issuing certificates: a cohort's completion certificates (certificates-{cohort}-{request}), one batch
+activity; a person's certificate for a credit cycle they have met.
 
 A short workflow per request rather than an Update on the cohort's own: certificates are
 issued long after a cohort has ended, when its workflow is closed. The activity's
@@ -8,11 +9,19 @@ requests at the same moment each get a workflow and together issue each certific
 
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import BaseModel
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from cohortflow.activities.certificates import CertificateActivities, IssueCertificates, IssuedCertificates
+    from cohortflow.activities.certificates import (
+        CertificateActivities,
+        IssueCertificates,
+        IssueCycleCertificate,
+        IssuedCertificates,
+    )
+    from cohortflow.domain.events import CertificateIssued
     from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
 
 
@@ -36,6 +45,35 @@ class CertificateIssuingWorkflow:
         )
         return await workflow.execute_activity_method(
             CertificateActivities.issue_completion_certificates,
+            req,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=RETRY,
+        )
+
+
+class CycleCertificateInput(BaseModel):
+    person_key: str
+    rule_id: str
+    as_of: date
+    actor: str
+
+
+@workflow.defn
+class CycleCertificateWorkflow:
+    """A person's certificate for a credit cycle they have met (one activity; issued once per cycle ever)."""
+
+    @workflow.run
+    async def run(self, inp: CycleCertificateInput) -> CertificateIssued:
+        req = IssueCycleCertificate(
+            person_key=inp.person_key,
+            rule_id=inp.rule_id,
+            as_of=inp.as_of,
+            workflow_id=workflow.info().workflow_id,
+            actor=inp.actor,
+        )
+        return await workflow.execute_activity_method(
+            CertificateActivities.issue_cycle_certificate,
             req,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             heartbeat_timeout=HEARTBEAT_TIMEOUT,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import load_workbook
+from pypdf import PdfReader
 from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.activities.credit_bank import BankOutcome, CreditReversal, CreditsImport, PeopleImport
@@ -204,3 +205,37 @@ async def test_external_study_is_recognised_by_a_reviewer_of_its_level_and_count
     standing = (await api.http.get(f"/api/v1/people/{key}/standing?as_of=2025-12-31", headers=api.as_("admin"))).json()
     assert standing["rules"][0]["achieved"] == 400.0
     assert {e["source"] for e in standing["entries"]} == {"school", "recognised"}
+
+
+async def test_a_met_cycle_is_certified_once_printed_and_verified_and_an_unmet_one_is_refused(
+    api: Api, time_skipping: WorkflowEnvironment
+) -> None:
+    await bank_with(time_skipping, api, PEOPLE, CREDITS)
+    people = (await api.http.get("/api/v1/people", headers=api.as_("coordinator"))).json()
+    teacher = next(p for p in people if p["name"] == "李老师")["person_key"]
+    principal = next(p for p in people if p["name"] == "王校长")["person_key"]
+    issue = f"/api/v1/people/{teacher}/certificates/teacher-cycle?as_of=2025-12-31"
+
+    first = await api.http.post(issue, headers=api.as_("coordinator"))
+    assert first.status_code == 200, first.text
+    certificate = first.json()
+    assert (certificate["kind"], certificate["cycle"], certificate["credit_hours"]) == (
+        "credit_cycle",
+        "2021–2025",
+        370,
+    )
+    again = await api.http.post(issue, headers=api.as_("admin"))
+    assert again.json()["code"] == certificate["code"]  # one certificate per cycle, ever
+
+    pdf = await api.http.get(f"/api/v1/people/{teacher}/certificates/{certificate['code']}", headers=api.as_("admin"))
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "培训学时证书" in text and "2021–2025" in text and certificate["code"] in text
+    verified = (await api.http.get(f"/api/v1/certificates/{certificate['code']}")).json()
+    assert (verified["kind"], verified["requirement"]) == ("credit_cycle", "教师继续教育 (每五年 360 学时)")
+
+    unmet = await api.http.post(
+        f"/api/v1/people/{principal}/certificates/principal-cycle?as_of=2025-12-31", headers=api.as_("coordinator")
+    )
+    assert unmet.status_code == 409 and "is not met: 240 hours missing" in unmet.json()["detail"]
+    wrong = await api.http.post(f"/api/v1/people/{principal}/certificates/teacher-cycle", headers=api.as_("admin"))
+    assert wrong.status_code == 409 and "does not apply" in wrong.json()["detail"]
