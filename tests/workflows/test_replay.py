@@ -28,8 +28,10 @@ async def test_current_code_replays_every_recorded_history(histories_dir: Path) 
     assert [o.problem for o in outcomes if not o.agrees] == []
     assert len(outcomes) == len(histories) >= 8
     assert {workflow_type(h) for h in histories} == {
+        "AnnualReviewWorkflow",
         "BlockCycleWorkflow",
         "CohortCycleWorkflow",
+        "CreditBankWorkflow",
         "FieldStudySiteWorkflow",
         "RotationPlanWorkflow",
     }
