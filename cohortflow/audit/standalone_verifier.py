@@ -189,6 +189,8 @@ PRINTED = (
     "programme_id",
     "cohort_id",
     "participant_id",
+    "requirement",
+    "cycle",
     "credit_hours",
     "completed_on",
     "issued_by",

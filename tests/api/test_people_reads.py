@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +14,14 @@ from pypdf import PdfReader
 from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.activities.credit_bank import BankOutcome, CreditReversal, CreditsImport, PeopleImport
+from cohortflow.audit.bundle import write_bundle
 from cohortflow.domain.national_id import check_char, mask
 from cohortflow.readmodels.credits import CHINA
 from cohortflow.services.credit_bank import credit_bank
+from cohortflow.store.eventstore import EventStore
 from cohortflow.workflows.credit_bank import CreditBankWorkflow
 from tests.api.conftest import COORDINATED, Api
+from tests.api.test_certificates import run_verifier
 
 PRINCIPAL = "11010119800307123" + check_char("11010119800307123")
 TEACHER = "11010119850512234" + check_char("11010119850512234")
@@ -208,7 +211,7 @@ async def test_external_study_is_recognised_by_a_reviewer_of_its_level_and_count
 
 
 async def test_a_met_cycle_is_certified_once_printed_and_verified_and_an_unmet_one_is_refused(
-    api: Api, time_skipping: WorkflowEnvironment
+    api: Api, time_skipping: WorkflowEnvironment, store: EventStore
 ) -> None:
     await bank_with(time_skipping, api, PEOPLE, CREDITS)
     people = (await api.http.get("/api/v1/people", headers=api.as_("coordinator"))).json()
@@ -232,6 +235,13 @@ async def test_a_met_cycle_is_certified_once_printed_and_verified_and_an_unmet_o
     assert "培训学时证书" in text and "2021–2025" in text and certificate["code"] in text
     verified = (await api.http.get(f"/api/v1/certificates/{certificate['code']}")).json()
     assert (verified["kind"], verified["requirement"]) == ("credit_cycle", "教师继续教育 (每五年 360 学时)")
+
+    bundle = api.settings.state_dir / "everything.jsonl"
+    await write_bundle(store, bundle, datetime.now(UTC))
+    offline = run_verifier(str(bundle), "--certificate", certificate["code"])
+    assert offline.returncode == 0, offline.stdout + offline.stderr
+    assert f"certificate {certificate['code']}: verified" in offline.stdout
+    assert "requirement: 教师继续教育 (每五年 360 学时)" in offline.stdout and "cycle: 2021–2025" in offline.stdout
 
     unmet = await api.http.post(
         f"/api/v1/people/{principal}/certificates/principal-cycle?as_of=2025-12-31", headers=api.as_("coordinator")
