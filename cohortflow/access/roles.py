@@ -2,8 +2,9 @@
 
 Grants are a closed table rather than a hierarchy so that the whole policy can be
 read (and tested) in one place. A coordinator's grants are further limited to
-their own prefecture; that scope cannot be expressed as a permission, so callers
-check it with ``Principal.covers``.
+their own prefecture, a district reviewer's to a county and a school's to its
+school; that scope cannot be expressed as a permission, so callers check it
+(``Principal.prefecture_scope``, ``county_scope``, ``school_scope``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Literal, get_args
 
 from cohortflow.domain.national_id import mask
 
-Role = Literal["admin", "coordinator", "auditor", "reminder"]
+Role = Literal["admin", "coordinator", "auditor", "reminder", "school", "reviewer"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
 
@@ -32,7 +33,9 @@ class Permission(StrEnum):
     REMINDERS_READ = "reminders:read"  # the reminder service reads who to remind
     CERTIFICATES_ISSUE = "certificates:issue"  # issue completion certificates and print them
     PEOPLE_READ = "people:read"  # the credit bank's registry and a person's standing
-    REVIEWS_WRITE = "reviews:write"  # open a district's annual review, submit, approve or return lists
+    REVIEWS_WRITE = "reviews:write"  # open a district's annual review, approve or return lists
+    REVIEWS_SUBMIT = "reviews:submit"  # submit a school's list to its district's annual review
+    RECOGNITION_DECIDE = "recognition:decide"  # approve or refuse claims of the reviewer's own level and unit
     PEOPLE_WRITE = "people:write"  # the credit bank's people files and corrections
     CREDITS_WRITE = "credits:write"  # the credit bank's credits files and reversals
 
@@ -48,6 +51,8 @@ GRANTS: Mapping[Role, frozenset[Permission]] = {
             Permission.CERTIFICATES_ISSUE,
             Permission.PEOPLE_READ,
             Permission.REVIEWS_WRITE,
+            Permission.REVIEWS_SUBMIT,
+            Permission.RECOGNITION_DECIDE,
             Permission.PEOPLE_WRITE,
             Permission.CREDITS_WRITE,
         }
@@ -63,11 +68,26 @@ GRANTS: Mapping[Role, frozenset[Permission]] = {
         }
     ),
     "reminder": frozenset({Permission.COHORTS_READ, Permission.REMINDERS_READ}),
+    # A school records its own staff's school-level credits and submits its list; it decides its own
+    # school-level recognition claims.
+    "school": frozenset(
+        {Permission.PEOPLE_READ, Permission.CREDITS_WRITE, Permission.REVIEWS_SUBMIT, Permission.RECOGNITION_DECIDE}
+    ),
+    # A district reviewer decides its county's annual review and its district-level recognition claims.
+    "reviewer": frozenset({Permission.PEOPLE_READ, Permission.REVIEWS_WRITE, Permission.RECOGNITION_DECIDE}),
 }
+SCOPED_ROLES: frozenset[Role] = frozenset({"coordinator", "school", "reviewer"})
+"""Roles bound to a prefecture (a school and a district reviewer through their county)."""
 
 
 def is_prefecture_code(value: str) -> bool:
+    """A six-digit division code: a prefecture's, or a county's."""
     return len(value) == 6 and value.isascii() and value.isdigit()
+
+
+def prefecture_of(county: str) -> str:
+    """The prefecture a county belongs to: its first four digits and 00 (430104 is in 430100)."""
+    return county[:4] + "00"
 
 
 def as_role(value: str) -> Role:
@@ -84,6 +104,10 @@ class Principal:
     name: str
     role: Role
     prefecture: str | None
+    county: str | None = None
+    """A school's or a district reviewer's county (six digits)."""
+    school: str | None = None
+    """A school token's school."""
 
     @property
     def actor(self) -> str:
@@ -95,8 +119,19 @@ class Principal:
 
     @property
     def prefecture_scope(self) -> str | None:
-        """The one prefecture a coordinator is limited to; None means every prefecture."""
-        return self.prefecture if self.role == "coordinator" else None
+        """The one prefecture a coordinator (or a school or district reviewer, inside it) is limited to; None
+        means every prefecture."""
+        return self.prefecture if self.role in SCOPED_ROLES else None
+
+    @property
+    def county_scope(self) -> str | None:
+        """The county a school or a district reviewer is limited to; None: no county limit."""
+        return self.county if self.role in ("school", "reviewer") else None
+
+    @property
+    def school_scope(self) -> str | None:
+        """The school a school's token is limited to; None: no school limit."""
+        return self.school if self.role == "school" else None
 
     def covers(self, prefecture_code: str) -> bool:
         scope = self.prefecture_scope

@@ -26,7 +26,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow, class_row
 from psycopg_pool import AsyncConnectionPool
 
-from cohortflow.access.roles import Principal, Role, as_role, is_prefecture_code
+from cohortflow.access.roles import Principal, Role, as_role, is_prefecture_code, prefecture_of
 
 Conn = AsyncConnection[TupleRow]
 Pool = AsyncConnectionPool[Conn]
@@ -34,7 +34,7 @@ Pool = AsyncConnectionPool[Conn]
 SECRET_PREFIX = "cf_"
 _SECRET = re.compile(r"cf_([0-9a-f]{16})_[A-Za-z0-9_-]{43}")
 MAX_NAME = 100
-_INFO = "token_id, name, role, prefecture, issued_at, issued_by, revoked_at, revoked_by"
+_INFO = "token_id, name, role, prefecture, issued_at, issued_by, revoked_at, revoked_by, county, school"
 
 
 class TokenRefused(ValueError):
@@ -48,6 +48,8 @@ class IssuedToken:
     name: str
     role: Role
     prefecture: str | None
+    county: str | None = None
+    school: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class TokenInfo:
     issued_by: str
     revoked_at: datetime | None
     revoked_by: str | None
+    county: str | None = None
+    school: str | None = None
 
     @property
     def active(self) -> bool:
@@ -70,7 +74,17 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _checked(name: str, role: str, prefecture: str | None) -> tuple[str, Role, str | None]:
+@dataclass(frozen=True)
+class Unit:
+    """Where a scoped token acts: a coordinator's prefecture; a district reviewer's county (and its prefecture); a
+    school's county and school."""
+
+    prefecture: str | None = None
+    county: str | None = None
+    school: str | None = None
+
+
+def _checked(name: str, role: str, unit: Unit) -> tuple[str, Role, Unit]:
     name = name.strip()
     if not name:
         raise TokenRefused("a token needs a name (who or what will hold it)")
@@ -82,30 +96,60 @@ def _checked(name: str, role: str, prefecture: str | None) -> tuple[str, Role, s
         checked_role = as_role(role)
     except ValueError as exc:
         raise TokenRefused(str(exc)) from None
-    if checked_role == "coordinator":
-        if prefecture is None:
+    return name, checked_role, _unit(checked_role, unit)
+
+
+def _unit(role: Role, unit: Unit) -> Unit:
+    """The unit a token of ``role`` is bound to, checked: exactly what the role needs, nothing more."""
+    if role == "coordinator":
+        if unit.prefecture is None:
             raise TokenRefused("a coordinator token needs the six-digit code of its prefecture")
-        if not is_prefecture_code(prefecture):
-            raise TokenRefused(f"prefecture {prefecture!r} is not a six-digit prefecture code")
-    elif prefecture is not None:
-        raise TokenRefused(f"only coordinators are bound to a prefecture; {checked_role} tokens act on every one")
-    return name, checked_role, prefecture
+        if not is_prefecture_code(unit.prefecture):
+            raise TokenRefused(f"prefecture {unit.prefecture!r} is not a six-digit prefecture code")
+        if unit.county is not None or unit.school is not None:
+            raise TokenRefused("a coordinator token is bound to a prefecture only, not to a county or a school")
+        return unit
+    if role in ("school", "reviewer"):
+        if unit.county is None or not is_prefecture_code(unit.county):
+            raise TokenRefused(f"a {role} token needs the six-digit code of its county")
+        if unit.prefecture is not None:
+            raise TokenRefused(f"a {role} token's prefecture is its county's: give the county only")
+        school = (unit.school or "").strip()
+        if role == "school" and not (0 < len(school) <= 200 and school.isprintable()):
+            raise TokenRefused("a school token needs the school's name (as the registry writes it)")
+        if role == "reviewer" and unit.school is not None:
+            raise TokenRefused("a district reviewer's token is bound to a county, not to a school")
+        return Unit(prefecture_of(unit.county), unit.county, school or None)
+    if unit.prefecture is not None:
+        raise TokenRefused(f"only coordinators are bound to a prefecture; {role} tokens act on every one")
+    if unit != Unit():
+        raise TokenRefused(f"only schools and district reviewers are bound to a county; {role} tokens act on every one")
+    return unit
 
 
-async def issue_token(pool: Pool, *, name: str, role: str, prefecture: str | None, issued_by: str) -> IssuedToken:
+async def issue_token(
+    pool: Pool,
+    *,
+    name: str,
+    role: str,
+    prefecture: str | None,
+    issued_by: str,
+    county: str | None = None,
+    school: str | None = None,
+) -> IssuedToken:
     """Store a new token and return its secret, which is not kept and cannot be shown again."""
-    name, checked_role, prefecture = _checked(name, role, prefecture)
+    name, checked_role, unit = _checked(name, role, Unit(prefecture, county, school))
     if not issued_by:
         raise TokenRefused("a token needs to say who issued it")
     token_id = secrets.token_hex(8)
     secret = f"{SECRET_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
     async with pool.connection() as conn:
         await conn.execute(
-            "INSERT INTO access_tokens (token_id, secret_sha256, name, role, prefecture, issued_by)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            (token_id, _digest(secret), name, checked_role, prefecture, issued_by),
+            "INSERT INTO access_tokens (token_id, secret_sha256, name, role, prefecture, county, school, issued_by)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (token_id, _digest(secret), name, checked_role, unit.prefecture, unit.county, unit.school, issued_by),
         )
-    return IssuedToken(token_id, secret, name, checked_role, prefecture)
+    return IssuedToken(token_id, secret, name, checked_role, unit.prefecture, unit.county, unit.school)
 
 
 async def revoke_token(pool: Pool, token_id: str, *, revoked_by: str) -> TokenInfo:
@@ -139,7 +183,7 @@ async def list_tokens(pool: Pool) -> list[TokenInfo]:
 
 
 _AUTHENTICATE = (
-    "SELECT token_id, name, role, prefecture, revoked_at IS NOT NULL FROM access_tokens"
+    "SELECT token_id, name, role, prefecture, revoked_at IS NOT NULL, county, school FROM access_tokens"
     " WHERE secret_sha256 = %s AND token_id = %s"
 )
 
@@ -175,4 +219,6 @@ async def check_secret(source: Pool | Conn, secret: str) -> Principal | Refused:
         return Refused("unknown", token_id)
     if row[4]:
         return Refused("revoked", token_id)
-    return Principal(token_id=row[0], name=row[1], role=as_role(row[2]), prefecture=row[3])
+    return Principal(
+        token_id=row[0], name=row[1], role=as_role(row[2]), prefecture=row[3], county=row[5], school=row[6]
+    )

@@ -79,6 +79,8 @@ class BankRequest(BaseModel):
     prefecture: str | None = Field(
         None, description="A coordinator's prefecture: the request may concern people of it only; None for any"
     )
+    county: str | None = Field(None, description="A school's or district reviewer's county: its people only")
+    school: str | None = Field(None, description="A school's own name: its staff only")
 
     @property
     def today(self) -> date:
@@ -194,6 +196,8 @@ class BankActivities:
             today=req.today,
             file_digest=req.digest,
             prefecture=req.prefecture,
+            county=req.county,
+            school=req.school,
         )
         problems += plan.problems
         if problems:
@@ -226,7 +230,7 @@ class BankActivities:
         record, version = await self._person(req.person_key)
         if record.facts is None:
             raise BankRefused([f"person {req.person_key} is not registered"])
-        within(record.facts, req.prefecture)
+        within(record.facts, req.prefecture, req.county, req.school)
         target = await self._reversible(record, req)
         shown = req.entry_id if req.cohort_id is None else f"entry {req.entry_id} of cohort {req.cohort_id}"
         locks = (

@@ -22,6 +22,7 @@ from cohortflow.access.roles import Permission, Principal
 from cohortflow.activities.certificates import IssuedCertificates
 from cohortflow.api.auth import public, require
 from cohortflow.api.pages import bad_request
+from cohortflow.api.people import scope_of
 from cohortflow.api.problems import answers
 from cohortflow.certificates.lookup import certificate_by_code, participant_certificate
 from cohortflow.certificates.pdf import render
@@ -192,5 +193,5 @@ async def person_certificate_pdf(person_key: str, code: str, request: Request, p
 
 
 async def _person_in_scope(request: Request, person_key: str, principal: Principal) -> None:
-    if await person(_store(request).pool, person_key, principal.prefecture_scope) is None:
+    if await person(_store(request).pool, person_key, scope_of(principal)) is None:
         raise LookupError(f"no person {person_key} is registered (that you may see)")

@@ -28,6 +28,7 @@ from cohortflow.activities.credit_bank import (
 from cohortflow.api.auth import require
 from cohortflow.api.commands import send
 from cohortflow.api.idempotency import Idempotent
+from cohortflow.api.pages import bad_request
 from cohortflow.api.problems import answers
 from cohortflow.api.uploads import UPLOAD_BODY, saved_upload
 from cohortflow.domain.credit_bank.credits import BankSource
@@ -115,6 +116,9 @@ async def import_credits(
     The same file imported again is refused (its rows are already recorded). A coordinator's rows must all be
     for people registered in their prefecture.
     """
+    school = principal.school_scope
+    if school is not None and (source != "school" or recorded_by != school):
+        raise bad_request(f"a school's token records its own school's credits: source=school, recorded_by={school}")
     saved = await saved_upload(request)
     req = CreditsImport(
         digest=saved.digest,
@@ -123,6 +127,8 @@ async def import_credits(
         recorded_by=recorded_by,
         actor=principal.actor,
         prefecture=principal.prefecture_scope,
+        county=principal.county_scope,
+        school=school,
     )
     handle = await _bank(request)
     outcome: BankOutcome = await send(handle, CreditBankWorkflow.import_credits, req, once=once)
@@ -162,6 +168,8 @@ async def reverse_credit(
         approver=body.approver,
         actor=principal.actor,
         prefecture=principal.prefecture_scope,
+        county=principal.county_scope,
+        school=principal.school_scope,
     )
     handle = await _bank(request)
     done: Reversed = await send(handle, CreditBankWorkflow.reverse_credit, req, once=once)

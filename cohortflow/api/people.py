@@ -34,7 +34,7 @@ from cohortflow.workflows.credit_bank import CreditBankWorkflow
 router = APIRouter(prefix="/api/v1/people", tags=["credit bank"])
 Reader = Annotated[Principal, Depends(require(Permission.PEOPLE_READ))]
 Claimant = Annotated[Principal, Depends(require(Permission.IMPORTS_WRITE))]
-Reviewing = Annotated[Principal, Depends(require(Permission.REVIEWS_WRITE))]
+Reviewing = Annotated[Principal, Depends(require(Permission.RECOGNITION_DECIDE))]
 
 
 class ClaimRequest(BaseModel):
@@ -53,8 +53,21 @@ class DecisionRequest(BaseModel):
     reason: str = Field("", max_length=1_000, description="Why; a refusal must say")
 
 
+def scope_of(principal: Principal) -> PersonFilter:
+    """The people a principal may see and change: a coordinator's prefecture, a district reviewer's county, a
+    school's staff; everyone for the other roles."""
+    return PersonFilter(
+        prefecture_code=principal.prefecture_scope, county_code=principal.county_scope, school=principal.school_scope
+    )
+
+
 def reviewer_of(principal: Principal) -> tuple[CreditLevel, str]:
-    """The level and unit a principal reviews for: an administrator the province's, a coordinator their city's."""
+    """The level and unit a principal decides recognition for: an administrator the province's, a coordinator
+    their city's (prefecture's), a district reviewer their county's, a school its own."""
+    if principal.school_scope is not None:
+        return "school", principal.school_scope
+    if principal.county_scope is not None:
+        return "district", principal.county_scope
     scope = principal.prefecture_scope
     return ("province", "province") if scope is None else ("city", scope)
 
@@ -64,7 +77,7 @@ def _shown(facts: PersonFacts, principal: Principal) -> PersonFacts:
 
 
 async def _person(request: Request, person_key: str, principal: Principal) -> PersonFacts:
-    found = await person(request.app.state.store.pool, person_key, principal.prefecture_scope)
+    found = await person(request.app.state.store.pool, person_key, scope_of(principal))
     if found is None:
         raise LookupError(f"no person {person_key} is registered (that you may see)")
     return found
@@ -81,7 +94,13 @@ async def list_people(
 ) -> list[PersonFacts]:
     """Registered people (a coordinator's own prefecture's only), by person key."""
     after = page.after(str)
-    where = PersonFilter(prefecture_code=principal.prefecture_scope, county_code=county_code, school=school, name=name)
+    mine = scope_of(principal)
+    where = PersonFilter(
+        prefecture_code=mine.prefecture_code,
+        county_code=mine.county_code or county_code,
+        school=mine.school or school,
+        name=name,
+    )
     found = await people(
         request.app.state.store.pool, where, after=None if after is None else str(after[0]), limit=page.limit + 1
     )

@@ -3,14 +3,15 @@
 Each review is the workflow ``review-{district}-{year}``; the steps are its
 Updates, refused with the review's own reason (409) when the list is not in a
 state to take them. A coordinator reviews the districts of their prefecture
-(a county's division code starts with its prefecture's first four digits).
+(a county's division code starts with its prefecture's first four digits), a
+district reviewer their own county; a school submits its own list.
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
@@ -29,6 +30,7 @@ from cohortflow.workflows.annual_review import AnnualReviewInput, AnnualReviewWo
 
 router = APIRouter(prefix="/api/v1/reviews", tags=["credit bank"])
 Reviewer = Annotated[Principal, Depends(require(Permission.REVIEWS_WRITE))]
+Submitter = Annotated[Principal, Depends(require(Permission.REVIEWS_SUBMIT))]
 Reader = Annotated[Principal, Depends(require(Permission.PEOPLE_READ))]
 District = Annotated[str, Path(pattern=r"^\d{6}$", description="The county's (district's) six-digit division code")]
 Year = Annotated[int, Path(ge=2000, le=2200)]
@@ -50,10 +52,14 @@ class ReviewExists(Exception):
     """A district's year is reviewed once."""
 
 
-def _in_scope(principal: Principal, district: str) -> None:
-    scope = principal.prefecture_scope
-    if scope is not None and district[:4] != scope[:4]:
+def _in_scope(principal: Principal, district: str, school: str | None = None) -> None:
+    """Refuse, as if there were none, a review outside the principal's prefecture or county, or a school's list
+    other than a school token's own."""
+    prefecture, county, own = principal.prefecture_scope, principal.county_scope, principal.school_scope
+    if (prefecture is not None and district[:4] != prefecture[:4]) or county not in (None, district):
         raise LookupError(f"no review of district {district} that you may see")
+    if own is not None and school not in (None, own):
+        raise LookupError(f"no list of school {school} that you may submit")
 
 
 async def _status(handle: WorkflowHandle[Any, Any]) -> ReviewStatus:
@@ -102,34 +108,38 @@ async def get_review(district: District, year: Year, request: Request, principal
     return await _status(request.app.state.temporal.get_workflow_handle(review_id(district, year)))
 
 
+@router.post("/{district}/{year}/schools/{school}/submit", responses=answers(404, 409))
+async def submit_list(
+    district: District, year: Year, school: Code, request: Request, principal: Submitter
+) -> ReviewStatus:
+    """Submit a school's list for review (a school's token: its own list only)."""
+    _in_scope(principal, district, school)
+    return await _step(
+        request, district, year, AnnualReviewWorkflow.submit, ListStep(school=school, actor=principal.actor)
+    )
+
+
+@router.post("/{district}/{year}/schools/{school}/approve", responses=answers(404, 409))
+async def approve_list(
+    district: District, year: Year, school: Code, request: Request, principal: Reviewer
+) -> ReviewStatus:
+    """Approve a submitted list; the last approval locks the district's year."""
+    _in_scope(principal, district)
+    step = ListStep(school=school, actor=principal.actor)
+    return await _step(request, district, year, AnnualReviewWorkflow.approve, step)
+
+
 @router.post("/{district}/{year}/schools/{school}/return", responses=answers(404, 409))
 async def return_list(
     district: District, year: Year, school: Code, body: ReturnRequest, request: Request, principal: Reviewer
 ) -> ReviewStatus:
-    """Send a submitted list back to the school with the reasons; it may be submitted again. (Declared before the
-    other steps' route, whose path would take ``return`` as a step.)"""
-    step = ListStep(school=school, actor=principal.actor, reasons=body.reasons)
-    return await _step(request, principal, district, year, AnnualReviewWorkflow.return_list, step)
-
-
-@router.post("/{district}/{year}/schools/{school}/{step}", responses=answers(404, 409))
-async def decide_list(
-    district: District,
-    year: Year,
-    school: Code,
-    step: Literal["submit", "approve"],
-    request: Request,
-    principal: Reviewer,
-) -> ReviewStatus:
-    """Submit a school's list for review, or approve a submitted one (the last approval locks the year)."""
-    update = AnnualReviewWorkflow.submit if step == "submit" else AnnualReviewWorkflow.approve
-    return await _step(request, principal, district, year, update, ListStep(school=school, actor=principal.actor))
-
-
-async def _step(
-    request: Request, principal: Principal, district: str, year: int, update: Any, step: ListStep
-) -> ReviewStatus:
+    """Send a submitted list back to the school with the reasons; it may be submitted again."""
     _in_scope(principal, district)
+    step = ListStep(school=school, actor=principal.actor, reasons=body.reasons)
+    return await _step(request, district, year, AnnualReviewWorkflow.return_list, step)
+
+
+async def _step(request: Request, district: str, year: int, update: Any, step: ListStep) -> ReviewStatus:
     handle = request.app.state.temporal.get_workflow_handle(review_id(district, year))
     status: ReviewStatus = await send(handle, update, step)
     return status

@@ -21,6 +21,7 @@ from starlette.background import BackgroundTask
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
+from cohortflow.api.people import scope_of
 from cohortflow.readmodels.bank import PersonFilter, shipped_requirements
 from cohortflow.readmodels.credits import CHINA
 from cohortflow.readmodels.exports import csv_chunks, write_xlsx
@@ -49,8 +50,12 @@ async def standing(
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Any:
     """Every person of the unit against every rule that applies to them, and each school's summary."""
-    scope = principal.prefecture_scope or prefecture_code
-    where = PersonFilter(prefecture_code=scope, county_code=county_code, school=school)
+    mine = scope_of(principal)
+    where = PersonFilter(
+        prefecture_code=mine.prefecture_code or prefecture_code,
+        county_code=mine.county_code or county_code,
+        school=mine.school or school,
+    )
     day = as_of or datetime.now(CHINA).date()
     report = await standing_report(
         request.app.state.store.pool, where, shipped_requirements(), day, behind_only=behind_only

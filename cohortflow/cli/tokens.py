@@ -42,16 +42,33 @@ def issue(
     name: Annotated[str, typer.Option(help="Who or what holds the token, e.g. a person or a service")],
     role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}")],
     prefecture: Annotated[str | None, typer.Option(help="Six-digit prefecture code (coordinators only)")] = None,
+    county: Annotated[
+        str | None, typer.Option(help="Six-digit county code (schools and district reviewers only)")
+    ] = None,
+    school: Annotated[
+        str | None, typer.Option(help="The school's name, as the registry writes it (schools only)")
+    ] = None,
 ) -> None:
     """Issue a token and print its secret, once: only a hash of it is kept."""
 
     async def work(store: EventStore) -> IssuedToken:
         from cohortflow.access.tokens import issue_token
 
-        return await issue_token(store.pool, name=name, role=role, prefecture=prefecture, issued_by=_operator())
+        return await issue_token(
+            store.pool,
+            name=name,
+            role=role,
+            prefecture=prefecture,
+            county=county,
+            school=school,
+            issued_by=_operator(),
+        )
 
     token = _run(work)
-    scope = _(" of prefecture {code}").format(code=token.prefecture) if token.prefecture else ""
+    if token.county:
+        scope = _(" of county {code}").format(code=token.county) + (f" {token.school}" if token.school else "")
+    else:
+        scope = _(" of prefecture {code}").format(code=token.prefecture) if token.prefecture else ""
     issued = _("issued token {token} to {role} {name}").format(
         token=token.token_id, role=token.role, name=repr(token.name)
     )
@@ -93,7 +110,7 @@ def list_() -> None:
         return
     title = _("{count} token(s), {active} active").format(count=len(tokens), active=sum(t.active for t in tokens))
     table = Table(title=title)
-    for column in ("token", "name", "role", "prefecture", "issued", "by", "revoked", "by"):
+    for column in ("token", "name", "role", "prefecture", "county", "school", "issued", "by", "revoked", "by"):
         table.add_column(_(column))
     for t in tokens:
         table.add_row(
@@ -101,6 +118,8 @@ def list_() -> None:
             escape(t.name),  # names are free text, not rich markup
             t.role,
             t.prefecture or "",
+            t.county or "",
+            escape(t.school or ""),
             when(t.issued_at),
             escape(t.issued_by),
             when(t.revoked_at),

@@ -38,19 +38,33 @@ def shipped_requirements() -> RequirementBook:
 
 
 class PersonFilter(BaseModel):
+    """Which registered people: every field given narrows it (a caller's scope, or what they searched for)."""
+
     prefecture_code: str | None = None
     county_code: str | None = None
     school: str | None = None
     name: str | None = None
 
 
-async def person(source: DbSource, person_key: str, prefecture: str | None = None) -> PersonFacts | None:
-    """A registered person (of ``prefecture`` only, if given)."""
+_WHERE = """
+      AND (%(pref)s::text IS NULL OR prefecture_code = %(pref)s)
+      AND (%(county)s::text IS NULL OR county_code = %(county)s)
+      AND (%(school)s::text IS NULL OR school = %(school)s)
+      AND (%(name)s::text IS NULL OR strpos(name, %(name)s) > 0)
+"""
+
+
+def _params(where: PersonFilter) -> dict[str, str | None]:
+    return {"pref": where.prefecture_code, "county": where.county_code, "school": where.school, "name": where.name}
+
+
+async def person(source: DbSource, person_key: str, within: PersonFilter | None = None) -> PersonFacts | None:
+    """A registered person (only if ``within`` covers them, when given: a caller's prefecture, county or school)."""
+    scope = within or PersonFilter()
     async with connection(source) as conn:
         cur = await conn.execute(
-            f"SELECT {', '.join(PEOPLE_COLUMNS)} FROM rm_people "
-            "WHERE person_key = %s AND (%s::text IS NULL OR prefecture_code = %s)",
-            (person_key, prefecture, prefecture),
+            f"SELECT {', '.join(PEOPLE_COLUMNS)} FROM rm_people WHERE person_key = %(key)s{_WHERE}",
+            {"key": person_key, **_params(scope)},
         )
         row = await cur.fetchone()
     return None if row is None else PersonFacts.model_validate(dict(zip(PEOPLE_COLUMNS, row, strict=True)))
@@ -62,21 +76,10 @@ async def people(
     """Registered people matching ``where``, by person key, at most ``limit`` after ``after``."""
     sql = f"""
     SELECT {", ".join(PEOPLE_COLUMNS)} FROM rm_people
-    WHERE (%(pref)s::text IS NULL OR prefecture_code = %(pref)s)
-      AND (%(county)s::text IS NULL OR county_code = %(county)s)
-      AND (%(school)s::text IS NULL OR school = %(school)s)
-      AND (%(name)s::text IS NULL OR strpos(name, %(name)s) > 0)
-      AND (%(after)s::text IS NULL OR person_key > %(after)s)
+    WHERE (%(after)s::text IS NULL OR person_key > %(after)s){_WHERE}
     ORDER BY person_key LIMIT %(limit)s
     """
-    params = {
-        "pref": where.prefecture_code,
-        "county": where.county_code,
-        "school": where.school,
-        "name": where.name,
-        "after": after,
-        "limit": limit,
-    }
+    params = {**_params(where), "after": after, "limit": limit}
     async with connection(source) as conn:
         rows = await (await conn.execute(sql, params)).fetchall()
     return [PersonFacts.model_validate(dict(zip(PEOPLE_COLUMNS, row, strict=True))) for row in rows]

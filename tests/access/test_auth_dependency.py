@@ -14,6 +14,7 @@ from cohortflow.access.roles import ROLES, Permission, Principal, Role
 from cohortflow.access.tokens import issue_token, revoke_token
 from cohortflow.api.auth import check_prefecture, current_principal, require
 from cohortflow.store.eventstore import EventStore
+from tests.access.units import unit_for
 
 
 def build_app(store: EventStore) -> FastAPI:
@@ -43,8 +44,7 @@ async def client(store: EventStore) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def secret_for(store: EventStore, role: Role) -> str:
-    prefecture = "430100" if role == "coordinator" else None
-    issued = await issue_token(store.pool, name=f"{role} one", role=role, prefecture=prefecture, issued_by="test")
+    issued = await issue_token(store.pool, name=f"{role} one", role=role, issued_by="test", **unit_for(role, "430100"))
     return issued.secret
 
 

@@ -18,10 +18,12 @@ EXPECTED: dict[str, set[Role]] = {
     "national_ids:read": {"admin", "auditor"},
     "reminders:read": {"admin", "reminder"},
     "certificates:issue": {"admin", "coordinator"},
-    "people:read": {"admin", "coordinator", "auditor"},
-    "reviews:write": {"admin", "coordinator"},
+    "people:read": {"admin", "coordinator", "auditor", "school", "reviewer"},
+    "reviews:write": {"admin", "coordinator", "reviewer"},
+    "reviews:submit": {"admin", "coordinator", "school"},
+    "recognition:decide": {"admin", "coordinator", "school", "reviewer"},
     "people:write": {"admin", "coordinator"},
-    "credits:write": {"admin", "coordinator"},
+    "credits:write": {"admin", "coordinator", "school"},
 }
 NATIONAL_ID = "11010519491231002X"
 
@@ -32,7 +34,7 @@ def principal(role: Role, prefecture: str | None = None) -> Principal:
 
 def test_the_table_names_every_permission_and_role() -> None:
     assert set(EXPECTED) == {p.value for p in Permission}
-    assert set(ROLES) == {"admin", "coordinator", "auditor", "reminder"}
+    assert set(ROLES) == {"admin", "coordinator", "auditor", "reminder", "school", "reviewer"}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -46,12 +48,20 @@ def test_actor_names_role_and_holder() -> None:
     assert principal("auditor").actor == "auditor:someone"
 
 
+def test_a_school_and_a_district_reviewer_are_scoped_to_their_county_inside_its_prefecture() -> None:
+    school = Principal(token_id="t2", name="一中", role="school", prefecture="430100", county="430104", school="一中")
+    reviewer = Principal(token_id="t3", name="wang", role="reviewer", prefecture="430100", county="430104")
+    assert (school.prefecture_scope, school.county_scope, school.school_scope) == ("430100", "430104", "一中")
+    assert (reviewer.prefecture_scope, reviewer.county_scope, reviewer.school_scope) == ("430100", "430104", None)
+    assert principal("coordinator", "430100").county_scope is None
+
+
 def test_only_coordinators_are_scoped_to_a_prefecture() -> None:
     coordinator = principal("coordinator", "430100")
     assert coordinator.prefecture_scope == "430100"
     assert coordinator.covers("430100") and not coordinator.covers("430200")
     for role in ("admin", "auditor", "reminder"):
-        assert principal(role).prefecture_scope is None
+        assert principal(role).prefecture_scope is None and principal(role).county_scope is None
         assert principal(role).covers("430200")
 
 
@@ -66,5 +76,7 @@ def test_id_numbers_are_masked_unless_the_role_may_read_them(role: Role) -> None
 
 def test_as_role_names_the_roles_when_refusing() -> None:
     assert as_role("reminder") == "reminder"
-    with pytest.raises(ValueError, match="unknown role 'root'; the roles are admin, coordinator, auditor, reminder"):
+    with pytest.raises(
+        ValueError, match="unknown role 'root'; the roles are admin, coordinator, auditor, reminder, school"
+    ):
         as_role("root")

@@ -71,7 +71,7 @@ async def test_revoking_twice_or_an_unknown_token_is_refused(store: EventStore) 
 @pytest.mark.parametrize(
     ("name", "role", "prefecture", "message"),
     [
-        ("x", "root", None, "unknown role 'root'; the roles are admin, coordinator, auditor, reminder"),
+        ("x", "root", None, "unknown role 'root'; the roles are admin, coordinator, auditor, reminder, school"),
         ("x", "coordinator", None, "a coordinator token needs the six-digit code of its prefecture"),
         ("x", "coordinator", "4301", "prefecture '4301' is not a six-digit prefecture code"),
         ("x", "coordinator", "43010a", "prefecture '43010a' is not a six-digit prefecture code"),
@@ -141,3 +141,45 @@ async def test_a_token_checked_on_a_held_connection_is_refused_once_revoked(stor
         assert await authenticate(conn, "garbage") is None
         await revoke_token(store.pool, issued.token_id, revoked_by=BY)  # through another connection
         assert await authenticate(conn, issued.secret) is None  # no cache: the very next lookup sees it
+
+
+async def test_a_school_and_a_district_reviewer_sign_in_bound_to_their_county_and_school(store: EventStore) -> None:
+    school = await issue_token(
+        store.pool, name="一中", role="school", prefecture=None, county="430104", school="长沙市第一中学", issued_by=BY
+    )
+    reviewer = await issue_token(
+        store.pool, name="wang", role="reviewer", prefecture=None, county="430104", issued_by=BY
+    )
+    assert (school.prefecture, school.county, school.school) == ("430100", "430104", "长沙市第一中学")
+    signed_in = await check_secret(store.pool, school.secret)
+    assert isinstance(signed_in, Principal) and signed_in.school_scope == "长沙市第一中学"
+    assert signed_in.county_scope == "430104" and signed_in.prefecture_scope == "430100"
+    as_reviewer = await check_secret(store.pool, reviewer.secret)
+    assert isinstance(as_reviewer, Principal) and (as_reviewer.county_scope, as_reviewer.school_scope) == (
+        "430104",
+        None,
+    )
+    listed = {t.role: (t.prefecture, t.county, t.school) for t in await list_tokens(store.pool)}
+    assert listed["reviewer"] == ("430100", "430104", None)
+
+
+@pytest.mark.parametrize(
+    ("role", "prefecture", "county", "school", "message"),
+    [
+        ("school", None, "430104", None, "a school token needs the school's name"),
+        ("school", None, None, "一中", "a school token needs the six-digit code of its county"),
+        ("school", "430100", "430104", "一中", "a school token's prefecture is its county's: give the county only"),
+        ("reviewer", None, "43010", None, "a reviewer token needs the six-digit code of its county"),
+        ("reviewer", None, "430104", "一中", "a district reviewer's token is bound to a county, not to a school"),
+        ("coordinator", "430100", "430104", None, "a coordinator token is bound to a prefecture only"),
+        ("auditor", None, "430104", None, "only schools and district reviewers are bound to a county"),
+    ],
+)
+async def test_a_unit_that_does_not_fit_the_role_is_refused(
+    store: EventStore, role: str, prefecture: str | None, county: str | None, school: str | None, message: str
+) -> None:
+    with pytest.raises(TokenRefused, match=message):
+        await issue_token(
+            store.pool, name="x", role=role, prefecture=prefecture, county=county, school=school, issued_by=BY
+        )
+    assert await count(store) == 0

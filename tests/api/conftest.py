@@ -10,12 +10,14 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from cohortflow.access.roles import ROLES
 from cohortflow.access.tokens import issue_token
 from cohortflow.api.app import create_app
 from cohortflow.demo.sample import sample_programme
 from cohortflow.readmodels.projector import Projector
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
+from tests.access.units import unit_for
 from tests.workflows.helpers import running_worker, terminate_cohorts
 
 PROGRAMME = sample_programme(120, 20)
@@ -42,17 +44,11 @@ async def api(
     database_url: str, store: EventStore, time_skipping: WorkflowEnvironment, task_queue: str, tmp_path: Path
 ) -> AsyncIterator[Api]:
     settings = Settings(task_queue=task_queue, state_dir=tmp_path, max_upload_bytes=2_000_000)
-    tokens = {
+    tokens: dict[str, str] = {
         role: (
-            await issue_token(
-                store.pool,
-                name=f"{role}-1",
-                role=role,
-                prefecture=COORDINATED if role == "coordinator" else None,
-                issued_by="tests",
-            )
+            await issue_token(store.pool, name=f"{role}-1", role=role, issued_by="tests", **unit_for(role, COORDINATED))
         ).secret
-        for role in ("admin", "coordinator", "auditor", "reminder")
+        for role in ROLES
     }
     app = create_app(settings, database_url, temporal=time_skipping.client)
     async with (

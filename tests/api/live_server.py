@@ -22,13 +22,14 @@ import uvicorn
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from cohortflow.access.roles import ROLES
 from cohortflow.access.tokens import issue_token
 from cohortflow.api.app import create_app
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import connect_client, run_worker
+from tests.access.units import unit_for
 
-ROLES = ("admin", "coordinator", "auditor", "reminder")
 # Loggers whose warnings and errors explain a 5xx or a hung request.
 WATCHED_LOGGERS = ("uvicorn.error", "temporalio")
 
@@ -91,7 +92,7 @@ class _Server:
                     store.pool,
                     name=f"fuzz-{role}",
                     role=role,
-                    prefecture=self.prefecture if role == "coordinator" else None,
+                    **unit_for(role, self.prefecture),
                     issued_by="tests",
                 )
                 self.tokens[role] = issued.secret

@@ -111,16 +111,23 @@ class BankRefused(ValueError):
         super().__init__("; ".join(problems))
 
 
-def outside(facts: PersonFacts, prefecture: str | None) -> str | None:
-    """Why a coordinator of ``prefecture`` may not change this person (None: they may, or there is no limit)."""
-    if prefecture is None or facts.prefecture_code == prefecture:
-        return None
-    return f"the person is registered outside your prefecture {prefecture}"
+def outside(
+    facts: PersonFacts, prefecture: str | None, county: str | None = None, school: str | None = None
+) -> str | None:
+    """Why someone limited to ``prefecture`` (a coordinator), ``county`` (a district reviewer) or ``school`` (a
+    school, within its county) may not change this person; None: they may, or there is no limit."""
+    if school is not None and (facts.school, facts.county_code) != (school, county):
+        return f"the person is registered outside your school {school}"
+    if county is not None and facts.county_code != county:
+        return f"the person is registered outside your county {county}"
+    if prefecture is not None and facts.prefecture_code != prefecture:
+        return f"the person is registered outside your prefecture {prefecture}"
+    return None
 
 
-def within(facts: PersonFacts, prefecture: str | None) -> None:
-    """Refuse a correction or reversal of a person a coordinator of ``prefecture`` does not cover."""
-    why = outside(facts, prefecture)
+def within(facts: PersonFacts, prefecture: str | None, county: str | None = None, school: str | None = None) -> None:
+    """Refuse a correction or reversal of a person outside the caller's prefecture, county or school."""
+    why = outside(facts, prefecture, county, school)
     if why is not None:
         raise BankRefused([f"person {facts.person_key}: {why}"])
 
@@ -268,6 +275,8 @@ def plan_credits(
     file_digest: str,
     prefecture: str | None = None,
     locks: Locks | None = None,
+    county: str | None = None,
+    school: str | None = None,
 ) -> CreditsPlan:
     """The entries a credits file records, each for a registered person (of ``prefecture``, for a coordinator's
     file) and a year their district has not locked (``locks``); every problem of every row."""
@@ -282,7 +291,7 @@ def plan_credits(
         if facts is None:
             plan.problems.append(f"{where}, national_id: not registered in the credit bank; import the person first")
             continue
-        if why := outside(facts, prefecture):
+        if why := outside(facts, prefecture, county, school):
             plan.problems.append(f"{where}, national_id: {why}")
             continue
         if row.name and row.name != facts.name:
