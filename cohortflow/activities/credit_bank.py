@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -169,9 +169,11 @@ class BankActivities:
     @activity.defn
     async def import_bank_credits(self, req: CreditsImport) -> BankOutcome:
         """Record a file's credits, each for a registered person; refused whole if any row is bad."""
+        file_stream = f"bank-file-{req.digest}"
+        if (mine := await self._applied(req, file_stream)) is not None:
+            return BankOutcome(status="applied", rows=mine[0]["rows"], recorded=mine[0]["rows"])
         keys = await self.store.person_keys()
         rows, problems = await self._rows("bank_credits", req.digest, CreditRow)
-        file_stream = f"bank-file-{req.digest}"
         earlier = await self.store.first_event(file_stream)
         if earlier is not None:
             when = earlier.recorded_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
@@ -218,6 +220,8 @@ class BankActivities:
         record, version = await self._person(req.person_key)
         if record.facts is None:
             raise BankRefused([f"person {req.person_key} is not registered"])
+        if await self._applied(req, req.person_key) is not None:
+            return record.facts  # this request's correction is in the stream already
         event = correction(record.facts, req.field, req.value, req.reason, req.prefecture)
         change: dict[str, list[Event]] = {req.person_key: [event]}
         await self._append(req, f"correction/{req.field}", change, {req.person_key: record}, version)
@@ -227,11 +231,17 @@ class BankActivities:
     @refusals_are_final
     async def reverse_credit(self, req: CreditReversal) -> Reversed:
         """Cancel one of a person's entries, a bank entry or a cohort's award, finished cohort or not."""
+        if (mine := await self._applied(req, req.person_key)) is not None:
+            return Reversed.model_validate(mine[0])
         record, version = await self._person(req.person_key)
         if record.facts is None:
             raise BankRefused([f"person {req.person_key} is not registered"])
         within(record.facts, req.prefecture, req.county, req.school)
         target = await self._reversible(record, req)
+        if req.school is not None:
+            entry = record.entries.get(req.entry_id) if req.cohort_id is None else None
+            if entry is None or (entry.source, entry.recorded_by) != ("school", req.school):
+                raise BankRefused([f"{req.entry_id}: a school reverses only the school-level entries it recorded"])
         shown = req.entry_id if req.cohort_id is None else f"entry {req.entry_id} of cohort {req.cohort_id}"
         locks = (
             {}
@@ -275,6 +285,13 @@ class BankActivities:
             locks[streams[stream_id]] = str(payload.data["approved_by"])
         return locks
 
+    async def _applied(self, req: BankRequest, stream_key: str) -> list[dict[str, Any]] | None:
+        """The events this very request appended for ``stream_key`` (a person's key, or a file's stream), if an
+        earlier attempt committed them: a retry answers from them instead of judging its own change again (which
+        would refuse it as done already)."""
+        recorded = await self.store.recorded(f"{WORKFLOW_ID}/{req.request_id}/{stream_key}")
+        return None if recorded is None else [e.data for e in recorded]
+
     async def _rows(self, kind: BankKind, digest: str, row_type: type[Row]) -> tuple[list[Row], list[str]]:
         if self._uploads is None:
             raise RuntimeError("this worker was started without an uploads directory")
@@ -308,12 +325,14 @@ class BankActivities:
         records = {k: PersonRecord() for k in wanted}
         streams = [person_stream(k) for k in wanted]
         async with heartbeating():
+            # Versions first: an append landing between the two reads then fails its expected version, where read
+            # after the events it would pass on facts that miss it.
+            for stream_id, version in (await self.store.stream_versions(streams)).items():
+                records[stream_id.removeprefix(STREAM_PREFIX)].version = version
             async for stream_id, _, payload in self.store.read_streams(streams, types):
                 records[stream_id.removeprefix(STREAM_PREFIX)].apply(
                     decode(payload.type, payload.schema_version, payload.data)
                 )
-            for stream_id, version in (await self.store.stream_versions(streams)).items():
-                records[stream_id.removeprefix(STREAM_PREFIX)].version = version
         return records
 
     async def _person(self, person_key: str) -> tuple[PersonRecord, int]:

@@ -13,10 +13,11 @@ from pydantic import Field
 from temporalio import activity
 
 from cohortflow.activities.base import refusals_are_final
-from cohortflow.activities.credit_bank import BankActivities, BankRequest
+from cohortflow.activities.credit_bank import WORKFLOW_ID, BankActivities, BankRequest
 from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.credit_bank.recognition import Decision, Reviewer
 from cohortflow.domain.credit_bank.registry import BankRefused, recognition_decision, recognition_request
+from cohortflow.domain.credit_bank.review import lock_problem
 from cohortflow.domain.events import Event, RecognitionRequested
 
 
@@ -64,10 +65,20 @@ class RecognitionActivities(BankActivities):
     @activity.defn
     @refusals_are_final
     async def decide_recognition(self, req: RecognitionDecision) -> list[str]:
-        """Returns the types of the events recorded: the decision, and the credit when approved."""
+        """Returns the types of the events recorded: the decision, and the credit when approved (not into a year
+        its district's review has locked)."""
+        earlier = await self.store.recorded(f"{WORKFLOW_ID}/{req.request_id}/{req.person_key}")
+        if earlier is not None:  # this request's decision committed in an attempt whose answer was lost
+            return [e.type for e in earlier]
         record, version = await self._person(req.person_key)
         reviewer = Reviewer(req.actor, req.reviewer_level, req.reviewer_unit)
         events = recognition_decision(record, req.claim_id, reviewer, req.decision, req.reason)
+        claim = record.claims[req.claim_id][0]
+        if req.decision == "approved" and record.facts is not None:
+            locks = await self._locks({(record.facts.county_code, claim.earned_on.year)})
+            locked = lock_problem(locks, record.facts.county_code, claim.earned_on, reversing=False, approver=None)
+            if locked:
+                raise BankRefused([f"claim {req.claim_id}, {locked}"])
         change = {req.person_key: events}
         await self._append(req, f"recognition/{req.claim_id}/decided", change, {req.person_key: record}, version)
         return [e.TYPE for e in events]

@@ -156,7 +156,10 @@ async def issue_cycle_certificate(
     certificate already issued for that cycle, if there is one. Refused (409) with the reason if the rule is not met."""
     await _person_in_scope(request, person_key, principal)
     client: Client = request.app.state.temporal
-    day = as_of or datetime.now(PRINTED_ZONE).date()
+    today = datetime.now(PRINTED_ZONE).date()
+    if as_of is not None and as_of > today:
+        raise bad_request(f"as_of {as_of} is in the future: a cycle is certified on a day that has come")
+    day = as_of or today
     inp = CycleCertificateInput(person_key=person_key, rule_id=rule_id, as_of=day, actor=principal.actor)
     try:
         issued: CertificateIssued = await client.execute_workflow(

@@ -18,6 +18,7 @@ from cohortflow.access.roles import Permission, Principal
 from cohortflow.activities.recognition import RecognitionClaim, RecognitionDecision
 from cohortflow.api.auth import require
 from cohortflow.api.commands import send
+from cohortflow.api.idempotency import Idempotent
 from cohortflow.api.pages import NEXT_LINK, Paged
 from cohortflow.api.problems import answers
 from cohortflow.api.text import Reason
@@ -136,19 +137,19 @@ async def get_standing(
 
 @router.post("/{person_key}/recognitions", status_code=201, responses=answers(404, 409))
 async def request_recognition(
-    person_key: str, body: ClaimRequest, request: Request, principal: Claimant
+    person_key: str, body: ClaimRequest, request: Request, principal: Claimant, once: Idempotent
 ) -> RecognitionRequested:
     """Submit a person's study outside cohorts for recognition; a reviewer of its level and unit decides it."""
     await _person(request, person_key, principal)
     bank = await credit_bank(request.app.state.temporal, request.app.state.settings.task_queue)
     claim = RecognitionClaim(person_key=person_key, actor=principal.actor, **body.model_dump())
-    requested: RecognitionRequested = await send(bank, CreditBankWorkflow.request_recognition, claim)
+    requested: RecognitionRequested = await send(bank, CreditBankWorkflow.request_recognition, claim, once=once)
     return requested
 
 
 @router.post("/{person_key}/recognitions/{claim_id}/decision", responses=answers(404, 409))
 async def decide_recognition(
-    person_key: str, claim_id: str, body: DecisionRequest, request: Request, principal: Reviewing
+    person_key: str, claim_id: str, body: DecisionRequest, request: Request, principal: Reviewing, once: Idempotent
 ) -> list[str]:
     """Approve a claim (its credit is recorded) or refuse it with the reason; only a reviewer of the claim's level
     and unit may (an administrator reviews province credits, a coordinator their city's)."""
@@ -164,5 +165,5 @@ async def decide_recognition(
         reviewer_level=level,
         reviewer_unit=unit,
     )
-    recorded: list[str] = await send(bank, CreditBankWorkflow.decide_recognition, decision)
+    recorded: list[str] = await send(bank, CreditBankWorkflow.decide_recognition, decision, once=once)
     return recorded

@@ -46,6 +46,18 @@ async def test_a_school_sees_and_credits_its_own_staff_only(api: Api, time_skipp
     forbidden = await api.http.post("/api/v1/people/imports", headers=api.as_("school"))
     assert forbidden.status_code == 403
 
+    await api.caught_up()
+    key = next(p for p in staff if p["name"] == "李老师")["person_key"]
+    entries = (await api.http.get(f"/api/v1/people/{key}/standing", headers=api.as_("school"))).json()["entries"]
+    by_day = {e["earned_on"]: e["entry_id"] for e in entries}
+    reversals = f"/api/v1/people/{key}/reversals"
+    own = {"entry_id": by_day["2026-03-01"], "reason": "重复录入"}
+    assert (await api.http.post(reversals, json=own, headers=api.as_("school"))).status_code == 200
+    others = {"entry_id": by_day["2023-06-30"], "reason": "重复录入"}  # recorded by 一中, not by this school's token
+    refused_undo = await api.http.post(reversals, json=others, headers=api.as_("school"))
+    assert refused_undo.status_code == 409
+    assert "a school reverses only the school-level entries it recorded" in refused_undo.json()["detail"]
+
 
 async def test_a_school_submits_its_list_and_its_district_reviewer_decides_it(
     api: Api, time_skipping: WorkflowEnvironment

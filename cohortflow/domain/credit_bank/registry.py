@@ -188,6 +188,8 @@ def plan_people(
             for name, value in (("county_code", row.county_code), ("prefecture_code", row.prefecture_code))
             if not _division(value)
         ]
+        if not codes and not in_prefecture(row.county_code, row.prefecture_code):
+            codes.append(f"{where}, county_code: {row.county_code} is not in prefecture {row.prefecture_code}")
         if codes:
             plan.problems.extend(codes)
             continue
@@ -221,6 +223,12 @@ def plan_people(
     return plan
 
 
+def in_prefecture(county: str, prefecture: str) -> bool:
+    """Whether a county's division code lies in a prefecture's: they share the first four digits (430104 is in
+    430100)."""
+    return county[:4] == prefecture[:4]
+
+
 def _division(code: str) -> bool:
     """An administrative division code (行政区划代码): six digits."""
     return len(code) == 6 and code.isascii() and code.isdigit()
@@ -244,6 +252,13 @@ def correction(
         fixed = facts.corrected(field_name, value)
     except ValueError as exc:
         raise BankRefused([f"{field_name}: {value!r} is not a valid value ({_first_error(exc)})"]) from None
+    if not in_prefecture(fixed.county_code, fixed.prefecture_code):
+        raise BankRefused(
+            [
+                f"{field_name}: county {fixed.county_code} would not be in prefecture {fixed.prefecture_code}; "
+                "a move to another prefecture changes both, in a people file with a reason"
+            ]
+        )
     return PersonCorrected(
         person_key=facts.person_key,
         field=field_name,

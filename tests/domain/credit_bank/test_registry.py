@@ -197,3 +197,10 @@ def test_a_claim_for_hours_that_could_not_have_been_earned_is_refused_with_every
         "earned_on: 2027-01-01 is in the future",
         "title: say what was studied",
     ]
+
+
+def test_a_county_outside_its_prefecture_is_refused_in_a_file_and_in_a_correction() -> None:
+    plan = plan_people([row(county_code="110101")], {}, KEYS, TODAY, "")
+    assert plan.problems == ["row 2, county_code: 110101 is not in prefecture 510100"]
+    with pytest.raises(BankRefused, match="county_code: county 110101 would not be in prefecture 510100"):
+        correction(facts(), "county_code", "110101", "调动")

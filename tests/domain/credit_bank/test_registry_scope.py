@@ -81,7 +81,8 @@ def test_a_coordinator_corrects_and_reverses_only_their_people_and_moves_none_aw
         correction(theirs, "school", "第二中学", "moved", HOME)
     with pytest.raises(BankRefused, match=r"prefecture_code: 430200 is outside your prefecture 430100"):
         correction(ours, "prefecture_code", AWAY, "moved", HOME)
-    assert correction(ours, "prefecture_code", AWAY, "moved", None).value == AWAY
+    with pytest.raises(BankRefused, match=r"county 430102 would not be in prefecture 430200; a move to another"):
+        correction(ours, "prefecture_code", AWAY, "moved", None)  # an admin too: the county must move with it
     assert correction(ours, "school", "第二中学", "moved", HOME).previous == "第一中学"
     with pytest.raises(BankRefused, match=rf"person {theirs.person_key}: the person is registered outside"):
         within(theirs, HOME)
