@@ -89,7 +89,7 @@ def people_file(path: Path, first: int, count: int) -> None:
         for n in range(first, first + count):
             post = "校长" if n % SCHOOL_PEOPLE == 0 else "教师"
             took = "2024-09-01" if post == "校长" else ""
-            county = f"51{n // COUNTY_PEOPLE:04d}"
+            county = f"5101{n // COUNTY_PEOPLE + 1:02d}"  # 510101, 510102, … in prefecture 510100
             writer.writerow([f"教师{n}", national_id(n), post, took, f"学校{n // SCHOOL_PEOPLE}", county, PREFECTURE])
 
 
@@ -159,7 +159,7 @@ async def measure(database_url: str, people: int, entries: int, uploads: Path) -
                 await person_standing(conn, facts, book, AS_OF)
                 timings.append((time.perf_counter() - began) * 1000)
         timings.sort()
-        county = PersonFilter(county_code=f"51{0:04d}")
+        county = PersonFilter(county_code="510101")
         began = time.perf_counter()
         report = await standing_report(store.pool, county, book, AS_OF, behind_only=True)
         county_seconds = time.perf_counter() - began
