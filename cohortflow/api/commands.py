@@ -24,6 +24,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
@@ -31,6 +32,9 @@ from cohortflow.api.idempotency import Once
 
 COMMAND_WAIT = 30.0
 """Seconds a request waits for its command's outcome before it is answered 202 (imports of 50,000 rows fit)."""
+HANDOVER_TRIES = 5
+HANDOVER_WAIT = 0.2
+"""How often, and how far apart, an Update is sent again while its workflow hands over to its next run."""
 SEPARATOR = "."
 """Between the workflow id, its run and the update id: no cohort or plan id, and no UUID, holds one."""
 
@@ -116,9 +120,19 @@ async def send(
     a request sent again joins the first one's Update."""
     command = update if isinstance(update, str) else update.__name__
     update_id = None if once is None else await once.update_id(handle.id, command, arg)
-    accepted = await handle.start_update(
-        update, arg, id=update_id, wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=result_type
-    )
+    for attempt in range(1, HANDOVER_TRIES + 1):
+        try:
+            accepted = await handle.start_update(
+                update, arg, id=update_id, wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=result_type
+            )
+            break
+        except RPCError as exc:
+            # A workflow continuing as new (a cohort does so at each phase's close) is briefly not found between
+            # its runs; the Update was not taken, so sending it again applies it once. A workflow that is not
+            # there at all stays not found and is answered 404.
+            if exc.status != RPCStatusCode.NOT_FOUND or attempt == HANDOVER_TRIES:
+                raise
+            await asyncio.sleep(HANDOVER_WAIT)
     return _answered(await _outcome(accepted))
 
 
