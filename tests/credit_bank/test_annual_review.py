@@ -117,8 +117,9 @@ async def test_a_locked_year_refuses_new_credits_and_takes_only_reversals_naming
     review, bank = reviewed.review, reviewed.bank
     for school in ("第一中学", "第二中学"):
         await step(review, AnnualReviewWorkflow.submit, school)
-        await step(review, AnnualReviewWorkflow.approve, school)
-    year = (await review.result()).year
+        locked = await step(review, AnnualReviewWorkflow.approve, school)
+    assert locked.locked  # the lock is recorded with the last approval, before the review's workflow ends
+    year = locked.year
 
     late = await credits(
         bank, reviewed.uploads, f"身份证号,培训名称,学时,级别,结束日期\n{TEACHER},补录,6,校级,{year}-12-01\n"
