@@ -30,9 +30,10 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 from temporalio.testing import ActivityEnvironment
 
 from bench.databases import create_database
@@ -46,7 +47,7 @@ from cohortflow.readmodels.bank import PersonFilter, person, person_standing, sh
 from cohortflow.readmodels.projector import Projector
 from cohortflow.readmodels.standing_report import standing_report
 from cohortflow.runtime.postgres import EmbeddedPostgres
-from cohortflow.store.eventstore import EventStore
+from cohortflow.store.eventstore import EventStore, libpq_url
 
 FILE_ROWS = 50_000
 COUNTY_PEOPLE = 5_000
@@ -120,7 +121,9 @@ async def measure(database_url: str, people: int, entries: int, uploads: Path) -
         for first in range(0, people, FILE_ROWS):
             path = uploads / "people.csv"
             people_file(path, first, min(FILE_ROWS, people - first))
-            people_req = PeopleImport(digest=stored(uploads, path), filename="people.csv", request_id=f"people-{first}")
+            people_req = PeopleImport(
+                digest=stored(uploads, path), filename="people.csv", request_id=f"people-{first}", at=datetime.now(UTC)
+            )
             began = time.perf_counter()
             outcome: BankOutcome = await env.run(acts.import_people, people_req)
             people_seconds.append(time.perf_counter() - began)
@@ -132,7 +135,11 @@ async def measure(database_url: str, people: int, entries: int, uploads: Path) -
             path = uploads / "credits.csv"
             credits_file(path, first, min(FILE_ROWS, entries - first), people, rng)
             req = CreditsImport(
-                digest=stored(uploads, path), filename="credits.csv", recorded_by="学校", request_id=f"credits-{first}"
+                digest=stored(uploads, path),
+                filename="credits.csv",
+                recorded_by="学校",
+                request_id=f"credits-{first}",
+                at=datetime.now(UTC),
             )
             with PeakRss() as rss:
                 began = time.perf_counter()
@@ -196,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.credit_bank", description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=20_000)
     parser.add_argument("--entries", type=int, default=200_000)
+    parser.add_argument(
+        "--no-autovacuum",
+        action="store_true",
+        help="switch autovacuum off, so that the store's own statistics upkeep after bulk appends is all there is",
+    )
     args = parser.parse_args(argv)
     configure_logging("console", "warning")
     workdir = Path(tempfile.mkdtemp(prefix="cohortflow-bank-bench-"))
@@ -204,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     pg = EmbeddedPostgres(workdir / "postgres", delete_on_stop=True)
     try:
         url = create_database(pg.url("postgres"), "bench_bank")
+        if args.no_autovacuum:
+            with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+                conn.execute("ALTER SYSTEM SET autovacuum = off")
+                conn.execute("SELECT pg_reload_conf()")
         say(f"the credit bank with {args.people:,} people and {args.entries:,} school credits")
         figures = asyncio.run(measure(url, args.people, args.entries, uploads))
     finally:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.corrections import CorrectionRefused
 from cohortflow.domain.credit_bank.registry import BankRefused
 from cohortflow.domain.credit_bank.review import ReviewRefused
@@ -60,7 +61,7 @@ class CohortRef(BaseModel):
 
     @property
     def stream_id(self) -> str:
-        return f"cohort-{self.cohort_id}"
+        return cohort_stream(self.cohort_id)
 
 
 def refusals_are_final(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:

@@ -33,6 +33,7 @@ from cohortflow.domain.certificates import (
     cycle_issue_key,
     issue_key,
 )
+from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.decoding import decode
 from cohortflow.domain.events import CertificateIssued, Metadata
@@ -85,7 +86,7 @@ class CertificateActivities:
         cohort = CohortProgramme(req.cohort_id, template.id, template.name)
         completions = Completions()
         async with heartbeating():
-            async for stored in self.store.read_stream(f"cohort-{req.cohort_id}", types=SOURCE_TYPES):
+            async for stored in self.store.read_stream(cohort_stream(req.cohort_id), types=SOURCE_TYPES):
                 completions.apply(decode(stored.type, stored.schema_version, stored.data), stored.recorded_at)
             completed = completions.completed(req.prefecture)
             appends = []
@@ -112,6 +113,7 @@ class CertificateActivities:
                 async with self.store.pool.connection() as conn, conn.transaction():
                     results = await self.store.append_each_in(conn, appends)
                 issued = sum(not r.duplicate for r in results)
+                await self.store.grew(issued)
         structlog.get_logger().info(
             "certificates issued", cohort_id=req.cohort_id, workflow_id=req.workflow_id, issued=issued
         )
@@ -150,7 +152,14 @@ class CertificateActivities:
         async with self.store.pool.connection() as conn, conn.transaction():
             [result] = await self.store.append_each_in(
                 conn,
-                [Append(certificate_stream(event.code), [NewEvent(event.TYPE, event.payload(), metadata)], key, 0)],
+                [
+                    Append(
+                        certificate_stream(event.code),
+                        [NewEvent(event.TYPE, event.payload(), metadata, event.SCHEMA_VERSION)],
+                        key,
+                        0,
+                    )
+                ],
             )
         if result.duplicate:  # issued before: answer that certificate, not the code drawn now
             [earlier] = await self.store.recorded(key) or []

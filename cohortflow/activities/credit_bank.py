@@ -16,7 +16,6 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
-from zoneinfo import ZoneInfo
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +24,7 @@ from temporalio import activity
 from cohortflow.activities.base import refusals_are_final
 from cohortflow.activities.heartbeats import heartbeating
 from cohortflow.activities.imports import REPORTED_PROBLEMS, upload_path
+from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.credit_bank.credits import BankSource
 from cohortflow.domain.credit_bank.people import PersonFacts, PersonField
 from cohortflow.domain.credit_bank.registry import (
@@ -54,7 +54,7 @@ from cohortflow.domain.events import (
     YearLocked,
 )
 from cohortflow.domain.national_id import PersonKeys, checked
-from cohortflow.domain.vocabulary import DEFAULT_TIME_ZONE
+from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.imports.columns import BankKind
 from cohortflow.imports.reading import FileRefused, open_table
 from cohortflow.imports.typed import typed_rows
@@ -63,7 +63,6 @@ from cohortflow.store.records import NewEvent
 
 WORKFLOW_ID = "credit-bank"
 """The one workflow that applies the bank's changes, one at a time (:mod:`cohortflow.workflows.credit_bank`)."""
-CHINA = ZoneInfo(DEFAULT_TIME_ZONE)
 REGISTRY_TYPES = (PersonRegistered.TYPE, PersonCorrected.TYPE)
 Row = TypeVar("Row", PersonRow, CreditRow)
 
@@ -84,7 +83,9 @@ class BankRequest(BaseModel):
 
     @property
     def today(self) -> date:
-        return (self.at or datetime.now(CHINA)).astimezone(CHINA).date()
+        if self.at is None:
+            raise ValueError("the credit bank's workflow stamps a request's time before it is applied")
+        return self.at.astimezone(PROVINCE_ZONE).date()
 
 
 class PeopleImport(BankRequest):
@@ -176,7 +177,7 @@ class BankActivities:
         rows, problems = await self._rows("bank_credits", req.digest, CreditRow)
         earlier = await self.store.first_event(file_stream)
         if earlier is not None:
-            when = earlier.recorded_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+            when = earlier.recorded_at.astimezone(PROVINCE_ZONE).strftime("%Y-%m-%d %H:%M")
             problems.append(
                 f"this file was recorded already, on {when} by {earlier.metadata.get('actor', '?')}; "
                 "nothing was applied again"
@@ -266,7 +267,9 @@ class BankActivities:
             )
         awarded: CreditAwarded | None = None
         reversed_by = record.reversed.get(f"{req.cohort_id}/{req.entry_id}")
-        async for payload in self.store.read_payloads(f"cohort-{req.cohort_id}", ("CreditAwarded", "CreditReversed")):
+        async for payload in self.store.read_payloads(
+            cohort_stream(req.cohort_id), ("CreditAwarded", "CreditReversed")
+        ):
             event = decode(payload.type, payload.schema_version, payload.data)
             if isinstance(event, CreditAwarded) and event.entry_id == req.entry_id:
                 awarded = event
@@ -274,7 +277,7 @@ class BankActivities:
                 reversed_by = reversed_by or f"{event.entry_id} (in cohort {req.cohort_id})"
         if awarded is None or awarded.person_key != req.person_key:
             return None
-        earned = None if awarded.earned_at is None else awarded.earned_at.astimezone(CHINA).date()
+        earned = None if awarded.earned_at is None else awarded.earned_at.astimezone(PROVINCE_ZONE).date()
         return Reversible(awarded.entry_id, req.cohort_id, awarded.hours, reversed_by, earned_on=earned)
 
     async def _locks(self, district_years: set[tuple[str, int]]) -> Locks:
@@ -377,7 +380,8 @@ class BankActivities:
             new = NewEvent(event.TYPE, event.payload(), metadata, event.SCHEMA_VERSION)
             appends = [*appends, Append(stream, [new], f"{WORKFLOW_ID}/{req.request_id}/{stream}", expected_version=0)]
         async with heartbeating(), self.store.pool.connection() as conn, conn.transaction():
-            await self.store.append_each_in(conn, appends)
+            results = await self.store.append_each_in(conn, appends)
+        await self.store.grew(sum(r.count for r in results if not r.duplicate))
         structlog.get_logger().info(
             "credit bank changed", step=step, people=len(appends), events=sum(len(a.events) for a in appends)
         )

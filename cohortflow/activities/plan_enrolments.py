@@ -13,6 +13,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from pydantic import BaseModel, Field
 
+from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.events import PlanStarted
 from cohortflow.domain.rotation_plan import plan_stream
@@ -38,7 +39,7 @@ SELECT (SELECT count(*) FROM roster), (SELECT count(*) FROM enrolled),
 
 
 def _streams(cohort_ids: Collection[str]) -> list[str]:
-    return [f"cohort-{c}" for c in cohort_ids]
+    return [cohort_stream(c) for c in cohort_ids]
 
 
 async def roster_keys(

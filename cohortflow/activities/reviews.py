@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import structlog
 from pydantic import BaseModel, ConfigDict
@@ -20,13 +19,11 @@ from cohortflow.activities.base import refusals_are_final
 from cohortflow.activities.heartbeats import heartbeating
 from cohortflow.domain.credit_bank.review import ReviewRefused, review_id
 from cohortflow.domain.events import Event, Metadata, ReviewListDecided, ReviewOpened, ReviewReminded, YearLocked
-from cohortflow.domain.vocabulary import DEFAULT_TIME_ZONE
+from cohortflow.domain.vocabulary import DEFAULT_TIME_ZONE, PROVINCE_ZONE
 from cohortflow.readmodels.projector import Projector
 from cohortflow.reminders.outbox import OutboxMessage, enqueue, reminder_key
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import NewEvent
-
-CHINA = ZoneInfo(DEFAULT_TIME_ZONE)
 
 
 class ReviewRef(BaseModel):
@@ -160,5 +157,5 @@ class ReviewActivities:
 
 def reminder_moments(deadline: date) -> list[tuple[str, datetime]]:
     """When the schools still waiting are reminded: a week before the deadline and on its morning (09:00 China)."""
-    morning = datetime.combine(deadline, time(9, 0), CHINA)
+    morning = datetime.combine(deadline, time(9, 0), PROVINCE_ZONE)
     return [("week-before", morning - timedelta(days=7)), ("deadline", morning)]

@@ -22,15 +22,14 @@ from cohortflow.access.roles import Permission, Principal
 from cohortflow.activities.certificates import IssuedCertificates
 from cohortflow.api.auth import public, require
 from cohortflow.api.pages import bad_request
-from cohortflow.api.people import scope_of
+from cohortflow.api.people import visible_person
 from cohortflow.api.problems import answers
 from cohortflow.certificates.lookup import certificate_by_code, participant_certificate
 from cohortflow.certificates.pdf import render
 from cohortflow.domain.certificate_codes import MalformedCode, parse_code
-from cohortflow.domain.certificates import PRINTED_ZONE
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.events import CertificateIssued, CertificateKind
-from cohortflow.readmodels.bank import person
+from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.readmodels.cohort_facts import pinned_template
 from cohortflow.readmodels.queries import participant
 from cohortflow.store.eventstore import EventStore
@@ -154,9 +153,9 @@ async def issue_cycle_certificate(
 ) -> CertificateIssued:
     """A person's certificate (培训学时证书) for the cycle of an hours-per-cycle rule they have met on the day; the
     certificate already issued for that cycle, if there is one. Refused (409) with the reason if the rule is not met."""
-    await _person_in_scope(request, person_key, principal)
+    await visible_person(request, person_key, principal)
     client: Client = request.app.state.temporal
-    today = datetime.now(PRINTED_ZONE).date()
+    today = datetime.now(PROVINCE_ZONE).date()
     if as_of is not None and as_of > today:
         raise bad_request(f"as_of {as_of} is in the future: a cycle is certified on a day that has come")
     day = as_of or today
@@ -170,7 +169,9 @@ async def issue_cycle_certificate(
         )
     except WorkflowFailureError as exc:
         cause = exc.cause.cause if isinstance(exc.cause, ActivityError) else exc.cause
-        raise CommandRefused(cause.message if isinstance(cause, ApplicationError) else str(cause)) from None
+        if not isinstance(cause, ApplicationError):  # not a refusal: a fault, answered as one (500)
+            raise
+        raise CommandRefused(cause.message) from None
     return issued
 
 
@@ -181,7 +182,7 @@ async def issue_cycle_certificate(
 )
 async def person_certificate_pdf(person_key: str, code: str, request: Request, principal: Issuer) -> Response:
     """One of the person's certificates as PDF, by its code."""
-    await _person_in_scope(request, person_key, principal)
+    await visible_person(request, person_key, principal)
     try:
         printed = parse_code(code)
     except MalformedCode as exc:
@@ -193,8 +194,3 @@ async def person_certificate_pdf(person_key: str, code: str, request: Request, p
     content = await asyncio.to_thread(render, found.certificate, url)
     headers = {"Content-Disposition": f'attachment; filename="certificate-{printed}.pdf"'}
     return Response(content, media_type=PDF, headers=headers)
-
-
-async def _person_in_scope(request: Request, person_key: str, principal: Principal) -> None:
-    if await person(_store(request).pool, person_key, scope_of(principal)) is None:
-        raise LookupError(f"no person {person_key} is registered (that you may see)")

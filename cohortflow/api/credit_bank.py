@@ -30,6 +30,7 @@ from cohortflow.api.commands import send
 from cohortflow.api.idempotency import Idempotent
 from cohortflow.api.pages import bad_request
 from cohortflow.api.problems import answers
+from cohortflow.api.text import Reason
 from cohortflow.api.uploads import UPLOAD_BODY, saved_upload
 from cohortflow.domain.credit_bank.credits import BankSource
 from cohortflow.domain.credit_bank.people import PersonFacts, PersonField
@@ -39,7 +40,6 @@ from cohortflow.workflows.credit_bank import CreditBankWorkflow
 router = APIRouter(prefix="/api/v1", tags=["credit bank"])
 PeopleWriter = Annotated[Principal, Depends(require(Permission.PEOPLE_WRITE))]
 CreditsWriter = Annotated[Principal, Depends(require(Permission.CREDITS_WRITE))]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 FILE_REFUSED: dict[int | str, dict[str, Any]] = {
     422: {"description": "Bad rows; nothing was applied (every row's problem in `problems`)"}
 }

@@ -27,8 +27,8 @@ from cohortflow.domain.credit_bank.people import PersonFacts
 from cohortflow.domain.credit_bank.recognition import Decision
 from cohortflow.domain.credit_bank.standing import View
 from cohortflow.domain.events import RecognitionRequested
+from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.readmodels.bank import PersonFilter, Standing, people, person, person_standing, shipped_requirements
-from cohortflow.readmodels.credits import CHINA
 from cohortflow.services.credit_bank import credit_bank
 from cohortflow.workflows.credit_bank import CreditBankWorkflow
 
@@ -77,7 +77,8 @@ def _shown(facts: PersonFacts, principal: Principal) -> PersonFacts:
     return facts.model_copy(update={"national_id": principal.show_id(facts.national_id)})
 
 
-async def _person(request: Request, person_key: str, principal: Principal) -> PersonFacts:
+async def visible_person(request: Request, person_key: str, principal: Principal) -> PersonFacts:
+    """The person, if registered and within the principal's scope (else 404, whichever it is)."""
     found = await person(request.app.state.store.pool, person_key, scope_of(principal))
     if found is None:
         raise LookupError(f"no person {person_key} is registered (that you may see)")
@@ -111,7 +112,7 @@ async def list_people(
 @router.get("/{person_key}", responses=answers(404))
 async def get_person(person_key: str, request: Request, principal: Reader) -> PersonFacts:
     """A registered person's facts as they stand after every correction."""
-    return _shown(await _person(request, person_key, principal), principal)
+    return _shown(await visible_person(request, person_key, principal), principal)
 
 
 @router.get("/{person_key}/standing", responses=answers(404))
@@ -129,8 +130,8 @@ async def get_standing(
     ] = "known_now",
 ) -> Standing:
     """The person's standing on a day against every rule that applies to them, with every entry that counts."""
-    facts = await _person(request, person_key, principal)
-    day = as_of or datetime.now(CHINA).date()
+    facts = await visible_person(request, person_key, principal)
+    day = as_of or datetime.now(PROVINCE_ZONE).date()
     found = await person_standing(request.app.state.store.pool, facts, shipped_requirements(), day, view)
     return found.model_copy(update={"person": _shown(found.person, principal)})
 
@@ -140,7 +141,7 @@ async def request_recognition(
     person_key: str, body: ClaimRequest, request: Request, principal: Claimant, once: Idempotent
 ) -> RecognitionRequested:
     """Submit a person's study outside cohorts for recognition; a reviewer of its level and unit decides it."""
-    await _person(request, person_key, principal)
+    await visible_person(request, person_key, principal)
     bank = await credit_bank(request.app.state.temporal, request.app.state.settings.task_queue)
     claim = RecognitionClaim(person_key=person_key, actor=principal.actor, **body.model_dump())
     requested: RecognitionRequested = await send(bank, CreditBankWorkflow.request_recognition, claim, once=once)
@@ -153,7 +154,7 @@ async def decide_recognition(
 ) -> list[str]:
     """Approve a claim (its credit is recorded) or refuse it with the reason; only a reviewer of the claim's level
     and unit may (an administrator reviews province credits, a coordinator their city's)."""
-    await _person(request, person_key, principal)
+    await visible_person(request, person_key, principal)
     level, unit = reviewer_of(principal)
     bank = await credit_bank(request.app.state.temporal, request.app.state.settings.task_queue)
     decision = RecognitionDecision(

@@ -35,8 +35,9 @@ from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.funding import FundingReport, funding
 from cohortflow.domain.national_id import InvalidNationalId, masked_parts, validate
 from cohortflow.domain.template import ProgrammeTemplate
+from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.readmodels.cohort_facts import cohort_facts, pinned_template
-from cohortflow.readmodels.credits import CHINA, CreditStatement, credit_statement
+from cohortflow.readmodels.credits import CreditStatement, credit_statement
 from cohortflow.readmodels.exports import COLUMNS, TITLES, ExportKind, csv_chunks, export_rows, write_xlsx
 from cohortflow.readmodels.queries import (
     CohortFilter,
@@ -196,7 +197,7 @@ async def credits(cohort_id: str, participant_id: str, request: Request, princip
     # forever for the second once every connection is held by a request waiting the same way.
     found = await _participant(_store(request).pool, principal, cohort_id, participant_id)
     assert found.person_key is not None, "the read models hold every participant's key"
-    statement = await credit_statement(_store(request).pool, found.person_key, today=datetime.now(CHINA).date())
+    statement = await credit_statement(_store(request).pool, found.person_key, today=datetime.now(PROVINCE_ZONE).date())
     return statement.model_copy(update=principal.shown(dict(statement)))
 
 

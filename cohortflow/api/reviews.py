@@ -10,12 +10,12 @@ district reviewer their own county; a school submits its own list.
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from temporalio.client import WorkflowHandle
 
 from cohortflow.access.roles import Permission, Principal
@@ -23,7 +23,8 @@ from cohortflow.api.auth import require
 from cohortflow.api.commands import send
 from cohortflow.api.problems import answers
 from cohortflow.api.text import Code, Reason
-from cohortflow.domain.credit_bank.review import ReviewRefused, review_id
+from cohortflow.domain.credit_bank.review import ReviewRefused, deadline_problem, review_id
+from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.readmodels.bank import PersonFilter, people
 from cohortflow.services.starting import start_once
 from cohortflow.workflows.annual_review import AnnualReviewInput, AnnualReviewWorkflow, ListStep, ReviewStatus
@@ -41,7 +42,16 @@ OPENING_WAIT = 10.0
 class OpenReviewRequest(BaseModel):
     district: str = Field(pattern=r"^\d{6}$", description="The county's (district's) six-digit division code")
     year: int = Field(ge=2000, le=2200)
-    deadline: date
+    deadline: date = Field(description="The last day (China) for the schools' lists; not in the past")
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline_ahead(cls, deadline: date, info: ValidationInfo) -> date:
+        year = info.data.get("year")  # absent when the year itself was refused
+        problem = None if year is None else deadline_problem(year, deadline, datetime.now(PROVINCE_ZONE).date())
+        if problem is not None:
+            raise ValueError(problem)
+        return deadline
 
 
 class ReturnRequest(BaseModel):

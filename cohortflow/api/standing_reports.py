@@ -22,8 +22,8 @@ from starlette.background import BackgroundTask
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
 from cohortflow.api.people import scope_of
+from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.readmodels.bank import PersonFilter, shipped_requirements
-from cohortflow.readmodels.credits import CHINA
 from cohortflow.readmodels.exports import csv_chunks, write_xlsx
 from cohortflow.readmodels.standing_report import COLUMNS, TITLE, ReportRow, StandingReport, standing_report
 
@@ -56,7 +56,7 @@ async def standing(
         county_code=mine.county_code or county_code,
         school=mine.school or school,
     )
-    day = as_of or datetime.now(CHINA).date()
+    day = as_of or datetime.now(PROVINCE_ZONE).date()
     report = await standing_report(
         request.app.state.store.pool, where, shipped_requirements(), day, behind_only=behind_only
     )

@@ -20,7 +20,9 @@ def _printable(value: str) -> str:
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_printable)]
 """An id or code: a programme, a block, a participant."""
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=1000), AfterValidator(_printable)]
-"""Why an administrator acts; kept with the event it causes."""
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), AfterValidator(_printable)
+]
+"""Why an administrator acts; kept with the event it causes (blank is no reason)."""
 Value = Annotated[str, StringConstraints(max_length=200), AfterValidator(_printable)]
 """A corrected value: a name, a school, a role, a number."""

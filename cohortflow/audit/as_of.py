@@ -10,6 +10,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.completion import CRITERIA
 from cohortflow.domain.decoding import decode
 from cohortflow.domain.events import (
@@ -122,7 +123,7 @@ async def _known_at(
 ) -> tuple[Programme, list[StoredEvent]]:
     if at.tzinfo is None:
         raise ValueError("give the moment with its time zone, e.g. 2024-05-01T12:00:00+08:00")
-    stream = f"cohort-{cohort_id}"
+    stream = cohort_stream(cohort_id)
     start = await store.first_event(stream)
     if start is None or start.type != "CohortStarted":
         raise LookupError(f"cohort {cohort_id} does not exist")

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from cohortflow.certificates.lookup import cohort_certificates
 from cohortflow.domain.canonical import digest as canonical_digest
+from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.store.chain import timestamp_text
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import StoredEvent
@@ -56,7 +57,9 @@ async def write_bundle(store: EventStore, out: Path, now: datetime, cohort_id: s
     events: AsyncIterator[StoredEvent] = (
         store.read_all(limit=head.position)
         if cohort_id is None
-        else _with_certificates(store.read_stream(f"cohort-{cohort_id}"), await cohort_certificates(store, cohort_id))
+        else _with_certificates(
+            store.read_stream(cohort_stream(cohort_id)), await cohort_certificates(store, cohort_id)
+        )
     )
     header = {
         "kind": "cohortflow-audit-bundle",

@@ -14,6 +14,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.programme import Programme
 from cohortflow.workflows import WORKFLOWS
 
@@ -40,7 +41,7 @@ async def run_chain(client: Client, workflow_id: str, first_run_id: str | None =
 
 async def cohort_histories(client: Client, cohort_id: str, programme: Programme) -> list[WorkflowHistory]:
     """The cohort workflow's runs and its field-study sites' workflows."""
-    workflow_id = f"cohort-{cohort_id}"
+    workflow_id = cohort_stream(cohort_id)
     histories = await run_chain(client, workflow_id)
     for site in programme.field_study.sites:
         histories.append(await client.get_workflow_handle(f"{workflow_id}-site-{site.code}").fetch_history())

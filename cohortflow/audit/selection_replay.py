@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.facts import CohortFacts
 from cohortflow.domain.programme import Programme, programme_problems
 from cohortflow.domain.selection import Candidate, rank, score, select
@@ -43,7 +44,7 @@ class SelectionReplay(BaseModel):
 
 
 async def replay_selection(store: EventStore, cohort_id: str, what_if: Programme | None = None) -> SelectionReplay:
-    stream = f"cohort-{cohort_id}"
+    stream = cohort_stream(cohort_id)
     facts = CohortFacts()
     pinned: Programme | None = None
     decision = None

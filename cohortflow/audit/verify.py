@@ -18,6 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.store.chain import GENESIS, event_hash
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import StoredEvent
@@ -147,7 +148,7 @@ async def verify_store(
 async def verify_cohort(store: EventStore, cohort_id: str, digest: ExportedDigest | None = None) -> ChainReport:
     """Check one cohort's events: their content, their links, and that none is missing."""
     store_id = await _check_identity(store, digest)
-    stream = f"cohort-{cohort_id}"
+    stream = cohort_stream(cohort_id)
     breaks: list[Break] = []
     version, checked, head = 0, 0, (0, GENESIS)
     async for event, before in store.read_cohort_with_links(stream):

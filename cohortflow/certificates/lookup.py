@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cohortflow.domain.certificates import certificate_stream, issue_key
+from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.decoding import decode
 from cohortflow.domain.events import CertificateIssued, ParticipantCompleted
 from cohortflow.store.eventstore import EventStore
@@ -44,6 +45,6 @@ async def cohort_certificates(store: EventStore, cohort_id: str) -> list[StoredE
     """The completion certificates issued for the cohort, in position order, as stored."""
     completed = [
         e.data["participant_id"]
-        async for e in store.read_stream(f"cohort-{cohort_id}", types=[ParticipantCompleted.TYPE])
+        async for e in store.read_stream(cohort_stream(cohort_id), types=[ParticipantCompleted.TYPE])
     ]
     return await store.read_keyed([f"{issue_key(cohort_id, pid)}#0" for pid in completed])

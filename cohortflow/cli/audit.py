@@ -17,6 +17,7 @@ from rich.table import Table
 from cohortflow.cli.display import print_table
 from cohortflow.cli.groups import sub_app
 from cohortflow.cli.store import run_on_store
+from cohortflow.domain.cohort_stream import cohort_stream
 
 if TYPE_CHECKING:
     from cohortflow.audit.verify import (
@@ -303,7 +304,7 @@ def history(
     address = settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
 
     async def work(store: EventStore) -> list[Path]:
-        started = [e async for e in store.read_stream(f"cohort-{cohort}", types=["CohortStarted"])]
+        started = [e async for e in store.read_stream(cohort_stream(cohort), types=["CohortStarted"])]
         if not started:
             raise Refused(f"cohort {cohort} does not exist")
         programme = Programme.model_validate(started[0].data["programme"])

@@ -11,6 +11,7 @@ from cohortflow.audit.verify import verify_store
 from cohortflow.demo.block_feed import BlockFeed
 from cohortflow.demo.feeding import Progress, drive
 from cohortflow.demo.session import DemoSession
+from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.template import ProgrammeTemplate
 from cohortflow.services.cohorts import start_block_cohort
 from cohortflow.workflows.block_cycle import BlockCycleInput
@@ -45,7 +46,7 @@ async def run_block_cycle(
     feed = BlockFeed(session.client, store, cohort_id, template, seed)
     await drive(session.client, session.uploads, cohort_id, feed, session.advance(), on_progress)
     result: CohortCycleResult = await handle.result()
-    events = sum([1 async for _ in store.read_stream(f"cohort-{cohort_id}")])
+    events = sum([1 async for _ in store.read_stream(cohort_stream(cohort_id))])
     verification = await verify_store(store)
     return BlockDemoReport(
         cohort_id=cohort_id,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from cohortflow.domain.events import (
     CandidateNominated,
@@ -21,11 +20,10 @@ from cohortflow.domain.events import (
     ParticipantCompleted,
 )
 from cohortflow.domain.national_id import mask
-from cohortflow.domain.vocabulary import DEFAULT_TIME_ZONE
+from cohortflow.domain.vocabulary import PROVINCE_ZONE
 
 SOURCE_TYPES = ("CandidateNominated", "FactCorrected", "CreditAwarded", "CreditReversed", "ParticipantCompleted")
 """The cohort events a certificate is made from."""
-PRINTED_ZONE = ZoneInfo(DEFAULT_TIME_ZONE)
 """The zone of the date printed on a certificate: the programmes' own."""
 
 
@@ -69,7 +67,7 @@ class Completions:
                 person = self.people[event.participant_id]
                 person.credit_hours = round(person.credit_hours + event.hours, 6)
             case ParticipantCompleted() if event.participant_id in self.people:
-                self.people[event.participant_id].completed_on = recorded_at.astimezone(PRINTED_ZONE).date()
+                self.people[event.participant_id].completed_on = recorded_at.astimezone(PROVINCE_ZONE).date()
 
     def completed(self, prefecture: str | None = None) -> list[Completer]:
         """Those who completed, in participant order; only ``prefecture``'s when given (a coordinator's scope)."""

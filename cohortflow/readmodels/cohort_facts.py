@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.events import CohortStarted
 from cohortflow.domain.facts import FACT_TYPES, CohortFacts
 from cohortflow.domain.template import AnyTemplate, pinned
@@ -10,14 +11,14 @@ from cohortflow.store.eventstore import EventStore
 
 async def cohort_facts(store: EventStore, cohort_id: str) -> CohortFacts:
     facts = CohortFacts()
-    async for event in store.read_payloads(f"cohort-{cohort_id}", FACT_TYPES):
+    async for event in store.read_payloads(cohort_stream(cohort_id), FACT_TYPES):
         facts.apply(event)
     return facts
 
 
 async def pinned_template(store: EventStore, cohort_id: str) -> AnyTemplate:
     """The template the cohort runs; LookupError if there is no such cohort."""
-    start = await store.first_event(f"cohort-{cohort_id}")
+    start = await store.first_event(cohort_stream(cohort_id))
     if start is None or start.type != CohortStarted.TYPE:
         raise LookupError(f"cohort {cohort_id} does not exist")
     data = start.data["programme"]

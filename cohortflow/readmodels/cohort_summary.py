@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.completion import attended_field_study, met_online_requirement
 from cohortflow.domain.events import CreditAwarded, CreditReversed
 from cohortflow.domain.facts import CohortFacts
@@ -39,7 +40,7 @@ class CohortSummary(BaseModel):
 
 async def cohort_summary(store: EventStore, cohort_id: str, as_of: datetime | None = None) -> CohortSummary:
     """The summary from every event of the cohort, or only those recorded by ``as_of``."""
-    stream = f"cohort-{cohort_id}"
+    stream = cohort_stream(cohort_id)
     facts = CohortFacts()
     programme: Programme | None = None
     credit_events: list[CreditAwarded | CreditReversed] = []

@@ -15,16 +15,15 @@ from collections.abc import AsyncIterator
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
+from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.readmodels.queries import PERSON_KEY, Pool, stream_rows
 
 REQUIREMENT_HOURS = 360
 CYCLE_YEARS = 5
 CYCLE_ANCHOR = 2021
-CHINA = ZoneInfo("Asia/Shanghai")
 
 
 class Cycle(BaseModel):
@@ -105,7 +104,7 @@ async def credit_statement(
     today: date,
     requirement_hours: float = REQUIREMENT_HOURS,
     anchor_year: int = CYCLE_ANCHOR,
-    timezone: tzinfo = CHINA,
+    timezone: tzinfo = PROVINCE_ZONE,
 ) -> CreditStatement:
     """Every entry of one person in every cohort, with totals by level and for the cycle ``today`` is in."""
     async with pool.connection() as conn:

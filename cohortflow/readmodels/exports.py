@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
@@ -27,6 +26,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from pydantic import BaseModel
 
 from cohortflow.domain import national_id
+from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.readmodels.credits import iter_credit_rows
 from cohortflow.readmodels.queries import Pool, iter_people
 
@@ -36,7 +36,6 @@ Value = str | int | float
 BOM = "\ufeff"
 CHUNK_ROWS = 500
 PROGRESS_EVERY = 1_000
-CHINA = ZoneInfo("Asia/Shanghai")
 _PHASES = {
     "nomination": "推荐",
     "online_study": "网络研修",
@@ -144,7 +143,7 @@ def cell_value(row: BaseModel, column: Column, *, mask_ids: bool) -> Value:
     if kind == "list":
         return "、".join(str(v) for v in value)
     if kind == "datetime" and isinstance(value, datetime):
-        return value.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+        return value.astimezone(PROVINCE_ZONE).strftime("%Y-%m-%d %H:%M:%S")
     if kind == "phase":
         return _PHASES.get(value, str(value))
     if kind == "level":

@@ -36,6 +36,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
+from cohortflow.domain.cohort_stream import COHORT_STREAM_PREFIX
 from cohortflow.domain.decoding import decode
 from cohortflow.domain.events import (
     BlockClosed,
@@ -67,7 +68,6 @@ from cohortflow.store.records import StoredEvent
 PROJECTION = "read_models"
 PROJECTOR_LOCK = 0x726D5F70726F6A  # "rm_proj": not the append lock, so appends never wait for projection
 BATCH_SIZE = 5_000
-COHORT_PREFIX = "cohort-"
 # Events that can move a funnel count; a batch of credits or surveys leaves the funnel as it is.
 FUNNEL_TYPES = frozenset(
     {
@@ -432,7 +432,7 @@ class Projector:
         batch = _Batch()
         segment: list[Decoded] = []
         for stored in events:
-            if not stored.stream_id.startswith(COHORT_PREFIX):
+            if not stored.stream_id.startswith(COHORT_STREAM_PREFIX):
                 continue
             event = decode(stored.type, stored.schema_version, stored.data)
             if isinstance(event, SelectionDecided):
@@ -462,7 +462,7 @@ class Projector:
         keys: set[tuple[str, str]] = set()
         fresh: set[tuple[str, str]] = set()
         for stored, event in events:
-            cohort_id = stored.stream_id[len(COHORT_PREFIX) :]
+            cohort_id = stored.stream_id[len(COHORT_STREAM_PREFIX) :]
             if cohort_id not in batch.cohorts:
                 cohorts.add(cohort_id)
             pid = getattr(event, "participant_id", None)
@@ -499,7 +499,7 @@ class Projector:
             return
         await self._load(conn, batch, events)
         for stored, event in events:
-            cohort_id = stored.stream_id[len(COHORT_PREFIX) :]
+            cohort_id = stored.stream_id[len(COHORT_STREAM_PREFIX) :]
             batch.touched.add(cohort_id)
             if stored.type in FUNNEL_TYPES:
                 batch.recount.add(cohort_id)
@@ -527,7 +527,7 @@ class Projector:
                 batch.dirty.add(key)
 
     async def _select(self, conn: Conn, batch: _Batch, stored: StoredEvent, event: SelectionDecided) -> None:
-        cohort_id = stored.stream_id[len(COHORT_PREFIX) :]
+        cohort_id = stored.stream_id[len(COHORT_STREAM_PREFIX) :]
         await self._load(conn, batch, [(stored, event)])
         batch.touched.add(cohort_id)
         batch.recount.add(cohort_id)

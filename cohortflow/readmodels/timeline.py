@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.decoding import decode
 from cohortflow.readmodels.queries import Source, connection
 from cohortflow.store.eventstore import EventStore
@@ -63,7 +64,7 @@ async def participant_timeline(source: EventStore | Source, cohort_id: str, part
     ``source`` is the store, its pool, or a connection the caller already holds (one statement runs on it).
     """
     async with connection(source.pool if isinstance(source, EventStore) else source) as conn:
-        cur = await conn.execute(TIMELINE_SQL, {"s": f"cohort-{cohort_id}", "p": participant_id})
+        cur = await conn.execute(TIMELINE_SQL, {"s": cohort_stream(cohort_id), "p": participant_id})
         rows = await cur.fetchall()
     entries = [_entry(row) for row in rows]
     if not any(e.type == "CandidateNominated" for e in entries):

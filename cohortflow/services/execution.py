@@ -26,6 +26,7 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionResponse
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowHistoryEventFilterType
 from temporalio.service import RPCError, RPCStatusCode
 
+from cohortflow.domain.cohort_stream import COHORT_STREAM_PREFIX
 from cohortflow.readmodels.queries import list_cohorts
 from cohortflow.workflows.block_cycle import BlockCycleWorkflow
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow, workflow_id
@@ -35,7 +36,6 @@ State = Literal["running", "completed", "failed", "canceled", "terminated", "con
 WORKFLOW_TASK = "workflow task"
 """The step named in a stall of the workflow's own code."""
 DESCRIBED_AT_ONCE = 8
-COHORT_PREFIX = workflow_id("")
 COHORT_TYPES = " OR ".join(f"WorkflowType = '{w.__name__}'" for w in (CohortCycleWorkflow, BlockCycleWorkflow))
 
 
@@ -144,7 +144,7 @@ async def _running_cohorts(client: Client, pool: AsyncConnectionPool[Any]) -> li
     without visibility (the time-skipping test server) cannot list: then the cohorts the store has recorded."""
     try:
         return [
-            w.id.removeprefix(COHORT_PREFIX)
+            w.id.removeprefix(COHORT_STREAM_PREFIX)
             async for w in client.list_workflows(f"({COHORT_TYPES}) AND ExecutionStatus = 'Running'")
         ]
     except RPCError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from temporalio.client import Client, WorkflowHandle
 
+from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.rotation_plan import RotationPlan, plan_problems, plan_stream
@@ -27,7 +28,7 @@ async def start_plan(
         raise exists
     problems = [*plan_problems(inp.plan), *_programme_problems(inp.plan, inp.programme)]
     for cohort_id in inp.plan.cohort_ids:
-        if await store.stream_version(f"cohort-{cohort_id}") > 0:
+        if await store.stream_version(cohort_stream(cohort_id)) > 0:
             problems.append(f"cohort {cohort_id}, which the plan would start, already exists")
     if problems:
         raise CommandRefused("; ".join(problems))

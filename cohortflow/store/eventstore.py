@@ -41,6 +41,8 @@ def libpq_url(url: str) -> str:
     return ("postgresql" + sep + rest) if scheme.startswith("postgresql") else url
 
 
+ANALYZE_AFTER = 1_000
+"""Events an append must add before :meth:`EventStore.grew` looks at the table's statistics."""
 STREAMS_PER_READ = 1_000
 """Streams named in one query of :meth:`EventStore.read_streams`."""
 NUL = "\\u0000"  # how canonical JSON writes U+0000, which jsonb refuses
@@ -97,7 +99,7 @@ class EventStore:
         a retry can be recognised before any event is produced.
         """
         async with self._pool.connection() as conn, conn.transaction():
-            return await self.append_in(
+            result = await self.append_in(
                 conn,
                 stream_id,
                 events,
@@ -106,6 +108,26 @@ class EventStore:
                 on_progress=on_progress,
                 count=count,
             )
+        if not result.duplicate:
+            await self.grew(result.count)
+        return result
+
+    async def grew(self, appended: int) -> None:
+        """Bring the planner's statistics of ``events`` up to date after a bulk append that grew it by a tenth or
+        more (call it once the append has committed).
+
+        PostgreSQL's autovacuum does the same, but up to a minute later. Until then the planner takes the table
+        for the size it last measured, for a new store empty: a second import straight after the first then read
+        its 50,000 people's streams by sequential scans (71 s instead of 5 s). Small appends skip the check.
+        """
+        if appended < ANALYZE_AFTER:
+            return
+        async with self._pool.connection() as conn:
+            cur = await conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'events'::regclass")
+            row = await cur.fetchone()
+            measured = -1.0 if row is None else float(row[0])
+            if measured < 0 or appended >= measured * 0.1:  # -1: never measured
+                await conn.execute("ANALYZE events")
 
     async def append_in(
         self,

@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from cohortflow.domain.credit_bank.review import ReviewRefused, YearReview
     from cohortflow.domain.cycle import check_recordable
     from cohortflow.workflows.cycle_support import refusals_answered
-    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
+    from cohortflow.workflows.options import run_activity
 
 
 Decide = Callable[[YearReview], YearReview]
@@ -187,12 +187,4 @@ class AnnualReviewWorkflow:
 
     @staticmethod
     async def _activity(fn: Any, arg: BaseModel) -> Any:
-        return await refusals_answered(
-            workflow.execute_activity_method(
-                fn,
-                arg,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                retry_policy=RETRY,
-            )
-        )
+        return await refusals_answered(run_activity(fn, arg))

@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
         IssuedCertificates,
     )
     from cohortflow.domain.events import CertificateIssued
-    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
+    from cohortflow.workflows.options import run_activity
 
 
 class CertificateIssuingInput(BaseModel):
@@ -43,13 +43,8 @@ class CertificateIssuingWorkflow:
         req = IssueCertificates(
             cohort_id=inp.cohort_id, workflow_id=workflow.info().workflow_id, actor=inp.actor, prefecture=inp.prefecture
         )
-        return await workflow.execute_activity_method(
-            CertificateActivities.issue_completion_certificates,
-            req,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            heartbeat_timeout=HEARTBEAT_TIMEOUT,
-            retry_policy=RETRY,
-        )
+        result: IssuedCertificates = await run_activity(CertificateActivities.issue_completion_certificates, req)
+        return result
 
 
 class CycleCertificateInput(BaseModel):
@@ -72,10 +67,5 @@ class CycleCertificateWorkflow:
             workflow_id=workflow.info().workflow_id,
             actor=inp.actor,
         )
-        return await workflow.execute_activity_method(
-            CertificateActivities.issue_cycle_certificate,
-            req,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            heartbeat_timeout=HEARTBEAT_TIMEOUT,
-            retry_policy=RETRY,
-        )
+        result: CertificateIssued = await run_activity(CertificateActivities.issue_cycle_certificate, req)
+        return result

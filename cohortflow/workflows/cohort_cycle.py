@@ -20,6 +20,8 @@ from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from cohortflow.domain.cohort_stream import cohort_stream
+
 with workflow.unsafe.imports_passed_through():
     from cohortflow.activities.base import CohortRef
     from cohortflow.activities.completion import CompleteCohort, CompletionActivities, CompletionResult
@@ -141,7 +143,8 @@ class CycleStatus(BaseModel):
 
 
 def workflow_id(cohort_id: str) -> str:
-    return f"cohort-{cohort_id}"
+    """The cohort's workflow id: its stream's name."""
+    return cohort_stream(cohort_id)
 
 
 @workflow.defn

@@ -32,33 +32,26 @@ with workflow.unsafe.imports_passed_through():
     from cohortflow.domain.cycle import check_recordable
     from cohortflow.domain.events import RecognitionRequested
     from cohortflow.workflows.cycle_support import refusals_answered
-    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
+    from cohortflow.workflows.options import run_activity
 
 Request = TypeVar("Request", bound=BankRequest)
 
 
 class CreditBankInput(BaseModel):
-    applied: int = 0
-    """Changes applied by earlier runs (carried over continue-as-new)."""
+    """Nothing yet: a model, so that a field can be added without breaking the running bank."""
 
 
 @workflow.defn
 class CreditBankWorkflow:
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
-        self._applied = 0
 
     @workflow.run
     async def run(self, inp: CreditBankInput) -> None:
-        self._applied = inp.applied
         await workflow.wait_condition(
             lambda: workflow.info().is_continue_as_new_suggested() and workflow.all_handlers_finished()
         )
-        workflow.continue_as_new(CreditBankInput(applied=self._applied))
-
-    @workflow.query
-    def applied(self) -> int:
-        return self._applied
+        workflow.continue_as_new(CreditBankInput())
 
     @workflow.update
     async def import_people(self, req: PeopleImport) -> BankOutcome:
@@ -118,14 +111,5 @@ class CreditBankWorkflow:
     async def _apply(self, fn: Any, req: Request) -> Any:
         stamped = req.model_copy(update={"request_id": str(workflow.uuid4()), "at": workflow.now()})
         async with self._lock:
-            result = await refusals_answered(
-                workflow.execute_activity_method(
-                    fn,
-                    stamped,
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                    retry_policy=RETRY,
-                )
-            )
-        self._applied += 1
+            result = await refusals_answered(run_activity(fn, stamped))
         return result

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from cohortflow.domain.events import CorrectableField, FactCorrected
     from cohortflow.domain.programme import PhaseKind
     from cohortflow.domain.reminder_schedule import ReminderDue
-    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
+    from cohortflow.workflows.options import run_activity
 
 
 class Correction(BaseModel):
@@ -121,9 +121,7 @@ class CycleWorkflow:
         return CohortRef(cohort_id=self._cohort_id(), workflow_id=workflow.info().workflow_id, actor=actor)
 
     async def _activity(self, fn: Any, arg: BaseModel) -> Any:
-        return await workflow.execute_activity_method(
-            fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, heartbeat_timeout=HEARTBEAT_TIMEOUT, retry_policy=RETRY
-        )
+        return await run_activity(fn, arg)
 
     async def _refusable(self, fn: Any, arg: BaseModel) -> Any:
         """Run an admin command's activity; a refusal answers the administrator with its own message."""

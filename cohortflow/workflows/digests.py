@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from cohortflow.activities.reminders import EndDigests, QueuedReminders, QueueReminders, ReminderActivities
     from cohortflow.domain.reminder_schedule import ReminderDue
     from cohortflow.workflows.cohort_cycle import workflow_id
-    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
+    from cohortflow.workflows.options import run_activity
 
 SCHEDULED_AT = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
@@ -42,18 +42,11 @@ class CoordinatorDigestWorkflow:
         scheduled = workflow.info().typed_search_attributes.get(SCHEDULED_AT) or workflow.now()
         ref = CohortRef(cohort_id=inp.cohort_id, workflow_id=workflow_id(inp.cohort_id), actor=inp.actor)
         due = ReminderDue(rule=inp.rule, occurrence=digest_occurrence(scheduled), at=scheduled, days=0)
-        result: QueuedReminders = await workflow.execute_activity_method(
-            ReminderActivities.queue_reminders,
-            QueueReminders(ref=ref, due=due),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            heartbeat_timeout=HEARTBEAT_TIMEOUT,
-            retry_policy=RETRY,
+        result: QueuedReminders = await run_activity(
+            ReminderActivities.queue_reminders, QueueReminders(ref=ref, due=due)
         )
         if result.cohort_completed:
-            await workflow.execute_activity_method(
-                ReminderActivities.end_digests,
-                EndDigests(schedule_id=inp.schedule_id),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
+            await run_activity(
+                ReminderActivities.end_digests, EndDigests(schedule_id=inp.schedule_id), heartbeats=False
             )
         return result

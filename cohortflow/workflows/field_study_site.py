@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from cohortflow.activities.base import CohortRef
     from cohortflow.activities.field_study import BatchResult, FieldStudyActivities, RecordBatchAttendance
     from cohortflow.domain.blocks.residential_study import Site
-    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, RETRY
+    from cohortflow.workflows.options import run_activity
 
 
 class FieldStudySiteInput(BaseModel):
@@ -40,12 +40,9 @@ class FieldStudySiteWorkflow:
             wait = (ends_at - workflow.now()).total_seconds()
             if wait > 0:
                 await workflow.sleep(wait, summary=f"batch {batch.code} runs until {ends_at.isoformat()}")
-            result = await workflow.execute_activity_method(
+            result = await run_activity(
                 FieldStudyActivities.record_batch_attendance,
                 RecordBatchAttendance(ref=inp.ref, site=inp.site.code, batch=batch.code, days=batch.days),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                retry_policy=RETRY,
             )
             results.append(result)
         return FieldStudySiteResult(site=inp.site.code, batches=results)

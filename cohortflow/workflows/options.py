@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 # Batch activities append up to tens of thousands of events in one transaction.
@@ -25,3 +27,17 @@ RETRY = RetryPolicy(
 # A first retry is routine (a deploy, a blip); by the third attempt about 3 s have passed and the step is
 # waiting on something that is out.
 STALLED_AFTER_ATTEMPTS = 3
+
+
+async def run_activity(fn: Any, arg: Any, *, heartbeats: bool = True) -> Any:
+    """Run an activity method with these timeouts and this retry policy.
+
+    An activity that does not heartbeat gets no heartbeat timeout: it would be cut off after 15 s.
+    """
+    return await workflow.execute_activity_method(
+        fn,
+        arg,
+        start_to_close_timeout=ACTIVITY_TIMEOUT,
+        heartbeat_timeout=HEARTBEAT_TIMEOUT if heartbeats else None,
+        retry_policy=RETRY,
+    )

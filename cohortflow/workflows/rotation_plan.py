@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         CohortCycleWorkflow,
         workflow_id,
     )
-    from cohortflow.workflows.options import ACTIVITY_TIMEOUT, RETRY
+    from cohortflow.workflows.options import run_activity
 
 YEAR_DAYS = 365
 
@@ -144,9 +144,7 @@ class RotationPlanWorkflow:
 
     @staticmethod
     async def _activity(fn: Any, arg: BaseModel) -> Any:
-        return await workflow.execute_activity_method(
-            fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY
-        )
+        return await run_activity(fn, arg, heartbeats=False)
 
     @workflow.query
     def status(self) -> RotationPlanStatus:

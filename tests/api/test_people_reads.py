@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from cohortflow.activities.credit_bank import BankOutcome, CreditReversal, CreditsImport, PeopleImport
 from cohortflow.audit.bundle import write_bundle
 from cohortflow.domain.national_id import check_char, mask
-from cohortflow.readmodels.credits import CHINA
+from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.services.credit_bank import credit_bank
 from cohortflow.store.eventstore import EventStore
 from cohortflow.workflows.credit_bank import CreditBankWorkflow
@@ -26,7 +26,7 @@ from tests.api.test_certificates import run_verifier
 PRINCIPAL = "11010119800307123" + check_char("11010119800307123")
 TEACHER = "11010119850512234" + check_char("11010119850512234")
 ELSEWHERE = "11010119900101345" + check_char("11010119900101345")
-THIS_YEAR = datetime.now(CHINA).year
+THIS_YEAR = datetime.now(PROVINCE_ZONE).year
 
 
 def upload(uploads: Path, text: str) -> str:

@@ -3,12 +3,15 @@ with the review's own reasons."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from temporalio.testing import WorkflowEnvironment
 
 from tests.api.conftest import COORDINATED, Api
 from tests.api.test_people_reads import CREDITS, PEOPLE, bank_with
 
 DISTRICT = f"{COORDINATED[:4]}04"
+DEADLINE = (date.today() + timedelta(days=90)).isoformat()
 
 
 async def test_a_review_is_opened_once_returned_with_reasons_and_approved_into_a_locked_year(
@@ -17,19 +20,29 @@ async def test_a_review_is_opened_once_returned_with_reasons_and_approved_into_a
     await bank_with(time_skipping, api, PEOPLE, CREDITS)
     coordinator = api.as_("coordinator")
     opened = await api.http.post(
-        "/api/v1/reviews", json={"district": DISTRICT, "year": 2025, "deadline": "2026-03-31"}, headers=coordinator
+        "/api/v1/reviews", json={"district": DISTRICT, "year": 2025, "deadline": DEADLINE}, headers=coordinator
     )
     assert opened.status_code == 201, opened.text
     assert opened.headers["location"] == f"/api/v1/reviews/{DISTRICT}/2025"
     assert [s["school"] for s in opened.json()["schools"]] == ["第一中学"]
     again = await api.http.post(
-        "/api/v1/reviews", json={"district": DISTRICT, "year": 2025, "deadline": "2026-03-31"}, headers=coordinator
+        "/api/v1/reviews", json={"district": DISTRICT, "year": 2025, "deadline": DEADLINE}, headers=coordinator
     )
     assert again.status_code == 409 and "was opened already" in again.json()["detail"]
     elsewhere = await api.http.post(
-        "/api/v1/reviews", json={"district": "990104", "year": 2025, "deadline": "2026-03-31"}, headers=coordinator
+        "/api/v1/reviews", json={"district": "990104", "year": 2025, "deadline": DEADLINE}, headers=coordinator
     )
     assert elsewhere.status_code == 404
+    later = date.today().year + 2
+    for year, deadline, why in [
+        (2025, (date.today() - timedelta(days=2)).isoformat(), "has passed"),
+        (later, DEADLINE, f"falls before the year {later} under review"),
+    ]:
+        late = await api.http.post(
+            "/api/v1/reviews", json={"district": DISTRICT, "year": year, "deadline": deadline}, headers=coordinator
+        )
+        problem = late.json()["problems"][0]
+        assert late.status_code == 422 and why in problem["msg"] and problem["loc"] == ["body", "deadline"], late.text
 
     school = f"/api/v1/reviews/{DISTRICT}/2025/schools/第一中学"
     early = await api.http.post(f"{school}/approve", headers=coordinator)
@@ -57,7 +70,7 @@ async def test_a_review_is_opened_once_returned_with_reasons_and_approved_into_a
 
 async def test_a_district_without_registered_people_has_no_review_to_open(api: Api) -> None:
     empty = await api.http.post(
-        "/api/v1/reviews", json={"district": DISTRICT, "year": 2025, "deadline": "2026-03-31"}, headers=api.as_("admin")
+        "/api/v1/reviews", json={"district": DISTRICT, "year": 2025, "deadline": DEADLINE}, headers=api.as_("admin")
     )
     assert empty.status_code == 409
     assert empty.json()["detail"] == f"district {DISTRICT} has no registered people, so no schools to review"

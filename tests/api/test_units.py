@@ -63,11 +63,11 @@ async def test_a_school_submits_its_list_and_its_district_reviewer_decides_it(
     api: Api, time_skipping: WorkflowEnvironment
 ) -> None:
     await bank_with(time_skipping, api, PEOPLE, CREDITS)
-    body = {"district": COUNTY, "year": 2025, "deadline": "2026-03-31"}
+    body = {"district": COUNTY, "year": 2025, "deadline": "2027-03-31"}
     assert (await api.http.post("/api/v1/reviews", json=body, headers=api.as_("school"))).status_code == 403
     opened = await api.http.post("/api/v1/reviews", json=body, headers=api.as_("reviewer"))
     assert opened.status_code == 201, opened.text
-    other = {"district": "990104", "year": 2025, "deadline": "2026-03-31"}
+    other = {"district": "990104", "year": 2025, "deadline": "2027-03-31"}
     assert (await api.http.post("/api/v1/reviews", json=other, headers=api.as_("reviewer"))).status_code == 404
 
     school = f"/api/v1/reviews/{COUNTY}/2025/schools/{SCHOOL}"

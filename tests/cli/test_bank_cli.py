@@ -172,7 +172,7 @@ def test_a_review_is_opened_returned_and_approved_through_the_cli(served: Served
     assert served.run("bank", "import-people", PEOPLE).exit_code == 0
     county = next(line.split(",")[5] for line in PEOPLE.read_text().splitlines()[1:])
     for _ in range(100):  # the served API brings its read models up to date every moment
-        opened = served.run("review", "open", county, "2025", "--deadline", "2026-03-31", "--json")
+        opened = served.run("review", "open", county, "2025", "--deadline", "2027-03-31", "--json")
         if opened.exit_code == 0:
             break
         time.sleep(0.1)

@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.activities.credit_bank import CreditReversal, Reversed
 from cohortflow.domain.credit_bank.review import review_id
-from cohortflow.readmodels.credits import CHINA
+from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.services.credit_bank import credit_bank
 from cohortflow.store.eventstore import EventStore
 from cohortflow.workflows.annual_review import AnnualReviewInput, AnnualReviewWorkflow, ListStep, ReviewStatus
@@ -46,7 +46,7 @@ async def reviewed(
     async with running_worker(time_skipping.client, store, task_queue, uploads):
         bank = await credit_bank(time_skipping.client, task_queue)
         await people(bank, uploads, PEOPLE.replace(OTHER_SCHOOL, OTHER_SCHOOL.replace("第一中学", "第二中学")))
-        today = (await time_skipping.get_current_time()).astimezone(CHINA).date()
+        today = (await time_skipping.get_current_time()).astimezone(PROVINCE_ZONE).date()
         await credits(
             bank, uploads, f"身份证号,培训名称,学时,级别,结束日期\n{TEACHER},校本教研,6,校级,{today.year - 1}-06-30\n"
         )

@@ -148,3 +148,20 @@ async def test_text_postgresql_cannot_store_is_refused_before_writing(store: Eve
     with pytest.raises(UnstorableText, match="U\\+0000"):
         await store.append("s", [NewEvent("T", {"x": "a\x00b"})], idempotency_key="nul")
     assert (await store.head()).position == 0
+
+
+async def test_a_bulk_append_brings_the_planner_statistics_up_to_date(store: EventStore) -> None:
+    async def measured_rows() -> float:
+        async with store.pool.connection() as conn:
+            cur = await conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'events'::regclass")
+            row = await cur.fetchone()
+            assert row is not None
+            return float(row[0])
+
+    await store.append("small", events(10), idempotency_key="small")
+    assert await measured_rows() < 10  # too small to look at: left to autovacuum
+    await store.append("bulk", events(1500), idempotency_key="bulk")
+    assert await measured_rows() == 1510
+    await store.append("bulk", events(1500), idempotency_key="bulk")  # a retry appends nothing, measures nothing
+    await store.append("more", events(1200), idempotency_key="more")
+    assert await measured_rows() == 2710

@@ -25,6 +25,15 @@ class ReviewRefused(ValueError):
     """A review step that cannot be taken now; the message says why."""
 
 
+def deadline_problem(year: int, deadline: date, today: date) -> str | None:
+    """Why a review of ``year`` cannot end on ``deadline`` (opened on ``today``), if it cannot."""
+    if deadline < today:
+        return f"the deadline {deadline} has passed (today is {today})"
+    if deadline.year < year:
+        return f"the deadline {deadline} falls before the year {year} under review"
+    return None
+
+
 @dataclass(frozen=True)
 class SchoolList:
     school: str
