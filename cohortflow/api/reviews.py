@@ -26,6 +26,7 @@ from cohortflow.api.text import Code, Reason
 from cohortflow.domain.credit_bank.review import ReviewRefused, deadline_problem, review_id
 from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.readmodels.bank import PersonFilter, people
+from cohortflow.readmodels.school_list import SchoolList, school_list
 from cohortflow.services.starting import start_once
 from cohortflow.workflows.annual_review import AnnualReviewInput, AnnualReviewWorkflow, ListStep, ReviewStatus
 
@@ -116,6 +117,20 @@ async def get_review(district: District, year: Year, request: Request, principal
     """Where each school's list stands, and whether the year is locked."""
     _in_scope(principal, district)
     return await _status(request.app.state.temporal.get_workflow_handle(review_id(district, year)))
+
+
+@router.get("/{district}/{year}/schools/{school}", responses=answers(404))
+async def get_school_list(
+    district: District, year: Year, school: Code, request: Request, principal: Reader
+) -> SchoolList:
+    """What a school's list holds: every entry of its people earned in the year, whoever recorded it, and the
+    hours that stand (ID numbers masked as the reader's role shows them)."""
+    _in_scope(principal, district, school)
+    found = await school_list(request.app.state.store.pool, district, school, year)
+    if not found.people:
+        raise LookupError(f"no school {school} with registered people in district {district}")
+    shown = [e.model_copy(update={"national_id": principal.show_id(e.national_id)}) for e in found.entries]
+    return found.model_copy(update={"entries": shown})
 
 
 @router.post("/{district}/{year}/schools/{school}/submit", responses=answers(404, 409))

@@ -57,6 +57,28 @@ def status(
     _show(body, as_json, _render)
 
 
+@review_app.command("list")
+def school_list(
+    district: District,
+    year: Year,
+    school: School,
+    as_json: AsJson = False,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """What a school's list holds: every entry of its people earned in the year, and the hours that stand."""
+    with _api(api_url, token) as api:
+        body = api.get(f"{_where(district, year)}/schools/{_segment(school)}")
+
+    def render(found: dict[str, Any]) -> None:
+        head = {k: v for k, v in found.items() if k != "entries"}
+        print_table(console, fields(head, _("list of {school}, {year}").format(**found)))
+        columns = ["name", "national_id", "title", "hours", "level", "source", "earned_on", "recorded_on", "reverses"]
+        print_table(console, rows_table(found["entries"], _("entries"), columns))
+
+    _show(body, as_json, render)
+
+
 def _step(district: str, year: int, school: str, step: str, body: Any, api_url: str, token: str | None) -> None:
     with _api(api_url, token) as api:
         answer = api.post(f"{_where(district, year)}/schools/{_segment(school)}/{step}", body)

@@ -219,13 +219,14 @@ async def person_standing(
             )
             for r in judged
         ],
-        entries=[_entry(c, labels) for c in sorted(standing_entries, key=lambda c: (c.earned_on, c.entry_id))],
+        entries=[entry_view(c, labels) for c in sorted(standing_entries, key=lambda c: (c.earned_on, c.entry_id))],
         level_shares={k: round(v, 4) for k, v in level_shares(standing_entries).items()},
         level_targets=requirements.level_targets.model_dump(),
     )
 
 
-def _entry(credit: Credit, labels: Labels) -> Entry:
+def entry_view(credit: Credit, labels: Labels) -> Entry:
+    """A credit as a statement lists it (a reversal under the source and title of what it cancels)."""
     source, title = labels.get(credit.reverses or credit.entry_id, labels.get(credit.entry_id, ("cohort", "")))
     return Entry(
         entry_id=credit.entry_id,

@@ -7,10 +7,13 @@ from datetime import date, timedelta
 
 from temporalio.testing import WorkflowEnvironment
 
+from cohortflow.domain.national_id import mask
 from tests.api.conftest import COORDINATED, Api
-from tests.api.test_people_reads import CREDITS, PEOPLE, bank_with
+from tests.api.test_people_reads import CREDITS, PEOPLE, PRINCIPAL, THIS_YEAR, bank_with
 
 DISTRICT = f"{COORDINATED[:4]}04"
+REVIEWED = THIS_YEAR - 1
+"""The year the shared credits file dates the principal's hours in."""
 DEADLINE = (date.today() + timedelta(days=90)).isoformat()
 
 
@@ -20,22 +23,22 @@ async def test_a_review_is_opened_once_returned_with_reasons_and_approved_into_a
     await bank_with(time_skipping, api, PEOPLE, CREDITS)
     coordinator = api.as_("coordinator")
     opened = await api.http.post(
-        "/api/v1/reviews", json={"district": DISTRICT, "year": 2025, "deadline": DEADLINE}, headers=coordinator
+        "/api/v1/reviews", json={"district": DISTRICT, "year": REVIEWED, "deadline": DEADLINE}, headers=coordinator
     )
     assert opened.status_code == 201, opened.text
-    assert opened.headers["location"] == f"/api/v1/reviews/{DISTRICT}/2025"
+    assert opened.headers["location"] == f"/api/v1/reviews/{DISTRICT}/{REVIEWED}"
     assert [s["school"] for s in opened.json()["schools"]] == ["第一中学"]
     again = await api.http.post(
-        "/api/v1/reviews", json={"district": DISTRICT, "year": 2025, "deadline": DEADLINE}, headers=coordinator
+        "/api/v1/reviews", json={"district": DISTRICT, "year": REVIEWED, "deadline": DEADLINE}, headers=coordinator
     )
     assert again.status_code == 409 and "was opened already" in again.json()["detail"]
     elsewhere = await api.http.post(
-        "/api/v1/reviews", json={"district": "990104", "year": 2025, "deadline": DEADLINE}, headers=coordinator
+        "/api/v1/reviews", json={"district": "990104", "year": REVIEWED, "deadline": DEADLINE}, headers=coordinator
     )
     assert elsewhere.status_code == 404
     later = date.today().year + 2
     for year, deadline, why in [
-        (2025, (date.today() - timedelta(days=2)).isoformat(), "has passed"),
+        (REVIEWED, (date.today() - timedelta(days=2)).isoformat(), "has passed"),
         (later, DEADLINE, f"falls before the year {later} under review"),
     ]:
         late = await api.http.post(
@@ -44,7 +47,14 @@ async def test_a_review_is_opened_once_returned_with_reasons_and_approved_into_a
         problem = late.json()["problems"][0]
         assert late.status_code == 422 and why in problem["msg"] and problem["loc"] == ["body", "deadline"], late.text
 
-    school = f"/api/v1/reviews/{DISTRICT}/2025/schools/第一中学"
+    school = f"/api/v1/reviews/{DISTRICT}/{REVIEWED}/schools/第一中学"
+    listed = (await api.http.get(school, headers=coordinator)).json()
+    assert (listed["people"], listed["hours"]) == (2, 120)  # the teacher's hours of 2022 and 2023 are not in it
+    [entry] = listed["entries"]
+    assert (entry["name"], entry["title"], entry["earned_on"]) == ("王校长", "任职资格培训", f"{REVIEWED}-07-15")
+    assert entry["national_id"] == mask(PRINCIPAL)
+    missing_school = await api.http.get(f"/api/v1/reviews/{DISTRICT}/{REVIEWED}/schools/无此学校", headers=coordinator)
+    assert missing_school.status_code == 404
     early = await api.http.post(f"{school}/approve", headers=coordinator)
     assert early.status_code == 409 and "only a submitted list is decided" in early.json()["detail"]
     assert (await api.http.post(f"{school}/submit", headers=coordinator)).status_code == 200
@@ -62,15 +72,15 @@ async def test_a_review_is_opened_once_returned_with_reasons_and_approved_into_a
     approved = await api.http.post(f"{school}/approve", headers=coordinator)
     assert (approved.json()["locked"], approved.json()["approved_by"]) == (True, "coordinator:coordinator-1")
 
-    read = await api.http.get(f"/api/v1/reviews/{DISTRICT}/2025", headers=api.as_("auditor"))
+    read = await api.http.get(f"/api/v1/reviews/{DISTRICT}/{REVIEWED}", headers=api.as_("auditor"))
     assert read.json()["locked"] is True
-    missing = await api.http.get(f"/api/v1/reviews/{DISTRICT}/2024", headers=api.as_("auditor"))
+    missing = await api.http.get(f"/api/v1/reviews/{DISTRICT}/{REVIEWED - 1}", headers=api.as_("auditor"))
     assert missing.status_code == 404
 
 
 async def test_a_district_without_registered_people_has_no_review_to_open(api: Api) -> None:
     empty = await api.http.post(
-        "/api/v1/reviews", json={"district": DISTRICT, "year": 2025, "deadline": DEADLINE}, headers=api.as_("admin")
+        "/api/v1/reviews", json={"district": DISTRICT, "year": REVIEWED, "deadline": DEADLINE}, headers=api.as_("admin")
     )
     assert empty.status_code == 409
     assert empty.json()["detail"] == f"district {DISTRICT} has no registered people, so no schools to review"

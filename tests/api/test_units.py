@@ -75,6 +75,11 @@ async def test_a_school_submits_its_list_and_its_district_reviewer_decides_it(
     assert (await api.http.post(f"{school}/submit", headers=api.as_("school"))).status_code == 200
     foreign = await api.http.post(f"/api/v1/reviews/{COUNTY}/2025/schools/二中/submit", headers=api.as_("school"))
     assert foreign.status_code == 404
+    own_list = await api.http.get(school, headers=api.as_("school"))
+    assert own_list.status_code == 200 and own_list.json()["people"] == 2
+    assert (
+        await api.http.get(f"/api/v1/reviews/{COUNTY}/2025/schools/二中", headers=api.as_("school"))
+    ).status_code == 404
     approved = await api.http.post(f"{school}/approve", headers=api.as_("reviewer"))
     assert approved.json()["locked"] is True and approved.json()["approved_by"] == "reviewer:reviewer-1"
 

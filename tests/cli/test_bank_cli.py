@@ -179,6 +179,8 @@ def test_a_review_is_opened_returned_and_approved_through_the_cli(served: Served
     assert opened.exit_code == 0, opened.output
     schools = [s["school"] for s in json.loads(opened.stdout)["schools"]]
     first = schools[0]
+    listed = served.run("review", "list", county, "2025", first, lang="zh")
+    assert listed.exit_code == 0 and "年度学分清单" in listed.stdout and first in listed.stdout, listed.output
     assert served.run("review", "submit", county, "2025", first).exit_code == 0
     returned = served.run("review", "return", county, "2025", first, "--reason", "缺少签到表", lang="zh")
     assert returned.exit_code == 0 and "returned" in returned.stdout and "缺少签到表" in returned.stdout
