@@ -49,6 +49,7 @@ def all_activities(store: EventStore, uploads: Path | None = None) -> list[Calla
     return [
         bank.import_people,
         bank.import_bank_credits,
+        bank.import_reversals,
         bank.correct_person,
         bank.reverse_credit,
         recognition.request_recognition,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -33,12 +34,15 @@ from cohortflow.domain.credit_bank.registry import (
     CreditRow,
     PersonRecord,
     PersonRow,
+    ReversalRow,
     Reversible,
     correction,
     person_stream,
     plan_credits,
     plan_people,
+    plan_reversals,
     reversal,
+    school_may_reverse,
     within,
 )
 from cohortflow.domain.credit_bank.review import Locks, review_id
@@ -64,7 +68,7 @@ from cohortflow.store.records import NewEvent
 WORKFLOW_ID = "credit-bank"
 """The one workflow that applies the bank's changes, one at a time (:mod:`cohortflow.workflows.credit_bank`)."""
 REGISTRY_TYPES = (PersonRegistered.TYPE, PersonCorrected.TYPE)
-Row = TypeVar("Row", PersonRow, CreditRow)
+Row = TypeVar("Row", PersonRow, CreditRow, ReversalRow)
 
 
 class BankRequest(BaseModel):
@@ -101,6 +105,11 @@ class CreditsImport(BankRequest):
     recorded_by: str = Field(description="The unit recording the credits: a school's name or a county's code")
 
 
+class ReversalsImport(BankRequest):
+    digest: str
+    filename: str
+
+
 class PersonCorrection(BankRequest):
     person_key: str
     field: PersonField
@@ -125,6 +134,7 @@ class BankOutcome(BaseModel):
     corrected: int = 0
     unchanged: int = 0
     recorded: int = 0
+    reversed: int = 0
     problems: list[str] = Field(default_factory=list, description="The first problems, in the order of their rows")
     problem_count: int = 0
     """Every problem of a refused file; the answer lists only the first (it travels through Temporal)."""
@@ -175,14 +185,8 @@ class BankActivities:
             return BankOutcome(status="applied", rows=mine[0]["rows"], recorded=mine[0]["rows"])
         keys = await self.store.person_keys()
         rows, problems = await self._rows("bank_credits", req.digest, CreditRow)
-        earlier = await self.store.first_event(file_stream)
-        if earlier is not None:
-            when = earlier.recorded_at.astimezone(PROVINCE_ZONE).strftime("%Y-%m-%d %H:%M")
-            problems.append(
-                f"this file was recorded already, on {when} by {earlier.metadata.get('actor', '?')}; "
-                "nothing was applied again"
-            )
-            return _refused(rows, problems)
+        if (earlier := await self._recorded_before(file_stream)) is not None:
+            return _refused(rows, [*problems, earlier])
         # Only the registration and its corrections are read: a person's earlier credits are no business of a
         # new file, and reading them would make every import slower as the bank fills.
         records = await self._records(keys, (r.national_id for r in rows), REGISTRY_TYPES)
@@ -215,6 +219,55 @@ class BankActivities:
         return BankOutcome(status="applied", rows=len(rows), recorded=len(plan.recorded))
 
     @activity.defn
+    async def import_reversals(self, req: ReversalsImport) -> BankOutcome:
+        """Reverse the entries a file names, each with its row's reason; refused whole if any row is bad."""
+        file_stream = f"bank-file-{req.digest}"
+        if (mine := await self._applied(req, file_stream)) is not None:
+            return BankOutcome(status="applied", rows=mine[0]["rows"], reversed=mine[0]["rows"])
+        keys = await self.store.person_keys()
+        rows, problems = await self._rows("bank_reversals", req.digest, ReversalRow)
+        if (earlier := await self._recorded_before(file_stream)) is not None:
+            return _refused(rows, [*problems, earlier])
+        records = await self._records(keys, (r.national_id for r in rows))  # whole streams: entries, reversals
+        awards: dict[str, CohortAwards] = {}
+        targets: dict[int, Reversible | None] = {}
+        years: set[tuple[str, int]] = set()
+        for row in rows:
+            national_id = checked(row.national_id, "")[0]
+            record = records.get(keys.of(national_id)) if national_id else None
+            if record is None or record.facts is None:
+                continue
+            cohort_id = row.cohort_id or None
+            if cohort_id is not None and cohort_id not in awards:
+                awards[cohort_id] = await self._cohort_awards(cohort_id)
+            target = _reversible(record, record.facts.person_key, row.entry_id, cohort_id, awards.get(cohort_id or ""))
+            targets[row.row] = target
+            if target is not None and target.earned_on is not None:
+                years.add((record.facts.county_code, target.earned_on.year))
+        plan = plan_reversals(
+            rows,
+            records,
+            targets,
+            keys,
+            file_digest=req.digest,
+            locks=await self._locks(years),
+            prefecture=req.prefecture,
+            county=req.county,
+            school=req.school,
+        )
+        problems += plan.problems
+        if problems:
+            return _refused(rows, problems)
+        changes: dict[str, list[Event]] = {}
+        for event in plan.reversed:
+            changes.setdefault(event.person_key, []).append(event)
+        recorded = BankCreditsFileRecorded(
+            digest=req.digest, filename=req.filename, kind="reversals", recorded_by=req.actor, rows=len(rows)
+        )
+        await self._append(req, f"reversals/{req.digest}", changes, records, also=(file_stream, recorded))
+        return BankOutcome(status="applied", rows=len(rows), reversed=len(plan.reversed))
+
+    @activity.defn
     @refusals_are_final
     async def correct_person(self, req: PersonCorrection) -> PersonFacts:
         """Change one fact of a registered person, with the reason."""
@@ -238,11 +291,10 @@ class BankActivities:
         if record.facts is None:
             raise BankRefused([f"person {req.person_key} is not registered"])
         within(record.facts, req.prefecture, req.county, req.school)
-        target = await self._reversible(record, req)
-        if req.school is not None:
-            entry = record.entries.get(req.entry_id) if req.cohort_id is None else None
-            if entry is None or (entry.source, entry.recorded_by) != ("school", req.school):
-                raise BankRefused([f"{req.entry_id}: a school reverses only the school-level entries it recorded"])
+        awards = None if req.cohort_id is None else await self._cohort_awards(req.cohort_id)
+        target = _reversible(record, req.person_key, req.entry_id, req.cohort_id, awards)
+        if refused := school_may_reverse(record, req.entry_id, req.cohort_id, req.school):
+            raise BankRefused([refused])
         shown = req.entry_id if req.cohort_id is None else f"entry {req.entry_id} of cohort {req.cohort_id}"
         locks = (
             {}
@@ -257,28 +309,26 @@ class BankActivities:
         )
         return Reversed(entry_id=event.entry_id, reverses=event.reverses, cohort_id=event.cohort_id, hours=event.hours)
 
-    async def _reversible(self, record: PersonRecord, req: CreditReversal) -> Reversible | None:
-        if req.cohort_id is None:
-            entry = record.entries.get(req.entry_id)
-            if entry is None:
-                return None
-            return Reversible(
-                entry.entry_id, None, entry.hours, record.reversed.get(entry.entry_id), earned_on=entry.earned_on
-            )
-        awarded: CreditAwarded | None = None
-        reversed_by = record.reversed.get(f"{req.cohort_id}/{req.entry_id}")
-        async for payload in self.store.read_payloads(
-            cohort_stream(req.cohort_id), ("CreditAwarded", "CreditReversed")
-        ):
+    async def _cohort_awards(self, cohort_id: str) -> CohortAwards:
+        """A cohort's awards by entry id, and its own reversals of them (read once per cohort a request names)."""
+        found = CohortAwards({}, {})
+        awards = self.store.read_payloads(cohort_stream(cohort_id), ("CreditAwarded", "CreditReversed"))
+        async for payload in awards:
             event = decode(payload.type, payload.schema_version, payload.data)
-            if isinstance(event, CreditAwarded) and event.entry_id == req.entry_id:
-                awarded = event
-            elif isinstance(event, CreditReversed) and event.reverses == req.entry_id:
-                reversed_by = reversed_by or f"{event.entry_id} (in cohort {req.cohort_id})"
-        if awarded is None or awarded.person_key != req.person_key:
+            if isinstance(event, CreditAwarded):
+                found.awarded[event.entry_id] = event
+            elif isinstance(event, CreditReversed):
+                found.reversed_by.setdefault(event.reverses, f"{event.entry_id} (in cohort {cohort_id})")
+        return found
+
+    async def _recorded_before(self, file_stream: str) -> str | None:
+        """Why a file recorded before is not applied again, if it was."""
+        earlier = await self.store.first_event(file_stream)
+        if earlier is None:
             return None
-        earned = None if awarded.earned_at is None else awarded.earned_at.astimezone(PROVINCE_ZONE).date()
-        return Reversible(awarded.entry_id, req.cohort_id, awarded.hours, reversed_by, earned_on=earned)
+        when = earlier.recorded_at.astimezone(PROVINCE_ZONE).strftime("%Y-%m-%d %H:%M")
+        actor = earlier.metadata.get("actor", "?")
+        return f"this file was recorded already, on {when} by {actor}; nothing was applied again"
 
     async def _locks(self, district_years: set[tuple[str, int]]) -> Locks:
         """Which of these districts' years are locked, and by whom: the YearLocked events of their reviews."""
@@ -387,7 +437,32 @@ class BankActivities:
         )
 
 
-def _refused(rows: Sequence[PersonRow | CreditRow], problems: list[str]) -> BankOutcome:
+@dataclass(frozen=True)
+class CohortAwards:
+    awarded: dict[str, CreditAwarded]
+    reversed_by: dict[str, str]
+
+
+def _reversible(
+    record: PersonRecord, person_key: str, entry_id: str, cohort_id: str | None, awards: CohortAwards | None
+) -> Reversible | None:
+    """The entry a reversal names, as found: a bank entry of the person's stream, or a cohort's award to them."""
+    if cohort_id is None:
+        entry = record.entries.get(entry_id)
+        if entry is None:
+            return None
+        return Reversible(
+            entry.entry_id, None, entry.hours, record.reversed.get(entry.entry_id), earned_on=entry.earned_on
+        )
+    awarded = None if awards is None else awards.awarded.get(entry_id)
+    if awards is None or awarded is None or awarded.person_key != person_key:
+        return None
+    reversed_by = record.reversed.get(f"{cohort_id}/{entry_id}") or awards.reversed_by.get(entry_id)
+    earned = None if awarded.earned_at is None else awarded.earned_at.astimezone(PROVINCE_ZONE).date()
+    return Reversible(awarded.entry_id, cohort_id, awarded.hours, reversed_by, earned_on=earned)
+
+
+def _refused(rows: Sequence[PersonRow | CreditRow | ReversalRow], problems: list[str]) -> BankOutcome:
     ordered = sorted(problems, key=_row_order)
     return BankOutcome(
         status="refused", rows=len(rows), problems=ordered[:REPORTED_PROBLEMS], problem_count=len(ordered)

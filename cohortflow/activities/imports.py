@@ -49,7 +49,7 @@ from cohortflow.activities.repeats import KeyTable, LatestTable, text_key
 from cohortflow.domain.block_records import SubmissionCheck
 from cohortflow.domain.blocks.intake import SubmissionRow
 from cohortflow.domain.canonical import digest as content_digest
-from cohortflow.domain.credit_bank.registry import CreditRow, PersonRow
+from cohortflow.domain.credit_bank.registry import CreditRow, PersonRow, ReversalRow
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.decoding import decode
 from cohortflow.domain.events import (
@@ -777,7 +777,7 @@ def _nominees(rows: Sequence[TypedRow]) -> list[NomineeRow]:
 
 
 def _records(rows: Sequence[TypedRow]) -> list[RecordRow | SubmissionRow]:
-    records = [r for r in rows if not isinstance(r, NomineeRow | RosterRow | PersonRow | CreditRow)]
+    records = [r for r in rows if not isinstance(r, NomineeRow | RosterRow | PersonRow | CreditRow | ReversalRow)]
     if len(records) != len(rows):
         raise TypeError("a records import got nominee, roster or credit bank rows")
     return records

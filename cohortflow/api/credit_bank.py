@@ -23,6 +23,7 @@ from cohortflow.activities.credit_bank import (
     CreditsImport,
     PeopleImport,
     PersonCorrection,
+    ReversalsImport,
     Reversed,
 )
 from cohortflow.api.auth import require
@@ -132,6 +133,31 @@ async def import_credits(
     )
     handle = await _bank(request)
     outcome: BankOutcome = await send(handle, CreditBankWorkflow.import_credits, req, once=once)
+    return outcome
+
+
+@router.post(
+    "/credit-bank/reversals/imports", responses={**answers(409, 415), **FILE_REFUSED}, openapi_extra=UPLOAD_BODY
+)
+async def import_reversals(request: Request, principal: CreditsWriter, once: Idempotent) -> BankOutcome:
+    """Reverse the entries a file names (身份证号, 条目编号, 培训班编号 for a cohort's award, 冲销原因, and 审核人 for
+    an entry of a locked year); one bad row refuses the whole file.
+
+    Each row is refused as a reversal by hand would be: an entry unknown for that person, reversed already (in the
+    bank, or earlier in the file), itself a reversal, without a reason, of a locked year without its approver, of a
+    person outside your unit; a school reverses only the school-level entries it recorded.
+    """
+    saved = await saved_upload(request)
+    req = ReversalsImport(
+        digest=saved.digest,
+        filename=saved.filename,
+        actor=principal.actor,
+        prefecture=principal.prefecture_scope,
+        county=principal.county_scope,
+        school=principal.school_scope,
+    )
+    handle = await _bank(request)
+    outcome: BankOutcome = await send(handle, CreditBankWorkflow.import_reversals, req, once=once)
     return outcome
 
 

@@ -92,6 +92,15 @@ def import_credits(
     console.print(f"[green]{escape(applied.format(**counts))}[/]", highlight=False)
 
 
+@bank_app.command("import-reversals")
+def import_reversals(file: SheetFile, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
+    """Reverse the entries a file names, each with its row's reason; one bad row refuses the whole file."""
+    outcome = _send_file(f"{API}/credit-bank/reversals/imports", file, {}, api_url, token)
+    applied = _("applied: {reversed} entries reversed from {rows} rows")
+    counts = {k: f"{outcome.get(k, 0):,}" for k in ("reversed", "rows")}
+    console.print(f"[green]{escape(applied.format(**counts))}[/]", highlight=False)
+
+
 @bank_app.command()
 def correct(
     person_key: Annotated[str, typer.Argument(help="The person's key", show_default=False)],

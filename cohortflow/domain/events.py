@@ -543,11 +543,14 @@ class RecognitionDecided(Event):
 
 
 class BankCreditsFileRecorded(Event):
-    """A credits file recorded whole (stream ``bank-file-{digest}``): the same file is never recorded twice."""
+    """A credits or reversals file applied whole (stream ``bank-file-{digest}``): the same file is never applied
+    twice."""
 
     TYPE = "BankCreditsFileRecorded"
     digest: str
     filename: str
-    source: BankSource
+    kind: Literal["credits", "reversals"] = "credits"
+    source: BankSource | None = None
+    """Who recorded a credits file's hours; None for a reversals file (each reversal names its actor)."""
     recorded_by: str
     rows: int

@@ -34,8 +34,8 @@ class Column:
 
 _PARTICIPANT = Column("participant_id", ("学员编号", "编号", "id"))
 
-BankKind = Literal["people", "bank_credits"]
-"""The credit bank's files: its registry of people, and credits recorded outside cohorts."""
+BankKind = Literal["people", "bank_credits", "bank_reversals"]
+"""The credit bank's files: its registry of people, credits recorded outside cohorts, and reversals of entries."""
 TableKind = ImportKind | Literal["roster"] | BankKind
 """What a file holds: a cohort's import, a rotation plan's roster of eligible people, or a credit bank file."""
 
@@ -123,6 +123,14 @@ COLUMNS: dict[TableKind, tuple[Column, ...]] = {
         Column("earned_on", ("结束日期", "培训日期", "日期", "date")),
         Column("days", ("天数", "培训天数"), required=False),
         Column("off_the_job", ("脱产", "是否脱产"), required=False),
+    ),
+    "bank_reversals": (
+        Column("national_id", ("身份证号", "身份证号码", "居民身份证号", "id_number")),
+        Column("name", ("姓名",), required=False),
+        Column("entry_id", ("条目编号", "学时条目编号", "entry")),
+        Column("cohort_id", ("培训班编号", "班级编号", "cohort"), required=False),
+        Column("reason", ("冲销原因", "原因"), max_length=500),
+        Column("approver", ("审核人", "锁定人"), required=False),
     ),
     "satisfaction": (
         Column("satisfaction", ("满意度", "score")),

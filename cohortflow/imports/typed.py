@@ -18,7 +18,7 @@ from cohortflow.domain.blocks.intake import ITEM_SEPARATOR, Intake, SubmissionRo
 from cohortflow.domain.blocks.placement import SchoolLevel
 from cohortflow.domain.credit_bank.credits import TrainingKind
 from cohortflow.domain.credit_bank.people import POST_NAMES
-from cohortflow.domain.credit_bank.registry import CreditRow, PersonRow
+from cohortflow.domain.credit_bank.registry import CreditRow, PersonRow, ReversalRow
 from cohortflow.domain.nomination import NomineeRow
 from cohortflow.domain.records import AttendanceRow, DeliverableRow, ReturnReportRow, StudyRow, SurveyRow
 from cohortflow.domain.rotation_plan import RosterRow
@@ -36,6 +36,7 @@ TypedRow = (
     | SubmissionRow
     | PersonRow
     | CreditRow
+    | ReversalRow
 )
 
 # Plain decimals only: float() would also take "nan", "inf", "1e3" and "1_000", which no office means as hours.
@@ -277,6 +278,18 @@ def _credit(c: _Cells) -> CreditRow:
     )
 
 
+def _reversal(c: _Cells) -> ReversalRow:
+    return ReversalRow(
+        row=c.row,
+        national_id=c.national_id("national_id"),
+        name=c.text("name"),
+        entry_id=c.text("entry_id"),
+        cohort_id=c.text("cohort_id"),
+        reason=c.text("reason"),
+        approver=c.text("approver"),
+    )
+
+
 _CONVERT: dict[TableKind, Callable[[_Cells], TypedRow]] = {
     "nominees": _nominee,
     "study_records": _study,
@@ -287,6 +300,7 @@ _CONVERT: dict[TableKind, Callable[[_Cells], TypedRow]] = {
     "follow_up": _survey,
     "people": _person,
     "bank_credits": _credit,
+    "bank_reversals": _reversal,
 }
 
 

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         CreditsImport,
         PeopleImport,
         PersonCorrection,
+        ReversalsImport,
         Reversed,
     )
     from cohortflow.activities.recognition import RecognitionActivities, RecognitionClaim, RecognitionDecision
@@ -64,6 +65,11 @@ class CreditBankWorkflow:
         return outcome
 
     @workflow.update
+    async def import_reversals(self, req: ReversalsImport) -> BankOutcome:
+        outcome: BankOutcome = await self._apply(BankActivities.import_reversals, req)
+        return outcome
+
+    @workflow.update
     async def correct_person(self, req: PersonCorrection) -> PersonFacts:
         facts: PersonFacts = await self._apply(BankActivities.correct_person, req)
         return facts
@@ -90,6 +96,10 @@ class CreditBankWorkflow:
 
     @import_credits.validator
     def _credits_recordable(self, req: CreditsImport) -> None:
+        check_recordable(req.model_dump())
+
+    @import_reversals.validator
+    def _reversals_recordable(self, req: ReversalsImport) -> None:
         check_recordable(req.model_dump())
 
     @correct_person.validator

@@ -4,6 +4,7 @@ corrections and reversals (a second reversal refused), and empty reasons refused
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from tests.api.conftest import COORDINATED, Api
 EXAMPLES = Path(__file__).parents[2] / "examples" / "credit-bank"
 PEOPLE = EXAMPLES / "people.csv"
 CREDITS = EXAMPLES / "school-credits.csv"
+REVERSALS = EXAMPLES / "reversals.csv"
 PRINCIPAL = "430102197203141234"  # 周建国, 长沙市第一中学, in both example files
 ELSEWHERE = "430202198002022335"  # registered by an admin in 株洲市 (430200)
 
@@ -60,6 +62,7 @@ async def test_the_example_files_are_imported_and_a_second_credits_import_is_ref
         "corrected": 0,
         "unchanged": 0,
         "recorded": 0,
+        "reversed": 0,
         "problems": [],
         "problem_count": 0,
     }
@@ -159,6 +162,43 @@ async def test_corrections_and_reversals_with_their_refusals(api: Api, store: Ev
     assert await types(store, PRINCIPAL) == Counter(
         {"PersonRegistered": 1, "PersonCorrected": 2, "BankCreditRecorded": 2, "BankCreditReversed": 1}
     )
+
+
+async def reversals(api: Api, data: bytes, role: str = "admin") -> httpx.Response:
+    return await upload(api, "/api/v1/credit-bank/reversals/imports", data, role)
+
+
+async def test_a_reversals_file_is_applied_whole_or_refused_whole_naming_each_row(api: Api, store: EventStore) -> None:
+    assert (await people(api, PEOPLE.read_bytes())).status_code == 200
+    assert (await credits(api, CREDITS.read_bytes())).status_code == 200
+    good = REVERSALS.read_bytes()
+    extra = [
+        "430102197203141234,周建国,school-nothing-9,,x,",
+        "430102199109272384,,school-fa3e4860ecec72ba-8,,又一次,",
+    ]
+    bad = good + "".join(f"{line}\n" for line in extra).encode()
+    refused = await reversals(api, bad)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["problems"] == [
+        "row 4: school-nothing-9: no such credit entry for this person",
+        "row 5: school-fa3e4860ecec72ba-8: already reversed by reversal-"
+        + f"{hashlib.sha256(bad).hexdigest()[:16]}-3 (in this file)",
+    ]
+    assert await types(store, "430102199109272384") == Counter({"PersonRegistered": 1, "BankCreditRecorded": 1})
+
+    applied = await reversals(api, good, "coordinator")
+    assert applied.status_code == 200, applied.text
+    assert (applied.json()["status"], applied.json()["rows"], applied.json()["reversed"]) == ("applied", 2, 2)
+    assert await types(store, "430102199109272384") == Counter(
+        {"PersonRegistered": 1, "BankCreditRecorded": 1, "BankCreditReversed": 1}
+    )
+    again = await reversals(api, good)
+    assert again.status_code == 422 and "this file was recorded already" in again.json()["problems"][0], again.text
+    key = (await store.person_keys()).of("430102199109272384")
+    await api.caught_up()
+    standing = (await api.http.get(f"/api/v1/people/{key}/standing", headers=api.as_("admin"))).json()
+    reversed_entry = next(e for e in standing["entries"] if e["reverses"] == "school-fa3e4860ecec72ba-8")
+    assert (reversed_entry["hours"], reversed_entry["reason"]) == (-18.0, "签到表无此人记录")
 
 
 async def test_the_bank_routes_need_their_permissions(api: Api) -> None:

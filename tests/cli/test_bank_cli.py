@@ -127,6 +127,7 @@ def test_the_documented_commands_work_with_the_example_files(served: Served) -> 
     assert [c[:2] for c in commands] == [
         ["bank", "import-people"],
         ["bank", "import-credits"],
+        ["bank", "import-reversals"],
         ["bank", "correct"],
         ["bank", "reverse"],
         ["bank", "reverse"],

@@ -8,6 +8,7 @@ folds it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -68,6 +69,22 @@ class CreditRow:
     earned_on: date
     days: int
     off_the_job: bool
+
+
+@dataclass(frozen=True)
+class ReversalRow:
+    """One row of a reversals file: one person's entry to cancel (a bank entry, or a cohort's award), and why."""
+
+    row: int
+    national_id: str
+    name: str
+    """Optional in the file: when given, it must be the registered name."""
+    entry_id: str
+    cohort_id: str
+    """The cohort whose award is reversed; empty for an entry of the bank."""
+    reason: str
+    approver: str
+    """Needed only for an entry of a locked year: the reviewer who locked it."""
 
 
 @dataclass
@@ -400,6 +417,82 @@ def reversal(
         reason=reason.strip(),
         locked_by=locked_by,
     )
+
+
+def school_may_reverse(record: PersonRecord, entry_id: str, cohort_id: str | None, school: str | None) -> str | None:
+    """Why a school's token may not reverse this entry: a school reverses only school-level entries it recorded."""
+    if school is None:
+        return None
+    entry = record.entries.get(entry_id) if cohort_id is None else None
+    if entry is None or (entry.source, entry.recorded_by) != ("school", school):
+        return f"{entry_id}: a school reverses only the school-level entries it recorded"
+    return None
+
+
+@dataclass
+class ReversalsPlan:
+    reversed: list[BankCreditReversed]
+    problems: list[str]
+
+
+def plan_reversals(
+    rows: Iterable[ReversalRow],
+    records: dict[str, PersonRecord],
+    targets: dict[int, Reversible | None],
+    keys: PersonKeys,
+    *,
+    file_digest: str,
+    locks: Locks | None = None,
+    prefecture: str | None = None,
+    county: str | None = None,
+    school: str | None = None,
+) -> ReversalsPlan:
+    """The reversing entries of a reversals file, each refused as :func:`reversal` refuses one by hand; an entry
+    named twice in the file is reversed once and refused the second time. ``targets`` holds what each row names,
+    as the caller found it (None: nothing by that id for that person)."""
+    plan = ReversalsPlan([], [])
+    done: dict[str, str] = {}
+    for row in rows:
+        where = f"row {row.row}"
+        national_id, problems = checked(row.national_id, where)
+        if not national_id:
+            plan.problems.extend(problems)
+            continue
+        record = records.get(keys.of(national_id))
+        facts = None if record is None else record.facts
+        if record is None or facts is None:
+            plan.problems.append(f"{where}, national_id: not registered in the credit bank")
+            continue
+        if why := outside(facts, prefecture, county, school):
+            plan.problems.append(f"{where}, national_id: {why}")
+            continue
+        if row.name and row.name != facts.name:
+            plan.problems.append(f"{where}, name: {row.name!r} is not the registered name of this ID number")
+            continue
+        cohort_id = row.cohort_id or None
+        target = targets.get(row.row)
+        if target is not None and (earlier := done.get(reference(target.entry_id, cohort_id))) is not None:
+            target = dataclasses.replace(target, reversed_by=f"{earlier} (in this file)")
+        shown = row.entry_id if cohort_id is None else f"entry {row.entry_id} of cohort {cohort_id}"
+        if refused := school_may_reverse(record, row.entry_id, cohort_id, school):
+            plan.problems.append(f"{where}, entry_id: {refused}")
+            continue
+        try:
+            event = reversal(
+                facts,
+                target,
+                shown,
+                row.reason,
+                f"reversal-{file_digest[:16]}-{row.row}",
+                locks=locks,
+                approver=row.approver or None,
+            )
+        except BankRefused as exc:
+            plan.problems.extend(f"{where}: {problem}" for problem in exc.problems)
+            continue
+        done[reference(event.reverses, event.cohort_id)] = event.entry_id
+        plan.reversed.append(event)
+    return plan
 
 
 def unit_of(facts: PersonFacts, level: CreditLevel) -> str:

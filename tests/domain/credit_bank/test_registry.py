@@ -14,13 +14,16 @@ from cohortflow.domain.credit_bank.registry import (
     CreditRow,
     PersonRecord,
     PersonRow,
+    ReversalRow,
     Reversible,
     correction,
     plan_credits,
     plan_people,
+    plan_reversals,
     recognition_decision,
     recognition_request,
     reversal,
+    school_may_reverse,
     unit_of,
 )
 from cohortflow.domain.events import BankCreditRecorded, RecognitionDecided
@@ -131,6 +134,81 @@ def test_a_reversal_is_refused_for_an_unknown_an_already_reversed_or_a_reversing
     ]:
         with pytest.raises(BankRefused, match=why):
             reversal(person, target, "e1", reason, "r2")
+
+
+def test_a_reversals_file_reverses_each_row_once_and_names_every_bad_row() -> None:
+    person = facts()
+    school_entry = BankCreditRecorded(
+        entry_id="school-1", person_key=person.person_key, source="school", title="校本研修", hours=6,
+        level="school", kind="school_based", earned_on=date(2025, 3, 1), recorded_by="第一中学", days=1,
+        off_the_job=False,
+    )  # fmt: skip
+    record = PersonRecord(facts=person, entries={"school-1": school_entry})
+    stranger = "11010119900101345" + check_char("11010119900101345")
+
+    def rows(*extra: ReversalRow) -> list[ReversalRow]:
+        return [ReversalRow(2, TEACHER, "李老师", "school-1", "", "重复录入", ""), *extra]
+
+    targets = {
+        2: Reversible("school-1", None, 6.0, None, earned_on=date(2025, 3, 1)),
+        3: Reversible("school-1", None, 6.0, None, earned_on=date(2025, 3, 1)),
+        4: Reversible("P1/online", "c1", 10.0, None, earned_on=date(2025, 6, 1)),
+    }
+    plan = plan_reversals(rows(), {person.person_key: record}, targets, KEYS, file_digest="cd" * 32)
+    assert plan.problems == []
+    [done] = plan.reversed
+    assert (done.entry_id, done.reverses, done.hours, done.reason) == (
+        f"reversal-{'cd' * 8}-2",
+        "school-1",
+        6.0,
+        "重复录入",
+    )
+
+    bad = rows(
+        ReversalRow(3, TEACHER, "", "school-1", "", "again", ""),
+        ReversalRow(4, TEACHER, "", "P1/online", "c1", "", ""),
+        ReversalRow(5, TEACHER, "王老师", "school-1", "", "x", ""),
+        ReversalRow(6, stranger, "", "school-1", "", "x", ""),
+        ReversalRow(7, TEACHER, "", "nothing", "", "x", ""),
+    )
+    plan = plan_reversals(bad, {person.person_key: record}, targets, KEYS, file_digest="cd" * 32)
+    assert plan.problems == [
+        f"row 3: school-1: already reversed by reversal-{'cd' * 8}-2 (in this file)",
+        "row 4: a reversal needs a reason",
+        "row 5, name: '王老师' is not the registered name of this ID number",
+        "row 6, national_id: not registered in the credit bank",
+        "row 7: nothing: no such credit entry for this person",
+    ]
+    outside = plan_reversals(
+        rows(), {person.person_key: record}, targets, KEYS, file_digest="cd" * 32, prefecture="990100"
+    )
+    assert outside.problems == ["row 2, national_id: the person is registered outside your prefecture 990100"]
+    locked = plan_reversals(
+        rows(), {person.person_key: record}, targets, KEYS, file_digest="cd" * 32,
+        locks={("510104", 2025): "reviewer:wang"},
+    )  # fmt: skip
+    assert [p.split(": ", 1)[0] for p in locked.problems] == ["row 2"] and "approver" in locked.problems[0]
+
+
+def test_a_school_reverses_only_the_school_level_entries_it_recorded() -> None:
+    person = facts()
+    mine = BankCreditRecorded(
+        entry_id="school-1", person_key=person.person_key, source="school", title="校本研修", hours=6,
+        level="school", kind="school_based", earned_on=date(2025, 3, 1), recorded_by="第一中学", days=1,
+        off_the_job=False,
+    )  # fmt: skip
+    theirs = mine.model_copy(update={"entry_id": "district-1", "source": "district", "recorded_by": "510104"})
+    record = PersonRecord(facts=person, entries={"school-1": mine, "district-1": theirs})
+    assert school_may_reverse(record, "school-1", None, "第一中学") is None
+    assert school_may_reverse(record, "district-1", None, None) is None  # no school token: no such limit
+    for entry_id, cohort_id, school in [
+        ("district-1", None, "第一中学"),
+        ("school-1", None, "二中"),
+        ("P1", "c1", "第一中学"),
+    ]:
+        assert school_may_reverse(record, entry_id, cohort_id, school) == (
+            f"{entry_id}: a school reverses only the school-level entries it recorded"
+        )
 
 
 def test_a_locked_year_refuses_new_credits_and_takes_reversals_that_name_its_approver() -> None:
