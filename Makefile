@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo up test lint typecheck bench bench-scale faults histories clean
+.PHONY: install browser demo up test lint typecheck bench bench-scale faults histories clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +12,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The console's browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+BROWSER ?= /usr/bin/chromium
+browser:
+	@test -x $(BROWSER) || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
 demo: $(STAMP)
 	$(BIN)/cohortflow demo
@@ -26,8 +33,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy cohortflow bench tests
 
-test: lint typecheck
-	$(BIN)/pytest
+test: lint typecheck browser
+	COHORTFLOW_BROWSER=$(BROWSER) $(BIN)/pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     """Failed sign-ins (no token, a malformed, unknown or revoked one) one client address may make per window."""
     sign_in_window: float = Field(default=60.0, gt=0)
     """Seconds of that window; an address past the limit is answered 429 until its oldest failure is this old."""
+    console_session_minutes: int = Field(default=480, ge=1)
+    """How long a console sign-in lasts; a form sent from an expired session is refused and signs in again."""
 
     # Reminder delivery (cohortflow reminder dispatch; `cohortflow up` runs it when a channel is configured).
     smtp_host: str | None = None

@@ -84,10 +84,12 @@ class Unit:
     school: str | None = None
 
 
-def _checked(name: str, role: str, unit: Unit) -> tuple[str, Role, Unit]:
+def checked_holder(name: str, role: str, unit: Unit, what: str = "token") -> tuple[str, Role, Unit]:
+    """The name, role and unit of a new token (or console account, ``what``), checked; refused with the reason."""
     name = name.strip()
     if not name:
-        raise TokenRefused("a token needs a name (who or what will hold it)")
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise TokenRefused(f"{article} {what} needs a name (who or what will hold it)")
     if len(name) > MAX_NAME:
         raise TokenRefused(f"the name is {len(name)} characters long; at most {MAX_NAME} are allowed")
     if not name.isprintable():
@@ -96,34 +98,36 @@ def _checked(name: str, role: str, unit: Unit) -> tuple[str, Role, Unit]:
         checked_role = as_role(role)
     except ValueError as exc:
         raise TokenRefused(str(exc)) from None
-    return name, checked_role, _unit(checked_role, unit)
+    return name, checked_role, _unit(checked_role, unit, what)
 
 
-def _unit(role: Role, unit: Unit) -> Unit:
+def _unit(role: Role, unit: Unit, what: str) -> Unit:
     """The unit a token of ``role`` is bound to, checked: exactly what the role needs, nothing more."""
     if role == "coordinator":
         if unit.prefecture is None:
-            raise TokenRefused("a coordinator token needs the six-digit code of its prefecture")
+            raise TokenRefused(f"a coordinator {what} needs the six-digit code of its prefecture")
         if not is_prefecture_code(unit.prefecture):
             raise TokenRefused(f"prefecture {unit.prefecture!r} is not a six-digit prefecture code")
         if unit.county is not None or unit.school is not None:
-            raise TokenRefused("a coordinator token is bound to a prefecture only, not to a county or a school")
+            raise TokenRefused(f"a coordinator {what} is bound to a prefecture only, not to a county or a school")
         return unit
     if role in ("school", "reviewer"):
         if unit.county is None or not is_prefecture_code(unit.county):
-            raise TokenRefused(f"a {role} token needs the six-digit code of its county")
+            raise TokenRefused(f"a {role} {what} needs the six-digit code of its county")
         if unit.prefecture is not None:
-            raise TokenRefused(f"a {role} token's prefecture is its county's: give the county only")
+            raise TokenRefused(f"a {role} {what}'s prefecture is its county's: give the county only")
         school = (unit.school or "").strip()
         if role == "school" and not (0 < len(school) <= 200 and school.isprintable()):
-            raise TokenRefused("a school token needs the school's name (as the registry writes it)")
+            raise TokenRefused(f"a school {what} needs the school's name (as the registry writes it)")
         if role == "reviewer" and unit.school is not None:
-            raise TokenRefused("a district reviewer's token is bound to a county, not to a school")
+            raise TokenRefused(f"a district reviewer's {what} is bound to a county, not to a school")
         return Unit(prefecture_of(unit.county), unit.county, school or None)
     if unit.prefecture is not None:
-        raise TokenRefused(f"only coordinators are bound to a prefecture; {role} tokens act on every one")
+        raise TokenRefused(f"only coordinators are bound to a prefecture; {role} {what}s act on every one")
     if unit != Unit():
-        raise TokenRefused(f"only schools and district reviewers are bound to a county; {role} tokens act on every one")
+        raise TokenRefused(
+            f"only schools and district reviewers are bound to a county; {role} {what}s act on every one"
+        )
     return unit
 
 
@@ -138,7 +142,7 @@ async def issue_token(
     school: str | None = None,
 ) -> IssuedToken:
     """Store a new token and return its secret, which is not kept and cannot be shown again."""
-    name, checked_role, unit = _checked(name, role, Unit(prefecture, county, school))
+    name, checked_role, unit = checked_holder(name, role, Unit(prefecture, county, school))
     if not issued_by:
         raise TokenRefused("a token needs to say who issued it")
     token_id = secrets.token_hex(8)

@@ -30,6 +30,7 @@ GROUPS = {
         "cohortflow.cli.audit", "app", "Verify, replay and export the history (read-only; queries are recorded)."
     ),
     "token": Group("cohortflow.cli.tokens", "app", "Issue, revoke and list the API's bearer tokens."),
+    "account": Group("cohortflow.cli.accounts", "app", "Create the web console's accounts."),
     "programme": Group(
         "cohortflow.cli.admin", "programme_app", "Programme templates: validate, submit, list and compare."
     ),

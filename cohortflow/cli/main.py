@@ -238,6 +238,7 @@ def up(
         ) as stack:
             console.print(f"PostgreSQL: {stack.database_url}")
             console.print(f"Temporal:   {stack.temporal_address}  web UI: {stack.temporal_ui or '(external)'}")
+            console.print(f"Console:    http://{settings.api_host}:{settings.api_port}/console")
             console.print(f"API:        http://{settings.api_host}:{settings.api_port}/docs")
             console.print(f"Reminders:  {reminder_channels(settings)}")
             asyncio.run(serve(settings, stack.database_url, stack.temporal_address))

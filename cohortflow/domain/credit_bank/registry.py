@@ -9,7 +9,7 @@ folds it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import get_args
@@ -437,8 +437,8 @@ class ReversalsPlan:
 
 def plan_reversals(
     rows: Iterable[ReversalRow],
-    records: dict[str, PersonRecord],
-    targets: dict[int, Reversible | None],
+    records: Mapping[str, PersonRecord],
+    targets: Mapping[int, Reversible | None],
     keys: PersonKeys,
     *,
     file_digest: str,

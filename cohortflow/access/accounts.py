@@ -1,0 +1,139 @@
+"""Console accounts: a name and a password (kept only as an Argon2id hash), a role and a unit as a token has,
+and the sessions a signed-in browser holds.
+
+argon2-cffi hashes and checks passwords (its defaults are Argon2id with RFC 9106's low-memory parameters) and says
+when a stored hash was made with weaker parameters than today's, so it is rehashed at the next sign-in. A session
+is a random cookie value whose SHA-256 is stored with the account, a form token (CSRF) and an expiry: as with
+tokens, a plain hash suffices for 256 random bits, and signing out or disabling the account ends it at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from cohortflow.access.roles import Principal, Role
+from cohortflow.access.tokens import Pool, TokenRefused, Unit, checked_holder
+
+MIN_PASSWORD = 10
+MAX_PASSWORD = 256
+ACCOUNT_PREFIX = "account:"
+"""A signed-in account's principal id (a token's is its token id): journals and logs tell the two apart."""
+_HASHER = PasswordHasher()
+_UNUSED_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+"""Checked against when no account has the name, so that an unknown name costs as long as a wrong password."""
+
+
+class AccountRefused(TokenRefused):
+    """An account operation that was refused; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Session:
+    principal: Principal
+    csrf: str
+    """The form token every form of this session carries."""
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _password_problem(password: str) -> str | None:
+    if len(password) < MIN_PASSWORD:
+        return f"a password needs at least {MIN_PASSWORD} characters"
+    if len(password) > MAX_PASSWORD:
+        return f"a password has at most {MAX_PASSWORD} characters"
+    return None
+
+
+async def create_account(
+    pool: Pool,
+    *,
+    name: str,
+    password: str,
+    role: str,
+    created_by: str,
+    prefecture: str | None = None,
+    county: str | None = None,
+    school: str | None = None,
+) -> Principal:
+    """Store a new account; refused (nothing written) for a taken name, a weak password or a unit the role does
+    not take."""
+    name, checked_role, unit = checked_holder(name, role, Unit(prefecture, county, school), "account")
+    if problem := _password_problem(password):
+        raise AccountRefused(problem)
+    if not created_by:
+        raise AccountRefused("an account needs to say who created it")
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "INSERT INTO accounts (name, password_hash, role, prefecture, county, school, created_by)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (name) DO NOTHING",
+            (name, _HASHER.hash(password), checked_role, unit.prefecture, unit.county, unit.school, created_by),
+        )
+        if cur.rowcount == 0:
+            raise AccountRefused(f"an account named {name!r} exists already")
+    return _principal(name, checked_role, unit)
+
+
+def _principal(name: str, role: Role, unit: Unit) -> Principal:
+    return Principal(f"{ACCOUNT_PREFIX}{name}", name, role, unit.prefecture, unit.county, unit.school)
+
+
+async def check_password(pool: Pool, name: str, password: str) -> Principal | None:
+    """The account's principal if the password is its own and the account is not disabled; None otherwise (the
+    caller is not told which)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT password_hash, role, prefecture, county, school, disabled_at IS NOT NULL FROM accounts"
+            " WHERE name = %s",
+            (name,),
+        )
+        row = await cur.fetchone()
+        stored = _UNUSED_HASH if row is None else row[0]
+        try:
+            _HASHER.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if row is None or row[5]:
+            return None
+        if _HASHER.check_needs_rehash(stored):
+            await conn.execute("UPDATE accounts SET password_hash = %s WHERE name = %s", (_HASHER.hash(password), name))
+    return _principal(name, row[1], Unit(row[2], row[3], row[4]))
+
+
+async def start_session(pool: Pool, principal: Principal, lifetime: timedelta) -> tuple[str, Session]:
+    """A new session for a signed-in account: the cookie's value (shown once) and the session."""
+    value, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    async with pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO console_sessions (session_sha256, account, csrf, expires_at) VALUES (%s, %s, %s, now() + %s)",
+            (_digest(value), principal.name, csrf, lifetime),
+        )
+    return value, Session(principal, csrf)
+
+
+async def session_of(pool: Pool, value: str) -> Session | None:
+    """The live session a cookie names; None for an unknown, expired or ended one, or a disabled account."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT a.name, a.role, a.prefecture, a.county, a.school, s.csrf FROM console_sessions s"
+            " JOIN accounts a ON a.name = s.account"
+            " WHERE s.session_sha256 = %s AND s.expires_at > now() AND a.disabled_at IS NULL",
+            (_digest(value),),
+        )
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    name, role, prefecture, county, school, csrf = row
+    return Session(_principal(name, role, Unit(prefecture, county, school)), csrf)
+
+
+async def end_session(pool: Pool, value: str) -> None:
+    async with pool.connection() as conn:
+        await conn.execute("DELETE FROM console_sessions WHERE session_sha256 = %s", (_digest(value),))

@@ -1,0 +1,88 @@
+"""The console served over real HTTP by uvicorn on 127.0.0.1, driven by Debian's Chromium through Playwright.
+
+The browser is the one the Makefile installs (``make browser``; ``COHORTFLOW_BROWSER`` names another); Playwright's
+own browser download is not used. Every request a page makes is recorded, so a test can check that nothing was
+asked of any host but the console's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import cast
+
+import pytest
+import uvicorn
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from temporalio.client import Client
+
+from cohortflow.access.accounts import create_account
+from cohortflow.api.app import create_app
+from cohortflow.settings import Settings
+from cohortflow.store.eventstore import EventStore
+
+BROWSER = os.environ.get("COHORTFLOW_BROWSER", "/usr/bin/chromium")
+# As the machine's notes advise: without these Chromium reaches for Google's hosts at start.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "correct horse battery"
+SIGN_IN_LIMIT = 3
+COORDINATED = "430200"
+"""The coordinator account's prefecture: in the province-wide sample cohort, not in the three-person one."""
+
+
+@dataclass
+class Console:
+    address: str
+    store: EventStore
+    browser: Browser
+    requested: list[str] = field(default_factory=list)
+
+    async def page(self, width: int = 1366, height: int = 768) -> Page:
+        context: BrowserContext = await self.browser.new_context(viewport={"width": width, "height": height})
+        page = await context.new_page()
+        page.on("request", lambda request: self.requested.append(request.url))
+        return page
+
+    async def signed_in(self, name: str, password: str = PASSWORD) -> Page:
+        page = await self.page()
+        await page.goto(f"{self.address}/console/sign-in")
+        await page.fill("#name", name)
+        await page.fill("#password", password)
+        await page.click("#submit")
+        await page.wait_for_url(f"{self.address}/console/dashboard")
+        return page
+
+
+@pytest.fixture
+async def console(database_url: str, store: EventStore) -> AsyncIterator[Console]:
+    for name, role, unit in [
+        ("admin", "admin", {}),
+        ("auditor", "auditor", {}),
+        ("coordinator", "coordinator", {"prefecture": COORDINATED}),
+    ]:
+        await create_account(store.pool, name=name, password=PASSWORD, role=role, created_by="tests", **unit)
+    settings = Settings(sign_in_failures=SIGN_IN_LIMIT, sign_in_window=600)
+    app = create_app(settings, database_url, temporal=cast(Client, object()))  # the console asks Temporal nothing
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=BROWSER, args=FLAGS)
+            yield Console(f"http://127.0.0.1:{port}", store, browser)
+            await browser.close()
+    finally:
+        server.should_exit = True
+        await serving
