@@ -43,7 +43,7 @@ from cohortflow.api.request_ids import install_request_ids
 from cohortflow.api.request_metrics import RequestMetrics
 from cohortflow.api.reviews import router as reviews_router
 from cohortflow.api.standing_reports import router as standing_reports_router
-from cohortflow.console.pages import install as install_console
+from cohortflow.console.app import install as install_console
 from cohortflow.observability.service_metrics import ServiceMetrics
 from cohortflow.observability.temporal_runtime import temporal_runtime
 from cohortflow.observability.tracing import configured_provider, trace_requests

@@ -69,6 +69,8 @@ async def console(database_url: str, store: EventStore) -> AsyncIterator[Console
         ("admin", "admin", {}),
         ("auditor", "auditor", {}),
         ("coordinator", "coordinator", {"prefecture": COORDINATED}),
+        ("changsha", "coordinator", {"prefecture": "430100"}),
+        ("reminders", "reminder", {}),
     ]:
         await create_account(store.pool, name=name, password=PASSWORD, role=role, created_by="tests", **unit)
     settings = Settings(sign_in_failures=SIGN_IN_LIMIT, sign_in_window=600)

@@ -1,0 +1,49 @@
+"""How a console page is rendered: its template with the reader's language, the local-time filter and the
+signed-in principal, and the language cookie kept when the reader switches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from cohortflow.access.roles import Permission, Principal
+from cohortflow.console.language import COOKIE as LANGUAGE_COOKIE
+from cohortflow.console.language import chosen, gettext_for
+from cohortflow.domain.vocabulary import PROVINCE_ZONE
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def local(moment: datetime | None) -> str:
+    """A moment as the province reads it (China time, to the minute)."""
+    return "" if moment is None else moment.astimezone(PROVINCE_ZONE).strftime("%Y-%m-%d %H:%M")
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    language = chosen(request)
+    principal: Principal | None = context.setdefault("principal", None)
+
+    def may(permission: str) -> bool:
+        """Whether the signed-in account may (a page links only to what its reader may open)."""
+        return principal is not None and principal.can(Permission(permission))
+
+    answer = templates.TemplateResponse(
+        request,
+        template,
+        {"language": language, "_": gettext_for(language), "local": local, "may": may, **context},
+        status_code=status_code,
+    )
+    if "lang" in request.query_params:
+        answer.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 24 * 3600, samesite="lax")
+    return answer
+
+
+def say(request: Request, message: str) -> str:
+    """``message`` in the reader's language."""
+    return gettext_for(chosen(request))(message)

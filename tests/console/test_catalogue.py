@@ -1,0 +1,40 @@
+"""Every text the console shows has its Chinese, and the catalogue holds nothing the console does not show."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import get_args
+
+from babel.messages.pofile import read_po
+
+from cohortflow.access.roles import ROLES
+from cohortflow.console import dashboard
+from cohortflow.console.language import LOCALE_DIR, gettext_for
+from cohortflow.domain.blocks.common import CreditLevel
+from cohortflow.domain.credit_bank.credits import Source
+from cohortflow.domain.credit_bank.people import Post
+from cohortflow.domain.phases import PhaseKind
+
+CONSOLE = Path(dashboard.__file__).parent
+LITERAL = re.compile(r"""_\(\s*["']([^"']+)["']\s*\)|say\(\s*request,\s*["']([^"']+)["']""")
+
+
+def shown() -> set[str]:
+    """The texts the console's templates and code translate, and the values it translates by name."""
+    found: set[str] = set(dashboard.STAGES)
+    for path in [*CONSOLE.glob("templates/*.html"), *CONSOLE.glob("*.py")]:
+        for literal, said in LITERAL.findall(path.read_text(encoding="utf-8")):
+            found.add(literal or said)
+    found |= set(ROLES) | set(get_args(PhaseKind)) | set(get_args(Post))
+    found |= {f"source:{s}" for s in get_args(Source)} | {f"level:{level}" for level in get_args(CreditLevel)}
+    return found
+
+
+def test_every_text_is_translated_and_every_translation_is_used() -> None:
+    zh = gettext_for("zh")
+    untranslated = sorted(text for text in shown() if zh(text) == text)
+    assert untranslated == []  # run `pybabel compile -D console -d cohortflow/console/locale` after editing the .po
+    with (LOCALE_DIR / "zh" / "LC_MESSAGES" / "console.po").open("rb") as po:
+        catalogue = {str(m.id) for m in read_po(po) if m.id}
+    assert sorted(catalogue - shown()) == []
