@@ -10,18 +10,22 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import cast
 
 import pytest
 import uvicorn
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.access.accounts import create_account
 from cohortflow.api.app import create_app
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
+from tests.workflows.helpers import running_worker
 
 BROWSER = os.environ.get("COHORTFLOW_BROWSER", "/usr/bin/chromium")
 # As the machine's notes advise: without these Chromium reaches for Google's hosts at start.
@@ -46,6 +50,8 @@ class Console:
     store: EventStore
     browser: Browser
     requested: list[str] = field(default_factory=list)
+    temporal: WorkflowEnvironment | None = None
+    task_queue: str = ""
 
     async def page(self, width: int = 1366, height: int = 768) -> Page:
         context: BrowserContext = await self.browser.new_context(viewport={"width": width, "height": height})
@@ -63,8 +69,9 @@ class Console:
         return page
 
 
-@pytest.fixture
-async def console(database_url: str, store: EventStore) -> AsyncIterator[Console]:
+@asynccontextmanager
+async def serving(database_url: str, store: EventStore, temporal: Client) -> AsyncIterator[Console]:
+    """The app on a free port of 127.0.0.1, its accounts created, and a headless Chromium to drive it."""
     for name, role, unit in [
         ("admin", "admin", {}),
         ("auditor", "auditor", {}),
@@ -74,9 +81,9 @@ async def console(database_url: str, store: EventStore) -> AsyncIterator[Console
     ]:
         await create_account(store.pool, name=name, password=PASSWORD, role=role, created_by="tests", **unit)
     settings = Settings(sign_in_failures=SIGN_IN_LIMIT, sign_in_window=600)
-    app = create_app(settings, database_url, temporal=cast(Client, object()))  # the console asks Temporal nothing
+    app = create_app(settings, database_url, temporal=temporal)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    serving = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
@@ -87,4 +94,23 @@ async def console(database_url: str, store: EventStore) -> AsyncIterator[Console
             await browser.close()
     finally:
         server.should_exit = True
-        await serving
+        await task
+
+
+@pytest.fixture
+async def console(database_url: str, store: EventStore) -> AsyncIterator[Console]:
+    async with serving(database_url, store, cast(Client, object())) as served:  # these pages ask Temporal nothing
+        yield served
+
+
+@pytest.fixture
+async def steering_console(
+    database_url: str, store: EventStore, time_skipping: WorkflowEnvironment, task_queue: str, tmp_path: Path
+) -> AsyncIterator[Console]:
+    """The console with cohorts to steer: a time-skipping Temporal server and a worker on the test's queue."""
+    async with (
+        running_worker(time_skipping.client, store, task_queue, tmp_path),
+        serving(database_url, store, time_skipping.client) as served,
+    ):
+        served.temporal, served.task_queue = time_skipping, task_queue
+        yield served

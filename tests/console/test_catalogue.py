@@ -9,7 +9,7 @@ from typing import get_args
 from babel.messages.pofile import read_po
 
 from cohortflow.access.roles import ROLES
-from cohortflow.console import dashboard
+from cohortflow.console import cohorts, dashboard
 from cohortflow.console.language import LOCALE_DIR, gettext_for
 from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.credit_bank.credits import Source
@@ -22,7 +22,7 @@ LITERAL = re.compile(r"""_\(\s*["']([^"']+)["']\s*\)|say\(\s*request,\s*["']([^"
 
 def shown() -> set[str]:
     """The texts the console's templates and code translate, and the values it translates by name."""
-    found: set[str] = set(dashboard.STAGES)
+    found: set[str] = set(dashboard.STAGES) | set(cohorts.OUTCOMES)
     for path in [*CONSOLE.glob("templates/*.html"), *CONSOLE.glob("*.py")]:
         for literal, said in LITERAL.findall(path.read_text(encoding="utf-8")):
             found.add(literal or said)

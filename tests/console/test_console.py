@@ -33,7 +33,7 @@ async def table_of(page: object) -> list[list[str]]:
 async def test_each_account_signs_in_and_sees_the_dashboard_of_its_own_scope(console: Console) -> None:
     province, small = await seeded(console)
     admin = await console.signed_in("admin")
-    await admin.wait_for_selector(f"#cohorts td:text('{small}')")  # the read models catch up within moments
+    await admin.wait_for_selector(f"#cohorts a:text('{small}')")  # the read models catch up within moments
     assert await admin.text_content("h1") == "工作台"  # Chinese unless English is chosen
     assert "管理员" in (await admin.text_content("#who") or "")
     rows = {row[1]: row for row in await table_of(admin)}
