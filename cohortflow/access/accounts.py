@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -137,3 +137,38 @@ async def session_of(pool: Pool, value: str) -> Session | None:
 async def end_session(pool: Pool, value: str) -> None:
     async with pool.connection() as conn:
         await conn.execute("DELETE FROM console_sessions WHERE session_sha256 = %s", (_digest(value),))
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    name: str
+    role: Role
+    prefecture: str | None
+    county: str | None
+    school: str | None
+    created_at: datetime
+    created_by: str
+    disabled_at: datetime | None
+    disabled_by: str | None
+
+
+async def list_accounts(pool: Pool) -> list[AccountInfo]:
+    """Every account, disabled ones included, by name (never a password's hash)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT name, role, prefecture, county, school, created_at, created_by, disabled_at, disabled_by"
+            " FROM accounts ORDER BY name"
+        )
+        return [AccountInfo(*row) for row in await cur.fetchall()]
+
+
+async def disable_account(pool: Pool, name: str, *, disabled_by: str) -> None:
+    """Stop an account signing in, and end its sessions; refused if there is none or it is disabled already."""
+    async with pool.connection() as conn, conn.transaction():
+        cur = await conn.execute(
+            "UPDATE accounts SET disabled_at = now(), disabled_by = %s WHERE name = %s AND disabled_at IS NULL",
+            (disabled_by, name),
+        )
+        if cur.rowcount == 0:
+            raise AccountRefused(f"there is no enabled account named {name!r}")
+        await conn.execute("DELETE FROM console_sessions WHERE account = %s", (name,))

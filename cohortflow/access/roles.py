@@ -38,6 +38,7 @@ class Permission(StrEnum):
     RECOGNITION_DECIDE = "recognition:decide"  # approve or refuse claims of the reviewer's own level and unit
     PEOPLE_WRITE = "people:write"  # the credit bank's people files and corrections
     CREDITS_WRITE = "credits:write"  # the credit bank's credits files and reversals
+    ACCOUNTS_MANAGE = "accounts:manage"  # create and disable the console's accounts
 
 
 GRANTS: Mapping[Role, frozenset[Permission]] = {

@@ -24,6 +24,7 @@ EXPECTED: dict[str, set[Role]] = {
     "recognition:decide": {"admin", "coordinator", "school", "reviewer"},
     "people:write": {"admin", "coordinator"},
     "credits:write": {"admin", "coordinator", "school"},
+    "accounts:manage": {"admin"},
 }
 NATIONAL_ID = "11010519491231002X"
 
