@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.cli_startup
 	$(BIN)/python -m bench.block_programmes
 	$(BIN)/python -m bench.credit_bank
+	$(BIN)/python -m bench.console
 	$(MAKE) bench-scale
 
 # A 50,000-candidate cycle on two worker processes against Debian's PostgreSQL (apt-get install postgresql),

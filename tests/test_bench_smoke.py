@@ -95,3 +95,9 @@ def test_the_scale_out_benchmark_spreads_a_cycle_over_two_workers(tmp_path: Path
     assert report["cycle"]["counters"]["candidates"] == 300 and all(check["ok"] for check in report["checks"])
     assert [r["api_processes"] for r in report["reads"]["runs"]] == [1, 2]
     assert all(r["all"]["count"] > 0 and r["all"]["errors"] == 0 for r in report["reads"]["runs"])
+
+
+@pytest.mark.slow
+def test_the_console_benchmark_runs(tmp_path: Path) -> None:
+    said = run("bench.console", "--cohorts", "5", "--people", "1000", "--requests", "5")
+    assert "search_p99_ms" in said
