@@ -70,7 +70,7 @@ class Console:
 
 
 @asynccontextmanager
-async def serving(database_url: str, store: EventStore, temporal: Client) -> AsyncIterator[Console]:
+async def serving(database_url: str, store: EventStore, temporal: Client, state_dir: Path) -> AsyncIterator[Console]:
     """The app on a free port of 127.0.0.1, its accounts created, and a headless Chromium to drive it."""
     for name, role, unit in [
         ("admin", "admin", {}),
@@ -80,7 +80,7 @@ async def serving(database_url: str, store: EventStore, temporal: Client) -> Asy
         ("reminders", "reminder", {}),
     ]:
         await create_account(store.pool, name=name, password=PASSWORD, role=role, created_by="tests", **unit)
-    settings = Settings(sign_in_failures=SIGN_IN_LIMIT, sign_in_window=600)
+    settings = Settings(sign_in_failures=SIGN_IN_LIMIT, sign_in_window=600, state_dir=state_dir)
     app = create_app(settings, database_url, temporal=temporal)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
@@ -98,8 +98,10 @@ async def serving(database_url: str, store: EventStore, temporal: Client) -> Asy
 
 
 @pytest.fixture
-async def console(database_url: str, store: EventStore) -> AsyncIterator[Console]:
-    async with serving(database_url, store, cast(Client, object())) as served:  # these pages ask Temporal nothing
+async def console(database_url: str, store: EventStore, tmp_path: Path) -> AsyncIterator[Console]:
+    async with serving(
+        database_url, store, cast(Client, object()), tmp_path
+    ) as served:  # these pages ask Temporal nothing
         yield served
 
 
@@ -109,8 +111,8 @@ async def steering_console(
 ) -> AsyncIterator[Console]:
     """The console with cohorts to steer: a time-skipping Temporal server and a worker on the test's queue."""
     async with (
-        running_worker(time_skipping.client, store, task_queue, tmp_path),
-        serving(database_url, store, time_skipping.client) as served,
+        running_worker(time_skipping.client, store, task_queue, Settings(state_dir=tmp_path).uploads),
+        serving(database_url, store, time_skipping.client, tmp_path) as served,
     ):
         served.temporal, served.task_queue = time_skipping, task_queue
         yield served

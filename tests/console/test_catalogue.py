@@ -9,7 +9,7 @@ from typing import get_args
 from babel.messages.pofile import read_po
 
 from cohortflow.access.roles import ROLES
-from cohortflow.console import cohorts, dashboard
+from cohortflow.console import cohorts, dashboard, imports
 from cohortflow.console.language import LOCALE_DIR, gettext_for
 from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.credit_bank.credits import Source
@@ -26,7 +26,7 @@ def shown() -> set[str]:
     for path in [*CONSOLE.glob("templates/*.html"), *CONSOLE.glob("*.py")]:
         for literal, said in LITERAL.findall(path.read_text(encoding="utf-8")):
             found.add(literal or said)
-    found |= set(ROLES) | set(get_args(PhaseKind)) | set(get_args(Post))
+    found |= set(ROLES) | set(get_args(PhaseKind)) | set(get_args(Post)) | {f"import:{k}" for k in imports.KINDS}
     found |= {f"source:{s}" for s in get_args(Source)} | {f"level:{level}" for level in get_args(CreditLevel)}
     return found
 
