@@ -10,6 +10,7 @@ Dates are China's: a credit recorded at 23:30 UTC was recorded the next day ther
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -46,25 +47,27 @@ class PersonFilter(BaseModel):
     name: str | None = None
 
 
-_WHERE = """
-      AND (%(pref)s::text IS NULL OR prefecture_code = %(pref)s)
-      AND (%(county)s::text IS NULL OR county_code = %(county)s)
-      AND (%(school)s::text IS NULL OR school = %(school)s)
-      AND (%(name)s::text IS NULL OR strpos(name, %(name)s) > 0)
-"""
-
-
-def _params(where: PersonFilter) -> dict[str, str | None]:
-    return {"pref": where.prefecture_code, "county": where.county_code, "school": where.school, "name": where.name}
+def _where(where: PersonFilter) -> tuple[str, dict[str, str]]:
+    """The conditions of ``where`` (only those it sets, so each query's plan fits its filters: a name's part is
+    found through the trigram index, a county through its own) and their parameters."""
+    conditions, params = [], {}
+    for column in ("prefecture_code", "county_code", "school"):
+        if (value := getattr(where, column)) is not None:
+            conditions.append(f" AND {column} = %({column})s")
+            params[column] = value
+    if where.name:
+        conditions.append(" AND name LIKE %(name)s")
+        params["name"] = "%" + re.sub(r"([\\%_])", r"\\\1", where.name) + "%"  # the name's part, taken literally
+    return "".join(conditions), params
 
 
 async def person(source: DbSource, person_key: str, within: PersonFilter | None = None) -> PersonFacts | None:
     """A registered person (only if ``within`` covers them, when given: a caller's prefecture, county or school)."""
-    scope = within or PersonFilter()
+    conditions, params = _where(within or PersonFilter())
     async with connection(source) as conn:
         cur = await conn.execute(
-            f"SELECT {', '.join(PEOPLE_COLUMNS)} FROM rm_people WHERE person_key = %(key)s{_WHERE}",
-            {"key": person_key, **_params(scope)},
+            f"SELECT {', '.join(PEOPLE_COLUMNS)} FROM rm_people WHERE person_key = %(key)s{conditions}",
+            {"key": person_key, **params},
         )
         row = await cur.fetchone()
     return None if row is None else PersonFacts.model_validate(dict(zip(PEOPLE_COLUMNS, row, strict=True)))
@@ -74,12 +77,13 @@ async def people(
     source: DbSource, where: PersonFilter, *, after: str | None = None, limit: int = 100
 ) -> list[PersonFacts]:
     """Registered people matching ``where``, by person key, at most ``limit`` after ``after``."""
+    conditions, found = _where(where)
     sql = f"""
     SELECT {", ".join(PEOPLE_COLUMNS)} FROM rm_people
-    WHERE (%(after)s::text IS NULL OR person_key > %(after)s){_WHERE}
+    WHERE person_key > %(after)s{conditions}
     ORDER BY person_key LIMIT %(limit)s
     """
-    params = {**_params(where), "after": after, "limit": limit}
+    params = {**found, "after": after or "", "limit": limit}
     async with connection(source) as conn:
         rows = await (await conn.execute(sql, params)).fetchall()
     return [PersonFacts.model_validate(dict(zip(PEOPLE_COLUMNS, row, strict=True))) for row in rows]

@@ -81,6 +81,9 @@ async def test_the_registry_is_scoped_to_a_coordinators_prefecture_and_masks_id_
     [elsewhere] = [p for p in everyone if p["national_id"] == ELSEWHERE]
     hidden = await api.http.get(f"/api/v1/people/{elsewhere['person_key']}", headers=api.as_("coordinator"))
     assert hidden.status_code == 404
+    for part, found in [("老师", ["李老师", "赵老师"]), ("校", ["王校长"]), ("%", []), ("_", []), ("\\", [])]:
+        named = await api.http.get("/api/v1/people", params={"name": part}, headers=api.as_("admin"))
+        assert sorted(p["name"] for p in named.json()) == found, part  # a name's part, taken literally
     paged = await api.http.get("/api/v1/people?limit=2", headers=api.as_("admin"))
     assert len(paged.json()) == 2 and 'rel="next"' in paged.headers["link"]
     refused = await api.http.get("/api/v1/people", headers=api.as_("reminder"))
