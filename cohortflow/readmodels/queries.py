@@ -345,3 +345,26 @@ async def stream_rows(pool: Pool, sql: str, params: tuple[Any, ...]) -> AsyncIte
         await cur.execute(sql, params)
         async for row in cur:
             yield row
+
+
+class PrefectureFunnel(BaseModel):
+    prefecture_code: str
+    prefecture_name: str
+    nominated: int
+    selected: int
+    completed: int
+    withdrawn: int
+
+
+async def funnel_by_prefecture(source: Source, prefecture: str | None = None) -> list[PrefectureFunnel]:
+    """Every cohort's participants by stage, summed per prefecture (only ``prefecture``'s, if given), in the
+    programmes' order of prefectures."""
+    sql = (
+        "SELECT prefecture_code, min(prefecture_name), sum(nominated), sum(selected), sum(completed), sum(withdrawn)"
+        " FROM rm_funnel{where} GROUP BY prefecture_code ORDER BY min(ordinal), prefecture_code"
+    )
+    where, params = ("", {}) if prefecture is None else (" WHERE prefecture_code = %(pref)s", {"pref": prefecture})
+    async with connection(source) as conn:
+        rows = await (await conn.execute(sql.format(where=where), params)).fetchall()
+    fields = list(PrefectureFunnel.model_fields)
+    return [PrefectureFunnel.model_validate(dict(zip(fields, row, strict=True))) for row in rows]

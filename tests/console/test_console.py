@@ -50,7 +50,14 @@ async def test_each_account_signs_in_and_sees_the_dashboard_of_its_own_scope(con
     await admin.goto(f"{console.address}/console/dashboard")  # the choice is kept
     assert await admin.text_content("h1") == "Dashboard"
 
+    by_prefecture = await admin.eval_on_selector_all("#prefectures tbody tr", "rows => rows.length")
+    assert by_prefecture == 14  # the sample programme's prefectures, summed over both cohorts
+
     coordinator = await console.signed_in("coordinator")
+    [own] = await coordinator.eval_on_selector_all(
+        "#prefectures tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))"
+    )
+    assert own[0].endswith(f"({COORDINATED})")
     mine = {row[1]: row for row in await table_of(coordinator)}
     assert set(mine) == {province, small}  # both programmes include the prefecture, as the API lists them
     assert 0 < int(mine[province][4]) < int(rows[province][4])  # only the prefecture's own nominees count
