@@ -17,10 +17,8 @@ import asyncio
 import gzip
 import random
 import re
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,7 +31,7 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from bench.credit_bank import FILE_ROWS, people_file, stored
-from bench.databases import create_database
+from bench.databases import scratch_store
 from bench.progress import say
 from cohortflow.access.accounts import create_account
 from cohortflow.activities.credit_bank import BankActivities, PeopleImport
@@ -43,7 +41,6 @@ from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.events import CandidateNominated, CohortStarted, Event, Metadata, PhaseOpened
 from cohortflow.logs import configure_logging
 from cohortflow.readmodels.projector import Projector
-from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import NewEvent
@@ -188,17 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args(argv)
     configure_logging("console", "warning")
-    workdir = Path(tempfile.mkdtemp(prefix="cohortflow-console-bench-"))
-    uploads = workdir / "uploads"
-    uploads.mkdir()
-    pg = EmbeddedPostgres(workdir / "postgres", delete_on_stop=True)
-    try:
-        url = create_database(pg.url("postgres"), "bench_console")
+    with scratch_store("cohortflow-console-bench-", "bench_console") as (url, uploads):
         say(f"the console with {args.cohorts} cohorts and {args.people:,} people")
         figures = asyncio.run(measure(url, args.cohorts, args.people, args.requests, uploads))
-    finally:
-        pg.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
     for name, value in asdict(figures).items():
         print(f"{name:>24}: {value}")
     return 0

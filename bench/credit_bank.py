@@ -27,7 +27,6 @@ import random
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -36,7 +35,7 @@ from pathlib import Path
 import psycopg
 from temporalio.testing import ActivityEnvironment
 
-from bench.databases import create_database
+from bench.databases import scratch_store
 from bench.memory import MB, PeakRss
 from bench.progress import say
 from cohortflow.activities.credit_bank import BankActivities, BankOutcome, CreditsImport, PeopleImport
@@ -46,7 +45,6 @@ from cohortflow.logs import configure_logging
 from cohortflow.readmodels.bank import PersonFilter, person, person_standing, shipped_requirements
 from cohortflow.readmodels.projector import Projector
 from cohortflow.readmodels.standing_report import standing_report
-from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.store.eventstore import EventStore, libpq_url
 
 FILE_ROWS = 50_000
@@ -210,21 +208,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     configure_logging("console", "warning")
-    workdir = Path(tempfile.mkdtemp(prefix="cohortflow-bank-bench-"))
-    uploads = workdir / "uploads"
-    uploads.mkdir()
-    pg = EmbeddedPostgres(workdir / "postgres", delete_on_stop=True)
-    try:
-        url = create_database(pg.url("postgres"), "bench_bank")
+    with scratch_store("cohortflow-bank-bench-", "bench_bank") as (url, uploads):
         if args.no_autovacuum:
             with psycopg.connect(libpq_url(url), autocommit=True) as conn:
                 conn.execute("ALTER SYSTEM SET autovacuum = off")
                 conn.execute("SELECT pg_reload_conf()")
         say(f"the credit bank with {args.people:,} people and {args.entries:,} school credits")
         figures = asyncio.run(measure(url, args.people, args.entries, uploads))
-    finally:
-        pg.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
     for name, value in asdict(figures).items():
         print(f"{name:>24}: {value}")
     return 0

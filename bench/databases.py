@@ -6,11 +6,17 @@ on what an earlier part left behind.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.store.eventstore import libpq_url
 from cohortflow.store.migrate import upgrade
 
@@ -53,3 +59,18 @@ def server_version(url: str) -> str:
     with psycopg.connect(libpq_url(url)) as conn:
         row = conn.execute("SHOW server_version").fetchone()
         return str(row[0]) if row else "unknown"
+
+
+@contextmanager
+def scratch_store(prefix: str, name: str) -> Iterator[tuple[str, Path]]:
+    """A migrated database ``name`` on an embedded PostgreSQL in a new temporary directory, and an empty
+    ``uploads`` directory beside it; both are gone afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    uploads = workdir / "uploads"
+    uploads.mkdir()
+    pg = EmbeddedPostgres(workdir / "postgres", delete_on_stop=True)
+    try:
+        yield create_database(pg.url("postgres"), name), uploads
+    finally:
+        pg.stop()
+        shutil.rmtree(workdir, ignore_errors=True)

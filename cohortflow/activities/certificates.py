@@ -110,10 +110,8 @@ class CertificateActivities:
                 )
             issued = 0
             if appends:
-                async with self.store.pool.connection() as conn, conn.transaction():
-                    results = await self.store.append_each_in(conn, appends)
+                results = await self.store.append_each(appends)
                 issued = sum(not r.duplicate for r in results)
-                await self.store.grew(issued)
         structlog.get_logger().info(
             "certificates issued", cohort_id=req.cohort_id, workflow_id=req.workflow_id, issued=issued
         )
@@ -149,18 +147,8 @@ class CertificateActivities:
         metadata = Metadata(
             actor=req.actor, workflow_id=req.workflow_id, programme_id="", programme_version=0, step=key
         ).model_dump()
-        async with self.store.pool.connection() as conn, conn.transaction():
-            [result] = await self.store.append_each_in(
-                conn,
-                [
-                    Append(
-                        certificate_stream(event.code),
-                        [NewEvent(event.TYPE, event.payload(), metadata, event.SCHEMA_VERSION)],
-                        key,
-                        0,
-                    )
-                ],
-            )
+        new = NewEvent(event.TYPE, event.payload(), metadata, event.SCHEMA_VERSION)
+        [result] = await self.store.append_each([Append(certificate_stream(event.code), [new], key, 0)])
         if result.duplicate:  # issued before: answer that certificate, not the code drawn now
             [earlier] = await self.store.recorded(key) or []
             return CertificateIssued.model_validate(earlier.data)

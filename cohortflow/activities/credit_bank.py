@@ -48,6 +48,8 @@ from cohortflow.domain.credit_bank.registry import (
 from cohortflow.domain.credit_bank.review import Locks, review_id
 from cohortflow.domain.decoding import decode
 from cohortflow.domain.events import (
+    BankCreditRecorded,
+    BankCreditReversed,
     BankCreditsFileRecorded,
     CreditAwarded,
     CreditReversed,
@@ -163,12 +165,7 @@ class BankActivities:
         problems += plan.problems
         if problems:
             return _refused(rows, problems)
-        changes: dict[str, list[Event]] = {}
-        for event in plan.registered:
-            changes.setdefault(event.person_key, []).append(event)
-        for correction_event in plan.corrected:
-            changes.setdefault(correction_event.person_key, []).append(correction_event)
-        await self._append(req, f"people/{req.digest}", changes, records)
+        await self._append(req, f"people/{req.digest}", _by_person([*plan.registered, *plan.corrected]), records)
         return BankOutcome(
             status="applied",
             rows=len(rows),
@@ -209,9 +206,7 @@ class BankActivities:
         problems += plan.problems
         if problems:
             return _refused(rows, problems)
-        changes: dict[str, list[Event]] = {}
-        for event in plan.recorded:
-            changes.setdefault(event.person_key, []).append(event)
+        changes = _by_person(plan.recorded)
         recorded = BankCreditsFileRecorded(
             digest=req.digest, filename=req.filename, source=req.source, recorded_by=req.recorded_by, rows=len(rows)
         )
@@ -258,9 +253,7 @@ class BankActivities:
         problems += plan.problems
         if problems:
             return _refused(rows, problems)
-        changes: dict[str, list[Event]] = {}
-        for event in plan.reversed:
-            changes.setdefault(event.person_key, []).append(event)
+        changes = _by_person(plan.reversed)
         recorded = BankCreditsFileRecorded(
             digest=req.digest, filename=req.filename, kind="reversals", recorded_by=req.actor, rows=len(rows)
         )
@@ -429,12 +422,21 @@ class BankActivities:
             stream, event = also
             new = NewEvent(event.TYPE, event.payload(), metadata, event.SCHEMA_VERSION)
             appends = [*appends, Append(stream, [new], f"{WORKFLOW_ID}/{req.request_id}/{stream}", expected_version=0)]
-        async with heartbeating(), self.store.pool.connection() as conn, conn.transaction():
-            results = await self.store.append_each_in(conn, appends)
-        await self.store.grew(sum(r.count for r in results if not r.duplicate))
+        async with heartbeating():
+            await self.store.append_each(appends)
         structlog.get_logger().info(
             "credit bank changed", step=step, people=len(appends), events=sum(len(a.events) for a in appends)
         )
+
+
+def _by_person(
+    events: Sequence[PersonRegistered | PersonCorrected | BankCreditRecorded | BankCreditReversed],
+) -> dict[str, list[Event]]:
+    """Each person's events, in the order given: one append per person's stream."""
+    changes: dict[str, list[Event]] = {}
+    for event in events:
+        changes.setdefault(event.person_key, []).append(event)
+    return changes
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from temporalio.client import (
     WorkflowHandle,
+    WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from cohortflow.access.roles import Permission, Principal
@@ -75,6 +77,12 @@ async def _outcome(update: WorkflowUpdateHandle[Any]) -> Any:
             await waiting
         raise CommandPending(command_id)
     return waiting.result()
+
+
+def refusal(exc: WorkflowUpdateFailedError) -> str:
+    """The reason a workflow gave for refusing an Update (its ApplicationError's message)."""
+    cause = exc.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
 
 
 class RowsRefused(Exception):

@@ -20,10 +20,9 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from cohortflow.api.commands import CommandPending, RowsRefused, pending_answer
+from cohortflow.api.commands import CommandPending, RowsRefused, pending_answer, refusal
 from cohortflow.api.idempotency import KeyReused
 from cohortflow.api.problems import problem
 from cohortflow.api.reviews import ReviewExists
@@ -113,9 +112,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(WorkflowUpdateFailedError)
     async def update_refused(request: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:
-        cause = exc.cause
-        message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
-        return _answer(request, 409, message)
+        return _answer(request, 409, refusal(exc))
 
     @app.exception_handler(CommandPending)
     async def command_pending(_: Request, exc: CommandPending) -> JSONResponse:

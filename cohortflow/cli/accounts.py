@@ -18,6 +18,7 @@ from cohortflow.access.roles import ROLES
 from cohortflow.cli.groups import sub_app
 from cohortflow.cli.messages import _
 from cohortflow.cli.store import run_on_store
+from cohortflow.cli.tokens import County, Prefecture, School
 
 if TYPE_CHECKING:
     from cohortflow.access.roles import Principal
@@ -41,13 +42,9 @@ def _password(from_stdin: bool) -> str:
 def create(
     name: Annotated[str, typer.Argument(help="The account's name, used to sign in", show_default=False)],
     role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}")],
-    prefecture: Annotated[str | None, typer.Option(help="Six-digit prefecture code (coordinators only)")] = None,
-    county: Annotated[
-        str | None, typer.Option(help="Six-digit county code (schools and district reviewers only)")
-    ] = None,
-    school: Annotated[
-        str | None, typer.Option(help="The school's name, as the registry writes it (schools only)")
-    ] = None,
+    prefecture: Prefecture = None,
+    county: County = None,
+    school: School = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input (one line)")
     ] = False,

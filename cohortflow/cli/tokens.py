@@ -25,6 +25,10 @@ app = sub_app("token")
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
+# The unit a token or a console account is bound to, as its role needs (``access.tokens.checked_holder``).
+Prefecture = Annotated[str | None, typer.Option(help="Six-digit prefecture code (coordinators only)")]
+County = Annotated[str | None, typer.Option(help="Six-digit county code (schools and district reviewers only)")]
+School = Annotated[str | None, typer.Option(help="The school's name, as the registry writes it (schools only)")]
 
 
 def _operator() -> str:
@@ -41,13 +45,9 @@ def _run(work: Callable[[EventStore], Awaitable[T]]) -> T:
 def issue(
     name: Annotated[str, typer.Option(help="Who or what holds the token, e.g. a person or a service")],
     role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}")],
-    prefecture: Annotated[str | None, typer.Option(help="Six-digit prefecture code (coordinators only)")] = None,
-    county: Annotated[
-        str | None, typer.Option(help="Six-digit county code (schools and district reviewers only)")
-    ] = None,
-    school: Annotated[
-        str | None, typer.Option(help="The school's name, as the registry writes it (schools only)")
-    ] = None,
+    prefecture: Prefecture = None,
+    county: County = None,
+    school: School = None,
 ) -> None:
     """Issue a token and print its secret, once: only a hash of it is kept."""
 

@@ -16,12 +16,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ValidationError
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
 
 from cohortflow.access.accounts import Session
 from cohortflow.access.roles import Permission
 from cohortflow.api.cohorts import ClosePhaseRequest, ExtendDeadlineRequest
-from cohortflow.api.commands import CommandPending, send
+from cohortflow.api.commands import CommandPending, refusal, send
 from cohortflow.console.rendering import page, say
 from cohortflow.console.sessions import allowed, form_token
 from cohortflow.domain.vocabulary import PROVINCE_ZONE
@@ -69,9 +68,7 @@ async def _steer(
     try:
         outcome = await send(handle, update, command)
     except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        refused = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
-        return await _shown(request, session, cohort_id, 409, form=form, refused=refused, sent=body)
+        return await _shown(request, session, cohort_id, 409, form=form, refused=refusal(exc), sent=body)
     except CommandPending:
         done = say(request, "The cohort accepted the command; it will be applied once its store is back.")
         return await _shown(request, session, cohort_id, 202, form=form, done=done)

@@ -15,12 +15,11 @@ from typing import Annotated, get_args
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
 
 from cohortflow.access.accounts import Session
 from cohortflow.access.roles import Permission
 from cohortflow.activities.imports import ImportOutcome
-from cohortflow.api.commands import RowsRefused, send
+from cohortflow.api.commands import RowsRefused, refusal, send
 from cohortflow.api.errors import UnsupportedUpload
 from cohortflow.api.imports import rejects
 from cohortflow.api.uploads import saved_upload
@@ -79,9 +78,7 @@ async def import_file(request: Request, session: Importer, cohort_id: str) -> HT
         refused = ImportOutcome.model_validate(exc.outcome)
         return _shown(request, session, cohort_id, 422, outcome=refused, kind=kind)
     except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
-        return _shown(request, session, cohort_id, 409, problem=message, kind=kind)
+        return _shown(request, session, cohort_id, 409, problem=refusal(exc), kind=kind)
     return _shown(request, session, cohort_id, outcome=outcome, kind=kind)
 
 

@@ -173,6 +173,13 @@ class EventStore:
             raise ValueError(f"append was told {count} events but got {chain.position - first + 1}")
         return AppendResult(first, chain.position, version, duplicate=False)
 
+    async def append_each(self, appends: Sequence[Append]) -> list[AppendResult]:
+        """:meth:`append_each_in` in a transaction of its own, then the planner's statistics kept up (:meth:`grew`)."""
+        async with self._pool.connection() as conn, conn.transaction():
+            results = await self.append_each_in(conn, appends)
+        await self.grew(sum(r.count for r in results if not r.duplicate))
+        return results
+
     async def append_each_in(self, conn: AsyncConnection[TupleRow], appends: Sequence[Append]) -> list[AppendResult]:
         """Several appends, each under its own idempotency key, in the caller's open transaction.
 
