@@ -38,6 +38,7 @@ class TemporalDevServer:
         dynamic_config: dict[str, str] | None = None,
     ) -> None:
         binary = installed_binary("temporal")
+        self._binary = binary
         self.port = port or free_port()
         self.ui_port = ui_port or free_port()
         args = [binary, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.port)]
@@ -79,11 +80,11 @@ class TemporalDevServer:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"the Temporal dev server exited with code {self._process.returncode}")
-            if self._listening():
+            if self._listening() and self._answering():
                 return
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"the Temporal dev server did not listen on port {self.port} within {timeout:.0f} s")
+        raise RuntimeError(f"the Temporal dev server did not answer on port {self.port} within {timeout:.0f} s")
 
     def _listening(self) -> bool:
         """Whether this server listens, rather than anything on its port (a leftover would answer too)."""
@@ -92,6 +93,18 @@ class TemporalDevServer:
         except psutil.Error:
             return False
         return any(c.status == psutil.CONN_LISTEN and c.laddr.port == self.port for c in connections)
+
+    def _answering(self) -> bool:
+        """Whether the frontend answers the call a client makes first (GetSystemInfo). It listens a moment
+        before it is healthy; a client connecting in between is refused with "Frontend is not healthy yet"."""
+        address = ["--address", self.address]
+        try:
+            probe = subprocess.run(
+                [self._binary, "operator", "cluster", "system", *address], capture_output=True, timeout=10
+            )
+        except subprocess.TimeoutExpired:
+            return False
+        return probe.returncode == 0
 
     def stop(self) -> None:
         if self._process.poll() is None:
