@@ -130,7 +130,10 @@ async def find_participants(
 ) -> list[ParticipantRow]:
     """The cohort's participants (a coordinator's own prefecture's only) by name, school or ID number, by id."""
     principal = reader.principal
-    search = ParticipantSearch(name=name, school=school, **_id_search(national_id, principal))
+    try:
+        search = ParticipantSearch(name=name, school=school, **id_search(national_id, principal))
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
     after = page.after(str)
     found = await search_participants(
         reader.conn,
@@ -144,18 +147,19 @@ async def find_participants(
     return page.answer(shown, lambda row: (row.participant_id,))
 
 
-def _id_search(national_id: str | None, principal: Principal) -> dict[str, Any]:
-    """The ID number part of a search: whole for a role that reads ID numbers, else masked as the role is shown."""
-    if national_id is None:
+def id_search(national_id: str | None, principal: Principal) -> dict[str, Any]:
+    """The ID number part of a search: whole for a role that reads ID numbers, else masked as the role is shown.
+    A number that is neither is a ``ValueError`` saying why."""
+    if not national_id:
         return {}
     try:
         if "*" in national_id:
             return {"masked_id": masked_parts(national_id)}
         if not principal.can(Permission.NATIONAL_IDS_READ):
-            raise bad_request("your role is shown ID numbers masked: search by the masked number")
+            raise ValueError("your role is shown ID numbers masked: search by the masked number")
         return {"national_id": validate(national_id)}
     except InvalidNationalId as exc:
-        raise bad_request(f"national_id: {exc}") from None
+        raise ValueError(f"national_id: {exc}") from None
 
 
 @router.get("/{cohort_id}/funnel", response_model=Funnel)

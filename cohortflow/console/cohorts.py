@@ -1,38 +1,86 @@
-"""A cohort's page: where it stands (stage, next deadline, counts), and for an account that steers cohorts, the
-forms that close the open stage early or move its deadline, each with a reason and a confirmation.
+"""A cohort's page: where it stands (stage, next deadline, counts, the blocks open now), its participants by name,
+school or ID number, and for an account that steers cohorts, a form for each steering command, each with a reason
+and a ticked confirmation.
 
 A steering form sends the API's own command (``api.commands.send``, the cohort's Update) with the signed-in
 account as its actor, so the history records who did it; the page then shows the outcome, or the reason the
 cohort gave for refusing. The form's values are checked with the API's request models first, each problem
-shown beside its field, and nothing is sent until all are right.
+shown beside its field, and nothing is sent until all are right. Each page carries a fresh idempotency key in its
+forms, so a form sent twice (a reload, a double click) is applied once and answered as the first time.
 """
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ValidationError
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from cohortflow.access.accounts import Session
 from cohortflow.access.roles import Permission
-from cohortflow.api.cohorts import ClosePhaseRequest, ExtendDeadlineRequest
+from cohortflow.api.cohorts import (
+    CloseBlockRequest,
+    ClosePhaseRequest,
+    CorrectionRequest,
+    ExtendBlockRequest,
+    ExtendDeadlineRequest,
+    FillPlaceRequest,
+    WithdrawRequest,
+)
 from cohortflow.api.commands import CommandPending, refusal, send
+from cohortflow.api.idempotency import KeyReused, Once
+from cohortflow.api.reads import id_search
+from cohortflow.console.form_problems import problems_of
 from cohortflow.console.rendering import page, say
 from cohortflow.console.sessions import allowed, form_token
-from cohortflow.domain.vocabulary import PROVINCE_ZONE
-from cohortflow.readmodels.queries import CohortRow, list_cohorts
-from cohortflow.workflows.cohort_cycle import ClosePhase, CohortCycleWorkflow, ExtendDeadline, workflow_id
+from cohortflow.domain.vocabulary import PROVINCE_ZONE, CorrectableField
+from cohortflow.readmodels.queries import CohortRow, ParticipantSearch, list_cohorts, search_participants
+from cohortflow.workflows.block_cycle import CloseBlock, ExtendBlock
+from cohortflow.workflows.cohort_cycle import ClosePhase, ExtendDeadline, PlaceFill, Withdraw, workflow_id
+from cohortflow.workflows.cycle_support import Correction
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 Reader = Annotated[Session, allowed(Permission.COHORTS_READ)]
 Steerer = Annotated[Session, allowed(Permission.COHORTS_STEER)]
-Text = Annotated[str, Form(max_length=2000)]
-OUTCOMES = ("closing", "extended")
-"""What the cohort answers these forms' commands with, shown in the reader's language."""
+SHOWN = 50
+"""Participants the page lists; a longer list asks for a narrower search."""
+STATUS_WAIT = 5.0
+"""Seconds the page waits for the cohort's own status (its open blocks) before it is shown without it."""
+
+
+@dataclass(frozen=True)
+class Steering:
+    """A steering command as a form: the API's request model checks its fields, and the workflow's command (the
+    request's fields and the actor) is sent as the Update ``update``."""
+
+    request: type[BaseModel]
+    command: type[BaseModel]
+    update: str
+    outcome: str
+    """What the cohort answers when it is done, shown in the reader's language."""
+
+
+STEERING = {
+    "close-phase": Steering(ClosePhaseRequest, ClosePhase, "close_phase", "closing"),
+    "extend-deadline": Steering(ExtendDeadlineRequest, ExtendDeadline, "extend_deadline", "extended"),
+    "close-block": Steering(CloseBlockRequest, CloseBlock, "close_block", "closing"),
+    "extend-block": Steering(ExtendBlockRequest, ExtendBlock, "extend_block", "extended"),
+    "withdraw": Steering(WithdrawRequest, Withdraw, "withdraw_participant", "withdrawn"),
+    "fill-place": Steering(FillPlaceRequest, PlaceFill, "fill_place", "promoted"),
+    "correct": Steering(CorrectionRequest, Correction, "correct_fact", "corrected"),
+}
+OUTCOMES = tuple({s.outcome for s in STEERING.values()})
+PHASE_FORMS = ("close-phase", "extend-deadline")
+BLOCK_FORMS = ("close-block", "extend-block")
+PARTICIPANT_FORMS = ("withdraw", "fill-place", "correct")
+CORRECTABLE: tuple[str, ...] = get_args(CorrectableField)
 
 
 async def _cohort(request: Request, session: Session, cohort_id: str) -> CohortRow | None:
@@ -40,72 +88,128 @@ async def _cohort(request: Request, session: Session, cohort_id: str) -> CohortR
     return next((c for c in rows if c.cohort_id == cohort_id), None)
 
 
+async def _live_status(request: Request, cohort: CohortRow) -> dict[str, Any] | None:
+    """The cohort's status as its workflow knows it (a block template's cohort lists its open blocks); None when
+    the workflow cannot say (it has ended, or Temporal is out), when it cannot be steered either."""
+    if cohort.completed:
+        return None
+    handle = request.app.state.temporal.get_workflow_handle(workflow_id(cohort.cohort_id))
+    try:
+        status: dict[str, Any] = await asyncio.wait_for(handle.query("status"), STATUS_WAIT)
+    except (RPCError, WorkflowQueryFailedError, TimeoutError):
+        return None
+    return status
+
+
 async def _shown(
-    request: Request, session: Session, cohort_id: str, status_code: int = 200, **more: Any
+    request: Request,
+    session: Session,
+    cohort_id: str,
+    status_code: int = 200,
+    search: dict[str, str] | None = None,
+    **more: Any,
 ) -> HTMLResponse:
+    principal = session.principal
+    pool = request.app.state.store.pool
     cohort = await _cohort(request, session, cohort_id)
     if cohort is None:
         message = say(request, "No such cohort (that you may see).")
-        return page(request, "message.html", 404, principal=session.principal, csrf=session.csrf, message=message)
+        return page(request, "message.html", 404, principal=principal, csrf=session.csrf, message=message)
+    status = await _live_status(request, cohort)
+    open_blocks = None if status is None else status.get("open_blocks")
+    search = search or {}
+    try:
+        where = ParticipantSearch(
+            name=search.get("name") or None,
+            school=search.get("school") or None,
+            **id_search(search.get("national_id"), principal),
+        )
+    except ValueError as exc:
+        where, more["search_problem"] = None, str(exc)
+    found = [] if where is None else await search_participants(pool, cohort_id, where, principal.prefecture_scope)
+    participants = [row.model_copy(update=principal.shown(dict(row))) for row in found[:SHOWN]]
     return page(
-        request, "cohort.html", status_code, principal=session.principal, csrf=session.csrf, cohort=cohort, **more
+        request,
+        "cohort.html",
+        status_code,
+        principal=principal,
+        csrf=session.csrf,
+        cohort=cohort,
+        open_blocks=open_blocks,
+        block_choices=[(b["code"], b["code"]) for b in open_blocks or []],
+        participants=participants,
+        more_participants=len(found) > SHOWN,
+        search=search,
+        steerable=status is not None,
+        forms=(PHASE_FORMS if open_blocks is None else BLOCK_FORMS) + PARTICIPANT_FORMS,
+        correctable_choices=[(f, say(request, f"fact:{f}")) for f in CORRECTABLE],
+        once=uuid.uuid4().hex,
+        **more,
     )
 
 
 @router.get("/cohorts/{cohort_id}")
-async def cohort_page(request: Request, session: Reader, cohort_id: str) -> HTMLResponse:
-    return await _shown(request, session, cohort_id)
-
-
-def _problems(exc: ValidationError) -> dict[str, str]:
-    return {str(e["loc"][-1]): e["msg"] for e in exc.errors()}
-
-
-async def _steer(
-    request: Request, session: Session, cohort_id: str, form: str, body: BaseModel, update: Any, command: BaseModel
+async def cohort_page(
+    request: Request,
+    session: Reader,
+    cohort_id: str,
+    name: Annotated[str, Query(max_length=100)] = "",
+    school: Annotated[str, Query(max_length=200)] = "",
+    national_id: Annotated[str, Query(max_length=18)] = "",
 ) -> HTMLResponse:
+    search = {"name": name.strip(), "school": school.strip(), "national_id": national_id.strip()}
+    return await _shown(request, session, cohort_id, search=search)
+
+
+def _fields(sent: dict[str, str], request_model: type[BaseModel]) -> dict[str, Any]:
+    """The form's fields as the request model takes them: a blank field left out (so its default applies, or it
+    is reported missing), and a date and time (``datetime-local``) read as China time."""
+    fields: dict[str, Any] = {}
+    for name, field in request_model.model_fields.items():
+        value = sent.get(name, "").strip()
+        if not value:
+            continue
+        if field.annotation is datetime:
+            try:
+                fields[name] = datetime.fromisoformat(value).replace(tzinfo=PROVINCE_ZONE)
+            except ValueError:
+                fields[name] = value  # the model reports it, as a date and time it cannot read
+            continue
+        fields[name] = value
+    return fields
+
+
+@router.post("/cohorts/{cohort_id}/steer/{form}")
+async def steer(request: Request, session: Steerer, cohort_id: str, form: str) -> HTMLResponse:
+    await form_token(request, session)
+    steering = STEERING.get(form)
+    if steering is None:
+        message = say(request, "No such command.")
+        return page(request, "message.html", 404, principal=session.principal, csrf=session.csrf, message=message)
+    submitted = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    sent = {k: v[:2000] for k, v in submitted.items() if k not in ("csrf", "once")}
+    shown: dict[str, Any] = {"form": form, "sent": sent}
+    try:
+        body = steering.request.model_validate(_fields(sent, steering.request))
+    except ValidationError as exc:
+        return await _shown(request, session, cohort_id, 422, problems=problems_of(request, exc), **shown)
+    if sent.get("confirm") != "yes":
+        problems = {"confirm": say(request, "Tick to confirm: this cannot be undone.")}
+        return await _shown(request, session, cohort_id, 422, problems=problems, **shown)
+    command = steering.command.model_validate({**body.model_dump(), "actor": session.principal.actor})
+    key = submitted.get("once", "")
+    once = Once(key, request.app.state.store.pool) if key.isalnum() and len(key) <= 128 else None
     handle = request.app.state.temporal.get_workflow_handle(workflow_id(cohort_id))
     try:
-        outcome = await send(handle, update, command)
+        outcome = await send(handle, steering.update, command, once=once)
     except WorkflowUpdateFailedError as exc:
-        return await _shown(request, session, cohort_id, 409, form=form, refused=refusal(exc), sent=body)
+        return await _shown(request, session, cohort_id, 409, refused=refusal(exc), **shown)
+    except KeyReused:
+        refused = say(request, "This form was already sent with other values; send it again from a fresh page.")
+        return await _shown(request, session, cohort_id, 409, refused=refused, **shown)
     except CommandPending:
         done = say(request, "The cohort accepted the command; it will be applied once its store is back.")
         return await _shown(request, session, cohort_id, 202, form=form, done=done)
-    done = say(request, "Done: {outcome}.").format(outcome=say(request, outcome.outcome))
+    answer = outcome.get("outcome", "") if isinstance(outcome, dict) else ""
+    done = say(request, "Done: {outcome}.").format(outcome=say(request, answer or steering.outcome))
     return await _shown(request, session, cohort_id, form=form, done=done)
-
-
-@router.post("/cohorts/{cohort_id}/close-phase")
-async def close_phase(
-    request: Request, session: Steerer, cohort_id: str, phase: Text = "", reason: Text = "", confirm: Text = ""
-) -> HTMLResponse:
-    await form_token(request, session)
-    fields = {"phase": phase, "reason": reason}
-    try:
-        body = ClosePhaseRequest.model_validate(fields)
-    except ValidationError as exc:
-        return await _shown(request, session, cohort_id, 422, form="close", problems=_problems(exc), sent=fields)
-    if confirm != "yes":
-        problems = {"confirm": say(request, "Tick to confirm: this cannot be undone.")}
-        return await _shown(request, session, cohort_id, 422, form="close", problems=problems, sent=fields)
-    command = ClosePhase(phase=body.phase, reason=body.reason, actor=session.principal.actor)
-    return await _steer(request, session, cohort_id, "close", body, CohortCycleWorkflow.close_phase, command)
-
-
-@router.post("/cohorts/{cohort_id}/extend-deadline")
-async def extend_deadline(
-    request: Request, session: Steerer, cohort_id: str, phase: Text = "", new_deadline: Text = "", reason: Text = ""
-) -> HTMLResponse:
-    await form_token(request, session)
-    fields = {"phase": phase, "new_deadline": new_deadline, "reason": reason}
-    try:
-        moment = datetime.fromisoformat(new_deadline).replace(tzinfo=PROVINCE_ZONE) if new_deadline else None
-        body = ExtendDeadlineRequest.model_validate({**fields, "new_deadline": moment})
-    except ValueError as exc:
-        problems = _problems(exc) if isinstance(exc, ValidationError) else {"new_deadline": str(exc)}
-        return await _shown(request, session, cohort_id, 422, form="extend", problems=problems, sent=fields)
-    command = ExtendDeadline(
-        phase=body.phase, new_deadline=body.new_deadline, reason=body.reason, actor=session.principal.actor
-    )
-    return await _steer(request, session, cohort_id, "extend", body, CohortCycleWorkflow.extend_deadline, command)

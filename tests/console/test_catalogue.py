@@ -9,7 +9,7 @@ from typing import get_args
 from babel.messages.pofile import read_po
 
 from cohortflow.access.roles import ROLES
-from cohortflow.console import cohorts, dashboard, imports
+from cohortflow.console import cohorts, dashboard, form_problems, imports
 from cohortflow.console.language import LOCALE_DIR, gettext_for
 from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.credit_bank.credits import Source
@@ -17,15 +17,16 @@ from cohortflow.domain.credit_bank.people import Post
 from cohortflow.domain.phases import PhaseKind
 
 CONSOLE = Path(dashboard.__file__).parent
-LITERAL = re.compile(r"""_\(\s*["']([^"']+)["']\s*\)|say\(\s*request,\s*["']([^"']+)["']""")
+LITERAL = re.compile(r"""(?:_\(|say\(\s*request,)\s*(?:"([^"]+)"|'([^']+)')\s*\)""")
 
 
 def shown() -> set[str]:
     """The texts the console's templates and code translate, and the values it translates by name."""
-    found: set[str] = set(dashboard.STAGES) | set(cohorts.OUTCOMES)
+    found: set[str] = set(dashboard.STAGES) | set(cohorts.OUTCOMES) | set(form_problems.MESSAGES.values())
+    found |= {f"fact:{f}" for f in cohorts.CORRECTABLE}
     for path in [*CONSOLE.glob("templates/*.html"), *CONSOLE.glob("*.py")]:
-        for literal, said in LITERAL.findall(path.read_text(encoding="utf-8")):
-            found.add(literal or said)
+        for double, single in LITERAL.findall(path.read_text(encoding="utf-8")):
+            found.add(double or single)
     found |= set(ROLES) | set(get_args(PhaseKind)) | set(get_args(Post)) | {f"import:{k}" for k in imports.KINDS}
     found |= {f"source:{s}" for s in get_args(Source)} | {f"level:{level}" for level in get_args(CreditLevel)}
     return found

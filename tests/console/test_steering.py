@@ -4,13 +4,17 @@ reason, and a command carried out with the signed-in account recorded as its act
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 from cohortflow.demo.sample import sample_programme
+from cohortflow.domain.national_id import mask
 from cohortflow.services.cohorts import start_cohort
-from cohortflow.workflows.cohort_cycle import CohortCycleInput
+from cohortflow.settings import Settings
+from cohortflow.workflows.cohort_cycle import ClosePhase, CohortCycleInput, CohortCycleWorkflow
 from tests.console.conftest import Console
-from tests.workflows.helpers import wait_for_status
+from tests.workflows.helpers import feed_phase, wait_for_status
 
 
 async def test_an_administrator_steers_a_cohort_and_is_recorded_as_its_actor(steering_console: Console) -> None:
@@ -23,21 +27,22 @@ async def test_an_administrator_steers_a_cohort_and_is_recorded_as_its_actor(ste
     await admin.click("#cohorts a:text('c1')")
     assert "推荐报名" in (await admin.text_content("#where") or "")
 
-    await admin.click("#close-submit")  # no reason, no confirmation
-    assert await admin.is_visible("#close-reason-problem")
-    await admin.fill("#close-reason", "名额已满")
-    await admin.click("#close-submit")
-    assert await admin.text_content("#close-confirm-problem") == "请勾选确认：此操作不可撤销。"
-    assert await admin.input_value("#close-reason") == "名额已满"  # what was typed is kept
+    await admin.click("#close-phase-submit")  # no reason, no confirmation
+    assert await admin.text_content("#close-phase-reason-problem") == "此项必填。"
+    await admin.fill("#close-phase-reason", "名额已满")
+    await admin.click("#close-phase-submit")
+    assert await admin.text_content("#close-phase-confirm-problem") == "请勾选确认：此操作不可撤销。"
+    assert await admin.input_value("#close-phase-reason") == "名额已满"  # what was typed is kept
 
-    await admin.fill("#new-deadline", "2020-01-01T18:00")
-    await admin.fill("#extend-reason", "系统维护")
-    await admin.click("#extend-submit")  # before the phase opened: the cohort refuses, with its reason
+    await admin.fill("#extend-deadline-new_deadline", "2020-01-01T18:00")
+    await admin.fill("#extend-deadline-reason", "系统维护")
+    await admin.check("#extend-deadline-confirm")
+    await admin.click("#extend-deadline-submit")  # before the phase opened: the cohort refuses, with its reason
     assert "培训班拒绝了该操作" in (await admin.text_content("#refused") or "")
 
-    await admin.fill("#close-reason", "名额已满")
-    await admin.check("#close-confirm")
-    await admin.click("#close-submit")
+    await admin.fill("#close-phase-reason", "名额已满")
+    await admin.check("#close-phase-confirm")
+    await admin.click("#close-phase-submit")
     assert await admin.text_content("#done") == "已完成：正在结束。"
     await console.temporal.sleep(timedelta(days=1))
     await wait_for_status(console.temporal.client, "cohort-c1", lambda s: s.phase == "online_study")
@@ -46,9 +51,77 @@ async def test_an_administrator_steers_a_cohort_and_is_recorded_as_its_actor(ste
 
     auditor = await console.signed_in("auditor")
     await auditor.goto(f"{console.address}/console/cohorts/c1")
-    assert not await auditor.is_visible("#close")  # an auditor changes nothing
+    assert not await auditor.is_visible("#close-phase")  # an auditor changes nothing
     forbidden = await auditor.request.post(
-        f"{console.address}/console/cohorts/c1/close-phase", form={"phase": "online_study", "reason": "x"}
+        f"{console.address}/console/cohorts/c1/steer/close-phase", form={"phase": "online_study", "reason": "x"}
     )
     assert forbidden.status == 403
+    assert all(url.startswith(console.address) for url in console.requested)
+
+
+async def _in_online_study(console: Console, cohort_id: str, uploads: Path) -> None:
+    """A cohort of the sample programme whose nominations are in: its online study open."""
+    assert console.temporal is not None
+    client = console.temporal.client
+    programme = sample_programme(120, 20)
+    handle = await start_cohort(client, CohortCycleInput(cohort_id=cohort_id, programme=programme), console.task_queue)
+    await feed_phase(client, console.store, uploads, cohort_id, programme, "nomination", seed=3)
+    await handle.execute_update(CohortCycleWorkflow.close_phase, ClosePhase(phase="nomination", reason="名额已满"))
+    await console.temporal.sleep(timedelta(days=1))
+    await wait_for_status(client, f"cohort-{cohort_id}", lambda s: s.phase == "online_study")
+
+
+async def test_participants_are_found_withdrawn_and_corrected_once_each(
+    steering_console: Console, tmp_path: Path
+) -> None:
+    console = steering_console
+    await _in_online_study(console, "c2", Settings(state_dir=tmp_path).uploads)
+    admin = await console.signed_in("admin")
+    for _ in range(100):  # the read models catch up within moments
+        await admin.goto(f"{console.address}/console/cohorts/c2")
+        if await admin.locator("#participants tbody tr").count() > 1:
+            break
+        await asyncio.sleep(0.1)
+    rows = await admin.eval_on_selector_all(
+        "#participants tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText))"
+    )
+    participant, name, national_id = next(row[:3] for row in rows if row[4] == "430100")
+    elsewhere = next(row[2] for row in rows if row[4] != "430100")
+
+    coordinator = await console.signed_in("changsha")  # sees ID numbers masked; finds their people by them
+    await coordinator.goto(f"{console.address}/console/cohorts/c2?national_id={mask(national_id)}")
+    assert await coordinator.locator("#participants tbody td").first.inner_text() == participant
+    await coordinator.goto(f"{console.address}/console/cohorts/c2?national_id={mask(elsewhere)}")
+    assert await coordinator.text_content("#participants tbody td") == "没有符合条件的人员。"  # another prefecture's
+    await coordinator.goto(f"{console.address}/console/cohorts/c2?national_id={national_id}")
+    assert await coordinator.is_visible("#search-id-problem")  # a whole number is not theirs to search by
+    assert not await coordinator.is_visible("#withdraw")
+
+    await admin.fill("#correct-value", "李四")
+    await admin.select_option("#correct-field", "name")
+    await admin.fill("#correct-reason", "姓名录入有误")
+    await admin.check("#correct-confirm")
+    await admin.click("#correct-submit")  # no participant named: nothing is sent
+    assert await admin.text_content("#correct-participant_id-problem") == "此项必填。"
+    assert await admin.input_value("#correct-value") == "李四"
+    await admin.fill("#correct-participant_id", participant)
+    await admin.check("#correct-confirm")
+    await admin.click("#correct-submit")
+    assert await admin.text_content("#done") == "已完成：已更正。"
+
+    await admin.fill("#withdraw-participant_id", participant)
+    await admin.fill("#withdraw-reason", "工作调动")
+    once = await admin.input_value("#withdraw input[name=once]")
+    csrf = await admin.input_value("#withdraw input[name=csrf]")
+    form = {"csrf": csrf, "once": once, "participant_id": participant, "reason": "工作调动", "confirm": "yes"}
+    for _ in range(2):  # the same form sent twice (a reload, a double click) withdraws once, answered alike
+        sent = await admin.request.post(f"{console.address}/console/cohorts/c2/steer/withdraw", form=form)
+        assert sent.status == 200
+        assert "已完成：已退出。" in await sent.text()
+    withdrawn = [e async for e in console.store.read_stream("cohort-c2", types=["ParticipantWithdrawn"])]
+    corrected = [e async for e in console.store.read_stream("cohort-c2", types=["FactCorrected"])]
+    assert [(e.data["participant_id"], e.metadata["actor"]) for e in withdrawn] == [(participant, "admin:admin")]
+    assert [(e.data["value"], e.data["previous"], e.metadata["actor"]) for e in corrected] == [
+        ("李四", name, "admin:admin")
+    ]
     assert all(url.startswith(console.address) for url in console.requested)
