@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -33,10 +34,21 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         """Whether the signed-in account may (a page links only to what its reader may open)."""
         return principal is not None and principal.can(Permission(permission))
 
+    def in_language(other: str) -> str:
+        """This page's address in ``other`` language: its query kept (a comparison's versions, a search)."""
+        return "?" + urlencode({**request.query_params, "lang": other})
+
     answer = templates.TemplateResponse(
         request,
         template,
-        {"language": language, "_": gettext_for(language), "local": local, "may": may, **context},
+        {
+            "language": language,
+            "_": gettext_for(language),
+            "local": local,
+            "may": may,
+            "in_language": in_language,
+            **context,
+        },
         status_code=status_code,
     )
     if "lang" in request.query_params:

@@ -9,12 +9,13 @@ from typing import get_args
 from babel.messages.pofile import read_po
 
 from cohortflow.access.roles import ROLES
-from cohortflow.console import cohorts, dashboard, form_problems, imports
+from cohortflow.console import cohorts, dashboard, form_problems, imports, programme_changes, programme_view
 from cohortflow.console.language import LOCALE_DIR, gettext_for
 from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.credit_bank.credits import Source
 from cohortflow.domain.credit_bank.people import Post
 from cohortflow.domain.phases import PhaseKind
+from cohortflow.domain.programme import ProgrammeKind
 
 CONSOLE = Path(dashboard.__file__).parent
 LITERAL = re.compile(r"""(?:_\(|say\(\s*request,)\s*(?:"([^"]+)"|'([^']+)')\s*\)""")
@@ -29,6 +30,8 @@ def shown() -> set[str]:
             found.add(double or single)
     found |= set(ROLES) | set(get_args(PhaseKind)) | set(get_args(Post)) | {f"import:{k}" for k in imports.KINDS}
     found |= {f"source:{s}" for s in get_args(Source)} | {f"level:{level}" for level in get_args(CreditLevel)}
+    found |= set(programme_view.block_kinds()) | {f"field:{name}" for name in programme_view.labels()}
+    found |= {f"kind:{k}" for k in get_args(ProgrammeKind)} | {f"op:{op}" for op in programme_changes.OPERATIONS}
     return found
 
 
