@@ -23,14 +23,11 @@ from cohortflow.api.problems import answers
 from cohortflow.api.text import Code, Reason, Value
 from cohortflow.domain.events import CorrectableField
 from cohortflow.domain.programme import PhaseKind
-from cohortflow.domain.template import ProgrammeTemplate
-from cohortflow.services import programmes
-from cohortflow.services.cohorts import start_block_cohort, start_cohort
+from cohortflow.services.cohorts import start_version
 from cohortflow.services.execution import Execution, StalledCohort, execution_of, stalled_cohorts
-from cohortflow.workflows.block_cycle import BlockCycleInput, BlockCycleStatus, CloseBlock, ExtendBlock
+from cohortflow.workflows.block_cycle import BlockCycleStatus, CloseBlock, ExtendBlock
 from cohortflow.workflows.cohort_cycle import (
     ClosePhase,
-    CohortCycleInput,
     CohortCycleWorkflow,
     CycleStatus,
     ExtendDeadline,
@@ -122,18 +119,16 @@ async def start(
     body: StartCohort, request: Request, principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))]
 ) -> Started:
     """Start a cohort under a recorded programme version, which stays pinned for the cohort's life."""
-    programme = await programmes.load(request.app.state.store, body.programme_id, body.version)
-    queue = request.app.state.settings.task_queue
-    if isinstance(programme, ProgrammeTemplate):
-        started = BlockCycleInput(
-            cohort_id=body.cohort_id, template=programme, day_seconds=body.day_seconds, actor=principal.actor
-        )
-        handle = await start_block_cohort(_client(request), started, queue)
-    else:
-        inp = CohortCycleInput(
-            cohort_id=body.cohort_id, programme=programme, day_seconds=body.day_seconds, actor=principal.actor
-        )
-        handle = await start_cohort(_client(request), inp, queue)
+    handle, programme = await start_version(
+        _client(request),
+        request.app.state.store,
+        request.app.state.settings.task_queue,
+        cohort_id=body.cohort_id,
+        programme_id=body.programme_id,
+        version=body.version,
+        actor=principal.actor,
+        day_seconds=body.day_seconds,
+    )
     return Started(
         cohort_id=body.cohort_id, workflow_id=handle.id, programme_id=programme.id, programme_version=programme.version
     )

@@ -15,6 +15,7 @@ MESSAGES = {
     "missing": "Fill this in.",
     "string_too_short": "Fill this in.",
     "string_too_long": "This is too long.",
+    "string_pattern_mismatch": "Use only the characters allowed here.",
     "literal_error": "Choose one of the choices offered.",
     "datetime_from_date_parsing": "Give a date and a time.",
     "datetime_parsing": "Give a date and a time.",

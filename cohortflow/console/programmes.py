@@ -60,6 +60,13 @@ def _missing(request: Request, session: Session) -> HTMLResponse:
 async def version_page(
     request: Request, session: Reader, programme_id: str, version: str, notice: str = ""
 ) -> HTMLResponse:
+    return await shown_version(request, session, programme_id, version, notice=notice if notice in NOTICES else "")
+
+
+async def shown_version(
+    request: Request, session: Session, programme_id: str, version: str, status_code: int = 200, **more: object
+) -> HTMLResponse:
+    """The version's page; ``more`` for its template (a notice, or the start form's problems)."""
     store = request.app.state.store
     recorded = await programmes.versions(store, programme_id)
     info = next((v for v in recorded if str(v.version) == version), None)
@@ -69,13 +76,14 @@ async def version_page(
     return page(
         request,
         "programme.html",
+        status_code,
         principal=session.principal,
         csrf=session.csrf,
         info=info,
         programme=template,
         timeline=timeline(template),
         versions=sorted((v.version for v in recorded), reverse=True),
-        notice=notice if notice in NOTICES else "",
+        **more,
     )
 
 

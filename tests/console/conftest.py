@@ -70,7 +70,9 @@ class Console:
 
 
 @asynccontextmanager
-async def serving(database_url: str, store: EventStore, temporal: Client, state_dir: Path) -> AsyncIterator[Console]:
+async def serving(
+    database_url: str, store: EventStore, temporal: Client, state_dir: Path, task_queue: str | None = None
+) -> AsyncIterator[Console]:
     """The app on a free port of 127.0.0.1, its accounts created, and a headless Chromium to drive it."""
     for name, role, unit in [
         ("admin", "admin", {}),
@@ -81,6 +83,8 @@ async def serving(database_url: str, store: EventStore, temporal: Client, state_
     ]:
         await create_account(store.pool, name=name, password=PASSWORD, role=role, created_by="tests", **unit)
     settings = Settings(sign_in_failures=SIGN_IN_LIMIT, sign_in_window=600, state_dir=state_dir)
+    if task_queue is not None:  # the queue the test's worker serves, where the console starts cohorts
+        settings = settings.model_copy(update={"task_queue": task_queue})
     app = create_app(settings, database_url, temporal=temporal)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
@@ -112,7 +116,7 @@ async def steering_console(
     """The console with cohorts to steer: a time-skipping Temporal server and a worker on the test's queue."""
     async with (
         running_worker(time_skipping.client, store, task_queue, Settings(state_dir=tmp_path).uploads),
-        serving(database_url, store, time_skipping.client, tmp_path) as served,
+        serving(database_url, store, time_skipping.client, tmp_path, task_queue) as served,
     ):
         served.temporal, served.task_queue = time_skipping, task_queue
         yield served

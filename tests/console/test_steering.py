@@ -10,11 +10,16 @@ from pathlib import Path
 
 from cohortflow.demo.sample import sample_programme
 from cohortflow.domain.national_id import mask
+from cohortflow.domain.template import parse_any
+from cohortflow.services import programmes
 from cohortflow.services.cohorts import start_cohort
 from cohortflow.settings import Settings
 from cohortflow.workflows.cohort_cycle import ClosePhase, CohortCycleInput, CohortCycleWorkflow
 from tests.console.conftest import Console
 from tests.workflows.helpers import feed_phase, wait_for_status
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "programmes"
+YAML = "application/yaml"
 
 
 async def test_an_administrator_steers_a_cohort_and_is_recorded_as_its_actor(steering_console: Console) -> None:
@@ -124,4 +129,36 @@ async def test_participants_are_found_withdrawn_and_corrected_once_each(
     assert [(e.data["value"], e.data["previous"], e.metadata["actor"]) for e in corrected] == [
         ("李四", name, "admin:admin")
     ]
+    assert all(url.startswith(console.address) for url in console.requested)
+
+
+async def test_an_administrator_starts_a_cohort_from_a_programme_version(steering_console: Console) -> None:
+    console = steering_console
+    assert console.temporal is not None
+    text = (EXAMPLES / "placement.yaml").read_bytes()
+    recorded = await programmes.submit(console.store, parse_any(programmes.read_template(text, YAML)), "admin:tests")
+    admin = await console.signed_in("admin")
+    await admin.goto(f"{console.address}/console/programmes/{recorded.programme_id}/versions/{recorded.version}")
+
+    await admin.fill("#start-cohort_id", "第一期")  # only letters, digits, - and _ of ASCII
+    await admin.click("#start-submit")
+    assert await admin.text_content("#start-cohort_id-problem") == "请只使用此处允许的字符。"
+    await admin.fill("#start-cohort_id", "placement-2027")
+    await admin.click("#start-submit")
+    assert "placement-2027" in (await admin.text_content("#started") or "")
+    for _ in range(100):  # the cohort records its start as its first step
+        started = [e async for e in console.store.read_stream("cohort-placement-2027")]
+        if started:
+            break
+        await asyncio.sleep(0.1)
+    assert started[0].metadata["actor"] == "admin:admin"
+
+    await admin.go_back()
+    await admin.fill("#start-cohort_id", "placement-2027")
+    await admin.click("#start-submit")  # the id is taken: refused beside the field, nothing started again
+    assert await admin.text_content("#start-cohort_id-problem") == "已有使用此编号的培训班；请另选编号。"
+
+    coordinator = await console.signed_in("coordinator")  # reads programmes, starts no cohort
+    await coordinator.goto(f"{console.address}/console/programmes/{recorded.programme_id}/versions/1")
+    assert await coordinator.is_visible("#programme") and not await coordinator.is_visible("#start")
     assert all(url.startswith(console.address) for url in console.requested)
