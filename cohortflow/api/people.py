@@ -18,8 +18,9 @@ from cohortflow.access.roles import Permission, Principal
 from cohortflow.activities.recognition import RecognitionClaim, RecognitionDecision
 from cohortflow.api.auth import require
 from cohortflow.api.commands import send
+from cohortflow.api.id_search import ID_SEARCH, id_search
 from cohortflow.api.idempotency import Idempotent
-from cohortflow.api.pages import NEXT_LINK, Paged
+from cohortflow.api.pages import NEXT_LINK, Paged, bad_request
 from cohortflow.api.problems import answers
 from cohortflow.api.text import Reason
 from cohortflow.domain.blocks.common import CreditLevel
@@ -93,15 +94,21 @@ async def list_people(
     county_code: Annotated[str | None, Query(description="A county's division code")] = None,
     school: Annotated[str | None, Query(description="A school's name, whole")] = None,
     name: Annotated[str | None, Query(description="Part of the name")] = None,
+    national_id: Annotated[str | None, Query(description=ID_SEARCH)] = None,
 ) -> list[PersonFacts]:
     """Registered people (a coordinator's own prefecture's only), by person key."""
     after = page.after(str)
     mine = scope_of(principal)
+    try:
+        by_id = id_search(national_id, principal)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
     where = PersonFilter(
         prefecture_code=mine.prefecture_code,
         county_code=mine.county_code or county_code,
         school=mine.school or school,
         name=name,
+        **by_id,
     )
     found = await people(
         request.app.state.store.pool, where, after=None if after is None else str(after[0]), limit=page.limit + 1

@@ -29,11 +29,11 @@ from starlette.background import BackgroundTask
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import Reading, reading, require
+from cohortflow.api.id_search import ID_SEARCH, id_search
 from cohortflow.api.pages import NEXT_LINK, Key, Paged, bad_request, instant, microseconds
 from cohortflow.api.problems import answers
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.funding import FundingReport, funding
-from cohortflow.domain.national_id import InvalidNationalId, masked_parts, validate
 from cohortflow.domain.template import ProgrammeTemplate
 from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.readmodels.cohort_facts import cohort_facts, pinned_template
@@ -120,13 +120,7 @@ async def find_participants(
     page: Paged,
     name: Annotated[str | None, Query(description="Part of the name")] = None,
     school: Annotated[str | None, Query(description="Part of the school's name")] = None,
-    national_id: Annotated[
-        str | None,
-        Query(
-            description="An ID number as your role is shown it: masked (`430102***********5`) or, for a role "
-            "that reads ID numbers, whole",
-        ),
-    ] = None,
+    national_id: Annotated[str | None, Query(description=ID_SEARCH)] = None,
 ) -> list[ParticipantRow]:
     """The cohort's participants (a coordinator's own prefecture's only) by name, school or ID number, by id."""
     principal = reader.principal
@@ -145,21 +139,6 @@ async def find_participants(
     )
     shown = [row.model_copy(update=principal.shown(dict(row))) for row in found]
     return page.answer(shown, lambda row: (row.participant_id,))
-
-
-def id_search(national_id: str | None, principal: Principal) -> dict[str, Any]:
-    """The ID number part of a search: whole for a role that reads ID numbers, else masked as the role is shown.
-    A number that is neither is a ``ValueError`` saying why."""
-    if not national_id:
-        return {}
-    try:
-        if "*" in national_id:
-            return {"masked_id": masked_parts(national_id)}
-        if not principal.can(Permission.NATIONAL_IDS_READ):
-            raise ValueError("your role is shown ID numbers masked: search by the masked number")
-        return {"national_id": validate(national_id)}
-    except InvalidNationalId as exc:
-        raise ValueError(f"national_id: {exc}") from None
 
 
 @router.get("/{cohort_id}/funnel", response_model=Funnel)

@@ -35,8 +35,8 @@ from cohortflow.api.cohorts import (
     WithdrawRequest,
 )
 from cohortflow.api.commands import CommandPending, refusal, send
+from cohortflow.api.id_search import id_search
 from cohortflow.api.idempotency import KeyReused, Once
-from cohortflow.api.reads import id_search
 from cohortflow.console.form_problems import problems_of
 from cohortflow.console.rendering import page, say
 from cohortflow.console.sessions import allowed, form_token

@@ -1,5 +1,6 @@
-"""People: a search of the registry by name or school, and a person's page with their facts, their standing
-against every rule on today's date, and every entry that stands (its source, when earned and recorded).
+"""People: a search of the registry by name, school or ID number (masked as the reader is shown it), and a
+person's page with their facts, their standing against every rule on today's date, and every entry that stands
+(its source, when earned and recorded).
 
 Each read is the API's own (``readmodels.bank``) within the account's scope: a coordinator finds only their
 prefecture's people, and a person outside it is answered as one who does not exist, by URL too. ID numbers are
@@ -16,6 +17,7 @@ from fastapi.responses import HTMLResponse
 
 from cohortflow.access.accounts import Session
 from cohortflow.access.roles import Permission
+from cohortflow.api.id_search import id_search
 from cohortflow.api.people import scope_of
 from cohortflow.console.rendering import page, say
 from cohortflow.console.sessions import allowed
@@ -34,11 +36,18 @@ async def search(
     session: Reader,
     name: Annotated[str, Query(max_length=100)] = "",
     school: Annotated[str, Query(max_length=200)] = "",
+    national_id: Annotated[str, Query(max_length=18)] = "",
 ) -> HTMLResponse:
     principal = session.principal
     scope = scope_of(principal)
-    where = scope.model_copy(update={"name": name.strip() or None, "school": scope.school or school.strip() or None})
-    found = await people(request.app.state.store.pool, where, limit=SHOWN + 1)
+    searched = {"name": name.strip() or None, "school": scope.school or school.strip() or None}
+    problem = ""
+    try:
+        searched |= id_search(national_id.strip(), principal)
+    except ValueError as exc:
+        problem = str(exc)
+    where = scope.model_copy(update=searched)
+    found = [] if problem else await people(request.app.state.store.pool, where, limit=SHOWN + 1)
     shown = [p.model_copy(update={"national_id": principal.show_id(p.national_id)}) for p in found[:SHOWN]]
     return page(
         request,
@@ -49,6 +58,8 @@ async def search(
         more=len(found) > SHOWN,
         name=name,
         school=school,
+        national_id=national_id,
+        id_problem=problem,
     )
 
 

@@ -45,6 +45,10 @@ class PersonFilter(BaseModel):
     county_code: str | None = None
     school: str | None = None
     name: str | None = None
+    national_id: str | None = None
+    """A whole ID number, for a role that reads them."""
+    masked_id: tuple[str, int, str] | None = None
+    """An ID number as a role shown them masked sees it: its division code, length and check character."""
 
 
 def _where(where: PersonFilter) -> tuple[str, dict[str, str]]:
@@ -58,6 +62,15 @@ def _where(where: PersonFilter) -> tuple[str, dict[str, str]]:
     if where.name:
         conditions.append(" AND name LIKE %(name)s")
         params["name"] = "%" + re.sub(r"([\\%_])", r"\\\1", where.name) + "%"  # the name's part, taken literally
+    if where.national_id:
+        conditions.append(" AND national_id = %(national_id)s")
+        params["national_id"] = where.national_id
+    ends = (where.national_id[:6], where.national_id[-1]) if where.national_id else None
+    if where.masked_id:
+        ends = (where.masked_id[0], where.masked_id[2])
+    if ends:  # through the index on the number's two ends (rm_people_by_id_ends)
+        conditions.append(" AND left(national_id, 6) = %(id_head)s AND right(national_id, 1) = %(id_check)s")
+        params["id_head"], params["id_check"] = ends
     return "".join(conditions), params
 
 

@@ -84,6 +84,15 @@ async def test_the_registry_is_scoped_to_a_coordinators_prefecture_and_masks_id_
     for part, found in [("老师", ["李老师", "赵老师"]), ("校", ["王校长"]), ("%", []), ("_", []), ("\\", [])]:
         named = await api.http.get("/api/v1/people", params={"name": part}, headers=api.as_("admin"))
         assert sorted(p["name"] for p in named.json()) == found, part  # a name's part, taken literally
+    for number, role, found in [  # an ID number as the role is shown it: masked, or whole for a role that reads it
+        (mask(TEACHER), "coordinator", ["李老师"]),
+        (mask(ELSEWHERE), "coordinator", []),
+        (TEACHER, "auditor", ["李老师"]),
+    ]:
+        by_id = await api.http.get("/api/v1/people", params={"national_id": number}, headers=api.as_(role))
+        assert [p["name"] for p in by_id.json()] == found, (number, role)
+    whole = await api.http.get("/api/v1/people", params={"national_id": TEACHER}, headers=api.as_("coordinator"))
+    assert whole.status_code == 400 and "search by the masked number" in whole.json()["detail"]
     paged = await api.http.get("/api/v1/people?limit=2", headers=api.as_("admin"))
     assert len(paged.json()) == 2 and 'rel="next"' in paged.headers["link"]
     refused = await api.http.get("/api/v1/people", headers=api.as_("reminder"))

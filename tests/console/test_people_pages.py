@@ -47,6 +47,18 @@ async def test_people_are_found_and_read_within_the_accounts_scope(console: Cons
         "#people tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))"
     )
     assert rows == [["周建国", mask(PRINCIPAL), "长沙市第一中学", "430102", "校长"]]
+    await coordinator.fill("#name", "")
+    await coordinator.fill("#national-id", mask(PRINCIPAL))  # the number as a coordinator is shown it
+    await coordinator.click("#search button")
+    found = await coordinator.eval_on_selector_all(
+        "#people tbody tr", "rows => rows.map(r => [r.cells[0].innerText, r.cells[1].innerText])"
+    )
+    assert ["周建国", mask(PRINCIPAL)] in found and {number for _, number in found} == {mask(PRINCIPAL)}
+    assert "陈志强" not in {name for name, _ in found}  # the same division code, another check character
+    await coordinator.fill("#national-id", PRINCIPAL)  # a whole number is not a coordinator's to search by
+    await coordinator.click("#search button")
+    assert await coordinator.is_visible("#national-id-problem")
+    await coordinator.goto(f"{console.address}/console/people?name=周&national_id={mask(PRINCIPAL)}")
     await coordinator.click("#people td a")
     assert await coordinator.text_content("#person") == "周建国"
     rules = await coordinator.eval_on_selector_all("#rules tbody tr", "rows => rows.map(r => r.cells[0].innerText)")
