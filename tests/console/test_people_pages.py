@@ -17,6 +17,9 @@ from tests.console.conftest import Console
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "credit-bank"
 PRINCIPAL = "430102197203141234"  # 周建国, 长沙市第一中学 (430100)
+COUNTY_430102 = [
+    line.split(",")[1] for line in (EXAMPLES / "people.csv").read_text().splitlines() if ",430102," in line
+]
 
 
 async def registered(console: Console, uploads: Path) -> str:
@@ -82,4 +85,26 @@ async def test_people_are_found_and_read_within_the_accounts_scope(console: Cons
     assert not await reminders.is_visible("#nav-people")
     refused = await reminders.goto(f"{console.address}/console/people")
     assert refused is not None and refused.status == 403
+    assert all(url.startswith(console.address) for url in console.requested)
+
+
+async def test_a_coordinator_sees_who_in_a_county_is_behind(console: Console, tmp_path: Path) -> None:
+    await registered(console, tmp_path)
+    coordinator = await console.signed_in("changsha")
+    await coordinator.click("#behind-link")
+    await coordinator.fill("#county", "430202")  # a county of another prefecture
+    await coordinator.click("#unit-submit")
+    assert await coordinator.text_content("#county-problem") == "请填写本市州内区县的六位代码。"
+    await coordinator.fill("#county", "430102")
+    await coordinator.click("#unit-submit")
+    schools = await coordinator.eval_on_selector_all(
+        "#schools tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText))"
+    )
+    assert [school for school, _, _ in schools] == ["长沙市第一中学"]
+    rows = await coordinator.eval_on_selector_all(
+        "#behind tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText))"
+    )
+    assert rows and all(float(row[6]) > 0 for row in rows)  # each row a rule missed, by how much
+    assert {row[1] for row in rows} <= {mask(number) for number in COUNTY_430102}  # masked for a coordinator
+    assert int(schools[0][2]) == len({row[0] for row in rows})
     assert all(url.startswith(console.address) for url in console.requested)
