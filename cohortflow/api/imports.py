@@ -28,7 +28,7 @@ from cohortflow.activities import rejects as kept
 from cohortflow.activities.imports import ImportOutcome
 from cohortflow.api.auth import require
 from cohortflow.api.commands import send
-from cohortflow.api.idempotency import Idempotent
+from cohortflow.api.idempotency import Idempotent, Once
 from cohortflow.api.problems import answers, problem
 from cohortflow.api.uploads import UPLOAD_BODY, saved_upload
 from cohortflow.domain.events import ImportKind
@@ -66,6 +66,22 @@ async def import_file(
     or an administrator, for ``COHORTFLOW_REJECTS_KEEP_DAYS``). A coordinator's rows
     must all belong to their own prefecture.
     """
+    return await imported(request, principal, cohort_id, kind, accept_partial=accept_partial, block=block, once=once)
+
+
+async def imported(
+    request: Request,
+    principal: Principal,
+    cohort_id: str,
+    kind: ImportKind,
+    *,
+    accept_partial: bool = False,
+    block: str | None = None,
+    once: Once | None = None,
+) -> ImportOutcome:
+    """The request's uploaded file imported into the cohort, by the API's route and the console's form alike:
+    saved under its digest (refused unread if of the wrong kind or size), checked and applied by the cohort's
+    ``import_file`` Update with ``principal`` as the actor; rows refused raise ``RowsRefused``, nothing applied."""
     settings = request.app.state.settings
     await asyncio.to_thread(kept.sweep, settings.uploads, settings.rejects_keep_days)
     saved = await saved_upload(request)
@@ -79,7 +95,6 @@ async def import_file(
         block=block,
     )
     handle = request.app.state.temporal.get_workflow_handle(workflow_id(cohort_id))
-    # Rows refused answer 422 (commands.send does so for every import).
     started = time.perf_counter()
     outcome: ImportOutcome = await send(handle, CohortCycleWorkflow.import_file, req, once=once)
     request.app.state.metrics.import_finished(kind, time.perf_counter() - started)

@@ -42,7 +42,7 @@ from cohortflow.console.rendering import page, say
 from cohortflow.console.sessions import allowed, form_token
 from cohortflow.domain.vocabulary import PROVINCE_ZONE, CorrectableField
 from cohortflow.readmodels.queries import CohortRow, ParticipantSearch, list_cohorts, search_participants
-from cohortflow.workflows.block_cycle import CloseBlock, ExtendBlock
+from cohortflow.workflows.block_cycle import CloseBlock, ExtendBlock, OpenBlock
 from cohortflow.workflows.cohort_cycle import ClosePhase, ExtendDeadline, PlaceFill, Withdraw, workflow_id
 from cohortflow.workflows.cycle_support import Correction
 
@@ -88,17 +88,20 @@ async def _cohort(request: Request, session: Session, cohort_id: str) -> CohortR
     return next((c for c in rows if c.cohort_id == cohort_id), None)
 
 
-async def _live_status(request: Request, cohort: CohortRow) -> dict[str, Any] | None:
+async def live_status(request: Request, cohort_id: str) -> dict[str, Any] | None:
     """The cohort's status as its workflow knows it (a block template's cohort lists its open blocks); None when
     the workflow cannot say (it has ended, or Temporal is out), when it cannot be steered either."""
-    if cohort.completed:
-        return None
-    handle = request.app.state.temporal.get_workflow_handle(workflow_id(cohort.cohort_id))
+    handle = request.app.state.temporal.get_workflow_handle(workflow_id(cohort_id))
     try:
         status: dict[str, Any] = await asyncio.wait_for(handle.query("status"), STATUS_WAIT)
     except (RPCError, WorkflowQueryFailedError, TimeoutError):
         return None
     return status
+
+
+def open_blocks_of(status: dict[str, Any]) -> list[OpenBlock]:
+    """A block template's cohort's open blocks, from its status as the query answers it (JSON)."""
+    return [OpenBlock.model_validate(b) for b in status.get("open_blocks", [])]
 
 
 async def _shown(
@@ -115,8 +118,8 @@ async def _shown(
     if cohort is None:
         message = say(request, "No such cohort (that you may see).")
         return page(request, "message.html", 404, principal=principal, csrf=session.csrf, message=message)
-    status = await _live_status(request, cohort)
-    open_blocks = None if status is None else status.get("open_blocks")
+    status = None if cohort.completed else await live_status(request, cohort_id)
+    open_blocks = None if status is None or "open_blocks" not in status else open_blocks_of(status)
     search = search or {}
     try:
         where = ParticipantSearch(
@@ -136,7 +139,7 @@ async def _shown(
         csrf=session.csrf,
         cohort=cohort,
         open_blocks=open_blocks,
-        block_choices=[(b["code"], b["code"]) for b in open_blocks or []],
+        block_choices=[(b.code, b.code) for b in open_blocks or []],
         participants=participants,
         more_participants=len(found) > SHOWN,
         search=search,

@@ -158,6 +158,32 @@ async def test_an_administrator_starts_a_cohort_from_a_programme_version(steerin
     await admin.click("#start-submit")  # the id is taken: refused beside the field, nothing started again
     assert await admin.text_content("#start-cohort_id-problem") == "已有使用此编号的培训班；请另选编号。"
 
+    await admin.goto(f"{console.address}/console/cohorts/placement-2027")  # a block template's cohort
+    for _ in range(100):  # the read models catch up within moments
+        if await admin.is_visible("#open-blocks"):
+            break
+        await asyncio.sleep(0.1)
+        await admin.reload()
+    assert await admin.eval_on_selector_all("#open-blocks tbody td:first-child", "c => c.map(x => x.innerText)") == [
+        "enrolment"
+    ]
+    assert not await admin.is_visible("#close-phase")
+    await admin.click("#import-link")
+    await admin.select_option("#kind", "nominees")
+    await admin.select_option("#block", "enrolment")
+    await admin.set_input_files("#file", str(EXAMPLES.parent / "imports" / "placement" / "nominees.csv"))
+    await admin.click("#upload-submit")
+    await admin.wait_for_selector("#outcome")
+    assert (await admin.text_content("#outcome") or "").startswith("已应用 20 行中的 20 行")
+    await admin.goto(f"{console.address}/console/cohorts/placement-2027")
+    await admin.select_option("#close-block-block", "enrolment")
+    await admin.fill("#close-block-reason", "报名已齐")
+    await admin.check("#close-block-confirm")
+    await admin.click("#close-block-submit")
+    assert await admin.text_content("#done") == "已完成：正在结束。"
+    nominated = [e async for e in console.store.read_stream("cohort-placement-2027", types=["CandidateNominated"])]
+    assert len(nominated) == 20 and {e.metadata["actor"] for e in nominated} == {"admin:admin"}
+
     coordinator = await console.signed_in("coordinator")  # reads programmes, starts no cohort
     await coordinator.goto(f"{console.address}/console/programmes/{recorded.programme_id}/versions/1")
     assert await coordinator.is_visible("#programme") and not await coordinator.is_visible("#start")
