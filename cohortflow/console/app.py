@@ -8,7 +8,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from cohortflow.console import accounts, behind, cohorts, dashboard, imports, people, programmes, sign_in, start_cohort
+from cohortflow.console import (
+    accounts,
+    behind,
+    cohorts,
+    dashboard,
+    imports,
+    participants,
+    people,
+    programmes,
+    sign_in,
+    start_cohort,
+)
 from cohortflow.console.rendering import HERE, page, say
 from cohortflow.console.sessions import FormForged, NotAllowed, SignInNeeded
 
@@ -16,7 +27,18 @@ log = structlog.get_logger("cohortflow.console")
 
 
 def install(app: FastAPI) -> None:
-    for module in (sign_in, dashboard, behind, cohorts, imports, people, programmes, start_cohort, accounts):
+    for module in (
+        sign_in,
+        dashboard,
+        behind,
+        cohorts,
+        participants,
+        imports,
+        people,
+        programmes,
+        start_cohort,
+        accounts,
+    ):
         app.include_router(module.router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console_static")
 

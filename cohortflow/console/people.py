@@ -1,6 +1,6 @@
 """People: a search of the registry by name, school or ID number (masked as the reader is shown it), and a
-person's page with their facts, their standing against every rule on today's date, and every entry that stands
-(its source, when earned and recorded).
+person's page with their facts, their standing against every rule on today's date, every entry that stands
+(its source, when earned and recorded), and their places in every cohort, each linked to its timeline.
 
 Each read is the API's own (``readmodels.bank``) within the account's scope: a coordinator finds only their
 prefecture's people, and a person outside it is answered as one who does not exist, by URL too. ID numbers are
@@ -23,6 +23,7 @@ from cohortflow.console.rendering import page, say
 from cohortflow.console.sessions import allowed
 from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.readmodels.bank import people, person, person_standing, shipped_requirements
+from cohortflow.readmodels.queries import participations
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 Reader = Annotated[Session, allowed(Permission.PEOPLE_READ)]
@@ -73,5 +74,8 @@ async def person_page(request: Request, session: Reader, person_key: str) -> HTM
         return page(request, "message.html", 404, principal=principal, csrf=session.csrf, message=message)
     today = datetime.now(PROVINCE_ZONE).date()
     standing = await person_standing(pool, facts, shipped_requirements(), today)
+    places = await participations(pool, person_key, principal.prefecture_scope)
     shown = facts.model_copy(update={"national_id": principal.show_id(facts.national_id)})
-    return page(request, "person.html", principal=principal, csrf=session.csrf, person=shown, standing=standing)
+    return page(
+        request, "person.html", principal=principal, csrf=session.csrf, person=shown, standing=standing, places=places
+    )

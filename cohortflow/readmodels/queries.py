@@ -261,6 +261,18 @@ async def participant(
     return participant_row(row) if row else None
 
 
+async def participations(source: Source, person_key: str, prefecture: str | None = None) -> list[ParticipantRow]:
+    """The person's places in every cohort (of ``prefecture`` only, if given), the earliest cohort first."""
+    async with connection(source) as conn:
+        cur = await conn.execute(
+            _PARTICIPANT_SELECT + "WHERE p.person_key = %s AND (%s::text IS NULL OR p.prefecture_code = %s) "
+            "ORDER BY c.started_at, p.cohort_id",
+            (person_key, prefecture, prefecture),
+        )
+        rows = await cur.fetchall()
+    return [participant_row(row) for row in rows]
+
+
 @dataclass(frozen=True)
 class ParticipantSearch:
     """What a participant search matches, all given parts at once: part of the name, part of the school's name,

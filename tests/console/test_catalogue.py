@@ -9,7 +9,15 @@ from typing import get_args
 from babel.messages.pofile import read_po
 
 from cohortflow.access.roles import ROLES
-from cohortflow.console import cohorts, dashboard, form_problems, imports, programme_changes, programme_view
+from cohortflow.console import (
+    cohorts,
+    dashboard,
+    form_problems,
+    imports,
+    participants,
+    programme_changes,
+    programme_view,
+)
 from cohortflow.console.language import LOCALE_DIR, gettext_for
 from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.credit_bank.credits import Source
@@ -24,7 +32,7 @@ LITERAL = re.compile(r"""(?:_\(|say\(\s*request,)\s*(?:"([^"]+)"|'([^']+)')\s*\)
 def shown() -> set[str]:
     """The texts the console's templates and code translate, and the values it translates by name."""
     found: set[str] = set(dashboard.STAGES) | set(cohorts.OUTCOMES) | set(form_problems.MESSAGES.values())
-    found |= {f"fact:{f}" for f in cohorts.CORRECTABLE}
+    found |= {f"fact:{f}" for f in cohorts.CORRECTABLE} | {f"event:{e}" for e in participants.TIMELINE_EVENTS}
     for path in [*CONSOLE.glob("templates/*.html"), *CONSOLE.glob("*.py")]:
         for double, single in LITERAL.findall(path.read_text(encoding="utf-8")):
             found.add(double or single)

@@ -5,9 +5,13 @@ reason, and a command carried out with the signed-in account recorded as its act
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import hashlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from temporalio.testing import ActivityEnvironment
+
+from cohortflow.activities.credit_bank import BankActivities, PeopleImport
 from cohortflow.demo.sample import sample_programme
 from cohortflow.domain.national_id import mask
 from cohortflow.domain.template import parse_any
@@ -80,7 +84,8 @@ async def test_participants_are_found_withdrawn_and_corrected_once_each(
     steering_console: Console, tmp_path: Path
 ) -> None:
     console = steering_console
-    await _in_online_study(console, "c2", Settings(state_dir=tmp_path).uploads)
+    uploads = Settings(state_dir=tmp_path).uploads
+    await _in_online_study(console, "c2", uploads)
     admin = await console.signed_in("admin")
     for _ in range(100):  # the read models catch up within moments
         await admin.goto(f"{console.address}/console/cohorts/c2")
@@ -129,6 +134,39 @@ async def test_participants_are_found_withdrawn_and_corrected_once_each(
     assert [(e.data["value"], e.data["previous"], e.metadata["actor"]) for e in corrected] == [
         ("李四", name, "admin:admin")
     ]
+
+    # The participant's timeline, as a coordinator of their prefecture reads it; another's finds no one.
+    await coordinator.goto(f"{console.address}/console/cohorts/c2?national_id={mask(national_id)}")
+    await coordinator.click(f"#participants a:text('{participant}')")
+    timeline = await coordinator.eval_on_selector_all(
+        "#timeline tbody tr", "rows => rows.map(r => [r.cells[1].innerText, r.cells[2].innerText])"
+    )
+    assert timeline[0][0] == "被推荐报名"
+    by_admin = [row for row in timeline if row[1] == "admin:admin"]
+    assert by_admin == [["信息更正", "admin:admin"], ["退出", "admin:admin"]]
+    assert national_id not in (await coordinator.text_content("main") or "")  # masked in the facts and the events
+    elsewhere = await console.signed_in("coordinator")
+    answer = await elsewhere.goto(f"{console.address}/console/cohorts/c2/participants/{participant}")
+    assert answer is not None and answer.status == 404
+
+    # Registered in the credit bank, the person's page lists their place in the cohort.
+    people = "姓名,身份证号,职务,任职时间,学校,区县代码,市州代码,学段,学科\n"
+    people += f"李四,{national_id},教师,,长沙市第一中学,430102,430100,高中,数学\n"
+    digest = hashlib.sha256(people.encode()).hexdigest()
+    (uploads / digest).write_text(people, encoding="utf-8")
+    bank = BankActivities(console.store, uploads)
+    registering = PeopleImport(digest=digest, filename="people.csv", request_id="p", at=datetime.now(UTC))
+    assert (await ActivityEnvironment().run(bank.import_people, registering)).status == "applied"
+    key = (await console.store.person_keys()).of(national_id)
+    for _ in range(100):  # the read models catch up within moments
+        await admin.goto(f"{console.address}/console/people/{key}")
+        if await admin.is_visible("#places"):
+            break
+        await asyncio.sleep(0.1)
+    places = await admin.eval_on_selector_all(
+        "#places tbody tr", "rows => rows.map(r => [r.cells[0].innerText, r.cells[1].innerText, r.cells[2].innerText])"
+    )
+    assert places == [["c2", participant, "已退出"]]
     assert all(url.startswith(console.address) for url in console.requested)
 
 
