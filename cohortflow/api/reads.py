@@ -106,7 +106,7 @@ async def cohorts(
         raise bad_request(f"state is running or completed, not {state!r}")
     after = page.after(int, str)
     start = None if after is None else (instant(after[0]), str(after[1]))
-    only = CohortFilter(programme_id, phase, None if state is None else STATES[state])
+    only = CohortFilter(programme_id=programme_id, phase=phase, completed=None if state is None else STATES[state])
     found = await list_cohorts(
         reader.conn, reader.principal.prefecture_scope, only=only, after=start, limit=page.limit + 1
     )

@@ -41,7 +41,7 @@ from cohortflow.console.form_problems import problems_of
 from cohortflow.console.rendering import page, say
 from cohortflow.console.sessions import allowed, form_token
 from cohortflow.domain.vocabulary import PROVINCE_ZONE, CorrectableField
-from cohortflow.readmodels.queries import CohortRow, ParticipantSearch, list_cohorts, search_participants
+from cohortflow.readmodels.queries import CohortFilter, CohortRow, ParticipantSearch, list_cohorts, search_participants
 from cohortflow.workflows.block_cycle import CloseBlock, ExtendBlock, OpenBlock
 from cohortflow.workflows.cohort_cycle import ClosePhase, ExtendDeadline, PlaceFill, Withdraw, workflow_id
 from cohortflow.workflows.cycle_support import Correction
@@ -84,8 +84,9 @@ CORRECTABLE: tuple[str, ...] = get_args(CorrectableField)
 
 
 async def _cohort(request: Request, session: Session, cohort_id: str) -> CohortRow | None:
-    rows = await list_cohorts(request.app.state.store.pool, session.principal.prefecture_scope)
-    return next((c for c in rows if c.cohort_id == cohort_id), None)
+    only = CohortFilter(cohort_id=cohort_id)
+    rows = await list_cohorts(request.app.state.store.pool, session.principal.prefecture_scope, only=only)
+    return rows[0] if rows else None
 
 
 async def live_status(request: Request, cohort_id: str) -> dict[str, Any] | None:

@@ -165,8 +165,10 @@ async def checkpoint(source: Source) -> int:
 
 @dataclass(frozen=True)
 class CohortFilter:
-    """Which cohorts a list holds: of one programme, in one phase (or block), still running or completed."""
+    """Which cohorts a list holds: of one programme, in one phase (or block), still running or completed; or the
+    one cohort named."""
 
+    cohort_id: str | None = None
     programme_id: str | None = None
     phase: str | None = None
     completed: bool | None = None
@@ -190,6 +192,7 @@ async def list_cohorts(
     LEFT JOIN rm_funnel f ON f.cohort_id = c.cohort_id AND (%(pref)s::text IS NULL OR f.prefecture_code = %(pref)s)
     WHERE (%(pref)s::text IS NULL
            OR EXISTS (SELECT 1 FROM rm_funnel g WHERE g.cohort_id = c.cohort_id AND g.prefecture_code = %(pref)s))
+      AND (%(cohort)s::text IS NULL OR c.cohort_id = %(cohort)s)
       AND (%(programme)s::text IS NULL OR c.programme_id = %(programme)s)
       AND (%(phase)s::text IS NULL OR c.phase = %(phase)s)
       AND (%(completed)s::boolean IS NULL OR c.completed = %(completed)s)
@@ -200,6 +203,7 @@ async def list_cohorts(
     """
     params = {
         "pref": prefecture,
+        "cohort": only.cohort_id,
         "programme": only.programme_id,
         "phase": only.phase,
         "completed": only.completed,
