@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -55,6 +55,20 @@ class Settings(BaseSettings):
     """Seconds of that window; an address past the limit is answered 429 until its oldest failure is this old."""
     console_session_minutes: int = Field(default=480, ge=1)
     """How long a console sign-in lasts; a form sent from an expired session is refused and signs in again."""
+    console_secret_key: SecretStr | None = Field(default=None, min_length=32)
+    """Signs the console's short-lived cookie holding an identity provider sign-in's state; every API process must
+    have the same. Unset, a key kept in ``state_dir/console-secret-key`` (made at the first start) is used."""
+
+    # Signing in to the console through the province's OpenID Connect provider: off while the issuer is unset.
+    oidc_issuer: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    """The provider's issuer; its discovery document is read from ``{issuer}/.well-known/openid-configuration``."""
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_account_claim: str = "preferred_username"
+    """The ID token's claim naming the console account the person signs in as."""
+    oidc_scope: str = "openid profile"
+    oidc_display_name: str | None = None
+    """The provider's name on the sign-in page's button; unset, it reads "the province's identity provider"."""
 
     # Reminder delivery (cohortflow reminder dispatch; `cohortflow up` runs it when a channel is configured).
     smtp_host: str | None = None
@@ -83,6 +97,14 @@ class Settings(BaseSettings):
     max_attempts: int = 8
     retry_base_seconds: float = 60.0
     retry_cap_seconds: float = 3600.0
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.oidc_issuer is not None and (self.oidc_client_id is None or self.oidc_client_secret is None):
+            raise ValueError("COHORTFLOW_OIDC_ISSUER needs COHORTFLOW_OIDC_CLIENT_ID and COHORTFLOW_OIDC_CLIENT_SECRET")
+        if self.oidc_issuer is not None and "openid" not in self.oidc_scope.split():
+            raise ValueError("COHORTFLOW_OIDC_SCOPE needs openid: the account is named by the ID token")
+        return self
 
     @property
     def uploads(self) -> Path:

@@ -4,7 +4,9 @@ and the sessions a signed-in browser holds.
 argon2-cffi hashes and checks passwords (its defaults are Argon2id with RFC 9106's low-memory parameters) and says
 when a stored hash was made with weaker parameters than today's, so it is rehashed at the next sign-in. A session
 is a random cookie value whose SHA-256 is stored with the account, a form token (CSRF) and an expiry: as with
-tokens, a plain hash suffices for 256 random bits, and signing out or disabling the account ends it at once.
+tokens, a plain hash suffices for 256 random bits, and signing out or disabling the account ends it at once. A
+session records which way it signed in: the password, or the province's OpenID Connect provider vouching for the
+account's name (the account, with its role and unit, is always one an administrator created).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -29,6 +32,9 @@ _UNUSED_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 """Checked against when no account has the name, so that an unknown name costs as long as a wrong password."""
 
 
+SignedInBy = Literal["password", "oidc"]
+
+
 class AccountRefused(TokenRefused):
     """An account operation that was refused; nothing was written."""
 
@@ -38,6 +44,7 @@ class Session:
     principal: Principal
     csrf: str
     """The form token every form of this session carries."""
+    signed_in_by: SignedInBy = "password"
 
 
 def _digest(value: str) -> str:
@@ -107,22 +114,40 @@ async def check_password(pool: Pool, name: str, password: str) -> Principal | No
     return _principal(name, row[1], Unit(row[2], row[3], row[4]))
 
 
-async def start_session(pool: Pool, principal: Principal, lifetime: timedelta) -> tuple[str, Session]:
+async def enabled_account(pool: Pool, name: str) -> tuple[Principal | None, str]:
+    """The principal of the enabled account named ``name`` (signing in through the identity provider, which has
+    checked who it is), or None and why not: ``"no account"`` or ``"disabled"``."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT role, prefecture, county, school, disabled_at IS NOT NULL FROM accounts WHERE name = %s", (name,)
+        )
+        row = await cur.fetchone()
+    if row is None:
+        return None, "no account"
+    if row[4]:
+        return None, "disabled"
+    return _principal(name, row[0], Unit(row[1], row[2], row[3])), "enabled"
+
+
+async def start_session(
+    pool: Pool, principal: Principal, lifetime: timedelta, signed_in_by: SignedInBy = "password"
+) -> tuple[str, Session]:
     """A new session for a signed-in account: the cookie's value (shown once) and the session."""
     value, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     async with pool.connection() as conn:
         await conn.execute(
-            "INSERT INTO console_sessions (session_sha256, account, csrf, expires_at) VALUES (%s, %s, %s, now() + %s)",
-            (_digest(value), principal.name, csrf, lifetime),
+            "INSERT INTO console_sessions (session_sha256, account, csrf, expires_at, signed_in_by)"
+            " VALUES (%s, %s, %s, now() + %s, %s)",
+            (_digest(value), principal.name, csrf, lifetime, signed_in_by),
         )
-    return value, Session(principal, csrf)
+    return value, Session(principal, csrf, signed_in_by)
 
 
 async def session_of(pool: Pool, value: str) -> Session | None:
     """The live session a cookie names; None for an unknown, expired or ended one, or a disabled account."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT a.name, a.role, a.prefecture, a.county, a.school, s.csrf FROM console_sessions s"
+            "SELECT a.name, a.role, a.prefecture, a.county, a.school, s.csrf, s.signed_in_by FROM console_sessions s"
             " JOIN accounts a ON a.name = s.account"
             " WHERE s.session_sha256 = %s AND s.expires_at > now() AND a.disabled_at IS NULL",
             (_digest(value),),
@@ -130,8 +155,8 @@ async def session_of(pool: Pool, value: str) -> Session | None:
         row = await cur.fetchone()
     if row is None:
         return None
-    name, role, prefecture, county, school, csrf = row
-    return Session(_principal(name, role, Unit(prefecture, county, school)), csrf)
+    name, role, prefecture, county, school, csrf, signed_in_by = row
+    return Session(_principal(name, role, Unit(prefecture, county, school)), csrf, signed_in_by)
 
 
 async def end_session(pool: Pool, value: str) -> None:

@@ -20,6 +20,7 @@ from cohortflow.console import (
     sign_in,
     start_cohort,
 )
+from cohortflow.console.oidc import install as install_oidc
 from cohortflow.console.rendering import HERE, page, say
 from cohortflow.console.sessions import FormForged, NotAllowed, SignInNeeded
 
@@ -40,6 +41,7 @@ def install(app: FastAPI) -> None:
         accounts,
     ):
         app.include_router(module.router)
+    install_oidc(app, app.state.settings)  # only when the province's identity provider is configured
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console_static")
 
     @app.get("/console", include_in_schema=False)

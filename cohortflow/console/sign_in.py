@@ -3,6 +3,7 @@
 The sign-in form, sent before there is a session, carries a token that must equal a cookie set with the form
 (double submit). A failed sign-in counts against the client's address with the API's own limiter and is logged
 with the reason; past the limit the address is refused for a while (429) without its password being checked.
+When the province's identity provider is configured, the page also offers signing in through it (``oidc``).
 """
 
 from __future__ import annotations
@@ -31,9 +32,27 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+def session_lifetime(request: Request) -> timedelta:
+    return timedelta(minutes=request.app.state.settings.console_session_minutes)
+
+
 def sign_in_form(request: Request, problem: str | None = None, name: str = "", status_code: int = 200) -> HTMLResponse:
     token = secrets.token_urlsafe(32)
-    answer = page(request, "sign_in.html", status_code, csrf=token, problem=problem, name=name)
+    settings = request.app.state.settings
+    answer = page(
+        request,
+        "sign_in.html",
+        status_code,
+        csrf=token,
+        problem=problem,
+        name=name,
+        oidc=settings.oidc_issuer is not None,
+        oidc_name=settings.oidc_display_name,
+    )
     answer.set_cookie(FORM_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request), path="/console")
     return answer
 
@@ -50,7 +69,7 @@ async def sign_in(
     password: Annotated[str, Form(max_length=256)],
     csrf: Annotated[str, Form(max_length=100)],
 ) -> Response:
-    address = request.client.host if request.client is not None else "unknown"
+    address = client_address(request)
     limiter = sign_in_limiter(request.app)
     if (wait := limiter.retry_after(address, time.monotonic())) is not None:
         if limiter.announce(address):
@@ -67,21 +86,25 @@ async def sign_in(
         failures = limiter.failed(address, time.monotonic())
         log.warning("console sign-in failed", client=address, account=name, failures=failures)
         return sign_in_form(request, say(request, "The account or the password is not right."), name, 401)
-    lifetime = timedelta(minutes=request.app.state.settings.console_session_minutes)
-    value, _session = await start_session(request.app.state.store.pool, principal, lifetime)
-    log.info("console sign-in", client=address, account=principal.name, role=principal.role)
-    signed_in = RedirectResponse("/console/dashboard", status_code=303)
-    signed_in.set_cookie(
+    value, _session = await start_session(request.app.state.store.pool, principal, session_lifetime(request))
+    log.info("console sign-in", client=address, account=principal.name, role=principal.role, by="password")
+    return signed_in(request, value)
+
+
+def signed_in(request: Request, value: str) -> RedirectResponse:
+    """To the dashboard, with the new session's cookie (however the account signed in)."""
+    answer = RedirectResponse("/console/dashboard", status_code=303)
+    answer.set_cookie(
         SESSION_COOKIE,
         value,
-        max_age=int(lifetime.total_seconds()),
+        max_age=int(session_lifetime(request).total_seconds()),
         httponly=True,
         samesite="lax",
         secure=_secure(request),
         path="/console",
     )
-    signed_in.delete_cookie(FORM_COOKIE, path="/console")
-    return signed_in
+    answer.delete_cookie(FORM_COOKIE, path="/console")
+    return answer
 
 
 @router.post("/sign-out")

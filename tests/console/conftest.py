@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 import uvicorn
@@ -71,9 +71,15 @@ class Console:
 
 @asynccontextmanager
 async def serving(
-    database_url: str, store: EventStore, temporal: Client, state_dir: Path, task_queue: str | None = None
+    database_url: str,
+    store: EventStore,
+    temporal: Client,
+    state_dir: Path,
+    task_queue: str | None = None,
+    configured: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Console]:
-    """The app on a free port of 127.0.0.1, its accounts created, and a headless Chromium to drive it."""
+    """The app on a free port of 127.0.0.1, its accounts created, and a headless Chromium to drive it; ``configured``
+    sets more of its settings."""
     for name, role, unit in [
         ("admin", "admin", {}),
         ("auditor", "auditor", {}),
@@ -85,6 +91,8 @@ async def serving(
     settings = Settings(sign_in_failures=SIGN_IN_LIMIT, sign_in_window=600, state_dir=state_dir)
     if task_queue is not None:  # the queue the test's worker serves, where the console starts cohorts
         settings = settings.model_copy(update={"task_queue": task_queue})
+    if configured is not None:
+        settings = settings.model_copy(update=dict(configured))
     app = create_app(settings, database_url, temporal=temporal)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
