@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 
 from cohortflow.access.roles import Permission, Principal
@@ -61,22 +64,46 @@ async def preview_for_participant(
 
     A coordinator previews only their own prefecture's participants; any other is
     answered as one not in the cohort, so the answer tells nothing about them."""
-    async with request.app.state.store.pool.connection() as conn:
+    try:
+        return await participant_preview(
+            request.app.state.store.pool, principal, cohort_id, rule, body.participant_id, body.locale
+        )
+    except NotForParticipants as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
+class NotForParticipants(ValueError):
+    """A rule whose messages go to coordinators: no participant ever receives it."""
+
+
+async def participant_preview(
+    pool: AsyncConnectionPool[AsyncConnection[TupleRow]],
+    principal: Principal,
+    cohort_id: str,
+    rule: str,
+    participant_id: str,
+    locale: Locale | None,
+) -> RenderedMessage:
+    """The message ``participant_id`` of the cohort would receive if ``rule`` fired now, in ``locale`` (None:
+    the participant's own language). The API's preview and the console's.
+
+    LookupError: no such cohort, rule or participant, or a participant outside the principal's prefecture (not
+    told apart from one who is not there, so the answer tells nothing about them)."""
+    async with pool.connection() as conn:
         programme = await audiences.cohort_programme(conn, cohort_id)
-        person = await audiences.participant(conn, cohort_id, body.participant_id)
+        person = await audiences.participant(conn, cohort_id, participant_id)
     if person is None or not principal.covers(person.prefecture_code):
-        raise LookupError(f"participant {body.participant_id} is not in cohort {cohort_id} (or not in your prefecture)")
+        raise LookupError(f"participant {participant_id} is not in cohort {cohort_id} (or not in your prefecture)")
+    own: Locale = "en" if person.locale == "en" else "zh"
     if isinstance(programme, ProgrammeTemplate):
         block_rule = programme.reminder_rule(rule)
         values = block_participant_recipient(programme, block_rule, None, cohort_id, person).values
-        locale: Locale = body.locale or ("en" if person.locale == "en" else "zh")
-        return preview(programme, block_rule, locale, values)
+        return preview(programme, block_rule, locale or own, values)
     found = programme.reminder_rule(rule)
     if found.recipients != "participants":
-        raise HTTPException(422, f"rule {rule} goes to coordinators, not participants")
+        raise NotForParticipants(f"rule {rule} goes to coordinators, not participants")
     values = participant_recipient(programme, found, None, cohort_id, person).values
-    locale = body.locale or ("en" if person.locale == "en" else "zh")
-    return preview(programme, found, locale, values)
+    return preview(programme, found, locale or own, values)
 
 
 @router.get("/api/v1/reminders/failures", responses={200: {"headers": NEXT_LINK}})

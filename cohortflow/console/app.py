@@ -17,6 +17,7 @@ from cohortflow.console import (
     participants,
     people,
     programmes,
+    reminders,
     sign_in,
     start_cohort,
 )
@@ -39,6 +40,7 @@ def install(app: FastAPI) -> None:
         programmes,
         start_cohort,
         accounts,
+        reminders,
     ):
         app.include_router(module.router)
     install_oidc(app, app.state.settings)  # only when the province's identity provider is configured
