@@ -10,6 +10,8 @@ from fastapi.staticfiles import StaticFiles
 
 from cohortflow.console import (
     accounts,
+    audit,
+    audit_states,
     behind,
     cohorts,
     dashboard,
@@ -39,6 +41,8 @@ def install(app: FastAPI) -> None:
         programmes,
         start_cohort,
         accounts,
+        audit,
+        audit_states,
     ):
         app.include_router(module.router)
     install_oidc(app, app.state.settings)  # only when the province's identity provider is configured
