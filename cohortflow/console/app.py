@@ -10,6 +10,8 @@ from fastapi.staticfiles import StaticFiles
 
 from cohortflow.console import (
     accounts,
+    audit,
+    audit_states,
     behind,
     cohorts,
     dashboard,
@@ -41,6 +43,8 @@ def install(app: FastAPI) -> None:
         start_cohort,
         accounts,
         reminders,
+        audit,
+        audit_states,
     ):
         app.include_router(module.router)
     install_oidc(app, app.state.settings)  # only when the province's identity provider is configured
