@@ -10,7 +10,7 @@ people outside it.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, StringConstraints
@@ -28,7 +28,7 @@ from cohortflow.activities.credit_bank import (
 )
 from cohortflow.api.auth import require
 from cohortflow.api.commands import send
-from cohortflow.api.idempotency import Idempotent
+from cohortflow.api.idempotency import Idempotent, Once
 from cohortflow.api.pages import bad_request
 from cohortflow.api.problems import answers
 from cohortflow.api.text import Reason
@@ -73,6 +73,47 @@ async def _bank(request: Request) -> WorkflowHandle[Any, Any]:
     return await credit_bank(request.app.state.temporal, request.app.state.settings.task_queue)
 
 
+BankFile = Literal["people", "credits", "reversals"]
+BANK_FILE_PERMISSIONS: dict[BankFile, Permission] = {
+    "people": Permission.PEOPLE_WRITE,
+    "credits": Permission.CREDITS_WRITE,
+    "reversals": Permission.CREDITS_WRITE,
+}
+"""What each of the bank's files needs of the importer."""
+
+
+async def bank_import(
+    request: Request,
+    principal: Principal,
+    kind: BankFile,
+    *,
+    reason: str = "",
+    recorded_by: str = "",
+    source: BankSource = "school",
+    once: Once | None = None,
+) -> BankOutcome:
+    """The request's uploaded file imported into the credit bank, by the API's routes and the console's form alike:
+    saved under its digest (refused unread if of the wrong kind or size), then checked and applied whole, or
+    refused whole (``RowsRefused``), by the bank's Update, within the importer's unit and with them as the actor."""
+    saved = await saved_upload(request)
+    unit = {"actor": principal.actor, "prefecture": principal.prefecture_scope}
+    handle = await _bank(request)
+    if kind == "people":
+        people = PeopleImport(digest=saved.digest, filename=saved.filename, reason=reason.strip(), **unit)
+        outcome: BankOutcome = await send(handle, CreditBankWorkflow.import_people, people, once=once)
+        return outcome
+    unit |= {"county": principal.county_scope, "school": principal.school_scope}
+    if kind == "credits":
+        credits = CreditsImport(
+            digest=saved.digest, filename=saved.filename, source=source, recorded_by=recorded_by, **unit
+        )
+        outcome = await send(handle, CreditBankWorkflow.import_credits, credits, once=once)
+        return outcome
+    reversals = ReversalsImport(digest=saved.digest, filename=saved.filename, **unit)
+    outcome = await send(handle, CreditBankWorkflow.import_reversals, reversals, once=once)
+    return outcome
+
+
 @router.post("/people/imports", responses={**answers(409, 415), **FILE_REFUSED}, openapi_extra=UPLOAD_BODY)
 async def import_people(
     request: Request,
@@ -87,17 +128,7 @@ async def import_people(
     Every row is checked; one bad row refuses the whole file. A coordinator's rows must all carry their
     prefecture's code, and may not name people registered in another prefecture.
     """
-    saved = await saved_upload(request)
-    req = PeopleImport(
-        digest=saved.digest,
-        filename=saved.filename,
-        reason=reason.strip(),
-        actor=principal.actor,
-        prefecture=principal.prefecture_scope,
-    )
-    handle = await _bank(request)
-    outcome: BankOutcome = await send(handle, CreditBankWorkflow.import_people, req, once=once)
-    return outcome
+    return await bank_import(request, principal, "people", reason=reason, once=once)
 
 
 @router.post("/credit-bank/imports", responses={**answers(409, 415), **FILE_REFUSED}, openapi_extra=UPLOAD_BODY)
@@ -120,20 +151,7 @@ async def import_credits(
     school = principal.school_scope
     if school is not None and (source != "school" or recorded_by != school):
         raise bad_request(f"a school's token records its own school's credits: source=school, recorded_by={school}")
-    saved = await saved_upload(request)
-    req = CreditsImport(
-        digest=saved.digest,
-        filename=saved.filename,
-        source=source,
-        recorded_by=recorded_by,
-        actor=principal.actor,
-        prefecture=principal.prefecture_scope,
-        county=principal.county_scope,
-        school=school,
-    )
-    handle = await _bank(request)
-    outcome: BankOutcome = await send(handle, CreditBankWorkflow.import_credits, req, once=once)
-    return outcome
+    return await bank_import(request, principal, "credits", recorded_by=recorded_by, source=source, once=once)
 
 
 @router.post(
@@ -147,18 +165,7 @@ async def import_reversals(request: Request, principal: CreditsWriter, once: Ide
     bank, or earlier in the file), itself a reversal, without a reason, of a locked year without its approver, of a
     person outside your unit; a school reverses only the school-level entries it recorded.
     """
-    saved = await saved_upload(request)
-    req = ReversalsImport(
-        digest=saved.digest,
-        filename=saved.filename,
-        actor=principal.actor,
-        prefecture=principal.prefecture_scope,
-        county=principal.county_scope,
-        school=principal.school_scope,
-    )
-    handle = await _bank(request)
-    outcome: BankOutcome = await send(handle, CreditBankWorkflow.import_reversals, req, once=once)
-    return outcome
+    return await bank_import(request, principal, "reversals", once=once)
 
 
 @router.post("/people/{person_key}/corrections", responses=BANK_REFUSED)

@@ -12,6 +12,7 @@ from cohortflow.console import (
     accounts,
     audit,
     audit_states,
+    bank_imports,
     behind,
     cohorts,
     dashboard,
@@ -45,6 +46,7 @@ def install(app: FastAPI) -> None:
         reminders,
         audit,
         audit_states,
+        bank_imports,
     ):
         app.include_router(module.router)
     install_oidc(app, app.state.settings)  # only when the province's identity provider is configured

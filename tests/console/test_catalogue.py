@@ -9,6 +9,7 @@ from typing import get_args
 from babel.messages.pofile import read_po
 
 from cohortflow.access.roles import ROLES
+from cohortflow.api.credit_bank import BANK_FILE_PERMISSIONS
 from cohortflow.console import (
     cohorts,
     dashboard,
@@ -32,6 +33,7 @@ LITERAL = re.compile(r"""(?:_\(|say\(\s*request,)\s*(?:"([^"]+)"|'([^']+)')\s*\)
 def shown() -> set[str]:
     """The texts the console's templates and code translate, and the values it translates by name."""
     found: set[str] = set(dashboard.STAGES) | set(cohorts.OUTCOMES) | set(form_problems.MESSAGES.values())
+    found |= {f"bank:{kind}" for kind in BANK_FILE_PERMISSIONS}
     found |= {f"fact:{f}" for f in cohorts.CORRECTABLE} | {f"event:{e}" for e in participants.TIMELINE_EVENTS}
     for path in [*CONSOLE.glob("templates/*.html"), *CONSOLE.glob("*.py")]:
         for double, single in LITERAL.findall(path.read_text(encoding="utf-8")):
