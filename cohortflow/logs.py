@@ -65,6 +65,8 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
         root.removeHandler(previous)
     root.addHandler(handler)
     root.setLevel(max(numeric, logging.WARNING))
+    # A library's warning (a deprecation, say) is a log line like any other, JSON when JSON is chosen.
+    logging.captureWarnings(True)
     # uvicorn is run with log_config=None, so its loggers have no handlers of their own and reach this one.
     for name in VERBOSE_LIBRARIES:
         logging.getLogger(name).setLevel(numeric)

@@ -24,7 +24,6 @@ from cohortflow.console import (
     sign_in,
     start_cohort,
 )
-from cohortflow.console.oidc import install as install_oidc
 from cohortflow.console.rendering import HERE, page, say
 from cohortflow.console.sessions import FormForged, NotAllowed, SignInNeeded
 
@@ -49,7 +48,10 @@ def install(app: FastAPI) -> None:
         bank_imports,
     ):
         app.include_router(module.router)
-    install_oidc(app, app.state.settings)  # only when the province's identity provider is configured
+    if app.state.settings.oidc_issuer is not None:  # Authlib is loaded only where the provider is configured
+        from cohortflow.console.oidc import install as install_oidc
+
+        install_oidc(app, app.state.settings)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console_static")
 
     @app.get("/console", include_in_schema=False)
