@@ -7,6 +7,7 @@ outcome, or with the specific reason the cohort refused it (409).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -17,7 +18,7 @@ from temporalio.client import Client, WorkflowHandle
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
 from cohortflow.api.commands import send
-from cohortflow.api.idempotency import Idempotent
+from cohortflow.api.idempotency import Idempotent, Once
 from cohortflow.api.pages import NEXT_LINK, Key, Paged, microseconds
 from cohortflow.api.problems import answers
 from cohortflow.api.text import Code, Reason, Value
@@ -28,7 +29,6 @@ from cohortflow.services.execution import Execution, StalledCohort, execution_of
 from cohortflow.workflows.block_cycle import BlockCycleStatus, CloseBlock, ExtendBlock
 from cohortflow.workflows.cohort_cycle import (
     ClosePhase,
-    CohortCycleWorkflow,
     CycleStatus,
     ExtendDeadline,
     PlaceFill,
@@ -105,6 +105,37 @@ class CorrectionRequest(BaseModel):
     reason: Reason
 
 
+@dataclass(frozen=True)
+class Steering:
+    """A steering command: its request model checks the fields sent (by the API and the console's forms alike),
+    and the workflow's command, the request's fields and the actor, is sent as the cohort's Update ``update``."""
+
+    request: type[BaseModel]
+    command: type[BaseModel]
+    update: str
+
+
+STEERING = {
+    "close-phase": Steering(ClosePhaseRequest, ClosePhase, "close_phase"),
+    "extend-deadline": Steering(ExtendDeadlineRequest, ExtendDeadline, "extend_deadline"),
+    "close-block": Steering(CloseBlockRequest, CloseBlock, "close_block"),
+    "extend-block": Steering(ExtendBlockRequest, ExtendBlock, "extend_block"),
+    "withdraw": Steering(WithdrawRequest, Withdraw, "withdraw_participant"),
+    "fill-place": Steering(FillPlaceRequest, PlaceFill, "fill_place"),
+    "correct": Steering(CorrectionRequest, Correction, "correct_fact"),
+}
+
+
+async def steer(
+    handle: WorkflowHandle[Any, Any], name: str, body: BaseModel, actor: str, once: Once | None = None
+) -> AdminOutcome:
+    """The outcome of the steering command ``name`` with ``body``'s fields, sent as ``actor`` (see ``send``)."""
+    steering = STEERING[name]
+    command = steering.command.model_validate({**body.model_dump(), "actor": actor})
+    outcome: AdminOutcome = await send(handle, steering.update, command, AdminOutcome, once=once)
+    return outcome
+
+
 def _client(request: Request) -> Client:
     client: Client = request.app.state.temporal
     return client
@@ -163,9 +194,7 @@ async def close_phase(
     cohort_id: str, body: ClosePhaseRequest, request: Request, principal: Steer, once: Idempotent
 ) -> AdminOutcome:
     """Close the open phase before its deadline."""
-    req = ClosePhase(phase=body.phase, reason=body.reason, actor=principal.actor)
-    outcome: AdminOutcome = await send(_handle(request, cohort_id), CohortCycleWorkflow.close_phase, req, once=once)
-    return outcome
+    return await steer(_handle(request, cohort_id), "close-phase", body, principal.actor, once)
 
 
 @router.post("/{cohort_id}/close-block", responses=answers(409))
@@ -173,9 +202,7 @@ async def close_block(
     cohort_id: str, body: CloseBlockRequest, request: Request, principal: Steer, once: Idempotent
 ) -> AdminOutcome:
     """Close an open block of a block template's cohort before its day; its credits are decided then."""
-    req = CloseBlock(block=body.block, reason=body.reason, actor=principal.actor)
-    outcome: AdminOutcome = await send(_handle(request, cohort_id), "close_block", req, AdminOutcome, once=once)
-    return outcome
+    return await steer(_handle(request, cohort_id), "close-block", body, principal.actor, once)
 
 
 @router.post("/{cohort_id}/extend-block", responses=answers(409))
@@ -183,18 +210,14 @@ async def extend_block(
     cohort_id: str, body: ExtendBlockRequest, request: Request, principal: Steer, once: Idempotent
 ) -> AdminOutcome:
     """Move an open block's close later; every step of the programme on or after its day moves back by as much."""
-    req = ExtendBlock(block=body.block, new_close=body.new_close, reason=body.reason, actor=principal.actor)
-    outcome: AdminOutcome = await send(_handle(request, cohort_id), "extend_block", req, AdminOutcome, once=once)
-    return outcome
+    return await steer(_handle(request, cohort_id), "extend-block", body, principal.actor, once)
 
 
 @router.post("/{cohort_id}/extend-deadline", responses=answers(409))
 async def extend_deadline(
     cohort_id: str, body: ExtendDeadlineRequest, request: Request, principal: Steer, once: Idempotent
 ) -> AdminOutcome:
-    req = ExtendDeadline(phase=body.phase, new_deadline=body.new_deadline, reason=body.reason, actor=principal.actor)
-    outcome: AdminOutcome = await send(_handle(request, cohort_id), CohortCycleWorkflow.extend_deadline, req, once=once)
-    return outcome
+    return await steer(_handle(request, cohort_id), "extend-deadline", body, principal.actor, once)
 
 
 @router.post("/{cohort_id}/withdrawals", responses=answers(409))
@@ -202,11 +225,7 @@ async def withdraw(
     cohort_id: str, body: WithdrawRequest, request: Request, principal: Steer, once: Idempotent
 ) -> AdminOutcome:
     """Withdraw a participant; while the programme allows, the place is refilled from the waiting list."""
-    req = Withdraw(participant_id=body.participant_id, reason=body.reason, actor=principal.actor)
-    outcome: AdminOutcome = await send(
-        _handle(request, cohort_id), CohortCycleWorkflow.withdraw_participant, req, once=once
-    )
-    return outcome
+    return await steer(_handle(request, cohort_id), "withdraw", body, principal.actor, once)
 
 
 @router.post("/{cohort_id}/fill-place", responses=answers(409))
@@ -214,9 +233,7 @@ async def fill_place(
     cohort_id: str, body: FillPlaceRequest, request: Request, principal: Steer, once: Idempotent
 ) -> AdminOutcome:
     """Fill an open place from the waiting list."""
-    req = PlaceFill(participant_id=body.participant_id, reason=body.reason, actor=principal.actor)
-    outcome: AdminOutcome = await send(_handle(request, cohort_id), CohortCycleWorkflow.fill_place, req, once=once)
-    return outcome
+    return await steer(_handle(request, cohort_id), "fill-place", body, principal.actor, once)
 
 
 @router.post("/{cohort_id}/corrections", responses=answers(409))
@@ -224,12 +241,4 @@ async def correct(
     cohort_id: str, body: CorrectionRequest, request: Request, principal: Steer, once: Idempotent
 ) -> AdminOutcome:
     """Correct one recorded fact; the original stays in the history beside the correction and its reason."""
-    req = Correction(
-        participant_id=body.participant_id,
-        field=body.field,
-        value=body.value,
-        reason=body.reason,
-        actor=principal.actor,
-    )
-    outcome: AdminOutcome = await send(_handle(request, cohort_id), CohortCycleWorkflow.correct_fact, req, once=once)
-    return outcome
+    return await steer(_handle(request, cohort_id), "correct", body, principal.actor, once)

@@ -2,7 +2,7 @@
 school or ID number, and for an account that steers cohorts, a form for each steering command, each with a reason
 and a ticked confirmation.
 
-A steering form sends the API's own command (``api.commands.send``, the cohort's Update) with the signed-in
+A steering form sends the API's own command (``api.cohorts.steer``, the cohort's Update) with the signed-in
 account as its actor, so the history records who did it; the page then shows the outcome, or the reason the
 cohort gave for refusing. The form's values are checked with the API's request models first, each problem
 shown beside its field, and nothing is sent until all are right. Each page carries a fresh idempotency key in its
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, get_args
 
@@ -25,26 +24,18 @@ from temporalio.service import RPCError
 
 from cohortflow.access.accounts import Session
 from cohortflow.access.roles import Permission
-from cohortflow.api.cohorts import (
-    CloseBlockRequest,
-    ClosePhaseRequest,
-    CorrectionRequest,
-    ExtendBlockRequest,
-    ExtendDeadlineRequest,
-    FillPlaceRequest,
-    WithdrawRequest,
-)
-from cohortflow.api.commands import CommandPending, refusal, send
+from cohortflow.api.cohorts import STEERING
+from cohortflow.api.cohorts import steer as send_steering
+from cohortflow.api.commands import CommandPending, refusal
 from cohortflow.api.id_search import id_search
 from cohortflow.api.idempotency import KeyReused, Once
 from cohortflow.console.form_problems import problems_of
-from cohortflow.console.rendering import page, say
+from cohortflow.console.rendering import not_found, page, say
 from cohortflow.console.sessions import allowed, form_token
 from cohortflow.domain.vocabulary import PROVINCE_ZONE, CorrectableField
 from cohortflow.readmodels.queries import CohortFilter, CohortRow, ParticipantSearch, list_cohorts, search_participants
-from cohortflow.workflows.block_cycle import CloseBlock, ExtendBlock, OpenBlock
-from cohortflow.workflows.cohort_cycle import ClosePhase, ExtendDeadline, PlaceFill, Withdraw, workflow_id
-from cohortflow.workflows.cycle_support import Correction
+from cohortflow.workflows.block_cycle import OpenBlock
+from cohortflow.workflows.cohort_cycle import workflow_id
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 Reader = Annotated[Session, allowed(Permission.COHORTS_READ)]
@@ -55,28 +46,8 @@ STATUS_WAIT = 5.0
 """Seconds the page waits for the cohort's own status (its open blocks) before it is shown without it."""
 
 
-@dataclass(frozen=True)
-class Steering:
-    """A steering command as a form: the API's request model checks its fields, and the workflow's command (the
-    request's fields and the actor) is sent as the Update ``update``."""
-
-    request: type[BaseModel]
-    command: type[BaseModel]
-    update: str
-    outcome: str
-    """What the cohort answers when it is done, shown in the reader's language."""
-
-
-STEERING = {
-    "close-phase": Steering(ClosePhaseRequest, ClosePhase, "close_phase", "closing"),
-    "extend-deadline": Steering(ExtendDeadlineRequest, ExtendDeadline, "extend_deadline", "extended"),
-    "close-block": Steering(CloseBlockRequest, CloseBlock, "close_block", "closing"),
-    "extend-block": Steering(ExtendBlockRequest, ExtendBlock, "extend_block", "extended"),
-    "withdraw": Steering(WithdrawRequest, Withdraw, "withdraw_participant", "withdrawn"),
-    "fill-place": Steering(FillPlaceRequest, PlaceFill, "fill_place", "promoted"),
-    "correct": Steering(CorrectionRequest, Correction, "correct_fact", "corrected"),
-}
-OUTCOMES = tuple({s.outcome for s in STEERING.values()})
+OUTCOMES = ("closing", "extended", "withdrawn", "promoted", "corrected")
+"""What a cohort answers a steering command with (``AdminOutcome.outcome``), shown in the reader's language."""
 PHASE_FORMS = ("close-phase", "extend-deadline")
 BLOCK_FORMS = ("close-block", "extend-block")
 PARTICIPANT_FORMS = ("withdraw", "fill-place", "correct")
@@ -117,8 +88,7 @@ async def _shown(
     pool = request.app.state.store.pool
     cohort = await _cohort(request, session, cohort_id)
     if cohort is None:
-        message = say(request, "No such cohort (that you may see).")
-        return page(request, "message.html", 404, principal=principal, csrf=session.csrf, message=message)
+        return not_found(request, session, say(request, "No such cohort (that you may see)."))
     status = None if cohort.completed else await live_status(request, cohort_id)
     open_blocks = None if status is None or "open_blocks" not in status else open_blocks_of(status)
     search = search or {}
@@ -188,8 +158,7 @@ async def steer(request: Request, session: Steerer, cohort_id: str, form: str) -
     await form_token(request, session)
     steering = STEERING.get(form)
     if steering is None:
-        message = say(request, "No such command.")
-        return page(request, "message.html", 404, principal=session.principal, csrf=session.csrf, message=message)
+        return not_found(request, session, say(request, "No such command."))
     submitted = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     sent = {k: v[:2000] for k, v in submitted.items() if k not in ("csrf", "once")}
     shown: dict[str, Any] = {"form": form, "sent": sent}
@@ -200,12 +169,11 @@ async def steer(request: Request, session: Steerer, cohort_id: str, form: str) -
     if sent.get("confirm") != "yes":
         problems = {"confirm": say(request, "Tick to confirm: this cannot be undone.")}
         return await _shown(request, session, cohort_id, 422, problems=problems, **shown)
-    command = steering.command.model_validate({**body.model_dump(), "actor": session.principal.actor})
     key = submitted.get("once", "")
     once = Once(key, request.app.state.store.pool) if key.isalnum() and len(key) <= 128 else None
     handle = request.app.state.temporal.get_workflow_handle(workflow_id(cohort_id))
     try:
-        outcome = await send(handle, steering.update, command, once=once)
+        outcome = await send_steering(handle, form, body, session.principal.actor, once)
     except WorkflowUpdateFailedError as exc:
         return await _shown(request, session, cohort_id, 409, refused=refusal(exc), **shown)
     except KeyReused:
@@ -214,6 +182,5 @@ async def steer(request: Request, session: Steerer, cohort_id: str, form: str) -
     except CommandPending:
         done = say(request, "The cohort accepted the command; it will be applied once its store is back.")
         return await _shown(request, session, cohort_id, 202, form=form, done=done)
-    answer = outcome.get("outcome", "") if isinstance(outcome, dict) else ""
-    done = say(request, "Done: {outcome}.").format(outcome=say(request, answer or steering.outcome))
+    done = say(request, "Done: {outcome}.").format(outcome=say(request, outcome.outcome))
     return await _shown(request, session, cohort_id, form=form, done=done)

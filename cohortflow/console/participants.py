@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 
 from cohortflow.access.accounts import Session
 from cohortflow.access.roles import Permission, Principal
-from cohortflow.console.rendering import page, say
+from cohortflow.console.rendering import not_found, page, say
 from cohortflow.console.sessions import allowed
 from cohortflow.domain.decoding import EVENT_TYPES
 from cohortflow.readmodels.queries import participant
@@ -45,8 +45,7 @@ async def participant_page(request: Request, session: Reader, cohort_id: str, pa
     pool = request.app.state.store.pool
     found = await participant(pool, cohort_id, participant_id, principal.prefecture_scope)
     if found is None:
-        message = say(request, "No such participant (that you may see).")
-        return page(request, "message.html", 404, principal=principal, csrf=session.csrf, message=message)
+        return not_found(request, session, say(request, "No such participant (that you may see)."))
     timeline = await participant_timeline(pool, cohort_id, participant_id)
     entries = [(e, _detail(e, participant_id, principal)) for e in timeline.entries]
     return page(

@@ -19,7 +19,7 @@ from cohortflow.access.accounts import Session
 from cohortflow.access.roles import Permission
 from cohortflow.api.id_search import id_search
 from cohortflow.api.people import scope_of
-from cohortflow.console.rendering import page, say
+from cohortflow.console.rendering import not_found, page, say
 from cohortflow.console.sessions import allowed
 from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.readmodels.bank import people, person, person_standing, shipped_requirements
@@ -70,8 +70,7 @@ async def person_page(request: Request, session: Reader, person_key: str) -> HTM
     pool = request.app.state.store.pool
     facts = await person(pool, person_key, scope_of(principal))
     if facts is None:
-        message = say(request, "No such person is registered (that you may see).")
-        return page(request, "message.html", 404, principal=principal, csrf=session.csrf, message=message)
+        return not_found(request, session, say(request, "No such person is registered (that you may see)."))
     today = datetime.now(PROVINCE_ZONE).date()
     standing = await person_standing(pool, facts, shipped_requirements(), today)
     places = await participations(pool, person_key, principal.prefecture_scope)

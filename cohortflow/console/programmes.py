@@ -24,7 +24,7 @@ from cohortflow.access.roles import Permission
 from cohortflow.api.errors import BodyTooLarge, UnsupportedUpload
 from cohortflow.console.programme_changes import changes
 from cohortflow.console.programme_view import timeline
-from cohortflow.console.rendering import page, say
+from cohortflow.console.rendering import not_found, page, say
 from cohortflow.console.sessions import allowed, form_token
 from cohortflow.domain.programme import ProgrammeInvalid
 from cohortflow.domain.template import AnyTemplate, parse_any
@@ -52,8 +52,7 @@ async def programmes_page(request: Request, session: Reader) -> HTMLResponse:
 
 
 def _missing(request: Request, session: Session) -> HTMLResponse:
-    message = say(request, "This programme has no such version.")
-    return page(request, "message.html", 404, principal=session.principal, csrf=session.csrf, message=message)
+    return not_found(request, session, say(request, "This programme has no such version."))
 
 
 @router.get("/programmes/{programme_id}/versions/{version}")

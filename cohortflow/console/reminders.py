@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from cohortflow.access.accounts import Session
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.reminders import NotForParticipants, participant_preview
-from cohortflow.console.rendering import page, say
+from cohortflow.console.rendering import not_found, page, say
 from cohortflow.console.sessions import NotAllowed, allowed
 from cohortflow.domain.messages import Locale, RenderedMessage
 from cohortflow.readmodels import audiences
@@ -70,8 +70,7 @@ async def message(
     principal = _every_prefecture(session).principal
     found = await outbox_message(request.app.state.store.pool, reminder)
     if found is None:
-        missing = say(request, "No reminder has that key.")
-        return page(request, "message.html", 404, principal=principal, csrf=session.csrf, message=missing)
+        return not_found(request, session, say(request, "No reminder has that key."))
     return page(request, "reminder.html", principal=principal, csrf=session.csrf, m=found)
 
 

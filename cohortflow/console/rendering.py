@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from cohortflow.access.accounts import Session
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.console.language import COOKIE as LANGUAGE_COOKIE
 from cohortflow.console.language import chosen, gettext_for
@@ -54,6 +55,11 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     if "lang" in request.query_params:
         answer.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 24 * 3600, samesite="lax")
     return answer
+
+
+def not_found(request: Request, session: Session, message: str) -> HTMLResponse:
+    """A 404 page saying ``message`` (already in the reader's language) to the signed-in reader."""
+    return page(request, "message.html", 404, principal=session.principal, csrf=session.csrf, message=message)
 
 
 def say(request: Request, message: str) -> str:
