@@ -32,6 +32,7 @@ from cohortflow.api.credit_bank import router as credit_bank_router
 from cohortflow.api.guards import RequestGuard
 from cohortflow.api.health import router as health_router
 from cohortflow.api.imports import router as imports_router
+from cohortflow.api.language import AcceptLanguage
 from cohortflow.api.metrics import router as metrics_router
 from cohortflow.api.openapi import document_errors, operation_id
 from cohortflow.api.people import router as people_router
@@ -139,6 +140,7 @@ def create_app(
     app.state.metrics = ServiceMetrics()
     app.add_middleware(RequestGuard, body_limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # outside the guard: its refusals count too
+    app.add_middleware(AcceptLanguage)  # outside the guard: its refusals are said in the reader's language too
     install_request_ids(app)  # added last: the outermost
     if tracing is not None:
         trace_requests(app, tracing)

@@ -28,6 +28,7 @@ from cohortflow.api.problems import problem
 from cohortflow.api.reviews import ReviewExists
 from cohortflow.domain.credit_bank.review import ReviewRefused
 from cohortflow.domain.cycle import CommandRefused
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import ProgrammeInvalid
 from cohortflow.services.cohorts import CohortExists
 from cohortflow.services.programmes import TemplateRefused, UnsupportedTemplateType
@@ -75,7 +76,7 @@ async def _refusal(request: Request, exc: Exception) -> JSONResponse:
     # A KeyError's str() quotes its message; the message itself is what the caller should read.
     if not isinstance(exc, LookupError):
         return _answer(request, status, str(exc))
-    return _answer(request, status, str(exc.args[0]) if exc.args else "not found")
+    return _answer(request, status, str(exc.args[0]) if exc.args else phrase("not found"))
 
 
 async def _http_refusal(request: Request, exc: Exception) -> JSONResponse:
@@ -87,12 +88,12 @@ async def _http_refusal(request: Request, exc: Exception) -> JSONResponse:
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     """A request FastAPI could not take: each field's problem (where, why) listed, as FastAPI's own body did."""
     assert isinstance(exc, RequestValidationError)
-    return _answer(request, 422, "the request is not valid", problems=jsonable_encoder(exc.errors()))
+    return _answer(request, 422, phrase("the request is not valid"), problems=jsonable_encoder(exc.errors()))
 
 
 async def _failure(request: Request, _: Exception) -> JSONResponse:
     """A failure nothing else answers: the exception goes on to the log and server, the client gets a problem."""
-    return _answer(request, 500, "the server failed to answer this request; the failure is logged")
+    return _answer(request, 500, phrase("the server failed to answer this request; the failure is logged"))
 
 
 def install(app: FastAPI) -> None:
@@ -104,7 +105,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ProgrammeInvalid)
     async def invalid_programme(request: Request, exc: ProgrammeInvalid) -> JSONResponse:
-        return _answer(request, 422, "programme template is invalid", problems=exc.problems)
+        return _answer(request, 422, phrase("programme template is invalid"), problems=exc.problems)
 
     @app.exception_handler(RowsRefused)
     async def rows_refused(request: Request, exc: RowsRefused) -> JSONResponse:
@@ -122,31 +123,41 @@ def install(app: FastAPI) -> None:
     async def update_not_taken(request: Request, exc: WorkflowUpdateRPCTimeoutOrCancelledError) -> JSONResponse:
         return _unavailable(
             request,
-            "the cohort did not take the command in time (its worker is busy or down); "
-            "see the cohort's status before sending it again",
+            phrase(
+                "the cohort did not take the command in time (its worker is busy or down); "
+                "see the cohort's status before sending it again"
+            ),
         )
 
     @app.exception_handler(RPCError)
     async def temporal_refused(request: Request, exc: RPCError) -> JSONResponse:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            return _answer(request, 404, "no such cohort, plan or review is running")
+            return _answer(request, 404, phrase("no such cohort, plan or review is running"))
         if exc.status == RPCStatusCode.INVALID_ARGUMENT:
-            return _answer(request, 422, f"the workflow service refused the request: {exc.message}")
-        return _unavailable(request, f"the workflow service did not answer ({exc.message}); try again shortly")
+            return _answer(request, 422, phrase("the workflow service refused the request: {why}", why=exc.message))
+        return _unavailable(
+            request, phrase("the workflow service did not answer ({why}); try again shortly", why=exc.message)
+        )
 
     @app.exception_handler(PoolTimeout)
     @app.exception_handler(psycopg.OperationalError)
     async def database_down(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, psycopg.errors.DiskFull):
-            return _unavailable(request, "the database's disk is full; nothing was recorded. Tell the operator.", 507)
-        return _unavailable(request, "the database is not answering; nothing was recorded. Try again shortly.")
+            return _unavailable(
+                request, phrase("the database's disk is full; nothing was recorded. Tell the operator."), 507
+            )
+        return _unavailable(request, phrase("the database is not answering; nothing was recorded. Try again shortly."))
 
     @app.exception_handler(OSError)
     async def disk_trouble(request: Request, exc: OSError) -> JSONResponse:
         if exc.errno == errno.ENOSPC:
-            return _unavailable(request, "the server's disk is full; the file was not kept. Tell the operator.", 507)
+            return _unavailable(
+                request, phrase("the server's disk is full; the file was not kept. Tell the operator."), 507
+            )
         raise exc
 
     @app.exception_handler(UnicodeDecodeError)
     async def not_utf8(request: Request, exc: UnicodeDecodeError) -> JSONResponse:
-        return _answer(request, 400, f"the body is not UTF-8 text (byte {exc.start} cannot be decoded)")
+        return _answer(
+            request, 400, phrase("the body is not UTF-8 text (byte {byte} cannot be decoded)", byte=exc.start)
+        )

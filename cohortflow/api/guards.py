@@ -16,7 +16,7 @@ from urllib.parse import unquote_to_bytes
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cohortflow.api.errors import BodyTooLarge
-from cohortflow.api.problems import MEDIA_TYPE, encoded
+from cohortflow.api.problems import encoded
 
 MAX_PATH = 2048
 
@@ -98,7 +98,6 @@ def _counted(receive: Receive, limit: int, upload: bool) -> Receive:
 async def _refuse(scope: Scope, send: Send, status: int, detail: str) -> None:
     # The path is named only when it is one a client can be shown back: a refused one may hold a NUL.
     instance = None if status == 400 else scope["path"]
-    body = encoded(status, detail, instance)
-    headers = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+    body, headers = encoded(status, detail, instance)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -21,6 +21,10 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from cohortflow.api.language import current
+from cohortflow.domain.messages import Locale
+from cohortflow.texts.phrasebook import translate
+
 MEDIA_TYPE = "application/problem+json"
 BLANK = "about:blank"
 
@@ -63,6 +67,27 @@ def problem_body(status: int, detail: str, instance: str | None, **extensions: o
     return body
 
 
+def said(body: dict[str, Any], language: Locale) -> dict[str, Any]:
+    """``body`` with the words a person reads (title, detail, each problem) said in ``language``."""
+    if language == "en":
+        return body
+    out = {**body, "title": translate(body["title"], language), "detail": translate(body["detail"], language)}
+    if isinstance(body.get("problems"), list):
+        out["problems"] = [
+            translate(p, language)
+            if isinstance(p, str)
+            else {**p, "msg": translate(p["msg"], language)}
+            if isinstance(p, dict) and isinstance(p.get("msg"), str)
+            else p
+            for p in body["problems"]
+        ]
+    return out
+
+
+def _language_headers(language: Locale) -> dict[str, str]:
+    return {"Content-Language": language, "Vary": "Accept-Language"}
+
+
 def problem(
     status: int,
     detail: str,
@@ -71,18 +96,22 @@ def problem(
     headers: Mapping[str, str] | None = None,
     extensions: Mapping[str, object] | None = None,
 ) -> JSONResponse:
-    """The answer ``status`` saying ``detail`` about the request for ``instance`` (its path)."""
+    """The answer ``status`` saying ``detail`` about the request for ``instance`` (its path), in its language."""
+    language = current()
     return JSONResponse(
-        problem_body(status, detail, instance, **(extensions or {})),
+        said(problem_body(status, detail, instance, **(extensions or {})), language),
         status_code=status,
-        headers=dict(headers or {}),
+        headers={**_language_headers(language), **(headers or {})},
         media_type=MEDIA_TYPE,
     )
 
 
-def encoded(status: int, detail: str, instance: str | None) -> bytes:
-    """The body of a problem answered by ASGI middleware, which has no JSONResponse to render it."""
-    return json.dumps(problem_body(status, detail, instance), ensure_ascii=False).encode()
+def encoded(status: int, detail: str, instance: str | None) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """The body and headers of a problem answered by ASGI middleware, which has no JSONResponse to render it."""
+    language = current()
+    body = json.dumps(said(problem_body(status, detail, instance), language), ensure_ascii=False).encode()
+    headers = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+    return body, headers + [(k.lower().encode(), v.encode()) for k, v in _language_headers(language).items()]
 
 
 EXAMPLES: dict[int, str] = {

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from cohortflow.cli.messages import _
+from cohortflow.cli.messages import _, chosen
 
 if TYPE_CHECKING:
     import httpx
@@ -165,7 +165,9 @@ class ApiClient:
 
         self.base_url = (base_url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
         self.token = token if token is not None else os.environ.get(TOKEN_ENV)
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        headers: dict[str, str] = {"Accept-Language": chosen()}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         self._on_retry = on_retry
         self._sleep = sleep or pause
         self._http = httpx.Client(

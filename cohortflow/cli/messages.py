@@ -1,4 +1,4 @@
-"""The CLI's own messages and labels, in English or Chinese (the API's own messages stay as the API sends them).
+"""The CLI's own messages and labels, in English or Chinese (the API says its own in the language the CLI asks).
 
 The standard library's gettext with one catalogue per language under
 ``locale/`` (``zh/LC_MESSAGES/cohortflow.po``, compiled to ``.mo`` by
@@ -20,6 +20,7 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "cohortflow"
 
 _current: NullTranslations | None = None
+_language: Language = "en"
 
 
 def from_environment() -> Language:
@@ -32,9 +33,16 @@ def from_environment() -> Language:
 
 def use(language: Language | None) -> None:
     """Show messages in ``language`` from now on (None: the environment's)."""
-    global _current
-    chosen = language or from_environment()
+    global _current, _language
+    chosen = _language = language or from_environment()
     _current = NullTranslations() if chosen == "en" else translation(DOMAIN, LOCALE_DIR, languages=[chosen])
+
+
+def chosen() -> Language:
+    """The language messages are shown in: the API is asked for its answers in it too (``Accept-Language``)."""
+    if _current is None:
+        use(None)
+    return _language
 
 
 def _(message: str) -> str:

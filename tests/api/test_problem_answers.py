@@ -61,3 +61,26 @@ async def test_a_routes_refusals_are_problems_and_the_cli_reads_them(api: Api) -
     assert body["detail"] == "programme template is invalid"
     assert isinstance(body["problems"], list) and body["problems"]
     assert refusal(invalid).problems == body["problems"]
+
+
+ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
+
+
+async def test_a_reader_asking_for_chinese_reads_every_problem_in_chinese(api: Api) -> None:
+    missing = await api.http.get("/api/v1/nowhere", headers=api.as_("admin") | ZH)
+    assert (missing.json()["title"], missing.json()["detail"]) == ("未找到", "未找到")
+    assert missing.headers["Content-Language"] == "zh" and missing.headers["Vary"] == "Accept-Language"
+    invalid = await api.http.post(
+        "/api/v1/cohorts/c1/withdrawals", json={"reason": "moved"}, headers=api.as_("admin") | ZH
+    )
+    body = invalid.json()
+    assert (body["title"], body["detail"], body["problems"][0]["msg"]) == ("内容有误", "请求有误", "必填项缺失")
+    assert body["problems"][0]["loc"] == ["body", "participant_id"]  # where it is stays as the request named it
+    template = await api.http.post("/api/v1/programmes/validate", json={"id": "x"}, headers=api.as_("admin") | ZH)
+    assert template.json()["detail"] == "项目模板有误"
+
+
+async def test_english_is_the_default_and_any_language_we_do_not_speak_gets_english(api: Api) -> None:
+    for header in ({}, {"Accept-Language": "fr-FR, de;q=0.5"}, {"Accept-Language": "zh;q=0, en"}):
+        answer = await api.http.get("/api/v1/nowhere", headers=api.as_("admin") | header)
+        assert (answer.json()["detail"], answer.headers["Content-Language"]) == ("Not Found", "en")
