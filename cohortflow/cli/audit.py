@@ -16,6 +16,7 @@ from rich.table import Table
 
 from cohortflow.cli.display import print_table
 from cohortflow.cli.groups import sub_app
+from cohortflow.cli.messages import said
 from cohortflow.cli.store import run_on_store
 from cohortflow.domain.cohort_stream import cohort_stream
 
@@ -176,7 +177,7 @@ def certificate(
     try:
         printed = parse_code(code)
     except MalformedCode as exc:
-        err.print(f"[red]{exc}[/]", highlight=False)
+        err.print(f"[red]{escape(said(str(exc)))}[/]", highlight=False)
         raise typer.Exit(2) from None
 
     async def work(store: EventStore) -> tuple[FoundCertificate | None, ChainReport | None]:
@@ -331,7 +332,7 @@ def replay_history(folder: Path) -> None:
     try:
         histories = read_histories(folder)
     except LookupError as exc:
-        err.print(f"[red]{exc}[/]")
+        err.print(f"[red]{escape(said(str(exc)))}[/]")
         raise typer.Exit(2) from None
     outcomes = asyncio.run(replay_histories(histories))
     for o in outcomes:

@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from cohortflow.cli.messages import said
+
 if TYPE_CHECKING:
     from cohortflow.audit.verify import ChainReport, ExportedDigest
 
@@ -180,7 +182,7 @@ def _reported() -> Iterator[None]:
     try:
         yield
     except BackupRefused as exc:
-        _refuse(str(exc))
+        _refuse(said(str(exc)))
     except (BackupFailed, psycopg.Error) as exc:
         err.print(f"[red]{escape(str(exc).strip())}[/]", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None

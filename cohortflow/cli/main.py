@@ -19,7 +19,7 @@ from rich.markup import escape
 
 from cohortflow.cli.backup import backup, restore
 from cohortflow.cli.groups import PLAIN_HELP, LazyGroups
-from cohortflow.cli.messages import Language, use
+from cohortflow.cli.messages import Language, said, use
 from cohortflow.cli.state_dir import usable_state_dir
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def demo(
 
                 report = asyncio.run(run(show))
     except FeedRefused as exc:
-        console.print(f"[red]{exc}[/]")
+        console.print(f"[red]{escape(said(str(exc)))}[/]")
         raise typer.Exit(1) from None
     finally:
         if keep is None:
@@ -243,7 +243,7 @@ def up(
             console.print(f"Reminders:  {reminder_channels(settings)}")
             asyncio.run(serve(settings, stack.database_url, stack.temporal_address))
     except StartRefused as refused:
-        Console(stderr=True).print(f"[red]{escape(str(refused))}[/]", highlight=False, soft_wrap=True)  # one line
+        Console(stderr=True).print(f"[red]{escape(said(str(refused)))}[/]", highlight=False, soft_wrap=True)  # one line
         raise typer.Exit(2) from None
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM while starting; what had started has been stopped
         pass

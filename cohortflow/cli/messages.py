@@ -51,3 +51,16 @@ def _(message: str) -> str:
         use(None)
     assert _current is not None
     return _current.gettext(message)
+
+
+def said(text: str) -> str:
+    """``text``, a phrase the service made (a refusal from the store, a backup, a code), in the chosen language.
+
+    The API says its own phrases in the language the CLI asks for; this is for the commands that
+    run the service's code in the CLI's own process."""
+    language = chosen()
+    if language == "en":
+        return text
+    from cohortflow.texts.phrasebook import translate  # the catalogue is read only when Chinese is shown
+
+    return translate(text, language)

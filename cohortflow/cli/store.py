@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cohortflow.cli.messages import _
+from cohortflow.cli.messages import _, said
 from cohortflow.cli.state_dir import usable_state_dir
 
 if TYPE_CHECKING:
@@ -105,5 +105,5 @@ def run_on_store(
         with database() as url:
             return asyncio.run(main(url))
     except refusals as exc:
-        err.print(f"[red]{escape(str(exc))}[/]", highlight=False)
+        err.print(f"[red]{escape(said(str(exc)))}[/]", highlight=False)
         raise typer.Exit(2) from None

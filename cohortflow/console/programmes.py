@@ -24,7 +24,7 @@ from cohortflow.access.roles import Permission
 from cohortflow.api.errors import BodyTooLarge, UnsupportedUpload
 from cohortflow.console.programme_changes import changes
 from cohortflow.console.programme_view import timeline
-from cohortflow.console.rendering import not_found, page, say
+from cohortflow.console.rendering import not_found, page, said, say
 from cohortflow.console.sessions import allowed, form_token
 from cohortflow.domain.programme import ProgrammeInvalid
 from cohortflow.domain.template import AnyTemplate, parse_any
@@ -150,11 +150,17 @@ async def _sent(request: Request) -> tuple[bytes, str]:
     return text.encode(), MEDIA[".json" if text.lstrip().startswith("{") else ".yaml"]
 
 
-def _located(problem: str) -> tuple[str, str]:
-    """A template's problem as (where, why): the checks name the place first, before ': ' (``stages.1.code``,
-    ``track principals``, ``block placement (placement)``); a problem of the whole template names none."""
-    where, colon, why = problem.partition(": ")
-    return (where, why) if colon else ("", problem)
+def _located(request: Request, problem: str) -> tuple[str, str]:
+    """A template's problem as (where, why) in the reader's language: the checks name the place first, before
+    ': ' (``stages.1.code``, ``track principals``, ``block placement (placement)``); a problem of the whole
+    template names none. The place is found in the English; its words are said, and the reason is what the
+    whole problem says after them."""
+    where, colon, _ = problem.partition(": ")
+    whole = said(request, problem)
+    if not colon:
+        return "", whole
+    place = said(request, where)
+    return (place, whole.removeprefix(place).lstrip(":： ")) if whole.startswith(place) else ("", whole)
 
 
 @router.post("/programmes/new")
@@ -177,9 +183,9 @@ async def check_or_record(request: Request, session: Writer) -> Response:
     try:
         template = parse_any(programmes.read_template(body, media))
     except ProgrammeInvalid as exc:
-        return _form(request, session, 422, text=text, problems=[_located(p) for p in exc.problems])
+        return _form(request, session, 422, text=text, problems=[_located(request, p) for p in exc.problems])
     except programmes.TemplateRefused as exc:
-        return _form(request, session, 422, text=text, problems=[_located(str(exc))])
+        return _form(request, session, 422, text=text, problems=[_located(request, str(exc))])
     if action != "record":
         return _form(request, session, text=text, valid=template, timeline=timeline(template))
     return await _record(request, session, template, text)

@@ -17,6 +17,7 @@ from cohortflow.access.roles import Permission, Principal
 from cohortflow.console.language import COOKIE as LANGUAGE_COOKIE
 from cohortflow.console.language import chosen, gettext_for
 from cohortflow.domain.vocabulary import PROVINCE_ZONE
+from cohortflow.texts.phrasebook import translate
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -45,6 +46,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         {
             "language": language,
             "_": gettext_for(language),
+            "said": lambda text: translate(text, language),
             "local": local,
             "may": may,
             "in_language": in_language,
@@ -63,5 +65,12 @@ def not_found(request: Request, session: Session, message: str) -> HTMLResponse:
 
 
 def say(request: Request, message: str) -> str:
-    """``message`` in the reader's language."""
+    """``message`` (one of the console's own texts) in the reader's language."""
     return gettext_for(chosen(request))(message)
+
+
+def said(request: Request, text: str) -> str:
+    """``text``, a phrase the service made (a refusal, a row's or a template's problem), in the reader's language.
+
+    Pages say such texts with ``said(...)``; the console's own words go through ``_``/:func:`say`."""
+    return translate(text, chosen(request))
