@@ -45,6 +45,7 @@ from cohortflow.api.request_metrics import RequestMetrics
 from cohortflow.api.reviews import router as reviews_router
 from cohortflow.api.standing_reports import router as standing_reports_router
 from cohortflow.console.app import install as install_console
+from cohortflow.domain.phrases import phrase
 from cohortflow.observability.service_metrics import ServiceMetrics
 from cohortflow.observability.temporal_runtime import temporal_runtime
 from cohortflow.observability.tracing import configured_provider, trace_requests
@@ -95,10 +96,10 @@ def create_app(
     connected client brings its own tracing."""
     url = database_url or settings.database_url
     if url is None:
-        raise ValueError("the API needs DATABASE_URL (or run it through `cohortflow up`)")
+        raise ValueError(phrase("the API needs DATABASE_URL (or run it through `cohortflow up`)"))
     address = temporal_address or settings.temporal_address
     if temporal is None and address is None:
-        raise ValueError("the API needs TEMPORAL_ADDRESS (or run it through `cohortflow up`)")
+        raise ValueError(phrase("the API needs TEMPORAL_ADDRESS (or run it through `cohortflow up`)"))
     tracing = tracer_provider or configured_provider(settings)
 
     @asynccontextmanager

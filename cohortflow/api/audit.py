@@ -21,6 +21,7 @@ from cohortflow.audit.verify import (
     verify_cohort,
     verify_store,
 )
+from cohortflow.domain.phrases import phrase
 from cohortflow.readmodels.cohort_summary import CohortSummary, cohort_summary
 from cohortflow.store.eventstore import EventStore
 
@@ -85,7 +86,7 @@ async def as_of(
     store = _store(request)
     try:
         if at.tzinfo is None:
-            raise ValueError("give the moment with its time zone, e.g. 2024-05-01T12:00:00+08:00")
+            raise ValueError(phrase("give the moment with its time zone, e.g. 2024-05-01T12:00:00+08:00"))
         state: CohortSummary | ParticipantAsOf = (
             await cohort_summary(store, cohort_id, as_of=at)
             if participant is None

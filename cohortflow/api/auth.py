@@ -39,6 +39,7 @@ from cohortflow.access.roles import Permission, Principal
 from cohortflow.access.sign_ins import SignInLimiter
 from cohortflow.access.tokens import Pool, Refused, check_secret
 from cohortflow.api.problems import answer
+from cohortflow.domain.phrases import phrase
 from cohortflow.readmodels.queries import Conn, read_only
 from cohortflow.settings import Settings
 from cohortflow.store.eventstore import EventStore
@@ -46,12 +47,12 @@ from cohortflow.store.eventstore import EventStore
 # auto_error=False because the built-in refusal says only "Not authenticated";
 # ours says whether the token was missing or not accepted.
 bearer = HTTPBearer(auto_error=False, description="A token issued with `cohortflow token issue`")
-MISSING = "missing bearer token"
+MISSING = phrase("missing bearer token")
 PUBLIC = "public"
 PERMISSION_KEY = "x-permission"
 _declared: WeakKeyDictionary[Callable[..., object], str] = WeakKeyDictionary()
 """The permission each ``require``/``reading`` dependency checks (``public`` for ``public``), for the document."""
-REFUSED = "unknown or revoked token"  # the caller is not told which: the log is
+REFUSED = phrase("unknown or revoked token")  # the caller is not told which: the log is
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -94,7 +95,7 @@ def _admitted(request: Request, credentials: HTTPAuthorizationCredentials | None
             )
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"too many failed sign-ins from this address; try again in {wait} s",
+            detail=phrase("too many failed sign-ins from this address; try again in {wait} s", wait=wait),
             headers={"Retry-After": str(wait)},
         )
     if credentials is None:
@@ -126,7 +127,10 @@ async def current_principal(
 
 
 def _forbidden(principal: Principal, permission: Permission) -> HTTPException:
-    return HTTPException(status.HTTP_403_FORBIDDEN, detail=f"role {principal.role} may not {permission}")
+    return HTTPException(
+        status.HTTP_403_FORBIDDEN,
+        detail=phrase("role {role} may not {permission}", role=principal.role, permission=permission),
+    )
 
 
 def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
@@ -234,5 +238,9 @@ def check_prefecture(principal: Principal, prefecture_code: str) -> None:
     if not principal.covers(prefecture_code):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            detail=f"coordinator of {principal.prefecture_scope} may not act on prefecture {prefecture_code}",
+            detail=phrase(
+                "coordinator of {scope} may not act on prefecture {prefecture_code}",
+                scope=principal.prefecture_scope,
+                prefecture_code=prefecture_code,
+            ),
         )

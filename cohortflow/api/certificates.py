@@ -29,6 +29,7 @@ from cohortflow.certificates.pdf import render
 from cohortflow.domain.certificate_codes import MalformedCode, parse_code
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.events import CertificateIssued, CertificateKind
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.readmodels.cohort_facts import pinned_template
 from cohortflow.readmodels.queries import participant
@@ -98,10 +99,22 @@ async def certificate_pdf(cohort_id: str, participant_id: str, request: Request,
     store = _store(request)
     scope = principal.prefecture_scope
     if scope is not None and await participant(store.pool, cohort_id, participant_id, scope) is None:
-        raise LookupError(f"participant {participant_id} is not in cohort {cohort_id} (or not in your prefecture)")
+        raise LookupError(
+            phrase(
+                "participant {participant_id} is not in cohort {cohort_id} (or not in your prefecture)",
+                participant_id=participant_id,
+                cohort_id=cohort_id,
+            )
+        )
     found = await participant_certificate(store, cohort_id, participant_id)
     if found is None:
-        raise LookupError(f"participant {participant_id} of cohort {cohort_id} has no certificate (issue them first)")
+        raise LookupError(
+            phrase(
+                "participant {participant_id} of cohort {cohort_id} has no certificate (issue them first)",
+                participant_id=participant_id,
+                cohort_id=cohort_id,
+            )
+        )
     code = found.certificate.code
     url = str(request.url_for("verify_certificate", code=code))
     content = await asyncio.to_thread(render, found.certificate, url)  # a few milliseconds of drawing off the loop
@@ -121,7 +134,7 @@ async def verify_certificate(
         raise bad_request(str(exc)) from None
     found = await certificate_by_code(_store(request), printed)
     if found is None:
-        raise LookupError(f"no certificate with the code {printed} is in the history")
+        raise LookupError(phrase("no certificate with the code {code} is in the history", code=printed))
     c = found.certificate
     return CertificateVerification(
         code=c.code,
@@ -157,7 +170,9 @@ async def issue_cycle_certificate(
     client: Client = request.app.state.temporal
     today = datetime.now(PROVINCE_ZONE).date()
     if as_of is not None and as_of > today:
-        raise bad_request(f"as_of {as_of} is in the future: a cycle is certified on a day that has come")
+        raise bad_request(
+            phrase("as_of {as_of} is in the future: a cycle is certified on a day that has come", as_of=as_of)
+        )
     day = as_of or today
     inp = CycleCertificateInput(person_key=person_key, rule_id=rule_id, as_of=day, actor=principal.actor)
     try:
@@ -189,7 +204,7 @@ async def person_certificate_pdf(person_key: str, code: str, request: Request, p
         raise bad_request(str(exc)) from None
     found = await certificate_by_code(_store(request), printed)
     if found is None or found.certificate.person_key != person_key:
-        raise LookupError(f"person {person_key} has no certificate {printed}")
+        raise LookupError(phrase("person {person_key} has no certificate {code}", person_key=person_key, code=printed))
     url = str(request.url_for("verify_certificate", code=printed))
     content = await asyncio.to_thread(render, found.certificate, url)
     headers = {"Content-Disposition": f'attachment; filename="certificate-{printed}.pdf"'}

@@ -31,6 +31,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
 from cohortflow.api.idempotency import Once
+from cohortflow.api.language import current
+from cohortflow.domain.phrases import phrase
+from cohortflow.texts.phrasebook import translate
 
 COMMAND_WAIT = 30.0
 """Seconds a request waits for its command's outcome before it is answered 202 (imports of 50,000 rows fit)."""
@@ -59,8 +62,13 @@ class Pending(BaseModel):
 
 def pending_answer(exc: CommandPending) -> JSONResponse:
     body = Pending(
-        detail="the command is accepted and not yet applied (the cohort's store or worker may be out): "
-        "it will be applied once; read its outcome at the Location given",
+        detail=translate(
+            phrase(
+                "the command is accepted and not yet applied (the cohort's store or worker may be out): "
+                "it will be applied once; read its outcome at the Location given"
+            ),
+            current(),
+        ),
         command_id=exc.command_id,
     )
     headers = {"Location": exc.location, "Retry-After": "5"}
@@ -90,10 +98,17 @@ class RowsRefused(Exception):
 
     def __init__(self, outcome: dict[str, Any]) -> None:
         if "rejected" in outcome:
-            counts = f"{outcome.get('rows', 0):,} rows, {outcome['rejected']:,} rejected"
+            refused = phrase(
+                "the file was refused ({rows} rows, {rejected} rejected); nothing was applied",
+                rows=f"{outcome.get('rows', 0):,}",
+                rejected=f"{outcome['rejected']:,}",
+            )
         else:  # the credit bank's files count no rejected rows: one problem refuses the whole file
-            counts = f"{outcome.get('problem_count') or len(outcome.get('problems') or []):,} problems"
-        super().__init__(f"the file was refused ({counts}); nothing was applied")
+            problems = outcome.get("problem_count") or len(outcome.get("problems") or [])
+            refused = phrase(
+                "the file was refused ({problems} problems); nothing was applied", problems=f"{problems:,}"
+            )
+        super().__init__(refused)
         self.outcome = outcome
 
     def members(self) -> dict[str, Any]:
@@ -157,7 +172,12 @@ async def outcome(
     """The outcome of a command answered 202: as the command's own route would have answered, or 202 again."""
     parts = command_id.split(SEPARATOR)
     if len(parts) != 3 or not all(parts):
-        raise LookupError(f"{command_id!r} is not a command id (it is given in the Location of a 202 answer)")
+        raise LookupError(
+            phrase(
+                "{command_id} is not a command id (it is given in the Location of a 202 answer)",
+                command_id=repr(command_id),
+            )
+        )
     workflow_id, run_id, update_id = parts
     handle = request.app.state.temporal.get_workflow_handle(workflow_id)
     return _answered(await _outcome(handle.get_update_handle(update_id, workflow_run_id=run_id)))

@@ -35,6 +35,7 @@ from cohortflow.api.text import Reason
 from cohortflow.api.uploads import UPLOAD_BODY, saved_upload
 from cohortflow.domain.credit_bank.credits import BankSource
 from cohortflow.domain.credit_bank.people import PersonFacts, PersonField
+from cohortflow.domain.phrases import phrase
 from cohortflow.services.credit_bank import credit_bank
 from cohortflow.workflows.credit_bank import CreditBankWorkflow
 
@@ -150,7 +151,11 @@ async def import_credits(
     """
     school = principal.school_scope
     if school is not None and (source != "school" or recorded_by != school):
-        raise bad_request(f"a school's token records its own school's credits: source=school, recorded_by={school}")
+        raise bad_request(
+            phrase(
+                "a school's token records its own school's credits: source=school, recorded_by={school}", school=school
+            )
+        )
     return await bank_import(request, principal, "credits", recorded_by=recorded_by, source=source, once=once)
 
 

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cohortflow.api.errors import BodyTooLarge
 from cohortflow.api.problems import encoded
+from cohortflow.domain.phrases import phrase
 
 MAX_PATH = 2048
 
@@ -29,18 +30,18 @@ def address_problem(scope: Scope) -> str | None:
     """Why the request's path or query cannot be taken, or None."""
     path: str = scope["path"]
     if len(path) > MAX_PATH:
-        return f"the address is longer than {MAX_PATH:,} characters"
+        return phrase("the address is longer than {limit} characters", limit=f"{MAX_PATH:,}")
     if _control_character(path):
-        return "the address holds a control character (such as NUL), which no id or name contains"
+        return phrase("the address holds a control character (such as NUL), which no id or name contains")
     query: bytes = scope.get("query_string", b"")
     try:
         text = unquote_to_bytes(query.replace(b"+", b" ")).decode("utf-8")
     except UnicodeDecodeError:
-        return "the query is not UTF-8 text"
+        return phrase("the query is not UTF-8 text")
     if len(text) > MAX_PATH:
-        return f"the query is longer than {MAX_PATH:,} characters"
+        return phrase("the query is longer than {limit} characters", limit=f"{MAX_PATH:,}")
     if _control_character(text):
-        return "the query holds a control character (such as NUL), which no parameter takes"
+        return phrase("the query holds a control character (such as NUL), which no parameter takes")
     return None
 
 
@@ -75,8 +76,9 @@ class RequestGuard:
 
 
 def _too_large(limit: int, upload: bool) -> str:
-    what = "the file" if upload else "the body"
-    return f"{what} is larger than the limit of {limit:,} bytes"
+    if upload:
+        return phrase("the file is larger than the limit of {limit} bytes", limit=f"{limit:,}")
+    return phrase("the body is larger than the limit of {limit} bytes", limit=f"{limit:,}")
 
 
 def _counted(receive: Receive, limit: int, upload: bool) -> Receive:

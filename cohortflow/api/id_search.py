@@ -7,6 +7,7 @@ from typing import Any
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.domain.national_id import InvalidNationalId, masked_parts, validate
+from cohortflow.domain.phrases import phrase
 
 ID_SEARCH = (
     "An ID number as your role is shown it: masked (`430102***********5`) or, for a role that reads ID numbers, whole"
@@ -22,7 +23,7 @@ def id_search(national_id: str | None, principal: Principal) -> dict[str, Any]:
         if "*" in national_id:
             return {"masked_id": masked_parts(national_id)}
         if not principal.can(Permission.NATIONAL_IDS_READ):
-            raise ValueError("your role is shown ID numbers masked: search by the masked number")
+            raise ValueError(phrase("your role is shown ID numbers masked: search by the masked number"))
         return {"national_id": validate(national_id)}
     except InvalidNationalId as exc:
-        raise ValueError(f"national_id: {exc}") from None
+        raise ValueError(phrase("national_id: {problem}", problem=exc)) from None

@@ -20,6 +20,8 @@ from fastapi import Depends, Header, Request
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 
+from cohortflow.domain.phrases import phrase
+
 KEY_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 """A UUID, a ULID or any token of letters, digits, ``-`` and ``_``: never the command id's separator (``.``)."""
 
@@ -49,8 +51,13 @@ class Once:
             first = await cur.fetchone()
         if first is None or first[0] != digest:
             raise KeyReused(
-                f"Idempotency-Key {self.key} was first used for another {command} request to {workflow_id}; "
-                "send a new key with a new request"
+                phrase(
+                    "Idempotency-Key {key} was first used for another {command} request to {workflow_id}; "
+                    "send a new key with a new request",
+                    key=self.key,
+                    command=command,
+                    workflow_id=workflow_id,
+                )
             )
         return f"{command}:{self.key}"
 

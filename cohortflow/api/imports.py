@@ -32,6 +32,7 @@ from cohortflow.api.idempotency import Idempotent, Once
 from cohortflow.api.problems import answers, problem
 from cohortflow.api.uploads import UPLOAD_BODY, saved_upload
 from cohortflow.domain.events import ImportKind
+from cohortflow.domain.phrases import phrase
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow, FileImport, workflow_id
 
 router = APIRouter(prefix="/api/v1", tags=["imports"])
@@ -120,7 +121,7 @@ async def rejects(
     masked unless the role may read them, and cells a spreadsheet would run as formulas start with ``'``.
     """
     if not (len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
-        raise LookupError(f"{digest!r} is not an upload digest")
+        raise LookupError(phrase("{digest} is not an upload digest", digest=repr(digest)))
     settings = request.app.state.settings
     uploads: Path = settings.uploads
     owners = [
@@ -129,12 +130,15 @@ async def rejects(
         if o.visible_to(principal.prefecture_scope) and import_id in (None, o.import_id)
     ]
     if not owners:
-        raise LookupError(f"no rejected rows are kept for upload {digest}")
+        raise LookupError(phrase("no rejected rows are kept for upload {digest}", digest=digest))
     owner = owners[0]
     path = kept.rows_path(uploads, digest, owner.import_id)
     if kept.expired(owner, settings.rejects_keep_days) or not path.is_file():
-        days = f"{settings.rejects_keep_days:g}"
-        detail = f"the rejected rows of upload {digest} have expired: they are kept {days} days; import the file again"
+        detail = phrase(
+            "the rejected rows of upload {digest} have expired: they are kept {days} days; import the file again",
+            digest=digest,
+            days=f"{settings.rejects_keep_days:g}",
+        )
         return problem(410, detail, request.url.path)
     filename = f"rejects-{digest[:12]}.csv"
     if principal.can(Permission.NATIONAL_IDS_READ):

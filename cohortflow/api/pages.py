@@ -20,6 +20,8 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Query, Request, Response
 
+from cohortflow.domain.phrases import phrase
+
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 NEXT_LINK = {
@@ -58,9 +60,9 @@ def _decode(cursor: str) -> list[Any]:
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError) as exc:
-        raise bad_request("the cursor is not one a page of this list gave (it is not readable)") from exc
+        raise bad_request(phrase("the cursor is not one a page of this list gave (it is not readable)")) from exc
     if not isinstance(key, list) or not all(isinstance(part, str | int) for part in key):
-        raise bad_request("the cursor is not one a page of this list gave")
+        raise bad_request(phrase("the cursor is not one a page of this list gave"))
     return key
 
 
@@ -79,7 +81,7 @@ class Page:
             return None
         key = _decode(self.cursor)
         if len(key) != len(types) or not all(type(part) is kind for part, kind in zip(key, types, strict=True)):
-            raise bad_request("the cursor is not one a page of this list gave (it belongs to another list)")
+            raise bad_request(phrase("the cursor is not one a page of this list gave (it belongs to another list)"))
         return tuple(key)
 
     def answer(self, fetched: Sequence[Item], key: Callable[[Item], Key]) -> list[Item]:
@@ -108,7 +110,7 @@ def page(
     ] = None,
 ) -> Page:
     if not 1 <= limit <= MAX_LIMIT:
-        raise bad_request(f"limit must be from 1 to {MAX_LIMIT:,}, not {limit}")
+        raise bad_request(phrase("limit must be from 1 to {most}, not {limit}", most=f"{MAX_LIMIT:,}", limit=limit))
     return Page(request, response, limit, cursor)
 
 

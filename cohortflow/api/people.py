@@ -28,6 +28,7 @@ from cohortflow.domain.credit_bank.people import PersonFacts
 from cohortflow.domain.credit_bank.recognition import Decision
 from cohortflow.domain.credit_bank.standing import View
 from cohortflow.domain.events import RecognitionRequested
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.readmodels.bank import PersonFilter, Standing, people, person, person_standing, shipped_requirements
 from cohortflow.services.credit_bank import credit_bank
@@ -82,7 +83,7 @@ async def visible_person(request: Request, person_key: str, principal: Principal
     """The person, if registered and within the principal's scope (else 404, whichever it is)."""
     found = await person(request.app.state.store.pool, person_key, scope_of(principal))
     if found is None:
-        raise LookupError(f"no person {person_key} is registered (that you may see)")
+        raise LookupError(phrase("no person {person_key} is registered (that you may see)", person_key=person_key))
     return found
 
 

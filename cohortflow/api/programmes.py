@@ -11,6 +11,7 @@ from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
 from cohortflow.api.pages import NEXT_LINK, Key, Paged
 from cohortflow.api.problems import answers
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate, parse_any
 from cohortflow.services import programmes
 
@@ -84,7 +85,7 @@ async def programme_versions(
 ) -> list[programmes.ProgrammeVersion]:
     found = sorted(await programmes.versions(request.app.state.store, programme_id), key=_version_key)
     if not found:
-        raise LookupError(f"programme {programme_id} has no versions")
+        raise LookupError(phrase("programme {programme_id} has no versions", programme_id=programme_id))
     return page.of(found, _version_key, str, int)
 
 

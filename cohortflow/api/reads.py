@@ -34,6 +34,7 @@ from cohortflow.api.pages import NEXT_LINK, Key, Paged, bad_request, instant, mi
 from cohortflow.api.problems import answers
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.funding import FundingReport, funding
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.template import ProgrammeTemplate
 from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.readmodels.cohort_facts import cohort_facts, pinned_template
@@ -85,7 +86,13 @@ def _store(request: Request) -> EventStore:
 async def _participant(source: Source, principal: Principal, cohort_id: str, participant_id: str) -> ParticipantRow:
     found = await participant(source, cohort_id, participant_id, principal.prefecture_scope)
     if found is None:
-        raise LookupError(f"participant {participant_id} is not in cohort {cohort_id} (or not in your prefecture)")
+        raise LookupError(
+            phrase(
+                "participant {participant_id} is not in cohort {cohort_id} (or not in your prefecture)",
+                participant_id=participant_id,
+                cohort_id=cohort_id,
+            )
+        )
     return found
 
 
@@ -103,7 +110,7 @@ async def cohorts(
 ) -> list[CohortRow]:
     """The cohorts, oldest first, with their counts scoped to the caller's prefecture; a page at a time."""
     if state not in (None, *STATES):
-        raise bad_request(f"state is running or completed, not {state!r}")
+        raise bad_request(phrase("state is running or completed, not {state}", state=repr(state)))
     after = page.after(int, str)
     start = None if after is None else (instant(after[0]), str(after[1]))
     only = CohortFilter(programme_id=programme_id, phase=phase, completed=None if state is None else STATES[state])
@@ -219,5 +226,7 @@ async def funding_report(cohort_id: str, request: Request, principal: Reader) ->
     store: EventStore = request.app.state.store
     template = await pinned_template(store, cohort_id)
     if not isinstance(template, ProgrammeTemplate):
-        raise CommandRefused(f"cohort {cohort_id} runs the seven-phase form, which has no funding lines")
+        raise CommandRefused(
+            phrase("cohort {cohort_id} runs the seven-phase form, which has no funding lines", cohort_id=cohort_id)
+        )
     return funding(cohort_id, template, await cohort_facts(store, cohort_id), principal.prefecture_scope)

@@ -15,6 +15,7 @@ from cohortflow.api.auth import require
 from cohortflow.api.pages import NEXT_LINK, Paged, instant, microseconds
 from cohortflow.api.text import Code
 from cohortflow.domain.messages import PLACEHOLDERS, Locale, RenderedMessage
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.template import ProgrammeTemplate
 from cohortflow.readmodels import audiences
 from cohortflow.reminders.compose import block_participant_recipient, participant_recipient, preview
@@ -48,7 +49,14 @@ async def preview_rule(
     found = programme.reminder_rule(rule)
     unknown = sorted(set(body.values) - PLACEHOLDERS[found.recipients])
     if unknown:
-        raise HTTPException(422, f"unknown placeholder(s) for {found.recipients}: {', '.join(unknown)}")
+        raise HTTPException(
+            422,
+            phrase(
+                "unknown placeholder(s) for {recipients}: {listed}",
+                recipients=found.recipients,
+                listed=", ".join(unknown),
+            ),
+        )
     return preview(programme, found, body.locale, dict(body.values))
 
 
@@ -93,7 +101,13 @@ async def participant_preview(
         programme = await audiences.cohort_programme(conn, cohort_id)
         person = await audiences.participant(conn, cohort_id, participant_id)
     if person is None or not principal.covers(person.prefecture_code):
-        raise LookupError(f"participant {participant_id} is not in cohort {cohort_id} (or not in your prefecture)")
+        raise LookupError(
+            phrase(
+                "participant {participant_id} is not in cohort {cohort_id} (or not in your prefecture)",
+                participant_id=participant_id,
+                cohort_id=cohort_id,
+            )
+        )
     own: Locale = "en" if person.locale == "en" else "zh"
     if isinstance(programme, ProgrammeTemplate):
         block_rule = programme.reminder_rule(rule)
@@ -101,7 +115,7 @@ async def participant_preview(
         return preview(programme, block_rule, locale or own, values)
     found = programme.reminder_rule(rule)
     if found.recipients != "participants":
-        raise NotForParticipants(f"rule {rule} goes to coordinators, not participants")
+        raise NotForParticipants(phrase("rule {rule} goes to coordinators, not participants", rule=rule))
     values = participant_recipient(programme, found, None, cohort_id, person).values
     return preview(programme, found, locale or own, values)
 

@@ -24,6 +24,7 @@ from cohortflow.api.commands import send
 from cohortflow.api.problems import answers
 from cohortflow.api.text import Code, Reason
 from cohortflow.domain.credit_bank.review import ReviewRefused, deadline_problem, review_id
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.readmodels.bank import PersonFilter, people
 from cohortflow.readmodels.school_list import SchoolList, school_list
@@ -68,9 +69,9 @@ def _in_scope(principal: Principal, district: str, school: str | None = None) ->
     other than a school token's own."""
     prefecture, county, own = principal.prefecture_scope, principal.county_scope, principal.school_scope
     if (prefecture is not None and district[:4] != prefecture[:4]) or county not in (None, district):
-        raise LookupError(f"no review of district {district} that you may see")
+        raise LookupError(phrase("no review of district {district} that you may see", district=district))
     if own is not None and school not in (None, own):
-        raise LookupError(f"no list of school {school} that you may submit")
+        raise LookupError(phrase("no list of school {school} that you may submit", school=school))
 
 
 async def _status(handle: WorkflowHandle[Any, Any]) -> ReviewStatus:
@@ -91,9 +92,13 @@ async def open_review(body: OpenReviewRequest, request: Request, principal: Revi
     """Open the district's review of its schools' credits for the year, with its deadline."""
     _in_scope(principal, body.district)
     if not await people(request.app.state.store.pool, PersonFilter(county_code=body.district), limit=1):
-        raise ReviewRefused(f"district {body.district} has no registered people, so no schools to review")
+        raise ReviewRefused(
+            phrase("district {district} has no registered people, so no schools to review", district=body.district)
+        )
     inp = AnnualReviewInput(district=body.district, year=body.year, deadline=body.deadline, actor=principal.actor)
-    exists = ReviewExists(f"the {body.year} review of district {body.district} was opened already")
+    exists = ReviewExists(
+        phrase("the {year} review of district {district} was opened already", year=body.year, district=body.district)
+    )
     handle = await start_once(
         request.app.state.temporal,
         AnnualReviewWorkflow.run,
@@ -128,7 +133,9 @@ async def get_school_list(
     _in_scope(principal, district, school)
     found = await school_list(request.app.state.store.pool, district, school, year)
     if not found.people:
-        raise LookupError(f"no school {school} with registered people in district {district}")
+        raise LookupError(
+            phrase("no school {school} with registered people in district {district}", school=school, district=district)
+        )
     shown = [e.model_copy(update={"national_id": principal.show_id(e.national_id)}) for e in found.entries]
     return found.model_copy(update={"entries": shown})
 

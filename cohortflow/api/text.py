@@ -11,10 +11,12 @@ from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
 
+from cohortflow.domain.phrases import phrase
+
 
 def _printable(value: str) -> str:
     if any((ord(c) < 0x20 and c not in "\t\n\r") or ord(c) == 0x7F for c in value):
-        raise ValueError("holds a control character (such as NUL); remove it")
+        raise ValueError(phrase("holds a control character (such as NUL); remove it"))
     return value
 
 

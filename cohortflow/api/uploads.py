@@ -22,6 +22,7 @@ from starlette.datastructures import UploadFile
 
 from cohortflow.activities.imports import upload_path
 from cohortflow.api.errors import UnsupportedUpload
+from cohortflow.domain.phrases import phrase
 
 ACCEPTED_TYPES = {
     "text/csv",
@@ -68,7 +69,13 @@ async def saved_upload(request: Request) -> Saved:
         upload = form.get(FIELD)
         if not isinstance(upload, UploadFile):
             raise RequestValidationError(
-                [{"type": "missing", "loc": ("body", FIELD), "msg": f"send the file as the form field {FIELD!r}"}]
+                [
+                    {
+                        "type": "missing",
+                        "loc": ("body", FIELD),
+                        "msg": phrase("send the file as the form field {field}", field=repr(FIELD)),
+                    }
+                ]
             )
         digest = await _save(upload, request.app.state.settings.uploads)
         return Saved(digest, upload.filename or digest)
@@ -77,7 +84,7 @@ async def saved_upload(request: Request) -> Saved:
 async def _save(upload: UploadFile, uploads: Path) -> str:
     media = (upload.content_type or "application/octet-stream").split(";")[0].strip().lower()
     if media not in ACCEPTED_TYPES:
-        raise UnsupportedUpload(f"content type {media} is not a spreadsheet; send CSV or XLSX")
+        raise UnsupportedUpload(phrase("content type {media} is not a spreadsheet; send CSV or XLSX", media=media))
     uploads.mkdir(parents=True, exist_ok=True)
     sha = hashlib.sha256()
     fd, tmp = tempfile.mkstemp(dir=uploads, prefix=".upload-")

@@ -78,6 +78,18 @@ async def test_a_reader_asking_for_chinese_reads_every_problem_in_chinese(api: A
     assert body["problems"][0]["loc"] == ["body", "participant_id"]  # where it is stays as the request named it
     template = await api.http.post("/api/v1/programmes/validate", json={"id": "x"}, headers=api.as_("admin") | ZH)
     assert template.json()["detail"] == "项目模板有误"
+    # The guards answer before FastAPI does, and the token check before the route: both in the reader's language.
+    big = await api.http.post(
+        "/api/v1/cohorts", content=b"{" * (api.settings.max_body_bytes + 1), headers=api.as_("admin") | ZH
+    )
+    limit = f"{api.settings.max_body_bytes:,}"
+    assert (big.status_code, big.headers["content-type"], big.json()["instance"]) == (413, PROBLEM, "/api/v1/cohorts")
+    assert (big.json()["title"], big.json()["detail"]) == ("请求内容过大", f"请求内容超过 {limit} 字节的上限")
+    assert big.headers["Content-Language"] == "zh"
+    anonymous = await api.http.get("/api/v1/cohorts", headers=ZH)
+    assert (anonymous.status_code, anonymous.headers["content-type"]) == (401, PROBLEM)
+    assert (anonymous.json()["title"], anonymous.json()["detail"]) == ("未认证", "缺少 Bearer 令牌")
+    assert anonymous.headers["Content-Language"] == "zh" and anonymous.headers["WWW-Authenticate"] == "Bearer"
 
 
 async def test_english_is_the_default_and_any_language_we_do_not_speak_gets_english(api: Api) -> None:
