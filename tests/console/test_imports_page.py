@@ -62,5 +62,5 @@ async def test_a_coordinator_imports_nominees_and_sees_every_bad_row(steering_co
     await coordinator.set_input_files("#file", str(not_a_sheet))
     await coordinator.click("#upload-submit")
     await coordinator.wait_for_selector("#problem")
-    assert "is not a spreadsheet" in (await coordinator.text_content("#problem") or "")
+    assert "不是电子表格" in (await coordinator.text_content("#problem") or "")  # the refusal said in Chinese
     assert all(url.startswith(console.address) for url in console.requested)
