@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cohortflow.domain.cycle import CommandRefused, extension_used
 from cohortflow.domain.events import BlockExtended
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.template import ProgrammeTemplate
 
 Action = Literal["open", "close"]
@@ -121,16 +122,20 @@ def decide_extend_block(
 ) -> tuple[BlockCycleState, BlockExtended]:
     """Move an open block's close later; every step on or after its day moves back by as much."""
     if not reason.strip():
-        raise CommandRefused("an extension needs a reason")
+        raise CommandRefused(phrase("an extension needs a reason"))
     if not state.is_open(block):
-        open_now = ", ".join(state.open_blocks(template)) or "none"
-        raise CommandRefused(f"block {block} is not open (open now: {open_now})")
+        open_now = ", ".join(state.open_blocks(template)) or phrase("none")
+        raise CommandRefused(phrase("block {block} is not open (open now: {open_now})", block=block, open_now=open_now))
     if block in state.closing:
-        raise CommandRefused(f"block {block} is being closed early; its close no longer applies")
+        raise CommandRefused(phrase("block {block} is being closed early; its close no longer applies", block=block))
     current = state.closes_at(template, block)
     if new_close <= current:
         raise CommandRefused(
-            f"the new close {new_close.isoformat()} is not after the current one {current.isoformat()}"
+            phrase(
+                "the new close {new} is not after the current one {current}",
+                new=new_close.isoformat(),
+                current=current.isoformat(),
+            )
         )
     found = template.block(block)
     assert found is not None
@@ -142,13 +147,15 @@ def decide_extend_block(
 def decide_close_block(state: BlockCycleState, template: ProgrammeTemplate, block: str, reason: str) -> BlockCycleState:
     """Ask for an open block to close now; it must be open, and a reason is recorded."""
     if not reason.strip():
-        raise CommandRefused("closing a block early needs a reason")
+        raise CommandRefused(phrase("closing a block early needs a reason"))
     if block in state.closing:
         # Asked already: the cohort closes it at its next step, so a second request would only repeat the first.
-        raise CommandRefused(f"block {block} is not open: it is closing ({state.closing[block]})")
+        raise CommandRefused(
+            phrase("block {block} is not open: it is closing ({reason})", block=block, reason=state.closing[block])
+        )
     if not state.is_open(block):
-        open_now = ", ".join(state.open_blocks(template)) or "none"
-        raise CommandRefused(f"block {block} is not open (open now: {open_now})")
+        open_now = ", ".join(state.open_blocks(template)) or phrase("none")
+        raise CommandRefused(phrase("block {block} is not open (open now: {open_now})", block=block, open_now=open_now))
     return state.model_copy(update={"closing": {**state.closing, block: reason}})
 
 
@@ -156,18 +163,32 @@ def import_block(state: BlockCycleState, template: ProgrammeTemplate, kind: str,
     """The open block a file of ``kind`` goes to: the one named, or the only open block that takes the kind."""
     open_now = state.open_blocks(template)
     takers = [code for code in open_now if (b := template.block(code)) is not None and b.intake(kind) is not None]
-    listed = ", ".join(open_now) or "none"
+    listed = ", ".join(open_now) or phrase("none")
     if block is not None:
         found = template.block(block)
         if found is None:
-            raise CommandRefused(f"the programme has no block {block}")
+            raise CommandRefused(phrase("the programme has no block {block}", block=block))
         if found.intake(kind) is None:
-            raise CommandRefused(f"block {block} ({found.kind}) takes no {kind} files")
+            raise CommandRefused(
+                phrase(
+                    "block {block} ({block_kind}) takes no {kind} files", block=block, block_kind=found.kind, kind=kind
+                )
+            )
         if block not in open_now:
-            raise CommandRefused(f"block {block} is not open; the open blocks are: {listed}")
+            raise CommandRefused(
+                phrase("block {block} is not open; the open blocks are: {listed}", block=block, listed=listed)
+            )
         return block
     if not takers:
-        raise CommandRefused(f"no open block takes {kind} files; the open blocks are: {listed}")
+        raise CommandRefused(
+            phrase("no open block takes {kind} files; the open blocks are: {listed}", kind=kind, listed=listed)
+        )
     if len(takers) > 1:
-        raise CommandRefused(f"several open blocks take {kind} files ({', '.join(takers)}); name one with block=")
+        raise CommandRefused(
+            phrase(
+                "several open blocks take {kind} files ({takers}); name one with block=",
+                kind=kind,
+                takers=", ".join(takers),
+            )
+        )
     return takers[0]

@@ -15,6 +15,8 @@ from cohortflow.domain.blocks.common import BlockBase, RecordContext
 from cohortflow.domain.blocks.intake import Intake, SubmissionRow
 from cohortflow.domain.events import AnonymousAnswerRecorded, Event, SubmissionRecorded
 from cohortflow.domain.facts import CohortFacts
+from cohortflow.domain.phrases import phrase
+from cohortflow.domain.records import has_withdrawn, not_yours, unknown_participant
 from cohortflow.domain.template import ProgrammeTemplate
 
 
@@ -50,24 +52,57 @@ class SubmissionCheck:
         """Whether the row's participant may have records in the block at all."""
         if self.intake.anonymous:
             return []
-        where = f"row {r.row}, participant_id"
+        where = phrase("row {row}", row=r.row)
         p = self.facts.participants.get(r.participant_id)
         if p is None:
-            return [f"{where}: unknown participant {r.participant_id!r} in this cohort"]
+            return [unknown_participant(where, r.participant_id)]
         if self.prefecture is not None and p.prefecture_code != self.prefecture:
-            return [f"{where}: {r.participant_id} belongs to prefecture {p.prefecture_code}, not yours"]
+            return [not_yours(where, r.participant_id, p.prefecture_code)]
         if p.withdrawn:
-            return [f"{where}: {r.participant_id} has withdrawn"]
+            return [has_withdrawn(where, r.participant_id)]
         if not reaches(self.template, self.facts, p, self.block):
             track = track_of(self.template, p)
-            why = "was not selected for it" if self.block.applies_to(track) else f"is in track {track}"
-            return [f"{where}: block {self.block.code} is not for {r.participant_id}, who {why}"]
+            if self.block.applies_to(track):
+                return [
+                    phrase(
+                        "{where}, participant_id: block {block} is not for {participant_id}, "
+                        "who was not selected for it",
+                        where=where,
+                        block=self.block.code,
+                        participant_id=r.participant_id,
+                    )
+                ]
+            return [
+                phrase(
+                    "{where}, participant_id: block {block} is not for {participant_id}, who is in track {track}",
+                    where=where,
+                    block=self.block.code,
+                    participant_id=r.participant_id,
+                    track=track,
+                )
+            ]
         return []
 
     def decide(self, r: SubmissionRow, *, repeated: bool) -> Event | list[str]:
         """The row's event, or its problems, for a row that passed :meth:`screen`."""
         if repeated:
-            return [f"row {r.row}, participant_id: {r.participant_id} appears twice in this file for {r.item or 'it'}"]
+            where = phrase("row {row}", row=r.row)
+            if not r.item:
+                return [
+                    phrase(
+                        "{where}, participant_id: {participant_id} appears twice in this file for it",
+                        where=where,
+                        participant_id=r.participant_id,
+                    )
+                ]
+            return [
+                phrase(
+                    "{where}, participant_id: {participant_id} appears twice in this file for {item}",
+                    where=where,
+                    participant_id=r.participant_id,
+                    item=r.item,
+                )
+            ]
         if self.intake.anonymous:
             problems = self.block.check_record(self.intake, r, RecordContext(mine={}))
             if problems:

@@ -9,13 +9,14 @@ spaces and hyphens are all taken.
 
 from __future__ import annotations
 
+from cohortflow.domain.phrases import phrase
+
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LENGTH = 16
 GROUP = 4
 RANDOM_BYTES = LENGTH * 5 // 8
 """Each character carries five bits: ten random bytes are exactly sixteen characters."""
 _READ_AS = str.maketrans({"I": "1", "L": "1", "O": "0"})
-_HOLDS = "0-9 and the letters but I, L, O and U"
 
 
 class MalformedCode(ValueError):
@@ -39,9 +40,17 @@ def parse_code(text: str) -> str:
     """``text`` as the code's printed form, or MalformedCode saying why it cannot be one."""
     compact = "".join(text.split()).replace("-", "").upper().translate(_READ_AS)
     if len(compact) != LENGTH:
-        raise MalformedCode(f"a verification code has {LENGTH} characters ({_HOLDS}), not {len(compact)}")
+        raise MalformedCode(
+            phrase(
+                "a verification code has {length} characters (0-9 and the letters but I, L, O and U), not {count}",
+                length=LENGTH,
+                count=len(compact),
+            )
+        )
     wrong = sorted({c for c in compact if c not in ALPHABET})
     if wrong:
         shown = ", ".join(repr(c) for c in wrong)
-        raise MalformedCode(f"a verification code has no {shown}: it holds {_HOLDS}")
+        raise MalformedCode(
+            phrase("a verification code has no {shown}: it holds 0-9 and the letters but I, L, O and U", shown=shown)
+        )
     return grouped(compact)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+
+from cohortflow.domain.phrases import phrase
 
 
 def duplicates(codes: Iterable[str]) -> list[str]:
@@ -11,7 +13,13 @@ def duplicates(codes: Iterable[str]) -> list[str]:
     return sorted(code for code, n in Counter(codes).items() if n > 1)
 
 
-def listed_twice(what: str, codes: Iterable[str]) -> Iterator[str]:
-    """``{what} {code} is listed more than once`` for each code listed more than once."""
+def listed_twice(what: str | Callable[[str], str], codes: Iterable[str]) -> Iterator[str]:
+    """``{what} {code} is listed more than once`` for each code listed more than once.
+
+    ``what`` is best a function giving the phrase that names a code in its place
+    (``lambda code: phrase("site {site}", site=code)``), so that the place is said in the
+    reader's language as well; given as plain text (``"site"``), it is shown as it is.
+    """
     for code in duplicates(codes):
-        yield f"{what} {code} is listed more than once"
+        place = what(code) if callable(what) else f"{what} {code}"
+        yield phrase("{place} is listed more than once", place=place)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cohortflow.domain.events import DeadlineExtended, ImportKind, ParticipantWithdrawn, WaitingListPromoted
 from cohortflow.domain.facts import CohortFacts
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import PHASE_ORDER, PhaseKind, Programme
 
 
@@ -86,13 +87,15 @@ class CycleState(BaseModel):
 
 def decide_close_phase(state: CycleState, phase: PhaseKind) -> CycleState:
     if state.finished:
-        raise CommandRefused("the cohort has completed; no phase is open")
+        raise CommandRefused(phrase("the cohort has completed; no phase is open"))
     if phase != state.phase:
-        raise CommandRefused(f"phase {phase} is not open; the open phase is {state.phase}")
+        raise CommandRefused(
+            phrase("phase {phase} is not open; the open phase is {open}", phase=phase, open=state.phase)
+        )
     if phase == "completion":
-        raise CommandRefused("the completion phase closes by itself once credits are awarded")
+        raise CommandRefused(phrase("the completion phase closes by itself once credits are awarded"))
     if state.closed_early:
-        raise CommandRefused(f"phase {phase} is already being closed")
+        raise CommandRefused(phrase("phase {phase} is already being closed", phase=phase))
     return state.model_copy(update={"closed_early": True})
 
 
@@ -104,19 +107,27 @@ def decide_extend_deadline(
     reason: str,
 ) -> tuple[CycleState, DeadlineExtended]:
     if state.finished:
-        raise CommandRefused("the cohort has completed; there is no deadline to extend")
+        raise CommandRefused(phrase("the cohort has completed; there is no deadline to extend"))
     if phase != state.phase:
         raise CommandRefused(
-            f"only the open phase's deadline can be extended; {phase} is not open (the open phase is {state.phase})"
+            phrase(
+                "only the open phase's deadline can be extended; {phase} is not open (the open phase is {open})",
+                phase=phase,
+                open=state.phase,
+            )
         )
     if state.closed_early:
-        raise CommandRefused(f"phase {phase} is being closed early; its deadline no longer applies")
+        raise CommandRefused(phrase("phase {phase} is being closed early; its deadline no longer applies", phase=phase))
     if not reason.strip():
-        raise CommandRefused("an extension needs a reason")
+        raise CommandRefused(phrase("an extension needs a reason"))
     current = state.deadline(programme)
     if new_deadline <= current:
         raise CommandRefused(
-            f"the new deadline {new_deadline.isoformat()} is not after the current one {current.isoformat()}"
+            phrase(
+                "the new deadline {new} is not after the current one {current}",
+                new=new_deadline.isoformat(),
+                current=current.isoformat(),
+            )
         )
     extra = (new_deadline - current).total_seconds()
     event = DeadlineExtended(phase=phase, previous_deadline=current, new_deadline=new_deadline, reason=reason)
@@ -126,9 +137,9 @@ def decide_extend_deadline(
 def check_withdrawal_open(phase: PhaseKind | None, reason: str) -> None:
     """Refusals that need no facts: the workflow's validator answers them at once."""
     if not reason.strip():
-        raise CommandRefused("a withdrawal needs a reason")
+        raise CommandRefused(phrase("a withdrawal needs a reason"))
     if phase is None or phase == "completion":
-        raise CommandRefused("the cohort is completing; withdrawals are closed")
+        raise CommandRefused(phrase("the cohort is completing; withdrawals are closed"))
 
 
 def decide_withdrawal(
@@ -142,9 +153,13 @@ def decide_withdrawal(
     check_withdrawal_open(phase, reason)
     p = facts.participants.get(participant_id)
     if p is None:
-        raise CommandRefused(f"participant {participant_id} is not in this cohort")
+        raise CommandRefused(
+            phrase("participant {participant_id} is not in this cohort", participant_id=participant_id)
+        )
     if p.withdrawn:
-        raise CommandRefused(f"participant {participant_id} has already been withdrawn")
+        raise CommandRefused(
+            phrase("participant {participant_id} has already been withdrawn", participant_id=participant_id)
+        )
     events: list[ParticipantWithdrawn | WaitingListPromoted] = [
         ParticipantWithdrawn(participant_id=participant_id, reason=reason, phase=phase)
     ]
@@ -181,27 +196,35 @@ def decide_fill_place(
     with one, that candidate must be on the list and fit its prefecture's cap.
     """
     if facts.selection_position is None:
-        raise CommandRefused("no selection has been made yet; there is no waiting list")
+        raise CommandRefused(phrase("no selection has been made yet; there is no waiting list"))
     if PHASE_ORDER.index(phase) >= PHASE_ORDER.index(programme.selection.replace_until):
-        raise CommandRefused(f"places are filled only before {programme.selection.replace_until} opens")
+        raise CommandRefused(
+            phrase("places are filled only before {phase} opens", phase=programme.selection.replace_until)
+        )
     open_places = programme.selection.target - len(facts.selected)
     if open_places <= 0:
-        raise CommandRefused(f"all {programme.selection.target} places are taken")
+        raise CommandRefused(phrase("all {target} places are taken", target=programme.selection.target))
     if participant_id is None:
         if not facts.waiting_list:
-            raise CommandRefused("the waiting list is empty")
+            raise CommandRefused(phrase("the waiting list is empty"))
         chosen = _next_from_waiting_list(facts, programme, leaving="")
         if chosen is None:
-            raise CommandRefused("nobody on the waiting list fits a prefecture's cap")
+            raise CommandRefused(phrase("nobody on the waiting list fits a prefecture's cap"))
         return WaitingListPromoted(participant_id=chosen, replaces="")
     if participant_id not in facts.waiting_list:
-        raise CommandRefused(f"participant {participant_id} is not on the waiting list")
+        raise CommandRefused(
+            phrase("participant {participant_id} is not on the waiting list", participant_id=participant_id)
+        )
     p = facts.participants[participant_id]
     pref = programme.prefecture(p.prefecture_code)
     cap = pref.max_selected if pref else None
     taken = sum(facts.participants[pid].prefecture_code == p.prefecture_code for pid in facts.selected)
     if cap is not None and taken >= cap:
-        raise CommandRefused(f"prefecture {p.prefecture_code} already has its cap of {cap} selected")
+        raise CommandRefused(
+            phrase(
+                "prefecture {prefecture} already has its cap of {cap} selected", prefecture=p.prefecture_code, cap=cap
+            )
+        )
     return WaitingListPromoted(participant_id=participant_id, replaces="")
 
 
@@ -219,14 +242,32 @@ def check_import_open(phase: PhaseKind | None, kind: ImportKind) -> None:
     """A file is accepted only while the phase it belongs to is open."""
     expected = IMPORT_PHASES.get(kind)
     if expected is None:
-        raise CommandRefused(f"a {kind} file belongs to a block template; this cohort runs the seven-phase form")
+        raise CommandRefused(
+            phrase("a {kind} file belongs to a block template; this cohort runs the seven-phase form", kind=kind)
+        )
     if phase != expected:
-        now = "finished" if phase is None else f"in {phase}"
-        raise CommandRefused(f"a {kind} file belongs to the {expected} phase; the cohort is {now}")
+        if phase is None:
+            raise CommandRefused(
+                phrase(
+                    "a {kind} file belongs to the {expected} phase; the cohort is finished",
+                    kind=kind,
+                    expected=expected,
+                )
+            )
+        raise CommandRefused(
+            phrase(
+                "a {kind} file belongs to the {expected} phase; the cohort is in {phase}",
+                kind=kind,
+                expected=expected,
+                phase=phase,
+            )
+        )
 
 
 def check_recordable(fields: dict[str, object]) -> None:
     """Refuse text PostgreSQL cannot store in JSON (U+0000) before anything is decided or recorded."""
     for name, value in fields.items():
         if isinstance(value, str) and "\x00" in value:
-            raise CommandRefused(f"{name} contains a NUL character (U+0000), which cannot be recorded")
+            raise CommandRefused(
+                phrase("{name} contains a NUL character (U+0000), which cannot be recorded", name=name)
+            )

@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from cohortflow.domain.phrases import phrase
+
 Locale = Literal["zh", "en"]
 LOCALES: tuple[Locale, ...] = ("zh", "en")
 Recipients = Literal["participants", "coordinators"]
@@ -85,18 +87,28 @@ def placeholder_problems(template: MessageTemplate, recipients: Recipients) -> I
     for locale in LOCALES:
         text = template.text(locale)
         for part, source in (("subject", text.subject), ("body", text.body)):
-            where = f"message template {template.code} ({locale} {part})"
+            where = phrase(
+                "message template {template} ({locale} {part})", template=template.code, locale=locale, part=part
+            )
             try:
                 fields = list(_fields(source))
             except ValueError as exc:
-                yield f"{where}: {exc}"
+                yield f"{where}: {exc}"  # the reason is Python's, in English
                 continue
             for name, spec in fields:
                 if not name.isidentifier() or spec:
-                    yield f"{where}: placeholder {{{name}{spec}}} must be a plain name"
+                    yield phrase(
+                        "{where}: placeholder {placeholder} must be a plain name",
+                        where=where,
+                        placeholder=f"{{{name}{spec}}}",
+                    )
                 elif name not in allowed:
-                    yield (
-                        f"{where}: unknown placeholder {{{name}}} for {recipients}; known: {', '.join(sorted(allowed))}"
+                    yield phrase(
+                        "{where}: unknown placeholder {placeholder} for {recipients}; known: {known}",
+                        where=where,
+                        placeholder=f"{{{name}}}",
+                        recipients=recipients,
+                        known=", ".join(sorted(allowed)),
                     )
 
 

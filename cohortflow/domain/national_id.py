@@ -11,6 +11,8 @@ import hmac
 from dataclasses import dataclass, field
 from datetime import date
 
+from cohortflow.domain.phrases import phrase
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
 
@@ -22,7 +24,7 @@ class InvalidNationalId(ValueError):
 def check_char(first17: str) -> str:
     """The MOD 11-2 check character for the first seventeen digits."""
     if len(first17) != 17 or not (first17.isascii() and first17.isdigit()):
-        raise InvalidNationalId("expected 17 digits before the check character")
+        raise InvalidNationalId(phrase("expected 17 digits before the check character"))
     total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
     return _CHECK_CHARS[total % 11]
 
@@ -31,16 +33,18 @@ def validate(raw: str) -> str:
     """Return the normalised ID (upper-case X) or raise with the precise reason."""
     value = raw.strip().upper()
     if len(value) != 18:
-        raise InvalidNationalId(f"must be 18 characters, got {len(value)}")
+        raise InvalidNationalId(phrase("must be 18 characters, got {length}", length=len(value)))
     if not (value[:17].isascii() and value[:17].isdigit()):
-        raise InvalidNationalId("the first 17 characters must be digits")
+        raise InvalidNationalId(phrase("the first 17 characters must be digits"))
     try:
         date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        raise InvalidNationalId(f"birth date {value[6:14]} is not a real date") from None
+        raise InvalidNationalId(phrase("birth date {birth} is not a real date", birth=value[6:14])) from None
     expected = check_char(value[:17])
     if value[17] != expected:
-        raise InvalidNationalId(f"check digit is {value[17]}, expected {expected}")
+        raise InvalidNationalId(
+            phrase("check digit is {found}, expected {expected}", found=value[17], expected=expected)
+        )
     return value
 
 
@@ -56,9 +60,9 @@ def masked_parts(masked: str) -> tuple[str, int, str]:
     value = masked.strip().upper()
     hidden = value[6:-1]
     if not (len(value) == 18 and value[:6].isascii() and value[:6].isdigit() and hidden == "*" * len(hidden)):
-        raise InvalidNationalId("a masked ID number is six digits, eleven * and the check character")
+        raise InvalidNationalId(phrase("a masked ID number is six digits, eleven * and the check character"))
     if value[-1] not in _CHECK_CHARS:
-        raise InvalidNationalId(f"{value[-1]} is not a check character (0-9 or X)")
+        raise InvalidNationalId(phrase("{char} is not a check character (0-9 or X)", char=value[-1]))
     return value[:6], len(value), value[-1]
 
 
@@ -107,4 +111,4 @@ def checked(raw: str, where: str) -> tuple[str, list[str]]:
     try:
         return validate(raw), []
     except InvalidNationalId as exc:
-        return "", [f"{where}, national_id: {exc}"]
+        return "", [phrase("{where}, national_id: {problem}", where=where, problem=exc)]

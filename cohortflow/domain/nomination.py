@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from cohortflow.domain import national_id
 from cohortflow.domain.events import CandidateNominated
 from cohortflow.domain.national_id import PersonKeys
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.quotas import NoSeat, Quotas, Seat, quotas_of
 from cohortflow.domain.rotation_plan import already_enrolled, not_on_roster
@@ -39,9 +40,17 @@ class InvalidRecords(ValueError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        shown = problems[:20]
-        more = f"\n… and {len(problems) - 20} more" if len(problems) > 20 else ""
-        super().__init__(f"{len(problems)} bad record(s):\n- " + "\n- ".join(shown) + more)
+        listed = "\n- ".join(problems[:20])
+        if len(problems) > 20:
+            said = phrase(
+                "{count} bad record(s):\n- {problems}\n… and {more} more",
+                count=len(problems),
+                problems=listed,
+                more=len(problems) - 20,
+            )
+        else:
+            said = phrase("{count} bad record(s):\n- {problems}", count=len(problems), problems=listed)
+        super().__init__(said)
 
 
 @dataclass(frozen=True)
@@ -104,19 +113,24 @@ class NominationCheck:
 
     def screen(self, r: NomineeRow) -> ScreenedNominee:
         """The row's own problems; no state changes."""
-        where = f"row {r.row}"
+        where = phrase("row {row}", row=r.row)
         nid, problems = national_id.checked(r.national_id, where)
         seat = self.quotas.seat(r.prefecture_code, r.track)
         if isinstance(seat, NoSeat):
-            problems.append(f"{where}, {seat.column}: {seat.reason}")
+            problems.append(seat.problem(where))
         elif self.prefecture is not None and seat.prefecture_code != self.prefecture:
             problems.append(
-                f"{where}, prefecture_code: {seat.prefecture_code} is not your prefecture ({self.prefecture})"
+                phrase(
+                    "{where}, prefecture_code: {prefecture} is not your prefecture ({yours})",
+                    where=where,
+                    prefecture=seat.prefecture_code,
+                    yours=self.prefecture,
+                )
             )
         if not r.name.strip():
-            problems.append(f"{where}, name: is empty")
+            problems.append(phrase("{where}, name: is empty", where=where))
         if r.gender not in ("M", "F"):
-            problems.append(f"{where}, gender: {r.gender!r} must be M or F")
+            problems.append(phrase("{where}, gender: {gender} must be M or F", where=where, gender=repr(r.gender)))
         key = self.keys.of(nid) if nid else ""
         return ScreenedNominee(r, nid, key, seat if isinstance(seat, Seat) else None, tuple(problems))
 
@@ -138,14 +152,32 @@ class NominationCheck:
         ``off_roster_of``: the rotation plan whose roster does not list the person.
         """
         r, nid, key, seat = s.row, s.national_id, s.person_key, s.seat
-        where = f"row {r.row}"
+        where = phrase("row {row}", row=r.row)
         problems = list(s.problems)
         if r.participant_id in self._known_ids:
-            problems.append(f"{where}, participant_id: {r.participant_id} is already nominated in this cohort")
+            problems.append(
+                phrase(
+                    "{where}, participant_id: {participant_id} is already nominated in this cohort",
+                    where=where,
+                    participant_id=r.participant_id,
+                )
+            )
         elif id_seen:
-            problems.append(f"{where}, participant_id: {r.participant_id} appears twice")
+            problems.append(
+                phrase(
+                    "{where}, participant_id: {participant_id} appears twice",
+                    where=where,
+                    participant_id=r.participant_id,
+                )
+            )
         if key and (person_seen or key in self._people):
-            problems.append(f"{where}, national_id: the same person ({national_id.mask(nid)}) is nominated twice")
+            problems.append(
+                phrase(
+                    "{where}, national_id: the same person ({masked_id}) is nominated twice",
+                    where=where,
+                    masked_id=national_id.mask(nid),
+                )
+            )
         if enrolled_in is not None:
             problems.append(already_enrolled(where, national_id.mask(nid), enrolled_in))
         if off_roster_of is not None and key:
@@ -154,7 +186,14 @@ class NominationCheck:
             return problems  # a row that is bad anyway does not use up a place in the quota
         self._counts[seat.key] = self._counts.get(seat.key, 0) + 1
         if self._counts[seat.key] > seat.quota:
-            return [f"{where}, prefecture_code: {seat.label} is over its quota {seat.quota}"]
+            return [
+                phrase(
+                    "{where}, prefecture_code: {seat} is over its quota {quota}",
+                    where=where,
+                    seat=seat.label,
+                    quota=seat.quota,
+                )
+            ]
         return _nominated(s, seat)
 
     @staticmethod

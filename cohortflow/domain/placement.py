@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cohortflow.domain.events import FieldPlacementAssigned
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import FieldStudy
 
 
@@ -20,7 +21,7 @@ def allocate(selected: Sequence[str], field_study: FieldStudy) -> list[FieldPlac
     """
     slots = [(site.code, batch.code, batch.capacity) for site in field_study.sites for batch in site.batches]
     if len(selected) > sum(cap for _, _, cap in slots):
-        raise PlacementImpossible(f"{len(selected)} participants exceed the field-study capacity")
+        raise PlacementImpossible(phrase("{count} participants exceed the field-study capacity", count=len(selected)))
     used = [0] * len(slots)
     placements = []
     i = 0

@@ -20,6 +20,7 @@ from cohortflow.domain.canonical import digest
 from cohortflow.domain.codes import duplicates, listed_twice
 from cohortflow.domain.phases import PHASE_ORDER as PHASE_ORDER
 from cohortflow.domain.phases import PhaseKind as PhaseKind
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.reminder_rules import ProgrammeFacts, ReminderRule, Reminders, reminder_problems
 
 CREDITABLE_PHASES: tuple[PhaseKind, ...] = (
@@ -122,10 +123,39 @@ class Programme(_Frozen):
         for rule in self.reminders.rules if self.reminders else ():
             if rule.code == code:
                 return rule
-        raise KeyError(f"programme {self.id} v{self.version} has no reminder rule {code!r}")
+        raise KeyError(no_reminder_rule(self.id, self.version, code))
 
     def prefecture(self, code: str) -> Prefecture | None:
         return next((p for p in self.prefectures if p.code == code), None)
+
+
+def no_reminder_rule(programme_id: str, version: int, code: str) -> str:
+    return phrase(
+        "programme {programme_id} v{version} has no reminder rule {code}",
+        programme_id=programme_id,
+        version=version,
+        code=repr(code),
+    )
+
+
+def prefecture_place(prefecture: str) -> str:
+    """Where a problem of a prefecture (by its code or name) is."""
+    return phrase("prefecture {prefecture}", prefecture=prefecture)
+
+
+def not_a_division_code(name: str, code: str) -> str:
+    """The problem of a prefecture (named ``name``) whose code is not a division code."""
+    return phrase(
+        "{where}: code {code} is not a six-digit division code", where=prefecture_place(name), code=repr(code)
+    )
+
+
+def quota_not_positive(where: str, quota: int) -> str:
+    return phrase("{where}: quota must be positive, got {quota}", where=where, quota=quota)
+
+
+def max_below_min(where: str, most: int, least: int) -> str:
+    return phrase("{where}: max_selected {most} is below min_selected {least}", where=where, most=most, least=least)
 
 
 class ProgrammeInvalid(ValueError):
@@ -133,7 +163,7 @@ class ProgrammeInvalid(ValueError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__("programme template is invalid:\n- " + "\n- ".join(problems))
+        super().__init__(phrase("programme template is invalid:\n- {problems}", problems="\n- ".join(problems)))
 
 
 def shaped(model: type[M], data: object) -> M:
@@ -168,105 +198,166 @@ def programme_problems(p: Programme) -> list[str]:
 def _phase_problems(p: Programme) -> Iterator[str]:
     kinds = [ph.kind for ph in p.phases]
     if kinds != list(PHASE_ORDER):
-        yield f"phases must be exactly {', '.join(PHASE_ORDER)} in that order, got {', '.join(kinds)}"
+        yield phrase(
+            "phases must be exactly {order} in that order, got {kinds}",
+            order=", ".join(PHASE_ORDER),
+            kinds=", ".join(kinds),
+        )
     for ph in p.phases:
         if ph.start_day < 0 or ph.end_day <= ph.start_day:
-            yield f"phase {ph.kind}: end_day {ph.end_day} must come after start_day {ph.start_day} (≥ 0)"
+            yield phrase(
+                "phase {phase}: end_day {end_day} must come after start_day {start_day} (≥ 0)",
+                phase=ph.kind,
+                end_day=ph.end_day,
+                start_day=ph.start_day,
+            )
     for prev, nxt in zip(p.phases, p.phases[1:], strict=False):
         if nxt.start_day < prev.end_day:
-            yield (
-                f"phases {prev.kind} and {nxt.kind} overlap: {nxt.kind} starts on day "
-                f"{nxt.start_day} before {prev.kind} ends on day {prev.end_day}"
+            yield phrase(
+                "phases {previous} and {next} overlap: "
+                "{next} starts on day {start} before {previous} ends on day {end}",
+                previous=prev.kind,
+                next=nxt.kind,
+                start=nxt.start_day,
+                end=prev.end_day,
             )
 
 
 def _quota_problems(p: Programme) -> Iterator[str]:
     total = sum(pref.quota for pref in p.prefectures)
     if total != p.candidates:
-        yield f"prefecture quotas add up to {total}, but candidates is {p.candidates}"
-    yield from listed_twice("prefecture", [pref.code for pref in p.prefectures])
+        yield phrase(
+            "prefecture quotas add up to {total}, but candidates is {candidates}", total=total, candidates=p.candidates
+        )
+    yield from listed_twice(prefecture_place, [pref.code for pref in p.prefectures])
     for pref in p.prefectures:
         if not (len(pref.code) == 6 and pref.code.isdigit()):
-            yield f"prefecture {pref.name}: code {pref.code!r} is not a six-digit division code"
+            yield not_a_division_code(pref.name, pref.code)
+        where = prefecture_place(pref.code)
         if pref.quota <= 0:
-            yield f"prefecture {pref.code}: quota must be positive, got {pref.quota}"
+            yield quota_not_positive(where, pref.quota)
         if pref.min_selected < 0:
-            yield f"prefecture {pref.code}: min_selected must not be negative"
+            yield phrase("{where}: min_selected must not be negative", where=where)
         if pref.max_selected is not None and pref.max_selected < pref.min_selected:
-            yield f"prefecture {pref.code}: max_selected {pref.max_selected} is below min_selected {pref.min_selected}"
+            yield max_below_min(where, pref.max_selected, pref.min_selected)
         if pref.min_selected > pref.quota:
-            yield f"prefecture {pref.code}: min_selected {pref.min_selected} exceeds its quota {pref.quota}"
+            yield phrase(
+                "{where}: min_selected {least} exceeds its quota {quota}",
+                where=where,
+                least=pref.min_selected,
+                quota=pref.quota,
+            )
     rule = p.selection
     if rule.target <= 0:
-        yield f"selection target must be positive, got {rule.target}"
+        yield phrase("selection target must be positive, got {target}", target=rule.target)
     if rule.target > p.candidates:
-        yield f"selection target {rule.target} is above the number of candidates {p.candidates}"
+        yield phrase(
+            "selection target {target} is above the number of candidates {candidates}",
+            target=rule.target,
+            candidates=p.candidates,
+        )
     if rule.waiting_list < 0:
-        yield "selection waiting_list must not be negative"
+        yield phrase("selection waiting_list must not be negative")
     minimums = sum(pref.min_selected for pref in p.prefectures)
     if minimums > rule.target:
-        yield f"prefecture minimums add up to {minimums}, above the selection target {rule.target}"
+        yield phrase(
+            "prefecture minimums add up to {minimums}, above the selection target {target}",
+            minimums=minimums,
+            target=rule.target,
+        )
     caps = [pref.max_selected for pref in p.prefectures]
     if all(c is not None for c in caps) and sum(c or 0 for c in caps) < rule.target:
-        yield f"prefecture caps add up to {sum(c or 0 for c in caps)}, below the selection target {rule.target}"
+        yield phrase(
+            "prefecture caps add up to {caps}, below the selection target {target}",
+            caps=sum(c or 0 for c in caps),
+            target=rule.target,
+        )
 
 
 def _hour_problems(p: Programme) -> Iterator[str]:
     if p.online.min_hours < 0:
-        yield f"online.min_hours must not be negative, got {p.online.min_hours}"
+        yield phrase("online.min_hours must not be negative, got {hours}", hours=p.online.min_hours)
     if p.selection.hours_cap is not None and p.selection.hours_cap < 0:
-        yield "selection.hours_cap must not be negative"
+        yield phrase("selection.hours_cap must not be negative")
     for i, credit in enumerate(p.credits):
         if credit.hours < 0:
-            yield f"credits[{i}] ({credit.phase}): hours must not be negative, got {credit.hours}"
+            yield phrase(
+                "credits[{index}] ({phase}): hours must not be negative, got {hours}",
+                index=i,
+                phase=credit.phase,
+                hours=credit.hours,
+            )
 
 
 def _deliverable_problems(p: Programme) -> Iterator[str]:
     known = {d.code for d in p.deliverables}
     for code in p.online.required_deliverables:
         if code not in known:
-            yield f"online.required_deliverables names unknown deliverable {code!r}"
+            yield phrase("online.required_deliverables names unknown deliverable {code}", code=repr(code))
 
 
 def _field_study_problems(p: Programme) -> Iterator[str]:
     fs = p.field_study
     if not fs.sites:
-        yield "field_study needs at least one site"
+        yield phrase("field_study needs at least one site")
     capacity = sum(b.capacity for s in fs.sites for b in s.batches)
     if capacity < p.selection.target:
-        yield f"field-study batches hold {capacity} people, fewer than the selection target {p.selection.target}"
+        yield phrase(
+            "field-study batches hold {capacity} people, fewer than the selection target {target}",
+            capacity=capacity,
+            target=p.selection.target,
+        )
     if not 0 <= fs.min_attendance_ratio <= 1:
-        yield "field_study.min_attendance_ratio must be between 0 and 1"
+        yield phrase("field_study.min_attendance_ratio must be between 0 and 1")
     length = _phase_length(p, "field_study")
     for site in fs.sites:
         if not site.batches:
-            yield f"site {site.code} has no batches"
+            yield phrase("site {site} has no batches", site=site.code)
         for b in site.batches:
             if b.capacity <= 0 or b.days <= 0 or b.start_day < 0:
-                yield f"site {site.code} batch {b.code}: capacity and days must be positive"
+                yield phrase(
+                    "site {site} batch {batch}: capacity and days must be positive", site=site.code, batch=b.code
+                )
             elif length is not None and b.start_day + b.days > length:
-                yield f"site {site.code} batch {b.code} runs past the end of the field-study phase"
+                yield phrase(
+                    "site {site} batch {batch} runs past the end of the field-study phase", site=site.code, batch=b.code
+                )
         ends = sorted((b.start_day, b.start_day + b.days, b.code) for b in site.batches)
         for (_, end, code), (start, _, nxt) in itertools.combinations(ends, 2):
             if start < end:
-                yield f"site {site.code}: batches {code} and {nxt} overlap"
+                yield phrase("site {site}: batches {batch} and {other} overlap", site=site.code, batch=code, other=nxt)
 
 
 def _misc_problems(p: Programme) -> Iterator[str]:
     length = _phase_length(p, "follow_up")
     for s in p.follow_up:
         if s.after_days < 0 or (length is not None and s.after_days > length):
-            yield f"follow-up survey {s.code}: after_days {s.after_days} falls outside the follow-up phase"
-    yield from listed_twice("follow-up survey", [s.code for s in p.follow_up])
+            yield phrase(
+                "{where}: after_days {after_days} falls outside the follow-up phase",
+                where=survey_place(s.code),
+                after_days=s.after_days,
+            )
+    yield from listed_twice(survey_place, [s.code for s in p.follow_up])
     for phase in duplicates(c.phase for c in p.credits):
-        yield f"credits: phase {phase} is listed more than once; one phase grants credits at one level"
+        yield phrase(
+            "credits: phase {phase} is listed more than once; one phase grants credits at one level", phase=phase
+        )
     for i, credit in enumerate(p.credits):
         if credit.phase not in CREDITABLE_PHASES:
-            yield f"credits[{i}]: phase {credit.phase} grants no credits; use one of {', '.join(CREDITABLE_PHASES)}"
+            yield phrase(
+                "credits[{index}]: phase {phase} grants no credits; use one of {phases}",
+                index=i,
+                phase=credit.phase,
+                phases=", ".join(CREDITABLE_PHASES),
+            )
     if p.version < 1:
-        yield "version must be 1 or more"
+        yield phrase("version must be 1 or more")
     if "\\u0000" in p.model_dump_json():
-        yield "the template contains a NUL character (U+0000), which cannot be recorded"
+        yield phrase("the template contains a NUL character (U+0000), which cannot be recorded")
+
+
+def survey_place(code: str) -> str:
+    return phrase("follow-up survey {survey}", survey=code)
 
 
 def _reminder_problems(p: Programme) -> Iterator[str]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.template import ProgrammeTemplate
 
@@ -28,8 +29,18 @@ class Seat:
 
 @dataclass(frozen=True)
 class NoSeat:
-    column: str
+    column: Literal["track", "prefecture_code"]
     reason: str
+
+    def problem(self, where: str) -> str:
+        """The problem of the row ``where`` (a phrase naming it): the column and the reason."""
+        if self.column == "track":
+            return phrase("{where}, track: {reason}", where=where, reason=self.reason)
+        return phrase("{where}, prefecture_code: {reason}", where=where, reason=self.reason)
+
+
+def not_a_prefecture(prefecture_code: str) -> str:
+    return phrase("{prefecture} is not a prefecture of this programme", prefecture=repr(prefecture_code))
 
 
 class Quotas(Protocol):
@@ -45,7 +56,7 @@ class PrefectureQuotas:
     def seat(self, prefecture_code: str, track: str) -> Seat | NoSeat:
         pref = self.programme.prefecture(prefecture_code)
         if pref is None:
-            return NoSeat("prefecture_code", f"{prefecture_code!r} is not a prefecture of this programme")
+            return NoSeat("prefecture_code", not_a_prefecture(prefecture_code))
         return Seat(pref.code, pref.quota, f"{pref.code} ({pref.name})", pref.code)
 
     def key(self, prefecture_code: str, track: str | None) -> str:
@@ -60,18 +71,23 @@ class TrackQuotas:
         tracks = self.template.tracks
         codes = ", ".join(t.code for t in tracks)
         if not track and len(tracks) > 1:
-            return NoSeat("track", f"is empty; this programme has tracks {codes}")
+            return NoSeat("track", phrase("is empty; this programme has tracks {codes}", codes=codes))
         found = tracks[0] if not track else next((t for t in tracks if t.code == track), None)
         if found is None:
-            return NoSeat("track", f"{track!r} is not a track of this programme ({codes})")
+            return NoSeat(
+                "track", phrase("{track} is not a track of this programme ({codes})", track=repr(track), codes=codes)
+            )
         if self.template.prefectures and prefecture_code not in self.template.prefecture_codes:
-            return NoSeat("prefecture_code", f"{prefecture_code!r} is not a prefecture of this programme")
+            return NoSeat("prefecture_code", not_a_prefecture(prefecture_code))
         if not found.prefectures:
-            return Seat(found.code, found.quota, f"track {found.code}", prefecture_code, found.code)
+            return Seat(found.code, found.quota, phrase("track {track}", track=found.code), prefecture_code, found.code)
         share = next((q for q in found.prefectures if q.prefecture == prefecture_code), None)
         if share is None:
-            return NoSeat("prefecture_code", f"{prefecture_code} has no places in track {found.code}")
-        label = f"{prefecture_code} in track {found.code}"
+            return NoSeat(
+                "prefecture_code",
+                phrase("{prefecture} has no places in track {track}", prefecture=prefecture_code, track=found.code),
+            )
+        label = phrase("{prefecture} in track {track}", prefecture=prefecture_code, track=found.code)
         return Seat(self.key(prefecture_code, found.code), share.quota, label, prefecture_code, found.code)
 
     def key(self, prefecture_code: str, track: str | None) -> str:

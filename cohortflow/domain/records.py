@@ -18,6 +18,7 @@ from cohortflow.domain.events import (
     SurveyResponded,
 )
 from cohortflow.domain.facts import CohortFacts, ParticipantFacts
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import Programme
 
 SATISFACTION_RANGE = (1, 5)
@@ -78,6 +79,38 @@ def repeat_key(r: RecordRow) -> tuple[str, str]:
     return r.participant_id, ""
 
 
+def unknown_participant(where: str, participant_id: str) -> str:
+    """The problem of a row (``where``) naming a participant the cohort does not have."""
+    return phrase(
+        "{where}, participant_id: unknown participant {participant_id} in this cohort",
+        where=where,
+        participant_id=repr(participant_id),
+    )
+
+
+def not_yours(where: str, participant_id: str, prefecture_code: str) -> str:
+    """The problem of a coordinator's row naming another prefecture's participant."""
+    return phrase(
+        "{where}, participant_id: {participant_id} belongs to prefecture {prefecture}, not yours",
+        where=where,
+        participant_id=participant_id,
+        prefecture=prefecture_code,
+    )
+
+
+def has_withdrawn(where: str, participant_id: str) -> str:
+    """The problem of a row naming a participant who has withdrawn."""
+    return phrase("{where}, participant_id: {participant_id} has withdrawn", where=where, participant_id=participant_id)
+
+
+def not_selected_offline(where: str, participant_id: str) -> str:
+    return phrase(
+        "{where}, participant_id: {participant_id} was not selected for the offline phase",
+        where=where,
+        participant_id=participant_id,
+    )
+
+
 def max_study_hours(programme: Programme) -> float:
     """More hours than the online phase has cannot be real."""
     phase = programme.phase("online_study")
@@ -115,14 +148,14 @@ class RecordCheck:
 
     def screen(self, r: RecordRow) -> list[str]:
         """Whether the row's participant may have records here at all; a row that passes counts for repeats."""
-        where = f"row {r.row}"
+        where = phrase("row {row}", row=r.row)
         p = self.facts.participants.get(r.participant_id)
         if p is None:
-            return [f"{where}, participant_id: unknown participant {r.participant_id!r} in this cohort"]
+            return [unknown_participant(where, r.participant_id)]
         if self.prefecture is not None and p.prefecture_code != self.prefecture:
-            return [f"{where}, participant_id: {r.participant_id} belongs to prefecture {p.prefecture_code}, not yours"]
+            return [not_yours(where, r.participant_id, p.prefecture_code)]
         if p.withdrawn:
-            return [f"{where}, participant_id: {r.participant_id} has withdrawn"]
+            return [has_withdrawn(where, r.participant_id)]
         return []
 
     def decide(self, r: RecordRow, *, repeated: bool) -> Event | list[str]:
@@ -130,9 +163,15 @@ class RecordCheck:
 
         ``repeated``: an earlier row of the file that passed :meth:`screen` has the same :func:`repeat_key`.
         """
-        where = f"row {r.row}"
+        where = phrase("row {row}", row=r.row)
         if repeated:
-            return [f"{where}, participant_id: {r.participant_id} appears twice in this file"]
+            return [
+                phrase(
+                    "{where}, participant_id: {participant_id} appears twice in this file",
+                    where=where,
+                    participant_id=r.participant_id,
+                )
+            ]
         p = self.facts.participants[r.participant_id]
         if isinstance(r, StudyRow):
             return self._study(where, r)
@@ -147,44 +186,90 @@ class RecordCheck:
     def _study(self, where: str, r: StudyRow) -> Event | list[str]:
         limit = max_study_hours(self.programme)
         if not 0 <= r.hours <= limit:
-            return [f"{where}, hours: {r.hours:g} is out of range 0–{limit:g} (the online phase's length)"]
+            return [
+                phrase(
+                    "{where}, hours: {hours} is out of range 0–{limit} (the online phase's length)",
+                    where=where,
+                    hours=f"{r.hours:g}",
+                    limit=f"{limit:g}",
+                )
+            ]
         return StudyHoursRecorded(participant_id=r.participant_id, hours=r.hours)
 
     def _deliverable(self, where: str, r: DeliverableRow) -> Event | list[str]:
         known = [d.code for d in self.programme.deliverables]
         if r.deliverable not in known:
             return [
-                f"{where}, deliverable: {r.deliverable!r} is not a deliverable of this programme ({', '.join(known)})"
+                phrase(
+                    "{where}, deliverable: {deliverable} is not a deliverable of this programme ({known})",
+                    where=where,
+                    deliverable=repr(r.deliverable),
+                    known=", ".join(known),
+                )
             ]
         return DeliverableSubmitted(participant_id=r.participant_id, deliverable=r.deliverable)
 
     def _attendance(self, where: str, p: ParticipantFacts, r: AttendanceRow) -> Event | list[str]:
         if p.participant_id not in self.facts.selected or p.site is None or p.batch is None:
-            return [f"{where}, participant_id: {p.participant_id} has no field-study placement"]
+            return [
+                phrase(
+                    "{where}, participant_id: {participant_id} has no field-study placement",
+                    where=where,
+                    participant_id=p.participant_id,
+                )
+            ]
         days = batch_days(self.programme, p.site, p.batch)
         if not 0 <= r.days_present <= days:
-            return [f"{where}, days_present: {r.days_present} is out of range 0–{days} (batch {p.batch}'s length)"]
+            return [
+                phrase(
+                    "{where}, days_present: {days_present} is out of range 0–{days} (batch {batch}'s length)",
+                    where=where,
+                    days_present=r.days_present,
+                    days=days,
+                    batch=p.batch,
+                )
+            ]
         return FieldAttendanceRecorded(
             participant_id=p.participant_id, site=p.site, batch=p.batch, days_present=r.days_present, days_total=days
         )
 
     def _return_report(self, where: str, p: ParticipantFacts) -> Event | list[str]:
         if p.participant_id not in self.facts.selected:
-            return [f"{where}, participant_id: {p.participant_id} was not selected for the offline phase"]
+            return [not_selected_offline(where, p.participant_id)]
         if p.return_report_position is not None:
-            return [f"{where}, participant_id: {p.participant_id} has already handed in a return report"]
+            return [
+                phrase(
+                    "{where}, participant_id: {participant_id} has already handed in a return report",
+                    where=where,
+                    participant_id=p.participant_id,
+                )
+            ]
         return ReturnReportSubmitted(participant_id=p.participant_id)
 
     def _survey(self, where: str, p: ParticipantFacts, r: SurveyRow) -> Event | list[str]:
         known = [s.code for s in self.programme.follow_up]
         problems = []
         if r.survey not in known:
-            problems.append(f"{where}, survey: {r.survey!r} is not a follow-up survey of this programme")
+            problems.append(
+                phrase(
+                    "{where}, survey: {survey} is not a follow-up survey of this programme",
+                    where=where,
+                    survey=repr(r.survey),
+                )
+            )
         if p.participant_id not in self.facts.selected:
-            problems.append(f"{where}, participant_id: {p.participant_id} was not selected for the offline phase")
+            problems.append(not_selected_offline(where, p.participant_id))
         low, high = SATISFACTION_RANGE
         if not low <= r.satisfaction <= high:
-            problems.append(f"{where}, satisfaction: {r.satisfaction} is out of range {low}–{high}")
+            problems.append(
+                phrase(
+                    "{where}, satisfaction: {satisfaction} is out of range {low}–{high}",
+                    where=where,
+                    satisfaction=r.satisfaction,
+                    low=low,
+                    high=high,
+                )
+            )
         if problems:
             return problems
         return SurveyResponded(participant_id=p.participant_id, survey=r.survey, satisfaction=r.satisfaction)

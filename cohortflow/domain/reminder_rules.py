@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cohortflow.domain.codes import listed_twice
 from cohortflow.domain.messages import Locale, MessageTemplate, Recipients, placeholder_problems
 from cohortflow.domain.phases import PhaseKind
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.quiet_hours import QuietHours
 from cohortflow.domain.vocabulary import DEFAULT_TIME_ZONE
 
@@ -135,45 +136,75 @@ def reminder_problems(r: Reminders, facts: ProgrammeFacts) -> Iterator[str]:
 def settings_problems(r: ReminderSettings, rule_codes: list[str]) -> Iterator[str]:
     """Time zones, and codes listed twice: rules, templates, coordinators' prefectures."""
     yield from _zone_problems(r)
-    yield from listed_twice("reminder rule", rule_codes)
-    yield from listed_twice("message template", [t.code for t in r.templates])
-    yield from listed_twice("coordinator for prefecture", [c.prefecture for c in r.coordinators])
+    yield from listed_twice(rule_place, rule_codes)
+    yield from listed_twice(
+        lambda code: phrase("message template {template}", template=code), [t.code for t in r.templates]
+    )
+    yield from listed_twice(
+        lambda code: phrase(
+            "coordinator for {prefecture}", prefecture=phrase("prefecture {prefecture}", prefecture=code)
+        ),
+        [c.prefecture for c in r.coordinators],
+    )
 
 
 def coordinator_problems(r: ReminderSettings, prefectures: Set[str]) -> Iterator[str]:
     for c in r.coordinators:
         if c.prefecture not in prefectures:
-            yield f"coordinator {c.name}: prefecture {c.prefecture} is not in the programme"
+            yield phrase(
+                "{where}: prefecture {prefecture} is not in the programme",
+                where=phrase("coordinator {name}", name=c.name),
+                prefecture=c.prefecture,
+            )
+
+
+def rule_place(code: str) -> str:
+    """Where a reminder rule's problem is: the rule, by its code."""
+    return phrase("reminder rule {rule}", rule=code)
 
 
 def code_problems(code: str) -> Iterator[str]:
     if not RULE_CODE.fullmatch(code):
-        yield f"reminder rule {code}: a code may hold only letters, digits, '.', '_' and '-'"
+        yield phrase("{where}: a code may hold only letters, digits, '.', '_' and '-'", where=rule_place(code))
+
+
+def _known_zone(zone: str) -> bool:
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _zone_problems(r: ReminderSettings) -> Iterator[str]:
-    zones = [("reminders.time_zone", r.time_zone)]
-    zones += [(f"coordinator {c.name}: time_zone", c.time_zone) for c in r.coordinators if c.time_zone]
-    for where, zone in zones:
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            yield f"{where} {zone!r} is not a known time zone"
+    if not _known_zone(r.time_zone):
+        yield phrase("reminders.time_zone {zone} is not a known time zone", zone=repr(r.time_zone))
+    for c in r.coordinators:
+        if c.time_zone and not _known_zone(c.time_zone):
+            yield phrase(
+                "{where}: time_zone {zone} is not a known time zone",
+                where=phrase("coordinator {name}", name=c.name),
+                zone=repr(c.time_zone),
+            )
 
 
 def _rule_problems(
     rule: ReminderRule, facts: ProgrammeFacts, templates: Mapping[str, MessageTemplate]
 ) -> Iterator[str]:
-    where = f"reminder rule {rule.code}"
+    where = rule_place(rule.code)
     yield from code_problems(rule.code)
     timings = [t for t in (rule.before, rule.after, rule.weekly) if t is not None]
     if len(timings) != 1:
-        yield f"{where}: needs exactly one of before, after or weekly, got {len(timings)}"
+        yield phrase(
+            "{where}: needs exactly one of before, after or weekly, got {count}", where=where, count=len(timings)
+        )
     if (rule.weekly is not None) != (rule.audience == "coordinators"):
-        yield f"{where}: weekly digests go to coordinators, and coordinators get only weekly digests"
+        yield phrase(
+            "{where}: weekly digests go to coordinators, and coordinators get only weekly digests", where=where
+        )
     template = templates.get(rule.template)
     if template is None:
-        yield f"{where}: message template {rule.template!r} does not exist"
+        yield phrase("{where}: message template {template} does not exist", where=where, template=repr(rule.template))
     else:
         yield from placeholder_problems(template, rule.recipients)
     yield from _audience_problems(rule, facts)
@@ -182,50 +213,65 @@ def _rule_problems(
     if rule.after is not None:
         yield from _after_problems(where, rule, rule.after, facts)
     if rule.weekly is not None and not 1 <= rule.weekly.weekday <= 7:
-        yield f"{where}: weekday {rule.weekly.weekday} must be 1 (Monday) to 7 (Sunday)"
+        yield phrase(
+            "{where}: weekday {weekday} must be 1 (Monday) to 7 (Sunday)", where=where, weekday=rule.weekly.weekday
+        )
 
 
 def _audience_problems(rule: ReminderRule, facts: ProgrammeFacts) -> Iterator[str]:
-    where = f"reminder rule {rule.code}"
+    where = rule_place(rule.code)
     if rule.audience == "missing_deliverable":
         if rule.deliverable is None:
-            yield f"{where}: audience missing_deliverable needs a deliverable"
+            yield phrase("{where}: audience missing_deliverable needs a deliverable", where=where)
         elif rule.deliverable not in facts.deliverables:
-            yield f"{where}: deliverable {rule.deliverable!r} does not exist"
+            yield phrase(
+                "{where}: deliverable {deliverable} does not exist", where=where, deliverable=repr(rule.deliverable)
+            )
     elif rule.deliverable is not None:
-        yield f"{where}: a deliverable applies only to audience missing_deliverable"
+        yield phrase("{where}: a deliverable applies only to audience missing_deliverable", where=where)
     if rule.audience == "survey_pending":
         if rule.survey is None:
-            yield f"{where}: audience survey_pending needs a survey"
+            yield phrase("{where}: audience survey_pending needs a survey", where=where)
         elif rule.survey not in facts.surveys:
-            yield f"{where}: follow-up survey {rule.survey!r} does not exist"
+            yield phrase("{where}: follow-up survey {survey} does not exist", where=where, survey=repr(rule.survey))
     elif rule.survey is not None:
-        yield f"{where}: a survey applies only to audience survey_pending"
+        yield phrase("{where}: a survey applies only to audience survey_pending", where=where)
 
 
 def _before_problems(where: str, before: BeforeDeadline, facts: ProgrammeFacts) -> Iterator[str]:
     start, end = facts.phase_days.get(before.phase, (0, 0))
     if not before.days:
-        yield f"{where}: before.days lists no days"
+        yield phrase("{where}: before.days lists no days", where=where)
     for days in before.days:
         if days < 1:
-            yield f"{where}: {days} days before the {before.phase} deadline must be 1 or more"
+            yield phrase(
+                "{where}: {days} days before the {phase} deadline must be 1 or more",
+                where=where,
+                days=days,
+                phase=before.phase,
+            )
         elif days >= end - start:
-            yield (
-                f"{where}: {days} days before the {before.phase} deadline falls before the phase opens "
-                f"(it lasts {end - start} days)"
+            yield phrase(
+                "{where}: {days} days before the {phase} deadline falls before the phase opens "
+                "(it lasts {length} days)",
+                where=where,
+                days=days,
+                phase=before.phase,
+                length=end - start,
             )
 
 
 def _after_problems(where: str, rule: ReminderRule, after: AfterPhase, facts: ProgrammeFacts) -> Iterator[str]:
     if not after.days:
-        yield f"{where}: after.days lists no days"
+        yield phrase("{where}: after.days lists no days", where=where)
     if not 0 <= after.nudges <= MAX_NUDGES:
-        yield f"{where}: nudges must be 0 to {MAX_NUDGES}, got {after.nudges}"
+        yield phrase(
+            "{where}: nudges must be 0 to {most}, got {nudges}", where=where, most=MAX_NUDGES, nudges=after.nudges
+        )
     if after.nudge_every_days < 1:
-        yield f"{where}: nudge_every_days must be 1 or more"
+        yield phrase("{where}: nudge_every_days must be 1 or more", where=where)
     if after.phase == "completion":
-        yield f"{where}: nothing follows the completion phase, so no reminder can come after it"
+        yield phrase("{where}: nothing follows the completion phase, so no reminder can come after it", where=where)
         return
     closes = facts.phase_days.get(after.phase, (0, 0))[1]
     ends = facts.phase_days.get("completion", (0, 0))[1]
@@ -235,8 +281,18 @@ def _after_problems(where: str, rule: ReminderRule, after: AfterPhase, facts: Pr
     for days in after.days:
         last = closes + days + after.nudges * after.nudge_every_days
         if days < 1:
-            yield f"{where}: {days} days after {after.phase} must be 1 or more"
+            yield phrase(
+                "{where}: {days} days after {phase} must be 1 or more", where=where, days=days, phase=after.phase
+            )
         elif last >= ends:
-            yield f"{where}: day {last} of the programme falls after it ends on day {ends}"
+            yield phrase(
+                "{where}: day {day} of the programme falls after it ends on day {end}", where=where, day=last, end=ends
+            )
         if sent is not None and closes + days < sent:
-            yield f"{where}: day {closes + days} comes before survey {rule.survey} is sent on day {sent}"
+            yield phrase(
+                "{where}: day {day} comes before survey {survey} is sent on day {sent}",
+                where=where,
+                day=closes + days,
+                survey=rule.survey,
+                sent=sent,
+            )

@@ -16,6 +16,7 @@ from cohortflow.domain import national_id
 from cohortflow.domain.blocks.common import CODE
 from cohortflow.domain.events import RosterEntered
 from cohortflow.domain.national_id import PersonKeys
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.template import ProgrammeTemplate
 
@@ -47,24 +48,34 @@ class RotationPlan(BaseModel):
 def plan_problems(plan: RotationPlan) -> list[str]:
     problems = []
     if not CODE.fullmatch(plan.id):
-        problems.append(f"plan id {plan.id!r} must be letters, digits, '.', '_' or '-'")
+        problems.append(phrase("plan id {id} must be letters, digits, '.', '_' or '-'", id=repr(plan.id)))
     if not plan.name.strip():
-        problems.append("a plan needs a name")
+        problems.append(phrase("a plan needs a name"))
     if not 1 <= plan.years <= MAX_YEARS:
-        problems.append(f"years must be between 1 and {MAX_YEARS}, got {plan.years}")
+        problems.append(phrase("years must be between 1 and {most}, got {years}", most=MAX_YEARS, years=plan.years))
     if not 2000 <= plan.first_year <= 2100:
-        problems.append(f"first_year {plan.first_year} is not a plausible calendar year")
+        problems.append(phrase("first_year {year} is not a plausible calendar year", year=plan.first_year))
     return problems
 
 
 def already_enrolled(where: str, masked_id: str, cohort_id: str) -> str:
     """The refusal of a nominee who is in another cohort of the plan."""
-    return f"{where}, national_id: {masked_id} is already enrolled in cohort {cohort_id} of this rotation plan"
+    return phrase(
+        "{where}, national_id: {masked_id} is already enrolled in cohort {cohort_id} of this rotation plan",
+        where=where,
+        masked_id=masked_id,
+        cohort_id=cohort_id,
+    )
 
 
 def not_on_roster(where: str, masked_id: str, plan_id: str) -> str:
     """The refusal of a nominee the plan's roster does not list."""
-    return f"{where}, national_id: {masked_id} is not on the roster of rotation plan {plan_id}"
+    return phrase(
+        "{where}, national_id: {masked_id} is not on the roster of rotation plan {plan_id}",
+        where=where,
+        masked_id=masked_id,
+        plan_id=plan_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -96,15 +107,27 @@ class RosterCheck:
         return self.programme.prefecture(code) is not None
 
     def check(self, r: RosterRow) -> RosterEntered | list[str]:
-        where = f"row {r.row}"
+        where = phrase("row {row}", row=r.row)
         nid, problems = national_id.checked(r.national_id, where)
         if not r.name.strip():
-            problems.append(f"{where}, name: is empty")
+            problems.append(phrase("{where}, name: is empty", where=where))
         if not self._prefecture_known(r.prefecture_code):
-            problems.append(f"{where}, prefecture_code: {r.prefecture_code!r} is not a prefecture of the programme")
+            problems.append(
+                phrase(
+                    "{where}, prefecture_code: {prefecture} is not a prefecture of the programme",
+                    where=where,
+                    prefecture=repr(r.prefecture_code),
+                )
+            )
         key = self.keys.of(nid) if nid else ""
         if key and key in self.known:
-            problems.append(f"{where}, national_id: {national_id.mask(nid)} is already on the roster")
+            problems.append(
+                phrase(
+                    "{where}, national_id: {masked_id} is already on the roster",
+                    where=where,
+                    masked_id=national_id.mask(nid),
+                )
+            )
         if problems:
             return problems
         self.known.add(key)

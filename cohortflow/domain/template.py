@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from datetime import date
+from functools import partial
 from typing import Any
 
 from pydantic import Field
@@ -27,7 +28,19 @@ from cohortflow.domain.blocks.reminders import BlockReminderRule, BlockReminders
 from cohortflow.domain.blocks.selection import Selection, SelectionRule
 from cohortflow.domain.canonical import digest
 from cohortflow.domain.codes import duplicates, listed_twice
-from cohortflow.domain.programme import Programme, ProgrammeInvalid, ProgrammeKind, parse_programme, shaped
+from cohortflow.domain.phrases import phrase
+from cohortflow.domain.programme import (
+    Programme,
+    ProgrammeInvalid,
+    ProgrammeKind,
+    max_below_min,
+    no_reminder_rule,
+    not_a_division_code,
+    parse_programme,
+    prefecture_place,
+    quota_not_positive,
+    shaped,
+)
 
 
 class Prefecture(Frozen):
@@ -105,7 +118,7 @@ class ProgrammeTemplate(Frozen):
         for rule in self.reminders.rules if self.reminders else ():
             if rule.code == code:
                 return rule
-        raise KeyError(f"programme {self.id} v{self.version} has no reminder rule {code!r}")
+        raise KeyError(no_reminder_rule(self.id, self.version, code))
 
     def track_blocks(self, track: str) -> list[BlockBase]:
         return [b for b in self.stages if b.applies_to(track)]
@@ -171,80 +184,112 @@ def template_problems(t: ProgrammeTemplate) -> list[str]:
 
 def _identity_problems(t: ProgrammeTemplate) -> Iterator[str]:
     if not CODE.fullmatch(t.id):
-        yield f"id {t.id!r} must be letters, digits, '.', '_' or '-'"
+        yield phrase("id {id} must be letters, digits, '.', '_' or '-'", id=repr(t.id))
     if t.version < 1:
-        yield "version must be 1 or more"
+        yield phrase("version must be 1 or more")
     if t.year_days <= 0:
-        yield "year_days must be positive"
+        yield phrase("year_days must be positive")
     if "\\u0000" in t.model_dump_json():
-        yield "the template contains a NUL character (U+0000), which cannot be recorded"
+        yield phrase("the template contains a NUL character (U+0000), which cannot be recorded")
 
 
 def _prefecture_problems(t: ProgrammeTemplate) -> Iterator[str]:
-    yield from listed_twice("prefecture", [p.code for p in t.prefectures])
+    yield from listed_twice(prefecture_place, [p.code for p in t.prefectures])
     for p in t.prefectures:
         if not (len(p.code) == 6 and p.code.isdigit()):
-            yield f"prefecture {p.name}: code {p.code!r} is not a six-digit division code"
+            yield not_a_division_code(p.name, p.code)
+
+
+def track_place(code: str) -> str:
+    """Where a problem of a track is."""
+    return phrase("track {track}", track=code)
+
+
+def _share(track: str, prefecture: str) -> str:
+    """Where a problem of a prefecture's share of a track (``track``, its place) is."""
+    return phrase("{where}: prefecture {prefecture}", where=track, prefecture=prefecture)
 
 
 def _track_problems(t: ProgrammeTemplate) -> Iterator[str]:
     if not t.tracks:
-        yield "the programme needs at least one track"
-    yield from listed_twice("track", [tr.code for tr in t.tracks])
+        yield phrase("the programme needs at least one track")
+    yield from listed_twice(track_place, [tr.code for tr in t.tracks])
     known = {p.code for p in t.prefectures}
     for track in t.tracks:
-        where = f"track {track.code}"
+        where = track_place(track.code)
         if track.quota <= 0:
-            yield f"{where}: quota must be positive, got {track.quota}"
-        yield from listed_twice(f"{where}: prefecture", [q.prefecture for q in track.prefectures])
+            yield quota_not_positive(where, track.quota)
+        yield from listed_twice(partial(_share, where), [q.prefecture for q in track.prefectures])
         if track.prefectures and sum(q.quota for q in track.prefectures) != track.quota:
             total = sum(q.quota for q in track.prefectures)
-            yield f"{where}: prefecture quotas add up to {total}, but the track's quota is {track.quota}"
+            yield phrase(
+                "{where}: prefecture quotas add up to {total}, but the track's quota is {quota}",
+                where=where,
+                total=total,
+                quota=track.quota,
+            )
         for q in track.prefectures:
             if q.prefecture not in known:
-                yield f"{where}: prefecture {q.prefecture} is not one of the programme's prefectures"
-            if q.quota <= 0:
-                yield f"{where}: prefecture {q.prefecture}: quota must be positive, got {q.quota}"
-            if q.min_selected < 0 or q.min_selected > q.quota:
-                yield f"{where}: prefecture {q.prefecture}: min_selected must lie between 0 and its quota {q.quota}"
-            if q.max_selected is not None and q.max_selected < q.min_selected:
-                yield (
-                    f"{where}: prefecture {q.prefecture}: max_selected {q.max_selected} "
-                    f"is below min_selected {q.min_selected}"
+                yield phrase(
+                    "{where}: prefecture {prefecture} is not one of the programme's prefectures",
+                    where=where,
+                    prefecture=q.prefecture,
                 )
+            share = _share(where, q.prefecture)
+            if q.quota <= 0:
+                yield quota_not_positive(share, q.quota)
+            if q.min_selected < 0 or q.min_selected > q.quota:
+                yield phrase(
+                    "{where}: min_selected must lie between 0 and its quota {quota}", where=share, quota=q.quota
+                )
+            if q.max_selected is not None and q.max_selected < q.min_selected:
+                yield max_below_min(share, q.max_selected, q.min_selected)
 
 
 def _year_problems(t: ProgrammeTemplate) -> Iterator[str]:
     numbers = [y.number for y in t.years]
     if numbers and numbers != list(range(1, len(numbers) + 1)):
-        yield f"years must be numbered 1, 2, 3… in order, got {', '.join(map(str, numbers))}"
+        yield phrase("years must be numbered 1, 2, 3… in order, got {numbers}", numbers=", ".join(map(str, numbers)))
     for y in t.years:
         if not y.theme.strip():
-            yield f"year {y.number} needs a theme"
+            yield phrase("year {year} needs a theme", year=y.number)
     if t.years and t.length_days > len(t.years) * t.year_days:
-        yield f"the programme runs to day {t.length_days}, past its {len(t.years)} declared years"
+        yield phrase(
+            "the programme runs to day {day}, past its {years} declared years", day=t.length_days, years=len(t.years)
+        )
 
 
 def _stage_problems(t: ProgrammeTemplate) -> Iterator[str]:
     if not t.stages:
-        yield "the programme needs at least one stage"
+        yield phrase("the programme needs at least one stage")
     for code in duplicates([b.code for b in t.stages]):
-        yield f"block code {code} is used more than once"
+        yield phrase("block code {code} is used more than once", code=code)
     for prev, nxt in itertools.pairwise(t.stages):
         if nxt.start_day < prev.start_day:
-            yield f"stages must be listed in the order they open: {nxt.code} opens before {prev.code}"
+            yield phrase(
+                "stages must be listed in the order they open: {next} opens before {previous}",
+                next=nxt.code,
+                previous=prev.code,
+            )
     for track in t.tracks:
+        where = track_place(track.code)
         blocks = t.track_blocks(track.code)
         kinds = [b.kind for b in blocks]
         if kinds.count("enrolment") != 1 or (blocks and blocks[0].kind != "enrolment"):
-            yield f"track {track.code}: needs exactly one enrolment block, first"
+            yield phrase("{where}: needs exactly one enrolment block, first", where=where)
         if kinds.count("completion") != 1 or (blocks and blocks[-1].kind != "completion"):
-            yield f"track {track.code}: needs exactly one completion block, last"
+            yield phrase("{where}: needs exactly one completion block, last", where=where)
         for a, b in itertools.combinations(blocks, 2):
             if a.start_day < b.end_day and b.start_day < a.end_day:
-                yield (
-                    f"track {track.code}: blocks {a.code} (days {a.start_day}–{a.end_day}) "
-                    f"and {b.code} (days {b.start_day}–{b.end_day}) overlap"
+                yield phrase(
+                    "{where}: blocks {a} (days {a_start}–{a_end}) and {b} (days {b_start}–{b_end}) overlap",
+                    where=where,
+                    a=a.code,
+                    a_start=a.start_day,
+                    a_end=a.end_day,
+                    b=b.code,
+                    b_start=b.start_day,
+                    b_end=b.end_day,
                 )
 
 
@@ -256,17 +301,24 @@ def _selection_problems(t: ProgrammeTemplate) -> Iterator[str]:
             if not block.applies_to(track.code):
                 continue
             rule = t.selection_rule(track, block)
-            where = f"{block.label}, track {track.code}"
+            where = phrase("{block}, track {track}", block=block.label, track=track.code)
             if rule is None:
-                yield f"{where}: no selection rule; give the block a rule or the track its own"
+                yield phrase("{where}: no selection rule; give the block a rule or the track its own", where=where)
                 continue
             yield from rule.problems(where, track.quota)
             minimums = sum(q.min_selected for q in track.prefectures)
             if minimums > rule.target:
-                yield f"{where}: prefecture minimums add up to {minimums}, above the selection target {rule.target}"
+                yield phrase(
+                    "{where}: prefecture minimums add up to {minimums}, above the selection target {target}",
+                    where=where,
+                    minimums=minimums,
+                    target=rule.target,
+                )
             caps = [q.max_selected for q in track.prefectures]
             if caps and all(c is not None for c in caps) and sum(c or 0 for c in caps) < rule.target:
-                yield (
-                    f"{where}: prefecture caps add up to {sum(c or 0 for c in caps)}, "
-                    f"below the selection target {rule.target}"
+                yield phrase(
+                    "{where}: prefecture caps add up to {caps}, below the selection target {target}",
+                    where=where,
+                    caps=sum(c or 0 for c in caps),
+                    target=rule.target,
                 )
