@@ -292,7 +292,7 @@ class BankActivities:
         shown = (
             req.entry_id
             if req.cohort_id is None
-            else phrase("entry {entry_id} of cohort {cohort_id}", entry_id=req.entry_id, cohort_id=req.cohort_id)
+            else phrase("entry {entry} of cohort {cohort}", entry=req.entry_id, cohort=req.cohort_id)
         )
         locks = (
             {}
@@ -316,7 +316,7 @@ class BankActivities:
             if isinstance(event, CreditAwarded):
                 found.awarded[event.entry_id] = event
             elif isinstance(event, CreditReversed):
-                reversing = phrase("{entry_id} (in cohort {cohort_id})", entry_id=event.entry_id, cohort_id=cohort_id)
+                reversing = phrase("{entry} (in cohort {cohort})", entry=event.entry_id, cohort=cohort_id)
                 found.reversed_by.setdefault(event.reverses, reversing)
         return found
 
