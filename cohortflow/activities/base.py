@@ -28,6 +28,7 @@ from cohortflow.domain.decoding import decode
 from cohortflow.domain.events import Event, Metadata
 from cohortflow.domain.facts import FACT_TYPES, CohortFacts
 from cohortflow.domain.nomination import InvalidRecords
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import Programme, ProgrammeInvalid
 from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate
 from cohortflow.readmodels.cohort_facts import pinned_template
@@ -104,7 +105,7 @@ class CohortActivities:
         try:
             programme = await pinned_template(self.store, ref.cohort_id)
         except LookupError:
-            raise CommandRefused(f"cohort {ref.cohort_id} has not been started") from None
+            raise CommandRefused(phrase("cohort {cohort_id} has not been started", cohort_id=ref.cohort_id)) from None
         self._programmes[ref.cohort_id] = programme
         return programme
 
@@ -112,14 +113,18 @@ class CohortActivities:
         """The seven-phase programme the cohort runs."""
         programme = await self.pinned(ref)
         if not isinstance(programme, Programme):
-            raise CommandRefused(f"cohort {ref.cohort_id} runs a block template, not the seven-phase form")
+            raise CommandRefused(
+                phrase("cohort {cohort_id} runs a block template, not the seven-phase form", cohort_id=ref.cohort_id)
+            )
         return programme
 
     async def template(self, ref: CohortRef) -> ProgrammeTemplate:
         """The block template the cohort runs."""
         programme = await self.pinned(ref)
         if not isinstance(programme, ProgrammeTemplate):
-            raise CommandRefused(f"cohort {ref.cohort_id} runs the seven-phase form, not a block template")
+            raise CommandRefused(
+                phrase("cohort {cohort_id} runs the seven-phase form, not a block template", cohort_id=ref.cohort_id)
+            )
         return programme
 
     async def facts(self, ref: CohortRef) -> CohortFacts:

@@ -30,6 +30,7 @@ from cohortflow.domain.events import (
     SelectionDecided,
     WaitingListPromoted,
 )
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.template import ProgrammeTemplate
 from cohortflow.store.errors import ExpectedVersionMismatch
 
@@ -92,7 +93,7 @@ class BlockActivities(CohortActivities):
         try:
             result = await self.append(req.ref, "started", [event], programme=template, expected_version=0)
         except ExpectedVersionMismatch:
-            raise CommandRefused(f"cohort {req.ref.cohort_id} already exists") from None
+            raise CommandRefused(phrase("cohort {cohort_id} already exists", cohort_id=req.ref.cohort_id)) from None
         return result.last_position
 
     @activity.defn
@@ -104,9 +105,15 @@ class BlockActivities(CohortActivities):
             facts = await self.facts(req.ref)
             p = facts.participants.get(req.participant_id)
             if p is None:
-                raise CommandRefused(f"unknown participant {req.participant_id!r} in this cohort")
+                raise CommandRefused(
+                    phrase(
+                        "unknown participant {participant_id} in this cohort", participant_id=repr(req.participant_id)
+                    )
+                )
             if p.withdrawn:
-                raise CommandRefused(f"{req.participant_id} has already withdrawn")
+                raise CommandRefused(
+                    phrase("{participant_id} has already withdrawn", participant_id=req.participant_id)
+                )
             phase = ", ".join(req.open_blocks)
             events: list[Event] = [
                 ParticipantWithdrawn(participant_id=req.participant_id, reason=req.reason, phase=phase)
@@ -126,7 +133,7 @@ class BlockActivities(CohortActivities):
         template = await self.template(req.ref)
         block = template.block(req.block)
         if block is None:
-            raise CommandRefused(f"the programme has no block {req.block}")
+            raise CommandRefused(phrase("the programme has no block {block}", block=req.block))
 
         async def decide() -> list[Event]:
             facts = await self.facts(req.ref)

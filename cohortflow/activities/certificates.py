@@ -37,6 +37,7 @@ from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.decoding import decode
 from cohortflow.domain.events import CertificateIssued, Metadata
+from cohortflow.domain.phrases import phrase
 from cohortflow.readmodels.bank import person, person_standing, shipped_requirements
 from cohortflow.readmodels.cohort_facts import pinned_template
 from cohortflow.readmodels.projector import Projector
@@ -82,7 +83,7 @@ class CertificateActivities:
         try:
             template = await pinned_template(self.store, req.cohort_id)
         except LookupError:
-            raise CommandRefused(f"cohort {req.cohort_id} does not exist") from None
+            raise CommandRefused(phrase("cohort {cohort_id} does not exist", cohort_id=req.cohort_id)) from None
         cohort = CohortProgramme(req.cohort_id, template.id, template.name)
         completions = Completions()
         async with heartbeating():
@@ -128,15 +129,22 @@ class CertificateActivities:
             await Projector(self.store).catch_up(wait=True)
         facts = await person(self.store.pool, req.person_key)
         if facts is None:
-            raise CommandRefused(f"person {req.person_key} is not registered")
+            raise CommandRefused(phrase("person {person_key} is not registered", person_key=req.person_key))
         judged = await person_standing(self.store.pool, facts, shipped_requirements(), req.as_of)
         rule = next((r for r in judged.rules if r.rule_id == req.rule_id), None)
         if rule is None:
-            raise CommandRefused(f"rule {req.rule_id} does not apply to {facts.name} ({facts.post})")
+            raise CommandRefused(
+                phrase(
+                    "rule {rule_id} does not apply to {name} ({post})",
+                    rule_id=req.rule_id,
+                    name=facts.name,
+                    post=facts.post,
+                )
+            )
         if rule.unit != "hours" or rule.window is None or not rule.title:
-            raise CommandRefused(f"rule {req.rule_id} is not one of hours per cycle")
+            raise CommandRefused(phrase("rule {rule_id} is not one of hours per cycle", rule_id=req.rule_id))
         if not rule.met:
-            raise CommandRefused(f"{rule.title} is not met: {rule.why}")
+            raise CommandRefused(phrase("{title} is not met: {why}", title=rule.title, why=rule.why))
         first, last = rule.window
         met = CycleMet(
             facts.person_key, facts.name, facts.national_id, rule.rule_id, rule.title, first.year, last.year,

@@ -60,6 +60,7 @@ from cohortflow.domain.events import (
     YearLocked,
 )
 from cohortflow.domain.national_id import PersonKeys, checked
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.imports.columns import BankKind
 from cohortflow.imports.reading import FileRefused, open_table
@@ -266,7 +267,7 @@ class BankActivities:
         """Change one fact of a registered person, with the reason."""
         record, version = await self._person(req.person_key)
         if record.facts is None:
-            raise BankRefused([f"person {req.person_key} is not registered"])
+            raise BankRefused([phrase("person {person_key} is not registered", person_key=req.person_key)])
         if await self._applied(req, req.person_key) is not None:
             return record.facts  # this request's correction is in the stream already
         event = correction(record.facts, req.field, req.value, req.reason, req.prefecture)
@@ -282,13 +283,17 @@ class BankActivities:
             return Reversed.model_validate(mine[0])
         record, version = await self._person(req.person_key)
         if record.facts is None:
-            raise BankRefused([f"person {req.person_key} is not registered"])
+            raise BankRefused([phrase("person {person_key} is not registered", person_key=req.person_key)])
         within(record.facts, req.prefecture, req.county, req.school)
         awards = None if req.cohort_id is None else await self._cohort_awards(req.cohort_id)
         target = _reversible(record, req.person_key, req.entry_id, req.cohort_id, awards)
         if refused := school_may_reverse(record, req.entry_id, req.cohort_id, req.school):
             raise BankRefused([refused])
-        shown = req.entry_id if req.cohort_id is None else f"entry {req.entry_id} of cohort {req.cohort_id}"
+        shown = (
+            req.entry_id
+            if req.cohort_id is None
+            else phrase("entry {entry} of cohort {cohort}", entry=req.entry_id, cohort=req.cohort_id)
+        )
         locks = (
             {}
             if target is None or target.earned_on is None
@@ -311,7 +316,8 @@ class BankActivities:
             if isinstance(event, CreditAwarded):
                 found.awarded[event.entry_id] = event
             elif isinstance(event, CreditReversed):
-                found.reversed_by.setdefault(event.reverses, f"{event.entry_id} (in cohort {cohort_id})")
+                reversing = phrase("{entry} (in cohort {cohort})", entry=event.entry_id, cohort=cohort_id)
+                found.reversed_by.setdefault(event.reverses, reversing)
         return found
 
     async def _recorded_before(self, file_stream: str) -> str | None:
@@ -321,7 +327,9 @@ class BankActivities:
             return None
         when = earlier.recorded_at.astimezone(PROVINCE_ZONE).strftime("%Y-%m-%d %H:%M")
         actor = earlier.metadata.get("actor", "?")
-        return f"this file was recorded already, on {when} by {actor}; nothing was applied again"
+        return phrase(
+            "this file was recorded already, on {when} by {actor}; nothing was applied again", when=when, actor=actor
+        )
 
     async def _locks(self, district_years: set[tuple[str, int]]) -> Locks:
         """Which of these districts' years are locked, and by whom: the YearLocked events of their reviews."""
@@ -359,7 +367,7 @@ class BankActivities:
         async with heartbeating():
             rows, problems = await asyncio.to_thread(read)
         if not rows and not problems:
-            problems.append("the file has no rows")
+            problems.append(phrase("the file has no rows"))
         return rows, problems
 
     async def _records(

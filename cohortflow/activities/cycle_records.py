@@ -12,6 +12,7 @@ from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.decoding import event_type
 from cohortflow.domain.events import CohortStarted
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import Programme
 from cohortflow.store.errors import ExpectedVersionMismatch
 
@@ -47,7 +48,7 @@ class CycleRecordActivities(CohortActivities):
         try:
             result = await self.append(req.ref, "started", [event], programme=req.programme, expected_version=0)
         except ExpectedVersionMismatch:
-            raise CommandRefused(f"cohort {req.ref.cohort_id} already exists") from None
+            raise CommandRefused(phrase("cohort {cohort_id} already exists", cohort_id=req.ref.cohort_id)) from None
         return result.last_position
 
     @activity.defn

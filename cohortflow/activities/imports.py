@@ -70,6 +70,7 @@ from cohortflow.domain.events import (
 from cohortflow.domain.facts import CohortFacts
 from cohortflow.domain.national_id import PersonKeys
 from cohortflow.domain.nomination import NominationCheck, NomineeRow
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.quotas import quotas_of, taken
 from cohortflow.domain.records import (
     AttendanceRow,
@@ -194,7 +195,7 @@ class ImportActivities(CohortActivities):
             return answered
         path = upload_path(self.uploads, req.digest)
         if not path.is_file():
-            return _refused(req, f"no uploaded file has digest {req.digest}")
+            return _refused(req, phrase("no uploaded file has digest {digest}", digest=req.digest))
         programme = await self.pinned(req.ref)
         facts = await self.facts(req.ref)
         rejects = RejectsWriter(self.uploads, self._rejects_owner(req, step)) if req.accept_partial else None
@@ -209,7 +210,7 @@ class ImportActivities(CohortActivities):
             except FileRefused as exc:
                 return _refused(req, str(exc))
             if tally.rows == 0:
-                return _refused(req, "the file has no data rows")
+                return _refused(req, phrase("the file has no data rows"))
             good = tally.good
             if (tally.rejected and not req.accept_partial) or (good == 0 and not tally.already):
                 return _kept(rejects, tally.outcome(req, "refused"))
@@ -743,7 +744,7 @@ def _checker(req: ImportRecords, programme: AnyTemplate, facts: CohortFacts, key
         block = programme.block(req.block or "")
         intake = block.intake(req.kind) if block else None
         if block is None or intake is None:
-            raise CommandRefused(f"block {req.block} takes no {req.kind} files")
+            raise CommandRefused(phrase("block {block} takes no {kind} files", block=req.block, kind=req.kind))
         return SubmissionCheck(programme, facts, block, intake, req.prefecture)
     if req.kind != "nominees":
         assert not isinstance(programme, ProgrammeTemplate)

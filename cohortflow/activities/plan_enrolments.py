@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.events import PlanStarted
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.rotation_plan import plan_stream
 from cohortflow.store.eventstore import EventStore
 
@@ -102,7 +103,7 @@ async def plan_nominations(store: EventStore, plan_id: str, cohort_id: str) -> P
     """What a nominee import into ``cohort_id``, one of the plan's cohorts, checks its rows against."""
     start = await store.first_event(plan_stream(plan_id))
     if start is None or start.type != PlanStarted.TYPE:
-        raise CommandRefused(f"rotation plan {plan_id} has not been started")
+        raise CommandRefused(phrase("rotation plan {plan_id} has not been started", plan_id=plan_id))
     others = [c for c in PlanStarted.model_validate(start.data).cohorts if c != cohort_id]
     async with store.pool.connection() as conn:
         cur = await conn.execute(

@@ -15,6 +15,7 @@ from cohortflow.activities.imports import REPORTED_PROBLEMS, upload_path
 from cohortflow.activities.plan_enrolments import roster_keys
 from cohortflow.domain.cycle import CommandRefused
 from cohortflow.domain.events import Event, Metadata, PlanStarted
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.rotation_plan import RosterCheck, RosterRow, RotationPlan, plan_stream
 from cohortflow.domain.template import ProgrammeTemplate
@@ -100,7 +101,7 @@ class PlanActivities:
         try:
             result = await self._append(req.ref, "started", [event], expected_version=0)
         except ExpectedVersionMismatch:
-            raise CommandRefused(f"rotation plan {plan.id} already exists") from None
+            raise CommandRefused(phrase("rotation plan {plan_id} already exists", plan_id=plan.id)) from None
         return result.last_position
 
     @activity.defn
@@ -114,7 +115,9 @@ class PlanActivities:
         path = upload_path(self.uploads, req.digest) if self.uploads else None
         if path is None or not path.is_file():
             return RosterOutcome(
-                status="refused", digest=req.digest, problems=[f"no uploaded file has digest {req.digest}"]
+                status="refused",
+                digest=req.digest,
+                problems=[phrase("no uploaded file has digest {digest}", digest=req.digest)],
             )
         async with self.store.pool.connection() as conn:
             check = RosterCheck(
@@ -133,7 +136,7 @@ class PlanActivities:
         except FileRefused as exc:
             problems.append(str(exc))
         if rows == 0 and not problems:
-            problems.append("the file has no data rows")
+            problems.append(phrase("the file has no data rows"))
         if problems:
             return RosterOutcome(
                 status="refused",

@@ -19,6 +19,7 @@ from cohortflow.domain.credit_bank.recognition import Decision, Reviewer
 from cohortflow.domain.credit_bank.registry import BankRefused, recognition_decision, recognition_request
 from cohortflow.domain.credit_bank.review import lock_problem
 from cohortflow.domain.events import Event, RecognitionRequested
+from cohortflow.domain.phrases import phrase
 
 
 class RecognitionClaim(BankRequest):
@@ -46,7 +47,7 @@ class RecognitionActivities(BankActivities):
     async def request_recognition(self, req: RecognitionClaim) -> RecognitionRequested:
         record, version = await self._person(req.person_key)
         if record.facts is None:
-            raise BankRefused([f"person {req.person_key} is not registered"])
+            raise BankRefused([phrase("person {person_key} is not registered", person_key=req.person_key)])
         claim = recognition_request(
             record.facts,
             f"claim-{req.request_id}",
@@ -78,7 +79,7 @@ class RecognitionActivities(BankActivities):
             locks = await self._locks({(record.facts.county_code, claim.earned_on.year)})
             locked = lock_problem(locks, record.facts.county_code, claim.earned_on, reversing=False, approver=None)
             if locked:
-                raise BankRefused([f"claim {req.claim_id}, {locked}"])
+                raise BankRefused([phrase("claim {claim_id}, {problem}", claim_id=req.claim_id, problem=locked)])
         change = {req.person_key: events}
         await self._append(req, f"recognition/{req.claim_id}/decided", change, {req.person_key: record}, version)
         return [e.TYPE for e in events]

@@ -19,6 +19,7 @@ from cohortflow.activities.base import refusals_are_final
 from cohortflow.activities.heartbeats import heartbeating
 from cohortflow.domain.credit_bank.review import ReviewRefused, review_id
 from cohortflow.domain.events import Event, Metadata, ReviewListDecided, ReviewOpened, ReviewReminded, YearLocked
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.vocabulary import DEFAULT_TIME_ZONE, PROVINCE_ZONE
 from cohortflow.readmodels.projector import Projector
 from cohortflow.reminders.outbox import OutboxMessage, enqueue, reminder_key
@@ -81,7 +82,11 @@ class ReviewActivities:
             )
             schools = [row[0] for row in await cur.fetchall()]
         if not schools:
-            raise ReviewRefused(f"district {req.ref.district} has no registered people, so no schools to review")
+            raise ReviewRefused(
+                phrase(
+                    "district {district} has no registered people, so no schools to review", district=req.ref.district
+                )
+            )
         event = ReviewOpened(district=req.ref.district, year=req.ref.year, deadline=req.deadline, schools=schools)
         await self._append(req.ref, "opened", [event])
         return schools

@@ -28,13 +28,14 @@ from openpyxl.utils import get_column_letter
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
+from cohortflow.domain.phrases import phrase
 from cohortflow.imports.columns import COLUMNS, TableKind, accepted_names, column_by_key, header_key, is_known_name
 
 _CHUNK = 64 * 1024
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _EXCEL_DIGITS = 15
-_SAVE_AS = "Save it from Excel as .xlsx or as 'CSV UTF-8 (comma delimited)' and upload it again."
+_SAVE_AS = phrase("Save it from Excel as .xlsx or as 'CSV UTF-8 (comma delimited)' and upload it again.")
 # Limits a workbook must keep before it is opened, since openpyxl trusts what the archive says.
 # The sizes an archive declares are safe to check: zipfile never inflates a member past its declared size.
 _XLSX_MAX_EXPANDED = 512 * 1024 * 1024  # every member together, inflated
@@ -86,17 +87,31 @@ def detect_encoding(path: Path) -> str:
     with path.open("rb") as f:
         head = f.read(len(codecs.BOM_UTF8))
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise FileRefused(f"The file is UTF-16 text (Excel's 'Unicode Text'), which is not accepted. {_SAVE_AS}")
+        raise FileRefused(
+            phrase(
+                "The file is UTF-16 text (Excel's 'Unicode Text'), which is not accepted. {save_as}", save_as=_SAVE_AS
+            )
+        )
     with_bom = head == codecs.BOM_UTF8
     utf8_error = _first_undecodable(path, "utf-8")
     if utf8_error is None:
         return "utf-8-sig" if with_bom else "utf-8"
     if with_bom:
-        raise FileRefused(f"The file starts as UTF-8 text but {utf8_error} is not UTF-8. {_SAVE_AS}")
+        raise FileRefused(
+            phrase(
+                "The file starts as UTF-8 text but {where} is not UTF-8. {save_as}", where=utf8_error, save_as=_SAVE_AS
+            )
+        )
     gb_error = _first_undecodable(path, "gb18030")
     if gb_error is None:
         return "gb18030"
-    raise FileRefused(f"The file is neither UTF-8 nor GB18030 text: {gb_error} cannot be decoded. {_SAVE_AS}")
+    raise FileRefused(
+        phrase(
+            "The file is neither UTF-8 nor GB18030 text: {where} cannot be decoded. {save_as}",
+            where=gb_error,
+            save_as=_SAVE_AS,
+        )
+    )
 
 
 def _first_undecodable(path: Path, encoding: str) -> str | None:
@@ -109,15 +124,19 @@ def _first_undecodable(path: Path, encoding: str) -> str | None:
             nul = chunk.find(b"\x00")
             if nul >= 0:
                 raise FileRefused(
-                    f"The file holds binary data (a NUL byte at byte {offset + nul}), "
-                    f"so it is not a spreadsheet or CSV text. {_SAVE_AS}"
+                    phrase(
+                        "The file holds binary data (a NUL byte at byte {byte}), "
+                        "so it is not a spreadsheet or CSV text. {save_as}",
+                        byte=offset + nul,
+                        save_as=_SAVE_AS,
+                    )
                 )
             pending = decoder.getstate()[0]
             try:
                 decoder.decode(chunk, final=not chunk)
             except UnicodeDecodeError as exc:
                 line = lines + (pending + chunk)[: exc.start].count(b"\n") + 1
-                return f"line {line} (byte {offset - len(pending) + exc.start})"
+                return phrase("line {line} (byte {byte})", line=line, byte=offset - len(pending) + exc.start)
             if not chunk:
                 return None
             offset += len(chunk)
@@ -174,14 +193,25 @@ class Table:
                 values[name] = text
                 if i in record.lossy:
                     problems.append(
-                        f"row {record.row}, {name}: {text} was stored as a number of more than {_EXCEL_DIGITS} "
-                        f"digits, and Excel keeps only {_EXCEL_DIGITS}, so digits are lost; format the column as "
-                        "text and enter the values again"
+                        phrase(
+                            "row {row}, {column}: {value} was stored as a number of more than {digits} digits, and "
+                            "Excel keeps only {digits}, so digits are lost; format the column as text and enter the "
+                            "values again",
+                            row=record.row,
+                            column=name,
+                            value=text,
+                            digits=_EXCEL_DIGITS,
+                        )
                     )
             elif text:
                 problems.append(
-                    f"row {record.row}, column {get_column_letter(i + 1)}: {_shown(text)} is in a column with no "
-                    "header; delete it or name the column"
+                    phrase(
+                        "row {row}, column {column}: {value} is in a column with no header; delete it or name the "
+                        "column",
+                        row=record.row,
+                        column=get_column_letter(i + 1),
+                        value=_shown(text),
+                    )
                 )
         return SourceRow(record.row, values, tuple(problems))
 
@@ -194,8 +224,15 @@ class Table:
             found = len(record.cells)
         else:
             return []
-        cells = "1 cell" if found == 1 else f"{found} cells"
-        return [f"row {record.row}: {cells}, but the header has {expected} columns"]
+        cells = phrase("1 cell") if found == 1 else phrase("{count} cells", count=found)
+        return [
+            phrase(
+                "row {row}: {cells}, but the header has {expected} columns",
+                row=record.row,
+                cells=cells,
+                expected=expected,
+            )
+        ]
 
 
 def _shown(text: str, limit: int = 40) -> str:
@@ -206,27 +243,62 @@ def _shown(text: str, limit: int = 40) -> str:
 def _header_positions(kind: TableKind, header: _Record | None) -> list[str | None]:
     """The canonical column at each position of the header (None where it is blank), or every problem with it."""
     if header is None:
-        raise FileRefused(f"The file is empty. Its first row must name the columns: {accepted_names(kind)}.")
+        raise FileRefused(
+            phrase("The file is empty. Its first row must name the columns: {accepted}.", accepted=accepted_names(kind))
+        )
     names = header.cells[: header.width()]
     if not any(is_known_name(name) for name in names):
         shown = ", ".join(_shown(name) for name in names[:5])
         raise FileRefused(
-            f"The file has no header row: row {header.row} ({shown}) names no columns. "
-            f"Insert a first row naming the columns: {accepted_names(kind)}."
+            phrase(
+                "The file has no header row: row {row} ({shown}) names no columns. "
+                "Insert a first row naming the columns: {accepted}.",
+                row=header.row,
+                shown=shown,
+                accepted=accepted_names(kind),
+            )
         )
     by_key = column_by_key(kind)
     positions = [by_key.get(header_key(name)) if name else None for name in names]
     problems = _unknown(kind, names, positions) + _twice(names, positions) + _missing(kind, positions)
     if problems:
-        raise FileRefused(f"The header row (row {header.row}) has problems:\n- " + "\n- ".join(problems))
+        raise FileRefused(_header_problems(header.row, problems))
     return positions
+
+
+def _header_problems(row: int, problems: list[str]) -> str:
+    """The header's problems, one a line. Up to three (one unknown, one twice, one missing, as a header mostly has)
+    are blanks of their own, so that each is said on its own; a fourth and more share the last blank."""
+    if len(problems) == 1:
+        return phrase("The header row (row {row}) has problems:\n- {problems}", row=row, problems=problems[0])
+    if len(problems) == 2:
+        return phrase(
+            "The header row (row {row}) has problems:\n- {problem}\n- {more}",
+            row=row,
+            problem=problems[0],
+            more=problems[1],
+        )
+    return phrase(
+        "The header row (row {row}) has problems:\n- {problem}\n- {second}\n- {more}",
+        row=row,
+        problem=problems[0],
+        second=problems[1],
+        more="\n- ".join(problems[2:]),
+    )
 
 
 def _unknown(kind: TableKind, names: list[str], positions: list[str | None]) -> list[str]:
     unknown = [_shown(name) for name, canonical in zip(names, positions, strict=True) if name and canonical is None]
     if not unknown:
         return []
-    return [f"unknown column(s) {', '.join(unknown)}; the columns of a {kind} file are: {accepted_names(kind)}"]
+    return [
+        phrase(
+            "unknown column(s) {unknown}; the columns of a {kind} file are: {accepted}",
+            unknown=", ".join(unknown),
+            kind=kind,
+            accepted=accepted_names(kind),
+        )
+    ]
 
 
 def _twice(names: list[str], positions: list[str | None]) -> list[str]:
@@ -235,12 +307,23 @@ def _twice(names: list[str], positions: list[str | None]) -> list[str]:
         if canonical is not None:
             found_at.setdefault(canonical, []).append(i)
     return [
-        f"the {canonical} column is given more than once: "
-        + " and ".join(f"{_shown(names[i])} in column {get_column_letter(i + 1)}" for i in at)
-        + "; keep one"
+        phrase(
+            "the {column} column is given more than once: {places}; keep one",
+            column=canonical,
+            places=_places([(_shown(names[i]), get_column_letter(i + 1)) for i in at]),
+        )
         for canonical, at in found_at.items()
         if len(at) > 1
     ]
+
+
+def _places(places: list[tuple[str, str]]) -> str:
+    """Where a header name is found, each place ``'name' in column C``, joined by "and"; made as one phrase inside
+    another, so that each place is said."""
+    (name, column), *more = places
+    if not more:
+        return phrase("{name} in column {column}", name=name, column=column)
+    return phrase("{name} in column {column} and {more}", name=name, column=column, more=_places(more))
 
 
 def _missing(kind: TableKind, positions: list[str | None]) -> list[str]:
@@ -248,7 +331,7 @@ def _missing(kind: TableKind, positions: list[str | None]) -> list[str]:
     if not missing:
         return []
     names = ", ".join(f"{c.name} (or {', '.join(c.aliases)})" for c in missing)
-    return [f"missing required column(s): {names}; add them to the header row"]
+    return [phrase("missing required column(s): {names}; add them to the header row", names=names)]
 
 
 def open_table(path: Path, kind: TableKind) -> Table:
@@ -259,7 +342,10 @@ def open_table(path: Path, kind: TableKind) -> Table:
         return _open_xlsx(path, kind)
     if magic == _OLE_MAGIC:
         raise FileRefused(
-            f"The file is an old Excel .xls workbook or a password-protected one. Remove any password. {_SAVE_AS}"
+            phrase(
+                "The file is an old Excel .xls workbook or a password-protected one. Remove any password. {save_as}",
+                save_as=_SAVE_AS,
+            )
         )
     return _open_csv(path, kind)
 
@@ -279,8 +365,12 @@ def _csv_records(stream: TextIO) -> Generator[_Record]:
             yield _Record(number, [normalise(cell) for cell in cells])
     except csv.Error as exc:
         raise FileRefused(
-            f"The file cannot be read as CSV near line {reader.line_num} ({exc}); look there for a double "
-            f'quote (") that opens a cell and is never closed.'
+            phrase(
+                "The file cannot be read as CSV near line {line} ({error}); look there for a double "
+                'quote (") that opens a cell and is never closed.',
+                line=reader.line_num,
+                error=exc,
+            )
         ) from None
 
 
@@ -301,7 +391,7 @@ def _open_xlsx(path: Path, kind: TableKind) -> Table:
         opening.callback(workbook.close)
         sheet = workbook.worksheets[0] if workbook.worksheets else None
         if not isinstance(sheet, ReadOnlyWorksheet):
-            raise FileRefused(f"The workbook has no worksheet. {_SAVE_AS}")
+            raise FileRefused(phrase("The workbook has no worksheet. {save_as}", save_as=_SAVE_AS))
         # The stored dimensions are wrong in files from some exporters, and trusting them would drop rows.
         sheet.reset_dimensions()
         return Table(kind, "xlsx", None, _xlsx_records(sheet), opening.pop_all())
@@ -314,16 +404,23 @@ def _check_archive(path: Path) -> None:
             members = archive.infolist()
     except zipfile.BadZipFile:
         raise FileRefused(
-            f"The file is a ZIP archive but not an Excel .xlsx workbook (it is damaged). {_SAVE_AS}"
+            phrase(
+                "The file is a ZIP archive but not an Excel .xlsx workbook (it is damaged). {save_as}", save_as=_SAVE_AS
+            )
         ) from None
     expanded = sum(m.file_size for m in members)
     shared = sum(m.file_size for m in members if m.filename.lower().endswith("sharedstrings.xml"))
     too_dense = expanded > _XLSX_SMALL and expanded > _XLSX_MAX_RATIO * path.stat().st_size
     if expanded > _XLSX_MAX_EXPANDED or too_dense or shared > _XLSX_MAX_SHARED_STRINGS:
         raise FileRefused(
-            f"The workbook would expand to {expanded:,} bytes ({shared:,} of them text) from "
-            f"{path.stat().st_size:,}, more than a spreadsheet of this size holds; it is refused unread. "
-            "Save it again from Excel, or split it, and upload it again."
+            phrase(
+                "The workbook would expand to {expanded} bytes ({shared} of them text) from {size}, more than a "
+                "spreadsheet of this size holds; it is refused unread. Save it again from Excel, or split it, and "
+                "upload it again.",
+                expanded=f"{expanded:,}",
+                shared=f"{shared:,}",
+                size=f"{path.stat().st_size:,}",
+            )
         )
 
 
@@ -331,7 +428,9 @@ def _load_workbook(file: BinaryIO) -> Workbook:
     try:
         return openpyxl.load_workbook(file, read_only=True, data_only=True)
     except Exception:  # openpyxl raises many kinds of error for a zip that is not a workbook
-        raise FileRefused(f"The file is a ZIP archive but not an Excel .xlsx workbook. {_SAVE_AS}") from None
+        raise FileRefused(
+            phrase("The file is a ZIP archive but not an Excel .xlsx workbook. {save_as}", save_as=_SAVE_AS)
+        ) from None
 
 
 def _xlsx_records(sheet: ReadOnlyWorksheet) -> Generator[_Record]:
@@ -339,16 +438,28 @@ def _xlsx_records(sheet: ReadOnlyWorksheet) -> Generator[_Record]:
     for number, values in enumerate(sheet.values, start=1):
         if number > _EXCEL_ROWS or len(values) > _EXCEL_COLUMNS:
             raise FileRefused(
-                f"The workbook goes past Excel's last row or column (row {number:,}, {len(values):,} columns), "
-                f"so it was not saved by Excel. {_SAVE_AS}"
+                phrase(
+                    "The workbook goes past Excel's last row or column (row {row}, {columns} columns), "
+                    "so it was not saved by Excel. {save_as}",
+                    row=f"{number:,}",
+                    columns=f"{len(values):,}",
+                    save_as=_SAVE_AS,
+                )
             )
         cells = [_cell_text(value) for value in values]
         longest = max(cells, key=len, default="")
         if len(longest) > _EXCEL_CELL:
             column = get_column_letter(cells.index(longest) + 1)
             raise FileRefused(
-                f"Row {number}, column {column} holds {len(longest):,} characters, more than the "
-                f"{_EXCEL_CELL:,} Excel allows in a cell. {_SAVE_AS}"
+                phrase(
+                    "Row {row}, column {column} holds {length} characters, more than the {limit} Excel allows in a "
+                    "cell. {save_as}",
+                    row=number,
+                    column=column,
+                    length=f"{len(longest):,}",
+                    limit=f"{_EXCEL_CELL:,}",
+                    save_as=_SAVE_AS,
+                )
             )
         lossy = tuple(i for i, value in enumerate(values) if _beyond_excel_precision(value))
         yield _Record(number, cells, lossy)

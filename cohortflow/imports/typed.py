@@ -20,6 +20,7 @@ from cohortflow.domain.credit_bank.credits import TrainingKind
 from cohortflow.domain.credit_bank.people import POST_NAMES
 from cohortflow.domain.credit_bank.registry import CreditRow, PersonRow, ReversalRow
 from cohortflow.domain.nomination import NomineeRow
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.records import AttendanceRow, DeliverableRow, ReturnReportRow, StudyRow, SurveyRow
 from cohortflow.domain.rotation_plan import RosterRow
 from cohortflow.imports.columns import TableKind, column_of
@@ -103,10 +104,17 @@ class _Cells:
         value = self.values[column]
         spec = column_of(self.kind, column)
         if not value and spec.required:
-            self._problem(column, "is empty")
+            self._problem(column, phrase("is empty"))
         limit = spec.max_length
         if len(value) > limit:
-            self._problem(column, f"is {len(value):,} characters long; at most {limit:,} are accepted")
+            self._problem(
+                column,
+                phrase(
+                    "is {length} characters long; at most {limit} are accepted",
+                    length=f"{len(value):,}",
+                    limit=f"{limit:,}",
+                ),
+            )
             return value[:limit]
         return value
 
@@ -115,7 +123,7 @@ class _Cells:
         if _DECIMAL.fullmatch(value):
             return float(value)
         if value:
-            self._problem(column, f"{value!r} is not a number; write it like 12 or 12.5")
+            self._problem(column, phrase("{value} is not a number; write it like 12 or 12.5", value=repr(value)))
         return 0.0
 
     def whole(self, column: str) -> int:
@@ -124,33 +132,35 @@ class _Cells:
         if match:
             return int(match[1])
         if value:
-            self._problem(column, f"{value!r} is not a whole number")
+            self._problem(column, phrase("{value} is not a whole number", value=repr(value)))
         return 0
 
     def gender(self, column: str) -> str:
         value = self.text(column)
         gender = _GENDERS.get(value.casefold())
         if gender is None and value:
-            self._problem(column, f"{value!r} must be M or F (男/女)")
+            self._problem(column, phrase("{value} must be M or F (男/女)", value=repr(value)))
         return gender or value
 
     def email(self, column: str) -> str | None:
         value = self.text(column)
         if value and not _EMAIL.fullmatch(value):
-            self._problem(column, f"{value!r} is not an email address")
+            self._problem(column, phrase("{value} is not an email address", value=repr(value)))
         return value or None
 
     def phone(self, column: str) -> str | None:
         value = self.text(column).replace(" ", "").replace("-", "")
         if value and not _PHONE.fullmatch(value):
-            self._problem(column, f"{value!r} is not a phone number (7 to 15 digits, + allowed in front)")
+            self._problem(
+                column, phrase("{value} is not a phone number (7 to 15 digits, + allowed in front)", value=repr(value))
+            )
         return value or None
 
     def locale(self, column: str) -> str:
         value = self.text(column)
         locale = _LOCALES.get(value.casefold())
         if locale is None and value:
-            self._problem(column, f"{value!r} must be zh or en (中文/英文)")
+            self._problem(column, phrase("{value} must be zh or en (中文/英文)", value=repr(value)))
         return locale or "zh"
 
     def school_level(self, column: str) -> str | None:
@@ -158,7 +168,12 @@ class _Cells:
         level = _LEVELS.get(value.casefold())
         if level is None and value:
             self._problem(
-                column, f"{value!r} is not a school level ({', '.join(get_args(SchoolLevel))}, or 小学, 初中…)"
+                column,
+                phrase(
+                    "{value} is not a school level ({levels}, or 小学, 初中…)",
+                    value=repr(value),
+                    levels=", ".join(get_args(SchoolLevel)),
+                ),
             )
         return level
 
@@ -171,20 +186,22 @@ class _Cells:
             except ValueError:
                 pass
         if value:
-            self._problem(column, f"{value!r} is not a date; write it like 2024-09-01")
+            self._problem(column, phrase("{value} is not a date; write it like 2024-09-01", value=repr(value)))
         return None
 
     def choice(self, column: str, names: Mapping[str, T], default: T | None = None) -> T | None:
         value = self.text(column)
         found = names.get(value.casefold(), default if not value else None)
         if found is None and value:
-            self._problem(column, f"{value!r} is not one of {', '.join(sorted(set(names)))}")
+            self._problem(
+                column, phrase("{value} is not one of {names}", value=repr(value), names=", ".join(sorted(set(names))))
+            )
         return found
 
     def flag(self, column: str) -> bool:
         value = self.text(column).casefold()
         if value not in _YES | _NO:
-            self._problem(column, f"{value!r} must be yes or no (是/否)")
+            self._problem(column, phrase("{value} must be yes or no (是/否)", value=repr(value)))
         return value in _YES
 
     def national_id(self, column: str) -> str:
@@ -192,7 +209,7 @@ class _Cells:
         return value[:-1] + "X" if value.endswith("x") else value
 
     def _problem(self, column: str, reason: str) -> None:
-        self.problems.append(f"row {self.row}, {column}: {reason}")
+        self.problems.append(phrase("row {row}, {column}: {reason}", row=self.row, column=column, reason=reason))
 
 
 def _nominee(c: _Cells) -> NomineeRow:

@@ -6,6 +6,7 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import ProgrammeInvalid, programme_problems
 from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate, template_problems
 from cohortflow.services import programmes
@@ -30,7 +31,7 @@ async def start_cohort(
     problems = programme_problems(inp.programme)
     if problems:
         raise ProgrammeInvalid(problems)
-    exists = CohortExists(f"cohort {inp.cohort_id} already exists")
+    exists = CohortExists(phrase("cohort {cohort_id} already exists", cohort_id=inp.cohort_id))
     handle: WorkflowHandle[CohortCycleWorkflow, CohortCycleResult] = await start_once(
         client, CohortCycleWorkflow.run, inp, workflow_id(inp.cohort_id), task_queue, exists
     )
@@ -43,7 +44,7 @@ async def start_block_cohort(client: Client, inp: BlockCycleInput, task_queue: s
     problems = template_problems(inp.template)
     if problems:
         raise ProgrammeInvalid(problems)
-    exists = CohortExists(f"cohort {inp.cohort_id} already exists")
+    exists = CohortExists(phrase("cohort {cohort_id} already exists", cohort_id=inp.cohort_id))
     return await start_once(client, BlockCycleWorkflow.run, inp, workflow_id(inp.cohort_id), task_queue, exists)
 
 

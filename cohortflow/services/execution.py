@@ -27,6 +27,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, W
 from temporalio.service import RPCError, RPCStatusCode
 
 from cohortflow.domain.cohort_stream import COHORT_STREAM_PREFIX
+from cohortflow.domain.phrases import phrase
 from cohortflow.readmodels.queries import list_cohorts
 from cohortflow.workflows.block_cycle import BlockCycleWorkflow
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow, workflow_id
@@ -69,7 +70,7 @@ def _time(stamp: Timestamp) -> datetime | None:
 def _reason(failure: Failure) -> str:
     kind = failure.application_failure_info.type if failure.HasField("application_failure_info") else ""
     text = f"{kind}: {failure.message}" if kind else failure.message
-    return text or "failed without a message"
+    return text or phrase("failed without a message")
 
 
 async def _first_scheduled(handle: WorkflowHandle[Any, Any], activity_id: str) -> datetime | None:
@@ -90,7 +91,7 @@ async def _activity_stall(handle: WorkflowHandle[Any, Any], pending: Iterable[Pe
     return Stall(
         step=worst.activity_type.name,
         attempt=worst.attempt,
-        reason=_reason(worst.last_failure) if worst.HasField("last_failure") else "not answered by any worker",
+        reason=_reason(worst.last_failure) if worst.HasField("last_failure") else phrase("not answered by any worker"),
         since=since,
         next_attempt_at=_time(worst.next_attempt_schedule_time),
     )
@@ -103,7 +104,8 @@ async def _ended_because(handle: WorkflowHandle[Any, Any], state: State) -> str 
         if event.HasField("workflow_execution_failed_event_attributes"):
             return _reason(event.workflow_execution_failed_event_attributes.failure)
         if event.HasField("workflow_execution_terminated_event_attributes"):
-            return f"terminated: {event.workflow_execution_terminated_event_attributes.reason or 'no reason given'}"
+            reason = event.workflow_execution_terminated_event_attributes.reason
+            return phrase("terminated: {reason}", reason=reason or phrase("no reason given"))
     return state.replace("_", " ")
 
 
@@ -118,7 +120,7 @@ async def _stall_of(
         stall = Stall(
             step=WORKFLOW_TASK,
             attempt=task.attempt,
-            reason="the workflow's own code fails on every attempt (the worker's log has the error)",
+            reason=phrase("the workflow's own code fails on every attempt (the worker's log has the error)"),
             since=_time(task.original_scheduled_time) or _time(task.scheduled_time) or datetime.now(UTC),
         )
     for child in raw.pending_children if stall is None else ():

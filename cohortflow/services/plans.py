@@ -6,6 +6,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.cycle import CommandRefused
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.rotation_plan import RotationPlan, plan_problems, plan_stream
 from cohortflow.domain.template import ProgrammeTemplate
@@ -23,13 +24,15 @@ async def start_plan(
     client: Client, store: EventStore, inp: RotationPlanInput, task_queue: str
 ) -> WorkflowHandle[RotationPlanWorkflow, RotationPlanResult]:
     """Start ``plan-{id}``; a plan that contradicts itself, or whose cohort ids are taken, is refused first."""
-    exists = CommandRefused(f"rotation plan {inp.plan.id} already exists")
+    exists = CommandRefused(phrase("rotation plan {plan_id} already exists", plan_id=inp.plan.id))
     if await store.stream_version(plan_stream(inp.plan.id)) > 0:
         raise exists
     problems = [*plan_problems(inp.plan), *_programme_problems(inp.plan, inp.programme)]
     for cohort_id in inp.plan.cohort_ids:
         if await store.stream_version(cohort_stream(cohort_id)) > 0:
-            problems.append(f"cohort {cohort_id}, which the plan would start, already exists")
+            problems.append(
+                phrase("cohort {cohort_id}, which the plan would start, already exists", cohort_id=cohort_id)
+            )
     if problems:
         raise CommandRefused("; ".join(problems))
     handle: WorkflowHandle[RotationPlanWorkflow, RotationPlanResult] = await start_once(
@@ -41,10 +44,17 @@ async def start_plan(
 def _programme_problems(plan: RotationPlan, programme: Programme | ProgrammeTemplate) -> list[str]:
     problems = []
     if (programme.id, programme.version) != (plan.programme_id, plan.programme_version):
-        problems.append(f"the plan names programme {plan.programme_id} v{plan.programme_version}, not {programme.id}")
+        problems.append(
+            phrase(
+                "the plan names programme {programme_id} v{version}, not {other}",
+                programme_id=plan.programme_id,
+                version=plan.programme_version,
+                other=programme.id,
+            )
+        )
     # Weekly digests run from a Schedule made when a cohort is started from the API; a plan's cohorts are
     # started by the plan's workflow, which makes none, so such a programme would silently lose its digests.
     weekly = isinstance(programme, Programme) and programme.reminders and programme.reminders.rules
     if weekly and any(rule.weekly for rule in weekly):
-        problems.append("a programme with weekly coordinator digests cannot run in a rotation plan")
+        problems.append(phrase("a programme with weekly coordinator digests cannot run in a rotation plan"))
     return problems

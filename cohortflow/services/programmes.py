@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel
 
 from cohortflow.domain.events import Metadata, ProgrammeVersionSubmitted
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.template import AnyTemplate, parse_any
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import NewEvent
@@ -63,21 +64,40 @@ def read_template(body: bytes, content_type: str) -> object:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise TemplateRefused(f"the template is not UTF-8 text (byte {exc.start})") from None
+        raise TemplateRefused(phrase("the template is not UTF-8 text (byte {byte})", byte=exc.start)) from None
     if media in JSON_TYPES:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise TemplateRefused(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+            raise TemplateRefused(
+                phrase(
+                    "malformed JSON at line {line}, column {column}: {why}",
+                    line=exc.lineno,
+                    column=exc.colno,
+                    why=exc.msg,
+                )
+            ) from None
     if media in YAML_TYPES:
         try:
             return yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise TemplateRefused(f"malformed YAML{where}: {getattr(exc, 'problem', exc)}") from None
+            why = getattr(exc, "problem", exc)
+            if mark is None:
+                raise TemplateRefused(phrase("malformed YAML: {why}", why=why)) from None
+            raise TemplateRefused(
+                phrase(
+                    "malformed YAML at line {line}, column {column}: {why}",
+                    line=mark.line + 1,
+                    column=mark.column + 1,
+                    why=why,
+                )
+            ) from None
     raise UnsupportedTemplateType(
-        f"content type {media or '(none)'} is not a template; send application/json or application/yaml"
+        phrase(
+            "content type {media} is not a template; send application/json or application/yaml",
+            media=media or phrase("(none)"),
+        )
     )
 
 
@@ -91,11 +111,23 @@ async def submit(store: EventStore, programme: AnyTemplate, actor: str) -> Submi
             if r.info.digest == digest:
                 return Submitted(programme_id=programme.id, version=programme.version, digest=digest, duplicate=True)
             raise TemplateRefused(
-                f"version {programme.version} of {programme.id} already exists with other content; "
-                f"submit the change as version {len(recorded) + 1}"
+                phrase(
+                    "version {version} of {programme_id} already exists with other content; "
+                    "submit the change as version {next}",
+                    version=programme.version,
+                    programme_id=programme.id,
+                    next=len(recorded) + 1,
+                )
             )
     if programme.version != len(recorded) + 1:
-        raise TemplateRefused(f"the next version of {programme.id} is {len(recorded) + 1}, not {programme.version}")
+        raise TemplateRefused(
+            phrase(
+                "the next version of {programme_id} is {next}, not {version}",
+                programme_id=programme.id,
+                next=len(recorded) + 1,
+                version=programme.version,
+            )
+        )
     event = ProgrammeVersionSubmitted(
         programme_id=programme.id,
         version=programme.version,
@@ -128,7 +160,9 @@ async def load(store: EventStore, programme_id: str, version: int) -> AnyTemplat
     for r in await _recorded(store):
         if r.info.programme_id == programme_id and r.info.version == version:
             return parse_any(r.template)
-    raise LookupError(f"programme {programme_id} has no version {version}")
+    raise LookupError(
+        phrase("programme {programme_id} has no version {version}", programme_id=programme_id, version=version)
+    )
 
 
 async def diff(store: EventStore, programme_id: str, old: int, new: int) -> list[dict[str, Any]]:

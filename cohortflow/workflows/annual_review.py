@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from cohortflow.domain.credit_bank.review import ReviewRefused, YearReview
     from cohortflow.domain.cycle import check_recordable
+    from cohortflow.domain.phrases import phrase
     from cohortflow.workflows.cycle_support import refusals_answered
     from cohortflow.workflows.options import run_activity
 
@@ -149,7 +150,7 @@ class AnnualReviewWorkflow:
     def _check(self, req: ListStep, decide: Decide) -> None:
         check_recordable(req.model_dump())
         if self._review is None:
-            raise ReviewRefused("the review is still opening")
+            raise ReviewRefused(phrase("the review is still opening"))
         decide(self._review)
 
     async def _step(

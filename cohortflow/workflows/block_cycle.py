@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from cohortflow.domain.block_reminders import block_reminders_due
     from cohortflow.domain.cycle import CommandRefused, check_recordable
+    from cohortflow.domain.phrases import phrase
     from cohortflow.domain.reminder_schedule import ReminderDue
     from cohortflow.domain.template import ProgrammeTemplate
     from cohortflow.workflows.cohort_cycle import (
@@ -285,9 +286,9 @@ class BlockCycleWorkflow(CycleWorkflow):
     def _validate_withdraw(self, req: Withdraw) -> None:
         check_recordable(req.model_dump())
         if not req.reason.strip():
-            raise CommandRefused("a withdrawal needs a reason")
+            raise CommandRefused(phrase("a withdrawal needs a reason"))
         if self._state_now().finished(self._input().template):
-            raise CommandRefused("the cohort has finished")
+            raise CommandRefused(phrase("the cohort has finished"))
 
     # The seven-phase form's commands, answered with what to do instead (a validator's refusal records nothing).
     @workflow.update
@@ -296,7 +297,7 @@ class BlockCycleWorkflow(CycleWorkflow):
 
     @close_phase.validator
     def _refuse_close_phase(self, req: ClosePhase) -> None:
-        raise CommandRefused("this cohort runs a block template, which has blocks, not phases: use close-block")
+        raise CommandRefused(phrase("this cohort runs a block template, which has blocks, not phases: use close-block"))
 
     @workflow.update
     async def extend_deadline(self, req: ExtendDeadline) -> AdminOutcome:
@@ -304,7 +305,9 @@ class BlockCycleWorkflow(CycleWorkflow):
 
     @extend_deadline.validator
     def _refuse_extend(self, req: ExtendDeadline) -> None:
-        raise CommandRefused("this cohort runs a block template, which has blocks, not phases: use extend-block")
+        raise CommandRefused(
+            phrase("this cohort runs a block template, which has blocks, not phases: use extend-block")
+        )
 
     @workflow.update
     async def fill_place(self, req: PlaceFill) -> AdminOutcome:
@@ -312,7 +315,7 @@ class BlockCycleWorkflow(CycleWorkflow):
 
     @fill_place.validator
     def _refuse_fill_place(self, req: PlaceFill) -> None:
-        raise CommandRefused("filling a place of a block template's cohort is not supported yet")
+        raise CommandRefused(phrase("filling a place of a block template's cohort is not supported yet"))
 
     @workflow.query
     def status(self) -> BlockCycleStatus:
@@ -341,7 +344,7 @@ class BlockCycleWorkflow(CycleWorkflow):
 
     def _state_now(self) -> BlockCycleState:
         if self._state is None:
-            raise CommandRefused("the cohort is still starting")
+            raise CommandRefused(phrase("the cohort is still starting"))
         return self._state
 
     async def _continue_as_new(self) -> None:

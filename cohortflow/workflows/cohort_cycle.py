@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         decide_extend_deadline,
     )
     from cohortflow.domain.events import Event, ImportKind, PhaseClosed, PhaseOpened
+    from cohortflow.domain.phrases import phrase
     from cohortflow.domain.programme import PhaseKind, Programme
     from cohortflow.domain.reminder_schedule import ReminderDue, reminders_due
     from cohortflow.workflows.cycle_support import (
@@ -362,9 +363,9 @@ class CohortCycleWorkflow(CycleWorkflow):
     def _validate_fill_place(self, req: PlaceFill) -> None:
         check_recordable(req.model_dump())
         if not req.reason.strip():
-            raise CommandRefused("filling a place needs a reason")
+            raise CommandRefused(phrase("filling a place needs a reason"))
         if self._state_now().finished:
-            raise CommandRefused("the cohort has finished")
+            raise CommandRefused(phrase("the cohort has finished"))
 
     @workflow.update
     async def import_file(self, req: FileImport) -> ImportOutcome:
@@ -397,7 +398,9 @@ class CohortCycleWorkflow(CycleWorkflow):
 
     @close_block.validator
     def _refuse_close_block(self, req: dict[str, Any]) -> None:
-        raise CommandRefused("this cohort runs the seven-phase form, which has phases, not blocks: use close-phase")
+        raise CommandRefused(
+            phrase("this cohort runs the seven-phase form, which has phases, not blocks: use close-phase")
+        )
 
     @workflow.update
     async def extend_block(self, req: dict[str, Any]) -> AdminOutcome:
@@ -405,7 +408,9 @@ class CohortCycleWorkflow(CycleWorkflow):
 
     @extend_block.validator
     def _refuse_extend_block(self, req: dict[str, Any]) -> None:
-        raise CommandRefused("this cohort runs the seven-phase form, which has phases, not blocks: use extend-deadline")
+        raise CommandRefused(
+            phrase("this cohort runs the seven-phase form, which has phases, not blocks: use extend-deadline")
+        )
 
     @workflow.query
     def status(self) -> CycleStatus:
@@ -427,7 +432,7 @@ class CohortCycleWorkflow(CycleWorkflow):
 
     def _state_now(self) -> CycleState:
         if self._state is None:
-            raise CommandRefused("the cohort is still starting")
+            raise CommandRefused(phrase("the cohort is still starting"))
         return self._state
 
     def _deadline(self) -> datetime:

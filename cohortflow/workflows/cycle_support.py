@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from cohortflow.activities.reminders import QueueReminders
     from cohortflow.domain.cycle import CommandRefused, check_recordable
     from cohortflow.domain.events import CorrectableField, FactCorrected
+    from cohortflow.domain.phrases import phrase
     from cohortflow.domain.programme import PhaseKind
     from cohortflow.domain.reminder_schedule import ReminderDue
     from cohortflow.workflows.options import run_activity
@@ -152,7 +153,7 @@ class CycleWorkflow:
     def _validate_correct_fact(self, req: Correction) -> None:
         check_recordable(req.model_dump())
         if not req.reason.strip():
-            raise CommandRefused("a correction needs a reason")
+            raise CommandRefused(phrase("a correction needs a reason"))
 
     # Reminders.
     def _pending_reminders(self) -> list[ReminderDue]:

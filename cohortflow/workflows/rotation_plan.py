@@ -17,6 +17,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from cohortflow.activities.plans import ImportRoster, PlanActivities, PlanRef, RecordPlanStarted, RosterOutcome
     from cohortflow.domain.cycle import CommandRefused, check_recordable
+    from cohortflow.domain.phrases import phrase
     from cohortflow.domain.programme import Programme
     from cohortflow.domain.rotation_plan import RotationPlan
     from cohortflow.domain.template import ProgrammeTemplate
@@ -126,7 +127,7 @@ class RotationPlanWorkflow:
     def _validate_import_roster(self, req: RosterImport) -> None:
         check_recordable(req.model_dump())
         if not self._recorded:
-            raise CommandRefused("the plan is still starting")
+            raise CommandRefused(phrase("the plan is still starting"))
 
     def _input(self) -> RotationPlanInput:
         assert self._inp is not None
