@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cohortflow.domain.phrases import phrase
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COHORTFLOW_", extra="ignore")
@@ -101,9 +103,11 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _oidc_complete(self) -> Settings:
         if self.oidc_issuer is not None and (self.oidc_client_id is None or self.oidc_client_secret is None):
-            raise ValueError("COHORTFLOW_OIDC_ISSUER needs COHORTFLOW_OIDC_CLIENT_ID and COHORTFLOW_OIDC_CLIENT_SECRET")
+            raise ValueError(
+                phrase("COHORTFLOW_OIDC_ISSUER needs COHORTFLOW_OIDC_CLIENT_ID and COHORTFLOW_OIDC_CLIENT_SECRET")
+            )
         if self.oidc_issuer is not None and "openid" not in self.oidc_scope.split():
-            raise ValueError("COHORTFLOW_OIDC_SCOPE needs openid: the account is named by the ID token")
+            raise ValueError(phrase("COHORTFLOW_OIDC_SCOPE needs openid: the account is named by the ID token"))
         return self
 
     @property

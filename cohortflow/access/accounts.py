@@ -21,7 +21,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from cohortflow.access.roles import Principal, Role
-from cohortflow.access.tokens import Pool, TokenRefused, Unit, checked_holder
+from cohortflow.access.tokens import ACCOUNT, Pool, TokenRefused, Unit, checked_holder
+from cohortflow.domain.phrases import phrase
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
@@ -53,9 +54,9 @@ def _digest(value: str) -> str:
 
 def _password_problem(password: str) -> str | None:
     if len(password) < MIN_PASSWORD:
-        return f"a password needs at least {MIN_PASSWORD} characters"
+        return phrase("a password needs at least {count} characters", count=MIN_PASSWORD)
     if len(password) > MAX_PASSWORD:
-        return f"a password has at most {MAX_PASSWORD} characters"
+        return phrase("a password has at most {count} characters", count=MAX_PASSWORD)
     return None
 
 
@@ -72,11 +73,11 @@ async def create_account(
 ) -> Principal:
     """Store a new account; refused (nothing written) for a taken name, a weak password or a unit the role does
     not take."""
-    name, checked_role, unit = checked_holder(name, role, Unit(prefecture, county, school), "account")
+    name, checked_role, unit = checked_holder(name, role, Unit(prefecture, county, school), ACCOUNT)
     if problem := _password_problem(password):
         raise AccountRefused(problem)
     if not created_by:
-        raise AccountRefused("an account needs to say who created it")
+        raise AccountRefused(phrase("an account needs to say who created it"))
     async with pool.connection() as conn:
         cur = await conn.execute(
             "INSERT INTO accounts (name, password_hash, role, prefecture, county, school, created_by)"
@@ -84,7 +85,7 @@ async def create_account(
             (name, _HASHER.hash(password), checked_role, unit.prefecture, unit.county, unit.school, created_by),
         )
         if cur.rowcount == 0:
-            raise AccountRefused(f"an account named {name!r} exists already")
+            raise AccountRefused(phrase("an account named {name} exists already", name=repr(name)))
     return _principal(name, checked_role, unit)
 
 
@@ -195,5 +196,5 @@ async def disable_account(pool: Pool, name: str, *, disabled_by: str) -> None:
             (disabled_by, name),
         )
         if cur.rowcount == 0:
-            raise AccountRefused(f"there is no enabled account named {name!r}")
+            raise AccountRefused(phrase("there is no enabled account named {name}", name=repr(name)))
         await conn.execute("DELETE FROM console_sessions WHERE account = %s", (name,))

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, Literal, get_args
 
 from cohortflow.domain.national_id import mask
+from cohortflow.domain.phrases import phrase
 
 Role = Literal["admin", "coordinator", "auditor", "reminder", "school", "reviewer"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -96,7 +97,7 @@ def as_role(value: str) -> Role:
     for role in ROLES:
         if value == role:
             return role
-    raise ValueError(f"unknown role {value!r}; the roles are {', '.join(ROLES)}")
+    raise ValueError(phrase("unknown role {value}; the roles are {roles}", value=repr(value), roles=", ".join(ROLES)))
 
 
 @dataclass(frozen=True)

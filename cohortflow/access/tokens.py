@@ -27,6 +27,7 @@ from psycopg.rows import TupleRow, class_row
 from psycopg_pool import AsyncConnectionPool
 
 from cohortflow.access.roles import Principal, Role, as_role, is_prefecture_code, prefecture_of
+from cohortflow.domain.phrases import phrase
 
 Conn = AsyncConnection[TupleRow]
 Pool = AsyncConnectionPool[Conn]
@@ -39,6 +40,11 @@ _INFO = "token_id, name, role, prefecture, issued_at, issued_by, revoked_at, rev
 
 class TokenRefused(ValueError):
     """A token operation that was refused; nothing was written."""
+
+
+TOKEN = phrase("token")
+ACCOUNT = phrase("account")
+"""What a refusal of :func:`checked_holder` names: a token, or a console account (said in the reader's language)."""
 
 
 @dataclass(frozen=True)
@@ -84,16 +90,19 @@ class Unit:
     school: str | None = None
 
 
-def checked_holder(name: str, role: str, unit: Unit, what: str = "token") -> tuple[str, Role, Unit]:
+def checked_holder(name: str, role: str, unit: Unit, what: str = TOKEN) -> tuple[str, Role, Unit]:
     """The name, role and unit of a new token (or console account, ``what``), checked; refused with the reason."""
     name = name.strip()
     if not name:
-        article = "an" if what[:1] in "aeiou" else "a"
-        raise TokenRefused(f"{article} {what} needs a name (who or what will hold it)")
+        if what[:1] in "aeiou":
+            raise TokenRefused(phrase("an {what} needs a name (who or what will hold it)", what=what))
+        raise TokenRefused(phrase("a {what} needs a name (who or what will hold it)", what=what))
     if len(name) > MAX_NAME:
-        raise TokenRefused(f"the name is {len(name)} characters long; at most {MAX_NAME} are allowed")
+        raise TokenRefused(
+            phrase("the name is {length} characters long; at most {most} are allowed", length=len(name), most=MAX_NAME)
+        )
     if not name.isprintable():
-        raise TokenRefused("the name contains control characters")
+        raise TokenRefused(phrase("the name contains control characters"))
     try:
         checked_role = as_role(role)
     except ValueError as exc:
@@ -105,28 +114,40 @@ def _unit(role: Role, unit: Unit, what: str) -> Unit:
     """The unit a token of ``role`` is bound to, checked: exactly what the role needs, nothing more."""
     if role == "coordinator":
         if unit.prefecture is None:
-            raise TokenRefused(f"a coordinator {what} needs the six-digit code of its prefecture")
+            raise TokenRefused(phrase("a coordinator {what} needs the six-digit code of its prefecture", what=what))
         if not is_prefecture_code(unit.prefecture):
-            raise TokenRefused(f"prefecture {unit.prefecture!r} is not a six-digit prefecture code")
+            raise TokenRefused(
+                phrase("prefecture {prefecture} is not a six-digit prefecture code", prefecture=repr(unit.prefecture))
+            )
         if unit.county is not None or unit.school is not None:
-            raise TokenRefused(f"a coordinator {what} is bound to a prefecture only, not to a county or a school")
+            raise TokenRefused(
+                phrase("a coordinator {what} is bound to a prefecture only, not to a county or a school", what=what)
+            )
         return unit
     if role in ("school", "reviewer"):
         if unit.county is None or not is_prefecture_code(unit.county):
-            raise TokenRefused(f"a {role} {what} needs the six-digit code of its county")
+            raise TokenRefused(phrase("a {role} {what} needs the six-digit code of its county", role=role, what=what))
         if unit.prefecture is not None:
-            raise TokenRefused(f"a {role} {what}'s prefecture is its county's: give the county only")
+            raise TokenRefused(
+                phrase("a {role} {what}'s prefecture is its county's: give the county only", role=role, what=what)
+            )
         school = (unit.school or "").strip()
         if role == "school" and not (0 < len(school) <= 200 and school.isprintable()):
-            raise TokenRefused(f"a school {what} needs the school's name (as the registry writes it)")
+            raise TokenRefused(phrase("a school {what} needs the school's name (as the registry writes it)", what=what))
         if role == "reviewer" and unit.school is not None:
-            raise TokenRefused(f"a district reviewer's {what} is bound to a county, not to a school")
+            raise TokenRefused(phrase("a district reviewer's {what} is bound to a county, not to a school", what=what))
         return Unit(prefecture_of(unit.county), unit.county, school or None)
     if unit.prefecture is not None:
-        raise TokenRefused(f"only coordinators are bound to a prefecture; {role} {what}s act on every one")
+        raise TokenRefused(
+            phrase("only coordinators are bound to a prefecture; {role} {what}s act on every one", role=role, what=what)
+        )
     if unit != Unit():
         raise TokenRefused(
-            f"only schools and district reviewers are bound to a county; {role} {what}s act on every one"
+            phrase(
+                "only schools and district reviewers are bound to a county; {role} {what}s act on every one",
+                role=role,
+                what=what,
+            )
         )
     return unit
 
@@ -144,7 +165,7 @@ async def issue_token(
     """Store a new token and return its secret, which is not kept and cannot be shown again."""
     name, checked_role, unit = checked_holder(name, role, Unit(prefecture, county, school))
     if not issued_by:
-        raise TokenRefused("a token needs to say who issued it")
+        raise TokenRefused(phrase("a token needs to say who issued it"))
     token_id = secrets.token_hex(8)
     secret = f"{SECRET_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
     async with pool.connection() as conn:
@@ -159,17 +180,24 @@ async def issue_token(
 async def revoke_token(pool: Pool, token_id: str, *, revoked_by: str) -> TokenInfo:
     """Revoke a token from its next use on; refused if it does not exist or is already revoked."""
     if not revoked_by:
-        raise TokenRefused("a revocation needs to say who revoked the token")
+        raise TokenRefused(phrase("a revocation needs to say who revoked the token"))
     rows = class_row(TokenInfo)
     async with pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=rows) as cur:
         # FOR UPDATE, so that of two concurrent revocations the second is told "already revoked"
         await cur.execute(f"SELECT {_INFO} FROM access_tokens WHERE token_id = %s FOR UPDATE", (token_id,))
         found = await cur.fetchone()
         if found is None:
-            raise TokenRefused(f"token {token_id} does not exist")
+            raise TokenRefused(phrase("token {token_id} does not exist", token_id=token_id))
         if found.revoked_at is not None:
             when = found.revoked_at.isoformat(" ", "seconds")
-            raise TokenRefused(f"token {token_id} was already revoked by {found.revoked_by} at {when}")
+            raise TokenRefused(
+                phrase(
+                    "token {token_id} was already revoked by {revoked_by} at {when}",
+                    token_id=token_id,
+                    revoked_by=found.revoked_by,
+                    when=when,
+                )
+            )
         await cur.execute(
             f"UPDATE access_tokens SET revoked_at = now(), revoked_by = %s WHERE token_id = %s RETURNING {_INFO}",
             (revoked_by, token_id),

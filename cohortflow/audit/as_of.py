@@ -22,6 +22,7 @@ from cohortflow.domain.events import (
     SelectionDecided,
 )
 from cohortflow.domain.facts import CohortFacts
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import Programme
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import StoredEvent
@@ -85,7 +86,14 @@ async def participant_as_of(store: EventStore, cohort_id: str, participant_id: s
                 completed = True
     p = facts.participants.get(participant_id)
     if p is None:
-        raise LookupError(f"participant {participant_id} was not in cohort {cohort_id} at {at.isoformat()}")
+        raise LookupError(
+            phrase(
+                "participant {participant_id} was not in cohort {cohort_id} at {at}",
+                participant_id=participant_id,
+                cohort_id=cohort_id,
+                at=at.isoformat(),
+            )
+        )
     if participant_id in facts.selected:
         selection = "selected"
     elif participant_id in facts.waiting_list:
@@ -122,15 +130,19 @@ async def _known_at(
     store: EventStore, cohort_id: str, at: datetime, participant_id: str
 ) -> tuple[Programme, list[StoredEvent]]:
     if at.tzinfo is None:
-        raise ValueError("give the moment with its time zone, e.g. 2024-05-01T12:00:00+08:00")
+        raise ValueError(phrase("give the moment with its time zone, e.g. 2024-05-01T12:00:00+08:00"))
     stream = cohort_stream(cohort_id)
     start = await store.first_event(stream)
     if start is None or start.type != "CohortStarted":
-        raise LookupError(f"cohort {cohort_id} does not exist")
+        raise LookupError(phrase("cohort {cohort_id} does not exist", cohort_id=cohort_id))
     if start.recorded_at > at:
         raise LookupError(
-            f"cohort {cohort_id} did not exist yet at {at.isoformat()}; "
-            f"it was started at {start.recorded_at.isoformat()}"
+            phrase(
+                "cohort {cohort_id} did not exist yet at {at}; it was started at {started}",
+                cohort_id=cohort_id,
+                at=at.isoformat(),
+                started=start.recorded_at.isoformat(),
+            )
         )
     # This person's events and the cohort's own: one index range each (see migration 0003).
     known = await store.read_participant(stream, participant_id, at)

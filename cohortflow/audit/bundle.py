@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from cohortflow.certificates.lookup import cohort_certificates
 from cohortflow.domain.canonical import digest as canonical_digest
 from cohortflow.domain.cohort_stream import cohort_stream
+from cohortflow.domain.phrases import phrase
 from cohortflow.store.chain import timestamp_text
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import StoredEvent
@@ -84,7 +85,7 @@ async def write_bundle(store: EventStore, out: Path, now: datetime, cohort_id: s
                 programmes[(template["id"], template["version"])] = template
         if count == 0 and cohort_id is not None:
             partial.unlink()
-            raise LookupError(f"cohort {cohort_id} does not exist")
+            raise LookupError(phrase("cohort {cohort_id} does not exist", cohort_id=cohort_id))
         for (pid, version), template in sorted(programmes.items()):
             line = {"kind": "programme", "id": pid, "version": version, "digest": canonical_digest(template)}
             f.write(json.dumps({**line, "template": template}, ensure_ascii=False) + "\n")
@@ -132,7 +133,7 @@ def read_bundle_events(path: Path) -> list[dict[str, Any]]:
 async def restore_bundle(store: EventStore, path: Path) -> int:
     """Load a bundle's events, exactly as recorded, into an empty store (to audit it elsewhere)."""
     if (await store.head()).position != 0:
-        raise ValueError("a bundle can only be restored into an empty store")
+        raise ValueError(phrase("a bundle can only be restored into an empty store"))
     rows = [
         (
             e["position"],

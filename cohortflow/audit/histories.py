@@ -15,6 +15,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from cohortflow.domain.cohort_stream import cohort_stream
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import Programme
 from cohortflow.workflows import WORKFLOWS
 
@@ -62,7 +63,7 @@ def write_histories(histories: list[WorkflowHistory], out: Path, tag: str) -> li
 def read_histories(folder: Path) -> list[WorkflowHistory]:
     files = sorted(folder.glob("*__*__*.json"))
     if not files:
-        raise LookupError(f"no workflow histories (*__*__*.json) in {folder}")
+        raise LookupError(phrase("no workflow histories (*__*__*.json) in {folder}", folder=folder))
     return [WorkflowHistory.from_json(f.stem.split("__")[1], f.read_text()) for f in files]
 
 

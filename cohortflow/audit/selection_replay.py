@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.facts import CohortFacts
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import Programme, programme_problems
 from cohortflow.domain.selection import Candidate, rank, score, select
 from cohortflow.store.eventstore import EventStore
@@ -56,14 +57,14 @@ async def replay_selection(store: EventStore, cohort_id: str, what_if: Programme
             break
         facts.apply(event)
     if pinned is None:
-        raise LookupError(f"cohort {cohort_id} does not exist")
+        raise LookupError(phrase("cohort {cohort_id} does not exist", cohort_id=cohort_id))
     if decision is None:
-        raise LookupError(f"cohort {cohort_id} has no recorded selection yet")
+        raise LookupError(phrase("cohort {cohort_id} has no recorded selection yet", cohort_id=cohort_id))
     rule = what_if or pinned
     if what_if is not None:
         problems = programme_problems(what_if)
         if problems:
-            raise ValueError("the what-if programme is invalid:\n- " + "\n- ".join(problems))
+            raise ValueError(phrase("the what-if programme is invalid:\n- {problems}", problems="\n- ".join(problems)))
     candidates = [
         Candidate(p.participant_id, p.prefecture_code, p.hours, p.deliverables)
         for p in facts.participants.values()

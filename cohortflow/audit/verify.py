@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from cohortflow.domain.cohort_stream import cohort_stream
+from cohortflow.domain.phrases import phrase
 from cohortflow.store.chain import GENESIS, event_hash
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import StoredEvent
@@ -74,9 +75,13 @@ def _content_break(event: StoredEvent) -> Break | None:
                 return Break(
                     position=event.position,
                     kind="reordered",
-                    detail=f"the event at position {event.position} was recorded at position {other}",
+                    detail=phrase(
+                        "the event at position {position} was recorded at position {other}",
+                        position=event.position,
+                        other=other,
+                    ),
                 )
-    return Break(position=event.position, kind="changed", detail="content does not match its hash")
+    return Break(position=event.position, kind="changed", detail=phrase("content does not match its hash"))
 
 
 def _at(event: StoredEvent, position: int) -> StoredEvent:
@@ -103,7 +108,7 @@ async def verify_store(
                 Break(
                     position=expected,
                     kind="missing",
-                    detail=f"positions {expected}..{event.position - 1} are missing",
+                    detail=phrase("positions {first}..{last} are missing", first=expected, last=event.position - 1),
                 )
             )
         content = _content_break(event)
@@ -111,7 +116,7 @@ async def verify_store(
             breaks.append(content)
         elif not gap and not previous_broken and event.prev_hash != prev_hash:
             breaks.append(
-                Break(position=event.position, kind="relinked", detail="does not link to the event before it")
+                Break(position=event.position, kind="relinked", detail=phrase("does not link to the event before it"))
             )
         previous_broken = content is not None
         if digest and event.position == digest.position and event.hash != digest.hash:
@@ -119,7 +124,7 @@ async def verify_store(
                 Break(
                     position=event.position,
                     kind="rewritten",
-                    detail="this is not the event the exported digest names: the history was rewritten",
+                    detail=phrase("this is not the event the exported digest names: the history was rewritten"),
                 )
             )
         prev_hash, expected = event.hash, event.position + 1
@@ -131,7 +136,11 @@ async def verify_store(
             Break(
                 position=head[0] + 1,
                 kind="truncated",
-                detail=f"the store ends at position {head[0]}, before the exported digest's {digest.position}",
+                detail=phrase(
+                    "the store ends at position {head}, before the exported digest's {position}",
+                    head=head[0],
+                    position=digest.position,
+                ),
             )
         )
     breaks.sort(key=lambda b: b.position)
@@ -158,7 +167,12 @@ async def verify_cohort(store: EventStore, cohort_id: str, digest: ExportedDiges
                 Break(
                     position=event.position,
                     kind="missing",
-                    detail=f"{stream} jumps from version {version} to {event.stream_version}",
+                    detail=phrase(
+                        "{stream} jumps from version {version} to {next}",
+                        stream=stream,
+                        version=version,
+                        next=event.stream_version,
+                    ),
                 )
             )
         content = _content_break(event)
@@ -166,13 +180,13 @@ async def verify_cohort(store: EventStore, cohort_id: str, digest: ExportedDiges
             breaks.append(content)
         elif event.prev_hash != (before if event.position > 1 else GENESIS):
             breaks.append(
-                Break(position=event.position, kind="relinked", detail="does not link to the event before it")
+                Break(position=event.position, kind="relinked", detail=phrase("does not link to the event before it"))
             )
         version, head = event.stream_version, (event.position, event.hash)
         if len(breaks) >= MAX_BREAKS:
             break
     if checked == 0:
-        raise LookupError(f"cohort {cohort_id} does not exist")
+        raise LookupError(phrase("cohort {cohort_id} does not exist", cohort_id=cohort_id))
     return ChainReport(
         scope=f"cohort {cohort_id}",
         store_id=store_id,
@@ -197,5 +211,11 @@ async def export_digest(store: EventStore, now: datetime) -> ExportedDigest:
 async def _check_identity(store: EventStore, digest: ExportedDigest | None) -> str:
     store_id = await store.store_id()
     if digest is not None and digest.store_id != store_id:
-        raise ForeignDigest(f"the digest was exported from store {digest.store_id}; this is store {store_id}")
+        raise ForeignDigest(
+            phrase(
+                "the digest was exported from store {digest_store}; this is store {store_id}",
+                digest_store=digest.store_id,
+                store_id=store_id,
+            )
+        )
     return store_id

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.reminder_rules import ReminderRule
 from cohortflow.domain.template import AnyTemplate, pinned
 
@@ -87,5 +88,5 @@ async def cohort_programme(conn: AsyncConnection[TupleRow], cohort_id: str) -> A
     cur = await conn.execute("SELECT programme FROM rm_cohorts WHERE cohort_id = %s", (cohort_id,))
     row = await cur.fetchone()
     if row is None:
-        raise LookupError(f"cohort {cohort_id} is not known (yet)")
+        raise LookupError(phrase("cohort {cohort_id} is not known (yet)", cohort_id=cohort_id))
     return pinned(row[0])

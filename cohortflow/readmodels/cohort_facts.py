@@ -5,6 +5,7 @@ from __future__ import annotations
 from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.events import CohortStarted
 from cohortflow.domain.facts import FACT_TYPES, CohortFacts
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.template import AnyTemplate, pinned
 from cohortflow.store.eventstore import EventStore
 
@@ -20,6 +21,6 @@ async def pinned_template(store: EventStore, cohort_id: str) -> AnyTemplate:
     """The template the cohort runs; LookupError if there is no such cohort."""
     start = await store.first_event(cohort_stream(cohort_id))
     if start is None or start.type != CohortStarted.TYPE:
-        raise LookupError(f"cohort {cohort_id} does not exist")
+        raise LookupError(phrase("cohort {cohort_id} does not exist", cohort_id=cohort_id))
     data = start.data["programme"]
     return pinned(data)

@@ -11,6 +11,7 @@ from cohortflow.domain.completion import attended_field_study, met_online_requir
 from cohortflow.domain.events import CreditAwarded, CreditReversed
 from cohortflow.domain.facts import CohortFacts
 from cohortflow.domain.ledger import Ledger
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import Programme
 from cohortflow.store.eventstore import EventStore
 
@@ -67,8 +68,10 @@ async def cohort_summary(store: EventStore, cohort_id: str, as_of: datetime | No
             phase = event.data["phase"] if event.type == "PhaseOpened" else f"{event.data['phase']} (closed)"
     if programme is None:
         if as_of is not None and await store.stream_version(stream) > 0:
-            raise LookupError(f"cohort {cohort_id} did not exist yet at {as_of.isoformat()}")
-        raise LookupError(f"cohort {cohort_id} does not exist")
+            raise LookupError(
+                phrase("cohort {cohort_id} did not exist yet at {at}", cohort_id=cohort_id, at=as_of.isoformat())
+            )
+        raise LookupError(phrase("cohort {cohort_id} does not exist", cohort_id=cohort_id))
     selected = set(facts.selected)
     per_pref: dict[str, dict[str, int]] = {p.code: dict.fromkeys(FUNNEL_STEPS, 0) for p in programme.prefectures}
     for p in facts.participants.values():

@@ -20,6 +20,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 
+from cohortflow.domain.phrases import phrase
 from cohortflow.readmodels.projector import ATTENDED_SQL, MET_ONLINE_SQL, PROJECTION
 
 Conn = AsyncConnection[TupleRow]
@@ -226,7 +227,9 @@ async def cohort_funnel(source: Source, cohort_id: str, prefecture: str | None =
         )
         head = await cur.fetchone()
         if head is None:
-            raise LookupError(f"cohort {cohort_id} does not exist (or is not projected yet)")
+            raise LookupError(
+                phrase("cohort {cohort_id} does not exist (or is not projected yet)", cohort_id=cohort_id)
+            )
         cur = await conn.execute(
             "SELECT prefecture_code, prefecture_name, nominated, met_online_requirement, selected, "
             "attended_field_study, completed, withdrawn FROM rm_funnel "

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.decoding import decode
+from cohortflow.domain.phrases import phrase
 from cohortflow.readmodels.queries import Source, connection
 from cohortflow.store.eventstore import EventStore
 
@@ -68,5 +69,11 @@ async def participant_timeline(source: EventStore | Source, cohort_id: str, part
         rows = await cur.fetchall()
     entries = [_entry(row) for row in rows]
     if not any(e.type == "CandidateNominated" for e in entries):
-        raise LookupError(f"participant {participant_id} was not nominated to cohort {cohort_id}")
+        raise LookupError(
+            phrase(
+                "participant {participant_id} was not nominated to cohort {cohort_id}",
+                participant_id=participant_id,
+                cohort_id=cohort_id,
+            )
+        )
     return Timeline(cohort_id=cohort_id, participant_id=participant_id, entries=entries)

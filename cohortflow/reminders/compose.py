@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from cohortflow.domain.blocks.reminders import BlockReminderRule
 from cohortflow.domain.messages import PLACEHOLDERS, Locale, RenderedMessage, render
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.reminder_rules import ReminderRule, ReminderSettings
 from cohortflow.domain.reminder_schedule import ReminderDue
@@ -21,7 +22,11 @@ from cohortflow.readmodels.audiences import ParticipantRecipient
 from cohortflow.readmodels.queries import Funnel, FunnelCounts
 from cohortflow.reminders.outbox import OutboxMessage, reminder_key
 
-ADDRESS_NAMES = {"email": "email address", "webhook": "mobile number"}
+NO_ADDRESS = {
+    "email": phrase("no email address on record"),
+    "webhook": phrase("no mobile number on record"),
+}
+"""Why a message is given up at once when its recipient has no address on the rule's channel."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +162,7 @@ def compose(
                 quiet_start=quiet.start if quiet else None,
                 quiet_end=quiet.end if quiet else None,
                 status="pending" if address else "gave_up",
-                last_error=None if address else f"no {ADDRESS_NAMES[rule.channel]} on record",
+                last_error=None if address else NO_ADDRESS[rule.channel],
                 next_attempt_at=quiet.next_allowed(due.at, r.time_zone) if quiet else due.at,
                 actor=sender.actor,
                 workflow_id=sender.workflow_id,
@@ -183,7 +188,13 @@ def _complete(rule: ReminderRule | BlockReminderRule, values: dict[str, object])
 
 def _reminders(programme: AnyTemplate) -> ReminderSettings:
     if programme.reminders is None:
-        raise LookupError(f"programme {programme.id} v{programme.version} has no reminder rules")
+        raise LookupError(
+            phrase(
+                "programme {programme_id} v{version} has no reminder rules",
+                programme_id=programme.id,
+                version=programme.version,
+            )
+        )
     return programme.reminders
 
 

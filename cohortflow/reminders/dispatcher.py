@@ -35,6 +35,7 @@ import structlog
 from aiolimiter import AsyncLimiter
 
 from cohortflow.domain.national_id import mask
+from cohortflow.domain.phrases import phrase
 from cohortflow.reminders.channels import Channel, PermanentFailure, TransientFailure
 from cohortflow.reminders.channels.smtp import SmtpChannel
 from cohortflow.reminders.channels.webhook import WebhookChannel
@@ -46,8 +47,8 @@ Clock = Callable[[], datetime]
 log = structlog.get_logger()
 
 UNCONFIGURED = {
-    "email": "no SMTP server configured (COHORTFLOW_SMTP_HOST)",
-    "webhook": "no webhook URL configured (COHORTFLOW_WEBHOOK_URL)",
+    "email": phrase("no SMTP server configured (COHORTFLOW_SMTP_HOST)"),
+    "webhook": phrase("no webhook URL configured (COHORTFLOW_WEBHOOK_URL)"),
 }
 SEND_TIMEOUT = 30.0
 _ID_NUMBER = re.compile(r"\d{17}[\dXx]")
@@ -74,7 +75,7 @@ class ConfigurationError(Exception):
 def configuration_problem(settings: Settings) -> str | None:
     """What stops the settings from making a working dispatcher, if anything."""
     if settings.webhook_url and not settings.webhook_secret:
-        return "COHORTFLOW_WEBHOOK_SECRET must be set with COHORTFLOW_WEBHOOK_URL (requests are signed with it)"
+        return phrase("COHORTFLOW_WEBHOOK_SECRET must be set with COHORTFLOW_WEBHOOK_URL (requests are signed with it)")
     return None
 
 
@@ -243,12 +244,17 @@ class Dispatcher:
     async def _deliver(self, message: Claimed, counts: DispatchCounts) -> None:
         channel = self.channels.get(message.channel)
         if channel is None:
-            reason = UNCONFIGURED.get(message.channel, f"no {message.channel} channel configured")
+            reason = UNCONFIGURED.get(message.channel) or phrase(
+                "no {channel} channel configured", channel=message.channel
+            )
             await self._give_up(message, reason, counts)
             return
         if message.attempt > self.retry.max_attempts:
             # Claimed this often without an outcome: its dispatchers keep dying on it.
-            reason = f"no outcome recorded after {message.attempt - 1} attempts (dispatchers stopped while sending)"
+            reason = phrase(
+                "no outcome recorded after {attempts} attempts (dispatchers stopped while sending)",
+                attempts=message.attempt - 1,
+            )
             await self._give_up(message, reason, counts)
             return
         if await self._held(message):
@@ -294,7 +300,8 @@ class Dispatcher:
 
     async def _failed(self, message: Claimed, reason: str, counts: DispatchCounts) -> None:
         if message.attempt >= self.retry.max_attempts:
-            await self._give_up(message, f"{message.attempt} attempts failed; the last: {reason}", counts)
+            last = phrase("{attempts} attempts failed; the last: {reason}", attempts=message.attempt, reason=reason)
+            await self._give_up(message, last, counts)
             return
         retry_at = self.clock() + backoff(message.attempt, self.retry.base, self.retry.cap, self._rng)
         quiet = message.quiet_hours

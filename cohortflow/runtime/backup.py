@@ -30,6 +30,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import TupleRow
 
+from cohortflow.domain.phrases import phrase
 from cohortflow.store.eventstore import libpq_url
 
 DUMP_MAGIC = b"PGDMP"  # the first bytes of every custom-format archive
@@ -116,17 +117,30 @@ def find_tool(name: str, server_major: int) -> Path:
     newer = sorted((tool for tool, major in versions.items() if major > server_major), key=lambda t: -versions[t])
     if exact or newer:
         return (exact or newer)[0]
-    seen = ", ".join(f"{tool} ({major})" for tool, major in versions.items()) or "none"
+    if not versions:
+        raise BackupRefused(
+            phrase(
+                "no {name} for PostgreSQL {major} (found: none); install the PostgreSQL {major} client tools",
+                name=name,
+                major=server_major,
+            )
+        )
+    seen = ", ".join(f"{tool} ({major})" for tool, major in versions.items())
     raise BackupRefused(
-        f"no {name} for PostgreSQL {server_major} (found: {seen}); install the PostgreSQL {server_major} client tools"
+        phrase(
+            "no {name} for PostgreSQL {major} (found: {seen}); install the PostgreSQL {major} client tools",
+            name=name,
+            major=server_major,
+            seen=seen,
+        )
     )
 
 
 def _run(tool: Path, args: Sequence[str], env: dict[str, str]) -> str:
     done = subprocess.run([str(tool), *args], capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
-        detail = " ".join(done.stderr.strip().splitlines()[-3:]) or f"exit code {done.returncode}"
-        raise BackupFailed(f"{tool.name} failed: {detail}")
+        detail = " ".join(done.stderr.strip().splitlines()[-3:]) or phrase("exit code {code}", code=done.returncode)
+        raise BackupFailed(phrase("{tool} failed: {detail}", tool=tool.name, detail=detail))
     return done.stdout
 
 
@@ -146,14 +160,16 @@ def replacing(out: Path, *, overwrite: bool = False) -> Iterator[Path]:
     operator would restore from. Refusals come before anything is written.
     """
     if out.is_dir():
-        raise BackupRefused(f"{out} is a directory; name the dump file to write")
+        raise BackupRefused(phrase("{out} is a directory; name the dump file to write", out=out))
     if out.exists() and not overwrite:
-        raise BackupRefused(f"{out} already exists; choose another name or pass --overwrite")
+        raise BackupRefused(phrase("{out} already exists; choose another name or pass --overwrite", out=out))
     try:
         # mkstemp makes the file readable by its owner only, as a dump of personal data should be.
         handle, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
     except OSError as exc:
-        raise BackupRefused(f"cannot write in {out.parent}: {exc.strerror or exc}") from None
+        raise BackupRefused(
+            phrase("cannot write in {folder}: {why}", folder=out.parent, why=exc.strerror or exc)
+        ) from None
     os.close(handle)
     partial = Path(name)
     try:
@@ -188,7 +204,7 @@ def _store_head(conn: psycopg.Connection[TupleRow], name: str) -> Head:
     try:
         identity = conn.execute("SELECT store_id::text FROM store_identity").fetchone()
     except psycopg.errors.UndefinedTable:
-        raise BackupRefused(f"database {name} holds no cohortflow store") from None
+        raise BackupRefused(phrase("database {name} holds no cohortflow store", name=name)) from None
     last = conn.execute("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1").fetchone()
     position, hash_ = (int(str(last[0])), str(last[1])) if last else (0, "")
     return Head(store_id=str(identity[0]) if identity else "", position=position, hash=hash_)
@@ -203,9 +219,11 @@ def check_dump_file(dump: Path) -> None:
         with dump.open("rb") as f:
             magic = f.read(len(DUMP_MAGIC))
     except OSError as exc:
-        raise BackupRefused(f"cannot read {dump}: {exc.strerror or exc}") from None
+        raise BackupRefused(phrase("cannot read {dump}: {why}", dump=dump, why=exc.strerror or exc)) from None
     if magic != DUMP_MAGIC:
-        raise BackupRefused(f"{dump} is not a PostgreSQL custom-format dump (as `cohortflow backup` writes)")
+        raise BackupRefused(
+            phrase("{dump} is not a PostgreSQL custom-format dump (as `cohortflow backup` writes)", dump=dump)
+        )
 
 
 @dataclass(frozen=True)
@@ -232,11 +250,11 @@ def _dump_store_id(tool: Path, dump: Path, target: Target) -> str:
     try:
         text = _run(tool, ["--data-only", "--table=store_identity", "--file=-", str(dump)], target.environment())
     except BackupFailed as exc:
-        raise BackupRefused(f"{dump} cannot be read as a dump: {exc}") from None
+        raise BackupRefused(phrase("{dump} cannot be read as a dump: {why}", dump=dump, why=exc)) from None
     copy = text.partition("store_identity")[2]
     match = UUID.search(copy)
     if match is None:
-        raise BackupRefused(f"{dump} holds no cohortflow store (no store identity in it)")
+        raise BackupRefused(phrase("{dump} holds no cohortflow store (no store identity in it)", dump=dump))
     return match.group(0)
 
 
@@ -249,8 +267,12 @@ def _contents(target: Target) -> str | None:
             identity = conn.execute("SELECT store_id::text FROM store_identity").fetchone()
             events = conn.execute("SELECT count(*) FROM events").fetchone()
         except psycopg.errors.UndefinedTable:
-            return f"{row[0]} tables, functions and other objects"
-        return f"store {identity[0] if identity else '?'} with {events[0] if events else 0:,} events"
+            return phrase("{count} tables, functions and other objects", count=row[0])
+        return phrase(
+            "store {store_id} with {events} events",
+            store_id=identity[0] if identity else "?",
+            events=f"{events[0] if events else 0:,}",
+        )
 
 
 def _load(plan: RestorePlan, dbname: str | None = None) -> None:
@@ -266,8 +288,12 @@ def restore_into_empty(plan: RestorePlan, check: Callable[[str], None]) -> None:
     """Load the dump into the (empty) target, then run ``check`` on it."""
     if plan.holds is not None:
         raise BackupRefused(
-            f"database {plan.target.name} is not empty ({plan.holds}); restore into an empty database, "
-            "or pass --replace to replace it (the store it holds is kept under another name)"
+            phrase(
+                "database {name} is not empty ({holds}); restore into an empty database, "
+                "or pass --replace to replace it (the store it holds is kept under another name)",
+                name=plan.target.name,
+                holds=plan.holds,
+            )
         )
     _load(plan)
     check(plan.target.conninfo())
@@ -310,7 +336,7 @@ def _maintenance(target: Target) -> Iterator[psycopg.Connection[TupleRow]]:
     try:
         conn = psycopg.connect(target.conninfo("postgres"), autocommit=True)
     except psycopg.OperationalError as exc:
-        raise BackupRefused(f"--replace needs the server's postgres database: {exc}") from None
+        raise BackupRefused(phrase("--replace needs the server's postgres database: {why}", why=exc)) from None
     with conn:
         yield conn
 
@@ -320,6 +346,10 @@ def _refuse_other_sessions(admin: psycopg.Connection[TupleRow], name: str) -> No
     sessions = int(str(row[0])) if row else 0
     if sessions:
         raise BackupRefused(
-            f"{sessions} other session(s) are connected to database {name}; stop the service "
-            "(`cohortflow up`, the API, the workers) before replacing its store"
+            phrase(
+                "{sessions} other session(s) are connected to database {name}; stop the service "
+                "(`cohortflow up`, the API, the workers) before replacing its store",
+                sessions=sessions,
+                name=name,
+            )
         )

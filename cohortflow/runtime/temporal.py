@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psutil
 
+from cohortflow.domain.phrases import phrase
 from cohortflow.runtime.leftovers import EMBEDDED_MISSING, StartRefused, temporal_pid_file, write_pid_file
 
 _PR_SET_PDEATHSIG = 1
@@ -79,12 +80,20 @@ class TemporalDevServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(f"the Temporal dev server exited with code {self._process.returncode}")
+                raise RuntimeError(
+                    phrase("the Temporal dev server exited with code {code}", code=self._process.returncode)
+                )
             if self._listening() and self._answering():
                 return
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"the Temporal dev server did not answer on port {self.port} within {timeout:.0f} s")
+        raise RuntimeError(
+            phrase(
+                "the Temporal dev server did not answer on port {port} within {seconds} s",
+                port=self.port,
+                seconds=f"{timeout:.0f}",
+            )
+        )
 
     def _listening(self) -> bool:
         """Whether this server listens, rather than anything on its port (a leftover would answer too)."""
@@ -144,7 +153,7 @@ def installed_binary(name: str) -> str:
     beside = Path(sys.executable).parent / name
     found = str(beside) if beside.exists() else shutil.which(name)
     if found is None:
-        raise StartRefused(f"{name} is missing: {EMBEDDED_MISSING}")
+        raise StartRefused(phrase("{name} is missing: {why}", name=name, why=EMBEDDED_MISSING))
     return found
 
 

@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from cohortflow.domain.canonical import canonical_json
 from cohortflow.domain.national_id import PersonKeys
+from cohortflow.domain.phrases import phrase
 from cohortflow.store.chain import GENESIS, chain_hash, record_bytes, timestamp_text
 from cohortflow.store.errors import ExpectedVersionMismatch, IdempotencyConflict, UnstorableText
 from cohortflow.store.records import AppendResult, EventPayload, HeadDigest, NewEvent, StoredEvent
@@ -284,7 +285,7 @@ class EventStore:
         async with self._pool.connection() as conn:
             row = await (await conn.execute("SELECT store_id::text FROM store_identity")).fetchone()
             if row is None:
-                raise RuntimeError("the store has no identity row; run the migrations")
+                raise RuntimeError(phrase("the store has no identity row; run the migrations"))
             return str(row[0])
 
     async def person_keys(self, conn: AsyncConnection[TupleRow] | None = None) -> PersonKeys:
@@ -469,7 +470,7 @@ class EventStore:
 async def _person_keys(conn: AsyncConnection[TupleRow]) -> PersonKeys:
     row = await (await conn.execute("SELECT person_key_secret FROM store_identity")).fetchone()
     if row is None:
-        raise RuntimeError("the store has no identity row; run the migrations")
+        raise RuntimeError(phrase("the store has no identity row; run the migrations"))
     return PersonKeys(None if row[0] is None else bytes(row[0]))
 
 
@@ -506,7 +507,9 @@ def _earlier(found: dict[str, tuple[int, int]], key: str, count: int) -> AppendR
     if first is None and last is None:
         return None
     if first is None or last is None or last[0] - first[0] != count - 1:
-        raise IdempotencyConflict(f"idempotency key {key!r} was used for a different batch of events")
+        raise IdempotencyConflict(
+            phrase("idempotency key {key} was used for a different batch of events", key=repr(key))
+        )
     return AppendResult(first[0], last[0], last[1], duplicate=True)
 
 
@@ -524,7 +527,9 @@ class _Chain:
         self.position += 1
         data_json = canonical_json(event.data)
         if NUL in data_json:
-            raise UnstorableText(f"event {i} ({event.type}) contains U+0000, which PostgreSQL cannot store")
+            raise UnstorableText(
+                phrase("event {i} ({type}) contains U+0000, which PostgreSQL cannot store", i=i, type=event.type)
+            )
         if event.metadata is not self._metadata:  # a batch usually shares one metadata dict
             self._metadata, self._metadata_json = event.metadata, canonical_json(event.metadata)
         record = record_bytes(

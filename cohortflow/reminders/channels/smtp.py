@@ -25,6 +25,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 
 import aiosmtplib
 
+from cohortflow.domain.phrases import phrase
 from cohortflow.reminders.channels import PermanentFailure, TransientFailure
 from cohortflow.reminders.delivery import Claimed
 
@@ -113,9 +114,9 @@ class SmtpChannel:
     async def send(self, message: Claimed) -> None:
         address = message.address
         if not address:
-            raise PermanentFailure("no email address")
+            raise PermanentFailure(phrase("no email address"))
         if "\r" in address or "\n" in address:
-            raise PermanentFailure("not a usable email address: it contains a line break")
+            raise PermanentFailure(phrase("not a usable email address: it contains a line break"))
         content = self.compose(message)
         connection = await self._idle.get()
         try:
@@ -135,19 +136,28 @@ class SmtpChannel:
             await client.sendmail(self._envelope_sender, [address], content, mail_options=options)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refusal = exc.recipients[0]
-            raise _by_code(refusal.code, f"recipient refused: {refusal.code} {refusal.message}") from None
+            raise _by_code(
+                refusal.code,
+                phrase("recipient refused: {code} {answer}", code=refusal.code, answer=refusal.message),
+            ) from None
         except aiosmtplib.SMTPDataError as exc:
-            raise _by_code(exc.code, f"message refused: {exc.code} {exc.message}") from None
+            raise _by_code(
+                exc.code, phrase("message refused: {code} {answer}", code=exc.code, answer=exc.message)
+            ) from None
         except aiosmtplib.SMTPResponseException as exc:
             client.close()  # after a refused greeting, login or sender, start the next message afresh
-            raise TransientFailure(f"SMTP server answered {exc.code} {exc.message}") from None
+            raise TransientFailure(
+                phrase("SMTP server answered {code} {answer}", code=exc.code, answer=exc.message)
+            ) from None
         except aiosmtplib.SMTPNotSupported as exc:
-            raise PermanentFailure(f"SMTP server cannot take this message: {exc}") from None
+            raise PermanentFailure(phrase("SMTP server cannot take this message: {why}", why=exc)) from None
         except ValueError as exc:
-            raise PermanentFailure(f"not a usable email address: {exc}") from None
+            raise PermanentFailure(phrase("not a usable email address: {why}", why=exc)) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             client.close()
-            raise TransientFailure(f"SMTP connection failed: {type(exc).__name__}: {exc}") from None
+            raise TransientFailure(
+                phrase("SMTP connection failed: {error}: {why}", error=type(exc).__name__, why=exc)
+            ) from None
 
     async def close(self) -> None:
         for connection in self._all:

@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import httpx
 
+from cohortflow.domain.phrases import phrase
 from cohortflow.reminders.channels import PermanentFailure, TransientFailure
 from cohortflow.reminders.delivery import Claimed
 
@@ -56,7 +57,7 @@ def payload(message: Claimed) -> dict[str, Any]:
 class WebhookChannel:
     def __init__(self, *, url: str, secret: str, connections: int = 4, timeout: float = 30.0) -> None:
         if not secret:
-            raise ValueError("a webhook needs a shared secret to sign its requests")
+            raise ValueError(phrase("a webhook needs a shared secret to sign its requests"))
         self.url = url
         self._secret = secret
         self._client = httpx.AsyncClient(
@@ -82,11 +83,18 @@ class WebhookChannel:
         try:
             response = await self._client.post(self.url, content=body, headers=headers)
         except httpx.TransportError as exc:
-            raise TransientFailure(f"webhook unreachable: {type(exc).__name__}: {exc}") from None
+            raise TransientFailure(
+                phrase("webhook unreachable: {error}: {why}", error=type(exc).__name__, why=exc)
+            ) from None
         status = response.status_code
         if 200 <= status < 300:
             return
-        reason = f"webhook answered {status} {response.reason_phrase}: {response.text[:EXCERPT]}".rstrip(": ")
+        answer, excerpt = f"{status} {response.reason_phrase}", response.text[:EXCERPT].rstrip(": ")
+        reason = (
+            phrase("webhook answered {answer}: {excerpt}", answer=answer, excerpt=excerpt)
+            if excerpt
+            else phrase("webhook answered {answer}", answer=answer.rstrip(": "))
+        )
         if status in TRANSIENT_STATUSES or status >= 500:
             raise TransientFailure(reason)
         raise PermanentFailure(reason)
