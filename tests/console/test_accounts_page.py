@@ -16,7 +16,7 @@ async def test_an_administrator_creates_and_disables_accounts(console: Console) 
     await admin.fill("#new-password", PASSWORD)
     await admin.fill("#new-again", PASSWORD)
     await admin.click("#create-submit")  # a coordinator without a prefecture
-    assert "needs the six-digit code of its prefecture" in (await admin.text_content("#problem") or "")
+    assert "需要其市州的六位代码" in (await admin.text_content("#problem") or "")  # the refusal said in Chinese
     assert await admin.input_value("#new-name") == "liu"
     await admin.fill("#new-prefecture", "430300")
     await admin.fill("#new-password", PASSWORD)

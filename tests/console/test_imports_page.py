@@ -40,7 +40,7 @@ async def test_a_coordinator_imports_nominees_and_sees_every_bad_row(steering_co
     await coordinator.wait_for_selector("#outcome")
     assert "未应用任何数据" in (await coordinator.text_content("#outcome") or "")
     problems = await coordinator.eval_on_selector_all("#problems td", "cells => cells.map(c => c.innerText)")
-    assert problems == [f"row 3, national_id: check digit is {bad_id[-1]}, expected {mine[1].national_id[-1]}"]
+    assert problems == [f"第 3 行，national_id：校验码为 {bad_id[-1]}，应为 {mine[1].national_id[-1]}"]
     assert [e async for e in console.store.read_stream("cohort-c1", types=["CandidateNominated"])] == []
 
     await coordinator.select_option("#kind", "nominees")
