@@ -16,6 +16,7 @@ from typing import ClassVar, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from cohortflow.domain.blocks.intake import Intake, Records, SubmissionRow
+from cohortflow.domain.phrases import phrase
 
 CreditLevel = Literal["province", "city", "district", "school"]
 Payer = Literal["organiser", "province", "prefecture", "county", "district", "school", "participant"]
@@ -103,7 +104,7 @@ class BlockBase(Frozen):
 
     @property
     def label(self) -> str:
-        return f"block {self.code} ({self.kind})"
+        return phrase("block {code} ({kind})", code=self.code, kind=self.kind)
 
     @property
     def length(self) -> int:
@@ -147,23 +148,37 @@ class BlockBase(Frozen):
 
     def common_problems(self, view: TemplateView) -> Iterator[str]:
         if not CODE.fullmatch(self.code):
-            yield f"{self.label}: code must be letters, digits, '.', '_' or '-'"
+            yield phrase("{block}: code must be letters, digits, '.', '_' or '-'", block=self.label)
         if self.start_day < 0 or self.end_day <= self.start_day:
-            yield f"{self.label}: end_day {self.end_day} must come after start_day {self.start_day} (≥ 0)"
+            yield phrase(
+                "{block}: end_day {end_day} must come after start_day {start_day} (≥ 0)",
+                block=self.label,
+                end_day=self.end_day,
+                start_day=self.start_day,
+            )
         if self.year is not None:
             window = view.year_window(self.year)
             if window is None:
-                yield f"{self.label}: year {self.year} is not one of the programme's years"
+                yield phrase(
+                    "{where}: year {year} is not one of the programme's years", where=self.label, year=self.year
+                )
             elif not (window[0] <= self.start_day and self.end_day <= window[1]):
-                yield (
-                    f"{self.label}: days {self.start_day}–{self.end_day} fall outside year {self.year} "
-                    f"(days {window[0]}–{window[1]})"
+                yield phrase(
+                    "{block}: days {start_day}–{end_day} fall outside year {year} (days {first}–{last})",
+                    block=self.label,
+                    start_day=self.start_day,
+                    end_day=self.end_day,
+                    year=self.year,
+                    first=window[0],
+                    last=window[1],
                 )
         for track in self.tracks:
             if not view.has_track(track):
-                yield f"{self.label}: unknown track {track!r}"
+                yield phrase("{block}: unknown track {track}", block=self.label, track=repr(track))
         if self.credits is not None and not self.HAS_CRITERION:
-            yield f"{self.label}: a {self.kind} block grants no credits; remove its credits"
+            yield phrase(
+                "{block}: a {kind} block grants no credits; remove its credits", block=self.label, kind=self.kind
+            )
         for line in self.funding:
             if not line.item.strip():
-                yield f"{self.label}: a funding line needs an item"
+                yield phrase("{block}: a funding line needs an item", block=self.label)

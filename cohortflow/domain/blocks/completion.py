@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from cohortflow.domain.blocks.common import BlockBase, TemplateView
+from cohortflow.domain.phrases import phrase
 
 
 class Completion(BlockBase):
@@ -17,14 +18,21 @@ class Completion(BlockBase):
 
     def problems(self, view: TemplateView) -> Iterator[str]:
         if not self.requires:
-            yield f"{self.label}: requires names no blocks"
+            yield phrase("{block}: requires names no blocks", block=self.label)
         for code in self.requires:
             block = view.block(code)
             if block is None:
-                yield f"{self.label}: requires unknown block {code!r}"
+                yield phrase("{block}: requires unknown block {code}", block=self.label, code=repr(code))
             elif not block.HAS_CRITERION or block.kind == self.kind:
-                yield f"{self.label}: requires {code}, a {block.kind} block, which has no criterion to meet"
+                yield phrase(
+                    "{block}: requires {code}, a {kind} block, which has no criterion to meet",
+                    block=self.label,
+                    code=code,
+                    kind=block.kind,
+                )
             elif block.end_day > self.start_day:
-                yield f"{self.label}: requires {code}, which is still open when completion starts"
+                yield phrase(
+                    "{block}: requires {code}, which is still open when completion starts", block=self.label, code=code
+                )
         if self.end_day != view.length_days:
-            yield f"{self.label}: completion must be the last block to close"
+            yield phrase("{block}: completion must be the last block to close", block=self.label)

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from cohortflow.domain.blocks.common import BlockBase, TemplateView
 from cohortflow.domain.blocks.intake import NOMINEES
+from cohortflow.domain.phrases import phrase
 
 
 class Enrolment(BlockBase):
@@ -26,4 +27,4 @@ class Enrolment(BlockBase):
 
     def problems(self, view: TemplateView) -> Iterator[str]:
         if self.start_day != 0:
-            yield f"{self.label}: enrolment opens the programme, so it must start on day 0"
+            yield phrase("{block}: enrolment opens the programme, so it must start on day 0", block=self.label)

@@ -22,7 +22,8 @@ from cohortflow.domain.blocks.intake import (
     SubmissionRow,
     items,
 )
-from cohortflow.domain.codes import listed_twice
+from cohortflow.domain.codes import duplicates
+from cohortflow.domain.phrases import phrase
 
 
 class EvaluationRound(Frozen):
@@ -44,21 +45,54 @@ class Evaluation(BlockBase):
         return None if kind == SATISFACTION.kind and not self.anonymous_survey else super().intake(kind)
 
     def check_record(self, intake: Intake, row: SubmissionRow, ctx: RecordContext) -> list[str]:
-        where = f"row {row.row}"
+        where = phrase("row {row}", row=row.row)
         value = row.number or 0
         if intake is SATISFACTION:
             low, high = RATING
-            return [] if low <= value <= high else [f"{where}, satisfaction: {value:g} is out of range {low}–{high}"]
+            if low <= value <= high:
+                return []
+            return [
+                phrase(
+                    "{where}, satisfaction: {value} is out of range {low}–{high}",
+                    where=where,
+                    value=f"{value:g}",
+                    low=low,
+                    high=high,
+                )
+            ]
         code, _, assessor = row.item.partition(ITEM_SEPARATOR)
         rnd = next((r for r in self.rounds if r.code == code), None)
         if rnd is None:
             known = ", ".join(r.code for r in self.rounds)
-            return [f"{where}, round: {code!r} is not a round of {self.code} ({known})"]
+            return [
+                phrase(
+                    "{where}, round: {round} is not a round of {block} ({known})",
+                    where=where,
+                    round=repr(code),
+                    block=self.code,
+                    known=known,
+                )
+            ]
         problems = []
         if assessor not in rnd.assessors:
-            problems.append(f"{where}, assessor: {assessor!r} does not score round {code} ({', '.join(rnd.assessors)})")
+            problems.append(
+                phrase(
+                    "{where}, assessor: {assessor} does not score round {round} ({assessors})",
+                    where=where,
+                    assessor=repr(assessor),
+                    round=code,
+                    assessors=", ".join(rnd.assessors),
+                )
+            )
         if not 0 <= value <= rnd.max_score:
-            problems.append(f"{where}, score: {value:g} is out of range 0–{rnd.max_score:g}")
+            problems.append(
+                phrase(
+                    "{where}, score: {score} is out of range 0–{max_score}",
+                    where=where,
+                    score=f"{value:g}",
+                    max_score=f"{rnd.max_score:g}",
+                )
+            )
         return problems
 
     def met(self, records: Records) -> tuple[int, ...] | None:
@@ -91,20 +125,39 @@ class Evaluation(BlockBase):
 
     def problems(self, view: TemplateView) -> Iterator[str]:
         if not self.rounds:
-            yield f"{self.label}: needs at least one round"
-        yield from listed_twice(f"{self.label}: round", [r.code for r in self.rounds])
+            yield phrase("{block}: needs at least one round", block=self.label)
+        for code in duplicates(r.code for r in self.rounds):
+            yield phrase("{block}: round {round} is listed more than once", block=self.label, round=code)
         for rnd in self.rounds:
-            where = f"{self.label}: round {rnd.code}"
+            where = phrase("{block}: round {round}", block=self.label, round=rnd.code)
             if (rnd.day is None) == (rnd.end_of_year is None):
-                yield f"{where}: give exactly one of day and end_of_year"
+                yield phrase("{where}: give exactly one of day and end_of_year", where=where)
             elif rnd.end_of_year is not None and view.year_window(rnd.end_of_year) is None:
-                yield f"{where}: year {rnd.end_of_year} is not one of the programme's years"
+                yield phrase(
+                    "{where}: year {year} is not one of the programme's years", where=where, year=rnd.end_of_year
+                )
             day = self.round_day(rnd, view)
             if day is not None and day >= view.length_days:
-                yield f"{where}: on day {day}, after the programme ends on day {view.length_days}"
+                yield phrase(
+                    "{where}: on day {day}, after the programme ends on day {end}",
+                    where=where,
+                    day=day,
+                    end=view.length_days,
+                )
             elif day is not None and not self.start_day <= day < self.end_day:
-                yield f"{where}: on day {day}, outside the block (days {self.start_day}–{self.end_day})"
+                yield phrase(
+                    "{where}: on day {day}, outside the block (days {start_day}–{end_day})",
+                    where=where,
+                    day=day,
+                    start_day=self.start_day,
+                    end_day=self.end_day,
+                )
             if not rnd.assessors:
-                yield f"{where}: names no assessors"
+                yield phrase("{where}: names no assessors", where=where)
             if rnd.max_score <= 0 or not 0 <= rnd.pass_mark <= rnd.max_score:
-                yield f"{where}: pass_mark {rnd.pass_mark:g} must lie between 0 and max_score {rnd.max_score:g}"
+                yield phrase(
+                    "{where}: pass_mark {pass_mark} must lie between 0 and max_score {max_score}",
+                    where=where,
+                    pass_mark=f"{rnd.pass_mark:g}",
+                    max_score=f"{rnd.max_score:g}",
+                )

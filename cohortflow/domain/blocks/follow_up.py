@@ -9,7 +9,8 @@ from pydantic import Field
 
 from cohortflow.domain.blocks.common import BlockBase, Frozen, RecordContext, TemplateView
 from cohortflow.domain.blocks.intake import RATING, SURVEYS, Intake, Records, SubmissionRow, items
-from cohortflow.domain.codes import listed_twice
+from cohortflow.domain.codes import duplicates
+from cohortflow.domain.phrases import phrase
 
 
 class Survey(Frozen):
@@ -23,14 +24,30 @@ class FollowUp(BlockBase):
     surveys: tuple[Survey, ...] = ()
 
     def check_record(self, intake: Intake, row: SubmissionRow, ctx: RecordContext) -> list[str]:
-        where = f"row {row.row}"
+        where = phrase("row {row}", row=row.row)
         problems = []
         known = [s.code for s in self.surveys]
         if row.item not in known:
-            problems.append(f"{where}, survey: {row.item!r} is not a survey of {self.code} ({', '.join(known)})")
+            problems.append(
+                phrase(
+                    "{where}, survey: {survey} is not a survey of {block} ({known})",
+                    where=where,
+                    survey=repr(row.item),
+                    block=self.code,
+                    known=", ".join(known),
+                )
+            )
         low, high = RATING
         if not low <= (row.number or 0) <= high:
-            problems.append(f"{where}, satisfaction: {row.number:g} is out of range {low}–{high}")
+            problems.append(
+                phrase(
+                    "{where}, satisfaction: {value} is out of range {low}–{high}",
+                    where=where,
+                    value=f"{row.number:g}",
+                    low=low,
+                    high=high,
+                )
+            )
         return problems
 
     def met(self, records: Records) -> tuple[int, ...] | None:
@@ -43,7 +60,13 @@ class FollowUp(BlockBase):
         return frozenset(f"survey:{s.code}" for s in self.surveys)
 
     def problems(self, view: TemplateView) -> Iterator[str]:
-        yield from listed_twice(f"{self.label}: survey", [s.code for s in self.surveys])
+        for code in duplicates(s.code for s in self.surveys):
+            yield phrase("{block}: survey {survey} is listed more than once", block=self.label, survey=code)
         for s in self.surveys:
             if not 0 <= s.after_days <= self.length:
-                yield f"{self.label}: survey {s.code}: after_days {s.after_days} falls outside the block"
+                yield phrase(
+                    "{block}: survey {survey}: after_days {after_days} falls outside the block",
+                    block=self.label,
+                    survey=s.code,
+                    after_days=s.after_days,
+                )

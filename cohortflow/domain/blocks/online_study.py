@@ -9,7 +9,8 @@ from pydantic import Field
 
 from cohortflow.domain.blocks.common import BlockBase, Frozen, RecordContext, TemplateView
 from cohortflow.domain.blocks.intake import DELIVERABLES, STUDY_RECORDS, Intake, Records, SubmissionRow, items, one
-from cohortflow.domain.codes import listed_twice
+from cohortflow.domain.codes import duplicates
+from cohortflow.domain.phrases import phrase
 
 
 class Deliverable(Frozen):
@@ -33,15 +34,31 @@ class OnlineStudy(BlockBase):
         return float(self.length * 24)
 
     def check_record(self, intake: Intake, row: SubmissionRow, ctx: RecordContext) -> list[str]:
-        where = f"row {row.row}"
+        where = phrase("row {row}", row=row.row)
         if intake is STUDY_RECORDS:
             hours = row.number or 0.0
             if not 0 <= hours <= self.max_hours:
-                return [f"{where}, hours: {hours:g} is out of range 0–{self.max_hours:g} ({self.code}'s length)"]
+                return [
+                    phrase(
+                        "{where}, hours: {hours} is out of range 0–{max_hours} ({block}'s length)",
+                        where=where,
+                        hours=f"{hours:g}",
+                        max_hours=f"{self.max_hours:g}",
+                        block=self.code,
+                    )
+                ]
             return []
         known = [d.code for d in self.deliverables]
         if row.item not in known:
-            return [f"{where}, deliverable: {row.item!r} is not a deliverable of {self.code} ({', '.join(known)})"]
+            return [
+                phrase(
+                    "{where}, deliverable: {deliverable} is not a deliverable of {block} ({known})",
+                    where=where,
+                    deliverable=repr(row.item),
+                    block=self.code,
+                    known=", ".join(known),
+                )
+            ]
         return []
 
     def hours(self, records: Records) -> float:
@@ -66,9 +83,18 @@ class OnlineStudy(BlockBase):
 
     def problems(self, view: TemplateView) -> Iterator[str]:
         if self.min_hours < 0:
-            yield f"{self.label}: min_hours must not be negative, got {self.min_hours}"
-        yield from listed_twice(f"{self.label}: deliverable", [d.code for d in self.deliverables])
+            yield phrase(
+                "{block}: min_hours must not be negative, got {min_hours}", block=self.label, min_hours=self.min_hours
+            )
+        for code in duplicates(d.code for d in self.deliverables):
+            yield phrase(
+                "{block}: deliverable {deliverable} is listed more than once", block=self.label, deliverable=code
+            )
         known = {d.code for d in self.deliverables}
         for code in self.required_deliverables:
             if code not in known:
-                yield f"{self.label}: required deliverable {code!r} is not one of its deliverables"
+                yield phrase(
+                    "{block}: required deliverable {code} is not one of its deliverables",
+                    block=self.label,
+                    code=repr(code),
+                )

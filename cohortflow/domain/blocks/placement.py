@@ -31,7 +31,8 @@ from cohortflow.domain.blocks.intake import (
     items,
     one,
 )
-from cohortflow.domain.codes import listed_twice
+from cohortflow.domain.codes import duplicates
+from cohortflow.domain.phrases import phrase
 
 SchoolLevel = Literal["kindergarten", "primary", "junior", "senior", "nine_year", "twelve_year", "vocational"]
 
@@ -97,7 +98,7 @@ class Placement(BlockBase):
         return task.target
 
     def check_record(self, intake: Intake, row: SubmissionRow, ctx: RecordContext) -> list[str]:
-        where = f"row {row.row}"
+        where = phrase("row {row}", row=row.row)
         if intake is GROUPS:
             return GroupRules(self.group_size).check(row, ctx)
         if intake is PLACEMENTS:
@@ -106,40 +107,95 @@ class Placement(BlockBase):
             task = next((t for t in self.tasks if t.code == row.item), None)
             if task is None:
                 known = ", ".join(t.code for t in self.tasks)
-                return [f"{where}, task: {row.item!r} is not a task of {self.code} ({known})"]
+                return [
+                    phrase(
+                        "{where}, task: {task} is not a task of {block} ({known})",
+                        where=where,
+                        task=repr(row.item),
+                        block=self.code,
+                        known=known,
+                    )
+                ]
             problems = []
             if (row.number or 0) < 0:
-                problems.append(f"{where}, count: must not be negative")
+                problems.append(phrase("{where}, count: must not be negative", where=where))
             if task.min_length is not None and len(row.text.strip()) < task.min_length:
                 problems.append(
-                    f"{where}, summary: {len(row.text.strip())} characters, fewer than the {task.min_length} "
-                    f"task {task.code} asks for"
+                    phrase(
+                        "{where}, summary: {length} characters, fewer than the {min_length} task {task} asks for",
+                        where=where,
+                        length=len(row.text.strip()),
+                        min_length=task.min_length,
+                        task=task.code,
+                    )
                 )
             return problems
         if intake is DAILY_LOG:
             try:
                 date.fromisoformat(row.item)
             except ValueError:
-                return [f"{where}, date: {row.item!r} is not a date; write it like 2027-03-15"]
+                return [
+                    phrase(
+                        "{where}, date: {date} is not a date; write it like 2027-03-15",
+                        where=where,
+                        date=repr(row.item),
+                    )
+                ]
         if intake is HOST_ASSESSMENT and not 0 <= (row.number or 0) <= 100:
-            return [f"{where}, score: {row.number:g} is out of range 0–100"]
+            return [
+                phrase(
+                    "{where}, score: {score} is out of range 0–{max_score}",
+                    where=where,
+                    score=f"{row.number:g}",
+                    max_score="100",
+                )
+            ]
         return []
 
     def _placement_problems(self, where: str, row: SubmissionRow, ctx: RecordContext) -> list[str]:
         host = next((h for h in self.hosts if h.code == row.item), None)
         if host is None:
-            return [f"{where}, host: {row.item!r} is not a host school of {self.code}"]
+            return [
+                phrase(
+                    "{where}, host: {host} is not a host school of {block}",
+                    where=where,
+                    host=repr(row.item),
+                    block=self.code,
+                )
+            ]
         placed = items(ctx.mine, PLACEMENTS.kind)
         if row.item in placed:
             return []
         problems = []
         if placed:
-            problems.append(f"{where}, participant_id: {row.participant_id} is already placed at {next(iter(placed))}")
+            problems.append(
+                phrase(
+                    "{where}, participant_id: {participant_id} is already placed at {host}",
+                    where=where,
+                    participant_id=row.participant_id,
+                    host=next(iter(placed)),
+                )
+            )
         if self.match_school_level and ctx.school_level != host.school_level:
-            level = ctx.school_level or "no school level (nominate them with one)"
-            problems.append(f"{where}, host: {host.code} is a {host.school_level} school; the participant has {level}")
+            level = ctx.school_level or phrase("no school level (nominate them with one)")
+            problems.append(
+                phrase(
+                    "{where}, host: {host} is a {host_level} school; the participant has {level}",
+                    where=where,
+                    host=host.code,
+                    host_level=host.school_level,
+                    level=level,
+                )
+            )
         if ctx.counts.get((PLACEMENTS.kind, host.code), 0) >= host.capacity:
-            problems.append(f"{where}, host: {host.code} is full ({host.capacity} places)")
+            problems.append(
+                phrase(
+                    "{where}, host: {host} is full ({capacity} places)",
+                    where=where,
+                    host=host.code,
+                    capacity=host.capacity,
+                )
+            )
         return problems
 
     def tallies(self, intake: Intake, row: SubmissionRow) -> tuple[tuple[str, str], ...]:
@@ -191,39 +247,57 @@ class Placement(BlockBase):
         yield from self._host_problems(view)
         yield from self._task_problems(view)
         if self.group_size is not None and self.group_size < 2:
-            yield f"{self.label}: group_size must be at least 2 (a leader and a member)"
+            yield phrase("{block}: group_size must be at least 2 (a leader and a member)", block=self.label)
         if self.host_assessment_pass_mark is not None and not 0 <= self.host_assessment_pass_mark <= 100:
-            yield f"{self.label}: host_assessment_pass_mark must be between 0 and 100"
+            yield phrase("{block}: host_assessment_pass_mark must be between 0 and 100", block=self.label)
 
     def _host_problems(self, view: TemplateView) -> Iterator[str]:
         people = view.headcount(self)
         if not self.hosts:
-            yield f"{self.label}: needs at least one host school"
-        yield from listed_twice(f"{self.label}: host", [h.code for h in self.hosts])
+            yield phrase("{block}: needs at least one host school", block=self.label)
+        for code in duplicates(h.code for h in self.hosts):
+            yield phrase("{block}: host {host} is listed more than once", block=self.label, host=code)
         for host in self.hosts:
             if host.capacity <= 0:
-                yield f"{self.label}: host {host.code} capacity must be positive"
+                yield phrase("{block}: host {host} capacity must be positive", block=self.label, host=host.code)
         capacity = sum(max(h.capacity, 0) for h in self.hosts)
         if capacity < people:
-            yield f"{self.label}: host schools hold {capacity} people, fewer than the {people} to be placed"
+            yield phrase(
+                "{block}: host schools hold {capacity} people, fewer than the {people} to be placed",
+                block=self.label,
+                capacity=capacity,
+                people=people,
+            )
             if host.mentors < 0:
-                yield f"{self.label}: host {host.code} mentors must not be negative"
+                yield phrase("{block}: host {host} mentors must not be negative", block=self.label, host=host.code)
         mentors = sum(max(h.mentors, 0) for h in self.hosts)
         if self.mentor_per_participant and mentors < people:
-            yield f"{self.label}: the hosts provide {mentors} mentors for {people} participants; each needs one"
+            yield phrase(
+                "{block}: the hosts provide {mentors} mentors for {people} participants; each needs one",
+                block=self.label,
+                mentors=mentors,
+                people=people,
+            )
 
     def _task_problems(self, view: TemplateView) -> Iterator[str]:
-        yield from listed_twice(f"{self.label}: task", [t.code for t in self.tasks])
+        for code in duplicates(t.code for t in self.tasks):
+            yield phrase("{block}: task {task} is listed more than once", block=self.label, task=code)
         for task in self.tasks:
-            where = f"{self.label}: task {task.code}"
+            where = phrase("{block}: task {task}", block=self.label, task=task.code)
             if task.target <= 0:
-                yield f"{where}: target must be positive, got {task.target}"
+                yield phrase("{where}: target must be positive, got {target}", where=where, target=task.target)
             if task.min_length is not None and task.min_length <= 0:
-                yield f"{where}: min_length must be positive"
+                yield phrase("{where}: min_length must be positive", where=where)
             if task.due_date is not None and task.due_after_days is not None:
-                yield f"{where}: give due_date or due_after_days, not both"
+                yield phrase("{where}: give due_date or due_after_days, not both", where=where)
             elif task.due_date is not None and view.starts_on is None:
-                yield f"{where}: a calendar due_date needs the template's starts_on"
+                yield phrase("{where}: a calendar due_date needs the template's starts_on", where=where)
             due = self.due_day(task, view)
             if due is not None and not self.start_day <= due <= self.end_day:
-                yield f"{where}: due on day {due}, outside the block (days {self.start_day}–{self.end_day})"
+                yield phrase(
+                    "{where}: due on day {due}, outside the block (days {start_day}–{end_day})",
+                    where=where,
+                    due=due,
+                    start_day=self.start_day,
+                    end_day=self.end_day,
+                )

@@ -18,6 +18,7 @@ from pydantic import Field
 from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView
 from cohortflow.domain.blocks.placement import Placement
 from cohortflow.domain.messages import MessageTemplate, Recipients, placeholder_problems
+from cohortflow.domain.phrases import phrase
 from cohortflow.domain.reminder_rules import (
     MAX_NUDGES,
     ReminderChannel,
@@ -59,28 +60,51 @@ def block_reminder_problems(r: BlockReminders, t: TemplateView) -> Iterator[str]
 
 
 def _rule_problems(rule: BlockReminderRule, t: TemplateView, templates: Mapping[str, MessageTemplate]) -> Iterator[str]:
-    where = f"reminder rule {rule.code}"
+    where = phrase("reminder rule {rule}", rule=rule.code)
     yield from code_problems(rule.code)
     template = templates.get(rule.template)
     if template is None:
-        yield f"{where}: message template {rule.template!r} does not exist"
+        yield phrase("{where}: message template {template} does not exist", where=where, template=repr(rule.template))
     else:
         yield from placeholder_problems(template, "participants")
     timings = [days for days in (rule.before_close, rule.after_close, rule.before_due) if days]
     if len(timings) != 1:
-        yield f"{where}: needs days in exactly one of before_close, after_close or before_due, got {len(timings)}"
+        yield phrase(
+            "{where}: needs days in exactly one of before_close, after_close or before_due, got {count}",
+            where=where,
+            count=len(timings),
+        )
     block = t.block(rule.block)
     if block is None:
-        yield f"{where}: block {rule.block!r} does not exist"
+        yield phrase("{where}: block {block} does not exist", where=where, block=repr(rule.block))
         return
     taken = block.submissions()
     if rule.about not in taken:
-        can = ", ".join(sorted(taken)) or "nothing"
-        yield f"{where}: {block.label} takes no {rule.about!r} while it is open (it takes {can})"
+        if taken:
+            yield phrase(
+                "{where}: {block} takes no {about} while it is open (it takes {taken})",
+                where=where,
+                block=block.label,
+                about=repr(rule.about),
+                taken=", ".join(sorted(taken)),
+            )
+        else:
+            yield phrase(
+                "{where}: {block} takes no {about} while it is open (it takes nothing)",
+                where=where,
+                block=block.label,
+                about=repr(rule.about),
+            )
         return
     for days in rule.before_close:
         if not 1 <= days < block.length:
-            yield f"{where}: {days} days before {rule.block} closes falls outside the block ({block.length} days)"
+            yield phrase(
+                "{where}: {days} days before {block} closes falls outside the block ({length} days)",
+                where=where,
+                days=days,
+                block=rule.block,
+                length=block.length,
+            )
     yield from _after_problems(where, rule, block, t)
     if rule.before_due:
         yield from _due_problems(where, rule, block, t)
@@ -88,23 +112,43 @@ def _rule_problems(rule: BlockReminderRule, t: TemplateView, templates: Mapping[
 
 def _after_problems(where: str, rule: BlockReminderRule, block: BlockBase, t: TemplateView) -> Iterator[str]:
     if not 0 <= rule.nudges <= MAX_NUDGES:
-        yield f"{where}: nudges must be 0 to {MAX_NUDGES}, got {rule.nudges}"
+        yield phrase(
+            "{where}: nudges must be 0 to {most}, got {nudges}", where=where, most=MAX_NUDGES, nudges=rule.nudges
+        )
     if rule.nudge_every_days < 1:
-        yield f"{where}: nudge_every_days must be 1 or more"
+        yield phrase("{where}: nudge_every_days must be 1 or more", where=where)
     for days in rule.after_close:
         last = block.end_day + days + rule.nudges * rule.nudge_every_days
         if days < 1:
-            yield f"{where}: {days} days after {rule.block} closes must be 1 or more"
+            yield phrase(
+                "{where}: {days} days after {block} closes must be 1 or more", where=where, days=days, block=rule.block
+            )
         elif last >= t.length_days:
-            yield f"{where}: day {last} of the programme falls after it ends on day {t.length_days}"
+            yield phrase(
+                "{where}: day {day} of the programme falls after it ends on day {end}",
+                where=where,
+                day=last,
+                end=t.length_days,
+            )
 
 
 def _due_problems(where: str, rule: BlockReminderRule, block: BlockBase, t: TemplateView) -> Iterator[str]:
     task = rule.about.removeprefix("task:")
     due = block.task_due_day(task, t) if isinstance(block, Placement) and rule.about.startswith("task:") else None
     if due is None:
-        yield f"{where}: before_due needs a task with a due date, and {rule.about!r} has none"
+        yield phrase(
+            "{where}: before_due needs a task with a due date, and {about} has none",
+            where=where,
+            about=repr(rule.about),
+        )
         return
     for days in rule.before_due:
         if not 1 <= days <= due - block.start_day:
-            yield f"{where}: {days} days before {task} is due (day {due}) falls outside {rule.block}"
+            yield phrase(
+                "{where}: {days} days before {task} is due (day {due}) falls outside {block}",
+                where=where,
+                days=days,
+                task=task,
+                due=due,
+                block=rule.block,
+            )

@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from cohortflow.domain.blocks.common import BlockBase, Frozen, TemplateView
+from cohortflow.domain.phrases import phrase
 
 
 class SelectionRule(Frozen):
@@ -26,13 +27,18 @@ class SelectionRule(Frozen):
 
     def problems(self, where: str, candidates: int) -> Iterator[str]:
         if self.target <= 0:
-            yield f"{where}: selection target must be positive, got {self.target}"
+            yield phrase("{where}: selection target must be positive, got {target}", where=where, target=self.target)
         elif self.target > candidates:
-            yield f"{where}: selection target {self.target} is above the {candidates} people who reach it"
+            yield phrase(
+                "{where}: selection target {target} is above the {candidates} people who reach it",
+                where=where,
+                target=self.target,
+                candidates=candidates,
+            )
         if self.waiting_list < 0:
-            yield f"{where}: waiting_list must not be negative"
+            yield phrase("{where}: waiting_list must not be negative", where=where)
         if self.hours_cap is not None and self.hours_cap < 0:
-            yield f"{where}: hours_cap must not be negative"
+            yield phrase("{where}: hours_cap must not be negative", where=where)
 
 
 class Selection(BlockBase):
@@ -48,12 +54,28 @@ class Selection(BlockBase):
     def problems(self, view: TemplateView) -> Iterator[str]:
         source = view.block(self.scores_from)
         if source is None or source.kind != "online_study":
-            yield f"{self.label}: scores_from {self.scores_from!r} is not an online-study block"
+            yield phrase(
+                "{block}: scores_from {scores_from} is not an online-study block",
+                block=self.label,
+                scores_from=repr(self.scores_from),
+            )
         elif source.end_day > self.start_day:
-            yield f"{self.label}: it starts before {self.scores_from}, whose results it scores, has ended"
+            yield phrase(
+                "{block}: it starts before {scores_from}, whose results it scores, has ended",
+                block=self.label,
+                scores_from=self.scores_from,
+            )
         if self.replace_until is not None:
             until = view.block(self.replace_until)
             if until is None:
-                yield f"{self.label}: replace_until names unknown block {self.replace_until!r}"
+                yield phrase(
+                    "{block}: replace_until names unknown block {until}",
+                    block=self.label,
+                    until=repr(self.replace_until),
+                )
             elif until.start_day < self.end_day:
-                yield f"{self.label}: replace_until {self.replace_until} opens before the selection ends"
+                yield phrase(
+                    "{block}: replace_until {until} opens before the selection ends",
+                    block=self.label,
+                    until=self.replace_until,
+                )

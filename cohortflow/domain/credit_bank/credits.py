@@ -13,6 +13,7 @@ from typing import Literal
 
 from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.credit_bank.people import Person
+from cohortflow.domain.phrases import phrase
 
 BankSource = Literal["school", "district", "recognised"]
 """Who recorded hours outside a cohort: a school, a district, or a reviewer recognising external study."""
@@ -42,23 +43,52 @@ class Credit:
     reason: str = ""
 
 
-def credit_problems(credit: Credit, person: Person, today: date) -> list[str]:
-    """Why ``credit`` cannot be recorded for ``person`` on ``today``; empty if it can."""
-    where = f"entry {credit.entry_id}"
+def credit_problems(credit: Credit, person: Person, today: date, where: str | None = None) -> list[str]:
+    """Why ``credit`` cannot be recorded for ``person`` on ``today``; empty if it can.
+
+    Each problem names the field after ``where``: a file's row, the entry when not given, or no place at all
+    when ``where`` is empty (a claim's own problems)."""
+    if where is None:
+        where = phrase("entry {entry}", entry=credit.entry_id)
     problems: list[str] = []
     if credit.reverses is None and credit.hours <= 0:
-        problems.append(f"{where}, hours: {credit.hours:g} is not a positive number of hours")
-    if credit.days < 1:
-        problems.append(f"{where}, days: {credit.days} is not a number of days (at least 1)")
-    elif abs(credit.hours) > MAX_HOURS_A_DAY * credit.days:
+        hours = f"{credit.hours:g}"
         problems.append(
-            f"{where}, hours: {credit.hours:g} hours in {credit.days} day(s) is more than"
-            f" {MAX_HOURS_A_DAY:g} hours a day"
+            phrase("{where}, hours: {hours} is not a positive number of hours", where=where, hours=hours)
+            if where
+            else phrase("hours: {hours} is not a positive number of hours", hours=hours)
+        )
+    if credit.days < 1:
+        problems.append(
+            phrase("{where}, days: {days} is not a number of days (at least 1)", where=where, days=credit.days)
+            if where
+            else phrase("days: {days} is not a number of days (at least 1)", days=credit.days)
+        )
+    elif abs(credit.hours) > MAX_HOURS_A_DAY * credit.days:
+        values = {"hours": f"{credit.hours:g}", "days": credit.days, "most": f"{MAX_HOURS_A_DAY:g}"}
+        problems.append(
+            phrase(
+                "{where}, hours: {hours} hours in {days} day(s) is more than {most} hours a day", where=where, **values
+            )
+            if where
+            else phrase("hours: {hours} hours in {days} day(s) is more than {most} hours a day", **values)
         )
     if credit.earned_on > today:
-        problems.append(f"{where}, earned_on: {credit.earned_on} is in the future")
+        problems.append(
+            phrase("{where}, earned_on: {day} is in the future", where=where, day=credit.earned_on)
+            if where
+            else phrase("earned_on: {day} is in the future", day=credit.earned_on)
+        )
     elif person.born_on is not None and credit.earned_on < person.born_on:
-        problems.append(f"{where}, earned_on: {credit.earned_on} is before the person was born")
+        problems.append(
+            phrase("{where}, earned_on: {day} is before the person was born", where=where, day=credit.earned_on)
+            if where
+            else phrase("earned_on: {day} is before the person was born", day=credit.earned_on)
+        )
     elif credit.recorded_on < credit.earned_on:
-        problems.append(f"{where}, recorded_on: {credit.recorded_on} is before the hours were earned")
+        problems.append(
+            phrase("{where}, recorded_on: {day} is before the hours were earned", where=where, day=credit.recorded_on)
+            if where
+            else phrase("recorded_on: {day} is before the hours were earned", day=credit.recorded_on)
+        )
     return problems

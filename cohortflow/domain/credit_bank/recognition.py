@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cohortflow.domain.blocks.common import CreditLevel
+from cohortflow.domain.phrases import phrase
 
 Decision = Literal["approved", "refused"]
 
@@ -33,15 +34,24 @@ class Claim:
 
 def decision_problems(claim: Claim, reviewer: Reviewer, decision: Decision, reason: str) -> list[str]:
     """Why ``reviewer`` may not take ``decision`` on ``claim``; empty if they may."""
-    where = f"claim {claim.claim_id}"
+    where = phrase("claim {claim}", claim=claim.claim_id)
     problems: list[str] = []
-    if claim.decided is not None:
-        problems.append(f"{where}: already {claim.decided}")
+    if claim.decided == "approved":
+        problems.append(phrase("{where}: already approved", where=where))
+    elif claim.decided == "refused":
+        problems.append(phrase("{where}: already refused", where=where))
     if reviewer.level != claim.level or reviewer.unit != claim.unit:
         problems.append(
-            f"{where}: {claim.level} credits of {claim.unit} are decided by its own reviewers,"
-            f" not by a {reviewer.level} reviewer of {reviewer.unit}"
+            phrase(
+                "{where}: {level} credits of {unit} are decided by its own reviewers,"
+                " not by a {reviewer_level} reviewer of {reviewer_unit}",
+                where=where,
+                level=claim.level,
+                unit=claim.unit,
+                reviewer_level=reviewer.level,
+                reviewer_unit=reviewer.unit,
+            )
         )
     if decision == "refused" and not reason.strip():
-        problems.append(f"{where}, reason: a refusal says why")
+        problems.append(phrase("{where}, reason: a refusal says why", where=where))
     return problems

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import get_args
+from typing import Literal, get_args
 
 from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.credit_bank.credits import BankSource, Credit, TrainingKind, credit_problems
@@ -29,6 +29,7 @@ from cohortflow.domain.events import (
     RecognitionRequested,
 )
 from cohortflow.domain.national_id import PersonKeys, checked
+from cohortflow.domain.phrases import phrase
 
 STREAM_PREFIX = "person-"
 CORRECTABLE: tuple[PersonField, ...] = get_args(PersonField)
@@ -128,25 +129,67 @@ class BankRefused(ValueError):
         super().__init__("; ".join(problems))
 
 
+Limit = Literal["school", "county", "prefecture"]
+
+
 def outside(
     facts: PersonFacts, prefecture: str | None, county: str | None = None, school: str | None = None
-) -> str | None:
+) -> tuple[Limit, str] | None:
     """Why someone limited to ``prefecture`` (a coordinator), ``county`` (a district reviewer) or ``school`` (a
-    school, within its county) may not change this person; None: they may, or there is no limit."""
+    school, within its county) may not change this person: the limit the person is outside of, and the caller's
+    unit there; None: they may, or there is no limit."""
     if school is not None and (facts.school, facts.county_code) != (school, county):
-        return f"the person is registered outside your school {school}"
+        return "school", school
     if county is not None and facts.county_code != county:
-        return f"the person is registered outside your county {county}"
+        return "county", county
     if prefecture is not None and facts.prefecture_code != prefecture:
-        return f"the person is registered outside your prefecture {prefecture}"
+        return "prefecture", prefecture
     return None
 
 
 def within(facts: PersonFacts, prefecture: str | None, county: str | None = None, school: str | None = None) -> None:
     """Refuse a correction or reversal of a person outside the caller's prefecture, county or school."""
-    why = outside(facts, prefecture, county, school)
-    if why is not None:
-        raise BankRefused([f"person {facts.person_key}: {why}"])
+    person = facts.person_key
+    match outside(facts, prefecture, county, school):
+        case "school", unit:
+            why = phrase(
+                "person {person}: the person is registered outside your school {school}", person=person, school=unit
+            )
+        case "county", unit:
+            why = phrase(
+                "person {person}: the person is registered outside your county {county}", person=person, county=unit
+            )
+        case "prefecture", unit:
+            why = phrase(
+                "person {person}: the person is registered outside your prefecture {prefecture}",
+                person=person,
+                prefecture=unit,
+            )
+        case _:
+            return
+    raise BankRefused([why])
+
+
+def _outside_row(
+    where: str, facts: PersonFacts, prefecture: str | None, county: str | None, school: str | None
+) -> str | None:
+    """Why a file's row may not name this person (see :func:`outside`), naming the row; None if it may."""
+    match outside(facts, prefecture, county, school):
+        case "school", unit:
+            return phrase(
+                "{where}, national_id: the person is registered outside your school {school}", where=where, school=unit
+            )
+        case "county", unit:
+            return phrase(
+                "{where}, national_id: the person is registered outside your county {county}", where=where, county=unit
+            )
+        case "prefecture", unit:
+            return phrase(
+                "{where}, national_id: the person is registered outside your prefecture {prefecture}",
+                where=where,
+                prefecture=unit,
+            )
+    return None
 
 
 @dataclass
@@ -173,10 +216,15 @@ def plan_people(
     plan = PeoplePlan([], [], 0, [])
     seen: dict[str, int] = {}
     for row in rows:
-        where = f"row {row.row}"
+        where = phrase("row {row}", row=row.row)
         if prefecture is not None and row.prefecture_code != prefecture:
             plan.problems.append(
-                f"{where}, prefecture_code: {row.prefecture_code} is outside your prefecture {prefecture}"
+                phrase(
+                    "{where}, prefecture_code: {code} is outside your prefecture {prefecture}",
+                    where=where,
+                    code=row.prefecture_code,
+                    prefecture=prefecture,
+                )
             )
             continue
         national_id, problems = checked(row.national_id, where)
@@ -185,7 +233,9 @@ def plan_people(
             continue
         key = keys.of(national_id)
         if key in seen:
-            plan.problems.append(f"{where}, national_id: the same person as row {seen[key]}")
+            plan.problems.append(
+                phrase("{where}, national_id: the same person as row {row}", where=where, row=seen[key])
+            )
             continue
         seen[key] = row.row
         facts = PersonFacts(
@@ -201,25 +251,46 @@ def plan_people(
             subject=row.subject,
         )
         codes = [
-            f"{where}, {name}: {value!r} is not a six-digit division code"
+            phrase(
+                "{where}, {field}: {value} is not a six-digit division code", where=where, field=name, value=repr(value)
+            )
             for name, value in (("county_code", row.county_code), ("prefecture_code", row.prefecture_code))
             if not _division(value)
         ]
         if not codes and not in_prefecture(row.county_code, row.prefecture_code):
-            codes.append(f"{where}, county_code: {row.county_code} is not in prefecture {row.prefecture_code}")
+            codes.append(
+                phrase(
+                    "{where}, county_code: {county} is not in prefecture {prefecture}",
+                    where=where,
+                    county=row.county_code,
+                    prefecture=row.prefecture_code,
+                )
+            )
         if codes:
             plan.problems.extend(codes)
             continue
         if facts.took_post_on is not None and facts.took_post_on > today:
-            plan.problems.append(f"{where}, took_post_on: {facts.took_post_on} is in the future")
+            plan.problems.append(
+                phrase("{where}, took_post_on: {day} is in the future", where=where, day=facts.took_post_on)
+            )
             continue
         born = facts.person().born_on
         if facts.took_post_on is not None and born is not None and facts.took_post_on < born:
-            plan.problems.append(f"{where}, took_post_on: {facts.took_post_on} is before the person was born")
+            plan.problems.append(
+                phrase(
+                    "{where}, took_post_on: {day} is before the person was born", where=where, day=facts.took_post_on
+                )
+            )
             continue
         before = registered.get(key)
-        if before is not None and (why := outside(before, prefecture)):
-            plan.problems.append(f"{where}: {why}")
+        if before is not None and outside(before, prefecture):
+            plan.problems.append(
+                phrase(
+                    "{where}: the person is registered outside your prefecture {prefecture}",
+                    where=where,
+                    prefecture=prefecture,
+                )
+            )
             continue
         if before is None:
             plan.registered.append(PersonRegistered.model_validate(facts.model_dump()))
@@ -229,7 +300,13 @@ def plan_people(
             plan.unchanged += 1
         elif not reason.strip():
             listed = ", ".join(f"{f} {before.shown(f)!r} → {facts.shown(f)!r}" for f in changed)
-            plan.problems.append(f"{where}: already registered with other facts ({listed}); give a reason to correct")
+            plan.problems.append(
+                phrase(
+                    "{where}: already registered with other facts ({listed}); give a reason to correct",
+                    where=where,
+                    listed=listed,
+                )
+            )
         else:
             plan.corrected.extend(
                 PersonCorrected(
@@ -258,22 +335,44 @@ def correction(
     for a coordinator (``prefecture``) if the person is not theirs or would move to another prefecture."""
     within(facts, prefecture)
     if not reason.strip():
-        raise BankRefused(["a correction needs a reason"])
+        raise BankRefused([phrase("a correction needs a reason")])
     if field_name in ("county_code", "prefecture_code") and not _division(value or ""):
-        raise BankRefused([f"{field_name}: {value!r} is not a six-digit division code"])
+        raise BankRefused(
+            [phrase("{field}: {value} is not a six-digit division code", field=field_name, value=repr(value))]
+        )
     if field_name == "prefecture_code" and prefecture is not None and value != prefecture:
-        raise BankRefused([f"prefecture_code: {value} is outside your prefecture {prefecture}"])
+        raise BankRefused(
+            [
+                phrase(
+                    "prefecture_code: {code} is outside your prefecture {prefecture}", code=value, prefecture=prefecture
+                )
+            ]
+        )
     if facts.shown(field_name) == value:
-        raise BankRefused([f"{field_name} is already {value!r}"])
+        raise BankRefused([phrase("{field} is already {value}", field=field_name, value=repr(value))])
     try:
         fixed = facts.corrected(field_name, value)
     except ValueError as exc:
-        raise BankRefused([f"{field_name}: {value!r} is not a valid value ({_first_error(exc)})"]) from None
+        raise BankRefused(
+            [
+                phrase(
+                    "{field}: {value} is not a valid value ({error})",
+                    field=field_name,
+                    value=repr(value),
+                    error=_first_error(exc),
+                )
+            ]
+        ) from None
     if not in_prefecture(fixed.county_code, fixed.prefecture_code):
         raise BankRefused(
             [
-                f"{field_name}: county {fixed.county_code} would not be in prefecture {fixed.prefecture_code}; "
-                "a move to another prefecture changes both, in a people file with a reason"
+                phrase(
+                    "{field}: county {county} would not be in prefecture {prefecture}; "
+                    "a move to another prefecture changes both, in a people file with a reason",
+                    field=field_name,
+                    county=fixed.county_code,
+                    prefecture=fixed.prefecture_code,
+                )
             ]
         )
     return PersonCorrected(
@@ -283,6 +382,10 @@ def correction(
         value=fixed.shown(field_name),
         reason=reason.strip(),
     )
+
+
+def _not_the_name(where: str, name: str) -> str:
+    return phrase("{where}, name: {name} is not the registered name of this ID number", where=where, name=repr(name))
 
 
 def _first_error(exc: ValueError) -> str:
@@ -314,20 +417,22 @@ def plan_credits(
     file) and a year their district has not locked (``locks``); every problem of every row."""
     plan = CreditsPlan([], [])
     for row in rows:
-        where = f"row {row.row}"
+        where = phrase("row {row}", row=row.row)
         national_id, problems = checked(row.national_id, where)
         if not national_id:
             plan.problems.extend(problems)
             continue
         facts = people.get(keys.of(national_id))
         if facts is None:
-            plan.problems.append(f"{where}, national_id: not registered in the credit bank; import the person first")
+            plan.problems.append(
+                phrase("{where}, national_id: not registered in the credit bank; import the person first", where=where)
+            )
             continue
-        if why := outside(facts, prefecture, county, school):
-            plan.problems.append(f"{where}, national_id: {why}")
+        if why := _outside_row(where, facts, prefecture, county, school):
+            plan.problems.append(why)
             continue
         if row.name and row.name != facts.name:
-            plan.problems.append(f"{where}, name: {row.name!r} is not the registered name of this ID number")
+            plan.problems.append(_not_the_name(where, row.name))
             continue
         entry_id = f"{source}-{file_digest[:16]}-{row.row}"
         credit = Credit(
@@ -342,10 +447,12 @@ def plan_credits(
             days=row.days,
             off_the_job=row.off_the_job,
         )
-        found = [p.replace(f"entry {entry_id}", where) for p in credit_problems(credit, facts.person(), today)]
-        locked = lock_problem(locks or {}, facts.county_code, row.earned_on, reversing=False, approver=None)
+        found = credit_problems(credit, facts.person(), today, where)
+        locked = lock_problem(
+            locks or {}, facts.county_code, row.earned_on, reversing=False, approver=None, where=where
+        )
         if locked:
-            found.append(f"{where}, {locked}")
+            found.append(locked)
         if found:
             plan.problems.extend(found)
             continue
@@ -388,24 +495,42 @@ def reversal(
     *,
     locks: Locks | None = None,
     approver: str | None = None,
+    where: str | None = None,
 ) -> BankCreditReversed:
     """The reversing entry for ``target``; refused if it is unknown, already reversed, itself a reversal, the
-    reason is empty, or it is of a year the person's district locked and does not name the approver."""
+    reason is empty, or it is of a year the person's district locked and does not name the approver. Each
+    problem names ``where`` first when given (a file's row)."""
     problems: list[str] = []
     locked_by = None
     if target is not None and target.earned_on is not None:
         district, earned = facts.county_code, target.earned_on
         locked_by = (locks or {}).get((district, earned.year))
-        if locked := lock_problem(locks or {}, district, earned, reversing=True, approver=approver):
+        if locked := lock_problem(locks or {}, district, earned, reversing=True, approver=approver, where=where):
             problems.append(locked)
     if not reason.strip():
-        problems.append("a reversal needs a reason")
+        problems.append(
+            phrase("{where}: a reversal needs a reason", where=where) if where else phrase("a reversal needs a reason")
+        )
+    entry = reference_text
     if target is None:
-        problems.append(f"{reference_text}: no such credit entry for this person")
+        problems.append(
+            phrase("{where}: {entry}: no such credit entry for this person", where=where, entry=entry)
+            if where
+            else phrase("{entry}: no such credit entry for this person", entry=entry)
+        )
     elif target.reversed_by is not None:
-        problems.append(f"{reference_text}: already reversed by {target.reversed_by}")
+        by = target.reversed_by
+        problems.append(
+            phrase("{where}: {entry}: already reversed by {by}", where=where, entry=entry, by=by)
+            if where
+            else phrase("{entry}: already reversed by {by}", entry=entry, by=by)
+        )
     elif target.hours <= 0:
-        problems.append(f"{reference_text}: is itself a reversal; record the credit again instead")
+        problems.append(
+            phrase("{where}: {entry}: is itself a reversal; record the credit again instead", where=where, entry=entry)
+            if where
+            else phrase("{entry}: is itself a reversal; record the credit again instead", entry=entry)
+        )
     if problems or target is None:
         raise BankRefused(problems)
     return BankCreditReversed(
@@ -419,13 +544,22 @@ def reversal(
     )
 
 
-def school_may_reverse(record: PersonRecord, entry_id: str, cohort_id: str | None, school: str | None) -> str | None:
-    """Why a school's token may not reverse this entry: a school reverses only school-level entries it recorded."""
+def school_may_reverse(
+    record: PersonRecord, entry_id: str, cohort_id: str | None, school: str | None, where: str | None = None
+) -> str | None:
+    """Why a school's token may not reverse this entry: a school reverses only school-level entries it recorded.
+    The reason names ``where`` (a file's row) first when given."""
     if school is None:
         return None
     entry = record.entries.get(entry_id) if cohort_id is None else None
     if entry is None or (entry.source, entry.recorded_by) != ("school", school):
-        return f"{entry_id}: a school reverses only the school-level entries it recorded"
+        if where:
+            return phrase(
+                "{where}, entry_id: {entry}: a school reverses only the school-level entries it recorded",
+                where=where,
+                entry=entry_id,
+            )
+        return phrase("{entry}: a school reverses only the school-level entries it recorded", entry=entry_id)
     return None
 
 
@@ -453,7 +587,7 @@ def plan_reversals(
     plan = ReversalsPlan([], [])
     done: dict[str, str] = {}
     for row in rows:
-        where = f"row {row.row}"
+        where = phrase("row {row}", row=row.row)
         national_id, problems = checked(row.national_id, where)
         if not national_id:
             plan.problems.extend(problems)
@@ -461,21 +595,25 @@ def plan_reversals(
         record = records.get(keys.of(national_id))
         facts = None if record is None else record.facts
         if record is None or facts is None:
-            plan.problems.append(f"{where}, national_id: not registered in the credit bank")
+            plan.problems.append(phrase("{where}, national_id: not registered in the credit bank", where=where))
             continue
-        if why := outside(facts, prefecture, county, school):
-            plan.problems.append(f"{where}, national_id: {why}")
+        if why := _outside_row(where, facts, prefecture, county, school):
+            plan.problems.append(why)
             continue
         if row.name and row.name != facts.name:
-            plan.problems.append(f"{where}, name: {row.name!r} is not the registered name of this ID number")
+            plan.problems.append(_not_the_name(where, row.name))
             continue
         cohort_id = row.cohort_id or None
         target = targets.get(row.row)
         if target is not None and (earlier := done.get(reference(target.entry_id, cohort_id))) is not None:
-            target = dataclasses.replace(target, reversed_by=f"{earlier} (in this file)")
-        shown = row.entry_id if cohort_id is None else f"entry {row.entry_id} of cohort {cohort_id}"
-        if refused := school_may_reverse(record, row.entry_id, cohort_id, school):
-            plan.problems.append(f"{where}, entry_id: {refused}")
+            target = dataclasses.replace(target, reversed_by=phrase("{entry} (in this file)", entry=earlier))
+        shown = (
+            row.entry_id
+            if cohort_id is None
+            else phrase("entry {entry} of cohort {cohort}", entry=row.entry_id, cohort=cohort_id)
+        )
+        if refused := school_may_reverse(record, row.entry_id, cohort_id, school, where):
+            plan.problems.append(refused)
             continue
         try:
             event = reversal(
@@ -486,9 +624,10 @@ def plan_reversals(
                 f"reversal-{file_digest[:16]}-{row.row}",
                 locks=locks,
                 approver=row.approver or None,
+                where=where,
             )
         except BankRefused as exc:
-            plan.problems.extend(f"{where}: {problem}" for problem in exc.problems)
+            plan.problems.extend(exc.problems)
             continue
         done[reference(event.reverses, event.cohort_id)] = event.entry_id
         plan.reversed.append(event)
@@ -520,9 +659,9 @@ def recognition_request(
 ) -> RecognitionRequested:
     """A claim for external study, refused (with every reason) if its hours could not have been earned."""
     credit = Credit(claim_id, facts.person_key, hours, level, "external", "recognised", earned_on, today, days)
-    problems = [p.replace(f"entry {claim_id}, ", "") for p in credit_problems(credit, facts.person(), today)]
+    problems = credit_problems(credit, facts.person(), today, where="")
     if not title.strip():
-        problems.append("title: say what was studied")
+        problems.append(phrase("title: say what was studied"))
     if problems:
         raise BankRefused(problems)
     return RecognitionRequested(
@@ -545,7 +684,7 @@ def recognition_decision(
     (another level or unit), it was decided already, or a refusal gives no reason."""
     found = record.claims.get(claim_id)
     if found is None or record.facts is None:
-        raise BankRefused([f"claim {claim_id}: no such claim for this person"])
+        raise BankRefused([phrase("claim {claim}: no such claim for this person", claim=claim_id)])
     claim, decided = found
     problems = decision_problems(
         Claim(

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from cohortflow.domain.phrases import phrase
+
 ListState = Literal["open", "submitted", "returned", "approved"]
 
 
@@ -28,9 +30,9 @@ class ReviewRefused(ValueError):
 def deadline_problem(year: int, deadline: date, today: date) -> str | None:
     """Why a review of ``year`` cannot end on ``deadline`` (opened on ``today``), if it cannot."""
     if deadline < today:
-        return f"the deadline {deadline} has passed (today is {today})"
+        return phrase("the deadline {deadline} has passed (today is {today})", deadline=deadline, today=today)
     if deadline.year < year:
-        return f"the deadline {deadline} falls before the year {year} under review"
+        return phrase("the deadline {deadline} falls before the year {year} under review", deadline=deadline, year=year)
     return None
 
 
@@ -55,7 +57,9 @@ class YearReview:
     @classmethod
     def open(cls, district: str, year: int, deadline: date, schools: list[str]) -> YearReview:
         if not schools:
-            raise ReviewRefused(f"district {district} has no schools to review for {year}")
+            raise ReviewRefused(
+                phrase("district {district} has no schools to review for {year}", district=district, year=year)
+            )
         return cls(district, year, deadline, {s: SchoolList(s) for s in schools})
 
     @property
@@ -68,8 +72,14 @@ class YearReview:
 
     def submit(self, school: str) -> YearReview:
         current = self._list(school)
-        if current.state not in ("open", "returned"):
-            raise ReviewRefused(f"{self._name(school)} is {current.state}; only an open or returned list is submitted")
+        if current.state == "submitted":
+            raise ReviewRefused(
+                phrase("{list} is submitted; only an open or returned list is submitted", list=self._name(school))
+            )
+        if current.state == "approved":
+            raise ReviewRefused(
+                phrase("{list} is approved; only an open or returned list is submitted", list=self._name(school))
+            )
         return self._with(dataclasses.replace(current, state="submitted"))
 
     def approve(self, school: str, reviewer: str) -> YearReview:
@@ -79,44 +89,81 @@ class YearReview:
 
     def send_back(self, school: str, reviewer: str, reasons: list[str]) -> YearReview:
         if not [r for r in reasons if r.strip()]:
-            raise ReviewRefused(f"returning {self._name(school)} needs a reason")
+            raise ReviewRefused(phrase("returning {list} needs a reason", list=self._name(school)))
         current = self._submitted(school)
         return self._with(dataclasses.replace(current, state="returned", reasons=tuple(reasons), decided_by=reviewer))
 
     def _submitted(self, school: str) -> SchoolList:
         current = self._list(school)
-        if current.state != "submitted":
-            raise ReviewRefused(f"{self._name(school)} is {current.state}; only a submitted list is decided")
+        if current.state == "open":
+            raise ReviewRefused(phrase("{list} is open; only a submitted list is decided", list=self._name(school)))
+        if current.state == "returned":
+            raise ReviewRefused(phrase("{list} is returned; only a submitted list is decided", list=self._name(school)))
+        if current.state == "approved":
+            raise ReviewRefused(phrase("{list} is approved; only a submitted list is decided", list=self._name(school)))
         return current
 
     def _list(self, school: str) -> SchoolList:
         if self.locked:
-            raise ReviewRefused(f"the {self.year} review of district {self.district} is approved and locked")
+            raise ReviewRefused(
+                phrase(
+                    "the {year} review of district {district} is approved and locked",
+                    year=self.year,
+                    district=self.district,
+                )
+            )
         found = self.schools.get(school)
         if found is None:
-            raise ReviewRefused(f"school {school} is not under review in district {self.district} for {self.year}")
+            raise ReviewRefused(
+                phrase(
+                    "school {school} is not under review in district {district} for {year}",
+                    school=school,
+                    district=self.district,
+                    year=self.year,
+                )
+            )
         return found
 
     def _with(self, school_list: SchoolList) -> YearReview:
         return dataclasses.replace(self, schools={**self.schools, school_list.school: school_list})
 
     def _name(self, school: str) -> str:
-        return f"the {self.year} list of school {school}"
+        return phrase("the {year} list of school {school}", year=self.year, school=school)
 
 
 Locks = Mapping[tuple[str, int], str]
 """The approver who locked each (district, year)."""
 
 
-def lock_problem(locks: Locks, district: str, earned_on: date, *, reversing: bool, approver: str | None) -> str | None:
+def lock_problem(
+    locks: Locks,
+    district: str,
+    earned_on: date,
+    *,
+    reversing: bool,
+    approver: str | None,
+    where: str | None = None,
+) -> str | None:
     """Why an entry for hours earned on ``earned_on`` by someone of ``district`` may not be recorded; None if it
-    may. A locked year takes no new entries, only reversing ones, each naming the approver who locked it."""
+    may. A locked year takes no new entries, only reversing ones, each naming the approver who locked it. The
+    problem names the field, after ``where`` (a file's row, a claim) when given."""
     locked_by = locks.get((district, earned_on.year))
     if locked_by is None:
         return None
-    locked = f"{earned_on.year} is approved and locked for district {district} (by {locked_by})"
+    locked = phrase(
+        "{year} is approved and locked for district {district} (by {approver})",
+        year=earned_on.year,
+        district=district,
+        approver=locked_by,
+    )
     if not reversing:
-        return f"earned_on: {locked}; it takes no new entries"
+        if where:
+            return phrase("{where}, earned_on: {locked}; it takes no new entries", where=where, locked=locked)
+        return phrase("earned_on: {locked}; it takes no new entries", locked=locked)
     if approver != locked_by:
-        return f"approver: {locked}; a reversal in it names that approver"
+        if where:
+            return phrase(
+                "{where}: approver: {locked}; a reversal in it names that approver", where=where, locked=locked
+            )
+        return phrase("approver: {locked}; a reversal in it names that approver", locked=locked)
     return None

@@ -19,6 +19,7 @@ from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.credit_bank.credits import Credit
 from cohortflow.domain.credit_bank.people import Person
 from cohortflow.domain.credit_bank.requirements import DaysPerPeriod, HoursPerCycle, Qualification, Requirements, Rule
+from cohortflow.domain.phrases import phrase
 
 View = Literal["known_now", "recorded_then"]
 
@@ -94,23 +95,25 @@ def _judge(rule: Rule, person: Person, entries: Sequence[Credit], as_of: date) -
             window = (date(first, 1, 1), date(last, 12, 31))
             counted = _within(entries, rule, window)
             achieved = sum(c.hours for c in counted)
-            return _said(rule, "hours", rule.hours, achieved, window, counted, f"the cycle {first}–{last}")
+            span = phrase("the cycle {first}–{last}", first=first, last=last)
+            return _said(rule, "hours", rule.hours, achieved, window, counted, span)
         case DaysPerPeriod():
             first, last = _years_around(as_of.year, rule.anchor_year, rule.period_years)
             window = (date(first, 1, 1), date(last, 12, 31))
             counted = tuple(c for c in _within(entries, rule, window) if c.off_the_job)
             achieved = sum(c.days if c.reverses is None else -c.days for c in counted)
-            return _said(rule, "days", rule.days, achieved, window, counted, f"the period {first}–{last}")
+            span = phrase("the period {first}–{last}", first=first, last=last)
+            return _said(rule, "days", rule.days, achieved, window, counted, span)
         case Qualification():
             if person.took_post_on is None:
-                return RuleStanding(
-                    rule.id, rule.title, "hours", rule.hours, 0.0, None, (), "the day they took post is not recorded"
-                )
+                why = phrase("the day they took post is not recorded")
+                return RuleStanding(rule.id, rule.title, "hours", rule.hours, 0.0, None, (), why)
             due = _months_later(person.took_post_on, rule.months_after)
             start = date.min if rule.months_before is None else _months_later(person.took_post_on, -rule.months_before)
             counted = _within(entries, rule, (start, due))
             achieved = sum(c.hours for c in counted)
-            return _said(rule, "hours", rule.hours, achieved, (start, due), counted, f"qualifying training by {due}")
+            span = phrase("qualifying training by {due}", due=due)
+            return _said(rule, "hours", rule.hours, achieved, (start, due), counted, span)
 
 
 def _within(entries: Sequence[Credit], rule: Rule, window: tuple[date, date]) -> tuple[Credit, ...]:
@@ -126,17 +129,103 @@ def _said(
     counted: tuple[Credit, ...],
     span: str,
 ) -> RuleStanding:
-    have = f"{achieved:g} of {required:g} {unit} in {span}"
     reversals = [c for c in counted if c.reverses is not None]
-    if reversals:
-        have += "; " + "; ".join(
-            f"{abs(c.hours):g} hours of entry {c.reverses} reversed ({c.reason})"
-            if unit == "hours"
-            else f"{c.days} days of entry {c.reverses} reversed ({c.reason})"
-            for c in reversals
-        )
-    why = f"met: {have}" if achieved >= required else f"{required - achieved:g} {unit} missing by {window[1]}: {have}"
+    why = _why(unit, required, achieved, window[1], span, reversals)
     return RuleStanding(rule.id, rule.title, unit, required, achieved, window, counted, why)
+
+
+def _why(
+    unit: Literal["hours", "days"], required: float, achieved: float, due: date, span: str, reversals: list[Credit]
+) -> str:
+    """The standing in a sentence: met, or what is missing by ``due``, with what is held in ``span``; then each
+    reversal that counts. The first reversal is part of the sentence's own template and the others follow it as
+    a chain (``a; b; c``), so that a reader's language recognises the sentence before any one reversal in it."""
+    values: dict[str, object] = {"achieved": f"{achieved:g}", "required": f"{required:g}", "span": span}
+    if achieved < required:
+        values |= {"missing": f"{required - achieved:g}", "due": due}
+    if reversals:
+        values |= _reversal_values(reversals[0], unit)
+        values["more"] = _reversed(unit, reversals[1:])
+    match unit, achieved >= required, min(len(reversals), 2):
+        case "hours", True, 0:
+            return phrase("met: {achieved} of {required} hours in {span}", **values)
+        case "hours", True, 1:
+            return phrase(
+                "met: {achieved} of {required} hours in {span}; {amount} hours of entry {entry} reversed ({reason})",
+                **values,
+            )
+        case "hours", True, _:
+            return phrase(
+                "met: {achieved} of {required} hours in {span}; {amount} hours of entry {entry} reversed ({reason});"
+                " {more}",
+                **values,
+            )
+        case "hours", False, 0:
+            return phrase("{missing} hours missing by {due}: {achieved} of {required} hours in {span}", **values)
+        case "hours", False, 1:
+            return phrase(
+                "{missing} hours missing by {due}: {achieved} of {required} hours in {span};"
+                " {amount} hours of entry {entry} reversed ({reason})",
+                **values,
+            )
+        case "hours", False, _:
+            return phrase(
+                "{missing} hours missing by {due}: {achieved} of {required} hours in {span};"
+                " {amount} hours of entry {entry} reversed ({reason}); {more}",
+                **values,
+            )
+        case "days", True, 0:
+            return phrase("met: {achieved} of {required} days in {span}", **values)
+        case "days", True, 1:
+            return phrase(
+                "met: {achieved} of {required} days in {span}; {amount} days of entry {entry} reversed ({reason})",
+                **values,
+            )
+        case "days", True, _:
+            return phrase(
+                "met: {achieved} of {required} days in {span}; {amount} days of entry {entry} reversed ({reason});"
+                " {more}",
+                **values,
+            )
+        case "days", False, 0:
+            return phrase("{missing} days missing by {due}: {achieved} of {required} days in {span}", **values)
+        case "days", False, 1:
+            return phrase(
+                "{missing} days missing by {due}: {achieved} of {required} days in {span};"
+                " {amount} days of entry {entry} reversed ({reason})",
+                **values,
+            )
+        case _:
+            return phrase(
+                "{missing} days missing by {due}: {achieved} of {required} days in {span};"
+                " {amount} days of entry {entry} reversed ({reason}); {more}",
+                **values,
+            )
+
+
+def _reversal_values(c: Credit, unit: Literal["hours", "days"]) -> dict[str, object]:
+    """What a reversal's part of a standing says: the hours (or days) reversed, the entry and why."""
+    return {"amount": f"{abs(c.hours):g}" if unit == "hours" else c.days, "entry": c.reverses, "reason": c.reason}
+
+
+def _reversed(unit: Literal["hours", "days"], reversals: list[Credit]) -> str:
+    """Reversals said one after another (``a; b; c``), each holding those after it; empty for none."""
+    said = ""
+    for c in reversed(reversals):
+        values = _reversal_values(c, unit)
+        if unit == "hours":
+            said = (
+                phrase("{amount} hours of entry {entry} reversed ({reason}); {more}", more=said, **values)
+                if said
+                else phrase("{amount} hours of entry {entry} reversed ({reason})", **values)
+            )
+        else:
+            said = (
+                phrase("{amount} days of entry {entry} reversed ({reason}); {more}", more=said, **values)
+                if said
+                else phrase("{amount} days of entry {entry} reversed ({reason})", **values)
+            )
+    return said
 
 
 def _years_around(year: int, anchor: int, length: int) -> tuple[int, int]:
