@@ -41,7 +41,7 @@ async def test_an_administrator_registers_people_and_records_a_schools_credits(
     await admin.wait_for_selector("#problems")
     assert "未应用任何数据" in (await admin.text_content("#outcome") or "")
     problems = await admin.eval_on_selector_all("#problems td", "cells => cells.map(c => c.innerText)")
-    assert len(problems) == 1 and problems[0].startswith("row 2")
+    assert len(problems) == 1 and problems[0].startswith("第 2 行")
     key = (await console.store.person_keys()).of(PRINCIPAL)
     recorded = [e async for e in console.store.read_stream(person_stream(key), types=["BankCreditRecorded"])]
     assert recorded == []  # one bad row: nothing of the file applied

@@ -45,8 +45,9 @@ async def test_an_administrator_checks_records_and_compares_versions(console: Co
     await admin.wait_for_selector("#problems")
     problems = await admin.eval_on_selector_all("#problems tbody tr", CELLS)
     assert len(problems) == 4  # every problem at once, each with where it is
-    assert ["track principals", "prefecture quotas add up to 20, but the track's quota is 25"] in problems
-    assert ["block completion (completion)", "requires unknown block 'nowhere'"] in problems
+    # said in Chinese, each split into where it is and why
+    assert ["培养类别 principals", "各市州名额合计 20，但培养类别的名额为 25"] in problems
+    assert ["模块 completion（completion）", "requires 列出了未知模块 'nowhere'"] in problems
     assert await admin.input_value("#text") == broken  # kept, to be corrected
     assert await recorded(console) == []
 
