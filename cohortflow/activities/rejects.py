@@ -29,6 +29,8 @@ from typing import IO, Any
 
 from pydantic import BaseModel
 
+from cohortflow.domain.phrases import joined
+
 DIRECTORY = "rejects"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -115,7 +117,7 @@ class RejectsWriter:
             self._csv = csv.writer(self._out)
             self._csv.writerow(["row", "problems", *header])
         assert self._csv is not None
-        self._csv.writerow([number, escape_cell("; ".join(problems)), *(escape_cell(v) for v in values)])
+        self._csv.writerow([number, escape_cell(joined(problems)), *(escape_cell(v) for v in values)])
 
     def _partial(self) -> Path:
         return rows_path(self.uploads, self.owner.digest, f".{self.owner.import_id}.partial")

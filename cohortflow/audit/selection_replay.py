@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.facts import CohortFacts
-from cohortflow.domain.phrases import phrase
+from cohortflow.domain.phrases import in_lines, phrase
 from cohortflow.domain.programme import Programme, programme_problems
 from cohortflow.domain.selection import Candidate, rank, score, select
 from cohortflow.store.eventstore import EventStore
@@ -64,7 +64,7 @@ async def replay_selection(store: EventStore, cohort_id: str, what_if: Programme
     if what_if is not None:
         problems = programme_problems(what_if)
         if problems:
-            raise ValueError(phrase("the what-if programme is invalid:\n- {problems}", problems="\n- ".join(problems)))
+            raise ValueError(phrase("the what-if programme is invalid:\n- {problems}", problems=in_lines(problems)))
     candidates = [
         Candidate(p.participant_id, p.prefecture_code, p.hours, p.deliverables)
         for p in facts.participants.values()

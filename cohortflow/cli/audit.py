@@ -120,7 +120,7 @@ def verify(
     else:
         console.print(f"{report.scope}: {report.checked:,} events checked, head {report.head_position}")
         for b in report.breaks:
-            console.print(f"[red]position {b.position}: {b.kind}[/] — {b.detail}")
+            console.print(f"[red]position {b.position}: {b.kind}[/] — {escape(said(b.detail))}")
         console.print("[green]intact[/]" if report.ok else "[red]NOT intact[/]")
     if not report.ok:
         raise typer.Exit(1)
@@ -205,7 +205,7 @@ def certificate(
         print_table(console, table)
         console.print(f"{report.scope}: {report.checked:,} events checked")
         for b in report.breaks:
-            console.print(f"[red]position {b.position}: {b.kind}[/] — {b.detail}")
+            console.print(f"[red]position {b.position}: {b.kind}[/] — {escape(said(b.detail))}")
         console.print(
             "[green]verified: the chain up to the certificate is intact[/]"
             if report.ok

@@ -188,7 +188,7 @@ def _reported() -> Iterator[None]:
         raise typer.Exit(1) from None
     except ChainBroken as exc:
         for b in exc.report.breaks:
-            err.print(f"[red]position {b.position}: {b.kind}[/] — {escape(b.detail)}", highlight=False)
+            err.print(f"[red]position {b.position}: {b.kind}[/] — {escape(said(b.detail))}", highlight=False)
         where = "it stays in the database, as the backup holds it" if exc.in_place else "nothing was replaced"
         err.print(f"[red]the restored store is NOT intact[/]; {where}", highlight=False)
         raise typer.Exit(1) from None

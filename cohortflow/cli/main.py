@@ -226,7 +226,7 @@ def up(
     configure_logging(settings.log_format, settings.log_level)
     problem = configuration_problem(settings)
     if problem is not None:
-        console.print(f"[red]{problem}[/]")
+        console.print(f"[red]{said(problem)}[/]")
         raise typer.Exit(2)
     try:
         with local_stack(

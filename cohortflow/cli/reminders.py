@@ -85,6 +85,7 @@ def dispatch(
     import asyncio
     import signal
 
+    from cohortflow.cli.messages import said
     from cohortflow.logs import configure_logging
     from cohortflow.reminders.dispatcher import configuration_problem
     from cohortflow.settings import Settings
@@ -96,7 +97,7 @@ def dispatch(
         raise typer.Exit(2)
     problem = configuration_problem(settings)
     if problem is not None:
-        err.print(f"[red]{escape(problem)}[/]", highlight=False)
+        err.print(f"[red]{escape(said(problem))}[/]", highlight=False)
         raise typer.Exit(2)
 
     async def forever(url: str) -> None:

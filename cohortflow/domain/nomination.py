@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from cohortflow.domain import national_id
 from cohortflow.domain.events import CandidateNominated
 from cohortflow.domain.national_id import PersonKeys
-from cohortflow.domain.phrases import phrase
+from cohortflow.domain.phrases import in_lines, phrase
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.quotas import NoSeat, Quotas, Seat, quotas_of
 from cohortflow.domain.rotation_plan import already_enrolled, not_on_roster
@@ -40,7 +40,7 @@ class InvalidRecords(ValueError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        listed = "\n- ".join(problems[:20])
+        listed = in_lines(problems[:20])
         if len(problems) > 20:
             said = phrase(
                 "{count} bad record(s):\n- {problems}\n… and {more} more",

@@ -20,7 +20,7 @@ from cohortflow.domain.canonical import digest
 from cohortflow.domain.codes import duplicates, listed_twice
 from cohortflow.domain.phases import PHASE_ORDER as PHASE_ORDER
 from cohortflow.domain.phases import PhaseKind as PhaseKind
-from cohortflow.domain.phrases import phrase
+from cohortflow.domain.phrases import in_lines, phrase
 from cohortflow.domain.reminder_rules import ProgrammeFacts, ReminderRule, Reminders, reminder_problems
 
 CREDITABLE_PHASES: tuple[PhaseKind, ...] = (
@@ -163,7 +163,7 @@ class ProgrammeInvalid(ValueError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__(phrase("programme template is invalid:\n- {problems}", problems="\n- ".join(problems)))
+        super().__init__(phrase("programme template is invalid:\n- {problems}", problems=in_lines(problems)))
 
 
 def shaped(model: type[M], data: object) -> M:

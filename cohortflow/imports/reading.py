@@ -28,7 +28,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
-from cohortflow.domain.phrases import phrase
+from cohortflow.domain.phrases import in_lines, phrase
 from cohortflow.imports.columns import COLUMNS, TableKind, accepted_names, column_by_key, header_key, is_known_name
 
 _CHUNK = 64 * 1024
@@ -267,24 +267,8 @@ def _header_positions(kind: TableKind, header: _Record | None) -> list[str | Non
 
 
 def _header_problems(row: int, problems: list[str]) -> str:
-    """The header's problems, one a line. Up to three (one unknown, one twice, one missing, as a header mostly has)
-    are blanks of their own, so that each is said on its own; a fourth and more share the last blank."""
-    if len(problems) == 1:
-        return phrase("The header row (row {row}) has problems:\n- {problems}", row=row, problems=problems[0])
-    if len(problems) == 2:
-        return phrase(
-            "The header row (row {row}) has problems:\n- {problem}\n- {more}",
-            row=row,
-            problem=problems[0],
-            more=problems[1],
-        )
-    return phrase(
-        "The header row (row {row}) has problems:\n- {problem}\n- {second}\n- {more}",
-        row=row,
-        problem=problems[0],
-        second=problems[1],
-        more="\n- ".join(problems[2:]),
-    )
+    """The header's problems, one a line."""
+    return phrase("The header row (row {row}) has problems:\n- {problems}", row=row, problems=in_lines(problems))
 
 
 def _unknown(kind: TableKind, names: list[str], positions: list[str | None]) -> list[str]:

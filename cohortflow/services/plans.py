@@ -6,7 +6,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.cycle import CommandRefused
-from cohortflow.domain.phrases import phrase
+from cohortflow.domain.phrases import joined, phrase
 from cohortflow.domain.programme import Programme
 from cohortflow.domain.rotation_plan import RotationPlan, plan_problems, plan_stream
 from cohortflow.domain.template import ProgrammeTemplate
@@ -34,7 +34,7 @@ async def start_plan(
                 phrase("cohort {cohort_id}, which the plan would start, already exists", cohort_id=cohort_id)
             )
     if problems:
-        raise CommandRefused("; ".join(problems))
+        raise CommandRefused(joined(problems))
     handle: WorkflowHandle[RotationPlanWorkflow, RotationPlanResult] = await start_once(
         client, RotationPlanWorkflow.run, inp, plan_workflow_id(inp.plan.id), task_queue, exists
     )

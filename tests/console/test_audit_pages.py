@@ -10,6 +10,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
+
 from cohortflow.audit import standalone_verifier
 from cohortflow.audit.journal import AUDIT_STREAM
 from cohortflow.domain.events import FactCorrected
@@ -75,6 +77,21 @@ async def test_an_auditor_verifies_the_history_against_a_digest_and_downloads_a_
     asked = [(e.data["query"], e.data["outcome"]) for e in journal if e.metadata["actor"] == "auditor:auditor"]
     assert asked == [("digest", f"position {position}"), ("verify", "intact"), ("bundle", str(position + 3))]
     assert all(url.startswith(console.address) for url in console.requested)
+
+
+async def test_a_broken_chain_is_located_and_its_details_said_in_chinese(
+    console: Console, superuser: psycopg.Connection
+) -> None:
+    await write_cohort(console.store, "c1", until="selection")
+    superuser.execute("UPDATE events SET data = data || '{\"tampered\": true}' WHERE position = 3")
+    auditor = await console.signed_in("auditor")
+    await auditor.click("#nav-audit")
+    await auditor.click("#verify-submit")  # no digest: the chain alone is checked
+    assert await auditor.is_visible("#broken")
+    breaks = await auditor.eval_on_selector_all(
+        "#breaks tbody tr", "rows => rows.map(r => [r.cells[0].innerText, r.cells[2].innerText])"
+    )
+    assert breaks[0] == ["3", "内容与其哈希不符"]
 
 
 async def test_an_auditor_sees_a_participant_as_of_a_past_moment_and_replays_the_selection(console: Console) -> None:

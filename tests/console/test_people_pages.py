@@ -64,8 +64,13 @@ async def test_people_are_found_and_read_within_the_accounts_scope(console: Cons
     await coordinator.goto(f"{console.address}/console/people?name=周&national_id={mask(PRINCIPAL)}")
     await coordinator.click("#people td a")
     assert await coordinator.text_content("#person") == "周建国"
-    rules = await coordinator.eval_on_selector_all("#rules tbody tr", "rows => rows.map(r => r.cells[0].innerText)")
+    rules = await coordinator.eval_on_selector_all(
+        "#rules tbody tr", "rows => rows.map(r => [r.cells[0].innerText, r.cells[6].innerText])"
+    )
     assert rules  # a serving principal is judged against the rules that apply to principals
+    whys = [why for _, why in rules]  # each standing said in Chinese: met, or what is missing by when
+    assert all(why.startswith("已达到：") or why.startswith("截至 ") for why in whys), whys
+    assert not any("hours" in why or "days" in why for why in whys), whys
     entries = await coordinator.eval_on_selector_all(
         "#entries tbody tr", "rows => rows.map(r => [r.cells[0].innerText, r.cells[2].innerText])"
     )
@@ -105,6 +110,7 @@ async def test_a_coordinator_sees_who_in_a_county_is_behind(console: Console, tm
         "#behind tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText))"
     )
     assert rows and all(float(row[6]) > 0 for row in rows)  # each row a rule missed, by how much
+    assert all(row[7].startswith("截至 ") and "尚缺" in row[7] for row in rows), rows  # and why, in Chinese
     assert {row[1] for row in rows} <= {mask(number) for number in COUNTY_430102}  # masked for a coordinator
     assert int(schools[0][2]) == len({row[0] for row in rows})
     assert all(url.startswith(console.address) for url in console.requested)

@@ -14,6 +14,7 @@ from playwright.async_api import Page
 
 from cohortflow.console import reminders
 from cohortflow.demo.sample import sample_programme
+from cohortflow.domain.phrases import phrase
 from cohortflow.reminders.delivery import Delivery
 from cohortflow.services.cohorts import start_cohort
 from cohortflow.settings import Settings
@@ -22,8 +23,10 @@ from tests.console.conftest import Console
 from tests.reminders.conftest import outbox_message, queue
 from tests.workflows.helpers import feed_phase
 
-REFUSED = "550 5.1.1 <p00001@school.example>: mailbox unavailable"
-NO_ADDRESS = "no email address on record"
+REFUSED = phrase(
+    "recipient refused: {code} {answer}", code=550, answer="5.1.1 <p00001@school.example>: mailbox unavailable"
+)
+NO_ADDRESS = phrase("no email address on record")
 
 
 async def rows(page: Page) -> list[list[str]]:
@@ -59,11 +62,17 @@ async def test_the_outbox_is_counted_filtered_and_read_by_the_reminder_account(
 
     await page.select_option("#state", "gave_up")
     await page.click("#filter-submit")
-    given_up = {r[3]: r[9] for r in await rows(page)}
-    assert given_up == {refused.recipient: REFUSED, "P00004": NO_ADDRESS}
+    given_up = {r[3]: r[9] for r in await rows(page)}  # why each was given up, said in Chinese
+    assert given_up == {
+        refused.recipient: "收件人被拒绝：550 5.1.1 <p00001@school.example>: mailbox unavailable",
+        "P00004": "没有登记电子邮箱地址",
+    }
     await page.fill("#rule", "reflection-3d")
     await page.click("#filter-submit")
     assert [r[3] for r in await rows(page)] == ["P00004"]
+    await page.click("#messages a")
+    assert await page.text_content("#reason") == "没有登记电子邮箱地址"
+    await page.go_back()
     assert await page.text_content("#count-gave_up") == "已放弃: 1"  # the counts follow the cohort and rule
 
     monkeypatch.setattr(reminders, "SHOWN", 2)  # past the rows shown, the reader narrows the search

@@ -319,6 +319,7 @@ async def test_a_lapsed_claim_is_taken_again_and_late_reports_change_nothing(
 async def test_dispatch_once_from_the_command_line(
     database_url: str, store: EventStore, smtp_server: SmtpServer
 ) -> None:
+    from cohortflow.cli.main import app as cli
     from cohortflow.cli.reminders import app
 
     await queue(store, [outbox_message(i) for i in range(2)])
@@ -337,5 +338,8 @@ async def test_dispatch_once_from_the_command_line(
     result = await asyncio.to_thread(CliRunner().invoke, app, ["dispatch", "--once"], env=unconfigured)
     assert result.exit_code == 2 and "no channel configured" in result.stderr
     unsigned = unconfigured | {"COHORTFLOW_WEBHOOK_URL": "http://127.0.0.1:9/hook", "COHORTFLOW_WEBHOOK_SECRET": ""}
-    result = await asyncio.to_thread(CliRunner().invoke, app, ["dispatch", "--once"], env=unsigned)
-    assert result.exit_code == 2 and "COHORTFLOW_WEBHOOK_SECRET must be set" in result.stderr
+    said_in = {"en": "COHORTFLOW_WEBHOOK_SECRET must be set", "zh": "时必须同时设置 COHORTFLOW_WEBHOOK_SECRET"}
+    for lang, said in said_in.items():
+        args = ["--lang", lang, "reminder", "dispatch", "--once"]
+        result = await asyncio.to_thread(CliRunner().invoke, cli, args, env=unsigned)
+        assert result.exit_code == 2 and said in result.stderr, result.stderr

@@ -29,7 +29,7 @@ from cohortflow.domain.events import (
     RecognitionRequested,
 )
 from cohortflow.domain.national_id import PersonKeys, checked
-from cohortflow.domain.phrases import phrase
+from cohortflow.domain.phrases import joined, phrase
 
 STREAM_PREFIX = "person-"
 CORRECTABLE: tuple[PersonField, ...] = get_args(PersonField)
@@ -126,7 +126,7 @@ class BankRefused(ValueError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__("; ".join(problems))
+        super().__init__(joined(problems))
 
 
 Limit = Literal["school", "county", "prefecture"]

@@ -19,7 +19,7 @@ from cohortflow.domain.blocks.common import CreditLevel
 from cohortflow.domain.credit_bank.credits import Credit
 from cohortflow.domain.credit_bank.people import Person
 from cohortflow.domain.credit_bank.requirements import DaysPerPeriod, HoursPerCycle, Qualification, Requirements, Rule
-from cohortflow.domain.phrases import phrase
+from cohortflow.domain.phrases import joined, phrase
 
 View = Literal["known_now", "recorded_then"]
 
@@ -138,94 +138,37 @@ def _why(
     unit: Literal["hours", "days"], required: float, achieved: float, due: date, span: str, reversals: list[Credit]
 ) -> str:
     """The standing in a sentence: met, or what is missing by ``due``, with what is held in ``span``; then each
-    reversal that counts. The first reversal is part of the sentence's own template and the others follow it as
-    a chain (``a; b; c``), so that a reader's language recognises the sentence before any one reversal in it."""
-    values: dict[str, object] = {"achieved": f"{achieved:g}", "required": f"{required:g}", "span": span}
-    if achieved < required:
-        values |= {"missing": f"{required - achieved:g}", "due": due}
-    if reversals:
-        values |= _reversal_values(reversals[0], unit)
-        values["more"] = _reversed(unit, reversals[1:])
-    match unit, achieved >= required, min(len(reversals), 2):
-        case "hours", True, 0:
-            return phrase("met: {achieved} of {required} hours in {span}", **values)
-        case "hours", True, 1:
-            return phrase(
-                "met: {achieved} of {required} hours in {span}; {amount} hours of entry {entry} reversed ({reason})",
-                **values,
+    reversal that counts, all joined as one list (``standing; reversal; reversal``)."""
+    values = {"achieved": f"{achieved:g}", "required": f"{required:g}", "span": span}
+    missing = {"missing": f"{required - achieved:g}", "due": due}
+    match unit, achieved >= required:
+        case "hours", True:
+            said = phrase("met: {achieved} of {required} hours in {span}", **values)
+        case "hours", False:
+            said = phrase(
+                "{missing} hours missing by {due}: {achieved} of {required} hours in {span}", **values, **missing
             )
-        case "hours", True, _:
-            return phrase(
-                "met: {achieved} of {required} hours in {span}; {amount} hours of entry {entry} reversed ({reason});"
-                " {more}",
-                **values,
-            )
-        case "hours", False, 0:
-            return phrase("{missing} hours missing by {due}: {achieved} of {required} hours in {span}", **values)
-        case "hours", False, 1:
-            return phrase(
-                "{missing} hours missing by {due}: {achieved} of {required} hours in {span};"
-                " {amount} hours of entry {entry} reversed ({reason})",
-                **values,
-            )
-        case "hours", False, _:
-            return phrase(
-                "{missing} hours missing by {due}: {achieved} of {required} hours in {span};"
-                " {amount} hours of entry {entry} reversed ({reason}); {more}",
-                **values,
-            )
-        case "days", True, 0:
-            return phrase("met: {achieved} of {required} days in {span}", **values)
-        case "days", True, 1:
-            return phrase(
-                "met: {achieved} of {required} days in {span}; {amount} days of entry {entry} reversed ({reason})",
-                **values,
-            )
-        case "days", True, _:
-            return phrase(
-                "met: {achieved} of {required} days in {span}; {amount} days of entry {entry} reversed ({reason});"
-                " {more}",
-                **values,
-            )
-        case "days", False, 0:
-            return phrase("{missing} days missing by {due}: {achieved} of {required} days in {span}", **values)
-        case "days", False, 1:
-            return phrase(
-                "{missing} days missing by {due}: {achieved} of {required} days in {span};"
-                " {amount} days of entry {entry} reversed ({reason})",
-                **values,
-            )
+        case "days", True:
+            said = phrase("met: {achieved} of {required} days in {span}", **values)
         case _:
-            return phrase(
-                "{missing} days missing by {due}: {achieved} of {required} days in {span};"
-                " {amount} days of entry {entry} reversed ({reason}); {more}",
-                **values,
+            said = phrase(
+                "{missing} days missing by {due}: {achieved} of {required} days in {span}", **values, **missing
             )
+    return joined([said, *(_reversed(c, unit) for c in reversals)])
 
 
-def _reversal_values(c: Credit, unit: Literal["hours", "days"]) -> dict[str, object]:
-    """What a reversal's part of a standing says: the hours (or days) reversed, the entry and why."""
-    return {"amount": f"{abs(c.hours):g}" if unit == "hours" else c.days, "entry": c.reverses, "reason": c.reason}
-
-
-def _reversed(unit: Literal["hours", "days"], reversals: list[Credit]) -> str:
-    """Reversals said one after another (``a; b; c``), each holding those after it; empty for none."""
-    said = ""
-    for c in reversed(reversals):
-        values = _reversal_values(c, unit)
-        if unit == "hours":
-            said = (
-                phrase("{amount} hours of entry {entry} reversed ({reason}); {more}", more=said, **values)
-                if said
-                else phrase("{amount} hours of entry {entry} reversed ({reason})", **values)
-            )
-        else:
-            said = (
-                phrase("{amount} days of entry {entry} reversed ({reason}); {more}", more=said, **values)
-                if said
-                else phrase("{amount} days of entry {entry} reversed ({reason})", **values)
-            )
-    return said
+def _reversed(c: Credit, unit: Literal["hours", "days"]) -> str:
+    """A reversal that counts: the hours (or days) reversed, the entry and why."""
+    if unit == "hours":
+        return phrase(
+            "{amount} hours of entry {entry} reversed ({reason})",
+            amount=f"{abs(c.hours):g}",
+            entry=c.reverses,
+            reason=c.reason,
+        )
+    return phrase(
+        "{amount} days of entry {entry} reversed ({reason})", amount=c.days, entry=c.reverses, reason=c.reason
+    )
 
 
 def _years_around(year: int, anchor: int, length: int) -> tuple[int, int]:
