@@ -16,6 +16,7 @@ from cohortflow.domain.blocks.common import CODE, Frozen
 from cohortflow.domain.codes import listed_twice
 from cohortflow.domain.credit_bank.credits import TrainingKind
 from cohortflow.domain.credit_bank.people import Person, Post
+from cohortflow.domain.phrases import in_lines, phrase
 from cohortflow.domain.programme import ProgrammeInvalid, shaped
 
 _ID = Field(pattern=CODE.pattern, description="The rule's code, unique in its version")
@@ -111,13 +112,14 @@ class Requirements(Frozen):
 
 def requirement_problems(requirements: Requirements) -> list[str]:
     """Every contradiction in one version, at once; empty if it can be used."""
-    problems = list(listed_twice("rule", (r.id for r in requirements.rules)))
+    problems = list(listed_twice(lambda code: phrase("rule {rule}", rule=code), (r.id for r in requirements.rules)))
     targets = requirements.level_targets
     total = targets.province + targets.city + targets.district + targets.school
     if abs(total - 1) > 1e-9:
-        problems.append(f"level_targets: the shares add up to {total:.0%}, not 100%")
+        problems.append(phrase("level_targets: the shares add up to {total}, not 100%", total=f"{total:.0%}"))
     problems += listed_twice(
-        "credit_table: training kind", (k for rate in requirements.credit_table for k in rate.kinds)
+        lambda kind: phrase("credit_table: training kind {kind}", kind=kind),
+        (k for rate in requirements.credit_table for k in rate.kinds),
     )
     return problems
 
@@ -138,13 +140,22 @@ class RequirementBook(Frozen):
 
 def book_problems(book: RequirementBook) -> list[str]:
     """Every problem of every version, and versions out of order."""
-    problems = [f"version {v.version}: {p}" for v in book.versions for p in requirement_problems(v)]
+    problems = [
+        phrase("version {version}: {problem}", version=v.version, problem=p)
+        for v in book.versions
+        for p in requirement_problems(v)
+    ]
     numbers = [v.version for v in book.versions]
     if numbers != sorted(set(numbers)):
-        problems.append(f"versions: {numbers} are not numbered in increasing order, each once")
+        problems.append(
+            phrase(
+                "versions: {numbers} are not numbered in increasing order, each once",
+                numbers=", ".join(map(str, numbers)),
+            )
+        )
     starts = [v.effective_from for v in book.versions]
     if starts != sorted(set(starts)):
-        problems.append("versions: each must take effect after the one before it")
+        problems.append(phrase("versions: each must take effect after the one before it"))
     return problems
 
 
@@ -153,7 +164,7 @@ class RequirementsInvalid(ValueError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__("requirements are invalid:\n- " + "\n- ".join(problems))
+        super().__init__(phrase("requirements are invalid:\n- {problems}", problems=in_lines(problems)))
 
 
 def parse_book(data: object) -> RequirementBook:

@@ -9,6 +9,7 @@ import yaml
 
 from cohortflow.domain.credit_bank.people import Person
 from cohortflow.domain.credit_bank.requirements import RequirementsInvalid, parse_book
+from cohortflow.texts.phrasebook import translate
 
 EXAMPLE = Path(__file__).parents[3] / "cohortflow" / "domain" / "credit_bank" / "province.yaml"
 
@@ -64,3 +65,16 @@ def test_a_rule_of_the_wrong_shape_names_its_field() -> None:
     problems = problems_of(data)
     assert any(p.startswith("versions.0.rules.1.hours_per_cycle.hours:") for p in problems), problems
     assert any(p.startswith("versions.0.rules.2.hours_per_cycle.posts.0:") for p in problems), problems
+
+
+def test_the_refusal_is_said_in_chinese_item_by_item() -> None:
+    data = example()
+    data["versions"][0]["level_targets"]["school"] = 0.6
+    data["versions"][1]["effective_from"] = "2020-01-01"
+    with pytest.raises(RequirementsInvalid) as refused:
+        parse_book(data)
+    assert translate(str(refused.value), "zh") == (
+        "学分要求无效：\n"
+        "- 第 1 版：level_targets：各级占比合计 110%，不是 100%\n"
+        "- versions：每一版的生效日期必须晚于前一版"
+    )
