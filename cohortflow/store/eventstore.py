@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -310,7 +310,7 @@ class EventStore:
                 raise RuntimeError(phrase("the store has no identity row; run the migrations"))
             return int(row[0])
 
-    async def read_chain(self, after_position: int = 0) -> AsyncIterator[list[ChainRow]]:
+    async def read_chain(self, after_position: int = 0) -> AsyncGenerator[list[ChainRow]]:
         """Every event after ``after_position`` in position order, as verification reads them, a batch at a time.
 
         The next batch is asked for before the current one is handed over, so the server reads it while the
