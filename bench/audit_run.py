@@ -210,7 +210,8 @@ def render(f: AuditFigures, command: str, machine: str) -> str:
             " the reference row reads the JSON columns as text, which no reader of events can use as it is, but"
             " shows what the transfer alone costs."
             " Verification reads the same rows with their JSON as the stored text (chain format 2: the bytes"
-            " hashed), joins each event's record, recomputes its SHA-256 link and checks positions. The as-of query reads one participant's events and the cohort's own through"
+            " hashed), joins each event's record, recomputes its SHA-256 link and checks positions."
+            " The as-of query reads one participant's events and the cohort's own through"
             " the `events_by_participant` index and folds them; one client, queries one after another.",
             "",
         ]
