@@ -50,6 +50,9 @@ class AuditFigures:
     verify_rate: float
     verified_ok: bool
     as_of_ms: list[float]
+    table_bytes: int
+    """``events`` with its TOAST table, without indexes."""
+    index_bytes: int
 
     @property
     def verify_ratio(self) -> float:
@@ -126,6 +129,15 @@ def raw_read_rate(url: str, *, decode: bool = True) -> float:
     return rows / (time.perf_counter() - started)
 
 
+def table_size(url: str) -> tuple[int, int]:
+    """Bytes of ``events`` (with TOAST, after a VACUUM) and of its indexes."""
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute("VACUUM events")
+        row = conn.execute("SELECT pg_table_size('events'), pg_indexes_size('events')").fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
 async def measure(url: str, total: int) -> AuditFigures:
     store = await EventStore.connect(url)
     try:
@@ -133,7 +145,11 @@ async def measure(url: str, total: int) -> AuditFigures:
         cohorts = await load(store, total)
         load_seconds = time.perf_counter() - started
         events = (await store.head()).position
-        say(f"(e) {events:,} events stored in {load_seconds:.1f} s; raw read, verify, raw read")
+        table_bytes, index_bytes = table_size(url)
+        say(
+            f"(e) {events:,} events stored in {load_seconds:.1f} s, {table_bytes / events:,.0f} bytes each"
+            f" (+{index_bytes / events:,.0f} in indexes); raw read, verify, raw read"
+        )
         raw_before = raw_read_rate(url)
         started = time.perf_counter()
         report = await verify_store(store)
@@ -150,7 +166,9 @@ async def measure(url: str, total: int) -> AuditFigures:
             t = time.perf_counter()
             await participant_as_of(store, cohort_id, pid, datetime.now(UTC))
             latencies.append((time.perf_counter() - t) * 1000)
-        figures = AuditFigures(events, load_seconds, raw, bare, verify_rate, report.ok, latencies)
+        figures = AuditFigures(
+            events, load_seconds, raw, bare, verify_rate, report.ok, latencies, table_bytes, index_bytes
+        )
         say(f"(f) as-of of one participant: p50 {figures.percentile(50):.1f} ms, p99 {figures.percentile(99):.1f} ms")
         return figures
     finally:
@@ -185,12 +203,15 @@ def render(f: AuditFigures, command: str, machine: str) -> str:
             f" | {verdict_as_of} |",
             "",
             f"Loading the store through `EventStore.append` (batches of {BATCH:,}, hashing included) took"
-            f" {f.load_seconds:.1f} s. The raw read is every row of `events` in position order through a"
+            f" {f.load_seconds:.1f} s ({f.events / f.load_seconds:,.0f} events/s). The table holds"
+            f" {f.table_bytes / f.events:,.0f} bytes per event (with TOAST) and its indexes"
+            f" {f.index_bytes / f.events:,.0f} more. The raw read is every row of `events` in position order through a"
             " server-side cursor, decoded by psycopg, measured before and after the verification and averaged;"
             " the reference row reads the JSON columns as text, which no reader of events can use as it is, but"
             " shows what the transfer alone costs."
-            " Verification reads the same rows, recomputes every event's canonical record and SHA-256 link and"
-            " checks positions. The as-of query reads one participant's events and the cohort's own through"
+            " Verification reads the same rows with their JSON as the stored text (chain format 2: the bytes"
+            " hashed), joins each event's record, recomputes its SHA-256 link and checks positions."
+            " The as-of query reads one participant's events and the cohort's own through"
             " the `events_by_participant` index and folds them; one client, queries one after another.",
             "",
         ]

@@ -3,6 +3,12 @@ the programme versions they ran under and the chain digest, checkable offline
 by ``standalone_verifier.py``. A cohort's bundle holds its completion
 certificates too (each in a stream of its own), in position order among the
 cohort's events, so that a certificate's code can be checked offline.
+
+An event line holds its data and metadata as JSON values, which re-encode to the
+canonical text its hash covers whichever chain format the store kept them in
+(:mod:`cohortflow.store.chain`): the text is canonical JSON, and canonical JSON
+decoded and encoded again is the same text. So bundles written before and after
+chain format 2 are the same format and are checked by the same rules offline.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from cohortflow.certificates.lookup import cohort_certificates
+from cohortflow.domain.canonical import canonical_json
 from cohortflow.domain.canonical import digest as canonical_digest
 from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.phrases import phrase
@@ -141,8 +148,8 @@ async def restore_bundle(store: EventStore, path: Path) -> int:
             e["stream_version"],
             e["type"],
             e["schema_version"],
-            json.dumps(e["data"], ensure_ascii=False),
-            json.dumps(e["metadata"], ensure_ascii=False),
+            canonical_json(e["data"]),  # stored as the bytes hashed (chain format 2), as an append stores them
+            canonical_json(e["metadata"]),
             datetime.fromisoformat(e["recorded_at"]),
             e["idempotency_key"],
             e["prev_hash"],

@@ -8,11 +8,16 @@ Kinds of break:
 - ``truncated``: the store ends before a digest exported earlier;
 - ``rewritten``: the event at the digest's position is not the one the digest names
   (a history rebuilt with a fresh, self-consistent chain).
+
+Events are checked by the rules of the chain format they were written in (see
+:mod:`cohortflow.store.chain`): from the store's ``chain_format_since`` on, the stored
+JSON text is hashed as it is; before it, the JSON is decoded and re-encoded. A
+report says how many events were checked the older way.
 """
 
 from __future__ import annotations
 
-import dataclasses
+from contextlib import aclosing
 from datetime import datetime
 from typing import Literal
 
@@ -20,9 +25,8 @@ from pydantic import BaseModel
 
 from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.phrases import phrase
-from cohortflow.store.chain import GENESIS, event_hash
+from cohortflow.store.chain import GENESIS, ChainRow, Rehasher
 from cohortflow.store.eventstore import EventStore
-from cohortflow.store.records import StoredEvent
 
 BreakKind = Literal["changed", "reordered", "missing", "relinked", "truncated", "rewritten"]
 REORDER_WINDOW = 64
@@ -52,6 +56,22 @@ class ChainReport(BaseModel):
     head_position: int
     head_hash: str
     breaks: list[Break]
+    chain_format_since: int = 1
+    """The store's first position in chain format 2 (its JSON stored as the bytes hashed)."""
+    re_encoded: int = 0
+    """Events checked by the format 1 rules (written before ``chain_format_since``: JSON decoded and re-encoded)."""
+
+    @property
+    def rules(self) -> str:
+        """Which rules the events were checked by, as a person reads it."""
+        if self.re_encoded == 0:
+            return phrase("every event was checked by chain format 2: its stored bytes hashed as they are")
+        return phrase(
+            "{count} events written before position {since} were checked by chain format 1 (their JSON decoded "
+            "and re-encoded), the rest by chain format 2 (their stored bytes hashed as they are)",
+            count=self.re_encoded,
+            since=self.chain_format_since,
+        )
 
     @property
     def ok(self) -> bool:
@@ -66,26 +86,22 @@ class ForeignDigest(ValueError):
     """A digest exported from another store."""
 
 
-def _content_break(event: StoredEvent) -> Break | None:
-    if event_hash(event.prev_hash, event) == event.hash:
+def _content_break(row: ChainRow, rehasher: Rehasher) -> Break | None:
+    if rehasher.matches(row):
         return None
     for shift in range(1, REORDER_WINDOW + 1):
-        for other in (event.position - shift, event.position + shift):
-            if other > 0 and event_hash(event.prev_hash, _at(event, other)) == event.hash:
+        for other in (row.position - shift, row.position + shift):
+            if other > 0 and rehasher.matches_at(row, other):
                 return Break(
-                    position=event.position,
+                    position=row.position,
                     kind="reordered",
                     detail=phrase(
                         "the event at position {position} was recorded at position {other}",
-                        position=event.position,
+                        position=row.position,
                         other=other,
                     ),
                 )
-    return Break(position=event.position, kind="changed", detail=phrase("content does not match its hash"))
-
-
-def _at(event: StoredEvent, position: int) -> StoredEvent:
-    return dataclasses.replace(event, position=position)
+    return Break(position=row.position, kind="changed", detail=phrase("content does not match its hash"))
 
 
 async def verify_store(
@@ -98,39 +114,49 @@ async def verify_store(
     prev_hash, expected, checked = GENESIS, 1, 0
     head = (0, GENESIS)
     previous_broken = False  # after a broken event its successor's link proves nothing more
-    async for event in store.read_all():
-        if until is not None and event.position > until:
-            break
-        checked += 1
-        gap = event.position != expected
-        if gap:
-            breaks.append(
-                Break(
-                    position=expected,
-                    kind="missing",
-                    detail=phrase("positions {first}..{last} are missing", first=expected, last=event.position - 1),
-                )
-            )
-        content = _content_break(event)
-        if content:
-            breaks.append(content)
-        elif not gap and not previous_broken and event.prev_hash != prev_hash:
-            breaks.append(
-                Break(position=event.position, kind="relinked", detail=phrase("does not link to the event before it"))
-            )
-        previous_broken = content is not None
-        if digest and event.position == digest.position and event.hash != digest.hash:
-            breaks.append(
-                Break(
-                    position=event.position,
-                    kind="rewritten",
-                    detail=phrase("this is not the event the exported digest names: the history was rewritten"),
-                )
-            )
-        prev_hash, expected = event.hash, event.position + 1
-        head = (event.position, event.hash)
-        if len(breaks) >= MAX_BREAKS:
-            break
+    rehasher = Rehasher(await store.chain_format_since())
+    async with aclosing(store.read_chain()) as batches:
+        async for rows in batches:
+            for event in rows:
+                if (until is not None and event.position > until) or len(breaks) >= MAX_BREAKS:
+                    break
+                checked += 1
+                gap = event.position != expected
+                if gap:
+                    breaks.append(
+                        Break(
+                            position=expected,
+                            kind="missing",
+                            detail=phrase(
+                                "positions {first}..{last} are missing", first=expected, last=event.position - 1
+                            ),
+                        )
+                    )
+                content = _content_break(event, rehasher)
+                if content:
+                    breaks.append(content)
+                elif not gap and not previous_broken and event.prev_hash != prev_hash:
+                    breaks.append(
+                        Break(
+                            position=event.position,
+                            kind="relinked",
+                            detail=phrase("does not link to the event before it"),
+                        )
+                    )
+                previous_broken = content is not None
+                if digest and event.position == digest.position and event.hash != digest.hash:
+                    breaks.append(
+                        Break(
+                            position=event.position,
+                            kind="rewritten",
+                            detail=phrase("this is not the event the exported digest names: the history was rewritten"),
+                        )
+                    )
+                prev_hash, expected = event.hash, event.position + 1
+                head = (event.position, event.hash)
+            else:
+                continue
+            break  # the inner loop stopped early: so does the read
     if digest and until is None and head[0] < digest.position:
         breaks.append(
             Break(
@@ -151,6 +177,8 @@ async def verify_store(
         head_position=head[0],
         head_hash=head[1],
         breaks=breaks,
+        chain_format_since=rehasher.since,
+        re_encoded=rehasher.re_encoded,
     )
 
 
@@ -160,7 +188,8 @@ async def verify_cohort(store: EventStore, cohort_id: str, digest: ExportedDiges
     stream = cohort_stream(cohort_id)
     breaks: list[Break] = []
     version, checked, head = 0, 0, (0, GENESIS)
-    async for event, before in store.read_cohort_with_links(stream):
+    rehasher = Rehasher(await store.chain_format_since())
+    async for event, before in store.read_cohort_chain(stream):
         checked += 1
         if event.stream_version != version + 1:
             breaks.append(
@@ -175,7 +204,7 @@ async def verify_cohort(store: EventStore, cohort_id: str, digest: ExportedDiges
                     ),
                 )
             )
-        content = _content_break(event)
+        content = _content_break(event, rehasher)
         if content:
             breaks.append(content)
         elif event.prev_hash != (before if event.position > 1 else GENESIS):
@@ -194,6 +223,8 @@ async def verify_cohort(store: EventStore, cohort_id: str, digest: ExportedDiges
         head_position=head[0],
         head_hash=head[1],
         breaks=breaks,
+        chain_format_since=rehasher.since,
+        re_encoded=rehasher.re_encoded,
     )
 
 

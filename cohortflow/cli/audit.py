@@ -119,6 +119,8 @@ def verify(
         _print_json(report.model_dump(mode="json") | {"ok": report.ok})
     else:
         console.print(f"{report.scope}: {report.checked:,} events checked, head {report.head_position}")
+        if report.re_encoded:
+            console.print(report.rules)
         for b in report.breaks:
             console.print(f"[red]position {b.position}: {b.kind}[/] — {escape(said(b.detail))}")
         console.print("[green]intact[/]" if report.ok else "[red]NOT intact[/]")

@@ -46,7 +46,7 @@ _ENTRY = (
 TIMELINE_SQL = (
     f"{_ENTRY} AND coalesce(data->>'participant_id', '') = %(p)s "
     f"UNION ALL {_ENTRY} AND coalesce(data->>'participant_id', '') = '' AND type = 'SelectionDecided' "
-    "AND (data->'selected' ? %(p)s OR data->'waiting_list' ? %(p)s) "
+    "AND ((data->'selected')::jsonb ? %(p)s OR (data->'waiting_list')::jsonb ? %(p)s) "
     "ORDER BY stream_version"
 )
 _FIELDS = tuple(TimelineEntry.model_fields)

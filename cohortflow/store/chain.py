@@ -5,15 +5,28 @@ canonical record bytes, so changing, removing or reordering any event breaks
 every hash after it. The record format is deliberately plain (fields joined by
 the ASCII unit separator, which canonical JSON always escapes) so that a
 verifier needing only the standard library can recompute it.
+
+Chain formats say where a verifier finds the record's JSON; the record hashed is
+the same in both. Format 1 stored ``data`` and ``metadata`` as JSONB, which keeps
+neither key order nor spelling, so the canonical text had to be made again by
+decoding and re-encoding. Format 2 stores them as ``json``, byte for byte the
+canonical text that was hashed, so verification joins stored text and hashes it:
+no JSON is decoded. The trade: one form of the JSON instead of two, so nothing can
+drift between a hashed text and a queried value, at the cost of ``->>`` parsing
+the text where JSONB looked the key up (the participant index computes it once per
+append) and of ``?`` needing a cast. A store says in its identity from which
+position on it holds format 2 (``chain_format_since``); events before it, written
+by an earlier version, are verified by the format 1 rules.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from cohortflow.domain.canonical import canonical_json
-from cohortflow.store.records import StoredEvent
 
 GENESIS = "0" * 64
 _SEP = "\x1f"
@@ -46,17 +59,76 @@ def chain_hash(prev_hash: str, record: bytes) -> str:
     return hashlib.sha256(bytes.fromhex(prev_hash) + record).hexdigest()
 
 
-def event_hash(prev_hash: str, event: StoredEvent) -> str:
-    """Recompute an event's hash from what the store returned for it."""
-    record = record_bytes(
-        position=event.position,
-        stream_id=event.stream_id,
-        stream_version=event.stream_version,
-        type=event.type,
-        schema_version=event.schema_version,
-        data_json=canonical_json(event.data),
-        metadata_json=event.metadata_json or canonical_json(event.metadata),
-        recorded_at=timestamp_text(event.recorded_at),
-        idempotency_key=event.idempotency_key,
-    )
-    return chain_hash(prev_hash, record)
+class ChainRow(NamedTuple):
+    """An event as verification reads it: its JSON as the text stored."""
+
+    position: int
+    stream_id: str
+    stream_version: int
+    type: str
+    schema_version: int
+    data_json: str
+    metadata_json: str
+    recorded_at: datetime
+    idempotency_key: str
+    prev_hash: str
+    hash: str
+
+
+class Rehasher:
+    """Recomputes stored events' hashes by the rules of the format each was written in.
+
+    Events of a batch share their timestamp and metadata, so each distinct one is
+    converted once; the caches are emptied when they grow past a batch's worth.
+    """
+
+    def __init__(self, chain_format_since: int) -> None:
+        self.since = chain_format_since
+        self.re_encoded = 0
+        """Events hashed by the format 1 rules so far."""
+        self._times: dict[datetime, str] = {}
+        self._metadata: dict[str, str] = {}
+
+    def matches(self, row: ChainRow) -> bool:
+        """Whether ``row`` hashes to its hash at its own position."""
+        if row.position >= self.since:
+            data, metadata = row.data_json, row.metadata_json  # format 2: the bytes hashed, as stored
+        else:
+            self.re_encoded += 1
+            data, metadata = canonical_json(json.loads(row.data_json)), self._canonical(row.metadata_json)
+        return self._hash(row, row.position, data, metadata) == row.hash
+
+    def matches_at(self, row: ChainRow, position: int) -> bool:
+        """Whether ``row`` was hashed at ``position`` (it was moved). Decoded and re-encoded whatever its format
+        (canonical text re-encodes to itself), since a moved event may have crossed from one format to the other."""
+        return (
+            self._hash(row, position, canonical_json(json.loads(row.data_json)), self._canonical(row.metadata_json))
+            == row.hash
+        )
+
+    def _canonical(self, metadata: str) -> str:
+        known = self._metadata.get(metadata)
+        if known is None:
+            if len(self._metadata) > 10_000:
+                self._metadata.clear()
+            known = self._metadata[metadata] = canonical_json(json.loads(metadata))
+        return known
+
+    def _hash(self, row: ChainRow, position: int, data: str, metadata: str) -> str:
+        recorded = self._times.get(row.recorded_at)
+        if recorded is None:
+            if len(self._times) > 10_000:
+                self._times.clear()
+            recorded = self._times[row.recorded_at] = timestamp_text(row.recorded_at)
+        record = record_bytes(
+            position=position,
+            stream_id=row.stream_id,
+            stream_version=row.stream_version,
+            type=row.type,
+            schema_version=row.schema_version,
+            data_json=data,
+            metadata_json=metadata,
+            recorded_at=recorded,
+            idempotency_key=row.idempotency_key,
+        )
+        return chain_hash(row.prev_hash, record)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from cohortflow.domain.canonical import canonical_json
 from cohortflow.domain.national_id import PersonKeys
 from cohortflow.domain.phrases import phrase
-from cohortflow.store.chain import GENESIS, chain_hash, record_bytes, timestamp_text
+from cohortflow.store.chain import GENESIS, ChainRow, chain_hash, record_bytes, timestamp_text
 from cohortflow.store.errors import ExpectedVersionMismatch, IdempotencyConflict, UnstorableText
 from cohortflow.store.records import AppendResult, EventPayload, HeadDigest, NewEvent, StoredEvent
 
@@ -32,6 +32,8 @@ COLUMNS = (
     "position, stream_id, stream_version, type, schema_version, data, metadata, "
     "recorded_at, idempotency_key, prev_hash, hash"
 )
+CHAIN_COLUMNS = COLUMNS.replace("data", "data::text").replace("metadata", "metadata::text")
+"""The columns of a :class:`ChainRow`: the JSON as the text stored, which verification hashes without decoding."""
 READ_BATCH = 10_000
 PROGRESS_EVERY = 5_000
 
@@ -300,15 +302,48 @@ class EventStore:
                 self._person_keys = await _person_keys(conn)
         return self._person_keys
 
-    async def read_cohort_with_links(self, stream_id: str) -> AsyncIterator[tuple[StoredEvent, str | None]]:
-        """A stream's events, each with the hash of the event at the position before it."""
-        columns = ", ".join("e." + c.strip() for c in COLUMNS.split(","))
+    async def chain_format_since(self) -> int:
+        """The first position stored in chain format 2 (see :mod:`cohortflow.store.chain`); written once."""
+        async with self._pool.connection() as conn:
+            row = await (await conn.execute("SELECT chain_format_since FROM store_identity")).fetchone()
+            if row is None:
+                raise RuntimeError(phrase("the store has no identity row; run the migrations"))
+            return int(row[0])
+
+    async def read_chain(self, after_position: int = 0) -> AsyncGenerator[list[ChainRow]]:
+        """Every event after ``after_position`` in position order, as verification reads them, a batch at a time.
+
+        The next batch is asked for before the current one is handed over, so the server reads it while the
+        caller hashes."""
+        sql = f"SELECT {CHAIN_COLUMNS} FROM events WHERE position > %s ORDER BY position LIMIT %s"
+
+        async def page(after: int) -> list[ChainRow]:
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(sql, (after, READ_BATCH))
+                return [ChainRow._make(row) for row in await cur.fetchall()]
+
+        pending = asyncio.ensure_future(page(after_position))
+        try:
+            while True:
+                rows = await pending
+                if len(rows) == READ_BATCH:
+                    pending = asyncio.ensure_future(page(rows[-1].position))
+                    await asyncio.sleep(0)  # let the query go out before the caller's hashing holds the loop
+                yield rows
+                if len(rows) < READ_BATCH:
+                    return
+        finally:
+            pending.cancel()  # a caller that stops early leaves no query behind
+
+    async def read_cohort_chain(self, stream_id: str) -> AsyncIterator[tuple[ChainRow, str | None]]:
+        """A stream's events as verification reads them, each with the hash of the event at the position before it."""
+        columns = ", ".join("e." + c.strip() for c in CHAIN_COLUMNS.split(","))
         sql = (
             f"SELECT {columns}, b.hash FROM events e LEFT JOIN events b ON b.position = e.position - 1 "
             "WHERE e.stream_id = %(stream)s AND e.stream_version > %(after)s ORDER BY e.stream_version LIMIT %(limit)s"
         )
         async for row in self._pages(sql, {"stream": stream_id}, 0, 2):
-            yield _stored(row[:-1]), row[-1]
+            yield ChainRow._make(row[:-1]), row[-1]
 
     async def head(self) -> HeadDigest:
         async with self._pool.connection() as conn:
@@ -431,7 +466,7 @@ class EventStore:
                 "AND coalesce(data->>'participant_id', '') = %(p)s "
                 f"UNION ALL SELECT {COLUMNS} FROM events WHERE stream_id = %(s)s "
                 "AND coalesce(data->>'participant_id', '') = '' AND type = 'SelectionDecided' "
-                "AND (data->'selected' ? %(p)s OR data->'waiting_list' ? %(p)s) "
+                "AND ((data->'selected')::jsonb ? %(p)s OR (data->'waiting_list')::jsonb ? %(p)s) "
                 "ORDER BY stream_version",
                 {"s": stream_id, "p": participant_id},
             )
@@ -440,8 +475,8 @@ class EventStore:
     async def read_all(self, after_position: int = 0, limit: int | None = None) -> AsyncIterator[StoredEvent]:
         """Every event after ``after_position`` in position (= commit) order."""
         remaining = limit
-        # The events of a batch share their metadata: decode and canonicalise each distinct one once.
-        metadata: dict[str, tuple[dict[str, Any], str]] = {}
+        # The events of a batch share their metadata: decode each distinct one once.
+        metadata: dict[str, dict[str, Any]] = {}
         while remaining is None or remaining > 0:
             batch = READ_BATCH if remaining is None else min(READ_BATCH, remaining)
             async with self._pool.connection() as conn:
@@ -457,9 +492,8 @@ class EventStore:
                 text = row[6]
                 known = metadata.get(text)
                 if known is None:
-                    decoded = json.loads(text)
-                    known = metadata[text] = (decoded, canonical_json(decoded))
-                yield _stored((*row[:6], known[0], *row[7:]), metadata_json=known[1])
+                    known = metadata[text] = json.loads(text)
+                yield _stored((*row[:6], known, *row[7:]))
             if remaining is not None:
                 remaining -= len(rows)
             if len(rows) < batch:
@@ -474,7 +508,7 @@ async def _person_keys(conn: AsyncConnection[TupleRow]) -> PersonKeys:
     return PersonKeys(None if row[0] is None else bytes(row[0]))
 
 
-def _stored(row: tuple[Any, ...], metadata_json: str | None = None) -> StoredEvent:
+def _stored(row: tuple[Any, ...]) -> StoredEvent:
     return StoredEvent(
         position=int(row[0]),
         stream_id=row[1],
@@ -487,7 +521,6 @@ def _stored(row: tuple[Any, ...], metadata_json: str | None = None) -> StoredEve
         idempotency_key=row[8],
         prev_hash=row[9],
         hash=row[10],
-        metadata_json=metadata_json,
     )
 
 

@@ -28,8 +28,6 @@ class StoredEvent:
     idempotency_key: str
     prev_hash: str
     hash: str
-    metadata_json: str | None = field(default=None, compare=False, repr=False)
-    """Canonical JSON of ``metadata`` when the reader already has it (events share metadata)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -190,7 +190,7 @@ async def test_a_certificate_resting_on_a_changed_history_is_not_verified(
     certificate = (await certificates(store))[0]
     # Someone with the database's keys rewrites the nomination the certificate was made from.
     superuser.execute(
-        "UPDATE events SET data = jsonb_set(data, '{name}', '\"王伪造\"') "
+        'UPDATE events SET data = regexp_replace(data::text, \'"name":"[^"]*"\', \'"name":"王伪造"\')::json '
         "WHERE type = 'CandidateNominated' AND data->>'participant_id' = %s",
         (certificate.participant_id,),
     )
