@@ -306,6 +306,17 @@ def _library(r: Report) -> list[str]:
     )  # fmt: skip
 
 
+OTHER_REPORTS = [
+    "The other parts of `make bench` judge their targets in their own reports: chain verification and as-of",
+    "state in [benchmarks-audit.md](benchmarks-audit.md), imports, projection and reads under load in",
+    "[benchmarks-admin.md](benchmarks-admin.md), CLI start-up in [benchmarks-cli.md](benchmarks-cli.md), block",
+    "programmes in [benchmarks-blocks.md](benchmarks-blocks.md), the credit bank in",
+    "[benchmarks-bank.md](benchmarks-bank.md), the web console in [benchmarks-console.md](benchmarks-console.md)",
+    "and scale-out in [benchmarks-scale.md](benchmarks-scale.md). Before-and-after measurements of single",
+    "changes are in [benchmarks-changes.md](benchmarks-changes.md).",
+]
+
+
 def render(r: Report) -> str:
     m = r.machine
     load = "/".join(f"{x:.2f}" for x in r.load_before)
@@ -331,7 +342,7 @@ def render(r: Report) -> str:
     ]
     if r.quick:
         lines += ["- **quick run**: small sizes for a smoke test; the targets apply to the full sizes."]
-    lines += ["", "## Targets", "", *_targets(r), ""]
+    lines += ["", "## Targets", "", *_targets(r), "", *OTHER_REPORTS, ""]
     lines += [
         "## (a) Full cohort cycle",
         "",
