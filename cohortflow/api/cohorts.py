@@ -18,7 +18,7 @@ from temporalio.client import Client, WorkflowHandle
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
 from cohortflow.api.commands import send
-from cohortflow.api.idempotency import Idempotent, Once
+from cohortflow.api.idempotency import AnsweredOnce, AnswersKept, Idempotent, Once
 from cohortflow.api.pages import NEXT_LINK, Key, Paged, microseconds
 from cohortflow.api.problems import answers
 from cohortflow.api.text import Code, Reason, Value
@@ -37,7 +37,7 @@ from cohortflow.workflows.cohort_cycle import (
 )
 from cohortflow.workflows.cycle_support import AdminOutcome, Correction
 
-router = APIRouter(prefix="/api/v1/cohorts", tags=["cohorts"])
+router = APIRouter(prefix="/api/v1/cohorts", tags=["cohorts"], route_class=AnswersKept)
 COHORT_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
 Steer = Annotated[Principal, Depends(require(Permission.COHORTS_STEER))]
 
@@ -147,7 +147,10 @@ def _handle(request: Request, cohort_id: str) -> WorkflowHandle[Any, Any]:
 
 @router.post("", status_code=201, responses=answers(404, 409))
 async def start(
-    body: StartCohort, request: Request, principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))]
+    body: StartCohort,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))],
+    _: AnsweredOnce,
 ) -> Started:
     """Start a cohort under a recorded programme version, which stays pinned for the cohort's life."""
     handle, programme = await start_version(

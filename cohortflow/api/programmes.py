@@ -9,13 +9,14 @@ from pydantic import BaseModel
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
+from cohortflow.api.idempotency import AnsweredOnce, AnswersKept
 from cohortflow.api.pages import NEXT_LINK, Key, Paged
 from cohortflow.api.problems import answers
 from cohortflow.domain.phrases import phrase
 from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate, parse_any
 from cohortflow.services import programmes
 
-router = APIRouter(prefix="/api/v1/programmes", tags=["programmes"])
+router = APIRouter(prefix="/api/v1/programmes", tags=["programmes"], route_class=AnswersKept)
 TEMPLATE_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -50,7 +51,7 @@ async def validate(
 
 @router.post("", status_code=201, openapi_extra=TEMPLATE_BODY, responses=answers(409, 415))
 async def submit(
-    request: Request, principal: Annotated[Principal, Depends(require(Permission.PROGRAMMES_WRITE))]
+    request: Request, principal: Annotated[Principal, Depends(require(Permission.PROGRAMMES_WRITE))], _: AnsweredOnce
 ) -> programmes.Submitted:
     """Record a template version (JSON or YAML). Versions are numbered 1, 2, 3… and never change."""
     programme = parse_any(await _body(request))

@@ -59,8 +59,14 @@ async def test_cohorts_and_programmes_come_a_page_at_a_time(api: Api, time_skipp
     assert [v["version"] for v in of_one[0]] == [1, 2]
 
     headers = api.as_("admin")
-    refused_400(await api.http.get("/api/v1/cohorts?state=paused", headers=headers), "state is running or completed")
-    refused_400(await api.http.get("/api/v1/cohorts?limit=0", headers=headers), "limit must be from 1 to 1,000")
+    refused_400(
+        await api.http.get("/api/v1/cohorts?state=paused", headers=headers),
+        "query parameter state is not valid: Input should be 'running' or 'completed'",
+    )
+    refused_400(
+        await api.http.get("/api/v1/cohorts?limit=0", headers=headers),
+        "query parameter limit is not valid: Input should be greater than or equal to 1",
+    )
     refused_400(await api.http.get("/api/v1/cohorts?cursor=%%%", headers=headers), "not readable")
     versions_cursor = base64.urlsafe_b64encode(json.dumps([PROGRAMME.id, 1]).encode()).decode()
     another = await api.http.get(f"/api/v1/cohorts?cursor={versions_cursor}", headers=headers)
