@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 from temporalio.client import Client, WorkflowHandle
 
@@ -24,8 +24,9 @@ from cohortflow.api.problems import answers
 from cohortflow.api.text import Code, Reason, Value
 from cohortflow.domain.events import CorrectableField
 from cohortflow.domain.programme import PhaseKind
+from cohortflow.readmodels.queries import CohortFilter
 from cohortflow.services.cohorts import start_version
-from cohortflow.services.execution import Execution, StalledCohort, execution_of, stalled_cohorts
+from cohortflow.services.execution import Execution, StalledCohort, StallFilter, execution_of, stalled_cohorts
 from cohortflow.workflows.block_cycle import BlockCycleStatus, CloseBlock, ExtendBlock
 from cohortflow.workflows.cohort_cycle import (
     ClosePhase,
@@ -173,11 +174,31 @@ def _stall_key(found: StalledCohort) -> Key:
 
 
 @router.get("/stalled", responses={200: {"headers": NEXT_LINK}})
-async def stalled(request: Request, _: Steer, page: Paged) -> list[StalledCohort]:
+async def stalled(
+    request: Request,
+    _: Steer,
+    page: Paged,
+    step: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Only cohorts stalled at this step (an activity, `workflow task`, or a child's step)",
+        ),
+    ] = None,
+    min_minutes: Annotated[
+        int | None, Query(ge=0, le=10_000_000, description="Only cohorts stalled at least this many minutes")
+    ] = None,
+    programme_id: Annotated[str | None, Query(description="Only cohorts of this programme (asks the database)")] = None,
+    phase: Annotated[str | None, Query(description="Only cohorts in this phase or block (asks the database)")] = None,
+) -> list[StalledCohort]:
     """Every running cohort that cannot make progress, with the failing step, why and since when; longest first,
-    a page at a time."""
-    found = sorted(await stalled_cohorts(_client(request), request.app.state.store.pool), key=_stall_key)
-    return page.of(found, _stall_key, int, str)
+    a page at a time. Unfiltered, or filtered by step and time alone, the list asks Temporal only, so it answers
+    while the database is out."""
+    only = None if programme_id is None and phase is None else CohortFilter(programme_id=programme_id, phase=phase)
+    stalls = StallFilter(step=step, at_least=None if min_minutes is None else timedelta(minutes=min_minutes))
+    kept = await stalled_cohorts(_client(request), request.app.state.store.pool, only, stalls)
+    return page.of(sorted(kept, key=_stall_key), _stall_key, int, str)
 
 
 @router.get("/{cohort_id}/status")
