@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
+from cohortflow.api.pages import bad_request
 from cohortflow.api.problems import answers
 from cohortflow.audit.as_of import ParticipantAsOf, participant_as_of
 from cohortflow.audit.journal import record_query, record_verification
@@ -84,9 +85,9 @@ async def as_of(
     participant: str | None = None,
 ) -> CohortSummary | ParticipantAsOf:
     store = _store(request)
+    if at.tzinfo is None:  # a query parameter the route cannot take, as a malformed one: 400
+        raise bad_request(phrase("give the moment with its time zone, e.g. 2024-05-01T12:00:00+08:00"))
     try:
-        if at.tzinfo is None:
-            raise ValueError(phrase("give the moment with its time zone, e.g. 2024-05-01T12:00:00+08:00"))
         state: CohortSummary | ParticipantAsOf = (
             await cohort_summary(store, cohort_id, as_of=at)
             if participant is None

@@ -21,6 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.activities.certificates import IssuedCertificates
 from cohortflow.api.auth import public, require
+from cohortflow.api.idempotency import AnsweredOnce, AnswersKept
 from cohortflow.api.pages import bad_request
 from cohortflow.api.people import visible_person
 from cohortflow.api.problems import answers
@@ -42,7 +43,7 @@ from cohortflow.workflows.certificates import (
     issuing_workflow_id,
 )
 
-router = APIRouter(tags=["certificates"])
+router = APIRouter(tags=["certificates"], route_class=AnswersKept)
 Issuer = Annotated[Principal, Depends(require(Permission.CERTIFICATES_ISSUE))]
 PDF = "application/pdf"
 
@@ -72,8 +73,10 @@ def _store(request: Request) -> EventStore:
     return store
 
 
-@router.post("/api/v1/cohorts/{cohort_id}/certificates")
-async def issue_certificates(cohort_id: str, request: Request, principal: Issuer) -> IssuedCertificates:
+@router.post("/api/v1/cohorts/{cohort_id}/certificates", responses=answers(404, 409))
+async def issue_certificates(
+    cohort_id: str, request: Request, principal: Issuer, _: AnsweredOnce
+) -> IssuedCertificates:
     """Issue a completion certificate to each participant who has completed and has none yet (a coordinator: their
     own prefecture's). Issuing again issues nothing twice; after more have completed, it issues only theirs."""
     await pinned_template(_store(request), cohort_id)  # 404 for a cohort that does not exist
@@ -160,6 +163,7 @@ async def issue_cycle_certificate(
     rule_id: str,
     request: Request,
     principal: Issuer,
+    _: AnsweredOnce,
     as_of: Annotated[
         date | None, Query(description="The day judged: its cycle is certified (today if not given)")
     ] = None,

@@ -8,24 +8,25 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 from temporalio.client import Client, WorkflowHandle
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
 from cohortflow.api.commands import send
-from cohortflow.api.idempotency import Idempotent, Once
+from cohortflow.api.idempotency import AnsweredOnce, AnswersKept, Idempotent, Once
 from cohortflow.api.pages import NEXT_LINK, Key, Paged, microseconds
 from cohortflow.api.problems import answers
 from cohortflow.api.text import Code, Reason, Value
 from cohortflow.domain.events import CorrectableField
 from cohortflow.domain.programme import PhaseKind
+from cohortflow.readmodels.queries import CohortFilter
 from cohortflow.services.cohorts import start_version
-from cohortflow.services.execution import Execution, StalledCohort, execution_of, stalled_cohorts
+from cohortflow.services.execution import Execution, StalledCohort, StallFilter, execution_of, stalled_cohorts
 from cohortflow.workflows.block_cycle import BlockCycleStatus, CloseBlock, ExtendBlock
 from cohortflow.workflows.cohort_cycle import (
     ClosePhase,
@@ -37,7 +38,7 @@ from cohortflow.workflows.cohort_cycle import (
 )
 from cohortflow.workflows.cycle_support import AdminOutcome, Correction
 
-router = APIRouter(prefix="/api/v1/cohorts", tags=["cohorts"])
+router = APIRouter(prefix="/api/v1/cohorts", tags=["cohorts"], route_class=AnswersKept)
 COHORT_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
 Steer = Annotated[Principal, Depends(require(Permission.COHORTS_STEER))]
 
@@ -147,7 +148,10 @@ def _handle(request: Request, cohort_id: str) -> WorkflowHandle[Any, Any]:
 
 @router.post("", status_code=201, responses=answers(404, 409))
 async def start(
-    body: StartCohort, request: Request, principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))]
+    body: StartCohort,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))],
+    _: AnsweredOnce,
 ) -> Started:
     """Start a cohort under a recorded programme version, which stays pinned for the cohort's life."""
     handle, programme = await start_version(
@@ -170,11 +174,31 @@ def _stall_key(found: StalledCohort) -> Key:
 
 
 @router.get("/stalled", responses={200: {"headers": NEXT_LINK}})
-async def stalled(request: Request, _: Steer, page: Paged) -> list[StalledCohort]:
+async def stalled(
+    request: Request,
+    _: Steer,
+    page: Paged,
+    step: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Only cohorts stalled at this step (an activity, `workflow task`, or a child's step)",
+        ),
+    ] = None,
+    min_minutes: Annotated[
+        int | None, Query(ge=0, le=10_000_000, description="Only cohorts stalled at least this many minutes")
+    ] = None,
+    programme_id: Annotated[str | None, Query(description="Only cohorts of this programme (asks the database)")] = None,
+    phase: Annotated[str | None, Query(description="Only cohorts in this phase or block (asks the database)")] = None,
+) -> list[StalledCohort]:
     """Every running cohort that cannot make progress, with the failing step, why and since when; longest first,
-    a page at a time."""
-    found = sorted(await stalled_cohorts(_client(request), request.app.state.store.pool), key=_stall_key)
-    return page.of(found, _stall_key, int, str)
+    a page at a time. Unfiltered, or filtered by step and time alone, the list asks Temporal only, so it answers
+    while the database is out."""
+    only = None if programme_id is None and phase is None else CohortFilter(programme_id=programme_id, phase=phase)
+    stalls = StallFilter(step=step, at_least=None if min_minutes is None else timedelta(minutes=min_minutes))
+    kept = await stalled_cohorts(_client(request), request.app.state.store.pool, only, stalls)
+    return page.of(sorted(kept, key=_stall_key), _stall_key, int, str)
 
 
 @router.get("/{cohort_id}/status")

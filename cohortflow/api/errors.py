@@ -11,6 +11,7 @@ unexpected failure's 500 too.
 from __future__ import annotations
 
 import errno
+from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -23,7 +24,7 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeou
 from temporalio.service import RPCError, RPCStatusCode
 
 from cohortflow.api.commands import CommandPending, RowsRefused, pending_answer, refusal
-from cohortflow.api.idempotency import KeyReused
+from cohortflow.api.idempotency import KeyInUse, KeyReused
 from cohortflow.api.problems import problem
 from cohortflow.api.reviews import ReviewExists
 from cohortflow.domain.credit_bank.review import ReviewRefused
@@ -85,10 +86,36 @@ async def _http_refusal(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, str(exc.detail), request.url.path, headers=exc.headers)
 
 
+ADDRESS = {"query", "path", "header"}
+"""Where a request's parameters are, as FastAPI names them in a problem's ``loc``; a body's problems are in ``body``."""
+
+
+def _parameter_refused(problems: list[dict[str, Any]]) -> str:
+    """What a 400 says of the parameters it refuses: the one parameter and why, or the names of several."""
+    if len(problems) == 1:
+        where, *_, name = problems[0]["loc"]
+        parameter = {
+            "query": phrase("query parameter {name}", name=name),
+            "path": phrase("path parameter {name}", name=name),
+        }.get(where, phrase("header {name}", name=name))
+        return phrase("{parameter} is not valid: {why}", parameter=parameter, why=problems[0].get("msg", ""))
+    names = ", ".join(dict.fromkeys(str(p["loc"][-1]) for p in problems))
+    return phrase("the parameters {names} are not valid; each problem is listed", names=names)
+
+
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
-    """A request FastAPI could not take: each field's problem (where, why) listed, as FastAPI's own body did."""
+    """A request FastAPI could not take: each field's problem (where, why) listed, as FastAPI's own body did.
+
+    A parameter of the address or a header it cannot take (``limit=abc``, a filter's unknown value, a bad date)
+    is a malformed request: 400, naming the parameter. Only a body whose content is wrong, and nothing else, is
+    422 (FastAPI answers 422 for both).
+    """
     assert isinstance(exc, RequestValidationError)
-    return _answer(request, 422, phrase("the request is not valid"), problems=jsonable_encoder(exc.errors()))
+    problems = jsonable_encoder(exc.errors())
+    in_address = [p for p in problems if p.get("loc") and p["loc"][0] in ADDRESS]
+    if in_address:
+        return _answer(request, 400, _parameter_refused(in_address), problems=problems)
+    return _answer(request, 422, phrase("the request is not valid"), problems=problems)
 
 
 async def _failure(request: Request, _: Exception) -> JSONResponse:
@@ -114,6 +141,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(WorkflowUpdateFailedError)
     async def update_refused(request: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:
         return _answer(request, 409, refusal(exc))
+
+    @app.exception_handler(KeyInUse)
+    async def key_in_use(request: Request, exc: KeyInUse) -> JSONResponse:
+        return problem(409, str(exc), request.url.path, headers={"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(CommandPending)
     async def command_pending(_: Request, exc: CommandPending) -> JSONResponse:

@@ -5,7 +5,8 @@ order, and when there may be more, a ``Link: <…?cursor=…>; rel="next"`` head
 (RFC 8288) gives the address of the next page. The body stays the list itself. The
 cursor is the last item's sort key, as URL-safe base64 of JSON: the next page starts
 after that key (keyset paging), so items added meanwhile neither repeat nor shift
-the pages. A cursor or a limit the list cannot take is refused 400 with the reason.
+the pages. A cursor, a limit or a filter the list cannot take is refused 400 with the reason
+(a parameter's type or range by the app's one answer to them, ``errors``).
 """
 
 from __future__ import annotations
@@ -103,14 +104,17 @@ def page(
     request: Request,
     response: Response,
     limit: Annotated[
-        int, Query(description=f"How many items at most ({DEFAULT_LIMIT} unless asked, at most {MAX_LIMIT:,})")
+        int,
+        Query(
+            ge=1,
+            le=MAX_LIMIT,
+            description=f"How many items at most ({DEFAULT_LIMIT} unless asked, at most {MAX_LIMIT:,})",
+        ),
     ] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(description='Where the page starts: the cursor in the previous page\'s `Link: rel="next"`')
     ] = None,
 ) -> Page:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise bad_request(phrase("limit must be from 1 to {most}, not {limit}", most=f"{MAX_LIMIT:,}", limit=limit))
     return Page(request, response, limit, cursor)
 
 

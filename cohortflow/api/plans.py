@@ -14,7 +14,7 @@ from cohortflow.activities.plans import RosterOutcome
 from cohortflow.api.auth import require
 from cohortflow.api.cohorts import COHORT_ID
 from cohortflow.api.commands import send
-from cohortflow.api.idempotency import Idempotent
+from cohortflow.api.idempotency import AnsweredOnce, AnswersKept, Idempotent
 from cohortflow.api.problems import answers
 from cohortflow.api.text import Code, Reason
 from cohortflow.api.uploads import UPLOAD_BODY, saved_upload
@@ -29,7 +29,7 @@ from cohortflow.workflows.rotation_plan import (
     plan_workflow_id,
 )
 
-router = APIRouter(prefix="/api/v1/plans", tags=["plans"])
+router = APIRouter(prefix="/api/v1/plans", tags=["plans"], route_class=AnswersKept)
 
 
 class StartPlan(BaseModel):
@@ -44,7 +44,10 @@ class StartPlan(BaseModel):
 
 @router.post("", status_code=201, responses=answers(404, 409))
 async def start(
-    body: StartPlan, request: Request, principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))]
+    body: StartPlan,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Permission.COHORTS_START))],
+    _: AnsweredOnce,
 ) -> RotationPlanStatus:
     """Start the plan: its first cohort at once, then one a year; a nominee of another of its cohorts is refused."""
     programme = await programmes.load(request.app.state.store, body.programme_id, body.version)

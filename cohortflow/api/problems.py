@@ -130,11 +130,14 @@ EXAMPLES: dict[int, str] = {
 """What each status typically says, for the examples in the OpenAPI document."""
 
 DESCRIPTIONS: dict[int, str] = {
-    400: "The address or query is malformed (a control character, not UTF-8, too long) or a parameter is refused",
+    400: "The address or query is malformed (a control character, not UTF-8, too long), or a query or path "
+    "parameter or a header is refused (a filter's unknown value, a bad date, a limit out of range, a cursor no page "
+    "gave): the detail names it, and `problems` lists each one's problem",
     401: "No bearer token, or one that is malformed, unknown or revoked",
     403: "The token's role lacks the permission (or a coordinator's prefecture is not the one acted on)",
     404: "Nothing of that id exists (or it is another prefecture's, which a coordinator may not see)",
-    409: "The current state refuses the command (a phase not open, an id already taken)",
+    409: "The current state refuses the command (a phase not open, an id already taken), or the first request under "
+    "the same Idempotency-Key is still being answered (send it again after Retry-After)",
     410: "What was asked for existed and has since been deleted",
     413: "The body is larger than the limit",
     415: "The body's media type is not one the route reads",

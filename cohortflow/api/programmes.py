@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
-from cohortflow.api.pages import NEXT_LINK, Key, Paged
+from cohortflow.api.idempotency import AnsweredOnce, AnswersKept
+from cohortflow.api.pages import NEXT_LINK, Key, Page, Paged
 from cohortflow.api.problems import answers
 from cohortflow.domain.phrases import phrase
+from cohortflow.domain.programme import ProgrammeKind
 from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate, parse_any
 from cohortflow.services import programmes
 
-router = APIRouter(prefix="/api/v1/programmes", tags=["programmes"])
+router = APIRouter(prefix="/api/v1/programmes", tags=["programmes"], route_class=AnswersKept)
 TEMPLATE_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -50,7 +52,7 @@ async def validate(
 
 @router.post("", status_code=201, openapi_extra=TEMPLATE_BODY, responses=answers(409, 415))
 async def submit(
-    request: Request, principal: Annotated[Principal, Depends(require(Permission.PROGRAMMES_WRITE))]
+    request: Request, principal: Annotated[Principal, Depends(require(Permission.PROGRAMMES_WRITE))], _: AnsweredOnce
 ) -> programmes.Submitted:
     """Record a template version (JSON or YAML). Versions are numbered 1, 2, 3… and never change."""
     programme = parse_any(await _body(request))
@@ -67,13 +69,35 @@ def _version_key(found: programmes.ProgrammeVersion) -> Key:
     return (found.programme_id, found.version)
 
 
+async def _versions(request: Request, page: Page, only: programmes.VersionFilter) -> list[programmes.ProgrammeVersion]:
+    after = page.after(str, int)
+    found = await programmes.version_list(
+        request.app.state.store,
+        only,
+        after=None if after is None else (str(after[0]), int(after[1])),
+        limit=page.limit + 1,
+    )
+    return page.answer(found, _version_key)
+
+
 @router.get("", responses={200: {"headers": NEXT_LINK}})
 async def list_versions(
-    request: Request, _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))], page: Paged
+    request: Request,
+    _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))],
+    page: Paged,
+    kind: Annotated[ProgrammeKind | None, Query(description="Only programmes of this kind")] = None,
+    name: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="Only programmes whose name holds these words")
+    ] = None,
+    prefecture: Annotated[
+        str | None,
+        Query(pattern=r"^\d{6}$", description="Only programmes this prefecture (a division code) takes part in"),
+    ] = None,
 ) -> list[programmes.ProgrammeVersion]:
-    """Every recorded version of every programme, by programme and version, a page at a time."""
-    found = sorted(await programmes.versions(request.app.state.store), key=_version_key)
-    return page.of(found, _version_key, str, int)
+    """Every recorded version of every programme (of a kind, by part of its name, of a prefecture), by programme
+    and version, a page at a time."""
+    only = programmes.VersionFilter(kind=kind, name=name, prefecture_code=prefecture)
+    return await _versions(request, page, only)
 
 
 @router.get("/{programme_id}/versions", responses={200: {"headers": NEXT_LINK}})
@@ -83,10 +107,11 @@ async def programme_versions(
     _: Annotated[Principal, Depends(require(Permission.PROGRAMMES_READ))],
     page: Paged,
 ) -> list[programmes.ProgrammeVersion]:
-    found = sorted(await programmes.versions(request.app.state.store, programme_id), key=_version_key)
-    if not found:
+    """The programme's recorded versions, a page at a time."""
+    found = await _versions(request, page, programmes.VersionFilter(programme_id=programme_id))
+    if not found and page.cursor is None:
         raise LookupError(phrase("programme {programme_id} has no versions", programme_id=programme_id))
-    return page.of(found, _version_key, str, int)
+    return found
 
 
 @router.get("/{programme_id}/versions/{version}")

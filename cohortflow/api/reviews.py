@@ -21,6 +21,7 @@ from temporalio.client import WorkflowHandle
 from cohortflow.access.roles import Permission, Principal
 from cohortflow.api.auth import require
 from cohortflow.api.commands import send
+from cohortflow.api.idempotency import AnsweredOnce, AnswersKept, Idempotent, Once
 from cohortflow.api.problems import answers
 from cohortflow.api.text import Code, Reason
 from cohortflow.domain.credit_bank.review import ReviewRefused, deadline_problem, review_id
@@ -31,7 +32,7 @@ from cohortflow.readmodels.school_list import SchoolList, school_list
 from cohortflow.services.starting import start_once
 from cohortflow.workflows.annual_review import AnnualReviewInput, AnnualReviewWorkflow, ListStep, ReviewStatus
 
-router = APIRouter(prefix="/api/v1/reviews", tags=["credit bank"])
+router = APIRouter(prefix="/api/v1/reviews", tags=["credit bank"], route_class=AnswersKept)
 Reviewer = Annotated[Principal, Depends(require(Permission.REVIEWS_WRITE))]
 Submitter = Annotated[Principal, Depends(require(Permission.REVIEWS_SUBMIT))]
 Reader = Annotated[Principal, Depends(require(Permission.PEOPLE_READ))]
@@ -88,7 +89,7 @@ async def _status(handle: WorkflowHandle[Any, Any]) -> ReviewStatus:
         **answers(404, 409),
     },
 )
-async def open_review(body: OpenReviewRequest, request: Request, principal: Reviewer) -> Any:
+async def open_review(body: OpenReviewRequest, request: Request, principal: Reviewer, _: AnsweredOnce) -> Any:
     """Open the district's review of its schools' credits for the year, with its deadline."""
     _in_scope(principal, body.district)
     if not await people(request.app.state.store.pool, PersonFilter(county_code=body.district), limit=1):
@@ -142,36 +143,44 @@ async def get_school_list(
 
 @router.post("/{district}/{year}/schools/{school}/submit", responses=answers(404, 409))
 async def submit_list(
-    district: District, year: Year, school: Code, request: Request, principal: Submitter
+    district: District, year: Year, school: Code, request: Request, principal: Submitter, once: Idempotent
 ) -> ReviewStatus:
     """Submit a school's list for review (a school's token: its own list only)."""
     _in_scope(principal, district, school)
     return await _step(
-        request, district, year, AnnualReviewWorkflow.submit, ListStep(school=school, actor=principal.actor)
+        request, district, year, AnnualReviewWorkflow.submit, ListStep(school=school, actor=principal.actor), once
     )
 
 
 @router.post("/{district}/{year}/schools/{school}/approve", responses=answers(404, 409))
 async def approve_list(
-    district: District, year: Year, school: Code, request: Request, principal: Reviewer
+    district: District, year: Year, school: Code, request: Request, principal: Reviewer, once: Idempotent
 ) -> ReviewStatus:
     """Approve a submitted list; the last approval locks the district's year."""
     _in_scope(principal, district)
     step = ListStep(school=school, actor=principal.actor)
-    return await _step(request, district, year, AnnualReviewWorkflow.approve, step)
+    return await _step(request, district, year, AnnualReviewWorkflow.approve, step, once)
 
 
 @router.post("/{district}/{year}/schools/{school}/return", responses=answers(404, 409))
 async def return_list(
-    district: District, year: Year, school: Code, body: ReturnRequest, request: Request, principal: Reviewer
+    district: District,
+    year: Year,
+    school: Code,
+    body: ReturnRequest,
+    request: Request,
+    principal: Reviewer,
+    once: Idempotent,
 ) -> ReviewStatus:
     """Send a submitted list back to the school with the reasons; it may be submitted again."""
     _in_scope(principal, district)
     step = ListStep(school=school, actor=principal.actor, reasons=body.reasons)
-    return await _step(request, district, year, AnnualReviewWorkflow.return_list, step)
+    return await _step(request, district, year, AnnualReviewWorkflow.return_list, step, once)
 
 
-async def _step(request: Request, district: str, year: int, update: Any, step: ListStep) -> ReviewStatus:
+async def _step(
+    request: Request, district: str, year: int, update: Any, step: ListStep, once: Once | None
+) -> ReviewStatus:
     handle = request.app.state.temporal.get_workflow_handle(review_id(district, year))
-    status: ReviewStatus = await send(handle, update, step)
+    status: ReviewStatus = await send(handle, update, step, once=once)
     return status

@@ -11,9 +11,11 @@ An answer of 503 or 429 says the API could not serve the request for now (its
 database or Temporal out, too many requests) and did nothing: the request is
 sent again after the ``Retry-After`` it gave, a few times, and each wait is
 told to ``on_retry``. Sending any request of the CLI again changes nothing
-twice: reads change nothing, an import is keyed by its file's digest, a cohort
-or plan starts once under its id (a second start is refused as existing), and
-a cohort refuses a command it has already applied.
+twice: reads change nothing, and every POST carries an ``Idempotency-Key`` of
+its own, the same on each of its attempts, so the API applies the command once
+and answers an attempt after the first as it answered the first. (Even without
+it, an import is keyed by its file's digest, a cohort or plan starts once under
+its id, and a cohort refuses a command it has already applied.)
 """
 
 from __future__ import annotations
@@ -149,6 +151,11 @@ def multipart_file(
     return body(), headers
 
 
+def _once() -> dict[str, str]:
+    """A command's own ``Idempotency-Key``, sent with each of its attempts."""
+    return {"Idempotency-Key": secrets.token_hex(16)}
+
+
 class ApiClient:
     """A session with the API: ``with ApiClient() as api: api.get("/api/v1/programmes")``."""
 
@@ -261,6 +268,8 @@ class ApiClient:
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """The response to a request; :class:`Refused` for 4xx/5xx, :class:`Unreachable` without an answer."""
+        if method == "POST":
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), **_once()}
         return self._send(lambda: self._http.request(method, path, **kwargs))
 
     def get(self, path: str, **params: Any) -> Any:
@@ -294,9 +303,13 @@ class ApiClient:
     ) -> Any:
         """POST ``file`` as the multipart field ``file``, streamed; the JSON body of the answer."""
 
+        once = _once()
+
         def send() -> httpx.Response:  # a streamed body is spent once sent: each attempt streams the file anew
             body, headers = multipart_file(file, content_type, on_progress=on_progress)
-            return self._http.request("POST", path, content=body, headers=headers, params=params, timeout=self._long())
+            return self._http.request(
+                "POST", path, content=body, headers=headers | once, params=params, timeout=self._long()
+            )
 
         return self._send(send).json()
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -28,7 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cohortflow.domain.cohort_stream import COHORT_STREAM_PREFIX
 from cohortflow.domain.phrases import phrase
-from cohortflow.readmodels.queries import list_cohorts
+from cohortflow.readmodels.queries import CohortFilter, list_cohorts
 from cohortflow.workflows.block_cycle import BlockCycleWorkflow
 from cohortflow.workflows.cohort_cycle import CohortCycleWorkflow, workflow_id
 from cohortflow.workflows.options import STALLED_AFTER_ATTEMPTS
@@ -155,17 +156,43 @@ async def _running_cohorts(client: Client, pool: AsyncConnectionPool[Any]) -> li
     return [c.cohort_id for c in await list_cohorts(pool) if not c.completed]
 
 
-async def stalled_cohorts(client: Client, pool: AsyncConnectionPool[Any]) -> list[StalledCohort]:
-    """Every running cohort whose workflow is stalled, the longest stalled first.
+@dataclass(frozen=True)
+class StallFilter:
+    """Which stalls a list holds: at one step (the cohort's own, or a child's), stalled at least so long."""
 
-    ``pool`` (the store's) lists the cohorts for a server that cannot list its workflows.
+    step: str | None = None
+    at_least: timedelta | None = None
+
+    def holds(self, found: StalledCohort, now: datetime) -> bool:
+        step = found.stall.step
+        return (self.step is None or step == self.step or step.endswith(f": {self.step}")) and (
+            self.at_least is None or now - found.stall.since >= self.at_least
+        )
+
+
+async def stalled_cohorts(
+    client: Client,
+    pool: AsyncConnectionPool[Any],
+    only: CohortFilter | None = None,
+    stalls: StallFilter = StallFilter(),
+) -> list[StalledCohort]:
+    """Every running cohort whose workflow is stalled (``only`` those the read models hold, if given: of a
+    programme, in a phase; and only the ``stalls`` it holds), the longest stalled first.
+
+    ``pool`` (the store's) lists the cohorts for a server that cannot list its workflows, and those ``only``
+    names: without ``only`` the list needs Temporal alone, and answers while the store is out.
     """
     gate = asyncio.Semaphore(DESCRIBED_AT_ONCE)
+    running = await _running_cohorts(client, pool)
+    if only is not None:
+        named = {c.cohort_id for c in await list_cohorts(pool, only=only)}
+        running = [c for c in running if c in named]
 
     async def stall_of(cohort_id: str) -> StalledCohort | None:
         async with gate:
             found = await execution_of(client, workflow_id(cohort_id))
         return StalledCohort(cohort_id=cohort_id, stall=found.stalled) if found.stalled else None
 
-    found = await asyncio.gather(*(stall_of(c) for c in await _running_cohorts(client, pool)))
-    return sorted((s for s in found if s is not None), key=lambda s: s.stall.since)
+    found = await asyncio.gather(*(stall_of(c) for c in running))
+    now = datetime.now(UTC)
+    return sorted((s for s in found if s is not None and stalls.holds(s, now)), key=lambda s: s.stall.since)

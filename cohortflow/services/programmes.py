@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from cohortflow.domain.events import Metadata, ProgrammeVersionSubmitted
 from cohortflow.domain.phrases import phrase
+from cohortflow.domain.programme import ProgrammeKind
 from cohortflow.domain.template import AnyTemplate, parse_any
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import NewEvent
@@ -150,6 +151,56 @@ async def submit(store: EventStore, programme: AnyTemplate, actor: str) -> Submi
         expected_version=len(everything),
     )
     return Submitted(programme_id=programme.id, version=programme.version, digest=digest, duplicate=False)
+
+
+@dataclass(frozen=True)
+class VersionFilter:
+    """Which recorded versions a list holds: of one programme, of one kind, whose name holds some words, that
+    take part of one prefecture."""
+
+    programme_id: str | None = None
+    kind: ProgrammeKind | None = None
+    name: str | None = None
+    prefecture_code: str | None = None
+
+
+VERSIONS = """
+SELECT data->>'programme_id', (data->>'version')::int, data->'template'->>'name', data->>'digest', recorded_at,
+       metadata->>'actor'
+FROM events
+WHERE stream_id = %(stream)s AND type = %(type)s
+  AND (%(programme)s::text IS NULL OR data->>'programme_id' = %(programme)s)
+  AND (%(kind)s::text IS NULL OR data->'template'->>'kind' = %(kind)s)
+  AND (%(name)s::text IS NULL OR strpos(lower(data->'template'->>'name'), lower(%(name)s)) > 0)
+  AND (%(prefecture)s::text IS NULL
+       OR data->'template'->'prefectures' @> jsonb_build_array(jsonb_build_object('code', %(prefecture)s::text)))
+  AND (%(after_id)s::text IS NULL
+       OR (data->>'programme_id' COLLATE "C", (data->>'version')::int) > (%(after_id)s, %(after_version)s))
+ORDER BY data->>'programme_id' COLLATE "C", (data->>'version')::int
+LIMIT %(limit)s
+"""
+"""The versions by programme and version, as the stream records them (it is the programmes' only record)."""
+
+
+async def version_list(
+    store: EventStore, only: VersionFilter, *, after: tuple[str, int] | None = None, limit: int | None = None
+) -> list[ProgrammeVersion]:
+    """The recorded versions ``only`` names, by programme (as bytes sort, as a cursor compares) and version; at
+    most ``limit`` after the (programme, version) ``after``."""
+    params = {
+        "stream": STREAM,
+        "type": ProgrammeVersionSubmitted.TYPE,
+        "programme": only.programme_id,
+        "kind": only.kind,
+        "name": only.name,
+        "prefecture": only.prefecture_code,
+        "after_id": after[0] if after else None,
+        "after_version": after[1] if after else None,
+        "limit": limit,
+    }
+    async with store.pool.connection() as conn:
+        rows = await (await conn.execute(VERSIONS, params)).fetchall()
+    return [ProgrammeVersion.model_validate(dict(zip(ProgrammeVersion.model_fields, row, strict=True))) for row in rows]
 
 
 async def versions(store: EventStore, programme_id: str | None = None) -> list[ProgrammeVersion]:

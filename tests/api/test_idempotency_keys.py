@@ -67,8 +67,12 @@ async def test_an_import_sent_again_under_its_key_gets_its_first_answer(
 
 
 async def test_a_malformed_key_is_refused_naming_the_header(api: Api) -> None:
-    path = "/api/v1/cohorts/any/fill-place"
-    body = {"participant_id": "P000001", "reason": "x"}
-    refused = await api.http.post(path, json=body, headers=api.as_("admin") | {"Idempotency-Key": "a.b"})
-    problems = assert_problem(refused, 422, path)["problems"]
-    assert isinstance(problems, list) and problems[0]["loc"] == ["header", "Idempotency-Key"]
+    for path, body in (
+        ("/api/v1/cohorts/any/fill-place", {"participant_id": "P000001", "reason": "x"}),
+        ("/api/v1/cohorts", {"cohort_id": "c1", "programme_id": PROGRAMME.id, "version": 1}),
+    ):
+        refused = await api.http.post(path, json=body, headers=api.as_("admin") | {"Idempotency-Key": "a.b"})
+        answer = assert_problem(refused, 400, path)
+        assert str(answer["detail"]).startswith("header Idempotency-Key is not valid: String should match pattern")
+        problems = answer["problems"]
+        assert isinstance(problems, list) and problems[0]["loc"] == ["header", "Idempotency-Key"]

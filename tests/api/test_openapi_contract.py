@@ -6,10 +6,12 @@ import re
 from typing import Any, cast
 
 import jsonschema
+from fastapi.routing import APIRoute, iter_route_contexts
 from temporalio.client import Client
 
 from cohortflow.api.app import create_app
 from cohortflow.api.auth import PERMISSION_KEY, PUBLIC
+from cohortflow.api.idempotency import AnswersKept, _declares, kept_answer
 from cohortflow.api.problems import MEDIA_TYPE
 from cohortflow.settings import Settings
 from tests.api.conftest import Api
@@ -102,3 +104,24 @@ async def test_real_refusals_match_the_documented_schema(api: Api) -> None:
     assert missing.status_code == 404
     for answer in (invalid, template, missing):
         jsonschema.validate(answer.json(), schema)
+
+
+READS = ("/validate", "/preview", "/api/v1/audit/verify")
+"""POST routes that only read (a check, a preview, a verification): they change nothing, so take no key."""
+
+
+def test_every_command_takes_an_idempotency_key_and_keeps_its_answer_where_it_is_not_an_update() -> None:
+    commands = [(path, spec) for method, path, spec in OPERATIONS if method == "post" and not path.endswith(READS)]
+    assert len(commands) > 20
+    for path, spec in commands:
+        headers = {p["name"] for p in spec.get("parameters", []) if p["in"] == "header"}
+        assert "Idempotency-Key" in headers, path
+        assert "422" in spec["responses"], path  # another request under a used key
+    app = create_app(Settings(), "postgresql://nowhere/none", temporal=cast(Client, object()))
+    kept = [
+        (r.path_format, r.original_route)
+        for r in iter_route_contexts(list(app.routes))
+        if isinstance(r.original_route, APIRoute) and _declares(r.original_route.dependant, kept_answer)
+    ]
+    assert {path for path, _ in kept} >= {"/api/v1/cohorts", "/api/v1/programmes", "/api/v1/plans", "/api/v1/reviews"}
+    assert [path for path, route in kept if not isinstance(route, AnswersKept)] == []

@@ -59,8 +59,14 @@ async def test_cohorts_and_programmes_come_a_page_at_a_time(api: Api, time_skipp
     assert [v["version"] for v in of_one[0]] == [1, 2]
 
     headers = api.as_("admin")
-    refused_400(await api.http.get("/api/v1/cohorts?state=paused", headers=headers), "state is running or completed")
-    refused_400(await api.http.get("/api/v1/cohorts?limit=0", headers=headers), "limit must be from 1 to 1,000")
+    refused_400(
+        await api.http.get("/api/v1/cohorts?state=paused", headers=headers),
+        "query parameter state is not valid: Input should be 'running' or 'completed'",
+    )
+    refused_400(
+        await api.http.get("/api/v1/cohorts?limit=0", headers=headers),
+        "query parameter limit is not valid: Input should be greater than or equal to 1",
+    )
     refused_400(await api.http.get("/api/v1/cohorts?cursor=%%%", headers=headers), "not readable")
     versions_cursor = base64.urlsafe_b64encode(json.dumps([PROGRAMME.id, 1]).encode()).decode()
     another = await api.http.get(f"/api/v1/cohorts?cursor={versions_cursor}", headers=headers)
@@ -105,3 +111,65 @@ async def test_participants_are_found_by_name_school_or_id_within_the_callers_pr
     not_masked = await api.http.get(f"{address}?national_id={home[0].national_id}", headers=coordinator)
     refused_400(not_masked, "search by the masked number")
     refused_400(await api.http.get(f"{address}?national_id=4301**", headers=coordinator), "national_id: a masked")
+
+
+async def test_programme_versions_are_filtered_by_kind_name_and_prefecture_a_page_at_a_time(api: Api) -> None:
+    await submit(api, template())
+    await submit(api, template(2, name="第二版"))
+    await submit(api, template(id="thematic-a", kind="thematic", name="专题研修 书记"))
+    await submit(api, template(id="thematic-b", kind="thematic", name="专题研修 乡村教师"))
+
+    def listed(pages: list[list[dict[str, object]]]) -> list[tuple[object, object]]:
+        return [(v["programme_id"], v["version"]) for page in pages for v in page]
+
+    everything = await every_page(api, "/api/v1/programmes?limit=3")
+    assert [len(page) for page in everything] == [3, 1]
+    assert listed(everything) == [(PROGRAMME.id, 1), (PROGRAMME.id, 2), ("thematic-a", 1), ("thematic-b", 1)]
+    thematic = await every_page(api, "/api/v1/programmes?kind=thematic&limit=1")
+    assert [len(page) for page in thematic] == [1, 1] and listed(thematic) == [("thematic-a", 1), ("thematic-b", 1)]
+    by_name = await every_page(api, "/api/v1/programmes?name=书记&limit=1")
+    assert [len(page) for page in by_name] == [1, 1]  # the sample's first version's name holds 书记 too
+    assert listed(by_name) == [(PROGRAMME.id, 1), ("thematic-a", 1)]
+    assert listed(await every_page(api, "/api/v1/programmes?name=乡村")) == [("thematic-b", 1)]
+    assert listed(await every_page(api, "/api/v1/programmes?kind=improvement&name=第二版")) == [(PROGRAMME.id, 2)]
+    ours = PROGRAMME.prefectures[0].code
+    assert len(listed(await every_page(api, f"/api/v1/programmes?prefecture={ours}"))) == 4
+    assert await every_page(api, "/api/v1/programmes?prefecture=110100") == [[]]
+    one = await every_page(api, f"/api/v1/programmes/{PROGRAMME.id}/versions?limit=1")
+    assert listed(one) == [(PROGRAMME.id, 1), (PROGRAMME.id, 2)]
+
+    headers = api.as_("admin")
+    refused_400(
+        await api.http.get("/api/v1/programmes?kind=seminar", headers=headers),
+        "query parameter kind is not valid: Input should be 'qualification', 'improvement', 'advanced' or 'thematic'",
+    )
+    refused_400(
+        await api.http.get("/api/v1/programmes?prefecture=43", headers=headers),
+        "query parameter prefecture is not valid: String should match pattern",
+    )
+    refused_400(
+        await api.http.get("/api/v1/programmes?limit=abc", headers=headers),
+        "query parameter limit is not valid: Input should be a valid integer",
+    )
+    several = await api.http.get("/api/v1/programmes?limit=0&kind=seminar", headers=headers)
+    refused_400(several, "the parameters limit, kind are not valid")
+    assert [p["loc"] for p in several.json()["problems"]] == [["query", "limit"], ["query", "kind"]]
+    refused_400(await api.http.get("/api/v1/programmes?cursor=WzFd", headers=headers), "belongs to another list")
+    chinese = await api.http.get("/api/v1/programmes?limit=x", headers=headers | {"Accept-Language": "zh"})
+    assert chinese.status_code == 400 and chinese.json()["detail"].startswith("查询参数 limit 有误："), chinese.text
+
+
+async def test_a_bad_date_or_path_parameter_is_refused_400_naming_it(api: Api) -> None:
+    headers = api.as_("admin")
+    refused_400(
+        await api.http.get("/api/v1/people/k/standing?as_of=2024-13-01", headers=headers),
+        "query parameter as_of is not valid: Input should be a valid date",
+    )
+    refused_400(
+        await api.http.get("/api/v1/reviews/43/2024", headers=headers),
+        "path parameter district is not valid: String should match pattern",
+    )
+    refused_400(
+        await api.http.get("/api/v1/cohorts/stalled?min_minutes=-1", headers=headers),
+        "query parameter min_minutes is not valid: Input should be greater than or equal to 0",
+    )

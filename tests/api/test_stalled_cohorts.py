@@ -58,6 +58,15 @@ async def test_an_outage_shows_as_a_stall_and_a_command_accepted_meanwhile_is_re
     assert listed.status_code == 200, listed.text
     assert [(s["cohort_id"], s["stall"]["step"]) for s in listed.json()] == [("stall-close", "record_cycle_event")]
     assert (await api.http.get("/api/v1/cohorts/stalled", headers=api.as_("coordinator"))).status_code == 403
+    for query, found in (
+        (f"programme_id={PROGRAMME_ID}&phase=nomination&step=record_cycle_event", ["stall-close"]),
+        ("programme_id=another", []),
+        ("phase=selection", []),
+        ("step=cycle_event", []),  # a step by its whole name
+        ("min_minutes=100000", []),
+    ):
+        filtered = await api.http.get(f"/api/v1/cohorts/stalled?{query}", headers=api.as_("admin"))
+        assert [s["cohort_id"] for s in filtered.json()] == found, (query, filtered.text)
     scraped = await api.http.get("/api/v1/metrics", headers=api.as_("reminder"))
     assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain"), scraped.text
     assert "cohortflow_stalled_cohorts 1.0" in scraped.text

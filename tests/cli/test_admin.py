@@ -508,6 +508,31 @@ async def test_a_command_is_sent_again_while_the_database_is_out(
     assert stalled.exit_code == 0 and "no cohort is stalled" in stalled.stdout, stalled.output
 
 
+async def test_a_command_sent_again_after_an_outage_carries_its_own_key_each_time(
+    served: Served, unreachable: Unreachable, store: EventStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Each attempt of one POST carries the same Idempotency-Key, and another POST a key of its own; the API
+    applies the command once and answers it."""
+    monkeypatch.setattr(cli_client, "pause", lambda _: unreachable.end())
+    sent: list[tuple[str, str | None]] = []
+    template = json.loads(_template_file(tmp_path / "v1.json").read_text(encoding="utf-8"))
+
+    def submitted() -> Any:
+        with cli_client.ApiClient(served.url, served.tokens["admin"]) as api:
+            api._http.event_hooks["request"].append(lambda r: sent.append((r.method, r.headers.get("Idempotency-Key"))))
+            return api.post("/api/v1/programmes", json=template), api.post("/api/v1/programmes", json=template)
+
+    unreachable.begin()
+    try:
+        first, second = await asyncio.to_thread(submitted)
+    finally:
+        unreachable.end()
+    await store.pool.check()
+    assert first["duplicate"] is False and second["duplicate"] is True  # the second POST is a request of its own
+    keys = [key for method, key in sent if method == "POST"]
+    assert len(keys) == 3 and keys[0] == keys[1] != keys[2] and all(keys), sent  # 503, then 201; then 201
+
+
 async def test_an_import_accepted_during_an_outage_is_followed_to_its_outcome(
     served: Served,
     time_skipping: WorkflowEnvironment,
