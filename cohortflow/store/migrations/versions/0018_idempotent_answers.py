@@ -7,14 +7,14 @@ key's row claims the command while the first request runs (``claim``, until
 body), which the same request sent again is given instead of being run again.
 The rows of Update commands (0008) leave these columns empty.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 """
 
 from alembic import op
 
-revision = "0017"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
