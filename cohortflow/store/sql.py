@@ -1,0 +1,65 @@
+"""SQLAlchemy Core statements run on the store's own psycopg connections.
+
+The queries are composed with Core over the tables of :mod:`cohortflow.store.tables`; the connections stay the
+psycopg pools the store already keeps (sized for its work, with their row factories, COPY and pipelines). A second
+pool behind a SQLAlchemy engine would double the connections for nothing, so a statement is only *compiled* with
+SQLAlchemy's psycopg dialect, into the SQL text and named parameters (``%(name)s``) that psycopg runs as it ran the
+hand-written strings before.
+
+Values are bound by psycopg, not by SQLAlchemy's type processing: pass what psycopg adapts (a ``list`` for an
+array, ``Jsonb`` for a JSON document). The dialect renders no casts on parameters, so PostgreSQL infers their types
+from the columns they meet, as it did for the strings. A constant statement is compiled once, at import
+(:class:`Statement`); one put together per call (optional filters) is compiled where it is run (:func:`execute`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from psycopg import AsyncConnection, AsyncCursor
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+from sqlalchemy.engine.interfaces import BindTyping
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves __init__ unannotated
+DIALECT.bind_typing = BindTyping.NONE  # psycopg binds the values; no "%(x)s::VARCHAR" casts in the text
+# A JSON path as the -> operator, which every supported PostgreSQL reads, not the subscript of 14 and later (the
+# dialect decides between them when it connects, which this one never does).
+DIALECT._supports_jsonb_subscripting = False
+
+
+class Statement:
+    """A Core statement compiled once: its SQL text and the parameters it fixes (its literal values).
+
+    ``args(name=value, ...)`` gives the parameters for one execution: the fixed ones and the named ones, each
+    ``bindparam`` given exactly once (a misspelt or missing name is a ``KeyError`` here, not a wrong query).
+    """
+
+    __slots__ = ("fixed", "needed", "sql")
+
+    def __init__(self, statement: ClauseElement) -> None:
+        compiled = statement.compile(dialect=DIALECT)
+        assert isinstance(compiled, SQLCompiler)
+        self.sql: str = str(compiled)
+        self.needed = frozenset(name for name, bind in compiled.binds.items() if bind.required)
+        self.fixed: dict[str, Any] = {name: value for name, value in compiled.params.items() if name not in self.needed}
+
+    def args(self, values: Mapping[str, Any] | None = None, /, **named: Any) -> dict[str, Any]:
+        given = {**(values or {}), **named}
+        if given.keys() != self.needed:
+            missing, unknown = self.needed - given.keys(), given.keys() - self.needed
+            raise KeyError(f"parameters missing {sorted(missing)}, unknown {sorted(unknown)} for: {self.sql}")
+        return {**self.fixed, **given} if self.fixed else given
+
+    def __str__(self) -> str:
+        return self.sql
+
+
+async def execute(
+    conn: AsyncConnection[Any], statement: Statement | ClauseElement, /, **values: Any
+) -> AsyncCursor[Any]:
+    """Run a statement (compiled here if it is not yet) on a psycopg connection; the cursor holds its rows."""
+    compiled = statement if isinstance(statement, Statement) else Statement(statement)
+    return await conn.execute(compiled.sql, compiled.args(values))
