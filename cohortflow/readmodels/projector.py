@@ -132,7 +132,8 @@ def attended(p: FromClause, c: FromClause) -> ColumnElement[bool]:
         p.c.selected,
         p.c.attendance_position.is_not(None),
         p.c.days_total != 0,
-        cast(p.c.days_present, Double) / cast(p.c.days_total, Double) >= c.c.min_attendance_ratio,
+        # float8 / integer, as PostgreSQL divides them (SQLAlchemy's "/" would make the integer numeric first)
+        cast(p.c.days_present, Double).op("/", return_type=Double())(p.c.days_total) >= c.c.min_attendance_ratio,
     )
 
 
