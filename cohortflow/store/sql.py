@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql.psycopg import PGCompiler_psycopg, PGDialect
 from sqlalchemy.engine.interfaces import BindTyping
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.ddl import ExecutableDDLElement
 
 
 class _Compiler(PGCompiler_psycopg):
@@ -91,6 +92,11 @@ class Statement:
 
     def __str__(self) -> str:
         return self.sql
+
+
+def ddl(element: ExecutableDDLElement) -> str:
+    """A schema statement (CREATE TABLE, CREATE INDEX) as PostgreSQL's text."""
+    return str(element.compile(dialect=DIALECT))
 
 
 async def execute(
