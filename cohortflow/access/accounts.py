@@ -19,10 +19,14 @@ from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as upsert
 
 from cohortflow.access.roles import Principal, Role
 from cohortflow.access.tokens import ACCOUNT, Pool, TokenRefused, Unit, checked_holder
 from cohortflow.domain.phrases import phrase
+from cohortflow.store import tables as t
+from cohortflow.store.sql import Statement, execute
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
@@ -79,14 +83,45 @@ async def create_account(
     if not created_by:
         raise AccountRefused(phrase("an account needs to say who created it"))
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            "INSERT INTO accounts (name, password_hash, role, prefecture, county, school, created_by)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (name) DO NOTHING",
-            (name, _HASHER.hash(password), checked_role, unit.prefecture, unit.county, unit.school, created_by),
-        )
+        holder = (name, _HASHER.hash(password), checked_role, unit.prefecture, unit.county, unit.school, created_by)
+        cur = await execute(conn, _CREATE, **dict(zip(_HOLDER, holder, strict=True)))
         if cur.rowcount == 0:
             raise AccountRefused(phrase("an account named {name} exists already", name=repr(name)))
     return _principal(name, checked_role, unit)
+
+
+_A, _S = t.accounts, t.console_sessions
+_HOLDER = ("name", "password_hash", "role", "prefecture", "county", "school", "created_by")
+_CREATE = Statement(
+    upsert(_A).values({n: bindparam(n) for n in _HOLDER}).on_conflict_do_nothing(index_elements=[_A.c.name])
+)
+_named = _A.c.name == bindparam("name")
+_UNIT = (_A.c.role, _A.c.prefecture, _A.c.county, _A.c.school)
+_PASSWORD = Statement(select(_A.c.password_hash, *_UNIT, _A.c.disabled_at.is_not(None)).where(_named))
+_REHASH = Statement(update(_A).where(_named).values(password_hash=bindparam("hash")))
+_ENABLED = Statement(select(*_UNIT, _A.c.disabled_at.is_not(None)).where(_named))
+_START = Statement(
+    _S.insert().values(
+        session_sha256=bindparam("digest"),
+        account=bindparam("account"),
+        csrf=bindparam("csrf"),
+        expires_at=func.now() + bindparam("lifetime"),
+        signed_in_by=bindparam("by"),
+    )
+)
+_this_session = _S.c.session_sha256 == bindparam("digest")
+_LIVE = Statement(
+    select(_A.c.name, *_UNIT, _S.c.csrf, _S.c.signed_in_by)
+    .join_from(_S, _A, _A.c.name == _S.c.account)
+    .where(_this_session, _S.c.expires_at > func.now(), _A.c.disabled_at.is_(None))
+)
+_END = Statement(delete(_S).where(_this_session))
+_END_ALL = Statement(delete(_S).where(_S.c.account == bindparam("name")))
+_INFO = ("name", "role", "prefecture", "county", "school", "created_at", "created_by", "disabled_at", "disabled_by")
+_LIST = Statement(select(*(_A.c[n] for n in _INFO)).order_by(_A.c.name))
+_DISABLE = Statement(
+    update(_A).where(_named, _A.c.disabled_at.is_(None)).values(disabled_at=func.now(), disabled_by=bindparam("by"))
+)
 
 
 def _principal(name: str, role: Role, unit: Unit) -> Principal:
@@ -97,11 +132,7 @@ async def check_password(pool: Pool, name: str, password: str) -> Principal | No
     """The account's principal if the password is its own and the account is not disabled; None otherwise (the
     caller is not told which)."""
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT password_hash, role, prefecture, county, school, disabled_at IS NOT NULL FROM accounts"
-            " WHERE name = %s",
-            (name,),
-        )
+        cur = await execute(conn, _PASSWORD, name=name)
         row = await cur.fetchone()
         stored = _UNUSED_HASH if row is None else row[0]
         try:
@@ -111,7 +142,7 @@ async def check_password(pool: Pool, name: str, password: str) -> Principal | No
         if row is None or row[5]:
             return None
         if _HASHER.check_needs_rehash(stored):
-            await conn.execute("UPDATE accounts SET password_hash = %s WHERE name = %s", (_HASHER.hash(password), name))
+            await execute(conn, _REHASH, hash=_HASHER.hash(password), name=name)
     return _principal(name, row[1], Unit(row[2], row[3], row[4]))
 
 
@@ -119,9 +150,7 @@ async def enabled_account(pool: Pool, name: str) -> tuple[Principal | None, str]
     """The principal of the enabled account named ``name`` (signing in through the identity provider, which has
     checked who it is), or None and why not: ``"no account"`` or ``"disabled"``."""
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT role, prefecture, county, school, disabled_at IS NOT NULL FROM accounts WHERE name = %s", (name,)
-        )
+        cur = await execute(conn, _ENABLED, name=name)
         row = await cur.fetchone()
     if row is None:
         return None, "no account"
@@ -136,23 +165,15 @@ async def start_session(
     """A new session for a signed-in account: the cookie's value (shown once) and the session."""
     value, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     async with pool.connection() as conn:
-        await conn.execute(
-            "INSERT INTO console_sessions (session_sha256, account, csrf, expires_at, signed_in_by)"
-            " VALUES (%s, %s, %s, now() + %s, %s)",
-            (_digest(value), principal.name, csrf, lifetime, signed_in_by),
-        )
+        session = {"digest": _digest(value), "account": principal.name, "csrf": csrf, "by": signed_in_by}
+        await execute(conn, _START, lifetime=lifetime, **session)
     return value, Session(principal, csrf, signed_in_by)
 
 
 async def session_of(pool: Pool, value: str) -> Session | None:
     """The live session a cookie names; None for an unknown, expired or ended one, or a disabled account."""
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT a.name, a.role, a.prefecture, a.county, a.school, s.csrf, s.signed_in_by FROM console_sessions s"
-            " JOIN accounts a ON a.name = s.account"
-            " WHERE s.session_sha256 = %s AND s.expires_at > now() AND a.disabled_at IS NULL",
-            (_digest(value),),
-        )
+        cur = await execute(conn, _LIVE, digest=_digest(value))
         row = await cur.fetchone()
     if row is None:
         return None
@@ -162,7 +183,7 @@ async def session_of(pool: Pool, value: str) -> Session | None:
 
 async def end_session(pool: Pool, value: str) -> None:
     async with pool.connection() as conn:
-        await conn.execute("DELETE FROM console_sessions WHERE session_sha256 = %s", (_digest(value),))
+        await execute(conn, _END, digest=_digest(value))
 
 
 @dataclass(frozen=True)
@@ -181,20 +202,14 @@ class AccountInfo:
 async def list_accounts(pool: Pool) -> list[AccountInfo]:
     """Every account, disabled ones included, by name (never a password's hash)."""
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT name, role, prefecture, county, school, created_at, created_by, disabled_at, disabled_by"
-            " FROM accounts ORDER BY name"
-        )
+        cur = await execute(conn, _LIST)
         return [AccountInfo(*row) for row in await cur.fetchall()]
 
 
 async def disable_account(pool: Pool, name: str, *, disabled_by: str) -> None:
     """Stop an account signing in, and end its sessions; refused if there is none or it is disabled already."""
     async with pool.connection() as conn, conn.transaction():
-        cur = await conn.execute(
-            "UPDATE accounts SET disabled_at = now(), disabled_by = %s WHERE name = %s AND disabled_at IS NULL",
-            (disabled_by, name),
-        )
+        cur = await execute(conn, _DISABLE, by=disabled_by, name=name)
         if cur.rowcount == 0:
             raise AccountRefused(phrase("there is no enabled account named {name}", name=repr(name)))
-        await conn.execute("DELETE FROM console_sessions WHERE account = %s", (name,))
+        await execute(conn, _END_ALL, name=name)

@@ -25,9 +25,12 @@ from typing import Literal
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow, class_row
 from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import bindparam, func, insert, select, update
 
 from cohortflow.access.roles import Principal, Role, as_role, is_prefecture_code, prefecture_of
 from cohortflow.domain.phrases import phrase
+from cohortflow.store import tables as t
+from cohortflow.store.sql import Statement, execute
 
 Conn = AsyncConnection[TupleRow]
 Pool = AsyncConnectionPool[Conn]
@@ -35,7 +38,16 @@ Pool = AsyncConnectionPool[Conn]
 SECRET_PREFIX = "cf_"
 _SECRET = re.compile(r"cf_([0-9a-f]{16})_[A-Za-z0-9_-]{43}")
 MAX_NAME = 100
-_INFO = "token_id, name, role, prefecture, issued_at, issued_by, revoked_at, revoked_by, county, school"
+_T = t.access_tokens
+_INFO = tuple(_T.c[n] for n in ("token_id", "name", "role", "prefecture", "issued_at", "issued_by"))
+_INFO += tuple(_T.c[n] for n in ("revoked_at", "revoked_by", "county", "school"))
+_HOLDER = ("token_id", "secret_sha256", "name", "role", "prefecture", "county", "school", "issued_by")
+_ISSUE = Statement(insert(_T).values({n: bindparam(n) for n in _HOLDER}))
+_this = _T.c.token_id == bindparam("token")
+# FOR UPDATE, so that of two concurrent revocations the second is told "already revoked"
+_TO_REVOKE = Statement(select(*_INFO).where(_this).with_for_update())
+_REVOKE = Statement(update(_T).where(_this).values(revoked_at=func.now(), revoked_by=bindparam("by")).returning(*_INFO))
+_LIST = Statement(select(*_INFO).order_by(_T.c.issued_at, _T.c.token_id))
 
 
 class TokenRefused(ValueError):
@@ -169,11 +181,8 @@ async def issue_token(
     token_id = secrets.token_hex(8)
     secret = f"{SECRET_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
     async with pool.connection() as conn:
-        await conn.execute(
-            "INSERT INTO access_tokens (token_id, secret_sha256, name, role, prefecture, county, school, issued_by)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (token_id, _digest(secret), name, checked_role, unit.prefecture, unit.county, unit.school, issued_by),
-        )
+        holder = (token_id, _digest(secret), name, checked_role, unit.prefecture, unit.county, unit.school, issued_by)
+        await execute(conn, _ISSUE, **dict(zip(_HOLDER, holder, strict=True)))
     return IssuedToken(token_id, secret, name, checked_role, unit.prefecture, unit.county, unit.school)
 
 
@@ -183,8 +192,7 @@ async def revoke_token(pool: Pool, token_id: str, *, revoked_by: str) -> TokenIn
         raise TokenRefused(phrase("a revocation needs to say who revoked the token"))
     rows = class_row(TokenInfo)
     async with pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=rows) as cur:
-        # FOR UPDATE, so that of two concurrent revocations the second is told "already revoked"
-        await cur.execute(f"SELECT {_INFO} FROM access_tokens WHERE token_id = %s FOR UPDATE", (token_id,))
+        await cur.execute(_TO_REVOKE.sql, _TO_REVOKE.args(token=token_id))
         found = await cur.fetchone()
         if found is None:
             raise TokenRefused(phrase("token {token_id} does not exist", token_id=token_id))
@@ -198,10 +206,7 @@ async def revoke_token(pool: Pool, token_id: str, *, revoked_by: str) -> TokenIn
                     when=when,
                 )
             )
-        await cur.execute(
-            f"UPDATE access_tokens SET revoked_at = now(), revoked_by = %s WHERE token_id = %s RETURNING {_INFO}",
-            (revoked_by, token_id),
-        )
+        await cur.execute(_REVOKE.sql, _REVOKE.args(by=revoked_by, token=token_id))
         revoked = await cur.fetchone()
     assert revoked is not None  # the row was locked, so the update found it
     return revoked
@@ -210,13 +215,14 @@ async def revoke_token(pool: Pool, token_id: str, *, revoked_by: str) -> TokenIn
 async def list_tokens(pool: Pool) -> list[TokenInfo]:
     """Every token ever issued, revoked ones included, oldest first (never their secrets)."""
     async with pool.connection() as conn, conn.cursor(row_factory=class_row(TokenInfo)) as cur:
-        await cur.execute(f"SELECT {_INFO} FROM access_tokens ORDER BY issued_at, token_id")
+        await cur.execute(_LIST.sql, _LIST.args())
         return await cur.fetchall()
 
 
-_AUTHENTICATE = (
-    "SELECT token_id, name, role, prefecture, revoked_at IS NOT NULL, county, school FROM access_tokens"
-    " WHERE secret_sha256 = %s AND token_id = %s"
+_AUTHENTICATE = Statement(
+    select(
+        _T.c.token_id, _T.c.name, _T.c.role, _T.c.prefecture, _T.c.revoked_at.is_not(None), _T.c.county, _T.c.school
+    ).where(_T.c.secret_sha256 == bindparam("digest"), _this)
 )
 
 RefusalReason = Literal["malformed", "unknown", "revoked"]
@@ -241,12 +247,12 @@ async def check_secret(source: Pool | Conn, secret: str) -> Principal | Refused:
     if match is None:
         return Refused("malformed", None)  # spares the database a lookup that cannot succeed
     token_id = match[1]
-    params = (_digest(secret), token_id)
+    params = {"digest": _digest(secret), "token": token_id}
     if isinstance(source, AsyncConnection):
-        row = await (await source.execute(_AUTHENTICATE, params)).fetchone()
+        row = await (await execute(source, _AUTHENTICATE, **params)).fetchone()
     else:
         async with source.connection() as conn:
-            row = await (await conn.execute(_AUTHENTICATE, params)).fetchone()
+            row = await (await execute(conn, _AUTHENTICATE, **params)).fetchone()
     if row is None:
         return Refused("unknown", token_id)
     if row[4]:

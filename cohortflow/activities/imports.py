@@ -40,6 +40,7 @@ from typing import IO, Any, Literal, Protocol, TypeVar
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from pydantic import BaseModel
+from sqlalchemy import BigInteger, and_, any_, bindparam, cast, select, true
 from temporalio import activity
 
 from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
@@ -85,7 +86,9 @@ from cohortflow.domain.rotation_plan import RosterRow
 from cohortflow.domain.template import AnyTemplate, ProgrammeTemplate
 from cohortflow.imports.reading import FileRefused, SourceRow, open_table
 from cohortflow.imports.typed import TypedRow, submission_row, typed_row
+from cohortflow.store import tables as t
 from cohortflow.store.eventstore import EventStore
+from cohortflow.store.sql import Statement, execute
 
 REPORTED_PROBLEMS = 200
 """Problems returned in the answer; the rejects file holds every one."""
@@ -604,25 +607,13 @@ class _Applied:
             await LatestTable.create(conn, "import_recorded"), await KeyTable.create(conn, "import_file_applied")
         )
         stream = req.ref.stream_id
-        recorded = _stream(
-            conn,
-            "SELECT type, schema_version, data FROM events WHERE stream_id = %s AND type = ANY(%s)"
-            " ORDER BY stream_version",
-            (stream, list(_RECORDED_TYPES)),
-        )
+        recorded = _stream(conn, _RECORDED_EVENTS, stream=stream, types=list(_RECORDED_TYPES))
         async for batch in recorded:
             identities = [i for event in batch for i in _identities(event)]
             await applied.latest.put(identities)
             applied.empty &= not identities
         # An import's events lie at the positions just before its summary: one per row it applied.
-        by_file = _stream(
-            conn,
-            "SELECT e.type, e.schema_version, e.data FROM events i JOIN events e ON e.stream_id = i.stream_id"
-            " AND e.position >= i.position - (i.data->>'applied')::bigint AND e.position < i.position"
-            " WHERE i.stream_id = %s AND i.type = 'ImportApplied' AND i.data->>'digest' = %s"
-            " AND i.data->>'kind' = %s ORDER BY e.position",
-            (stream, req.digest, req.kind),
-        )
+        by_file = _stream(conn, _APPLIED_BY_FILE, stream=stream, digest=req.digest, kind=req.kind)
         async for batch in by_file:
             keys = [(text_key(*i), 0) for event in batch for i in _identities(event)]
             await applied.by_file.add(keys)
@@ -642,12 +633,54 @@ class _Applied:
         return latest | {row for i, row in identities if text_key(*i) in found}
 
 
-async def _stream(
-    conn: AsyncConnection[TupleRow], query: str, params: tuple[object, ...]
-) -> AsyncGenerator[list[Event]]:
+def _import_statements() -> tuple[Statement, Statement, Statement]:
+    """What an import reads of its cohort's log: the events recording what a row can say, the events an earlier
+    import of the same file applied, and an import's summary."""
+    e, i, f = t.events.alias("e"), t.events.alias("i"), t.events.alias("f")
+    decoded = (e.c.type, e.c.schema_version, e.c.data)
+    recorded = (
+        select(*decoded)
+        .where(e.c.stream_id == bindparam("stream"), e.c.type == any_(bindparam("types")))
+        .order_by(e.c.stream_version)
+    )
+    # An import's events lie at the positions just before its summary: one per row it applied.
+    applied = cast(i.c.data["applied"].astext, BigInteger)
+    by_file = (
+        select(*decoded)
+        .join_from(
+            i,
+            e,
+            and_(e.c.stream_id == i.c.stream_id, e.c.position >= i.c.position - applied, e.c.position < i.c.position),
+        )
+        .where(
+            i.c.stream_id == bindparam("stream"),
+            i.c.type == ImportApplied.TYPE,
+            i.c.data["digest"].astext == bindparam("digest"),
+            i.c.data["kind"].astext == bindparam("kind"),
+        )
+        .order_by(e.c.position)
+    )
+    # The first ImportApplied from the step's first event on (its last), read without the events before it.
+    first_summary = (
+        select(e.c.data)
+        .where(e.c.stream_id == f.c.stream_id, e.c.position >= f.c.position, e.c.type == ImportApplied.TYPE)
+        .order_by(e.c.position)
+        .limit(1)
+        .lateral("s")
+    )
+    summary = (
+        select(first_summary.c.data).join_from(f, first_summary, true()).where(f.c.idempotency_key == bindparam("key"))
+    )
+    return Statement(recorded), Statement(by_file), Statement(summary)
+
+
+_RECORDED_EVENTS, _APPLIED_BY_FILE, _SUMMARY = _import_statements()
+
+
+async def _stream(conn: AsyncConnection[TupleRow], query: Statement, **params: object) -> AsyncGenerator[list[Event]]:
     """The events ``query`` selects (type, schema version, data), a batch at a time, through a server-side cursor."""
     async with conn.cursor(name="import_recorded_events") as cur:
-        await cur.execute(query, params)
+        await cur.execute(query.sql, query.args(params))
         while batch := await cur.fetchmany(10 * CHUNK_ROWS):
             activity.heartbeat()
             yield [decode(kind, version, data) for kind, version, data in batch]
@@ -663,12 +696,7 @@ async def _summary(store: EventStore, ref: CohortRef, step: str) -> ImportApplie
     """The summary an import recorded as ``step``, if it did: the first ImportApplied from the step's first
     event on (its last), read without the events before it."""
     async with store.pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT s.data FROM events f CROSS JOIN LATERAL (SELECT data FROM events WHERE stream_id = f.stream_id"
-            " AND position >= f.position AND type = 'ImportApplied' ORDER BY position LIMIT 1) s"
-            " WHERE f.idempotency_key = %s",
-            (f"{ref.workflow_id}/{step}#0",),
-        )
+        cur = await execute(conn, _SUMMARY, key=f"{ref.workflow_id}/{step}#0")
         row = await cur.fetchone()
     return None if row is None else ImportApplied.model_validate(row[0])
 

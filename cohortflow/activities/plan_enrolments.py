@@ -12,31 +12,61 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from pydantic import BaseModel, Field
+from sqlalchemy import BindParameter, any_, bindparam, exists, func, select
 
 from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.cycle import CommandRefused
-from cohortflow.domain.events import PlanStarted
+from cohortflow.domain.events import CandidateNominated, ParticipantWithdrawn, PlanStarted, RosterEntered
 from cohortflow.domain.phrases import phrase
 from cohortflow.domain.rotation_plan import plan_stream
+from cohortflow.store import tables as t
 from cohortflow.store.eventstore import EventStore
+from cohortflow.store.sql import Statement, execute
 
+_N, _W = t.events.alias("n"), t.events.alias("w")
+_PERSON = _N.c.data["person_key"].astext.label("key")
 # Nominated in one of the streams and not withdrawn from it since. The NOT EXISTS probe uses the
-# events_by_participant index (stream, participant), so only the plan's cohorts' nominations are read.
-_ENROLLED = """
-SELECT n.data->>'person_key' AS key, n.stream_id FROM events n
-WHERE n.type = 'CandidateNominated' AND n.stream_id = ANY(%(cohorts)s)
-  AND NOT EXISTS (
-    SELECT 1 FROM events w
-    WHERE w.stream_id = n.stream_id AND w.type = 'ParticipantWithdrawn'
-      AND coalesce(w.data->>'participant_id', '') = n.data->>'participant_id'
-  )
-"""
-_ROSTER = "SELECT data->>'person_key' AS key FROM events WHERE stream_id = %(plan)s AND type = 'RosterEntered'"
-_COVERAGE = f"""
-WITH enrolled AS (SELECT DISTINCT key FROM ({_ENROLLED}) e), roster AS ({_ROSTER})
-SELECT (SELECT count(*) FROM roster), (SELECT count(*) FROM enrolled),
-       (SELECT count(*) FROM roster r WHERE NOT EXISTS (SELECT 1 FROM enrolled e WHERE e.key = r.key))
-"""
+# events_by_participant index (stream, coalesce(participant, '')), so only the plan's cohorts' nominations are read.
+_ENROLLED = (
+    select(_PERSON, _N.c.stream_id)
+    .where(
+        _N.c.type == CandidateNominated.TYPE,
+        _N.c.stream_id == any_(bindparam("cohorts")),
+        ~exists().where(
+            _W.c.stream_id == _N.c.stream_id,
+            _W.c.type == ParticipantWithdrawn.TYPE,
+            func.coalesce(_W.c.data["participant_id"].astext, "") == _N.c.data["participant_id"].astext,
+        ),
+    )
+    .subquery("e")
+)
+_E = t.events
+_ROSTER = (
+    select(_E.c.data["person_key"].astext.label("key"))
+    .where(_E.c.stream_id == bindparam("plan"), _E.c.type == RosterEntered.TYPE)
+    .subquery("r")
+)
+_KEYS: BindParameter[list[str]] = bindparam("keys")
+ROSTER = Statement(select(_ROSTER.c.key))
+ROSTER_OF = Statement(select(_ROSTER.c.key).where(_ROSTER.c.key == any_(_KEYS)))
+HAS_ROSTER = Statement(select(exists(select(_ROSTER.c.key))))
+ENROLLED_OF = Statement(select(_ENROLLED.c.key, _ENROLLED.c.stream_id).where(_ENROLLED.c.key == any_(_KEYS)))
+
+
+def _coverage() -> Statement:
+    enrolled = select(_ENROLLED.c.key).distinct().cte("enrolled")
+    roster = select(_ROSTER.c.key).cte("roster")
+    missing = ~exists().where(enrolled.c.key == roster.c.key)
+    return Statement(
+        select(
+            select(func.count()).select_from(roster).scalar_subquery(),
+            select(func.count()).select_from(enrolled).scalar_subquery(),
+            select(func.count()).select_from(roster).where(missing).scalar_subquery(),
+        )
+    )
+
+
+COVERAGE = _coverage()
 
 
 def _streams(cohort_ids: Collection[str]) -> list[str]:
@@ -48,12 +78,11 @@ async def roster_keys(
 ) -> set[str]:
     """The people on the plan's roster; with ``person_keys``, only those of them it lists."""
     if person_keys is None:
-        cur = await conn.execute(_ROSTER, {"plan": plan_stream(plan_id)})
+        cur = await execute(conn, ROSTER, plan=plan_stream(plan_id))
     elif not person_keys:
         return set()
     else:
-        query = f"SELECT key FROM ({_ROSTER}) r WHERE key = ANY(%(keys)s)"
-        cur = await conn.execute(query, {"plan": plan_stream(plan_id), "keys": list(person_keys)})
+        cur = await execute(conn, ROSTER_OF, plan=plan_stream(plan_id), keys=list(person_keys))
     return {key for (key,) in await cur.fetchall()}
 
 
@@ -63,8 +92,7 @@ async def enrolled_elsewhere(
     """The cohort (of ``cohort_ids``) each of ``person_keys`` is enrolled in, for those who are."""
     if not cohort_ids or not person_keys:
         return {}
-    query = f"SELECT key, stream_id FROM ({_ENROLLED}) e WHERE key = ANY(%(keys)s)"
-    cur = await conn.execute(query, {"cohorts": _streams(cohort_ids), "keys": list(person_keys)})
+    cur = await execute(conn, ENROLLED_OF, cohorts=_streams(cohort_ids), keys=list(person_keys))
     return {key: stream.removeprefix("cohort-") for key, stream in await cur.fetchall()}
 
 
@@ -76,7 +104,7 @@ class PlanCoverage(BaseModel):
 
 async def plan_coverage(store: EventStore, plan_id: str, cohort_ids: Collection[str]) -> PlanCoverage:
     async with store.pool.connection() as conn:
-        cur = await conn.execute(_COVERAGE, {"cohorts": _streams(cohort_ids), "plan": plan_stream(plan_id)})
+        cur = await execute(conn, COVERAGE, cohorts=_streams(cohort_ids), plan=plan_stream(plan_id))
         row = await cur.fetchone()
     assert row is not None
     return PlanCoverage(roster=row[0], enrolled=row[1], not_yet_enrolled=row[2])
@@ -106,9 +134,6 @@ async def plan_nominations(store: EventStore, plan_id: str, cohort_id: str) -> P
         raise CommandRefused(phrase("rotation plan {plan_id} has not been started", plan_id=plan_id))
     others = [c for c in PlanStarted.model_validate(start.data).cohorts if c != cohort_id]
     async with store.pool.connection() as conn:
-        cur = await conn.execute(
-            f"SELECT EXISTS ({_ROSTER})",
-            {"plan": plan_stream(plan_id)},
-        )
+        cur = await execute(conn, HAS_ROSTER, plan=plan_stream(plan_id))
         row = await cur.fetchone()
     return PlanNominations(plan_id, others, bool(row and row[0]))

@@ -13,6 +13,7 @@ from typing import Literal
 
 import structlog
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import bindparam, select
 from temporalio import activity
 
 from cohortflow.activities.base import refusals_are_final
@@ -23,8 +24,17 @@ from cohortflow.domain.phrases import phrase
 from cohortflow.domain.vocabulary import DEFAULT_TIME_ZONE, PROVINCE_ZONE
 from cohortflow.readmodels.projector import Projector
 from cohortflow.reminders.outbox import OutboxMessage, enqueue, reminder_key
+from cohortflow.store import tables as t
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import NewEvent
+from cohortflow.store.sql import Statement, execute
+
+_SCHOOLS = Statement(
+    select(t.rm_people.c.school)
+    .distinct()
+    .where(t.rm_people.c.county_code == bindparam("county"))
+    .order_by(t.rm_people.c.school)
+)
 
 
 class ReviewRef(BaseModel):
@@ -77,9 +87,7 @@ class ReviewActivities:
         async with heartbeating():
             await Projector(self.store).catch_up(wait=True)
         async with self.store.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT DISTINCT school FROM rm_people WHERE county_code = %s ORDER BY school", (req.ref.district,)
-            )
+            cur = await execute(conn, _SCHOOLS, county=req.ref.district)
             schools = [row[0] for row in await cur.fetchall()]
         if not schools:
             raise ReviewRefused(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 from pydantic import BaseModel
+from sqlalchemy import bindparam, func, select
 
 from cohortflow.audit.verify import verify_store
 from cohortflow.demo.feeding import Progress, drive
@@ -15,6 +16,8 @@ from cohortflow.demo.sample import sample_programme
 from cohortflow.demo.session import DemoSession
 from cohortflow.readmodels.cohort_summary import CohortSummary, cohort_summary
 from cohortflow.services.cohorts import start_cohort
+from cohortflow.store import tables as t
+from cohortflow.store.sql import Statement, execute
 from cohortflow.workflows.cohort_cycle import CohortCycleInput, CohortCycleResult
 
 
@@ -34,6 +37,15 @@ class DemoReport(BaseModel):
     """Outbox messages by status: queued reminders wait for a dispatcher (``cohortflow reminder dispatch``)."""
     dispatched: dict[str, int]
     """What the demo's own dispatcher did on the programme's clock (with a channel configured)."""
+
+
+_outbox = t.reminder_outbox.c
+_REMINDERS_BY_STATUS = Statement(
+    select(_outbox.status, func.count())
+    .where(_outbox.cohort_id == bindparam("cohort"))
+    .group_by(_outbox.status)
+    .order_by(_outbox.status)
+)
 
 
 async def run_cycle(
@@ -57,10 +69,7 @@ async def run_cycle(
     summary = await cohort_summary(store, cohort_id)
     verification = await verify_store(store)
     async with store.pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT status, count(*) FROM reminder_outbox WHERE cohort_id = %s GROUP BY status ORDER BY status",
-            (cohort_id,),
-        )
+        cur = await execute(conn, _REMINDERS_BY_STATUS, cohort=cohort_id)
         reminders = {status: count for status, count in await cur.fetchall()}
     return DemoReport(
         cohort_id=cohort_id,

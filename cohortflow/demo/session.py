@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import bindparam, func, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -17,8 +18,19 @@ from cohortflow.demo.feeding import Advance, skip_past
 from cohortflow.reminders.dispatcher import DispatchCounts, Dispatcher
 from cohortflow.runtime.time_skipping import SkippingStack
 from cohortflow.settings import Settings
+from cohortflow.store import tables as t
 from cohortflow.store.eventstore import EventStore
+from cohortflow.store.sql import Statement, execute
 from cohortflow.worker import build_worker
+
+_outbox = t.reminder_outbox.c
+_NEXT_DUE = Statement(
+    select(func.min(_outbox.next_attempt_at)).where(
+        _outbox.cohort_id == bindparam("cohort"),
+        _outbox.status == "pending",
+        _outbox.next_attempt_at <= bindparam("now"),
+    )
+)
 
 
 @dataclass
@@ -63,11 +75,7 @@ class DemoSession:
 
     async def _next_due(self, now: datetime) -> datetime | None:
         async with self.store.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT min(next_attempt_at) FROM reminder_outbox "
-                "WHERE cohort_id = %s AND status = 'pending' AND next_attempt_at <= %s",
-                (self.cohort_id, now),
-            )
+            cur = await execute(conn, _NEXT_DUE, cohort=self.cohort_id, now=now)
             row = await cur.fetchone()
         return row[0] if row else None
 

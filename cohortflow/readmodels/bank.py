@@ -14,10 +14,11 @@ import re
 from datetime import date
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, Date, any_, bindparam, case, cast, func, select
 
 from cohortflow.domain.credit_bank.credits import Credit, Source
 from cohortflow.domain.credit_bank.people import PersonFacts
@@ -26,6 +27,8 @@ from cohortflow.domain.credit_bank.standing import View, effective, level_shares
 from cohortflow.domain.vocabulary import DEFAULT_TIME_ZONE
 from cohortflow.readmodels.queries import Source as DbSource
 from cohortflow.readmodels.queries import connection
+from cohortflow.store import tables as t
+from cohortflow.store.sql import Statement, execute
 
 PEOPLE_COLUMNS = tuple(PersonFacts.model_fields)
 DEFAULT_REQUIREMENTS = "province.yaml"
@@ -51,37 +54,61 @@ class PersonFilter(BaseModel):
     """An ID number as a role shown them masked sees it: its division code, length and check character."""
 
 
-def _where(where: PersonFilter) -> tuple[str, dict[str, str]]:
-    """The conditions of ``where`` (only those it sets, so each query's plan fits its filters: a name's part is
-    found through the trigram index, a county through its own) and their parameters."""
-    conditions, params = [], {}
+_PEOPLE = select(*(t.rm_people.c[c] for c in PEOPLE_COLUMNS))
+
+
+def _where(where: PersonFilter) -> tuple[frozenset[str], dict[str, str]]:
+    """Which of the filter's conditions ``where`` sets (only those go in the query, so each query's plan fits its
+    filters: a name's part is found through the trigram index, a county through its own) and their parameters."""
+    params = {}
     for column in ("prefecture_code", "county_code", "school"):
         if (value := getattr(where, column)) is not None:
-            conditions.append(f" AND {column} = %({column})s")
             params[column] = value
     if where.name:
-        conditions.append(" AND name LIKE %(name)s")
         params["name"] = "%" + re.sub(r"([\\%_])", r"\\\1", where.name) + "%"  # the name's part, taken literally
     if where.national_id:
-        conditions.append(" AND national_id = %(national_id)s")
         params["national_id"] = where.national_id
     ends = (where.national_id[:6], where.national_id[-1]) if where.national_id else None
     if where.masked_id:
         ends = (where.masked_id[0], where.masked_id[2])
     if ends:  # through the index on the number's two ends (rm_people_by_id_ends)
-        conditions.append(" AND left(national_id, 6) = %(id_head)s AND right(national_id, 1) = %(id_check)s")
         params["id_head"], params["id_check"] = ends
-    return "".join(conditions), params
+    return frozenset(params), params
+
+
+def _conditions(names: frozenset[str]) -> list[ColumnElement[bool]]:
+    people = t.rm_people.c
+    conditions = [people[c] == bindparam(c) for c in ("prefecture_code", "county_code", "school") if c in names]
+    if "name" in names:
+        conditions.append(people.name.like(bindparam("name")))
+    if "national_id" in names:
+        conditions.append(people.national_id == bindparam("national_id"))
+    if "id_head" in names:
+        conditions.append(func.left(people.national_id, 6) == bindparam("id_head"))
+        conditions.append(func.right(people.national_id, 1) == bindparam("id_check"))
+    return conditions
+
+
+@cache
+def _one_person(names: frozenset[str]) -> Statement:
+    """The statement for each set of conditions, compiled once."""
+    return Statement(_PEOPLE.where(t.rm_people.c.person_key == bindparam("key"), *_conditions(names)))
+
+
+@cache
+def _people(names: frozenset[str]) -> Statement:
+    return Statement(
+        _PEOPLE.where(t.rm_people.c.person_key > bindparam("after"), *_conditions(names))
+        .order_by(t.rm_people.c.person_key)
+        .limit(bindparam("limit"))
+    )
 
 
 async def person(source: DbSource, person_key: str, within: PersonFilter | None = None) -> PersonFacts | None:
     """A registered person (only if ``within`` covers them, when given: a caller's prefecture, county or school)."""
-    conditions, params = _where(within or PersonFilter())
+    names, params = _where(within or PersonFilter())
     async with connection(source) as conn:
-        cur = await conn.execute(
-            f"SELECT {', '.join(PEOPLE_COLUMNS)} FROM rm_people WHERE person_key = %(key)s{conditions}",
-            {"key": person_key, **params},
-        )
+        cur = await execute(conn, _one_person(names), key=person_key, **params)
         row = await cur.fetchone()
     return None if row is None else PersonFacts.model_validate(dict(zip(PEOPLE_COLUMNS, row, strict=True)))
 
@@ -90,32 +117,53 @@ async def people(
     source: DbSource, where: PersonFilter, *, after: str | None = None, limit: int = 100
 ) -> list[PersonFacts]:
     """Registered people matching ``where``, by person key, at most ``limit`` after ``after``."""
-    conditions, found = _where(where)
-    sql = f"""
-    SELECT {", ".join(PEOPLE_COLUMNS)} FROM rm_people
-    WHERE person_key > %(after)s{conditions}
-    ORDER BY person_key LIMIT %(limit)s
-    """
-    params = {**found, "after": after or "", "limit": limit}
+    names, found = _where(where)
     async with connection(source) as conn:
-        rows = await (await conn.execute(sql, params)).fetchall()
+        cur = await execute(conn, _people(names), after=after or "", limit=limit, **found)
+        rows = await cur.fetchall()
     return [PersonFacts.model_validate(dict(zip(PEOPLE_COLUMNS, row, strict=True))) for row in rows]
 
 
-_COHORT_CREDITS = f"""
-SELECT k.person_key, k.cohort_id || '/' || k.entry_id, k.hours, k.level, coalesce(c.programme->>'kind', 'improvement'),
-       (k.counts_at AT TIME ZONE '{DEFAULT_TIME_ZONE}')::date, (k.recorded_at AT TIME ZONE '{DEFAULT_TIME_ZONE}')::date,
-       CASE WHEN k.reverses IS NULL THEN NULL ELSE k.cohort_id || '/' || k.reverses END, k.reason,
-       coalesce(c.programme_name, k.programme_id)
-FROM rm_credits k LEFT JOIN rm_cohorts c ON c.cohort_id = k.cohort_id
-WHERE k.person_key = ANY(%s)
-"""
-_BANK_CREDITS = f"""
-SELECT person_key, entry_id, source, title, hours, level, kind, earned_on,
-       (recorded_at AT TIME ZONE '{DEFAULT_TIME_ZONE}')::date, days, off_the_job,
-       CASE WHEN reverses_cohort IS NULL THEN reverses ELSE reverses_cohort || '/' || reverses END, reason
-FROM rm_bank_entries WHERE person_key = ANY(%s)
-"""
+def _local_date(moment: ColumnElement[Any]) -> ColumnElement[date]:
+    """The day it was in China at that moment."""
+    return cast(func.timezone(DEFAULT_TIME_ZONE, moment), Date)
+
+
+_k, _c = t.rm_credits.alias("k"), t.rm_cohorts.alias("c")
+_COHORT_CREDITS = Statement(
+    select(
+        _k.c.person_key,
+        _k.c.cohort_id + "/" + _k.c.entry_id,
+        _k.c.hours,
+        _k.c.level,
+        func.coalesce(_c.c.programme["kind"].astext, "improvement"),
+        _local_date(_k.c.counts_at),
+        _local_date(_k.c.recorded_at),
+        case((_k.c.reverses.is_not(None), _k.c.cohort_id + "/" + _k.c.reverses)),
+        _k.c.reason,
+        func.coalesce(_c.c.programme_name, _k.c.programme_id),
+    )
+    .select_from(_k.outerjoin(_c, _c.c.cohort_id == _k.c.cohort_id))
+    .where(_k.c.person_key == any_(bindparam("keys")))
+)
+_b = t.rm_bank_entries.c
+_BANK_CREDITS = Statement(
+    select(
+        _b.person_key,
+        _b.entry_id,
+        _b.source,
+        _b.title,
+        _b.hours,
+        _b.level,
+        _b.kind,
+        _b.earned_on,
+        _local_date(_b.recorded_at),
+        _b.days,
+        _b.off_the_job,
+        case((_b.reverses_cohort.is_(None), _b.reverses), else_=_b.reverses_cohort + "/" + _b.reverses),
+        _b.reason,
+    ).where(_b.person_key == any_(bindparam("keys")))
+)
 
 
 class Entry(BaseModel):
@@ -141,7 +189,7 @@ async def entries_of(source: DbSource, person_keys: list[str]) -> dict[str, tupl
     """Every entry of each person as domain credits, with their labels: two queries however many people."""
     found: dict[str, tuple[list[Credit], Labels]] = {key: ([], {}) for key in person_keys}
     async with connection(source) as conn:
-        cur = await conn.execute(_COHORT_CREDITS, (person_keys,))
+        cur = await execute(conn, _COHORT_CREDITS, keys=person_keys)
         for key, entry_id, hours, level, kind, earned, recorded, reverses, reason, title in await cur.fetchall():
             credits, labels = found[key]
             credits.append(
@@ -159,7 +207,7 @@ async def entries_of(source: DbSource, person_keys: list[str]) -> dict[str, tupl
                 )
             )
             labels[entry_id] = ("cohort", title)
-        cur = await conn.execute(_BANK_CREDITS, (person_keys,))
+        cur = await execute(conn, _BANK_CREDITS, keys=person_keys)
         for row in await cur.fetchall():
             key, entry_id, src, title, hours, level, kind, earned, recorded, days, off_job, reverses, reason = row
             credits, labels = found[key]

@@ -14,42 +14,32 @@ from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
+from sqlalchemy import any_, bindparam, select
+from sqlalchemy.dialects.postgresql import insert as upsert
 
 from cohortflow.domain.credit_bank.people import PersonFacts
 from cohortflow.domain.credit_bank.registry import STREAM_PREFIX
 from cohortflow.domain.decoding import decode
 from cohortflow.domain.events import BankCreditRecorded, BankCreditReversed, PersonCorrected, PersonRegistered
+from cohortflow.store import tables as t
 from cohortflow.store.records import StoredEvent
+from cohortflow.store.sql import Statement, execute, execute_many
 
-TABLES = ("rm_bank_entries", "rm_people")
+TABLES = (t.rm_bank_entries.name, t.rm_people.name)
 PEOPLE_COLUMNS = (*PersonFacts.model_fields, "registered_position", "last_position")
-ENTRY_COLUMNS = (
-    "entry_id",
-    "person_key",
-    "source",
-    "title",
-    "hours",
-    "level",
-    "kind",
-    "earned_on",
-    "days",
-    "off_the_job",
-    "recorded_by",
-    "reverses",
-    "reverses_cohort",
-    "reason",
-    "actor",
-    "position",
-    "recorded_at",
+ENTRY_COLUMNS = tuple(t.rm_bank_entries.c.keys())
+_people = upsert(t.rm_people)
+UPSERT_PEOPLE = Statement(
+    _people.on_conflict_do_update(
+        index_elements=[t.rm_people.c.person_key],
+        set_={c: _people.excluded[c] for c in PEOPLE_COLUMNS if c not in ("person_key", "registered_position")},
+    )
 )
-UPSERT_PEOPLE = (
-    f"INSERT INTO rm_people ({', '.join(PEOPLE_COLUMNS)}) VALUES ({', '.join(['%s'] * len(PEOPLE_COLUMNS))}) "
-    "ON CONFLICT (person_key) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in PEOPLE_COLUMNS if c not in ("person_key", "registered_position"))
+INSERT_ENTRIES = Statement(
+    upsert(t.rm_bank_entries).on_conflict_do_nothing(index_elements=[t.rm_bank_entries.c.entry_id])
 )
-INSERT_ENTRIES = (
-    f"INSERT INTO rm_bank_entries ({', '.join(ENTRY_COLUMNS)}) VALUES ({', '.join(['%s'] * len(ENTRY_COLUMNS))}) "
-    "ON CONFLICT (entry_id) DO NOTHING"
+CORRECTED_PEOPLE = Statement(
+    select(*(t.rm_people.c[c] for c in PEOPLE_COLUMNS)).where(t.rm_people.c.person_key == any_(bindparam("keys")))
 )
 
 
@@ -61,9 +51,7 @@ async def project_bank(conn: AsyncConnection[TupleRow], events: Sequence[StoredE
     people: dict[str, tuple[PersonFacts, int, int]] = {}
     corrected = {e.data["person_key"] for e in mine if e.type == PersonCorrected.TYPE}
     if corrected:
-        cur = await conn.execute(
-            f"SELECT {', '.join(PEOPLE_COLUMNS)} FROM rm_people WHERE person_key = ANY(%s)", (list(corrected),)
-        )
+        cur = await execute(conn, CORRECTED_PEOPLE, keys=list(corrected))
         for row in await cur.fetchall():
             facts = PersonFacts.model_validate(dict(zip(PEOPLE_COLUMNS, row, strict=True)))
             people[facts.person_key] = (facts, int(row[-2]), int(row[-1]))
@@ -84,14 +72,11 @@ async def project_bank(conn: AsyncConnection[TupleRow], events: Sequence[StoredE
             entries.append(_recorded(event, actor, stored.position, stored.recorded_at))
         elif isinstance(event, BankCreditReversed):
             entries.append(_reversed(event, actor, stored.position, stored.recorded_at))
-    async with conn.cursor() as cur:
-        if people:
-            await cur.executemany(
-                UPSERT_PEOPLE,
-                [(*facts.model_dump().values(), first, last) for facts, first, last in people.values()],
-            )
-        if entries:
-            await cur.executemany(INSERT_ENTRIES, entries)
+    if people:
+        rows = ((*facts.model_dump().values(), first, last) for facts, first, last in people.values())
+        await execute_many(conn, UPSERT_PEOPLE, (dict(zip(PEOPLE_COLUMNS, row, strict=True)) for row in rows))
+    if entries:
+        await execute_many(conn, INSERT_ENTRIES, (dict(zip(ENTRY_COLUMNS, row, strict=True)) for row in entries))
 
 
 def _recorded(event: BankCreditRecorded, actor: str, position: int, at: datetime) -> tuple[Any, ...]:

@@ -17,9 +17,12 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlalchemy import and_, bindparam, select
 
 from cohortflow.domain.vocabulary import PROVINCE_ZONE
 from cohortflow.readmodels.queries import PERSON_KEY, Pool, stream_rows
+from cohortflow.store import tables as t
+from cohortflow.store.sql import Statement, execute
 
 REQUIREMENT_HOURS = 360
 CYCLE_YEARS = 5
@@ -97,6 +100,26 @@ def _hours(value: Decimal) -> float:
     return float(round(value, 6))
 
 
+def _statement() -> Statement:
+    """A person's entries in recording order, each with the entry that reverses it (if one does)."""
+    k, r = t.rm_credits.alias("k"), t.rm_credits.alias("r")
+    columns = ("entry_id", "cohort_id", "programme_id", "participant_id", "phase", "level", "hours", "earned_by")
+    return Statement(
+        select(
+            *(k.c[n] for n in columns),
+            k.c.reverses,
+            r.c.entry_id,
+            *(k.c[n] for n in ("reason", "position", "recorded_at", "counts_at")),
+        )
+        .join_from(k, r, and_(r.c.cohort_id == k.c.cohort_id, r.c.reverses == k.c.entry_id), isouter=True)
+        .where(k.c.person_key == bindparam("person"))
+        .order_by(k.c.position)
+    )
+
+
+_STATEMENT = _statement()
+
+
 async def credit_statement(
     pool: Pool,
     person_key: str,
@@ -108,13 +131,7 @@ async def credit_statement(
 ) -> CreditStatement:
     """Every entry of one person in every cohort, with totals by level and for the cycle ``today`` is in."""
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT k.entry_id, k.cohort_id, k.programme_id, k.participant_id, k.phase, k.level, k.hours, "
-            "k.earned_by, k.reverses, r.entry_id, k.reason, k.position, k.recorded_at, k.counts_at "
-            "FROM rm_credits k LEFT JOIN rm_credits r ON r.cohort_id = k.cohort_id AND r.reverses = k.entry_id "
-            "WHERE k.person_key = %s ORDER BY k.position",
-            (person_key,),
-        )
+        cur = await execute(conn, _STATEMENT, person=person_key)
         rows = await cur.fetchall()
     current = cycle_of(today, anchor_year)
     entries: list[CreditEntry] = []

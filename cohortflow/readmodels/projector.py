@@ -35,6 +35,31 @@ import structlog
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Double,
+    FromClause,
+    Table,
+    TableClause,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    column,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    table,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import insert as upsert
+from sqlalchemy.types import TypeEngine
 
 from cohortflow.domain.cohort_stream import COHORT_STREAM_PREFIX
 from cohortflow.domain.decoding import decode
@@ -62,8 +87,10 @@ from cohortflow.domain.programme import Programme
 from cohortflow.domain.template import ProgrammeTemplate, pinned
 from cohortflow.readmodels.bank_projection import TABLES as BANK_TABLES
 from cohortflow.readmodels.bank_projection import project_bank
+from cohortflow.store import tables as t
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import StoredEvent
+from cohortflow.store.sql import DIALECT, Statement, execute
 
 PROJECTION = "read_models"
 PROJECTOR_LOCK = 0x726D5F70726F6A  # "rm_proj": not the append lock, so appends never wait for projection
@@ -84,16 +111,39 @@ FUNNEL_TYPES = frozenset(
         "ParticipantCompleted",
     }
 )
-TABLES = ("rm_credits", "rm_funnel", "rm_participants", "rm_cohorts", *BANK_TABLES)
+TABLES = (t.rm_credits.name, t.rm_funnel.name, t.rm_participants.name, t.rm_cohorts.name, *BANK_TABLES)
 
-# The completion rules of cohortflow.domain.completion over rm_participants p joined to rm_cohorts c.
-MET_ONLINE_SQL = (
-    "(p.study_position IS NOT NULL AND p.hours >= c.online_min_hours AND p.deliverables @> c.required_deliverables)"
-)
-ATTENDED_SQL = (
-    "(p.selected AND p.attendance_position IS NOT NULL AND p.days_total <> 0"
-    " AND p.days_present::float8 / p.days_total >= c.min_attendance_ratio)"
-)
+P = t.rm_participants.alias("p")
+C = t.rm_cohorts.alias("c")
+
+
+def met_online(p: FromClause, c: FromClause) -> ColumnElement[bool]:
+    """Completion's online requirement (cohortflow.domain.completion) over participant row p of cohort row c."""
+    return and_(
+        p.c.study_position.is_not(None),
+        p.c.hours >= c.c.online_min_hours,
+        p.c.deliverables.contains(c.c.required_deliverables),
+    )
+
+
+def attended(p: FromClause, c: FromClause) -> ColumnElement[bool]:
+    """Completion's field-study attendance (cohortflow.domain.completion) over participant row p of cohort row c."""
+    return and_(
+        p.c.selected,
+        p.c.attendance_position.is_not(None),
+        p.c.days_total != 0,
+        # float8 / integer, as PostgreSQL divides them (SQLAlchemy's "/" would make the integer numeric first)
+        cast(p.c.days_present, Double).op("/", return_type=Double())(p.c.days_total) >= c.c.min_attendance_ratio,
+    )
+
+
+def _text(condition: ColumnElement[bool]) -> str:
+    return "(" + str(condition.compile(dialect=DIALECT, compile_kwargs={"literal_binds": True})) + ")"
+
+
+# The same rules as text over rm_participants p joined to rm_cohorts c, for queries still written as strings.
+MET_ONLINE_SQL = _text(met_online(P, C))
+ATTENDED_SQL = _text(attended(P, C))
 
 log = structlog.get_logger()
 Conn = AsyncConnection[TupleRow]
@@ -101,36 +151,7 @@ Decoded = tuple[StoredEvent, Event]
 """A cohort event as stored (its position, stream, time) and as decoded, once, into its typed model."""
 
 
-PARTICIPANT_COLUMNS = (
-    "cohort_id",
-    "participant_id",
-    "person_key",
-    "name",
-    "national_id",
-    "gender",
-    "prefecture_code",
-    "school",
-    "role",
-    "nominated_position",
-    "hours",
-    "deliverables",
-    "study_position",
-    "selected",
-    "waiting_list",
-    "withdrawn",
-    "site",
-    "batch",
-    "days_present",
-    "days_total",
-    "attendance_position",
-    "return_report",
-    "surveys",
-    "completed",
-    "credit_hours",
-    "email",
-    "phone",
-    "locale",
-)
+PARTICIPANT_COLUMNS = tuple(t.rm_participants.c.keys())
 REPORTED = 0
 """The row keeps only whether a return report came in, not its position: a loaded row's stands in for it."""
 
@@ -251,22 +272,7 @@ class CohortState:
 
 
 COHORT_COLUMNS = tuple(f.name for f in dataclasses.fields(CohortState))
-CREDIT_COLUMNS = (
-    "cohort_id",
-    "entry_id",
-    "person_key",
-    "participant_id",
-    "programme_id",
-    "phase",
-    "level",
-    "hours",
-    "earned_by",
-    "reverses",
-    "reason",
-    "position",
-    "recorded_at",
-    "counts_at",
-)
+CREDIT_COLUMNS = tuple(t.rm_credits.c.keys())
 
 
 def _text_array(items: Sequence[str]) -> str:
@@ -275,73 +281,146 @@ def _text_array(items: Sequence[str]) -> str:
     return "{" + ",".join(quoted) + "}"
 
 
+# Batch tables: the array and JSON columns travel as text, which psycopg's COPY writes several times faster than it
+# dumps lists and dicts. Temporary, made by CREATE_BATCH_TABLES in each batch's transaction.
+BATCH_PARTICIPANTS = table("rm_batch_p", *(column(name) for name in PARTICIPANT_COLUMNS))
+BATCH_COHORTS = table("rm_batch_c", *(column(name) for name in COHORT_COLUMNS))
+BATCH_CREDITS = table("rm_batch_credits", *(column(name) for name in CREDIT_COLUMNS))
+# No Core form for CREATE TABLE ... (LIKE ...): written out, with the names of the tables above.
+CREATE_BATCH_TABLES = f"""
+CREATE TEMP TABLE {BATCH_PARTICIPANTS.name} (LIKE {t.rm_participants.name}) ON COMMIT DROP;
+ALTER TABLE {BATCH_PARTICIPANTS.name} ALTER deliverables DROP DEFAULT, ALTER surveys DROP DEFAULT;
+ALTER TABLE {BATCH_PARTICIPANTS.name} ALTER deliverables TYPE text, ALTER surveys TYPE text;
+CREATE TEMP TABLE {BATCH_COHORTS.name} (LIKE {t.rm_cohorts.name}) ON COMMIT DROP;
+CREATE TEMP TABLE {BATCH_CREDITS.name} (LIKE {t.rm_credits.name}) ON COMMIT DROP
+"""
+
+
 def _upsert(
-    table: str, columns: tuple[str, ...], key: tuple[str, ...], source: str, casts: dict[str, str] | None = None
-) -> str:
-    names = ", ".join(columns)
-    values = ", ".join(f"{c}::{casts[c]}" if casts and c in casts else c for c in columns)
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
-    return (
-        f"INSERT INTO {table} ({names}) SELECT {values} FROM {source} "
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
-    )
+    target: Table, source: TableClause, key: tuple[str, ...], casts: dict[str, TypeEngine[Any]] | None = None
+) -> Statement:
+    """Every row of the batch table into the read model, a row already there replaced."""
+    names = tuple(source.c.keys())
+    values = [cast(source.c[n], casts[n]) if casts and n in casts else source.c[n] for n in names]
+    insert = upsert(target).from_select(names, select(*values))
+    replace = {n: insert.excluded[n] for n in names if n not in key}
+    return Statement(insert.on_conflict_do_update(index_elements=key, set_=replace))
 
 
 UPSERT_PARTICIPANTS = _upsert(
-    "rm_participants",
-    PARTICIPANT_COLUMNS,
+    t.rm_participants,
+    BATCH_PARTICIPANTS,
     ("cohort_id", "participant_id"),
-    "rm_batch_p",
-    {"deliverables": "text[]", "surveys": "jsonb"},
+    {"deliverables": ARRAY(Text), "surveys": JSONB()},
 )
-UPSERT_COHORTS = _upsert("rm_cohorts", COHORT_COLUMNS, ("cohort_id",), "rm_batch_c")
+UPSERT_COHORTS = _upsert(t.rm_cohorts, BATCH_COHORTS, ("cohort_id",))
 # A reversal counts against the level, phase and cycle of the entry it cancels (as in the ledger);
 # awards go in first so that one reversed within the same batch is found.
-INSERT_AWARDS = (
-    f"INSERT INTO rm_credits ({', '.join(CREDIT_COLUMNS)}) "
-    f"SELECT {', '.join(CREDIT_COLUMNS)} FROM rm_batch_credits WHERE reverses IS NULL"
+INSERT_AWARDS = Statement(
+    insert(t.rm_credits).from_select(CREDIT_COLUMNS, select(BATCH_CREDITS).where(BATCH_CREDITS.c.reverses.is_(None)))
 )
-INSERT_REVERSALS = (
-    f"INSERT INTO rm_credits ({', '.join(CREDIT_COLUMNS)}) "
-    "SELECT b.cohort_id, b.entry_id, b.person_key, b.participant_id, b.programme_id, "
-    "coalesce(o.phase, ''), coalesce(o.level, ''), b.hours, b.earned_by, b.reverses, b.reason, b.position, "
-    "b.recorded_at, coalesce(o.counts_at, b.recorded_at) "
-    "FROM rm_batch_credits b LEFT JOIN rm_credits o ON o.cohort_id = b.cohort_id AND o.entry_id = b.reverses "
-    "WHERE b.reverses IS NOT NULL"
+_b, _o = BATCH_CREDITS.alias("b"), t.rm_credits.alias("o")
+INSERT_REVERSALS = Statement(
+    insert(t.rm_credits).from_select(
+        CREDIT_COLUMNS,
+        select(
+            *(_b.c[n] for n in CREDIT_COLUMNS[:5]),
+            func.coalesce(_o.c.phase, ""),
+            func.coalesce(_o.c.level, ""),
+            *(_b.c[n] for n in CREDIT_COLUMNS[7:13]),
+            func.coalesce(_o.c.counts_at, _b.c.recorded_at),
+        )
+        .select_from(_b.outerjoin(_o, and_(_o.c.cohort_id == _b.c.cohort_id, _o.c.entry_id == _b.c.reverses)))
+        .where(_b.c.reverses.is_not(None)),
+    )
 )
-RECOUNT_FUNNEL = f"""
-WITH counts AS (
-    SELECT p.cohort_id, p.prefecture_code,
-           count(*) AS nominated,
-           count(*) FILTER (WHERE {MET_ONLINE_SQL}) AS met_online_requirement,
-           count(*) FILTER (WHERE p.selected) AS selected,
-           count(*) FILTER (WHERE {ATTENDED_SQL}) AS attended_field_study,
-           count(*) FILTER (WHERE p.completed) AS completed,
-           count(*) FILTER (WHERE p.withdrawn) AS withdrawn
-    FROM rm_participants p JOIN rm_cohorts c ON c.cohort_id = p.cohort_id
-    WHERE p.cohort_id = ANY(%(cohorts)s)
-    GROUP BY p.cohort_id, p.prefecture_code
+
+
+def _recount_funnel_statement() -> Statement:
+    """Every prefecture of each cohort named (``cohorts``), its counts from one scan of the cohort's rows grouped by
+    prefecture: a join per prefecture sorted 50,000 rows on disk."""
+    cohorts: BindParameter[list[str]] = bindparam("cohorts")
+    counts = (
+        select(
+            P.c.cohort_id,
+            P.c.prefecture_code,
+            func.count().label("nominated"),
+            func.count().filter(met_online(P, C)).label("met_online_requirement"),
+            func.count().filter(P.c.selected).label("selected"),
+            func.count().filter(attended(P, C)).label("attended_field_study"),
+            func.count().filter(P.c.completed).label("completed"),
+            func.count().filter(P.c.withdrawn).label("withdrawn"),
+        )
+        .select_from(P.join(C, C.c.cohort_id == P.c.cohort_id))
+        .where(P.c.cohort_id == any_(cohorts))
+        .group_by(P.c.cohort_id, P.c.prefecture_code)
+        .cte("counts")
+    )
+    prefectures = (
+        func.jsonb_array_elements(C.c.programme["prefectures"])
+        .table_valued(column("value", JSONB), with_ordinality="ordinal")
+        .render_derived(name="pf")
+    )
+    code = prefectures.c.value["code"].astext
+    tallies = ("nominated", "met_online_requirement", "selected", "attended_field_study", "completed", "withdrawn")
+    rows = (
+        select(
+            C.c.cohort_id,
+            code,
+            prefectures.c.value["name"].astext,
+            prefectures.c.ordinal,
+            *(func.coalesce(counts.c[n], 0) for n in tallies),
+        )
+        .select_from(C)
+        .join(prefectures, true())
+        .outerjoin(counts, and_(counts.c.cohort_id == C.c.cohort_id, counts.c.prefecture_code == code))
+        .where(C.c.cohort_id == any_(cohorts))
+    )
+    names = ("cohort_id", "prefecture_code", "prefecture_name", "ordinal", *tallies)
+    return Statement(insert(t.rm_funnel).from_select(names, rows))
+
+
+RECOUNT_FUNNEL = _recount_funnel_statement()
+FORGET_FUNNEL = Statement(delete(t.rm_funnel).where(t.rm_funnel.c.cohort_id == any_(bindparam("cohorts"))))
+LOAD_COHORTS = Statement(
+    select(*(t.rm_cohorts.c[n] for n in COHORT_COLUMNS)).where(t.rm_cohorts.c.cohort_id == any_(bindparam("cohorts")))
 )
-INSERT INTO rm_funnel (cohort_id, prefecture_code, prefecture_name, ordinal, nominated, met_online_requirement,
-                       selected, attended_field_study, completed, withdrawn)
-SELECT c.cohort_id, pf.value->>'code', pf.value->>'name', pf.ordinal, coalesce(k.nominated, 0),
-       coalesce(k.met_online_requirement, 0), coalesce(k.selected, 0), coalesce(k.attended_field_study, 0),
-       coalesce(k.completed, 0), coalesce(k.withdrawn, 0)
-FROM rm_cohorts c
-CROSS JOIN LATERAL jsonb_array_elements(c.programme->'prefectures') WITH ORDINALITY AS pf(value, ordinal)
-LEFT JOIN counts k ON k.cohort_id = c.cohort_id AND k.prefecture_code = pf.value->>'code'
-WHERE c.cohort_id = ANY(%(cohorts)s)
-"""
-# One scan of the cohort's rows grouped by prefecture: a join per prefecture sorted 50,000 rows on disk.
-# Batch tables: the array and JSON columns travel as text, which psycopg's COPY writes several times
-# faster than it dumps lists and dicts.
-CREATE_BATCH_TABLES = """
-CREATE TEMP TABLE rm_batch_p (LIKE rm_participants) ON COMMIT DROP;
-ALTER TABLE rm_batch_p ALTER deliverables DROP DEFAULT, ALTER surveys DROP DEFAULT;
-ALTER TABLE rm_batch_p ALTER deliverables TYPE text, ALTER surveys TYPE text;
-CREATE TEMP TABLE rm_batch_c (LIKE rm_cohorts) ON COMMIT DROP;
-CREATE TEMP TABLE rm_batch_credits (LIKE rm_credits) ON COMMIT DROP
-"""
+LOAD_PARTICIPANTS = Statement(
+    select(t.rm_participants).where(
+        t.rm_participants.c.cohort_id == bindparam("cohort"),
+        t.rm_participants.c.participant_id == any_(bindparam("participants")),
+    )
+)
+_selection = (
+    update(t.rm_participants)
+    .where(t.rm_participants.c.cohort_id == bindparam("cohort"))
+    .values(
+        selected=t.rm_participants.c.participant_id == any_(bindparam("chosen")),
+        waiting_list=t.rm_participants.c.participant_id == any_(bindparam("listed")),
+    )
+)
+SELECT_ALL = Statement(_selection)
+# A block template decides each track on its own: only the people it names change.
+SELECT_NAMED = Statement(
+    _selection.where(
+        or_(
+            t.rm_participants.c.participant_id == any_(bindparam("chosen")),
+            t.rm_participants.c.participant_id == any_(bindparam("listed")),
+        )
+    )
+)
+LOCK = Statement(select(func.pg_advisory_xact_lock(bindparam("lock"))))
+TRY_LOCK = Statement(select(func.pg_try_advisory_xact_lock(bindparam("lock"))))
+_checkpoints = t.rm_checkpoints
+CHECKPOINT = Statement(select(_checkpoints.c.position).where(_checkpoints.c.projection == bindparam("projection")))
+FORGET_CHECKPOINT = Statement(delete(_checkpoints).where(_checkpoints.c.projection == bindparam("projection")))
+_moved = upsert(_checkpoints).values(projection=bindparam("projection"), position=bindparam("position"))
+SET_CHECKPOINT = Statement(
+    _moved.on_conflict_do_update(
+        index_elements=[_checkpoints.c.projection],
+        set_={"position": _moved.excluded.position, "updated_at": func.now()},
+    )
+)
 
 
 class _Batch:
@@ -422,9 +501,9 @@ class Projector:
         how far they are.
         """
         async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (PROJECTOR_LOCK,))
-            await conn.execute(f"TRUNCATE {', '.join(TABLES)}")
-            await conn.execute("DELETE FROM rm_checkpoints WHERE projection = %s", (PROJECTION,))
+            await execute(conn, LOCK, lock=PROJECTOR_LOCK)
+            await conn.execute(f"TRUNCATE {', '.join(TABLES)}")  # no Core form for TRUNCATE
+            await execute(conn, FORGET_CHECKPOINT, projection=PROJECTION)
         return await self.catch_up(wait=True)
 
     async def _apply(self, conn: Conn, events: list[StoredEvent]) -> None:
@@ -453,8 +532,8 @@ class Projector:
 
     async def _recount_funnel(self, conn: Conn, cohorts: list[str]) -> None:
         if cohorts:
-            await conn.execute("DELETE FROM rm_funnel WHERE cohort_id = ANY(%s)", (cohorts,))
-            await conn.execute(RECOUNT_FUNNEL, {"cohorts": cohorts})
+            await execute(conn, FORGET_FUNNEL, cohorts=cohorts)
+            await execute(conn, RECOUNT_FUNNEL, cohorts=cohorts)
 
     async def _load(self, conn: Conn, batch: _Batch, events: Iterable[Decoded]) -> None:
         """Read the rows these events change and the batch does not hold yet, in two queries."""
@@ -476,9 +555,7 @@ class Projector:
             else:
                 keys.add(key)
         if cohorts:
-            cur = await conn.execute(
-                f"SELECT {', '.join(COHORT_COLUMNS)} FROM rm_cohorts WHERE cohort_id = ANY(%s)", (list(cohorts),)
-            )
+            cur = await execute(conn, LOAD_COHORTS, cohorts=list(cohorts))
             for row in await cur.fetchall():
                 batch.cohorts[row[0]] = CohortState(*row)
         by_cohort: dict[str, list[str]] = {}
@@ -486,11 +563,7 @@ class Projector:
             by_cohort.setdefault(cohort_id, []).append(pid)
         for cohort_id, pids in by_cohort.items():
             # One cohort at a time: a join against all keys hashed the whole table, every cohort's rows.
-            cur = await conn.execute(
-                f"SELECT {', '.join(PARTICIPANT_COLUMNS)} FROM rm_participants "
-                "WHERE cohort_id = %s AND participant_id = ANY(%s)",
-                (cohort_id, pids),
-            )
+            cur = await execute(conn, LOAD_PARTICIPANTS, cohort=cohort_id, participants=pids)
             for row in await cur.fetchall():
                 batch.participants[(row[0], row[1])] = ParticipantState.from_row(row)
 
@@ -539,11 +612,8 @@ class Projector:
         selected, waiting = list(event.selected), list(event.waiting_list)
         # A block template decides each track on its own: only the people it names change.
         per_track = event.track is not None
-        scope = " AND (participant_id = ANY(%(selected)s) OR participant_id = ANY(%(waiting)s))" if per_track else ""
-        await conn.execute(
-            "UPDATE rm_participants SET selected = participant_id = ANY(%(selected)s), "
-            "waiting_list = participant_id = ANY(%(waiting)s) WHERE cohort_id = %(cohort)s" + scope,
-            {"selected": selected, "waiting": waiting, "cohort": cohort_id},
+        await execute(
+            conn, SELECT_NAMED if per_track else SELECT_ALL, chosen=selected, listed=waiting, cohort=cohort_id
         )
         chosen, listed = set(selected), set(waiting)
         for (cid, pid), p in batch.participants.items():
@@ -554,26 +624,28 @@ class Projector:
     async def _write_participants(self, conn: Conn, batch: _Batch) -> None:
         if not batch.dirty:
             return
-        await _copy(conn, "rm_batch_p", PARTICIPANT_COLUMNS, (batch.participants[k].row() for k in batch.dirty))
-        await conn.execute(UPSERT_PARTICIPANTS)
+        await _copy(conn, BATCH_PARTICIPANTS, (batch.participants[k].row() for k in batch.dirty))
+        await execute(conn, UPSERT_PARTICIPANTS)
         batch.dirty.clear()
 
     async def _write_cohorts(self, conn: Conn, batch: _Batch) -> None:
         rows = [c.row() for cid, c in batch.cohorts.items() if cid in batch.touched]
         if rows:
-            await _copy(conn, "rm_batch_c", COHORT_COLUMNS, rows)
-            await conn.execute(UPSERT_COHORTS)
+            await _copy(conn, BATCH_COHORTS, rows)
+            await execute(conn, UPSERT_COHORTS)
 
     async def _write_credits(self, conn: Conn, batch: _Batch) -> None:
         if batch.credits:
-            await _copy(conn, "rm_batch_credits", CREDIT_COLUMNS, batch.credits)
-            await conn.execute(INSERT_AWARDS)
-            await conn.execute(INSERT_REVERSALS)
+            await _copy(conn, BATCH_CREDITS, batch.credits)
+            await execute(conn, INSERT_AWARDS)
+            await execute(conn, INSERT_REVERSALS)
 
 
-async def _copy(conn: Conn, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> None:
-    await conn.execute(f"TRUNCATE {table}")
-    async with conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+async def _copy(conn: Conn, batch: TableClause, rows: Iterable[tuple[Any, ...]]) -> None:
+    """The batch table's rows, replaced by these (COPY, which has no Core form, in the order of its columns)."""
+    await conn.execute(f"TRUNCATE {batch.name}")
+    statement = f"COPY {batch.name} ({', '.join(batch.c.keys())}) FROM STDIN"
+    async with conn.cursor() as cur, cur.copy(statement) as copy:
         for row in rows:
             await copy.write_row(row)
 
@@ -581,24 +653,20 @@ async def _copy(conn: Conn, table: str, columns: tuple[str, ...], rows: Iterable
 async def _lock(conn: Conn, wait: bool) -> bool:
     """Take the projector's lock until the end of the transaction; False if another holds it."""
     if wait:
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (PROJECTOR_LOCK,))
+        await execute(conn, LOCK, lock=PROJECTOR_LOCK)
         return True
-    row = await (await conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (PROJECTOR_LOCK,))).fetchone()
+    row = await (await execute(conn, TRY_LOCK, lock=PROJECTOR_LOCK)).fetchone()
     return row is not None and row[0] is True
 
 
 async def _checkpoint(conn: Conn) -> int:
-    cur = await conn.execute("SELECT position FROM rm_checkpoints WHERE projection = %s", (PROJECTION,))
+    cur = await execute(conn, CHECKPOINT, projection=PROJECTION)
     row = await cur.fetchone()
     return int(row[0]) if row else 0
 
 
 async def _set_checkpoint(conn: Conn, position: int) -> None:
-    await conn.execute(
-        "INSERT INTO rm_checkpoints (projection, position) VALUES (%s, %s) "
-        "ON CONFLICT (projection) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
-        (PROJECTION, position),
-    )
+    await execute(conn, SET_CHECKPOINT, projection=PROJECTION, position=position)
 
 
 def _started(cohort_id: str, event: CohortStarted, position: int) -> CohortState:

@@ -14,12 +14,17 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import BindParameter, bindparam, cast, func, or_, select, union_all
+from sqlalchemy.dialects.postgresql import JSONB
 
 from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.decoding import decode
+from cohortflow.domain.events import SelectionDecided
 from cohortflow.domain.phrases import phrase
 from cohortflow.readmodels.queries import Source, connection
+from cohortflow.store import tables as t
 from cohortflow.store.eventstore import EventStore
+from cohortflow.store.sql import Statement, execute
 
 
 class TimelineEntry(BaseModel):
@@ -38,17 +43,37 @@ class Timeline(BaseModel):
     entries: list[TimelineEntry]
 
 
-# The same two halves as EventStore.read_participant_timeline, each served by the participant index.
-_ENTRY = (
-    "SELECT position, stream_version, type, recorded_at, coalesce(metadata->>'actor', ''),"
-    " coalesce(metadata->>'step', ''), data, schema_version FROM events WHERE stream_id = %(s)s"
-)
-TIMELINE_SQL = (
-    f"{_ENTRY} AND coalesce(data->>'participant_id', '') = %(p)s "
-    f"UNION ALL {_ENTRY} AND coalesce(data->>'participant_id', '') = '' AND type = 'SelectionDecided' "
-    "AND ((data->'selected')::jsonb ? %(p)s OR (data->'waiting_list')::jsonb ? %(p)s) "
-    "ORDER BY stream_version"
-)
+def _timeline() -> Statement:
+    """The same two halves as EventStore.read_participant_timeline, each served by the participant index: the
+    participant's own events, and the selection decisions (about nobody in particular) that name them."""
+    e = t.events
+    participant: BindParameter[str] = bindparam("participant")
+    about = func.coalesce(e.c.data["participant_id"].astext, "")  # the events_by_participant index's expression
+    entry = select(
+        e.c.position,
+        e.c.stream_version,
+        e.c.type,
+        e.c.recorded_at,
+        func.coalesce(e.c.metadata["actor"].astext, ""),
+        func.coalesce(e.c.metadata["step"].astext, ""),
+        e.c.data,
+        e.c.schema_version,
+    ).where(e.c.stream_id == bindparam("stream"))
+    own = entry.where(about == participant)
+    named = entry.where(
+        about == "",
+        e.c.type == SelectionDecided.TYPE,
+        # ``?`` is JSONB's: the stored json is cast (chain format 2 keeps the text as hashed).
+        or_(
+            cast(e.c.data["selected"], JSONB).has_key(participant),
+            cast(e.c.data["waiting_list"], JSONB).has_key(participant),
+        ),
+    )
+    both = union_all(own, named)
+    return Statement(both.order_by(both.selected_columns.stream_version))
+
+
+TIMELINE = _timeline()
 _FIELDS = tuple(TimelineEntry.model_fields)
 
 
@@ -65,7 +90,7 @@ async def participant_timeline(source: EventStore | Source, cohort_id: str, part
     ``source`` is the store, its pool, or a connection the caller already holds (one statement runs on it).
     """
     async with connection(source.pool if isinstance(source, EventStore) else source) as conn:
-        cur = await conn.execute(TIMELINE_SQL, {"s": cohort_stream(cohort_id), "p": participant_id})
+        cur = await execute(conn, TIMELINE, stream=cohort_stream(cohort_id), participant=participant_id)
         rows = await cur.fetchall()
     entries = [_entry(row) for row in rows]
     if not any(e.type == "CandidateNominated" for e in entries):

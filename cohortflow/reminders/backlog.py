@@ -7,16 +7,22 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import extract, func, select
+
+from cohortflow.store import tables as t
+from cohortflow.store.sql import Statement, execute
 
 # Due-ness is judged by the database's clock (one clock for every API process; the dispatcher judges by its own
 # wall clock). A message being sent ('sending') is still in the outbox until its outcome is recorded.
-BACKLOG_SQL = """
-SELECT count(*),
-       count(*) FILTER (WHERE next_attempt_at <= now()),
-       coalesce(extract(epoch FROM now() - min(next_attempt_at) FILTER (WHERE next_attempt_at <= now())), 0)
-  FROM reminder_outbox
- WHERE status IN ('pending', 'sending')
-"""
+_o = t.reminder_outbox.c
+_due = _o.next_attempt_at <= func.now()
+BACKLOG = Statement(
+    select(
+        func.count(),
+        func.count().filter(_due),
+        func.coalesce(extract("epoch", func.now() - func.min(_o.next_attempt_at).filter(_due)), 0),
+    ).where(_o.status.in_(("pending", "sending")))
+)
 
 
 @dataclass(frozen=True)
@@ -31,7 +37,7 @@ class OutboxBacklog:
 
 async def outbox_backlog(pool: AsyncConnectionPool[AsyncConnection[TupleRow]]) -> OutboxBacklog:
     async with pool.connection() as conn:
-        cur = await conn.execute(BACKLOG_SQL)
+        cur = await execute(conn, BACKLOG)
         row = await cur.fetchone()
     assert row is not None  # an aggregate without GROUP BY answers one row
     return OutboxBacklog(int(row[0]), int(row[1]), float(row[2]))

@@ -35,12 +35,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from sqlalchemy import BindParameter, ColumnElement, FromClause, and_, bindparam, func, or_, select, tuple_, update
+
 from cohortflow.domain.events import Event, Metadata, ReminderDeliveryFailed, ReminderGaveUp, ReminderSent
 from cohortflow.domain.messages import Locale
 from cohortflow.domain.quiet_hours import QuietHours
 from cohortflow.domain.reminder_rules import ReminderChannel
+from cohortflow.store import tables as t
 from cohortflow.store.eventstore import APPEND_LOCK, Append, EventStore
 from cohortflow.store.records import NewEvent
+from cohortflow.store.sql import Statement, execute
 
 REASON_LIMIT = 500
 """Characters of a failure reason kept in the row and the event (SMTP servers can be verbose)."""
@@ -81,11 +85,89 @@ class Claimed:
         return QuietHours(start=self.quiet_start, end=self.quiet_end)
 
 
+OUTBOX = t.reminder_outbox
 _CLAIMED_COLUMNS = (
-    "reminder, cohort_id, stream_id, rule, occurrence, recipient, participant_id, channel, address, locale, "
-    "subject, body, time_zone, quiet_start, quiet_end, attempts, claimed_until, actor, workflow_id, "
-    "programme_id, programme_version"
+    *("reminder", "cohort_id", "stream_id", "rule", "occurrence", "recipient", "participant_id", "channel"),
+    *("address", "locale", "subject", "body", "time_zone", "quiet_start", "quiet_end", "attempts", "claimed_until"),
+    *("actor", "workflow_id", "programme_id", "programme_version"),
 )
+_now: BindParameter[datetime] = bindparam("now")
+_due = (
+    select(OUTBOX.c.reminder)
+    .where(
+        or_(
+            and_(OUTBOX.c.status == "pending", OUTBOX.c.next_attempt_at <= _now),
+            and_(OUTBOX.c.status == "sending", OUTBOX.c.claimed_until < _now),
+        )
+    )
+    .order_by(OUTBOX.c.next_attempt_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+    .cte("due")
+)
+CLAIM = Statement(
+    update(OUTBOX)
+    .where(OUTBOX.c.reminder == _due.c.reminder)
+    .values(status="sending", claimed_until=bindparam("until"), attempts=OUTBOX.c.attempts + 1)
+    .returning(*(OUTBOX.c[n] for n in _CLAIMED_COLUMNS))
+)
+# The claim is still this dispatcher's: nobody recorded an outcome nor claimed the row again since.
+_STILL_OURS = and_(
+    OUTBOX.c.reminder == bindparam("reminder"),
+    OUTBOX.c.status == "sending",
+    OUTBOX.c.attempts == bindparam("attempt"),
+    OUTBOX.c.claimed_until == bindparam("lease"),
+)
+SENT = Statement(
+    update(OUTBOX)
+    .where(OUTBOX.c.reminder == bindparam("reminder"), OUTBOX.c.status != "sent")
+    .values(status="sent", sent_at=_now, claimed_until=None, last_error=None)
+)
+FAILED = Statement(
+    update(OUTBOX)
+    .where(_STILL_OURS)
+    .values(status="pending", next_attempt_at=bindparam("retry_at"), claimed_until=None, last_error=bindparam("error"))
+)
+GAVE_UP = Statement(
+    update(OUTBOX).where(_STILL_OURS).values(status="gave_up", claimed_until=None, last_error=bindparam("reason"))
+)
+RELEASE = Statement(
+    update(OUTBOX)
+    .where(_STILL_OURS)
+    .values(status="pending", attempts=OUTBOX.c.attempts - 1, next_attempt_at=bindparam("at"), claimed_until=None)
+)
+LOCK = Statement(select(func.pg_advisory_xact_lock(bindparam("lock"))))
+
+
+def gave_up_at(outbox: FromClause) -> ColumnElement[datetime]:
+    """When a given-up row was given up: its ReminderGaveUp event's time (found by the key :meth:`Delivery.gave_up`
+    appends it under), or when it was queued if it never had an address."""
+    e = t.events.alias("e")
+    event = e.c.idempotency_key == "reminder/" + outbox.c.reminder + "/gave-up#0"
+    return func.coalesce(select(e.c.recorded_at).where(event).scalar_subquery(), outbox.c.queued_at)
+
+
+def _given_up_statement(one_cohort: bool, after: bool) -> Statement:
+    """Given-up messages, oldest first by cohort: of one cohort or all, after a (cohort, queued_at, reminder) or
+    from the first (only the conditions asked for are written, as for every filtered list)."""
+    o = OUTBOX.alias("o")
+    conditions = [o.c.status == "gave_up"]
+    if one_cohort:
+        conditions.append(o.c.cohort_id == bindparam("cohort"))
+    if after:
+        last: tuple[BindParameter[Any], ...] = (bindparam("after_cohort"), bindparam("after_at"), bindparam("after_id"))
+        conditions.append(tuple_(o.c.cohort_id, o.c.queued_at, o.c.reminder) > tuple_(*last))
+    listed = select(
+        *(o.c[n] for n in ("cohort_id", "reminder", "rule", "recipient", "channel", "address", "attempts")),
+        func.coalesce(o.c.last_error, ""),
+        gave_up_at(o),
+        o.c.queued_at,
+    )
+    ordered = listed.where(*conditions).order_by(o.c.cohort_id, o.c.queued_at, o.c.reminder)
+    return Statement(ordered.limit(bindparam("limit")))
+
+
+GIVEN_UP = {(one, after): _given_up_statement(one, after) for one in (False, True) for after in (False, True)}
 
 
 @dataclass(frozen=True)
@@ -134,23 +216,7 @@ class Delivery:
     async def claim(self, now: datetime, *, limit: int, lease: timedelta) -> list[Claimed]:
         """Claim up to ``limit`` due messages (oldest due first) until ``now + lease``, counting an attempt each."""
         async with self.store.pool.connection() as conn:
-            cur = await conn.execute(
-                f"""
-                WITH due AS (
-                    SELECT reminder FROM reminder_outbox
-                    WHERE (status = 'pending' AND next_attempt_at <= %(now)s)
-                       OR (status = 'sending' AND claimed_until < %(now)s)
-                    ORDER BY next_attempt_at
-                    LIMIT %(limit)s
-                    FOR UPDATE SKIP LOCKED
-                )
-                UPDATE reminder_outbox o
-                SET status = 'sending', claimed_until = %(until)s, attempts = o.attempts + 1
-                FROM due WHERE o.reminder = due.reminder
-                RETURNING {", ".join("o." + c.strip() for c in _CLAIMED_COLUMNS.split(","))}
-                """,
-                {"now": now, "limit": limit, "until": now + lease},
-            )
+            cur = await execute(conn, CLAIM, now=now, limit=limit, until=now + lease)
             rows = await cur.fetchall()
         claimed = [Claimed(*row) for row in rows]
         claimed.sort(key=lambda c: c.reminder)  # RETURNING order is unspecified; make a batch's order stable
@@ -170,9 +236,8 @@ class Delivery:
             message,
             f"reminder/{message.reminder}/sent",
             event,
-            "UPDATE reminder_outbox SET status = 'sent', sent_at = %(now)s, claimed_until = NULL, last_error = NULL "
-            "WHERE reminder = %(reminder)s AND status <> 'sent'",
-            {"now": now},
+            SENT,
+            {"reminder": message.reminder, "now": now},
         )
 
     async def failed(self, message: Claimed, error: str, retry_at: datetime) -> bool:
@@ -191,9 +256,8 @@ class Delivery:
             message,
             f"reminder/{message.reminder}/attempt/{message.attempt}",
             event,
-            "UPDATE reminder_outbox SET status = 'pending', next_attempt_at = %(retry_at)s, claimed_until = NULL, "
-            f"last_error = %(error)s WHERE {_STILL_OURS}",
-            {"retry_at": retry_at, "error": error},
+            FAILED,
+            _claim_params(message) | {"retry_at": retry_at, "error": error},
         )
 
     async def gave_up(self, message: Claimed, reason: str) -> bool:
@@ -211,9 +275,8 @@ class Delivery:
             message,
             f"reminder/{message.reminder}/gave-up",
             event,
-            "UPDATE reminder_outbox SET status = 'gave_up', claimed_until = NULL, last_error = %(reason)s "
-            f"WHERE {_STILL_OURS}",
-            {"reason": reason},
+            GAVE_UP,
+            _claim_params(message) | {"reason": reason},
         )
 
     async def release(self, message: Claimed, at: datetime) -> bool:
@@ -222,11 +285,7 @@ class Delivery:
         Nothing happened to the message, so no event is recorded.
         """
         async with self.store.pool.connection() as conn:
-            cur = await conn.execute(
-                "UPDATE reminder_outbox SET status = 'pending', attempts = attempts - 1, next_attempt_at = %(at)s, "
-                f"claimed_until = NULL WHERE {_STILL_OURS}",
-                _claim_params(message) | {"at": at},
-            )
+            cur = await execute(conn, RELEASE, **_claim_params(message), at=at)
             return cur.rowcount == 1
 
     async def given_up(
@@ -239,33 +298,18 @@ class Delivery:
         """Messages given up (for administrators), by cohort, oldest first, optionally of one cohort; at most
         ``limit`` of them after the (cohort, queued_at, reminder) ``after``."""
         async with self.store.pool.connection() as conn:
-            cur = await conn.execute(
-                """
-                SELECT o.cohort_id, o.reminder, o.rule, o.recipient, o.channel, o.address, o.attempts,
-                       coalesce(o.last_error, ''),
-                       coalesce(
-                           (SELECT e.recorded_at FROM events e
-                            WHERE e.idempotency_key = 'reminder/' || o.reminder || '/gave-up#0'),
-                           o.queued_at),
-                       o.queued_at
-                FROM reminder_outbox o
-                WHERE o.status = 'gave_up' AND (%(cohort)s::text IS NULL OR o.cohort_id = %(cohort)s)
-                  AND (%(after_cohort)s::text IS NULL
-                       OR (o.cohort_id, o.queued_at, o.reminder) > (%(after_cohort)s, %(after_at)s, %(after_id)s))
-                ORDER BY o.cohort_id, o.queued_at, o.reminder
-                LIMIT %(limit)s
-                """,
-                {
-                    "cohort": cohort_id,
-                    "after_cohort": after[0] if after else None,
-                    "after_at": after[1] if after else None,
-                    "after_id": after[2] if after else None,
-                    "limit": limit,
-                },
-            )
+            params: dict[str, Any] = {"limit": limit}
+            if cohort_id is not None:
+                params["cohort"] = cohort_id
+            if after is not None:
+                params["after_cohort"], params["after_at"], params["after_id"] = after
+            statement = GIVEN_UP[(cohort_id is not None, after is not None)]
+            cur = await execute(conn, statement, **params)
             return [GivenUp(*row) for row in await cur.fetchall()]
 
-    async def _record(self, message: Claimed, key: str, event: Event, update: str, params: dict[str, Any]) -> bool:
+    async def _record(
+        self, message: Claimed, key: str, event: Event, update: Statement, params: dict[str, Any]
+    ) -> bool:
         """Commit one outcome at once, or with the others reported while the previous commit was under way.
 
         No outcome ever waits for company: one reported while no commit runs is
@@ -273,7 +317,7 @@ class Delivery:
         as soon as it ends (group commit), which spares the append lock and the
         WAL flush a round each. A message's outcome is durable when this returns.
         """
-        outcome = _Outcome(message, key, event, update, _claim_params(message) | params)
+        outcome = _Outcome(message, key, event, update, params)
         self._pending.append(outcome)
         async with self._committing:
             if not outcome.result.done():
@@ -304,9 +348,9 @@ class Delivery:
         results = []
         async with self.store.pool.connection() as conn, conn.transaction():
             # The append lock first, then the rows: the order every appending transaction takes them in.
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+            await execute(conn, LOCK, lock=APPEND_LOCK)
             for outcome in group:
-                cur = await conn.execute(outcome.update, outcome.params)
+                cur = await execute(conn, outcome.update, **outcome.params)
                 results.append(cur.rowcount == 1)
             appends = [_append(o) for o, applies in zip(group, results, strict=True) if applies]
             if appends:
@@ -334,15 +378,11 @@ class _Outcome:
     message: Claimed
     key: str
     event: Event
-    update: str
+    update: Statement
     params: dict[str, Any]
     result: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
-_STILL_OURS = (
-    "reminder = %(reminder)s AND status = 'sending' AND attempts = %(attempt)s AND claimed_until = %(claimed_until)s"
-)
-
-
 def _claim_params(message: Claimed) -> dict[str, Any]:
-    return {"reminder": message.reminder, "attempt": message.attempt, "claimed_until": message.claimed_until}
+    """The parameters that say the claim is still ours (``_STILL_OURS``)."""
+    return {"reminder": message.reminder, "attempt": message.attempt, "lease": message.claimed_until}

@@ -11,11 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal, get_args
 
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import ColumnElement, any_, bindparam, case, func, select
+
+from cohortflow.reminders.delivery import gave_up_at
+from cohortflow.store import tables as t
+from cohortflow.store.sql import Statement, execute
 
 State = Literal["queued", "sent", "gave_up"]
 STATES: tuple[State, ...] = get_args(State)
@@ -61,44 +67,64 @@ class ListedMessage:
     body: str
 
 
-_STATE_SQL = "CASE o.status WHEN 'sent' THEN 'sent' WHEN 'gave_up' THEN 'gave_up' ELSE 'queued' END"
-_SELECT = f"""
-SELECT o.reminder, o.cohort_id, o.rule, o.occurrence, o.recipient, o.participant_id, o.channel, o.address, o.locale,
-       {_STATE_SQL}, o.attempts, o.last_error, o.queued_at, o.next_attempt_at, o.sent_at,
-       CASE WHEN o.status = 'gave_up' THEN coalesce(
-           (SELECT e.recorded_at FROM events e WHERE e.idempotency_key = 'reminder/' || o.reminder || '/gave-up#0'),
-           o.queued_at) END,
-       o.subject, o.body
-  FROM reminder_outbox o
-"""
+_O = t.reminder_outbox.alias("o")
+_STATE = case((_O.c.status == "sent", "sent"), (_O.c.status == "gave_up", "gave_up"), else_="queued")
+_LISTED = select(
+    *(_O.c[n] for n in ("reminder", "cohort_id", "rule", "occurrence", "recipient", "participant_id")),
+    *(_O.c[n] for n in ("channel", "address", "locale")),
+    _STATE,
+    *(_O.c[n] for n in ("attempts", "last_error", "queued_at", "next_attempt_at", "sent_at")),
+    case((_O.c.status == "gave_up", gave_up_at(_O))),
+    _O.c.subject,
+    _O.c.body,
+)
 
 
-def _where(where: OutboxFilter) -> tuple[str, dict[str, Any]]:
-    """The WHERE clause naming only the filters given, and its parameters.
+def _where(where: OutboxFilter) -> tuple[frozenset[str], dict[str, Any]]:
+    """The filters given, and their parameters.
 
     Only the conditions asked for are written, rather than ``(%s IS NULL OR …)`` for each: a statement the driver
     has prepared may be planned once for any parameters, and such a plan could not use the index a given filter
     needs."""
-    conditions: list[str] = []
     params: dict[str, Any] = {}
     if where.cohort_id is not None:
-        conditions.append("o.cohort_id = %(cohort)s")
         params["cohort"] = where.cohort_id
     if where.rule is not None:
-        conditions.append("o.rule = %(rule)s")
         params["rule"] = where.rule
     if where.state is not None:
-        conditions.append("o.status = ANY(%(statuses)s)")
         params["statuses"] = list(STATUSES[where.state])
-    return ("WHERE " + " AND ".join(conditions) if conditions else ""), params
+    return frozenset(params), params
+
+
+def _conditions(names: frozenset[str]) -> list[ColumnElement[bool]]:
+    conditions = [_O.c.cohort_id == bindparam("cohort")] if "cohort" in names else []
+    if "rule" in names:
+        conditions.append(_O.c.rule == bindparam("rule"))
+    if "statuses" in names:
+        conditions.append(_O.c.status == any_(bindparam("statuses")))
+    return conditions
+
+
+@cache
+def _counts(names: frozenset[str]) -> Statement:
+    return Statement(select(_STATE, func.count()).where(*_conditions(names)).group_by(_STATE))
+
+
+@cache
+def _latest(names: frozenset[str]) -> Statement:
+    ordered = _LISTED.where(*_conditions(names)).order_by(_O.c.queued_at.desc(), _O.c.reminder.desc())
+    return Statement(ordered.limit(bindparam("limit")))
+
+
+_ONE = Statement(_LISTED.where(_O.c.reminder == bindparam("reminder")))
 
 
 async def outbox_counts(pool: Pool, where: OutboxFilter) -> dict[State, int]:
     """How many messages of the cohort and rule asked for are in each state (the state filter is not applied:
     the counts are what a reader chooses a state by)."""
     async with pool.connection() as conn:
-        clause, params = _where(OutboxFilter(where.cohort_id, where.rule))
-        cur = await conn.execute(f"SELECT {_STATE_SQL}, count(*) FROM reminder_outbox o {clause} GROUP BY 1", params)
+        names, params = _where(OutboxFilter(where.cohort_id, where.rule))
+        cur = await execute(conn, _counts(names), **params)
         found = {state: int(n) for state, n in await cur.fetchall()}
     return {state: found.get(state, 0) for state in STATES}
 
@@ -107,16 +133,14 @@ async def latest_messages(pool: Pool, where: OutboxFilter, limit: int) -> list[L
     """The ``limit`` messages queued last that ``where`` asks for, newest first (the reminder key orders the
     messages one firing queued together)."""
     async with pool.connection() as conn:
-        clause, params = _where(where)
-        cur = await conn.execute(
-            f"{_SELECT} {clause} ORDER BY o.queued_at DESC, o.reminder DESC LIMIT %(limit)s", params | {"limit": limit}
-        )
+        names, params = _where(where)
+        cur = await execute(conn, _latest(names), limit=limit, **params)
         return [ListedMessage(*row) for row in await cur.fetchall()]
 
 
 async def outbox_message(pool: Pool, reminder: str) -> ListedMessage | None:
     """One message by its reminder key (``rule/recipient/occurrence``), or None."""
     async with pool.connection() as conn:
-        cur = await conn.execute(f"{_SELECT} WHERE o.reminder = %(reminder)s", {"reminder": reminder})
+        cur = await execute(conn, _ONE, reminder=reminder)
         row = await cur.fetchone()
     return None if row is None else ListedMessage(*row)

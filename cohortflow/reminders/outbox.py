@@ -14,9 +14,13 @@ from datetime import datetime, time
 
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
+from sqlalchemy import column, delete, select, table
+from sqlalchemy.dialects.postgresql import insert as upsert
 
 from cohortflow.domain.messages import Locale
 from cohortflow.domain.reminder_rules import ReminderChannel
+from cohortflow.store import tables as t
+from cohortflow.store.sql import Statement
 
 
 def reminder_key(rule: str, recipient: str, occurrence: str) -> str:
@@ -56,6 +60,20 @@ class OutboxMessage:
 
 
 COLUMNS = tuple(f.name for f in fields(OutboxMessage))
+# A batch's rows are copied into a temporary table of the outbox's shape (COPY and CREATE TABLE ... LIKE have no
+# Core form), then inserted from it: one statement however many messages.
+INCOMING = table("outbox_incoming", *(column(name) for name in COLUMNS))
+CREATE_INCOMING = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {INCOMING.name} (LIKE {t.reminder_outbox.name} INCLUDING DEFAULTS) "
+    "ON COMMIT DELETE ROWS"
+)
+COPY_INCOMING = f"COPY {INCOMING.name} ({', '.join(COLUMNS)}) FROM STDIN"
+INSERT_NEW = Statement(
+    upsert(t.reminder_outbox)
+    .from_select(COLUMNS, select(INCOMING))
+    .on_conflict_do_nothing(index_elements=[t.reminder_outbox.c.reminder])
+)
+EMPTY_INCOMING = Statement(delete(INCOMING))
 
 
 async def enqueue(conn: AsyncConnection[TupleRow], messages: Sequence[OutboxMessage]) -> int:
@@ -63,17 +81,11 @@ async def enqueue(conn: AsyncConnection[TupleRow], messages: Sequence[OutboxMess
     if not messages:
         return 0
     async with conn.cursor() as cur:
-        await cur.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS outbox_incoming (LIKE reminder_outbox INCLUDING DEFAULTS) "
-            "ON COMMIT DELETE ROWS"
-        )
-        async with cur.copy(f"COPY outbox_incoming ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        await cur.execute(CREATE_INCOMING)
+        async with cur.copy(COPY_INCOMING) as copy:
             for message in messages:
                 await copy.write_row(astuple(message))
-        await cur.execute(
-            f"INSERT INTO reminder_outbox ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM outbox_incoming "
-            "ON CONFLICT (reminder) DO NOTHING"
-        )
+        await cur.execute(INSERT_NEW.sql, INSERT_NEW.args())
         inserted = cur.rowcount
-        await cur.execute("DELETE FROM outbox_incoming")
+        await cur.execute(EMPTY_INCOMING.sql, EMPTY_INCOMING.args())
     return inserted

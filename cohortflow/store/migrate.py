@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# How autogenerate compares the tables (cohortflow.store.tables) with a store: column types and server defaults
+# too, which a drifted migration gets wrong as easily as a missing column.
+COMPARE: dict[str, Any] = {"compare_type": True, "compare_server_default": True}
 
 
 def sqlalchemy_url(url: str) -> str:
