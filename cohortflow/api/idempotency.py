@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -73,6 +72,9 @@ KEY = Annotated[
 CLAIM_SECONDS = 120
 """How long a request's claim on its key holds while it runs: far longer than a command takes to be answered.
 A claim left by a request that died lapses after it, and the command (safe to repeat) may be sent again."""
+RETRY_SECONDS = 2
+"""The ``Retry-After`` of a key still in use: a command is usually answered within it, so the request sent again
+finds the kept answer (or the key in use, and waits again) rather than waiting out the whole claim."""
 REPLAYED = "Idempotent-Replayed"
 KEPT_HEADERS = ("content-type", "location", "content-language", "vary")
 """The headers of a kept answer that belong to it (the others, such as the request id, to each request)."""
@@ -159,7 +161,7 @@ RETURNING k.claim
 """
 """A new key claimed, or one whose claim lapsed taken over by the same request; nothing if neither."""
 FOUND = """
-SELECT request_digest, answer_status, answer_headers, answer_body, extract(epoch FROM claimed_until - now())
+SELECT request_digest, answer_status, answer_headers, answer_body
 FROM api_idempotency_keys WHERE scope = %s AND key = %s
 """
 
@@ -211,7 +213,8 @@ async def kept_answer(
     if key is None:
         return None
     pool: AsyncConnectionPool = request.app.state.store.pool
-    scope = f"{principal.actor} {request.method} {request.url.path}"
+    # The token (or console account) itself, not its name: two tokens may share a name, never an id.
+    scope = f"{principal.token_id} {request.method} {request.url.path}"
     digest = await _digest(request)
     claim = Claim(pool, scope, key, uuid.uuid4())
     for _ in range(3):  # a first request that gives up its claim between the two statements is looked for again
@@ -223,13 +226,13 @@ async def kept_answer(
             found = await (await conn.execute(FOUND, (scope, key))).fetchone()
         if found is None:
             continue
-        first_digest, status, headers, body, left = found
+        first_digest, status, headers, body = found
         if first_digest != digest:
             raise _reused(key, request.method, request.url.path)
         if status is not None:
             raise Replayed(_replay(status, headers, body))
-        raise KeyInUse(key, max(1, math.ceil(left or 0)))
-    raise KeyInUse(key, 1)
+        raise KeyInUse(key, RETRY_SECONDS)
+    raise KeyInUse(key, RETRY_SECONDS)
 
 
 AnsweredOnce = Annotated[Claim | None, Depends(kept_answer)]

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 HOLDS_PHRASES = frozenset(
-    {"where", "why", "reason", "more", "problems", "problem", "span", "detail", "list", "prefecture"}
+    {"where", "why", "reason", "more", "problems", "problem", "span", "detail", "list", "prefecture", "parameter"}
     | {"media", "places", "cells", "what"}
 )
 """The blanks whose value is itself a phrase (``{where}`` holds ``row 3``); every other blank holds a plain value

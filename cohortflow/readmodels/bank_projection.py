@@ -27,7 +27,26 @@ from cohortflow.store.sql import Statement, execute, execute_many
 
 TABLES = (t.rm_bank_entries.name, t.rm_people.name)
 PEOPLE_COLUMNS = (*PersonFacts.model_fields, "registered_position", "last_position")
-ENTRY_COLUMNS = tuple(t.rm_bank_entries.c.keys())
+# Spelled out, in the order the rows below are built in: the table's own column order may change.
+ENTRY_COLUMNS = (
+    "entry_id",
+    "person_key",
+    "source",
+    "title",
+    "hours",
+    "level",
+    "kind",
+    "earned_on",
+    "days",
+    "off_the_job",
+    "recorded_by",
+    "reverses",
+    "reverses_cohort",
+    "reason",
+    "actor",
+    "position",
+    "recorded_at",
+)
 _people = upsert(t.rm_people)
 UPSERT_PEOPLE = Statement(
     _people.on_conflict_do_update(

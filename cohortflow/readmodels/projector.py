@@ -151,7 +151,37 @@ Decoded = tuple[StoredEvent, Event]
 """A cohort event as stored (its position, stream, time) and as decoded, once, into its typed model."""
 
 
-PARTICIPANT_COLUMNS = tuple(t.rm_participants.c.keys())
+# Spelled out, in the order the rows below are built in: the table's own column order may change.
+PARTICIPANT_COLUMNS = (
+    "cohort_id",
+    "participant_id",
+    "person_key",
+    "name",
+    "national_id",
+    "gender",
+    "prefecture_code",
+    "school",
+    "role",
+    "nominated_position",
+    "hours",
+    "deliverables",
+    "study_position",
+    "selected",
+    "waiting_list",
+    "withdrawn",
+    "site",
+    "batch",
+    "days_present",
+    "days_total",
+    "attendance_position",
+    "return_report",
+    "surveys",
+    "completed",
+    "credit_hours",
+    "email",
+    "phone",
+    "locale",
+)
 REPORTED = 0
 """The row keeps only whether a return report came in, not its position: a loaded row's stands in for it."""
 
@@ -272,7 +302,23 @@ class CohortState:
 
 
 COHORT_COLUMNS = tuple(f.name for f in dataclasses.fields(CohortState))
-CREDIT_COLUMNS = tuple(t.rm_credits.c.keys())
+# Spelled out, in the order the rows below are built in: the table's own column order may change.
+CREDIT_COLUMNS = (
+    "cohort_id",
+    "entry_id",
+    "person_key",
+    "participant_id",
+    "programme_id",
+    "phase",
+    "level",
+    "hours",
+    "earned_by",
+    "reverses",
+    "reason",
+    "position",
+    "recorded_at",
+    "counts_at",
+)
 
 
 def _text_array(items: Sequence[str]) -> str:

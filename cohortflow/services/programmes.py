@@ -173,7 +173,8 @@ WHERE stream_id = %(stream)s AND type = %(type)s
   AND (%(kind)s::text IS NULL OR data->'template'->>'kind' = %(kind)s)
   AND (%(name)s::text IS NULL OR strpos(lower(data->'template'->>'name'), lower(%(name)s)) > 0)
   AND (%(prefecture)s::text IS NULL
-       OR data->'template'->'prefectures' @> jsonb_build_array(jsonb_build_object('code', %(prefecture)s::text)))
+       OR (data->'template'->'prefectures')::jsonb
+          @> jsonb_build_array(jsonb_build_object('code', %(prefecture)s::text)))
   AND (%(after_id)s::text IS NULL
        OR (data->>'programme_id' COLLATE "C", (data->>'version')::int) > (%(after_id)s, %(after_version)s))
 ORDER BY data->>'programme_id' COLLATE "C", (data->>'version')::int

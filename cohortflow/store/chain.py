@@ -75,6 +75,15 @@ class ChainRow(NamedTuple):
     hash: str
 
 
+def _re_encoded(text: str) -> str | None:
+    """``text`` decoded and written canonically; None for text no event could have been written as (tampered
+    text PostgreSQL's json accepts but canonical JSON cannot hold, such as ``1e999`` or very deep nesting)."""
+    try:
+        return canonical_json(json.loads(text))
+    except (ValueError, RecursionError):
+        return None
+
+
 class Rehasher:
     """Recomputes stored events' hashes by the rules of the format each was written in.
 
@@ -87,32 +96,30 @@ class Rehasher:
         self.re_encoded = 0
         """Events hashed by the format 1 rules so far."""
         self._times: dict[datetime, str] = {}
-        self._metadata: dict[str, str] = {}
+        self._metadata: dict[str, str | None] = {}
 
     def matches(self, row: ChainRow) -> bool:
         """Whether ``row`` hashes to its hash at its own position."""
         if row.position >= self.since:
-            data, metadata = row.data_json, row.metadata_json  # format 2: the bytes hashed, as stored
-        else:
-            self.re_encoded += 1
-            data, metadata = canonical_json(json.loads(row.data_json)), self._canonical(row.metadata_json)
-        return self._hash(row, row.position, data, metadata) == row.hash
+            return self._hash(row, row.position, row.data_json, row.metadata_json) == row.hash  # format 2: as stored
+        self.re_encoded += 1
+        return self._rehashed_at(row, row.position)
 
     def matches_at(self, row: ChainRow, position: int) -> bool:
         """Whether ``row`` was hashed at ``position`` (it was moved). Decoded and re-encoded whatever its format
         (canonical text re-encodes to itself), since a moved event may have crossed from one format to the other."""
-        return (
-            self._hash(row, position, canonical_json(json.loads(row.data_json)), self._canonical(row.metadata_json))
-            == row.hash
-        )
+        return self._rehashed_at(row, position)
 
-    def _canonical(self, metadata: str) -> str:
-        known = self._metadata.get(metadata)
-        if known is None:
+    def _rehashed_at(self, row: ChainRow, position: int) -> bool:
+        data, metadata = _re_encoded(row.data_json), self._canonical(row.metadata_json)
+        return data is not None and metadata is not None and self._hash(row, position, data, metadata) == row.hash
+
+    def _canonical(self, metadata: str) -> str | None:
+        if metadata not in self._metadata:
             if len(self._metadata) > 10_000:
                 self._metadata.clear()
-            known = self._metadata[metadata] = canonical_json(json.loads(metadata))
-        return known
+            self._metadata[metadata] = _re_encoded(metadata)
+        return self._metadata[metadata]
 
     def _hash(self, row: ChainRow, position: int, data: str, metadata: str) -> str:
         recorded = self._times.get(row.recorded_at)

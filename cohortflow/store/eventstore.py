@@ -32,7 +32,7 @@ COLUMNS = (
     "position, stream_id, stream_version, type, schema_version, data, metadata, "
     "recorded_at, idempotency_key, prev_hash, hash"
 )
-CHAIN_COLUMNS = COLUMNS.replace("data", "data::text").replace("metadata", "metadata::text")
+CHAIN_COLUMNS = COLUMNS.replace(" data,", " data::text,").replace(" metadata,", " metadata::text,")
 """The columns of a :class:`ChainRow`: the JSON as the text stored, which verification hashes without decoding."""
 READ_BATCH = 10_000
 PROGRESS_EVERY = 5_000

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from cohortflow.access.tokens import issue_token
 from cohortflow.api import idempotency
 from cohortflow.domain.events import CertificateIssued, ParticipantCompleted
 from cohortflow.store.eventstore import APPEND_LOCK, EventStore
@@ -93,6 +94,19 @@ async def test_certificates_issued_again_under_the_key_are_issued_once_and_answe
     assert (await api.http.post(url, headers=keyed(api, "issue-1"))).json() == first.json()
 
 
+async def test_a_token_of_the_same_name_and_role_is_another_caller(api: Api, store: EventStore) -> None:
+    """Token names need not be unique: keys belong to the token itself, so another token named alike neither gets
+    the first one's kept answer nor learns that the key was used."""
+    twin = await issue_token(store.pool, name="admin-1", role="admin", issued_by="tests", prefecture=None)
+    first = await api.http.post(PROGRAMMES, json=template(), headers=keyed(api, "twins"))
+    assert first.status_code == 201, first.text
+    theirs = await api.http.post(
+        PROGRAMMES, json=template(), headers={"Authorization": f"Bearer {twin.secret}", "Idempotency-Key": "twins"}
+    )
+    assert theirs.status_code == 201 and "Idempotent-Replayed" not in theirs.headers, theirs.text
+    assert theirs.json()["duplicate"] is True  # run as its own request: the same version is recorded once
+
+
 async def test_a_request_sent_while_the_first_is_answered_is_refused_409_until_that_answer_is_kept(
     api: Api, store: EventStore, database_url: str
 ) -> None:
@@ -103,7 +117,7 @@ async def test_a_request_sent_while_the_first_is_answered_is_refused_409_until_t
         await _claimed(database_url, "busy")
         second = await api.http.post(PROGRAMMES, json=template(), headers=keyed(api, "busy"))
         detail = assert_problem(second, 409, PROGRAMMES)["detail"]
-        assert "still being answered" in str(detail) and 1 <= int(second.headers["Retry-After"]) <= 120
+        assert "still being answered" in str(detail) and int(second.headers["Retry-After"]) == idempotency.RETRY_SECONDS
         assert not first.done()
     answered = await first
     assert answered.status_code == 201 and answered.json()["duplicate"] is False, answered.text

@@ -43,6 +43,20 @@ async def test_a_changed_byte_is_located(store: EventStore, superuser: psycopg.C
     assert (await verify_cohort(store, "b")).ok
 
 
+@pytest.mark.parametrize(
+    "text",
+    ['{"hours": 1e999}', "[" * 5000 + "]" * 5000],
+    ids=["a number canonical JSON cannot hold", "nesting deeper than a decoder goes"],
+)
+async def test_text_no_event_was_written_as_is_a_change_not_a_crash(
+    store: EventStore, superuser: psycopg.Connection, text: str
+) -> None:
+    digest = await fill(store)
+    superuser.execute("UPDATE events SET data = %s::json WHERE position = 5", (text,))
+    report = await verify_store(store, digest)
+    assert [(b.position, b.kind) for b in report.breaks] == [(5, "changed")]
+
+
 async def test_a_deleted_event_is_located(store: EventStore, superuser: psycopg.Connection) -> None:
     digest = await fill(store)
     superuser.execute("DELETE FROM events WHERE position = 4")
