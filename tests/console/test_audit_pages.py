@@ -83,7 +83,7 @@ async def test_a_broken_chain_is_located_and_its_details_said_in_chinese(
     console: Console, superuser: psycopg.Connection
 ) -> None:
     await write_cohort(console.store, "c1", until="selection")
-    superuser.execute("UPDATE events SET data = data || '{\"tampered\": true}' WHERE position = 3")
+    superuser.execute("UPDATE events SET data = (data::jsonb || '{\"tampered\": true}')::json WHERE position = 3")
     auditor = await console.signed_in("auditor")
     await auditor.click("#nav-audit")
     await auditor.click("#verify-submit")  # no digest: the chain alone is checked
