@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 from typing import Any
 
+import asyncpg
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -172,8 +173,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(PoolTimeout)
     @app.exception_handler(psycopg.OperationalError)
+    # The event store's own connections (asyncpg): refused, ended, or the disk full.
+    @app.exception_handler(asyncpg.PostgresConnectionError)
+    @app.exception_handler(asyncpg.InterfaceError)
+    @app.exception_handler(asyncpg.InsufficientResourcesError)
+    @app.exception_handler(ConnectionError)
     async def database_down(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, psycopg.errors.DiskFull):
+        if isinstance(exc, psycopg.errors.DiskFull | asyncpg.DiskFullError):
             return _unavailable(
                 request, phrase("the database's disk is full; nothing was recorded. Tell the operator."), 507
             )

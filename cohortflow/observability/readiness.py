@@ -27,7 +27,9 @@ last poll, so only a poller seen within this is taken for a worker that is there
 
 
 async def _postgres(store: EventStore) -> str:
-    await store.head()
+    await store.head()  # on the event store's own (asyncpg) connections
+    async with store.pool.connection() as conn:  # and on the psycopg pool the read models and the API share
+        await conn.execute("SELECT 1")
     return OK
 
 

@@ -1,4 +1,4 @@
-"""SQLAlchemy Core statements run on the store's own psycopg connections.
+"""SQLAlchemy Core statements run on the store's own psycopg and asyncpg connections.
 
 The queries are composed with Core over the tables of :mod:`cohortflow.store.tables`; the connections stay the
 psycopg pools the store already keeps (sized for its work, with their row factories, COPY and pipelines). A second
@@ -61,27 +61,55 @@ class _Dialect(PGDialect_psycopg):
     statement_compiler = _Compiler
 
 
-DIALECT = _Dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves __init__ unannotated
-DIALECT.bind_typing = BindTyping.NONE  # psycopg binds the values; no "%(x)s::VARCHAR" casts in the text
-# A JSON path as the -> operator, which every supported PostgreSQL reads, not the subscript of 14 and later (the
-# dialect decides between them when it connects, which this one never does).
-DIALECT._supports_jsonb_subscripting = False
+def _dialect(paramstyle: str) -> _Dialect:
+    dialect = _Dialect(paramstyle=paramstyle)  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it unannotated
+    dialect.bind_typing = BindTyping.NONE  # the driver binds the values; no "%(x)s::VARCHAR" casts in the text
+    # A JSON path as the -> operator, which every supported PostgreSQL reads, not the subscript of 14 and later (the
+    # dialect decides between them when it connects, which this one never does).
+    dialect._supports_jsonb_subscripting = False
+    return dialect
+
+
+DIALECT = _dialect("pyformat")
+"""psycopg's parameters: ``%(name)s``."""
+NUMBERED = _dialect("numeric_dollar")
+"""asyncpg's parameters: ``$1``, ``$2`` … in the order :attr:`Statement.order` names them."""
 
 
 class Statement:
     """A Core statement compiled once: its SQL text and the names of its parameters (its ``bindparam``s).
 
-    ``args(name=value, ...)`` gives the parameters for one execution, each ``bindparam`` given exactly once (a
-    misspelt or missing name is a ``KeyError`` here, not a wrong query).
+    ``args(name=value, ...)`` gives the parameters for one execution on psycopg (``sql``), ``positional(...)`` the
+    same for asyncpg (``numbered``), each ``bindparam`` given exactly once (a misspelt or missing name is a
+    ``KeyError`` here, not a wrong query).
     """
 
-    __slots__ = ("needed", "sql")
+    __slots__ = ("_numbered", "_statement", "needed", "sql")
 
     def __init__(self, statement: ClauseElement) -> None:
         compiled = statement.compile(dialect=DIALECT)
         assert isinstance(compiled, SQLCompiler)
         self.sql: str = str(compiled)
         self.needed = frozenset(compiled.binds)
+        self._statement = statement
+        self._numbered: tuple[str, tuple[str, ...]] | None = None  # compiled when first run on asyncpg
+
+    @property
+    def numbered(self) -> str:
+        """The text for asyncpg."""
+        return self._numbered_form()[0]
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        """The parameters' names in the order of ``$1``, ``$2`` …"""
+        return self._numbered_form()[1]
+
+    def _numbered_form(self) -> tuple[str, tuple[str, ...]]:
+        if self._numbered is None:
+            compiled = self._statement.compile(dialect=NUMBERED)
+            assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None
+            self._numbered = (str(compiled), tuple(compiled.positiontup))
+        return self._numbered
 
     def args(self, values: Mapping[str, Any] | None = None, /, **named: Any) -> dict[str, Any]:
         given = {**(values or {}), **named}
@@ -89,6 +117,10 @@ class Statement:
             missing, unknown = self.needed - given.keys(), given.keys() - self.needed
             raise KeyError(f"parameters missing {sorted(missing)}, unknown {sorted(unknown)} for: {self.sql}")
         return given
+
+    def positional(self, values: Mapping[str, Any] | None = None, /, **named: Any) -> list[Any]:
+        given = self.args(values, **named)
+        return [given[name] for name in self.order]
 
     def __str__(self) -> str:
         return self.sql

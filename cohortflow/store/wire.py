@@ -1,0 +1,72 @@
+"""The two drivers the event store speaks to PostgreSQL through, behind one small interface.
+
+The store's own work (an append in a transaction of its own, and every read of events) runs on asyncpg: in the
+side-by-side benchmark on this machine (``bench/drivers.py``, figures in ``docs/benchmarks-drivers.md``) its binary
+COPY and its reads cost the client about half the CPU of psycopg's and finish sooner. An append made inside a
+caller's transaction (an outbox row changes state in the same commit as the event that records it) runs on the
+caller's psycopg connection, the driver of the rest of the code. Both carry out the same Core statements (compiled
+for each, :class:`cohortflow.store.sql.Statement`) and copy the same rows, so an append is one piece of code
+whichever driver carries it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Sequence
+from typing import Any, Protocol, TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+from psycopg import AsyncConnection
+
+from cohortflow.store import tables as t
+from cohortflow.store.sql import Statement
+
+EVENT_COLUMNS = tuple(c.name for c in t.events.columns)
+"""The columns of ``events`` in table order: the order of a stored event's row wherever the store reads or copies
+one."""
+Row: TypeAlias = tuple[Any, ...] | asyncpg.Record
+"""A row as either driver gives it."""
+Connection: TypeAlias = asyncpg.Connection | PoolConnectionProxy
+"""An asyncpg connection, or one lent by a pool."""
+_COPY_TEXT = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
+
+
+class Wire(Protocol):
+    """One connection inside an open transaction, whichever driver holds it."""
+
+    async def rows(self, statement: Statement, /, **values: Any) -> Sequence[Row]:
+        """The rows ``statement`` returns (none for a statement that returns none)."""
+        ...
+
+    async def copy_events(self, rows: AsyncIterable[tuple[Any, ...]]) -> None:
+        """``rows`` into ``events`` by COPY, as they come (a large append is never held whole)."""
+        ...
+
+
+class PsycopgWire:
+    """A caller's psycopg connection; COPY in the text format."""
+
+    def __init__(self, conn: AsyncConnection[Any]) -> None:
+        self._conn = conn
+
+    async def rows(self, statement: Statement, /, **values: Any) -> Sequence[Row]:
+        cur = await self._conn.execute(statement.sql, statement.args(values))
+        return await cur.fetchall() if cur.description is not None else []
+
+    async def copy_events(self, rows: AsyncIterable[tuple[Any, ...]]) -> None:
+        async with self._conn.cursor() as cur, cur.copy(_COPY_TEXT) as copy:
+            async for row in rows:
+                await copy.write_row(row)
+
+
+class AsyncpgWire:
+    """An asyncpg connection; COPY in the binary format, and statements prepared once per connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def rows(self, statement: Statement, /, **values: Any) -> Sequence[Row]:
+        return await self._conn.fetch(statement.numbered, *statement.positional(values))
+
+    async def copy_events(self, rows: AsyncIterable[tuple[Any, ...]]) -> None:
+        await self._conn.copy_records_to_table("events", records=rows, columns=EVENT_COLUMNS)
