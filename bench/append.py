@@ -1,11 +1,11 @@
 """(c) Bulk append with hash chaining (EventStore.append) against a raw COPY of the same rows.
 
-Both sides write the same events, in the same batches, through the same COPY
-protocol into identically indexed tables of one database: ``events`` through the
-store (idempotency check, version check, canonical JSON, SHA-256 chain, advisory
-lock) and ``events_raw`` with the JSON text precomputed and dummy hashes. The
-two sides alternate batch by batch, so a busy moment on the shared machine hits
-both alike.
+Both sides write the same events, in the same batches, through the same driver's
+binary COPY (asyncpg's, which the store appends with) into identically indexed
+tables of one database: ``events`` through the store (idempotency check, version
+check, canonical JSON, SHA-256 chain, advisory lock) and ``events_raw`` with the
+JSON text precomputed and dummy hashes. The two sides alternate batch by batch,
+so a busy moment on the shared machine hits both alike.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
+import asyncpg
 
 from bench.events import batches, nomination_events
 from cohortflow.domain.canonical import canonical_json
-from cohortflow.store.eventstore import COLUMNS, EventStore, libpq_url
+from cohortflow.store.eventstore import EventStore, libpq_url
 from cohortflow.store.records import NewEvent
+from cohortflow.store.wire import EVENT_COLUMNS
 
 STREAM = "cohort-bench-append"
 DUMMY_HASH = "0" * 64
@@ -86,17 +87,16 @@ def raw_rows(events: Sequence[NewEvent], first_position: int) -> list[tuple[Any,
     ]
 
 
-async def _raw_copy(conn: psycopg.AsyncConnection[Any], rows: Sequence[tuple[Any, ...]]) -> None:
-    async with conn.transaction(), conn.cursor() as cur, cur.copy(f"COPY events_raw ({COLUMNS}) FROM STDIN") as copy:
-        for row in rows:
-            await copy.write_row(row)
+async def _raw_copy(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    async with conn.transaction():
+        await conn.copy_records_to_table("events_raw", records=rows, columns=EVENT_COLUMNS)
 
 
 async def bench_bulk_append(
     database_url: str, total: int, batch_size: int, say: Callable[[str], None]
 ) -> BulkAppendResult:
     store = await EventStore.connect(database_url)
-    raw = await psycopg.AsyncConnection.connect(libpq_url(database_url), autocommit=True)
+    raw = await asyncpg.connect(libpq_url(database_url))
     try:
         await raw.execute("CREATE TABLE events_raw (LIKE events INCLUDING ALL)")
         store_seconds = raw_seconds = 0.0

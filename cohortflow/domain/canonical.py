@@ -12,6 +12,8 @@ import hashlib
 import json
 from typing import Any
 
+import orjson
+
 _PLAIN = frozenset({str, int, bool, type(None)})
 _STR = frozenset({str})
 
@@ -34,7 +36,20 @@ def _normalise(value: Any) -> Any:
 
 
 def canonical_json(value: Any) -> str:
-    """Serialise ``value`` to its canonical JSON text."""
+    """Serialise ``value`` to its canonical JSON text.
+
+    The form is the standard library's ``json.dumps`` with sorted keys, no whitespace and UTF-8 text. A flat
+    object of strings, integers, booleans and nulls (most events' payloads and every event's metadata) is written
+    by orjson instead, seven times faster, to the same bytes: it escapes and orders keys as ``json.dumps`` does
+    for these types (a test checks every code point). Floats keep the standard library's spelling (orjson writes
+    ``1e-07`` as ``1e-7``); keys that are not strings and integers beyond 64 bits, which orjson refuses, are
+    written by the standard library too.
+    """
+    if type(value) is dict and _PLAIN.issuperset(map(type, value.values())):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        except orjson.JSONEncodeError:  # a key that is not a string, or an integer beyond 64 bits
+            pass
     return json.dumps(_normalise(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -24,7 +24,10 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import NamedTuple
+from operator import itemgetter
+from typing import Any
+
+import asyncpg
 
 from cohortflow.domain.canonical import canonical_json
 
@@ -59,20 +62,28 @@ def chain_hash(prev_hash: str, record: bytes) -> str:
     return hashlib.sha256(bytes.fromhex(prev_hash) + record).hexdigest()
 
 
-class ChainRow(NamedTuple):
-    """An event as verification reads it: its JSON as the text stored."""
+def _column(index: int) -> Any:
+    return property(itemgetter(index))
 
-    position: int
-    stream_id: str
-    stream_version: int
-    type: str
-    schema_version: int
-    data_json: str
-    metadata_json: str
-    recorded_at: datetime
-    idempotency_key: str
-    prev_hash: str
-    hash: str
+
+class ChainRow(asyncpg.Record):
+    """An event as verification reads it, its JSON as the text stored.
+
+    The row is the one asyncpg makes (``record_class``), with its columns named: no Python object is built per
+    event read, which was a sixth of verification's time. The columns are those of ``events``, in table order.
+    """
+
+    position: int = _column(0)
+    stream_id: str = _column(1)
+    stream_version: int = _column(2)
+    type: str = _column(3)
+    schema_version: int = _column(4)
+    data_json: str = _column(5)
+    metadata_json: str = _column(6)
+    recorded_at: datetime = _column(7)
+    idempotency_key: str = _column(8)
+    prev_hash: str = _column(9)
+    hash: str = _column(10)
 
 
 def _re_encoded(text: str) -> str | None:

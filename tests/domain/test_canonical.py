@@ -7,8 +7,14 @@ import json
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cohortflow.domain.canonical import canonical_json, digest
+
+
+def standard_form(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def test_integral_floats_are_written_as_integers() -> None:
@@ -64,3 +70,23 @@ def test_nan_and_infinity_are_refused(bad: float) -> None:
         canonical_json({"hours": bad})
     with pytest.raises(ValueError, match="NaN and infinity cannot be stored"):
         digest([1, [bad]])
+
+
+def test_flat_objects_are_written_as_the_standard_library_writes_them_for_every_code_point() -> None:
+    code_points = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    for start in range(0, len(code_points), 4096):
+        chunk = code_points[start : start + 4096]
+        value = {f"{c}{i}": f"<{c}>" for i, c in enumerate(chunk)}
+        assert canonical_json(value) == standard_form(value)
+
+
+plain = st.one_of(st.none(), st.booleans(), st.integers(), st.text())
+
+
+@given(st.dictionaries(st.text(), plain, max_size=12))
+def test_flat_objects_are_written_in_the_standard_form(value: dict[str, object]) -> None:
+    assert canonical_json(value) == standard_form(value)
+
+
+def test_integers_beyond_64_bits_are_written_in_full() -> None:
+    assert canonical_json({"n": 2**70, "m": -(2**64)}) == '{"m":-18446744073709551616,"n":1180591620717411303424}'
