@@ -37,10 +37,10 @@ Without a key a command runs as before.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 import psycopg
@@ -48,12 +48,17 @@ import structlog
 from fastapi import Depends, Header, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from pydantic import BaseModel
+from sqlalchemy import Interval, and_, bindparam, delete, func, null, select, update
+from sqlalchemy.dialects.postgresql import insert as upsert
 
 from cohortflow.access.roles import Principal
 from cohortflow.api.auth import current_principal
 from cohortflow.domain.phrases import phrase
+from cohortflow.store import tables as t
+from cohortflow.store.sql import Statement, execute
 
 KEY_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 """A UUID, a ULID or any token of letters, digits, ``-`` and ``_``: never the command id's separator (``.``)."""
@@ -120,6 +125,16 @@ def _reused(key: str, command: str, target: str) -> KeyReused:
     )
 
 
+_keys = t.api_idempotency_keys
+_first = upsert(_keys).values(scope=bindparam("scope"), key=bindparam("key"), request_digest=bindparam("digest"))
+# The no-op update makes the statement return the row it found as well as the row it inserted.
+FIRST_DIGEST = Statement(
+    _first.on_conflict_do_update(
+        index_elements=[_keys.c.scope, _keys.c.key], set_={"key": _first.excluded.key}
+    ).returning(_keys.c.request_digest)
+)
+
+
 @dataclass(frozen=True)
 class Once:
     """A request's idempotency key and where the keys' first requests are kept."""
@@ -132,13 +147,7 @@ class Once:
         digest = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
         scope = f"{workflow_id}/{command}"
         async with self.pool.connection() as conn:
-            # The no-op update makes the statement return the row it found as well as the row it inserted.
-            cur = await conn.execute(
-                "INSERT INTO api_idempotency_keys (scope, key, request_digest) VALUES (%s, %s, %s) "
-                "ON CONFLICT (scope, key) DO UPDATE SET key = excluded.key RETURNING request_digest",
-                (scope, self.key, digest),
-            )
-            first = await cur.fetchone()
+            first = await (await execute(conn, FIRST_DIGEST, scope=scope, key=self.key, digest=digest)).fetchone()
         if first is None or first[0] != digest:
             raise _reused(self.key, command, workflow_id)
         return f"{command}:{self.key}"
@@ -152,18 +161,41 @@ Idempotent = Annotated[Once | None, Depends(idempotency_key)]
 """A command route's idempotency key, if the request has one, for a command sent as a Temporal Update."""
 
 
-CLAIM = """
-INSERT INTO api_idempotency_keys AS k (scope, key, request_digest, claim, claimed_until)
-VALUES (%(scope)s, %(key)s, %(digest)s, %(claim)s, now() + make_interval(secs => %(seconds)s))
-ON CONFLICT (scope, key) DO UPDATE SET claim = excluded.claim, claimed_until = excluded.claimed_until
-WHERE k.request_digest = excluded.request_digest AND k.answer_status IS NULL AND k.claimed_until <= now()
-RETURNING k.claim
-"""
+_claim = upsert(_keys).values(
+    scope=bindparam("scope"),
+    key=bindparam("key"),
+    request_digest=bindparam("digest"),
+    claim=bindparam("claim"),
+    claimed_until=func.now() + bindparam("lease", type_=Interval),
+)
+CLAIM = Statement(
+    _claim.on_conflict_do_update(
+        index_elements=[_keys.c.scope, _keys.c.key],
+        set_={"claim": _claim.excluded.claim, "claimed_until": _claim.excluded.claimed_until},
+        where=and_(
+            _keys.c.request_digest == _claim.excluded.request_digest,
+            _keys.c.answer_status.is_(None),
+            _keys.c.claimed_until <= func.now(),
+        ),
+    ).returning(_keys.c.claim)
+)
 """A new key claimed, or one whose claim lapsed taken over by the same request; nothing if neither."""
-FOUND = """
-SELECT request_digest, answer_status, answer_headers, answer_body
-FROM api_idempotency_keys WHERE scope = %s AND key = %s
-"""
+_this_key = and_(_keys.c.scope == bindparam("scope"), _keys.c.key == bindparam("key"))
+FOUND = Statement(
+    select(_keys.c.request_digest, _keys.c.answer_status, _keys.c.answer_headers, _keys.c.answer_body).where(_this_key)
+)
+_this_claim = and_(_this_key, _keys.c.claim == bindparam("claim"))
+KEEP = Statement(
+    update(_keys)
+    .where(_this_claim)
+    .values(
+        answer_status=bindparam("status"),
+        answer_headers=bindparam("headers"),
+        answer_body=bindparam("body"),
+        claimed_until=null(),
+    )
+)
+GIVE_UP = Statement(delete(_keys).where(_this_claim))
 
 
 @dataclass(frozen=True)
@@ -178,18 +210,20 @@ class Claim:
     async def keep(self, response: Response) -> None:
         headers = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
         async with self.pool.connection() as conn:
-            await conn.execute(
-                "UPDATE api_idempotency_keys SET answer_status = %s, answer_headers = %s, answer_body = %s, "
-                "claimed_until = NULL WHERE scope = %s AND key = %s AND claim = %s",
-                (response.status_code, json.dumps(headers), bytes(response.body), self.scope, self.key, self.token),
+            await execute(
+                conn,
+                KEEP,
+                status=response.status_code,
+                headers=Jsonb(headers),
+                body=bytes(response.body),
+                scope=self.scope,
+                key=self.key,
+                claim=self.token,
             )
 
     async def give_up(self) -> None:
         async with self.pool.connection() as conn:
-            await conn.execute(
-                "DELETE FROM api_idempotency_keys WHERE scope = %s AND key = %s AND claim = %s",
-                (self.scope, self.key, self.token),
-            )
+            await execute(conn, GIVE_UP, scope=self.scope, key=self.key, claim=self.token)
 
 
 async def _digest(request: Request) -> str:
@@ -219,11 +253,12 @@ async def kept_answer(
     claim = Claim(pool, scope, key, uuid.uuid4())
     for _ in range(3):  # a first request that gives up its claim between the two statements is looked for again
         async with pool.connection() as conn:
-            params = {"scope": scope, "key": key, "digest": digest, "claim": claim.token, "seconds": CLAIM_SECONDS}
-            if await (await conn.execute(CLAIM, params)).fetchone() is not None:
+            lease = timedelta(seconds=CLAIM_SECONDS)
+            claimed = await execute(conn, CLAIM, scope=scope, key=key, digest=digest, claim=claim.token, lease=lease)
+            if await claimed.fetchone() is not None:
                 setattr(request.state, CLAIM_STATE, claim)
                 return claim
-            found = await (await conn.execute(FOUND, (scope, key))).fetchone()
+            found = await (await execute(conn, FOUND, scope=scope, key=key)).fetchone()
         if found is None:
             continue
         first_digest, status, headers, body = found

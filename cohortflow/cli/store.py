@@ -70,12 +70,18 @@ def schema_problem(database_url: str, schema: Schema = "head") -> str | None:
 def store_revision(database_url: str) -> str | None:
     """The Alembic revision the store is at, read from ``alembic_version`` (None if it was never migrated)."""
     import psycopg
+    from sqlalchemy import column, func, select, table
 
+    from cohortflow.store.sql import Statement
+
+    # Alembic's own table: not one of the store's (cohortflow.store.tables), and absent before the first migration.
+    versions = table("alembic_version", column("version_num"))
+    exists, current = Statement(select(func.to_regclass(versions.name).is_not(None))), Statement(select(versions))
     with psycopg.connect(database_url) as conn:
-        found = conn.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()
+        found = conn.execute(exists.sql, exists.args()).fetchone()
         if found is None or not found[0]:
             return None
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        row = conn.execute(current.sql, current.args()).fetchone()
     return None if row is None else str(row[0])
 
 

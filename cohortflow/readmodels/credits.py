@@ -17,10 +17,10 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, func, select
 
 from cohortflow.domain.vocabulary import PROVINCE_ZONE
-from cohortflow.readmodels.queries import PERSON_KEY, Pool, stream_rows
+from cohortflow.readmodels.queries import PERSON_KEY, Pool, in_prefecture, stream_rows
 from cohortflow.store import tables as t
 from cohortflow.store.sql import Statement, execute
 
@@ -181,17 +181,27 @@ def _entry(row: tuple[Any, ...], counts_in: Cycle) -> CreditEntry:
     )
 
 
+_k, _p = t.rm_credits.alias("k"), t.rm_participants.alias("p")
+_LEDGER = (
+    select(
+        _k.c.cohort_id,
+        _k.c.participant_id,
+        *(func.coalesce(_p.c[n], "") for n in ("name", "national_id", "prefecture_code")),
+        *(_k.c[n] for n in ("entry_id", "phase", "level", "hours", "earned_by", "reverses", "reason", "position")),
+        _k.c.recorded_at,
+    )
+    .join_from(_k, _p, and_(_p.c.cohort_id == _k.c.cohort_id, _p.c.participant_id == _k.c.participant_id), isouter=True)
+    .where(_k.c.cohort_id == bindparam("cohort"))
+    .order_by(_k.c.position)
+)
+"""A cohort's ledger in recording order, each entry with the name, ID number and prefecture of its participant."""
+
+
 async def iter_credit_rows(pool: Pool, cohort_id: str, prefecture: str | None = None) -> AsyncIterator[CreditRow]:
     """A cohort's ledger in recording order, with names, streamed for the credits export."""
-    sql = (
-        "SELECT k.cohort_id, k.participant_id, coalesce(p.name, ''), coalesce(p.national_id, ''), "
-        "coalesce(p.prefecture_code, ''), k.entry_id, k.phase, k.level, k.hours, k.earned_by, k.reverses, k.reason, "
-        "k.position, k.recorded_at FROM rm_credits k "
-        "LEFT JOIN rm_participants p ON p.cohort_id = k.cohort_id AND p.participant_id = k.participant_id "
-        "WHERE k.cohort_id = %s AND (%s::text IS NULL OR p.prefecture_code = %s) ORDER BY k.position"
-    )
+    statement, scope = in_prefecture(_LEDGER, prefecture, _p.c.prefecture_code)
     fields = list(CreditRow.model_fields)
-    async for row in stream_rows(pool, sql, (cohort_id, prefecture, prefecture)):
+    async for row in stream_rows(pool, statement, cohort=cohort_id, **scope):
         values = dict(zip(fields, row, strict=True))
         values["hours"] = _hours(values["hours"])
         yield CreditRow.model_validate(values)

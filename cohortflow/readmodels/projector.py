@@ -16,8 +16,8 @@ are read once, folded in memory by the domain's own participant fold
 with one COPY and one upsert: per-event UPDATEs would be thousands of round
 trips per batch. The funnel of every cohort the batch touched is then recounted
 from ``rm_participants`` with the completion rules of
-:mod:`cohortflow.domain.completion`, written as SQL (:data:`MET_ONLINE_SQL`,
-:data:`ATTENDED_SQL`).
+:mod:`cohortflow.domain.completion`, written as SQL conditions (:func:`met_online`,
+:func:`attended`) that the participant reads show as well.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ from cohortflow.readmodels.bank_projection import project_bank
 from cohortflow.store import tables as t
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import StoredEvent
-from cohortflow.store.sql import DIALECT, Statement, execute
+from cohortflow.store.sql import Statement, execute
 
 PROJECTION = "read_models"
 PROJECTOR_LOCK = 0x726D5F70726F6A  # "rm_proj": not the append lock, so appends never wait for projection
@@ -136,14 +136,6 @@ def attended(p: FromClause, c: FromClause) -> ColumnElement[bool]:
         cast(p.c.days_present, Double).op("/", return_type=Double())(p.c.days_total) >= c.c.min_attendance_ratio,
     )
 
-
-def _text(condition: ColumnElement[bool]) -> str:
-    return "(" + str(condition.compile(dialect=DIALECT, compile_kwargs={"literal_binds": True})) + ")"
-
-
-# The same rules as text over rm_participants p joined to rm_cohorts c, for queries still written as strings.
-MET_ONLINE_SQL = _text(met_online(P, C))
-ATTENDED_SQL = _text(attended(P, C))
 
 log = structlog.get_logger()
 Conn = AsyncConnection[TupleRow]

@@ -7,6 +7,7 @@ people). The answers are as fresh as the projector's checkpoint, which
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,9 +20,12 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
+from sqlalchemy import ClauseElement, ColumnElement, Select, and_, bindparam, false, func, select, tuple_
 
 from cohortflow.domain.phrases import phrase
-from cohortflow.readmodels.projector import ATTENDED_SQL, MET_ONLINE_SQL, PROJECTION
+from cohortflow.readmodels.projector import CHECKPOINT, PROJECTION, attended, met_online
+from cohortflow.store import tables as t
+from cohortflow.store.sql import Statement, execute
 
 Conn = AsyncConnection[TupleRow]
 Pool = AsyncConnectionPool[Conn]
@@ -108,14 +112,68 @@ class ParticipantRow(BaseModel):
     credit_hours: float
 
 
-_PARTICIPANT_SELECT = f"""
-SELECT p.cohort_id, p.participant_id, p.person_key, p.name, p.national_id, p.gender, p.prefecture_code, p.school,
-       p.role, p.nominated_position, p.hours, p.deliverables, coalesce({MET_ONLINE_SQL}, false), p.selected,
-       p.waiting_list, p.withdrawn, p.site, p.batch, p.days_present, p.days_total, coalesce({ATTENDED_SQL}, false),
-       p.return_report, p.surveys, p.completed, p.credit_hours
-FROM rm_participants p JOIN rm_cohorts c ON c.cohort_id = p.cohort_id
-"""
-_WHICH = {"nominees": "true", "selected": "p.selected", "completed": "p.completed"}
+P = t.rm_participants.alias("p")
+C = t.rm_cohorts.alias("c")
+_COHORT_COLUMNS = [
+    C.c[name]
+    for name in (
+        "cohort_id",
+        "programme_id",
+        "programme_version",
+        "programme_name",
+        "started_at",
+        "phase",
+        "phase_state",
+        "deadline",
+        "completed",
+    )
+]
+_SUMMED = ("nominated", "selected", "completed", "withdrawn")
+"""The funnel counts a cohort's row and a prefecture's totals sum (a cohort row's ``finished`` is the ``completed``
+sum)."""
+_FUNNEL_HEAD = Statement(
+    select(C.c.programme_id, C.c.programme_version, t.rm_checkpoints.c.position)
+    .select_from(C.outerjoin(t.rm_checkpoints, t.rm_checkpoints.c.projection == PROJECTION))
+    .where(C.c.cohort_id == bindparam("cohort"))
+)
+_FUNNEL = (
+    select(
+        t.rm_funnel.c.prefecture_code,
+        t.rm_funnel.c.prefecture_name,
+        *(t.rm_funnel.c[s] for s in FunnelCounts.model_fields),
+    )
+    .where(t.rm_funnel.c.cohort_id == bindparam("cohort"))
+    .order_by(t.rm_funnel.c.ordinal)
+)
+
+
+def _participant_column(name: str) -> ColumnElement[Any]:
+    """The column of a participant row that ``name`` shows: most are the row's own, two are completion's rules."""
+    if name == "met_online_requirement":
+        return func.coalesce(met_online(P, C), false())
+    if name == "attended_field_study":
+        return func.coalesce(attended(P, C), false())
+    return P.c.surveys if name == "surveys_answered" else P.c[name]
+
+
+_PARTICIPANTS = select(*(_participant_column(name) for name in ParticipantRow.model_fields)).join_from(
+    P, C, C.c.cohort_id == P.c.cohort_id
+)
+_WHICH: dict[People, tuple[ColumnElement[bool], ...]] = {
+    "nominees": (),
+    "selected": (P.c.selected,),
+    "completed": (P.c.completed,),
+}
+
+
+def in_prefecture(
+    statement: Select[Any], prefecture: str | None, code: ColumnElement[str] = P.c.prefecture_code
+) -> tuple[Select[Any], dict[str, Any]]:
+    """``statement`` narrowed to the rows of ``prefecture`` (by their ``code``), if one is given, and the parameter
+    that takes."""
+    if prefecture is None:
+        return statement, {}
+    return statement.where(code == bindparam("pref")), {"pref": prefecture}
 
 
 @asynccontextmanager
@@ -159,7 +217,7 @@ def participant_row(row: tuple[Any, ...]) -> ParticipantRow:
 async def checkpoint(source: Source) -> int:
     """The last event position applied to the read models."""
     async with connection(source) as conn:
-        cur = await conn.execute("SELECT position FROM rm_checkpoints WHERE projection = %s", (PROJECTION,))
+        cur = await execute(conn, CHECKPOINT, projection=PROJECTION)
         row = await cur.fetchone()
         return int(row[0]) if row else 0
 
@@ -185,58 +243,47 @@ async def list_cohorts(
 ) -> list[CohortRow]:
     """The cohorts (those whose programme includes ``prefecture``, if given, and ``only`` those), oldest first,
     with counts; at most ``limit`` of them after the (started_at, cohort_id) ``after``."""
-    sql = """
-    SELECT c.cohort_id, c.programme_id, c.programme_version, c.programme_name, c.started_at, c.phase, c.phase_state,
-           c.deadline, c.completed, coalesce(sum(f.nominated), 0), coalesce(sum(f.selected), 0),
-           coalesce(sum(f.completed), 0), coalesce(sum(f.withdrawn), 0)
-    FROM rm_cohorts c
-    LEFT JOIN rm_funnel f ON f.cohort_id = c.cohort_id AND (%(pref)s::text IS NULL OR f.prefecture_code = %(pref)s)
-    WHERE (%(pref)s::text IS NULL
-           OR EXISTS (SELECT 1 FROM rm_funnel g WHERE g.cohort_id = c.cohort_id AND g.prefecture_code = %(pref)s))
-      AND (%(cohort)s::text IS NULL OR c.cohort_id = %(cohort)s)
-      AND (%(programme)s::text IS NULL OR c.programme_id = %(programme)s)
-      AND (%(phase)s::text IS NULL OR c.phase = %(phase)s)
-      AND (%(completed)s::boolean IS NULL OR c.completed = %(completed)s)
-      AND (%(after_at)s::timestamptz IS NULL OR (c.started_at, c.cohort_id) > (%(after_at)s, %(after_id)s))
-    GROUP BY c.cohort_id
-    ORDER BY c.started_at, c.cohort_id
-    LIMIT %(limit)s
-    """
-    params = {
-        "pref": prefecture,
-        "cohort": only.cohort_id,
-        "programme": only.programme_id,
-        "phase": only.phase,
-        "completed": only.completed,
-        "after_at": after[0] if after else None,
-        "after_id": after[1] if after else None,
-        "limit": limit,
-    }
+    f = t.rm_funnel.alias("f")
+    counted = f.c.cohort_id == C.c.cohort_id
+    params: dict[str, Any] = {}
+    if prefecture is None:
+        cohorts = C.outerjoin(f, counted)
+    else:  # the cohort's one funnel row of the prefecture (keyed by both): a cohort without one is not listed
+        cohorts = C.join(f, and_(counted, f.c.prefecture_code == bindparam("pref")))
+        params["pref"] = prefecture
+    statement = (
+        select(*_COHORT_COLUMNS, *(func.coalesce(func.sum(f.c[name]), 0) for name in _SUMMED))
+        .select_from(cohorts)
+        .group_by(C.c.cohort_id)
+        .order_by(C.c.started_at, C.c.cohort_id)
+    )
+    for name, value in dataclasses.asdict(only).items():  # each of the filter's fields is a column of rm_cohorts
+        if value is not None:
+            statement = statement.where(C.c[name] == bindparam(name))
+            params[name] = value
+    if after is not None:
+        statement = statement.where(
+            tuple_(C.c.started_at, C.c.cohort_id) > tuple_(bindparam("after_at"), bindparam("after_id"))
+        )
+        params["after_at"], params["after_id"] = after
+    if limit is not None:
+        statement = statement.limit(bindparam("limit"))
+        params["limit"] = limit
     async with connection(source) as conn:
-        rows = await (await conn.execute(sql, params)).fetchall()
+        rows = await (await execute(conn, statement, **params)).fetchall()
     return [CohortRow.model_validate(dict(zip(CohortRow.model_fields, row, strict=True))) for row in rows]
 
 
 async def cohort_funnel(source: Source, cohort_id: str, prefecture: str | None = None) -> Funnel:
     """The cohort's funnel, totals and per prefecture in programme order; LookupError if unknown."""
+    statement, scope = in_prefecture(_FUNNEL, prefecture, t.rm_funnel.c.prefecture_code)
     async with connection(source) as conn:
-        cur = await conn.execute(
-            "SELECT c.programme_id, c.programme_version, k.position FROM rm_cohorts c "
-            "LEFT JOIN rm_checkpoints k ON k.projection = %s WHERE c.cohort_id = %s",
-            (PROJECTION, cohort_id),
-        )
-        head = await cur.fetchone()
+        head = await (await execute(conn, _FUNNEL_HEAD, cohort=cohort_id)).fetchone()
         if head is None:
             raise LookupError(
                 phrase("cohort {cohort_id} does not exist (or is not projected yet)", cohort_id=cohort_id)
             )
-        cur = await conn.execute(
-            "SELECT prefecture_code, prefecture_name, nominated, met_online_requirement, selected, "
-            "attended_field_study, completed, withdrawn FROM rm_funnel "
-            "WHERE cohort_id = %s AND (%s::text IS NULL OR prefecture_code = %s) ORDER BY ordinal",
-            (cohort_id, prefecture, prefecture),
-        )
-        rows = await cur.fetchall()
+        rows = await (await execute(conn, statement, cohort=cohort_id, **scope)).fetchall()
     steps = list(FunnelCounts.model_fields)
     prefectures = [
         PrefectureFunnelRow(code=r[0], name=r[1], counts=FunnelCounts(**dict(zip(steps, r[2:], strict=True))))
@@ -258,25 +305,19 @@ async def participant(
     source: Source, cohort_id: str, participant_id: str, prefecture: str | None = None
 ) -> ParticipantRow | None:
     """One participant, or None (also when ``prefecture`` is given and they belong to another)."""
+    statement = _PARTICIPANTS.where(P.c.cohort_id == bindparam("cohort"), P.c.participant_id == bindparam("id"))
+    statement, scope = in_prefecture(statement, prefecture)
     async with connection(source) as conn:
-        cur = await conn.execute(
-            _PARTICIPANT_SELECT + "WHERE p.cohort_id = %s AND p.participant_id = %s "
-            "AND (%s::text IS NULL OR p.prefecture_code = %s)",
-            (cohort_id, participant_id, prefecture, prefecture),
-        )
-        row = await cur.fetchone()
+        row = await (await execute(conn, statement, cohort=cohort_id, id=participant_id, **scope)).fetchone()
     return participant_row(row) if row else None
 
 
 async def participations(source: Source, person_key: str, prefecture: str | None = None) -> list[ParticipantRow]:
     """The person's places in every cohort (of ``prefecture`` only, if given), the earliest cohort first."""
+    statement = _PARTICIPANTS.where(P.c.person_key == bindparam("key")).order_by(C.c.started_at, P.c.cohort_id)
+    statement, scope = in_prefecture(statement, prefecture)
     async with connection(source) as conn:
-        cur = await conn.execute(
-            _PARTICIPANT_SELECT + "WHERE p.person_key = %s AND (%s::text IS NULL OR p.prefecture_code = %s) "
-            "ORDER BY c.started_at, p.cohort_id",
-            (person_key, prefecture, prefecture),
-        )
-        rows = await cur.fetchall()
+        rows = await (await execute(conn, statement, key=person_key, **scope)).fetchall()
     return [participant_row(row) for row in rows]
 
 
@@ -304,36 +345,32 @@ async def search_participants(
     """The cohort's participants matching ``search`` (of ``prefecture`` only, if given), by participant id, at most
     ``limit`` after the participant ``after``. Read in key order from the cohort's participants, so a page ends as
     soon as it is full."""
-    head, length, check = search.masked_id or (None, None, None)
-    sql = (
-        _PARTICIPANT_SELECT
-        + """
-    WHERE p.cohort_id = %(cohort)s AND (%(pref)s::text IS NULL OR p.prefecture_code = %(pref)s)
-      AND (%(name)s::text IS NULL OR strpos(lower(p.name), lower(%(name)s)) > 0)
-      AND (%(school)s::text IS NULL OR strpos(lower(p.school), lower(%(school)s)) > 0)
-      AND (%(id)s::text IS NULL OR p.national_id = %(id)s)
-      AND (%(head)s::text IS NULL
-           OR (left(p.national_id, 6) = %(head)s AND length(p.national_id) = %(length)s
-               AND upper(right(p.national_id, 1)) = %(check)s))
-      AND (%(after)s::text IS NULL OR p.participant_id > %(after)s)
-    ORDER BY p.participant_id
-    LIMIT %(limit)s
-    """
-    )
-    params = {
-        "cohort": cohort_id,
-        "pref": prefecture,
-        "name": search.name,
-        "school": search.school,
-        "id": search.national_id,
-        "head": head,
-        "length": length,
-        "check": check,
-        "after": after,
-        "limit": limit,
-    }
+    statement, params = in_prefecture(_PARTICIPANTS.where(P.c.cohort_id == bindparam("cohort")), prefecture)
+    if search.name is not None:
+        statement = statement.where(func.strpos(func.lower(P.c.name), func.lower(bindparam("name"))) > 0)
+        params["name"] = search.name
+    if search.school is not None:
+        statement = statement.where(func.strpos(func.lower(P.c.school), func.lower(bindparam("school"))) > 0)
+        params["school"] = search.school
+    if search.national_id is not None:
+        statement = statement.where(P.c.national_id == bindparam("id"))
+        params["id"] = search.national_id
+    if search.masked_id is not None:
+        statement = statement.where(
+            func.left(P.c.national_id, 6) == bindparam("head"),
+            func.length(P.c.national_id) == bindparam("length"),
+            func.upper(func.right(P.c.national_id, 1)) == bindparam("check"),
+        )
+        params["head"], params["length"], params["check"] = search.masked_id
+    if after is not None:
+        statement = statement.where(P.c.participant_id > bindparam("after"))
+        params["after"] = after
+    statement = statement.order_by(P.c.participant_id)
+    if limit is not None:
+        statement = statement.limit(bindparam("limit"))
+        params["limit"] = limit
     async with connection(source) as conn:
-        rows = await (await conn.execute(sql, params)).fetchall()
+        rows = await (await execute(conn, statement, cohort=cohort_id, **params)).fetchall()
     return [participant_row(row) for row in rows]
 
 
@@ -345,23 +382,24 @@ async def iter_people(
     A server-side cursor hands rows over a few thousand at a time, so an export
     of 50,000 people never holds them all in memory.
     """
-    sql = (
-        _PARTICIPANT_SELECT + f"WHERE p.cohort_id = %s AND {_WHICH[which]} "
-        "AND (%s::text IS NULL OR p.prefecture_code = %s) ORDER BY p.participant_id"
-    )
-    async for row in stream_rows(pool, sql, (cohort_id, prefecture, prefecture)):
+    statement = _PARTICIPANTS.where(P.c.cohort_id == bindparam("cohort"), *_WHICH[which])
+    statement, scope = in_prefecture(statement.order_by(P.c.participant_id), prefecture)
+    async for row in stream_rows(pool, statement, cohort=cohort_id, **scope):
         yield participant_row(row)
 
 
-async def stream_rows(pool: Pool, sql: str, params: tuple[Any, ...]) -> AsyncIterator[tuple[Any, ...]]:
-    """Rows of ``sql`` through a named (server-side) cursor inside its own transaction."""
+async def stream_rows(
+    pool: Pool, statement: Statement | ClauseElement, /, **values: Any
+) -> AsyncIterator[tuple[Any, ...]]:
+    """Rows of ``statement`` through a named (server-side) cursor inside its own transaction."""
+    compiled = statement if isinstance(statement, Statement) else Statement(statement)
     async with (
         pool.connection() as conn,
         conn.transaction(),
         conn.cursor(name=f"rm_{uuid.uuid4().hex[:12]}") as cur,
     ):
         cur.itersize = STREAM_ROWS
-        await cur.execute(sql, params)
+        await cur.execute(compiled.sql, compiled.args(values))
         async for row in cur:
             yield row
 
@@ -378,12 +416,15 @@ class PrefectureFunnel(BaseModel):
 async def funnel_by_prefecture(source: Source, prefecture: str | None = None) -> list[PrefectureFunnel]:
     """Every cohort's participants by stage, summed per prefecture (only ``prefecture``'s, if given), in the
     programmes' order of prefectures."""
-    sql = (
-        "SELECT prefecture_code, min(prefecture_name), sum(nominated), sum(selected), sum(completed), sum(withdrawn)"
-        " FROM rm_funnel{where} GROUP BY prefecture_code ORDER BY min(ordinal), prefecture_code"
+    f = t.rm_funnel.c
+    statement, scope = in_prefecture(
+        select(f.prefecture_code, func.min(f.prefecture_name), *(func.sum(f[name]) for name in _SUMMED))
+        .group_by(f.prefecture_code)
+        .order_by(func.min(f.ordinal), f.prefecture_code),
+        prefecture,
+        f.prefecture_code,
     )
-    where, params = ("", {}) if prefecture is None else (" WHERE prefecture_code = %(pref)s", {"pref": prefecture})
     async with connection(source) as conn:
-        rows = await (await conn.execute(sql.format(where=where), params)).fetchall()
+        rows = await (await execute(conn, statement, **scope)).fetchall()
     fields = list(PrefectureFunnel.model_fields)
     return [PrefectureFunnel.model_validate(dict(zip(fields, row, strict=True))) for row in rows]

@@ -29,13 +29,17 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import TupleRow
+from sqlalchemy import Text, cast, func, select
 
 from cohortflow.domain.phrases import phrase
+from cohortflow.store import tables as t
 from cohortflow.store.eventstore import libpq_url
+from cohortflow.store.sql import Statement
 
 DUMP_MAGIC = b"PGDMP"  # the first bytes of every custom-format archive
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
+# The server's own catalogs, not the store's tables: no Core form adds anything to these.
 OTHER_SESSIONS = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
 USER_OBJECTS = """
     SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -43,6 +47,9 @@ USER_OBJECTS = """
          + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
              WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%')
 """
+STORE_ID = Statement(select(cast(t.store_identity.c.store_id, Text)))
+LAST_EVENT = Statement(select(t.events.c.position, t.events.c.hash).order_by(t.events.c.position.desc()).limit(1))
+EVENT_COUNT = Statement(select(func.count()).select_from(t.events))
 
 
 class BackupRefused(Exception):
@@ -202,10 +209,10 @@ def backup_store(url: str, partial: Path) -> Head:
 
 def _store_head(conn: psycopg.Connection[TupleRow], name: str) -> Head:
     try:
-        identity = conn.execute("SELECT store_id::text FROM store_identity").fetchone()
+        identity = conn.execute(STORE_ID.sql, STORE_ID.args()).fetchone()
     except psycopg.errors.UndefinedTable:
         raise BackupRefused(phrase("database {name} holds no cohortflow store", name=name)) from None
-    last = conn.execute("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1").fetchone()
+    last = conn.execute(LAST_EVENT.sql, LAST_EVENT.args()).fetchone()
     position, hash_ = (int(str(last[0])), str(last[1])) if last else (0, "")
     return Head(store_id=str(identity[0]) if identity else "", position=position, hash=hash_)
 
@@ -264,8 +271,8 @@ def _contents(target: Target) -> str | None:
         if row is None or int(str(row[0])) == 0:
             return None
         try:
-            identity = conn.execute("SELECT store_id::text FROM store_identity").fetchone()
-            events = conn.execute("SELECT count(*) FROM events").fetchone()
+            identity = conn.execute(STORE_ID.sql, STORE_ID.args()).fetchone()
+            events = conn.execute(EVENT_COUNT.sql, EVENT_COUNT.args()).fetchone()
         except psycopg.errors.UndefinedTable:
             return phrase("{count} tables, functions and other objects", count=row[0])
         return phrase(

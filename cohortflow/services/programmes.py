@@ -15,14 +15,19 @@ from typing import Any
 
 import jsonpatch
 import yaml
+from psycopg.types.json import Jsonb
 from pydantic import BaseModel
+from sqlalchemy import Integer, bindparam, cast, func, select, tuple_
+from sqlalchemy.dialects.postgresql import JSONB
 
 from cohortflow.domain.events import Metadata, ProgrammeVersionSubmitted
 from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import ProgrammeKind
 from cohortflow.domain.template import AnyTemplate, parse_any
+from cohortflow.store import tables as t
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import NewEvent
+from cohortflow.store.sql import execute
 
 STREAM = "programmes"
 JSON_TYPES = ("application/json",)
@@ -164,22 +169,23 @@ class VersionFilter:
     prefecture_code: str | None = None
 
 
-VERSIONS = """
-SELECT data->>'programme_id', (data->>'version')::int, data->'template'->>'name', data->>'digest', recorded_at,
-       metadata->>'actor'
-FROM events
-WHERE stream_id = %(stream)s AND type = %(type)s
-  AND (%(programme)s::text IS NULL OR data->>'programme_id' = %(programme)s)
-  AND (%(kind)s::text IS NULL OR data->'template'->>'kind' = %(kind)s)
-  AND (%(name)s::text IS NULL OR strpos(lower(data->'template'->>'name'), lower(%(name)s)) > 0)
-  AND (%(prefecture)s::text IS NULL
-       OR (data->'template'->'prefectures')::jsonb
-          @> jsonb_build_array(jsonb_build_object('code', %(prefecture)s::text)))
-  AND (%(after_id)s::text IS NULL
-       OR (data->>'programme_id' COLLATE "C", (data->>'version')::int) > (%(after_id)s, %(after_version)s))
-ORDER BY data->>'programme_id' COLLATE "C", (data->>'version')::int
-LIMIT %(limit)s
-"""
+_e = t.events.c
+_programme = _e.data["programme_id"].astext
+_programme_order = _programme.collate("C")  # as bytes sort: as a cursor's programme id compares
+_version = cast(_e.data["version"].astext, Integer)
+_template = _e.data["template"]
+_VERSIONS = (
+    select(
+        _programme,
+        _version,
+        _template["name"].astext,
+        _e.data["digest"].astext,
+        _e.recorded_at,
+        _e.metadata["actor"].astext,
+    )
+    .where(_e.stream_id == STREAM, _e.type == ProgrammeVersionSubmitted.TYPE)
+    .order_by(_programme_order, _version)
+)
 """The versions by programme and version, as the stream records them (it is the programmes' only record)."""
 
 
@@ -188,19 +194,32 @@ async def version_list(
 ) -> list[ProgrammeVersion]:
     """The recorded versions ``only`` names, by programme (as bytes sort, as a cursor compares) and version; at
     most ``limit`` after the (programme, version) ``after``."""
-    params = {
-        "stream": STREAM,
-        "type": ProgrammeVersionSubmitted.TYPE,
-        "programme": only.programme_id,
-        "kind": only.kind,
-        "name": only.name,
-        "prefecture": only.prefecture_code,
-        "after_id": after[0] if after else None,
-        "after_version": after[1] if after else None,
-        "limit": limit,
-    }
+    statement = _VERSIONS
+    params: dict[str, Any] = {}
+    if only.programme_id is not None:
+        statement = statement.where(_programme == bindparam("programme"))
+        params["programme"] = only.programme_id
+    if only.kind is not None:
+        statement = statement.where(_template["kind"].astext == bindparam("kind"))
+        params["kind"] = only.kind
+    if only.name is not None:
+        name = func.lower(_template["name"].astext)
+        statement = statement.where(func.strpos(name, func.lower(bindparam("name"))) > 0)
+        params["name"] = only.name
+    if only.prefecture_code is not None:
+        # ``@>`` is JSONB's: the stored json is cast (chain format 2 keeps the text as hashed).
+        statement = statement.where(cast(_template["prefectures"], JSONB).contains(bindparam("prefecture")))
+        params["prefecture"] = Jsonb([{"code": only.prefecture_code}])
+    if after is not None:
+        statement = statement.where(
+            tuple_(_programme_order, _version) > tuple_(bindparam("after_id"), bindparam("after_version"))
+        )
+        params["after_id"], params["after_version"] = after
+    if limit is not None:
+        statement = statement.limit(bindparam("limit"))
+        params["limit"] = limit
     async with store.pool.connection() as conn:
-        rows = await (await conn.execute(VERSIONS, params)).fetchall()
+        rows = await (await execute(conn, statement, **params)).fetchall()
     return [ProgrammeVersion.model_validate(dict(zip(ProgrammeVersion.model_fields, row, strict=True))) for row in rows]
 
 
