@@ -338,12 +338,12 @@ class EventStore:
                 return None
             after = await conn.fetchval(*_numbered(NEXT_OTHER_KEY, first=first, prefix=f"{idempotency_key}#"))
             end = after if after is not None else (await _head(AsyncpgWire(conn))).position + 1
-            return [_stored(row) for row in await conn.fetch(*_numbered(BETWEEN, first=first, end=end))]
+            return [stored_event(row) for row in await conn.fetch(*_numbered(BETWEEN, first=first, end=end))]
 
     async def read_keyed(self, idempotency_keys: Sequence[str]) -> list[StoredEvent]:
         """The events stored under these exact keys (an append's keys end in ``#i``), in position order."""
         async with self._connection() as conn:
-            return [_stored(row) for row in await conn.fetch(BY_KEYS.numbered, list(idempotency_keys))]
+            return [stored_event(row) for row in await conn.fetch(BY_KEYS.numbered, list(idempotency_keys))]
 
     async def copy_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert rows exactly as given (restoring a bundle); their hashes are the caller's."""
@@ -425,7 +425,7 @@ class EventStore:
         else:
             pages = self._pages(STREAM_PAGE_OF_TYPES, {"stream": stream_id, "types": list(types)}, after_version, 2)
         async for row in pages:
-            yield _stored(row)
+            yield stored_event(row)
 
     async def read_payloads(self, stream_id: str, types: Sequence[str]) -> AsyncIterator[EventPayload]:
         """Position, type and data of a stream's events of some types, in order: for folds."""
@@ -487,7 +487,7 @@ class EventStore:
     async def first_event(self, stream_id: str) -> StoredEvent | None:
         async with self._connection() as conn:
             row = await conn.fetchrow(FIRST_EVENT.numbered, stream_id)
-        return _stored(row) if row else None
+        return stored_event(row) if row else None
 
     async def read_participant(self, stream_id: str, participant_id: str, until: datetime) -> list[StoredEvent]:
         """One participant's events in a stream, with the stream's own (no participant), up to ``until``."""
@@ -495,7 +495,7 @@ class EventStore:
             rows = await conn.fetch(
                 *_numbered(PARTICIPANT_UNTIL, stream=stream_id, participant=participant_id, until=until)
             )
-        return [_stored(row) for row in rows]
+        return [stored_event(row) for row in rows]
 
     async def read_participant_timeline(self, stream_id: str, participant_id: str) -> list[StoredEvent]:
         """A participant's own events in a stream, and the selections that name them, in order.
@@ -505,7 +505,7 @@ class EventStore:
         """
         async with self._connection() as conn:
             rows = await conn.fetch(*_numbered(PARTICIPANT_TIMELINE, stream=stream_id, participant=participant_id))
-        return [_stored(row) for row in rows]
+        return [stored_event(row) for row in rows]
 
     async def read_all(self, after_position: int = 0, limit: int | None = None) -> AsyncIterator[StoredEvent]:
         """Every event after ``after_position`` in position (= commit) order.
@@ -541,7 +541,7 @@ class EventStore:
                     known = metadata.get(text)
                     if known is None:
                         known = metadata[text] = json.loads(text)
-                    yield _stored(row, known)
+                    yield stored_event(row, known)
                 if not more:
                     return
         finally:
@@ -643,7 +643,7 @@ async def _person_keys(conn: AsyncConnection[TupleRow]) -> PersonKeys:
     return PersonKeys(None if row[0] is None else bytes(row[0]))
 
 
-def _stored(row: Row, metadata: dict[str, Any] | None = None) -> StoredEvent:
+def stored_event(row: Row, metadata: dict[str, Any] | None = None) -> StoredEvent:
     """An event from its row as asyncpg gives it (the JSON as text); ``metadata`` already decoded, if it is."""
     return StoredEvent(
         position=row[0],
@@ -717,15 +717,15 @@ class _Chain:
                     metadata, metadata_json = event.metadata, canonical_json(event.metadata)
                 event_key = f"{key}#{i}"
                 record = record_bytes(
-                    position=self.position,
-                    stream_id=stream_id,
-                    stream_version=version,
-                    type=event.type,
-                    schema_version=event.schema_version,
-                    data_json=data_json,
-                    metadata_json=metadata_json,
-                    recorded_at=self.recorded_text,
-                    idempotency_key=event_key,
+                    self.position,
+                    stream_id,
+                    version,
+                    event.type,
+                    event.schema_version,
+                    data_json,
+                    metadata_json,
+                    self.recorded_text,
+                    event_key,
                 )
                 digest = chain_hash(self.prev, record)
                 yield (

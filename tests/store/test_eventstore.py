@@ -7,10 +7,12 @@ import asyncio
 import psycopg
 import pytest
 
+from cohortflow.audit.verify import verify_store
 from cohortflow.store.chain import GENESIS
 from cohortflow.store.errors import ExpectedVersionMismatch, IdempotencyConflict, UnstorableText
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import NewEvent
+from tests.store.conftest import APPEND_PATHS, Appender
 
 
 def events(n: int, kind: str = "Thing", **extra: object) -> list[NewEvent]:
@@ -21,10 +23,10 @@ async def all_events(store: EventStore) -> list[int]:
     return [e.position async for e in store.read_all()]
 
 
-async def test_append_assigns_versions_and_positions_and_reads_back(store: EventStore) -> None:
-    first = await store.append("s-1", events(3), idempotency_key="k1", expected_version=0)
-    second = await store.append("s-2", events(2), idempotency_key="k2")
-    third = await store.append("s-1", events(1), idempotency_key="k3", expected_version=3)
+async def test_append_assigns_versions_and_positions_and_reads_back(store: EventStore, appender: Appender) -> None:
+    first = await appender.append("s-1", events(3), idempotency_key="k1", expected_version=0)
+    second = await appender.append("s-2", events(2), idempotency_key="k2")
+    third = await appender.append("s-1", events(1), idempotency_key="k3", expected_version=3)
     assert (first.first_position, first.last_position, first.stream_version) == (1, 3, 3)
     assert (second.first_position, second.last_position, second.stream_version) == (4, 5, 2)
     assert (third.first_position, third.stream_version) == (6, 4)
@@ -40,44 +42,45 @@ async def test_append_assigns_versions_and_positions_and_reads_back(store: Event
     assert [e.stream_version async for e in store.read_stream("s-1", types=["Thing"], after_version=2)] == [3, 4]
 
 
-async def test_expected_version_conflict_appends_nothing(store: EventStore) -> None:
-    await store.append("s", events(2), idempotency_key="a", expected_version=0)
+async def test_expected_version_conflict_appends_nothing(store: EventStore, appender: Appender) -> None:
+    await appender.append("s", events(2), idempotency_key="a", expected_version=0)
     with pytest.raises(ExpectedVersionMismatch) as err:
-        await store.append("s", events(1), idempotency_key="b", expected_version=1)
+        await appender.append("s", events(1), idempotency_key="b", expected_version=1)
     assert (err.value.expected, err.value.actual) == (1, 2)
     with pytest.raises(ExpectedVersionMismatch):
-        await store.append("s", events(1), idempotency_key="c", expected_version=0)
+        await appender.append("s", events(1), idempotency_key="c", expected_version=0)
     assert await all_events(store) == [1, 2]
 
 
-async def test_retried_append_with_same_key_appends_nothing_twice(store: EventStore) -> None:
+async def test_retried_append_with_same_key_appends_nothing_twice(store: EventStore, appender: Appender) -> None:
     batch = events(1000)
-    first = await store.append("cohort-x", batch, idempotency_key="cohort-x/nomination/import", expected_version=0)
-    await store.append("other", events(1), idempotency_key="other/1")
-    retry = await store.append("cohort-x", batch, idempotency_key="cohort-x/nomination/import", expected_version=0)
+    first = await appender.append("cohort-x", batch, idempotency_key="cohort-x/nomination/import", expected_version=0)
+    await appender.append("other", events(1), idempotency_key="other/1")
+    retry = await appender.append("cohort-x", batch, idempotency_key="cohort-x/nomination/import", expected_version=0)
     assert not first.duplicate and retry.duplicate
     assert (retry.first_position, retry.last_position, retry.stream_version) == (1, 1000, 1000)
     assert len(await all_events(store)) == 1001
 
 
-async def test_reusing_a_key_for_a_different_batch_is_refused(store: EventStore) -> None:
-    await store.append("s", events(3), idempotency_key="step")
+async def test_reusing_a_key_for_a_different_batch_is_refused(store: EventStore, appender: Appender) -> None:
+    await appender.append("s", events(3), idempotency_key="step")
     with pytest.raises(IdempotencyConflict, match="step"):
-        await store.append("s", events(5), idempotency_key="step")
+        await appender.append("s", events(5), idempotency_key="step")
     assert len(await all_events(store)) == 3
 
 
-async def test_bad_appends_are_refused(store: EventStore) -> None:
+async def test_bad_appends_are_refused(store: EventStore, appender: Appender) -> None:
     with pytest.raises(ValueError, match="at least one event"):
-        await store.append("s", [], idempotency_key="k")
+        await appender.append("s", [], idempotency_key="k")
     with pytest.raises(ValueError, match="idempotency key"):
-        await store.append("s", events(1), idempotency_key="")
+        await appender.append("s", events(1), idempotency_key="")
     with pytest.raises(ValueError, match="NaN"):
-        await store.append("s", [NewEvent("T", {"x": float("nan")})], idempotency_key="k")
+        await appender.append("s", [NewEvent("T", {"x": float("nan")})], idempotency_key="k")
     assert await all_events(store) == []
 
 
-async def test_tailing_reader_misses_nothing_under_concurrent_writers(database_url: str) -> None:
+@pytest.mark.parametrize("path", APPEND_PATHS)
+async def test_tailing_reader_misses_nothing_under_concurrent_writers(database_url: str, path: str) -> None:
     writers = [await EventStore.connect(database_url, max_size=2) for _ in range(4)]
     reader = await EventStore.connect(database_url, max_size=1)
     batches = 25
@@ -87,7 +90,7 @@ async def test_tailing_reader_misses_nothing_under_concurrent_writers(database_u
 
     async def write(w: int, s: EventStore) -> None:
         for b in range(batches):
-            await s.append(f"w{w}", events(5), idempotency_key=f"w{w}/{b}")
+            await Appender(s, path).append(f"w{w}", events(5), idempotency_key=f"w{w}/{b}")
             await asyncio.sleep(0)
 
     async def tail() -> None:
@@ -106,12 +109,15 @@ async def test_tailing_reader_misses_nothing_under_concurrent_writers(database_u
     done.set()
     await tailer
     assert seen == list(range(1, expected_total + 1))
+    assert (await verify_store(reader)).ok  # the writers' links hold across their interleaving
     for s in [*writers, reader]:
         await s.close()
 
 
-async def test_database_refuses_update_delete_truncate(store: EventStore, database_url: str) -> None:
-    await store.append("s", events(2), idempotency_key="k")
+async def test_database_refuses_update_delete_truncate(
+    store: EventStore, appender: Appender, database_url: str
+) -> None:
+    await appender.append("s", events(2), idempotency_key="k")
     with psycopg.connect(database_url, autocommit=True) as conn:
         for sql in (
             "UPDATE events SET data = '{}' WHERE position = 1",
@@ -123,10 +129,10 @@ async def test_database_refuses_update_delete_truncate(store: EventStore, databa
     assert await all_events(store) == [1, 2]
 
 
-async def test_recorded_returns_exactly_the_batch_appended_under_a_key(store: EventStore) -> None:
-    await store.append("s", events(3), idempotency_key="a")
-    await store.append("s", events(4), idempotency_key="a/b")  # a key that starts like "a" but is another step
-    await store.append("t", events(2), idempotency_key="c")
+async def test_recorded_returns_exactly_the_batch_appended_under_a_key(store: EventStore, appender: Appender) -> None:
+    await appender.append("s", events(3), idempotency_key="a")
+    await appender.append("s", events(4), idempotency_key="a/b")  # a key that starts like "a" but is another step
+    await appender.append("t", events(2), idempotency_key="c")
     assert await store.recorded("missing") is None
     batch = await store.recorded("a")
     assert batch is not None and [e.position for e in batch] == [1, 2, 3]
@@ -135,18 +141,18 @@ async def test_recorded_returns_exactly_the_batch_appended_under_a_key(store: Ev
 
 
 async def test_payloads_of_some_types_are_read_in_stream_order_across_pages(
-    store: EventStore, monkeypatch: pytest.MonkeyPatch
+    store: EventStore, appender: Appender, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("cohortflow.store.eventstore.READ_BATCH", 4)
-    await store.append("s", [NewEvent("A" if i % 3 else "B", {"i": i}) for i in range(20)], idempotency_key="k")
-    await store.append("other", events(3, kind="A"), idempotency_key="o")
+    await appender.append("s", [NewEvent("A" if i % 3 else "B", {"i": i}) for i in range(20)], idempotency_key="k")
+    await appender.append("other", events(3, kind="A"), idempotency_key="o")
     got = [(p.type, p.data["i"]) async for p in store.read_payloads("s", ["A"])]
     assert got == [("A", i) for i in range(20) if i % 3]
 
 
-async def test_text_postgresql_cannot_store_is_refused_before_writing(store: EventStore) -> None:
+async def test_text_postgresql_cannot_store_is_refused_before_writing(store: EventStore, appender: Appender) -> None:
     with pytest.raises(UnstorableText, match="U\\+0000"):
-        await store.append("s", [NewEvent("T", {"x": "a\x00b"})], idempotency_key="nul")
+        await appender.append("s", [NewEvent("T", {"x": "a\x00b"})], idempotency_key="nul")
     assert (await store.head()).position == 0
 
 

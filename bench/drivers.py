@@ -1,0 +1,281 @@
+"""The event store's hot paths on psycopg and on asyncpg, side by side: which driver each path runs on, and why.
+
+.venv/bin/python -m bench.drivers [--events N] [--rounds R] [--out docs/benchmarks-drivers.md]
+
+Both drivers run the same Core statements (:class:`cohortflow.store.sql.Statement` compiled for each) on the same
+rows of one database of one embedded PostgreSQL; the two sides of each path alternate round by round, so a busy
+moment on the shared machine hits both alike.
+
+- append with hashing: the store's own append (canonical JSON, SHA-256 chain, lock, checks) through each driver's
+  wire (:mod:`cohortflow.store.wire`): psycopg's text COPY, asyncpg's binary COPY;
+- raw COPY: the same rows precomputed, dummy hashes, into a copy of the table;
+- read a stream, read everything from a position: pages of the store's statements, each event decoded into a
+  ``StoredEvent`` as the store does;
+- verification: pages of the whole log with the JSON as the text stored, each event rehashed
+  (:class:`cohortflow.store.chain.Rehasher`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import psycopg
+from psycopg.types.string import TextLoader
+
+from bench.append import raw_rows
+from bench.databases import create_database
+from bench.events import batches, nomination_events
+from bench.machine import describe
+from bench.progress import say
+from cohortflow.runtime.postgres import EmbeddedPostgres
+from cohortflow.store.chain import Rehasher
+from cohortflow.store.eventstore import ALL_AFTER, READ_BATCH, STREAM_PAGE, EventStore, libpq_url, stored_event
+from cohortflow.store.records import NewEvent
+from cohortflow.store.sql import Statement
+from cohortflow.store.wire import EVENT_COLUMNS
+
+DRIVERS = ("psycopg", "asyncpg")
+BATCH = 10_000
+PSYCOPG_COPY = "COPY {table} ({columns}) FROM STDIN"
+
+
+@dataclass
+class HotPath:
+    """One hot path: seconds and rows per driver, over every round."""
+
+    name: str
+    seconds: dict[str, list[float]] = field(default_factory=lambda: {d: [] for d in DRIVERS})
+    cpu_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DRIVERS, 0.0))
+    """This process's CPU time: the client's share of the work, which the server's shares the cores with."""
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DRIVERS, 0))
+
+    def rate(self, driver: str) -> float:
+        return self.rows[driver] / sum(self.seconds[driver])
+
+    def cpu_per_row(self, driver: str) -> float:
+        """Microseconds of client CPU per row."""
+        return self.cpu_seconds[driver] / self.rows[driver] * 1e6
+
+    @property
+    def faster(self) -> str:
+        return max(DRIVERS, key=self.rate)
+
+
+class Sides:
+    """A psycopg connection (JSON left as text, as asyncpg gives it) and an asyncpg one, on one database."""
+
+    def __init__(self, psycopg_conn: psycopg.AsyncConnection[Any], asyncpg_conn: asyncpg.Connection) -> None:
+        self.psycopg = psycopg_conn
+        self.asyncpg = asyncpg_conn
+
+    @classmethod
+    async def open(cls, url: str) -> Sides:
+        p = await psycopg.AsyncConnection.connect(libpq_url(url), autocommit=True)
+        p.adapters.register_loader("json", TextLoader)
+        return cls(p, await asyncpg.connect(libpq_url(url)))
+
+    async def close(self) -> None:
+        await self.psycopg.close()
+        await self.asyncpg.close()
+
+    async def fetch(self, driver: str, statement: Statement, **values: Any) -> list[Any]:
+        if driver == "asyncpg":
+            return list(await self.asyncpg.fetch(statement.numbered, *statement.positional(values)))
+        cur = await self.psycopg.execute(statement.sql, statement.args(values))
+        return await cur.fetchall()
+
+
+async def timed(path: HotPath, driver: str, work: Awaitable[int]) -> None:
+    """Run ``work`` (it says how many rows it handled) and count it to ``path`` for ``driver``."""
+    started, cpu = time.perf_counter(), time.process_time()
+    rows = await work
+    path.seconds[driver].append(time.perf_counter() - started)
+    path.cpu_seconds[driver] += time.process_time() - cpu
+    path.rows[driver] += rows
+
+
+async def _append(store: EventStore, driver: str, first: int, events: list[NewEvent]) -> int:
+    key = f"drivers/{driver}/{first}"
+    if driver == "asyncpg":
+        return (await store.append(f"drivers-{driver}", events, idempotency_key=key)).count
+    async with store.pool.connection() as conn, conn.transaction():
+        result = await store.append_in(conn, f"drivers-{driver}", events, idempotency_key=key)
+    store.grew(result.count)  # as the store's own append does
+    return result.count
+
+
+async def _raw_copy(sides: Sides, driver: str, rows: list[tuple[Any, ...]]) -> int:
+    table = f"events_raw_{driver}"
+    if driver == "asyncpg":
+        async with sides.asyncpg.transaction():
+            await sides.asyncpg.copy_records_to_table(table, records=rows, columns=EVENT_COLUMNS)
+        return len(rows)
+    sql = PSYCOPG_COPY.format(table=table, columns=", ".join(EVENT_COLUMNS))
+    async with sides.psycopg.transaction(), sides.psycopg.cursor() as cur, cur.copy(sql) as copy:
+        for row in rows:
+            await copy.write_row(row)
+    return len(rows)
+
+
+async def _read_all(sides: Sides, driver: str) -> int:
+    after, read = 0, 0
+    while True:
+        rows = await sides.fetch(driver, ALL_AFTER, after=after, limit=READ_BATCH)
+        for row in rows:
+            stored_event(row)
+        read += len(rows)
+        if len(rows) < READ_BATCH:
+            return read
+        after = rows[-1][0]
+
+
+async def _read_stream(sides: Sides, driver: str, stream: str) -> int:
+    after, read = 0, 0
+    while True:
+        rows = await sides.fetch(driver, STREAM_PAGE, stream=stream, after=after, limit=READ_BATCH)
+        for row in rows:
+            stored_event(row)
+        read += len(rows)
+        if len(rows) < READ_BATCH:
+            return read
+        after = rows[-1][2]
+
+
+async def _verify(sides: Sides, driver: str) -> int:
+    after, read, rehasher = 0, 0, Rehasher(1)
+    while True:
+        rows = await sides.fetch(driver, ALL_AFTER, after=after, limit=READ_BATCH)
+        for row in rows:
+            if not rehasher.matches(row):
+                raise RuntimeError(f"event {row[0]} does not match its hash")
+        read += len(rows)
+        if len(rows) < READ_BATCH:
+            return read
+        after = rows[-1][0]
+
+
+async def measure(url: str, events: int, rounds: int) -> list[HotPath]:
+    store = await EventStore.connect(url)
+    sides = await Sides.open(url)
+    append, raw = HotPath("append with hashing (the store's own)"), HotPath("raw COPY of the same rows")
+    stream, everything, verify = HotPath("read a stream"), HotPath("read everything from a position"), HotPath("verify")
+    try:
+        for driver in DRIVERS:
+            await sides.asyncpg.execute(f"CREATE TABLE events_raw_{driver} (LIKE events INCLUDING ALL)")
+        for n, (first, count) in enumerate(batches(events, BATCH)):
+            batch = nomination_events(first, count)  # made before the clocks start, as the raw rows are
+            rows = raw_rows(batch, first)
+            for driver in DRIVERS if n % 2 == 0 else reversed(DRIVERS):
+                await timed(append, driver, _append(store, driver, first, batch))
+                await timed(raw, driver, _raw_copy(sides, driver, rows))
+            if n % 5 == 4:
+                say(f"  appended {first + count - 1:,}/{events:,} events with each driver")
+        await store.measured()
+        await sides.asyncpg.execute("VACUUM ANALYZE events")
+        for r in range(rounds):
+            for driver in DRIVERS if r % 2 == 0 else reversed(DRIVERS):
+                await timed(stream, driver, _read_stream(sides, driver, "drivers-asyncpg"))
+                await timed(everything, driver, _read_all(sides, driver))
+                await timed(verify, driver, _verify(sides, driver))
+            say(f"  read round {r + 1}/{rounds} done")
+        return [append, raw, stream, everything, verify]
+    finally:
+        await sides.close()
+        await store.close()
+
+
+def render(paths: list[HotPath], events: int, rounds: int, command: str, machine: str) -> str:
+    def rate(path: HotPath, driver: str) -> str:
+        return f"{path.rate(driver):,.0f}"
+
+    rows = [
+        f"| {p.name} | {rate(p, 'psycopg')} | {rate(p, 'asyncpg')} | "
+        f"{p.rate('asyncpg') / p.rate('psycopg'):.2f}× | {p.faster} | "
+        f"{p.cpu_per_row('psycopg'):.1f} | {p.cpu_per_row('asyncpg'):.1f} |"
+        for p in paths
+    ]
+    spread = [
+        f"{p.name}: {driver} {statistics.pstdev(p.seconds[driver]) / statistics.mean(p.seconds[driver]):.0%}"
+        for p in paths
+        for driver in DRIVERS
+        if len(p.seconds[driver]) > 1
+    ]
+    return "\n".join(
+        [
+            "# The event store's drivers, side by side",
+            "",
+            "Generated by `bench/drivers.py` (`make bench` runs it). The store's hot paths on psycopg and on",
+            "asyncpg: the same Core statements, the same rows, one database, the two sides alternating, so the",
+            "figures compare as ratios within the run. Rows per second; more is better.",
+            "",
+            f"- command: `{command}`",
+            f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            f"- machine: {machine}",
+            f"- {events:,} events appended with each driver in batches of {BATCH:,}; reads over all"
+            f" {2 * events:,} events (a stream: {events:,}), {rounds} rounds each",
+            "",
+            "| path | psycopg rows/s | asyncpg rows/s | asyncpg ÷ psycopg | faster | client CPU µs/row, psycopg |"
+            " client CPU µs/row, asyncpg |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            "The store runs the paths where asyncpg is faster on asyncpg (`cohortflow/store/wire.py`): an append in"
+            " a transaction of its own, and every read of events. An append inside a caller's psycopg transaction"
+            " (a reminder's outbox row and the event recording it commit together) runs on psycopg, the driver of"
+            " the rest of the code, through the same code; the store's contract tests run against both.",
+            "",
+            "Appends decode nothing and reads encode nothing, so the gap is the drivers' own: asyncpg's binary COPY"
+            " and row parsing are in C and cost the client less per row; psycopg formats each COPY row in a call"
+            " of its own.",
+            "",
+            "Spread between rounds (standard deviation ÷ mean of a round's seconds): " + "; ".join(spread) + ".",
+            "",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.drivers", description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000, help="events appended with each driver")
+    parser.add_argument("--rounds", type=int, default=3, help="times each read is repeated per driver")
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks-drivers.md"))
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="cohortflow-drivers-bench-"))
+    pg = EmbeddedPostgres(workdir / "postgres", delete_on_stop=True)
+    try:
+        url = create_database(pg.url("postgres"), "bench_drivers")
+        say(f"drivers: {args.events:,} events each, {args.rounds} read rounds")
+        paths = asyncio.run(measure(url, args.events, args.rounds))
+        for p in paths:
+            say(
+                f"  {p.name}: psycopg {p.rate('psycopg'):,.0f}, asyncpg {p.rate('asyncpg'):,.0f} rows/s; client CPU"
+                f" {p.cpu_per_row('psycopg'):.1f} and {p.cpu_per_row('asyncpg'):.1f} µs/row"
+            )
+        m = describe(url)
+        machine = (
+            f"{m.cpus} CPUs ({m.cpu_model}), {m.memory_bytes / 2**30:.1f} GiB, PostgreSQL {m.postgres}, code {m.code}"
+        )
+        command = shlex.join([".venv/bin/python", "-m", "bench.drivers", *(argv or sys.argv[1:])])
+        args.out.write_text(render(paths, args.events, args.rounds, command, machine), encoding="utf-8")
+        say(f"wrote {args.out}")
+    finally:
+        pg.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
