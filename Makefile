@@ -39,6 +39,7 @@ test: lint typecheck browser
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.audit_run
+	$(BIN)/python -m bench.drivers
 	$(BIN)/python -m bench.admin_run
 	$(BIN)/python -m bench.reminders
 	$(BIN)/python -m bench.cli_startup

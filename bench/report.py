@@ -319,7 +319,8 @@ def _library(r: Report) -> list[str]:
 
 OTHER_REPORTS = [
     "The other parts of `make bench` judge their targets in their own reports: chain verification and as-of",
-    "state in [benchmarks-audit.md](benchmarks-audit.md), imports, projection and reads under load in",
+    "state in [benchmarks-audit.md](benchmarks-audit.md), the store's two drivers side by side in",
+    "[benchmarks-drivers.md](benchmarks-drivers.md), imports, projection and reads under load in",
     "[benchmarks-admin.md](benchmarks-admin.md), CLI start-up in [benchmarks-cli.md](benchmarks-cli.md), block",
     "programmes in [benchmarks-blocks.md](benchmarks-blocks.md), the credit bank in",
     "[benchmarks-bank.md](benchmarks-bank.md), the web console in [benchmarks-console.md](benchmarks-console.md)",

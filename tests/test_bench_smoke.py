@@ -40,6 +40,13 @@ def test_the_audit_benchmarks_run_to_the_end(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_the_driver_benchmark_runs_to_the_end(tmp_path: Path) -> None:
+    out = tmp_path / "benchmarks-drivers.md"
+    run("bench.drivers", "--events", "20000", "--rounds", "1", "--out", str(out))
+    assert "| verify |" in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
 def test_the_reminder_benchmark_delivers_everything(tmp_path: Path) -> None:
     said = run("bench.reminders", "--count", "200")
     assert "NOT ALL DELIVERED" not in said

@@ -86,9 +86,8 @@ class ForeignDigest(ValueError):
     """A digest exported from another store."""
 
 
-def _content_break(row: ChainRow, rehasher: Rehasher) -> Break | None:
-    if rehasher.matches(row):
-        return None
+def _content_break(row: ChainRow, rehasher: Rehasher) -> Break:
+    """Why ``row``, which does not hash to its hash at its position, broke: it was moved, or it was changed."""
     for shift in range(1, REORDER_WINDOW + 1):
         for other in (row.position - shift, row.position + shift):
             if other > 0 and rehasher.matches_at(row, other):
@@ -112,51 +111,49 @@ async def verify_store(
     store_id = await _check_identity(store, digest)
     breaks: list[Break] = []
     prev_hash, expected, checked = GENESIS, 1, 0
-    head = (0, GENESIS)
     previous_broken = False  # after a broken event its successor's link proves nothing more
     rehasher = Rehasher(await store.chain_format_since())
     async with aclosing(store.read_chain()) as batches:
         async for rows in batches:
             for event in rows:
-                if (until is not None and event.position > until) or len(breaks) >= MAX_BREAKS:
+                position = event.position  # named once: this loop runs once per event stored
+                if (until is not None and position > until) or len(breaks) >= MAX_BREAKS:
                     break
                 checked += 1
-                gap = event.position != expected
+                gap = position != expected
                 if gap:
                     breaks.append(
                         Break(
                             position=expected,
                             kind="missing",
-                            detail=phrase(
-                                "positions {first}..{last} are missing", first=expected, last=event.position - 1
-                            ),
+                            detail=phrase("positions {first}..{last} are missing", first=expected, last=position - 1),
                         )
                     )
-                content = _content_break(event, rehasher)
+                content = None if rehasher.matches(event) else _content_break(event, rehasher)
                 if content:
                     breaks.append(content)
                 elif not gap and not previous_broken and event.prev_hash != prev_hash:
                     breaks.append(
                         Break(
-                            position=event.position,
+                            position=position,
                             kind="relinked",
                             detail=phrase("does not link to the event before it"),
                         )
                     )
                 previous_broken = content is not None
-                if digest and event.position == digest.position and event.hash != digest.hash:
+                prev_hash, expected = event.hash, position + 1
+                if digest and position == digest.position and prev_hash != digest.hash:
                     breaks.append(
                         Break(
-                            position=event.position,
+                            position=position,
                             kind="rewritten",
                             detail=phrase("this is not the event the exported digest names: the history was rewritten"),
                         )
                     )
-                prev_hash, expected = event.hash, event.position + 1
-                head = (event.position, event.hash)
             else:
                 continue
             break  # the inner loop stopped early: so does the read
+    head = (expected - 1, prev_hash)  # the last event checked
     if digest and until is None and head[0] < digest.position:
         breaks.append(
             Break(
@@ -204,7 +201,7 @@ async def verify_cohort(store: EventStore, cohort_id: str, digest: ExportedDiges
                     ),
                 )
             )
-        content = _content_break(event, rehasher)
+        content = None if rehasher.matches(event) else _content_break(event, rehasher)
         if content:
             breaks.append(content)
         elif event.prev_hash != (before if event.position > 1 else GENESIS):
