@@ -257,10 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         url = create_database(pg.url("postgres"), "bench_audit")
         figures = asyncio.run(measure(url, args.events))
-        m = describe(url)
-        machine = (
-            f"{m.cpus} CPUs ({m.cpu_model}), {m.memory_bytes / 2**30:.1f} GiB, PostgreSQL {m.postgres}, code {m.code}"
-        )
+        machine = describe(url).line
         command = shlex.join([".venv/bin/python", "-m", "bench.audit_run", *(argv or sys.argv[1:])])
         args.out.write_text(render(figures, command, machine), encoding="utf-8")
         say(f"wrote {args.out}")

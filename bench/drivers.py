@@ -25,7 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,41 +130,37 @@ async def _raw_copy(sides: Sides, driver: str, rows: list[tuple[Any, ...]]) -> i
     return len(rows)
 
 
-async def _read_all(sides: Sides, driver: str) -> int:
-    after, read = 0, 0
+async def _pages(
+    sides: Sides, driver: str, statement: Statement, key_column: int, **values: Any
+) -> AsyncIterator[list[Any]]:
+    """``statement``'s rows a page at a time (``after``, ``limit``), as the store pages them."""
+    after = 0
     while True:
-        rows = await sides.fetch(driver, ALL_AFTER, after=after, limit=READ_BATCH)
+        rows = await sides.fetch(driver, statement, **values, after=after, limit=READ_BATCH)
+        yield rows
+        if len(rows) < READ_BATCH:
+            return
+        after = rows[-1][key_column]
+
+
+async def _read(sides: Sides, driver: str, statement: Statement, key_column: int, **values: Any) -> int:
+    """Every row of ``statement`` decoded into a ``StoredEvent``, as the store's reads do."""
+    read = 0
+    async for rows in _pages(sides, driver, statement, key_column, **values):
         for row in rows:
             stored_event(row)
         read += len(rows)
-        if len(rows) < READ_BATCH:
-            return read
-        after = rows[-1][0]
-
-
-async def _read_stream(sides: Sides, driver: str, stream: str) -> int:
-    after, read = 0, 0
-    while True:
-        rows = await sides.fetch(driver, STREAM_PAGE, stream=stream, after=after, limit=READ_BATCH)
-        for row in rows:
-            stored_event(row)
-        read += len(rows)
-        if len(rows) < READ_BATCH:
-            return read
-        after = rows[-1][2]
+    return read
 
 
 async def _verify(sides: Sides, driver: str) -> int:
-    after, read, rehasher = 0, 0, Rehasher(1)
-    while True:
-        rows = await sides.fetch(driver, ALL_AFTER, after=after, limit=READ_BATCH)
+    read, rehasher = 0, Rehasher(1)
+    async for rows in _pages(sides, driver, ALL_AFTER, 0):
         for row in rows:
             if not rehasher.matches(row):
                 raise RuntimeError(f"event {row[0]} does not match its hash")
         read += len(rows)
-        if len(rows) < READ_BATCH:
-            return read
-        after = rows[-1][0]
+    return read
 
 
 async def measure(url: str, events: int, rounds: int) -> list[HotPath]:
@@ -187,8 +183,8 @@ async def measure(url: str, events: int, rounds: int) -> list[HotPath]:
         await sides.asyncpg.execute("VACUUM ANALYZE events")
         for r in range(rounds):
             for driver in DRIVERS if r % 2 == 0 else reversed(DRIVERS):
-                await timed(stream, driver, _read_stream(sides, driver, "drivers-asyncpg"))
-                await timed(everything, driver, _read_all(sides, driver))
+                await timed(stream, driver, _read(sides, driver, STREAM_PAGE, 2, stream="drivers-asyncpg"))
+                await timed(everything, driver, _read(sides, driver, ALL_AFTER, 0))
                 await timed(verify, driver, _verify(sides, driver))
             say(f"  read round {r + 1}/{rounds} done")
         return [append, raw, stream, everything, verify]
@@ -264,10 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {p.name}: psycopg {p.rate('psycopg'):,.0f}, asyncpg {p.rate('asyncpg'):,.0f} rows/s; client CPU"
                 f" {p.cpu_per_row('psycopg'):.1f} and {p.cpu_per_row('asyncpg'):.1f} µs/row"
             )
-        m = describe(url)
-        machine = (
-            f"{m.cpus} CPUs ({m.cpu_model}), {m.memory_bytes / 2**30:.1f} GiB, PostgreSQL {m.postgres}, code {m.code}"
-        )
+        machine = describe(url).line
         command = shlex.join([".venv/bin/python", "-m", "bench.drivers", *(argv or sys.argv[1:])])
         args.out.write_text(render(paths, args.events, args.rounds, command, machine), encoding="utf-8")
         say(f"wrote {args.out}")

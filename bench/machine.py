@@ -29,6 +29,14 @@ class Machine:
     code: str
     """The commit measured, and whether the package had uncommitted changes."""
 
+    @property
+    def line(self) -> str:
+        """The machine and the code measured, as a report's ``machine:`` line gives them."""
+        return (
+            f"{self.cpus} CPUs ({self.cpu_model}), {self.memory_bytes / 2**30:.1f} GiB, PostgreSQL {self.postgres},"
+            f" code {self.code}"
+        )
+
 
 def cpu_model() -> str:
     try:

@@ -716,31 +716,9 @@ class _Chain:
                 if event.metadata is not metadata:  # a batch usually shares one metadata dict
                     metadata, metadata_json = event.metadata, canonical_json(event.metadata)
                 event_key = f"{key}#{i}"
-                record = record_bytes(
-                    self.position,
-                    stream_id,
-                    version,
-                    event.type,
-                    event.schema_version,
-                    data_json,
-                    metadata_json,
-                    self.recorded_text,
-                    event_key,
-                )
-                digest = chain_hash(self.prev, record)
-                yield (
-                    self.position,
-                    stream_id,
-                    version,
-                    event.type,
-                    event.schema_version,
-                    data_json,
-                    metadata_json,
-                    self.recorded_at,
-                    event_key,
-                    self.prev,
-                    digest,
-                )
+                fields = (self.position, stream_id, version, event.type, event.schema_version, data_json, metadata_json)
+                digest = chain_hash(self.prev, record_bytes(*fields, self.recorded_text, event_key))
+                yield (*fields, self.recorded_at, event_key, self.prev, digest)
                 self.prev = digest
                 made += 1
                 if made % PROGRESS_EVERY == 0:
