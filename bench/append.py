@@ -22,7 +22,7 @@ from bench.events import batches, nomination_events
 from cohortflow.domain.canonical import canonical_json
 from cohortflow.store.eventstore import EventStore, libpq_url
 from cohortflow.store.records import NewEvent
-from cohortflow.store.wire import EVENT_COLUMNS
+from cohortflow.store.wire import EVENT_COLUMNS, asyncpg_url
 
 STREAM = "cohort-bench-append"
 DUMMY_HASH = "0" * 64
@@ -96,7 +96,7 @@ async def bench_bulk_append(
     database_url: str, total: int, batch_size: int, say: Callable[[str], None]
 ) -> BulkAppendResult:
     store = await EventStore.connect(database_url)
-    raw = await asyncpg.connect(libpq_url(database_url))
+    raw = await asyncpg.connect(asyncpg_url(libpq_url(database_url)))
     try:
         await raw.execute("CREATE TABLE events_raw (LIKE events INCLUDING ALL)")
         store_seconds = raw_seconds = 0.0

@@ -37,6 +37,7 @@ from cohortflow.domain.events import CandidateNominated, CohortStarted, Event, M
 from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.store.eventstore import COLUMNS, EventStore, libpq_url
 from cohortflow.store.records import NewEvent
+from cohortflow.store.wire import asyncpg_url
 
 SEED = 2023
 PER_COHORT = 50_000  # one CohortStarted, then a nomination and a study record per candidate
@@ -130,7 +131,7 @@ async def raw_read_rate(url: str, driver: str, *, decode: bool = False) -> float
     sql = f"SELECT {COLUMNS} FROM events ORDER BY position"
     started, rows = time.perf_counter(), 0
     if driver == "asyncpg":  # the driver verification reads with
-        conn = await asyncpg.connect(libpq_url(url))
+        conn = await asyncpg.connect(asyncpg_url(libpq_url(url)))
         try:
             async with conn.transaction():
                 async for row in conn.cursor(sql, prefetch=BATCH):

@@ -45,7 +45,7 @@ from cohortflow.store.chain import Rehasher
 from cohortflow.store.eventstore import ALL_AFTER, READ_BATCH, STREAM_PAGE, EventStore, libpq_url, stored_event
 from cohortflow.store.records import NewEvent
 from cohortflow.store.sql import Statement
-from cohortflow.store.wire import EVENT_COLUMNS
+from cohortflow.store.wire import EVENT_COLUMNS, asyncpg_url
 
 DRIVERS = ("psycopg", "asyncpg")
 BATCH = 10_000
@@ -85,7 +85,7 @@ class Sides:
     async def open(cls, url: str) -> Sides:
         p = await psycopg.AsyncConnection.connect(libpq_url(url), autocommit=True)
         p.adapters.register_loader("json", TextLoader)
-        return cls(p, await asyncpg.connect(libpq_url(url)))
+        return cls(p, await asyncpg.connect(asyncpg_url(libpq_url(url))))
 
     async def close(self) -> None:
         await self.psycopg.close()

@@ -49,7 +49,7 @@ from cohortflow.store.chain import GENESIS, ChainRow, chain_hash, record_bytes, 
 from cohortflow.store.errors import ExpectedVersionMismatch, IdempotencyConflict, UnstorableText
 from cohortflow.store.records import AppendResult, EventPayload, HeadDigest, NewEvent, StoredEvent
 from cohortflow.store.sql import Statement
-from cohortflow.store.wire import EVENT_COLUMNS, AsyncpgWire, Connection, PsycopgWire, Row, Wire
+from cohortflow.store.wire import EVENT_COLUMNS, AsyncpgWire, Connection, PsycopgWire, Row, Wire, asyncpg_url
 
 log = structlog.get_logger(__name__)
 
@@ -187,7 +187,9 @@ class EventStore:
         )
         await pool.open(wait=True)
         try:
-            wire = await asyncpg.create_pool(libpq_url(url), min_size=1, max_size=max_size, timeout=max(2.0, wait))
+            wire = await asyncpg.create_pool(
+                asyncpg_url(libpq_url(url)), min_size=1, max_size=max_size, timeout=max(2.0, wait)
+            )
         except BaseException:
             await pool.close()
             raise

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, Sequence
 from typing import Any, Protocol, TypeAlias
+from urllib.parse import quote, urlencode
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from psycopg import AsyncConnection
+from psycopg.conninfo import conninfo_to_dict
 
 from cohortflow.store import tables as t
 from cohortflow.store.sql import Statement
@@ -29,6 +31,19 @@ Row: TypeAlias = tuple[Any, ...] | asyncpg.Record
 Connection: TypeAlias = asyncpg.Connection | PoolConnectionProxy
 """An asyncpg connection, or one lent by a pool."""
 _COPY_TEXT = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
+
+
+def asyncpg_url(conninfo: str) -> str:
+    """A database as libpq reads it (a ``postgresql://`` URL or ``key=value`` pairs, as ``DATABASE_URL`` may give
+    it) in the URL form asyncpg reads, every parameter in the query: both drivers connect where the settings say.
+
+    libpq's own reading (psycopg's ``conninfo_to_dict``) is taken rather than parsing the text twice.
+    ``connect_timeout`` is left out: asyncpg is given its own, and would send an unknown parameter to the server
+    as a setting."""
+    params = conninfo_to_dict(conninfo)
+    params.pop("connect_timeout", None)
+    database = str(params.pop("dbname", ""))
+    return f"postgresql:///{quote(database)}?{urlencode(params)}"
 
 
 class Wire(Protocol):
