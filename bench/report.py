@@ -159,7 +159,7 @@ def _targets(r: Report) -> list[str]:
         ]
     rows += [
         [
-            f"bulk append ≥ {APPEND_VS_RAW:.0%} of a raw binary COPY (asyncpg both)",
+            f"bulk append ≥ {APPEND_VS_RAW:.0%} of a raw binary COPY (psycopg both)",
             f"{_n(r.bulk.store_rate)} vs {_n(r.bulk.raw_rate)} rows/s = {r.bulk.ratio:.0%}",
             f"{r.bulk.ratio / APPEND_VS_RAW:.2f} of the target",
             _verdict(r.bulk.ratio >= APPEND_VS_RAW, q),
@@ -291,9 +291,9 @@ def _bulk(r: Report) -> list[str]:
     return _table(
         ["side", "events", "batch", "seconds", "rows/s"],
         [
-            ["EventStore.append (asyncpg binary COPY; canonical JSON, SHA-256 chain, lock, checks)", f"{b.events:,}",
+            ["EventStore.append (psycopg text COPY; canonical JSON, SHA-256 chain, lock, checks)", f"{b.events:,}",
              f"{b.batch_size:,}", f"{b.store_seconds:,.2f}", _n(b.store_rate)],
-            ["raw binary COPY (asyncpg), JSON text precomputed, dummy hashes", f"{b.events:,}",
+            ["raw binary COPY (psycopg), JSON text precomputed, dummy hashes", f"{b.events:,}",
              f"{b.batch_size:,}", f"{b.raw_seconds:,.2f}", _n(b.raw_rate)],
             ["ratio", "", "", "", f"**{b.ratio:.0%}**"],
         ],

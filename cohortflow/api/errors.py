@@ -173,8 +173,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(PoolTimeout)
     @app.exception_handler(psycopg.OperationalError)
-    # The event store's own connections (asyncpg): refused, ended (a connection the server ended while it sat in
-    # the pool fails its next statement with an internal client error), or the disk full.
+    # The event store's reads (asyncpg): refused, ended (a connection the server ended while it sat in the pool
+    # fails its next statement with an internal client error), or the server out of a resource.
     @app.exception_handler(asyncpg.PostgresConnectionError)
     @app.exception_handler(asyncpg.InterfaceError)
     @app.exception_handler(asyncpg.exceptions.InternalClientError)

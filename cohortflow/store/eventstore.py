@@ -49,7 +49,7 @@ from cohortflow.store.chain import GENESIS, ChainRow, chain_hash, record_bytes, 
 from cohortflow.store.errors import ExpectedVersionMismatch, IdempotencyConflict, UnstorableText
 from cohortflow.store.records import AppendResult, EventPayload, HeadDigest, NewEvent, StoredEvent
 from cohortflow.store.sql import Statement
-from cohortflow.store.wire import EVENT_COLUMNS, AsyncpgWire, Connection, PsycopgWire, Row, Wire, asyncpg_url
+from cohortflow.store.wire import EVENT_COLUMNS, Connection, PsycopgWire, Row, Wire, asyncpg_url
 
 log = structlog.get_logger(__name__)
 
@@ -84,6 +84,7 @@ _participant = func.coalesce(_E.data["participant_id"].astext, "")
 LOCK = Statement(select(func.pg_advisory_xact_lock(APPEND_LOCK)))
 KEYED = Statement(select(_E.position, _E.stream_version, _E.idempotency_key).where(_E.idempotency_key == any_(_KEYS)))
 HEAD = Statement(select(_E.position, _E.hash, _E.recorded_at).order_by(_E.position.desc()).limit(1))
+HEAD_POSITION = Statement(select(func.max(_E.position)))
 STREAM_VERSION = Statement(select(func.coalesce(func.max(_E.stream_version), 0)).where(_STREAM))
 _NAMED = func.unnest(cast(bindparam("streams"), ARRAY(Text))).table_valued("stream").render_derived()
 STREAM_VERSIONS_OF = Statement(
@@ -161,12 +162,13 @@ MEASURED_ROWS = Statement(
 
 
 class EventStore:
-    """The event log: appends and reads of events, on asyncpg (:mod:`cohortflow.store.wire`), and the psycopg pool
-    the rest of the code shares (``pool``), on which an append can join a caller's transaction (:meth:`append_in`)."""
+    """The event log. Appends run on the psycopg pool the rest of the code shares (``pool``), where an append can
+    also join a caller's transaction (:meth:`append_in`); reads of events run on a pool of asyncpg connections of
+    the store's own. :mod:`cohortflow.store.wire` says why each runs where it does."""
 
-    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[TupleRow]], wire: asyncpg.Pool, wait: float) -> None:
+    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[TupleRow]], reads: asyncpg.Pool, wait: float) -> None:
         self._pool = pool
-        self._wire = wire
+        self._reads = reads
         self._wait = wait
         self._person_keys: PersonKeys | None = None
         self._measuring: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -187,13 +189,13 @@ class EventStore:
         )
         await pool.open(wait=True)
         try:
-            wire = await asyncpg.create_pool(
+            reads = await asyncpg.create_pool(
                 asyncpg_url(libpq_url(url)), min_size=1, max_size=max_size, timeout=max(2.0, wait)
             )
         except BaseException:
             await pool.close()
             raise
-        return cls(pool, wire, wait)
+        return cls(pool, reads, wait)
 
     @property
     def pool(self) -> AsyncConnectionPool[AsyncConnection[TupleRow]]:
@@ -201,7 +203,7 @@ class EventStore:
 
     async def close(self) -> None:
         await self.measured()
-        await self._wire.close()
+        await self._reads.close()
         await self._pool.close()
 
     @asynccontextmanager
@@ -210,13 +212,13 @@ class EventStore:
         refused, as the psycopg pool says both, so that callers handle one kind of "the database is not answering"
         (asyncpg raises the server's own reason, such as a database not accepting connections, as it comes)."""
         try:
-            lent = await self._wire.acquire(timeout=self._wait)
+            lent = await self._reads.acquire(timeout=self._wait)
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise PoolTimeout(f"no connection to the event store within {self._wait:g} s: {exc}") from exc
         try:
             yield lent
         finally:
-            await self._wire.release(lent)
+            await self._reads.release(lent)
 
     async def append(
         self,
@@ -241,9 +243,9 @@ class EventStore:
         being held in memory); then ``count`` must say how many it yields, so
         a retry can be recognised before any event is produced.
         """
-        async with self._connection() as conn, conn.transaction():
-            result = await _append(
-                AsyncpgWire(conn),
+        async with self._pool.connection() as conn, conn.transaction():
+            result = await append_events(
+                PsycopgWire(conn),
                 stream_id,
                 events,
                 idempotency_key=idempotency_key,
@@ -301,7 +303,7 @@ class EventStore:
         For writes that must commit or fail together with the events, such as
         an outbox row changing state alongside the event that records it.
         """
-        return await _append(
+        return await append_events(
             PsycopgWire(conn),
             stream_id,
             events,
@@ -313,8 +315,8 @@ class EventStore:
 
     async def append_each(self, appends: Sequence[Append]) -> list[AppendResult]:
         """:meth:`append_each_in` in a transaction of its own, then the planner's statistics kept up (:meth:`grew`)."""
-        async with self._connection() as conn, conn.transaction():
-            results = await _append_each(AsyncpgWire(conn), appends)
+        async with self._pool.connection() as conn, conn.transaction():
+            results = await _append_each(PsycopgWire(conn), appends)
         self.grew(sum(r.count for r in results if not r.duplicate))
         return results
 
@@ -339,7 +341,7 @@ class EventStore:
             if first is None:
                 return None
             after = await conn.fetchval(*_numbered(NEXT_OTHER_KEY, first=first, prefix=f"{idempotency_key}#"))
-            end = after if after is not None else (await _head(AsyncpgWire(conn))).position + 1
+            end = after if after is not None else (await conn.fetchval(HEAD_POSITION.numbered) or 0) + 1
             return [stored_event(row) for row in await conn.fetch(*_numbered(BETWEEN, first=first, end=end))]
 
     async def read_keyed(self, idempotency_keys: Sequence[str]) -> list[StoredEvent]:
@@ -349,8 +351,8 @@ class EventStore:
 
     async def copy_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert rows exactly as given (restoring a bundle); their hashes are the caller's."""
-        async with self._connection() as conn, conn.transaction():
-            wire = AsyncpgWire(conn)
+        async with self._pool.connection() as conn, conn.transaction():
+            wire = PsycopgWire(conn)
             await wire.rows(LOCK)
             await wire.copy_events(_each(rows))
 
@@ -412,7 +414,8 @@ class EventStore:
 
     async def head(self) -> HeadDigest:
         async with self._connection() as conn:
-            return await _head(AsyncpgWire(conn))
+            found = await conn.fetchrow(HEAD.numbered)
+        return HeadDigest(0, GENESIS, None) if found is None else HeadDigest(*found)
 
     async def stream_version(self, stream_id: str) -> int:
         async with self._connection() as conn:
@@ -550,7 +553,7 @@ class EventStore:
             pending.cancel()
 
 
-async def _append(
+async def append_events(
     wire: Wire,
     stream_id: str,
     events: Iterable[NewEvent],
@@ -560,7 +563,8 @@ async def _append(
     on_progress: Callable[[int], None] | None,
     count: int | None,
 ) -> AppendResult:
-    """:meth:`EventStore.append` on ``wire``, inside its open transaction."""
+    """:meth:`EventStore.append` on ``wire``, inside its open transaction: the store's append, whichever driver
+    carries it (the store's is psycopg; ``bench/drivers.py`` runs it on asyncpg too)."""
     if count is None:
         if not isinstance(events, Sequence):
             raise ValueError("append needs a count when events is not a sequence")

@@ -1,12 +1,17 @@
-"""The two drivers the event store speaks to PostgreSQL through, behind one small interface.
+"""The event store's two drivers, each on the paths where it measured faster, and the seam between them.
 
-The store's own work (an append in a transaction of its own, and every read of events) runs on asyncpg: in the
-side-by-side benchmark on this machine (``bench/drivers.py``, figures in ``docs/benchmarks-drivers.md``) its binary
-COPY and its reads cost the client about half the CPU of psycopg's and finish sooner. An append made inside a
-caller's transaction (an outbox row changes state in the same commit as the event that records it) runs on the
-caller's psycopg connection, the driver of the rest of the code. Both carry out the same Core statements (compiled
-for each, :class:`cohortflow.store.sql.Statement`) and copy the same rows, so an append is one piece of code
-whichever driver carries it.
+In the side-by-side benchmark on this machine (``bench/drivers.py``, figures in ``docs/benchmarks-drivers.md``):
+
+- appending with hashing ran 15 to 20% faster through psycopg's COPY than through asyncpg's, though asyncpg
+  spent less client CPU (its binary COPY sends in half-megabyte chunks, so the server starts on a batch later and
+  finishes after the client does). Every append (in the store's own transaction or a caller's, where an outbox
+  row commits with the event that records it) runs on psycopg;
+- reading a stream, reading the log from a position and verification ran a few per cent faster on asyncpg, with
+  less client CPU: every read of events runs on asyncpg.
+
+psycopg is also the driver of the rest of the code. The append is one piece of code over :class:`Wire`, so the
+benchmark runs the store's own append on either driver; both run the same Core statements (compiled for each,
+:class:`cohortflow.store.sql.Statement`).
 """
 
 from __future__ import annotations
@@ -59,7 +64,8 @@ class Wire(Protocol):
 
 
 class PsycopgWire:
-    """A caller's psycopg connection; COPY in the text format."""
+    """A psycopg connection; COPY in the text format, which a store of any chain format takes (its binary format
+    would have to know whether the JSON columns are ``json`` or, before chain format 2, ``jsonb``)."""
 
     def __init__(self, conn: AsyncConnection[Any]) -> None:
         self._conn = conn
@@ -72,16 +78,3 @@ class PsycopgWire:
         async with self._conn.cursor() as cur, cur.copy(_COPY_TEXT) as copy:
             async for row in rows:
                 await copy.write_row(row)
-
-
-class AsyncpgWire:
-    """An asyncpg connection; COPY in the binary format, and statements prepared once per connection."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    async def rows(self, statement: Statement, /, **values: Any) -> Sequence[Row]:
-        return await self._conn.fetch(statement.numbered, *statement.positional(values))
-
-    async def copy_events(self, rows: AsyncIterable[tuple[Any, ...]]) -> None:
-        await self._conn.copy_records_to_table("events", records=rows, columns=EVENT_COLUMNS)

@@ -50,7 +50,7 @@ async def test_an_outage_shows_as_a_stall_and_a_command_accepted_meanwhile_is_re
     stall = during["execution"]["stalled"]
     assert during["execution"]["state"] == "running" and during["phase"] == "nomination"
     assert stall["step"] == "record_cycle_event" and stall["attempt"] >= 3, stall
-    assert stall["reason"].startswith("DiskFullError: could not extend file: No space left on device")  # asyncpg's name
+    assert stall["reason"].startswith("DiskFull: could not extend file: No space left on device")
     assert abs(datetime.fromisoformat(stall["since"]) - began) < timedelta(seconds=30)
 
     await api.caught_up()
