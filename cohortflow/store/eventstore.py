@@ -603,6 +603,7 @@ async def _append_each(wire: Wire, appends: Sequence[Append]) -> list[AppendResu
     results: list[AppendResult] = []
     batches: list[tuple[tuple[str, str], Sequence[NewEvent]]] = []
     starts: dict[str, int] = {}
+    last = chain.position
     for a in appends:
         earlier = _earlier(found, a.idempotency_key, len(a.events))
         if earlier is not None:
@@ -610,10 +611,9 @@ async def _append_each(wire: Wire, appends: Sequence[Append]) -> list[AppendResu
             continue
         if a.expected_version is not None and a.expected_version != versions[a.stream_id]:
             raise ExpectedVersionMismatch(a.stream_id, a.expected_version, versions[a.stream_id])
-        first = chain.position + 1 + sum(len(events) for _, events in batches)
+        first, last = last + 1, last + len(a.events)
         starts.setdefault(a.stream_id, versions[a.stream_id])
         versions[a.stream_id] += len(a.events)
-        last = first + len(a.events) - 1
         results.append(AppendResult(first, last, versions[a.stream_id], duplicate=False))
         batches.append(((a.stream_id, a.idempotency_key), a.events))
         # A key repeated within the call is an earlier append by the time it comes again.
