@@ -265,8 +265,9 @@ def render(paths: list[HotPath], events: int, rounds: int, command: str, machine
             "The store runs each path on the driver that was faster for it when this was decided"
             " (`cohortflow/store/wire.py`): appends on psycopg (text COPY), every read of events on asyncpg."
             " The two append sides run the same code, the store's own, over each driver's wire. asyncpg spends less"
-            " client CPU on a COPY (its rows are encoded in C), but it sends them in half-megabyte chunks, so the"
-            " server starts on a batch later and finishes after the client; psycopg sends as it goes.",
+            " client CPU on a COPY (its rows are encoded in C), but sends it in half-megabyte messages, so the"
+            " server waits for the first and works on the last after the client is done; psycopg sends every few"
+            " dozen rows, and the two overlap throughout.",
             "",
             "Spread between rounds (standard deviation ÷ mean of a round's seconds): " + "; ".join(spread) + ".",
             "",
