@@ -174,3 +174,12 @@ async def test_a_bulk_append_brings_the_planner_statistics_up_to_date(store: Eve
     await store.append("more", events(1200), idempotency_key="more")
     await store.measured()
     assert await measured_rows() == 2710
+
+
+async def test_values_the_fast_json_reader_refuses_are_read_back_as_written(
+    store: EventStore, appender: Appender
+) -> None:
+    data = {"beyond_64_bits": 2**70, "below": -(2**64), "hours": 0.1}
+    await appender.append("s", [NewEvent("T", data)], idempotency_key="k")
+    assert [e.data async for e in store.read_all()] == [data]
+    assert [e.data async for e in store.read_stream("s")] == [data]
