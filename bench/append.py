@@ -3,10 +3,9 @@
 Both sides write the same events, in the same batches, through the same driver
 (psycopg, which the store appends with) into identically indexed tables of one
 database: ``events`` through the store (idempotency check, version check,
-canonical JSON, SHA-256 chain, advisory lock; text COPY) and ``events_raw`` with
-the JSON text precomputed and dummy hashes, in COPY's binary format, the faster
-of the two. The two sides alternate batch by batch, so a busy moment on the
-shared machine hits both alike.
+canonical JSON, SHA-256 chain, advisory lock) and ``events_raw`` with the JSON
+text precomputed and dummy hashes, both in COPY's binary format. The two sides
+alternate batch by batch, so a busy moment on the shared machine hits both alike.
 """
 
 from __future__ import annotations
@@ -23,13 +22,10 @@ from bench.events import batches, nomination_events
 from cohortflow.domain.canonical import canonical_json
 from cohortflow.store.eventstore import EventStore, libpq_url
 from cohortflow.store.records import NewEvent
-from cohortflow.store.wire import EVENT_COLUMNS
+from cohortflow.store.wire import COPY_TYPES, EVENT_COLUMNS
 
 STREAM = "cohort-bench-append"
 DUMMY_HASH = "0" * 64
-COPY_TYPES = ["int8", "text", "int4", "text", "int2", "text", "text", "timestamptz", "text", "text", "text"]
-"""How psycopg writes each column of ``events`` in COPY's binary format. The JSON and the hashes go as text: the
-binary form of ``json`` and ``char`` is their text, which a ``json`` dumper would encode again."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +90,7 @@ def raw_rows(events: Sequence[NewEvent], first_position: int) -> list[tuple[Any,
 async def _raw_copy(conn: psycopg.AsyncConnection[Any], rows: Sequence[tuple[Any, ...]]) -> None:
     sql = f"COPY events_raw ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
     async with conn.transaction(), conn.cursor() as cur, cur.copy(sql) as copy:
-        copy.set_types(COPY_TYPES)
+        copy.set_types(list(COPY_TYPES))
         for row in rows:
             await copy.write_row(row)
 

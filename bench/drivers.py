@@ -7,7 +7,7 @@ rows of one database of one embedded PostgreSQL; the two sides of each path alte
 moment on the shared machine hits both alike.
 
 - append with hashing: the store's own append (canonical JSON, SHA-256 chain, lock, checks), one piece of code
-  over a wire (:mod:`cohortflow.store.wire`): psycopg's text COPY (the store's), asyncpg's binary COPY;
+  over a wire (:mod:`cohortflow.store.wire`), through each driver's binary COPY;
 - raw COPY: the same rows precomputed, dummy hashes, into a copy of the table, in each driver's binary format;
 - read a stream, read everything from a position: pages of the store's statements, each event decoded into a
   ``StoredEvent`` as the store does;
@@ -35,7 +35,7 @@ import asyncpg
 import psycopg
 from psycopg.types.string import TextLoader
 
-from bench.append import COPY_TYPES, raw_rows
+from bench.append import raw_rows
 from bench.databases import create_database
 from bench.events import batches, nomination_events
 from bench.machine import describe
@@ -53,7 +53,7 @@ from cohortflow.store.eventstore import (
 )
 from cohortflow.store.records import NewEvent
 from cohortflow.store.sql import Statement
-from cohortflow.store.wire import EVENT_COLUMNS, Row, asyncpg_url
+from cohortflow.store.wire import COPY_TYPES, EVENT_COLUMNS, Row, asyncpg_url
 
 DRIVERS = ("psycopg", "asyncpg")
 BATCH = 10_000
@@ -158,7 +158,7 @@ async def _raw_copy(sides: Sides, driver: str, rows: list[tuple[Any, ...]]) -> i
         return len(rows)
     sql = PSYCOPG_COPY.format(table=table, columns=", ".join(EVENT_COLUMNS))
     async with sides.psycopg.transaction(), sides.psycopg.cursor() as cur, cur.copy(sql) as copy:
-        copy.set_types(COPY_TYPES)
+        copy.set_types(list(COPY_TYPES))
         for row in rows:
             await copy.write_row(row)
     return len(rows)
@@ -263,7 +263,7 @@ def render(paths: list[HotPath], events: int, rounds: int, command: str, machine
             *rows,
             "",
             "The store runs each path on the driver that was faster for it when this was decided"
-            " (`cohortflow/store/wire.py`): appends on psycopg (text COPY), every read of events on asyncpg."
+            " (`cohortflow/store/wire.py`): appends on psycopg (binary COPY), every read of events on asyncpg."
             " The two append sides run the same code, the store's own, over each driver's wire. asyncpg spends less"
             " client CPU on a COPY (its rows are encoded in C), but sends it in half-megabyte messages, so the"
             " server waits for the first and works on the last after the client is done; psycopg sends every few"

@@ -291,7 +291,7 @@ def _bulk(r: Report) -> list[str]:
     return _table(
         ["side", "events", "batch", "seconds", "rows/s"],
         [
-            ["EventStore.append (psycopg text COPY; canonical JSON, SHA-256 chain, lock, checks)", f"{b.events:,}",
+            ["EventStore.append (psycopg binary COPY; canonical JSON, SHA-256 chain, lock, checks)", f"{b.events:,}",
              f"{b.batch_size:,}", f"{b.store_seconds:,.2f}", _n(b.store_rate)],
             ["raw binary COPY (psycopg), JSON text precomputed, dummy hashes", f"{b.events:,}",
              f"{b.batch_size:,}", f"{b.raw_seconds:,.2f}", _n(b.raw_rate)],

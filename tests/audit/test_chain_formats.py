@@ -18,21 +18,24 @@ from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.migrate import upgrade
 from cohortflow.store.records import NewEvent
+from tests.earlier_writer import append_as_before
 
 BEFORE_FORMAT_2 = "0016"
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 async def append(url: str, cohort: str, count: int, tag: str) -> None:
+    """``count`` events; tagged ``before``, as a version before chain format 2 wrote them, else by the store."""
     store = await EventStore.connect(url, max_size=1)
     try:
         for i in range(count):
             data = {"participant_id": f"P{i}", "hours": 100.0 + i, "名字": "李娜", "z": [1, {"b": 2, "a": 1.5}]}
-            await store.append(
-                f"cohort-{cohort}",
-                [NewEvent("OnlineStudyRecorded", data, {"actor": "test", "step": tag})],
-                idempotency_key=f"{tag}/{cohort}/{i}",
-            )
+            stream, key = f"cohort-{cohort}", f"{tag}/{cohort}/{i}"
+            events = [NewEvent("OnlineStudyRecorded", data, {"actor": "test", "step": tag})]
+            if tag == "before":
+                await append_as_before(url, stream, events, key)
+            else:
+                await store.append(stream, events, idempotency_key=key)
     finally:
         await store.close()
 

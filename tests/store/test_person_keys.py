@@ -15,6 +15,7 @@ from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.migrate import upgrade
 from cohortflow.store.records import NewEvent
+from tests.earlier_writer import append_as_before
 
 BEFORE_SECRETS = "0006"
 PERSON = nominees(sample_programme(20, 5), seed=5)[0]
@@ -32,11 +33,8 @@ def secret_of(url: str) -> bytes | None:
 
 
 async def record(url: str, data: dict[str, object], kind: str) -> None:
-    store = await EventStore.connect(url, max_size=1)
-    try:
-        await store.append("cohort-old", [NewEvent(kind, data, {"actor": "test"})], idempotency_key=str(uuid.uuid4()))
-    finally:
-        await store.close()
+    """An event recorded by a version before person-key secrets (and chain format 2)."""
+    await append_as_before(url, "cohort-old", [NewEvent(kind, data, {"actor": "test"})], str(uuid.uuid4()))
 
 
 def nomination(key: str) -> dict[str, object]:
