@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal
 
 from psycopg import AsyncConnection
@@ -243,35 +244,47 @@ async def list_cohorts(
 ) -> list[CohortRow]:
     """The cohorts (those whose programme includes ``prefecture``, if given, and ``only`` those), oldest first,
     with counts; at most ``limit`` of them after the (started_at, cohort_id) ``after``."""
+    params: dict[str, Any] = {name: value for name, value in dataclasses.asdict(only).items() if value is not None}
+    if prefecture is not None:
+        params["pref"] = prefecture
+    if after is not None:
+        params["after_at"], params["after_id"] = after
+    if limit is not None:
+        params["limit"] = limit
+    statement = _cohort_list(frozenset(params))
+    async with connection(source) as conn:
+        rows = await (await execute(conn, statement, **params)).fetchall()
+    return [CohortRow.model_validate(dict(zip(CohortRow.model_fields, row, strict=True))) for row in rows]
+
+
+@cache
+def _cohort_list(given: frozenset[str]) -> Statement:
+    """The cohort list's statement for the parameters ``given``, compiled once per combination (a few dozen at
+    most): compiling it took longer than running it."""
     f = t.rm_funnel.alias("f")
     counted = f.c.cohort_id == C.c.cohort_id
-    params: dict[str, Any] = {}
-    if prefecture is None:
-        cohorts = C.outerjoin(f, counted)
-    else:  # the cohort's one funnel row of the prefecture (keyed by both): a cohort without one is not listed
+    if (
+        "pref" in given
+    ):  # the cohort's one funnel row of the prefecture (keyed by both): a cohort without one is not listed
         cohorts = C.join(f, and_(counted, f.c.prefecture_code == bindparam("pref")))
-        params["pref"] = prefecture
+    else:
+        cohorts = C.outerjoin(f, counted)
     statement = (
         select(*_COHORT_COLUMNS, *(func.coalesce(func.sum(f.c[name]), 0) for name in _SUMMED))
         .select_from(cohorts)
         .group_by(C.c.cohort_id)
         .order_by(C.c.started_at, C.c.cohort_id)
     )
-    for name, value in dataclasses.asdict(only).items():  # each of the filter's fields is a column of rm_cohorts
-        if value is not None:
-            statement = statement.where(C.c[name] == bindparam(name))
-            params[name] = value
-    if after is not None:
+    for field in dataclasses.fields(CohortFilter):  # each of the filter's fields is a column of rm_cohorts
+        if field.name in given:
+            statement = statement.where(C.c[field.name] == bindparam(field.name))
+    if "after_at" in given:
         statement = statement.where(
             tuple_(C.c.started_at, C.c.cohort_id) > tuple_(bindparam("after_at"), bindparam("after_id"))
         )
-        params["after_at"], params["after_id"] = after
-    if limit is not None:
+    if "limit" in given:
         statement = statement.limit(bindparam("limit"))
-        params["limit"] = limit
-    async with connection(source) as conn:
-        rows = await (await execute(conn, statement, **params)).fetchall()
-    return [CohortRow.model_validate(dict(zip(CohortRow.model_fields, row, strict=True))) for row in rows]
+    return Statement(statement)
 
 
 async def cohort_funnel(source: Source, cohort_id: str, prefecture: str | None = None) -> Funnel:
