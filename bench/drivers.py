@@ -20,10 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shlex
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
@@ -36,11 +34,10 @@ import psycopg
 from psycopg.types.string import TextLoader
 
 from bench.append import raw_rows
-from bench.databases import create_database
+from bench.databases import scratch_store
 from bench.events import batches, nomination_events
 from bench.machine import describe
 from bench.progress import say
-from cohortflow.runtime.postgres import EmbeddedPostgres
 from cohortflow.store.chain import Rehasher
 from cohortflow.store.eventstore import (
     ALL_AFTER,
@@ -281,10 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="times each read is repeated per driver")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks-drivers.md"))
     args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="cohortflow-drivers-bench-"))
-    pg = EmbeddedPostgres(workdir / "postgres", delete_on_stop=True)
-    try:
-        url = create_database(pg.url("postgres"), "bench_drivers")
+    with scratch_store("cohortflow-drivers-bench-", "bench_drivers") as (url, _):
         say(f"drivers: {args.events:,} events each, {args.rounds} read rounds")
         paths = asyncio.run(measure(url, args.events, args.rounds))
         for p in paths:
@@ -293,12 +287,9 @@ def main(argv: list[str] | None = None) -> int:
                 f" {p.cpu_per_row('psycopg'):.1f} and {p.cpu_per_row('asyncpg'):.1f} µs/row"
             )
         machine = describe(url).line
-        command = shlex.join([".venv/bin/python", "-m", "bench.drivers", *(argv or sys.argv[1:])])
-        args.out.write_text(render(paths, args.events, args.rounds, command, machine), encoding="utf-8")
-        say(f"wrote {args.out}")
-    finally:
-        pg.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    command = shlex.join([".venv/bin/python", "-m", "bench.drivers", *(argv or sys.argv[1:])])
+    args.out.write_text(render(paths, args.events, args.rounds, command, machine), encoding="utf-8")
+    say(f"wrote {args.out}")
     return 0
 
 

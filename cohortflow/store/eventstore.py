@@ -245,8 +245,8 @@ class EventStore:
         a retry can be recognised before any event is produced.
         """
         async with self._pool.connection() as conn, conn.transaction():
-            result = await append_events(
-                PsycopgWire(conn),
+            result = await self.append_in(
+                conn,
                 stream_id,
                 events,
                 idempotency_key=idempotency_key,
@@ -317,7 +317,7 @@ class EventStore:
     async def append_each(self, appends: Sequence[Append]) -> list[AppendResult]:
         """:meth:`append_each_in` in a transaction of its own, then the planner's statistics kept up (:meth:`grew`)."""
         async with self._pool.connection() as conn, conn.transaction():
-            results = await _append_each(PsycopgWire(conn), appends)
+            results = await self.append_each_in(conn, appends)
         self.grew(sum(r.count for r in results if not r.duplicate))
         return results
 
