@@ -51,7 +51,7 @@ class BulkAppendResult:
 
 @dataclass(frozen=True)
 class StoreThroughput:
-    """cohortflow's own append and replay of ``events`` events, for the library comparison."""
+    """cohortflow's own append of ``events`` events and one replay of them all, for the library comparison."""
 
     events: int
     append_seconds: float
@@ -132,29 +132,35 @@ async def bench_bulk_append(
         await store.close()
 
 
-async def store_append_and_replay(
-    database_url: str, total: int, batch_size: int, say: Callable[[str], None]
-) -> StoreThroughput:
-    """Append ``total`` events through the store in batches, then read them all back in order."""
-    store = await EventStore.connect(database_url)
-    try:
-        append_seconds = 0.0
-        for first, count in batches(total, batch_size):
-            events = nomination_events(first, count)
-            started = time.perf_counter()
-            await store.append(STREAM, events, idempotency_key=f"bench-compare/{first}")
-            append_seconds += time.perf_counter() - started
-        # The statistics the last appends set out to measure (EventStore.grew) are measured before the replay, so
-        # the replay shares the server with nothing the library's side does not have.
-        await store.measured()
+class StoreSide:
+    """cohortflow's side of the library comparison (bench.library_compare): one batch appended, or the whole log
+    replayed, per call, each call timed."""
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+
+    @classmethod
+    async def open(cls, database_url: str) -> StoreSide:
+        return cls(await EventStore.connect(database_url))
+
+    async def append(self, first: int, count: int) -> float:
+        events = nomination_events(first, count)
+        started = time.perf_counter()
+        await self._store.append(STREAM, events, idempotency_key=f"bench-compare/{first}")
+        return time.perf_counter() - started
+
+    async def replay(self, expected: int) -> float:
+        """Read every event back in order. The statistics the last appends set out to measure (EventStore.grew)
+        are measured first, so the replay shares the server with nothing the library's side does not have."""
+        await self._store.measured()
         started = time.perf_counter()
         replayed = 0
-        async for _ in store.read_all():
+        async for _ in self._store.read_all():
             replayed += 1
-        replay_seconds = time.perf_counter() - started
-        if replayed != total:
-            raise RuntimeError(f"read_all returned {replayed} events, {total} were appended")
-        say(f"  cohortflow: {total:,} events appended in {append_seconds:.2f} s, replayed in {replay_seconds:.2f} s")
-        return StoreThroughput(total, append_seconds, replay_seconds)
-    finally:
-        await store.close()
+        seconds = time.perf_counter() - started
+        if replayed != expected:
+            raise RuntimeError(f"read_all returned {replayed} events, {expected} were appended")
+        return seconds
+
+    async def close(self) -> None:
+        await self._store.close()

@@ -13,9 +13,7 @@ reconstructing every aggregate through the repository.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -84,52 +82,58 @@ def library_env(database_url: str) -> dict[str, str]:
     }
 
 
-def _run(env: dict[str, str], total: int, say: Callable[[str], None]) -> LibraryThroughput:
-    app = RosterApplication(env=env)
-    try:
-        ids: list[UUID] = []
-        append_seconds = 0.0
-        for first in range(1, total + 1, EVENTS_PER_SAVE):
-            payloads = [nomination_data(i) for i in range(first, min(first + EVENTS_PER_SAVE, total + 1))]
+class LibrarySide:
+    """The library's side of the comparison (bench.library_compare): events appended ten per save, the
+    notification log replayed, every aggregate rebuilt; each call timed. Blocking calls, as the library's are."""
+
+    def __init__(self, database_url: str) -> None:
+        create_database(database_url, DATABASE, migrate=False)
+        self._app = RosterApplication(env=library_env(database_url))
+        self._ids: list[UUID] = []
+
+    def append(self, first: int, count: int) -> float:
+        """Save events ``first`` .. ``first + count - 1``, a new aggregate for every ten."""
+        seconds = 0.0
+        for start in range(first, first + count, EVENTS_PER_SAVE):
+            payloads = [nomination_data(i) for i in range(start, min(start + EVENTS_PER_SAVE, first + count))]
             started = time.perf_counter()
             roster = Roster(payloads[0])
             for payload in payloads[1:]:
                 roster.nominate(payload)
-            app.save(roster)
-            append_seconds += time.perf_counter() - started
-            ids.append(roster.id)
-            if len(ids) % 1000 == 0:
-                say(f"  eventsourcing: {first + len(payloads) - 1:,}/{total:,} events appended")
+            self._app.save(roster)
+            seconds += time.perf_counter() - started
+            self._ids.append(roster.id)
+        return seconds
 
+    @property
+    def saves(self) -> int:
+        return len(self._ids)
+
+    def replay(self, expected: int) -> float:
+        """Read the notification log in order, decoding every event (the equivalent of EventStore.read_all)."""
         started = time.perf_counter()
         replayed, start = 0, 1
         while True:
-            page = app.recorder.select_notifications(start=start, limit=READ_PAGE)
+            page = self._app.recorder.select_notifications(start=start, limit=READ_PAGE)
             for notification in page:
-                app.mapper.to_domain_event(notification)
+                self._app.mapper.to_domain_event(notification)
             replayed += len(page)
             if len(page) < READ_PAGE:
                 break
             start = page[-1].id + 1
-        replay_seconds = time.perf_counter() - started
-        if replayed != total:
-            raise RuntimeError(f"the notification log returned {replayed} events, {total} were saved")
+        seconds = time.perf_counter() - started
+        if replayed != expected:
+            raise RuntimeError(f"the notification log returned {replayed} events, {expected} were saved")
+        return seconds
 
+    def reconstruct(self, expected: int) -> float:
+        """Rebuild every aggregate through the repository."""
         started = time.perf_counter()
-        rebuilt = sum(app.repository.get(aggregate_id).count for aggregate_id in ids)
-        reconstruct_seconds = time.perf_counter() - started
-        if rebuilt != total:
-            raise RuntimeError(f"the repository rebuilt {rebuilt} nominations, {total} were saved")
-        say(
-            f"  eventsourcing: {total:,} events appended in {append_seconds:.2f} s, "
-            f"replayed in {replay_seconds:.2f} s, aggregates rebuilt in {reconstruct_seconds:.2f} s"
-        )
-        return LibraryThroughput(total, len(ids), append_seconds, replay_seconds, reconstruct_seconds)
-    finally:
-        app.close()
+        rebuilt = sum(self._app.repository.get(aggregate_id).count for aggregate_id in self._ids)
+        seconds = time.perf_counter() - started
+        if rebuilt != expected:
+            raise RuntimeError(f"the repository rebuilt {rebuilt} nominations, {expected} were saved")
+        return seconds
 
-
-async def bench_library(database_url: str, total: int, say: Callable[[str], None]) -> LibraryThroughput:
-    """Append ``total`` events (ten per save) with the library, then read them back."""
-    create_database(database_url, DATABASE, migrate=False)
-    return await asyncio.to_thread(_run, library_env(database_url), total, say)
+    def close(self) -> None:
+        self._app.close()

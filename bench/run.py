@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bench.append import bench_bulk_append, store_append_and_replay
+from bench.append import bench_bulk_append
 from bench.cycle import CycleResult, bench_cycle
 from bench.databases import create_database
-from bench.eventsourcing_lib import bench_library
+from bench.library_compare import compare
 from bench.machine import describe
 from bench.naive import bench_naive
 from bench.progress import say
@@ -59,7 +59,7 @@ FULL = Sizes(
     naive_participants=5_000,
     append_events=200_000,
     append_batch=10_000,
-    library_events=50_000,
+    library_events=100_000,
 )
 QUICK = Sizes(
     small_candidates=500,
@@ -168,10 +168,14 @@ async def run_all(stack: Stack, sizes: Sizes, args: argparse.Namespace, command:
     say(f"(c) store {bulk.store_rate:,.0f} rows/s, raw COPY {bulk.raw_rate:,.0f} rows/s: {bulk.ratio:.0%}")
 
     say(f"(d) cohortflow vs the eventsourcing library, {sizes.library_events:,} events each")
-    store = await store_append_and_replay(
-        create_database(stack.database_url, "bench_compare"), sizes.library_events, sizes.append_batch, say
+    compared = await compare(
+        create_database(stack.database_url, "bench_compare"),
+        stack.database_url,
+        sizes.library_events,
+        sizes.append_batch,
+        say,
     )
-    library = await bench_library(stack.database_url, sizes.library_events, say)
+    store, library = compared.store, compared.library
     say(
         f"(d) append {store.append_rate:,.0f} vs {library.append_rate:,.0f} events/s "
         f"({store.append_rate / library.append_rate:.1f}×); replay {store.replay_rate:,.0f} vs "
