@@ -3,9 +3,11 @@
 Both sides write the same events, in the same batches, through the same driver
 (psycopg, which the store appends with) into identically indexed tables of one
 database: ``events`` through the store (idempotency check, version check,
-canonical JSON, SHA-256 chain, advisory lock) and ``events_raw`` with the JSON
-text precomputed and dummy hashes, both in COPY's binary format. The two sides
-alternate batch by batch, so a busy moment on the shared machine hits both alike.
+canonical JSON, SHA-256 chain, advisory lock) and ``events_raw`` with the store's
+rows precomputed (:func:`raw_rows`: its idempotency keys, dummy hashes), both in
+COPY's binary format. The two sides alternate batch by batch, so a busy moment on
+the shared machine hits both alike, and each timed call starts after a garbage
+collection (:mod:`bench.settle`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import psycopg
 
 from bench.events import batches, nomination_events
+from bench.settle import settle_garbage
 from cohortflow.domain.canonical import canonical_json
 from cohortflow.store.eventstore import EventStore, libpq_url
 from cohortflow.store.records import NewEvent
@@ -66,20 +69,24 @@ class StoreThroughput:
         return self.events / self.replay_seconds
 
 
-def raw_rows(events: Sequence[NewEvent], first_position: int) -> list[tuple[Any, ...]]:
-    """The rows the store would write, JSON text precomputed, hashes left dummy."""
+def raw_rows(
+    events: Sequence[NewEvent], first_position: int, stream_id: str, idempotency_key: str
+) -> list[tuple[Any, ...]]:
+    """The rows the store writes for an append of ``events`` to ``stream_id`` under ``idempotency_key`` (each
+    event's key is the append's with ``#i``, as the store makes it), JSON text precomputed, hashes left dummy (of the
+    same length): every column the same size as the store's, for the indexes to maintain."""
     recorded_at = datetime.now(UTC)
     return [
         (
             first_position + i,
-            STREAM,
+            stream_id,
             first_position + i,
             e.type,
             e.schema_version,
             canonical_json(e.data),
             canonical_json(e.metadata),
             recorded_at,
-            f"raw/{first_position + i}",
+            f"{idempotency_key}#{i}",
             DUMMY_HASH,
             DUMMY_HASH,
         )
@@ -104,15 +111,17 @@ async def bench_bulk_append(
         await raw.execute("CREATE TABLE events_raw (LIKE events INCLUDING ALL)")
         store_seconds = raw_seconds = 0.0
         for n, (first, count) in enumerate(batches(total, batch_size)):
-            events = nomination_events(first, count)
-            rows = raw_rows(events, first)
+            events, key = nomination_events(first, count), f"bench-append/{first}"
+            rows = raw_rows(events, first, STREAM, key)
 
-            async def timed_store(events: list[NewEvent] = events, first: int = first) -> float:
+            async def timed_store(events: list[NewEvent] = events, key: str = key) -> float:
+                settle_garbage()
                 started = time.perf_counter()
-                await store.append(STREAM, events, idempotency_key=f"bench-append/{first}")
+                await store.append(STREAM, events, idempotency_key=key)
                 return time.perf_counter() - started
 
             async def timed_raw(rows: list[tuple[Any, ...]] = rows) -> float:
+                settle_garbage()
                 started = time.perf_counter()
                 await _raw_copy(raw, rows)
                 return time.perf_counter() - started
@@ -145,6 +154,7 @@ class StoreSide:
 
     async def append(self, first: int, count: int) -> float:
         events = nomination_events(first, count)
+        settle_garbage()
         started = time.perf_counter()
         await self._store.append(STREAM, events, idempotency_key=f"bench-compare/{first}")
         return time.perf_counter() - started
@@ -153,6 +163,7 @@ class StoreSide:
         """Read every event back in order. The statistics the last appends set out to measure (EventStore.grew)
         are measured first, so the replay shares the server with nothing the library's side does not have."""
         await self._store.measured()
+        settle_garbage()
         started = time.perf_counter()
         replayed = 0
         async for _ in self._store.read_all():

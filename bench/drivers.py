@@ -4,11 +4,13 @@
 
 Both drivers run the same Core statements (:class:`cohortflow.store.sql.Statement` compiled for each) on the same
 rows of one database of one embedded PostgreSQL; the two sides of each path alternate round by round, so a busy
-moment on the shared machine hits both alike.
+moment on the shared machine hits both alike, and each timed call starts after a garbage collection
+(:mod:`bench.settle`).
 
 - append with hashing: the store's own append (canonical JSON, SHA-256 chain, lock, checks), one piece of code
   over a wire (:mod:`cohortflow.store.wire`), through each driver's binary COPY;
-- raw COPY: the same rows precomputed, dummy hashes, into a copy of the table, in each driver's binary format;
+- raw COPY: the same rows precomputed (the store's idempotency keys, dummy hashes), into a copy of the table, in
+  each driver's binary format;
 - read a stream, read everything from a position: pages of the store's statements, each event decoded into a
   ``StoredEvent`` as the store does;
 - verification: pages of the whole log with the JSON as the text stored, each event rehashed
@@ -38,6 +40,7 @@ from bench.databases import scratch_store
 from bench.events import batches, nomination_events
 from bench.machine import describe
 from bench.progress import say
+from bench.settle import settle_garbage
 from cohortflow.store.chain import Rehasher
 from cohortflow.store.eventstore import (
     ALL_AFTER,
@@ -105,6 +108,7 @@ class Sides:
 
 async def timed(path: HotPath, driver: str, work: Awaitable[int]) -> None:
     """Run ``work`` (it says how many rows it handled) and count it to ``path`` for ``driver``."""
+    settle_garbage()
     started, cpu = time.perf_counter(), time.process_time()
     rows = await work
     path.seconds[driver].append(time.perf_counter() - started)
@@ -204,7 +208,7 @@ async def measure(url: str, events: int, rounds: int) -> list[HotPath]:
             await sides.asyncpg.execute(f"CREATE TABLE events_raw_{driver} (LIKE events INCLUDING ALL)")
         for n, (first, count) in enumerate(batches(events, BATCH)):
             batch = nomination_events(first, count)  # made before the clocks start, as the raw rows are
-            rows = raw_rows(batch, first)
+            rows = raw_rows(batch, first, "drivers-rawcopy", f"drivers/rawcopy/{first}")
             for driver in DRIVERS if n % 2 == 0 else reversed(DRIVERS):
                 await timed(append, driver, _append(store, sides, driver, first, batch))
                 await timed(raw, driver, _raw_copy(sides, driver, rows))

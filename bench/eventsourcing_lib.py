@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate, event
 
 from bench.databases import create_database, server_address
 from bench.events import nomination_data
+from bench.settle import settle_garbage
 
 EVENTS_PER_SAVE = 10
 READ_PAGE = 10_000
@@ -94,6 +95,7 @@ class LibrarySide:
     def append(self, first: int, count: int) -> float:
         """Save events ``first`` .. ``first + count - 1``, a new aggregate for every ten."""
         seconds = 0.0
+        settle_garbage()
         for start in range(first, first + count, EVENTS_PER_SAVE):
             payloads = [nomination_data(i) for i in range(start, min(start + EVENTS_PER_SAVE, first + count))]
             started = time.perf_counter()
@@ -111,6 +113,7 @@ class LibrarySide:
 
     def replay(self, expected: int) -> float:
         """Read the notification log in order, decoding every event (the equivalent of EventStore.read_all)."""
+        settle_garbage()
         started = time.perf_counter()
         replayed, start = 0, 1
         while True:
@@ -128,6 +131,7 @@ class LibrarySide:
 
     def reconstruct(self, expected: int) -> float:
         """Rebuild every aggregate through the repository."""
+        settle_garbage()
         started = time.perf_counter()
         rebuilt = sum(self._app.repository.get(aggregate_id).count for aggregate_id in self._ids)
         seconds = time.perf_counter() - started

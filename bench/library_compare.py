@@ -6,7 +6,8 @@ Run one side whole and then the other, and the ratio between them moved from 7×
 to 11× between two runs of the same code. So the sides alternate: each batch of
 events is appended by both, in the order store, library, library, store, … (a
 slow moment lands on both alike), and each side replays the whole log twice in
-the same order. A rate is a side's events over its own timed seconds.
+the same order. A rate is a side's events over its own timed seconds; each timed
+call starts after a garbage collection (:mod:`bench.settle`).
 """
 
 from __future__ import annotations
