@@ -88,6 +88,18 @@ def _language_headers(language: Locale) -> dict[str, str]:
     return {"Content-Language": language, "Vary": "Accept-Language"}
 
 
+class ProblemResponse(JSONResponse):
+    """A problem as JSON. A refused body is echoed in its problems (each one's ``input``) and may hold what UTF-8
+    cannot encode: a lone surrogate, which JSON's ``\\ud800`` escape carries and pydantic refuses. Such a problem
+    is written with every character beyond ASCII escaped, as the client sent it."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def problem(
     status: int,
     detail: str,
@@ -98,7 +110,7 @@ def problem(
 ) -> JSONResponse:
     """The answer ``status`` saying ``detail`` about the request for ``instance`` (its path), in its language."""
     language = current()
-    return JSONResponse(
+    return ProblemResponse(
         said(problem_body(status, detail, instance, **(extensions or {})), language),
         status_code=status,
         headers={**_language_headers(language), **(headers or {})},

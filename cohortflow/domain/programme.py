@@ -21,6 +21,7 @@ from cohortflow.domain.codes import duplicates, listed_twice
 from cohortflow.domain.phases import PHASE_ORDER as PHASE_ORDER
 from cohortflow.domain.phases import PhaseKind as PhaseKind
 from cohortflow.domain.phrases import in_lines, phrase
+from cohortflow.domain.recordable import template_text_problems
 from cohortflow.domain.reminder_rules import ProgrammeFacts, ReminderRule, Reminders, reminder_problems
 
 CREDITABLE_PHASES: tuple[PhaseKind, ...] = (
@@ -352,8 +353,7 @@ def _misc_problems(p: Programme) -> Iterator[str]:
             )
     if p.version < 1:
         yield phrase("version must be 1 or more")
-    if "\\u0000" in p.model_dump_json():
-        yield phrase("the template contains a NUL character (U+0000), which cannot be recorded")
+    yield from template_text_problems(p)
 
 
 def survey_place(code: str) -> str:

@@ -41,6 +41,7 @@ from cohortflow.domain.programme import (
     quota_not_positive,
     shaped,
 )
+from cohortflow.domain.recordable import template_text_problems
 
 
 class Prefecture(Frozen):
@@ -189,8 +190,7 @@ def _identity_problems(t: ProgrammeTemplate) -> Iterator[str]:
         yield phrase("version must be 1 or more")
     if t.year_days <= 0:
         yield phrase("year_days must be positive")
-    if "\\u0000" in t.model_dump_json():
-        yield phrase("the template contains a NUL character (U+0000), which cannot be recorded")
+    yield from template_text_problems(t)
 
 
 def _prefecture_problems(t: ProgrammeTemplate) -> Iterator[str]:

@@ -60,7 +60,14 @@ def record_bytes(
 
 
 def chain_hash(prev_hash: str, record: bytes) -> str:
-    return hashlib.sha256(bytes.fromhex(prev_hash) + record).hexdigest()
+    """An event's hash (hex, as stored) from the hash of the event before it and its record bytes."""
+    return chained(bytes.fromhex(prev_hash), record).hex()
+
+
+def chained(prev_digest: bytes, record: bytes) -> bytes:
+    """:func:`chain_hash` on the 32 bytes of each hash: an append carries its chain this way and turns each hash
+    into hex once, for its row."""
+    return hashlib.sha256(prev_digest + record).digest()
 
 
 def _column(index: int) -> Any:

@@ -25,4 +25,4 @@ class IdempotencyConflict(StoreError):
 
 
 class UnstorableText(StoreError):
-    """Text PostgreSQL cannot store (U+0000); retrying cannot help."""
+    """Text PostgreSQL cannot store (U+0000) or UTF-8 cannot encode (a lone surrogate); retrying cannot help."""

@@ -410,5 +410,19 @@ async def test_text_postgresql_cannot_store_is_refused_not_retried(
     ):
         refused = await api.http.post(f"/api/v1/cohorts/nul/{path}", json=body, headers=api.as_("admin"))
         assert refused.status_code == 422 and "control character (such as NUL)" in refused.text, path
+    # JSON's \ud800 escape gives a lone surrogate, which UTF-8 cannot encode: refused by name, and the refusal,
+    # which echoes it, is still JSON.
+    as_json = {**api.as_("admin"), "Content-Type": "application/json"}
+    for path, body in (
+        ("close-phase", {"phase": "nomination", "reason": "a\ud800b"}),
+        ("withdrawals", {"participant_id": "P000001", "reason": "a\ud800b"}),
+    ):
+        refused = await api.http.post(f"/api/v1/cohorts/nul/{path}", content=json.dumps(body), headers=as_json)
+        assert refused.status_code == 422, path
+        assert [(p["loc"], p["input"]) for p in refused.json()["problems"]] == [(["body", "reason"], "a\ud800b")]
+    bad_template = await api.http.post(
+        "/api/v1/programmes/validate", content=json.dumps(template(name="a\ud800b")), headers=as_json
+    )
+    assert bad_template.status_code == 422 and any("U+D800" in p for p in bad_template.json()["problems"])
     status = (await api.http.get("/api/v1/cohorts/nul/status", headers=api.as_("admin"))).json()
     assert status["phase"] == "nomination"

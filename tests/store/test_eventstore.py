@@ -183,3 +183,9 @@ async def test_values_the_fast_json_reader_refuses_are_read_back_as_written(
     await appender.append("s", [NewEvent("T", data)], idempotency_key="k")
     assert [e.data async for e in store.read_all()] == [data]
     assert [e.data async for e in store.read_stream("s")] == [data]
+
+
+async def test_a_lone_surrogate_is_refused_before_writing(store: EventStore, appender: Appender) -> None:
+    with pytest.raises(UnstorableText, match="event 1 \\(T\\) contains a lone surrogate"):
+        await appender.append("s", [NewEvent("T", {"x": "ok"}), NewEvent("T", {"x": "a\ud800b"})], idempotency_key="s")
+    assert (await store.head()).position == 0

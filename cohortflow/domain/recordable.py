@@ -1,0 +1,41 @@
+"""Text no event can hold, found before anything is decided or recorded.
+
+Two characters can reach a command yet never be stored: NUL (U+0000), which
+PostgreSQL's JSON refuses, and a lone surrogate (U+D800 to U+DFFF), which is no
+character at all and which UTF-8 cannot encode. JSON's ``\\u0000`` and ``\\ud800``
+escapes are how they arrive (Python's ``json`` reads both), so every door that takes
+free text asks here, and the store refuses whatever gets past.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from pydantic import BaseModel
+
+from cohortflow.domain.phrases import phrase
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(value: object) -> str | None:
+    """The first lone surrogate in any text within ``value`` (a string, or dicts, lists and tuples of them, keys
+    included), written ``U+D800``; None if there is none."""
+    if isinstance(value, str):
+        found = _SURROGATE.search(value)
+        return None if found is None else f"U+{ord(found.group()):04X}"
+    if isinstance(value, dict):
+        return next(filter(None, map(lone_surrogate, (*value, *value.values()))), None)
+    if isinstance(value, (list, tuple)):
+        return next(filter(None, map(lone_surrogate, value)), None)
+    return None
+
+
+def template_text_problems(template: BaseModel) -> Iterator[str]:
+    """What in a template's text could not be recorded with it."""
+    code = lone_surrogate(template.model_dump())
+    if code is not None:  # checked first: a lone surrogate cannot be written as JSON at all
+        yield phrase("the template contains a lone surrogate ({code}), which cannot be recorded", code=code)
+    elif "\\u0000" in template.model_dump_json():
+        yield phrase("the template contains a NUL character (U+0000), which cannot be recorded")

@@ -1,0 +1,62 @@
+"""Text no event can hold is found, with where it is, before anything is decided or recorded."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cohortflow.domain.cycle import CommandRefused, check_recordable
+from cohortflow.domain.programme import ProgrammeInvalid, parse_programme
+from cohortflow.domain.recordable import lone_surrogate
+from cohortflow.domain.template import parse_template
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "programmes"
+
+
+def example(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [
+        ("校长跟岗研修 😀", None),  # a character beyond U+FFFF is one code point, not a surrogate pair
+        ("a\ud800b", "U+D800"),
+        ("\udfff", "U+DFFF"),
+        ({"names": ["x", "y\udc00"]}, "U+DC00"),
+        ({"key\ud801": 1}, "U+D801"),
+        (("ok", 3, None), None),
+        (12, None),
+    ],
+)
+def test_a_lone_surrogate_is_found_anywhere_in_text(value: object, found: str | None) -> None:
+    assert lone_surrogate(value) == found
+
+
+def test_a_command_field_with_a_lone_surrogate_is_refused_by_name() -> None:
+    with pytest.raises(CommandRefused, match=r"reason contains a lone surrogate \(U\+D83D\)"):
+        check_recordable({"participant_id": "P000001", "reason": "moved away \ud83d"})
+    with pytest.raises(CommandRefused, match=r"reason contains a NUL character"):
+        check_recordable({"reason": "a\x00b"})
+    check_recordable({"reason": "调往外省 😀", "hours": 3})
+
+
+def test_a_block_template_with_a_lone_surrogate_is_refused_with_the_code_point() -> None:
+    data = copy.deepcopy(example("placement"))
+    data["name"] = "跟岗\udc81研修"
+    with pytest.raises(ProgrammeInvalid) as caught:
+        parse_template(data)
+    assert "the template contains a lone surrogate (U+DC81), which cannot be recorded" in caught.value.problems
+
+
+def test_a_seven_phase_template_with_a_lone_surrogate_is_refused_with_the_code_point() -> None:
+    data = copy.deepcopy(example("guopei-party-secretary"))
+    data["name"] = "国培\ud800"
+    with pytest.raises(ProgrammeInvalid) as caught:
+        parse_programme(data)
+    assert "the template contains a lone surrogate (U+D800), which cannot be recorded" in caught.value.problems
