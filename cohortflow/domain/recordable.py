@@ -3,8 +3,11 @@
 Two characters can reach a command yet never be stored: NUL (U+0000), which
 PostgreSQL's JSON refuses, and a lone surrogate (U+D800 to U+DFFF), which is no
 character at all and which UTF-8 cannot encode. JSON's ``\\u0000`` and ``\\ud800``
-escapes are how they arrive (Python's ``json`` reads both), so every door that takes
-free text asks here, and the store refuses whatever gets past.
+escapes are how they arrive (Python's ``json`` reads both). A command's fields
+(:func:`cohortflow.domain.cycle.check_recordable`) and a template are checked here;
+pydantic already refuses a lone surrogate in a constrained string (the API's ``Code``,
+``Reason``, ``Value``), and the store refuses whatever gets past
+(:class:`cohortflow.store.errors.UnstorableText`).
 """
 
 from __future__ import annotations
