@@ -529,8 +529,11 @@ async def test_a_command_sent_again_after_an_outage_carries_its_own_key_each_tim
         unreachable.end()
     await store.pool.check()
     assert first["duplicate"] is False and second["duplicate"] is True  # the second POST is a request of its own
-    keys = [key for method, key in sent if method == "POST"]
-    assert len(keys) == 3 and keys[0] == keys[1] != keys[2] and all(keys), sent  # 503, then 201; then 201
+    # The first POST is refused while the store is unreachable and sent again, each time with one key (a third time
+    # when the API's first use of a connection it held through the outage fails too); the second POST has its own.
+    *attempts, other = [key for method, key in sent if method == "POST"]
+    assert len(attempts) >= 2 and len(set(attempts)) == 1 and all(attempts), sent
+    assert other and other not in attempts, sent
 
 
 async def test_an_import_accepted_during_an_outage_is_followed_to_its_outcome(
