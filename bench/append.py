@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 
 from bench.events import batches, nomination_events
-from bench.settle import settle_garbage
+from bench.settle import start_clock
 from cohortflow.domain.canonical import canonical_json
 from cohortflow.store.eventstore import EventStore, libpq_url
 from cohortflow.store.records import NewEvent
@@ -115,14 +115,12 @@ async def bench_bulk_append(
             rows = raw_rows(events, first, STREAM, key)
 
             async def timed_store(events: list[NewEvent] = events, key: str = key) -> float:
-                settle_garbage()
-                started = time.perf_counter()
+                started = start_clock()
                 await store.append(STREAM, events, idempotency_key=key)
                 return time.perf_counter() - started
 
             async def timed_raw(rows: list[tuple[Any, ...]] = rows) -> float:
-                settle_garbage()
-                started = time.perf_counter()
+                started = start_clock()
                 await _raw_copy(raw, rows)
                 return time.perf_counter() - started
 
@@ -154,8 +152,7 @@ class StoreSide:
 
     async def append(self, first: int, count: int) -> float:
         events = nomination_events(first, count)
-        settle_garbage()
-        started = time.perf_counter()
+        started = start_clock()
         await self._store.append(STREAM, events, idempotency_key=f"bench-compare/{first}")
         return time.perf_counter() - started
 
@@ -163,8 +160,7 @@ class StoreSide:
         """Read every event back in order. The statistics the last appends set out to measure (EventStore.grew)
         are measured first, so the replay shares the server with nothing the library's side does not have."""
         await self._store.measured()
-        settle_garbage()
-        started = time.perf_counter()
+        started = start_clock()
         replayed = 0
         async for _ in self._store.read_all():
             replayed += 1

@@ -40,7 +40,7 @@ from bench.databases import scratch_store
 from bench.events import batches, nomination_events
 from bench.machine import describe
 from bench.progress import say
-from bench.settle import settle_garbage
+from bench.settle import start_clock
 from cohortflow.store.chain import Rehasher
 from cohortflow.store.eventstore import (
     ALL_AFTER,
@@ -108,8 +108,7 @@ class Sides:
 
 async def timed(path: HotPath, driver: str, work: Awaitable[int]) -> None:
     """Run ``work`` (it says how many rows it handled) and count it to ``path`` for ``driver``."""
-    settle_garbage()
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu = start_clock(), time.process_time()
     rows = await work
     path.seconds[driver].append(time.perf_counter() - started)
     path.cpu_seconds[driver] += time.process_time() - cpu

@@ -10,8 +10,15 @@ side paying for the collections of what it allocates itself, as a real caller wo
 from __future__ import annotations
 
 import gc
+import time
 
 
 def settle_garbage() -> None:
     """Collect every generation now, outside the timed call that follows."""
     gc.collect()
+
+
+def start_clock() -> float:
+    """:func:`settle_garbage`, then the ``time.perf_counter`` reading a timed call starts from."""
+    settle_garbage()
+    return time.perf_counter()

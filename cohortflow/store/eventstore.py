@@ -760,7 +760,6 @@ class _Chain:
                     prev,
                     digest,
                 )
-                self.position, self.prev = position, digest  # the chain's head so far: an append checks its count
                 prev = digest
                 made += 1
                 if made % PROGRESS_EVERY == 0:
@@ -768,3 +767,4 @@ class _Chain:
                         on_progress(made)
                     await asyncio.sleep(0)  # let heartbeats and other tasks through
             versions[stream_id] = version
+        self.position, self.prev = position, prev  # the chain's head once every row is made: an append checks its count

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
-import yaml
 
 from cohortflow.domain.cycle import CommandRefused, check_recordable
 from cohortflow.domain.programme import ProgrammeInvalid, parse_programme
 from cohortflow.domain.recordable import lone_surrogate
 from cohortflow.domain.template import parse_template
-
-EXAMPLES = Path(__file__).parents[2] / "examples" / "programmes"
-
-
-def example(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8"))
-    return data
+from tests.domain.test_template import Template, changed
 
 
 @pytest.mark.parametrize(
@@ -46,17 +37,16 @@ def test_a_command_field_with_a_lone_surrogate_is_refused_by_name() -> None:
     check_recordable({"reason": "调往外省 😀", "hours": 3})
 
 
-def test_a_block_template_with_a_lone_surrogate_is_refused_with_the_code_point() -> None:
-    data = copy.deepcopy(example("placement"))
-    data["name"] = "跟岗\udc81研修"
+@pytest.mark.parametrize(
+    ("name", "parse", "text", "code"),
+    [
+        ("placement", parse_template, "跟岗\udc81研修", "U+DC81"),  # a block template
+        ("guopei-party-secretary", parse_programme, "国培\ud800", "U+D800"),  # a seven-phase template
+    ],
+)
+def test_a_template_with_a_lone_surrogate_is_refused_with_the_code_point(
+    name: str, parse: Callable[[Template], object], text: str, code: str
+) -> None:
     with pytest.raises(ProgrammeInvalid) as caught:
-        parse_template(data)
-    assert "the template contains a lone surrogate (U+DC81), which cannot be recorded" in caught.value.problems
-
-
-def test_a_seven_phase_template_with_a_lone_surrogate_is_refused_with_the_code_point() -> None:
-    data = copy.deepcopy(example("guopei-party-secretary"))
-    data["name"] = "国培\ud800"
-    with pytest.raises(ProgrammeInvalid) as caught:
-        parse_programme(data)
-    assert "the template contains a lone surrogate (U+D800), which cannot be recorded" in caught.value.problems
+        parse(changed(name, lambda data: data.update(name=text)))
+    assert f"the template contains a lone surrogate ({code}), which cannot be recorded" in caught.value.problems
