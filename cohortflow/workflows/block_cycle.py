@@ -107,15 +107,16 @@ class BlockCycleStatus(BaseModel):
 class BlockCycleWorkflow(CycleWorkflow):
     QUEUE_REMINDERS = ReminderActivities.queue_block_reminders
 
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, inp: BlockCycleInput) -> None:
         super().__init__()
-        self._inp: BlockCycleInput | None = None
-        self._state: BlockCycleState | None = None
+        # Known before the run starts: a command that reaches a continued run in its first task finds its state.
+        self._inp = inp
+        self._state: BlockCycleState | None = inp.state
 
     @workflow.run
     async def run(self, inp: BlockCycleInput) -> CohortCycleResult:
-        self._inp = inp
-        if inp.state is None:
+        if self._state is None:  # a first run; a continued one was given its state
             started_at = workflow.now()
             await self._activity(
                 BlockActivities.record_block_cohort_started,
@@ -124,8 +125,6 @@ class BlockCycleWorkflow(CycleWorkflow):
                 ),
             )
             self._state = BlockCycleState(started_at=started_at, day_seconds=inp.day_seconds)
-        else:
-            self._state = inp.state
         # Held in an attribute: the event loop keeps only weak references to tasks.
         self._reminders = asyncio.create_task(self._remind())
         while (step := self._state_now().next_step(inp.template)) is not None:
@@ -339,7 +338,6 @@ class BlockCycleWorkflow(CycleWorkflow):
 
     # ------------------------------------------------------------- helpers
     def _input(self) -> BlockCycleInput:
-        assert self._inp is not None
         return self._inp
 
     def _state_now(self) -> BlockCycleState:

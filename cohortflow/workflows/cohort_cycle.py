@@ -152,19 +152,20 @@ def workflow_id(cohort_id: str) -> str:
 class CohortCycleWorkflow(CycleWorkflow):
     QUEUE_REMINDERS = ReminderActivities.queue_reminders
 
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, inp: CohortCycleInput) -> None:
         super().__init__()
-        self._inp: CohortCycleInput | None = None
-        self._state: CycleState | None = None
+        # Known before the run starts: a command that reaches a continued run in its first task finds its state.
+        self._inp = inp
+        self._state: CycleState | None = inp.state
         self._wake = False
         self._close_reason = ""
 
     # ----------------------------------------------------------------- run
     @workflow.run
     async def run(self, inp: CohortCycleInput) -> CohortCycleResult:
-        self._inp = inp
         ref = self._ref(inp.actor)
-        if inp.state is None:
+        if self._state is None:  # a first run; a continued one was given its state
             started_at = workflow.now()
             await self._activity(
                 CycleRecordActivities.record_cohort_started,
@@ -174,8 +175,6 @@ class CohortCycleWorkflow(CycleWorkflow):
             )
             # Only now may admin commands arrive: their activities need the recorded start.
             self._state = CycleState(started_at=started_at, day_seconds=inp.day_seconds)
-        else:
-            self._state = inp.state
         if workflow.patched("reminders"):
             # Held in an attribute: the event loop keeps only weak references to tasks.
             self._reminders = asyncio.create_task(self._remind())
@@ -427,7 +426,6 @@ class CohortCycleWorkflow(CycleWorkflow):
 
     # ------------------------------------------------------------- helpers
     def _input(self) -> CohortCycleInput:
-        assert self._inp is not None
         return self._inp
 
     def _state_now(self) -> CycleState:
