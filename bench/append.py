@@ -22,6 +22,7 @@ import psycopg
 
 from bench.events import batches, nomination_events
 from bench.settle import start_clock
+from bench.turns import in_turn
 from cohortflow.domain.canonical import canonical_json
 from cohortflow.store.eventstore import EventStore, libpq_url
 from cohortflow.store.records import NewEvent
@@ -124,12 +125,9 @@ async def bench_bulk_append(
                 await _raw_copy(raw, rows)
                 return time.perf_counter() - started
 
-            if n % 2 == 0:
-                store_seconds += await timed_store()
-                raw_seconds += await timed_raw()
-            else:
-                raw_seconds += await timed_raw()
-                store_seconds += await timed_store()
+            store_took, raw_took = await in_turn(n, timed_store, timed_raw)
+            store_seconds += store_took
+            raw_seconds += raw_took
             done = first + count - 1
             if n % 5 == 4 or done == total:
                 say(f"  bulk append: {done:,}/{total:,} events each side")

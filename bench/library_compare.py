@@ -4,7 +4,7 @@ The machine is shared: a checkpoint, an autovacuum of the tables the parts befor
 this one filled, or another job can slow whichever side runs at that moment.
 Run one side whole and then the other, and the ratio between them moved from 7×
 to 11× between two runs of the same code. So the sides alternate: each batch of
-events is appended by both, in the order store, library, library, store, … (a
+events is appended by both, in the order store, library, library, store, … (:mod:`bench.turns`; a
 slow moment lands on both alike), and each side replays the whole log twice in
 the same order. A rate is a side's events over its own timed seconds; each timed
 call starts after a garbage collection (:mod:`bench.settle`).
@@ -16,11 +16,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 from bench.append import StoreSide, StoreThroughput
 from bench.events import batches
 from bench.eventsourcing_lib import LibrarySide, LibraryThroughput
+from bench.turns import in_turn
 
 REPLAYS = 2
 T = TypeVar("T")
@@ -50,21 +52,19 @@ async def compare(
         try:
             store_append = library_append = 0.0
             for n, (first, count) in enumerate(batches(total, batch_size)):
-                if n % 2 == 0:
-                    store_append += await store.append(first, count)
-                    library_append += await on_library(library.append, first, count)
-                else:
-                    library_append += await on_library(library.append, first, count)
-                    store_append += await store.append(first, count)
+                store_took, library_took = await in_turn(
+                    n, partial(store.append, first, count), partial(on_library, library.append, first, count)
+                )
+                store_append += store_took
+                library_append += library_took
                 say(f"  (d) {first + count - 1:,}/{total:,} events appended by each side")
             store_replay = library_replay = 0.0
             for n in range(REPLAYS):
-                if n % 2 == 0:
-                    store_replay += await store.replay(total)
-                    library_replay += await on_library(library.replay, total)
-                else:
-                    library_replay += await on_library(library.replay, total)
-                    store_replay += await store.replay(total)
+                store_took, library_took = await in_turn(
+                    n, partial(store.replay, total), partial(on_library, library.replay, total)
+                )
+                store_replay += store_took
+                library_replay += library_took
             reconstruct = await on_library(library.reconstruct, total)
             return Comparison(
                 StoreThroughput(total, store_append, store_replay / REPLAYS),
