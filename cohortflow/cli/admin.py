@@ -27,6 +27,7 @@ from cohortflow.cli.display import cell, fields, label, print_table, rows_table,
 from cohortflow.cli.groups import sub_app
 from cohortflow.cli.messages import _
 from cohortflow.domain.phases import PhaseKind
+from cohortflow.domain.programme import ProgrammeKind
 from cohortflow.domain.vocabulary import CorrectableField, ImportKind
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ Token = Annotated[
 AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of tables")]
 Reason = Annotated[str, typer.Option("--reason", help="Why; recorded with the event")]
 Phase = Annotated[PhaseKind, typer.Argument(help="The phase", show_default=False)]
+ProgrammeOption = Annotated[str | None, typer.Option("--programme", help="Only cohorts of this programme (its id)")]
+PhaseOption = Annotated[str | None, typer.Option("--phase", help="Only cohorts at this phase or block, open or closed")]
 
 
 # ------------------------------------------------------------------ plumbing
@@ -196,9 +199,11 @@ def submit(file: ExistingFile, api_url: ApiUrl = DEFAULT_URL, token: Token = Non
         console.print(f"[green]recorded[/] {what}, digest {answer['digest'][:12]}", highlight=False)
 
 
-def _versions_table(rows: list[dict[str, Any]], title: str) -> None:
+def _versions_table(rows: list[dict[str, Any]], title: str, *, filtered: bool = False) -> None:
     if not rows:
-        console.print(_("no programme versions recorded yet"))
+        console.print(
+            _("no programme version matches these options") if filtered else _("no programme versions recorded yet")
+        )
         return
     table = Table(title=title)
     for column in ("id", "version", "name", "digest", "submitted at", "submitted by"):
@@ -216,11 +221,22 @@ def _versions_table(rows: list[dict[str, Any]], title: str) -> None:
 
 
 @programme_app.command("list")
-def list_programmes(as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
-    """Every recorded version of every programme."""
+def list_programmes(
+    kind: Annotated[ProgrammeKind | None, typer.Option("--kind", help="Only programmes of this kind")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Only programmes whose name holds these words")] = None,
+    prefecture: Annotated[
+        str | None, typer.Option("--prefecture", help="Only programmes this prefecture (a division code) takes part in")
+    ] = None,
+    as_json: AsJson = False,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """Every recorded version of every programme (or of those the options name)."""
     with _api(api_url, token) as api:
-        rows = api.get_all(f"{API}/programmes")
-    _show(rows, as_json, lambda r: _versions_table(r, _("{count} programme version(s)").format(count=len(r))))
+        rows = api.get_all(f"{API}/programmes", kind=kind, name=name, prefecture=prefecture)
+    filtered = kind is not None or name is not None or prefecture is not None
+    title = _("{count} programme version(s)").format(count=len(rows))
+    _show(rows, as_json, lambda r: _versions_table(r, title, filtered=filtered))
 
 
 @programme_app.command()
@@ -403,14 +419,24 @@ def plan_status(plan_id: str, as_json: AsJson = False, api_url: ApiUrl = DEFAULT
 
 
 @cohort_app.command("list")
-def list_cohorts(as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
-    """Every cohort and where it stands."""
+def list_cohorts(
+    programme: ProgrammeOption = None,
+    phase: PhaseOption = None,
+    state: Annotated[
+        Literal["running", "completed"] | None, typer.Option("--state", help="Only running or completed cohorts")
+    ] = None,
+    as_json: AsJson = False,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """Every cohort (or those the options name) and where it stands."""
     with _api(api_url, token) as api:
-        rows = api.get_all(f"{API}/cohorts")
+        rows = api.get_all(f"{API}/cohorts", programme_id=programme, phase=phase, state=state)
+    filtered = programme is not None or phase is not None or state is not None
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:
-            console.print(_("no cohorts yet"))
+            console.print(_("no cohort matches these options") if filtered else _("no cohorts yet"))
         else:
             print_table(console, rows_table(rows, _("{count} cohort(s)").format(count=len(rows))))
 
@@ -445,14 +471,32 @@ def _stall_line(stall: Mapping[str, Any]) -> str:
 
 
 @cohort_app.command()
-def stalled(as_json: AsJson = False, api_url: ApiUrl = DEFAULT_URL, token: Token = None) -> None:
-    """Every running cohort that cannot make progress: the failing step, why, and since when."""
+def stalled(
+    step: Annotated[
+        str | None,
+        typer.Option("--step", help="Only cohorts stalled at this step (an activity, `workflow task`, a child's step)"),
+    ] = None,
+    min_minutes: Annotated[
+        int | None, typer.Option("--min-minutes", min=0, help="Only cohorts stalled at least this many minutes")
+    ] = None,
+    programme: ProgrammeOption = None,
+    phase: PhaseOption = None,
+    as_json: AsJson = False,
+    api_url: ApiUrl = DEFAULT_URL,
+    token: Token = None,
+) -> None:
+    """Every running cohort that cannot make progress (or those the options name): the failing step, why, and since
+    when. Without --programme and --phase it asks Temporal alone, so it answers while the database is out."""
     with _api(api_url, token) as api:
-        rows = api.get_all(f"{API}/cohorts/stalled")
+        rows = api.get_all(
+            f"{API}/cohorts/stalled", step=step, min_minutes=min_minutes, programme_id=programme, phase=phase
+        )
+
+    filtered = any(option is not None for option in (step, min_minutes, programme, phase))
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:
-            console.print(_("no cohort is stalled"))
+            console.print(_("no stalled cohort matches these options") if filtered else _("no cohort is stalled"))
         for row in rows:
             console.print(f"{escape(row['cohort_id'])}  {escape(_stall_line(row['stall']))}", highlight=False)
 

@@ -148,9 +148,8 @@ def list_people(
     token: Token = None,
 ) -> None:
     """Registered people (a coordinator's own prefecture's), with the key each command takes."""
-    params = {k: v for k, v in {"county_code": county, "school": school, "name": name}.items() if v}
     with _api(api_url, token) as api:
-        rows = api.get_all(f"{API}/people", **params)
+        rows = api.get_all(f"{API}/people", county_code=county, school=school, name=name)
     columns = ["person_key", "name", "national_id", "post", "school", "county_code", "took_post_on"]
     _show(rows, as_json, lambda r: print_table(console, rows_table(r, _("registered people"), columns)))
 
@@ -169,9 +168,9 @@ def standing(
     token: Token = None,
 ) -> None:
     """A person's standing against every rule that applies to them, and why."""
-    params = {"view": "recorded_then" if recorded_then else "known_now", **({"as_of": as_of} if as_of else {})}
+    view = "recorded_then" if recorded_then else "known_now"
     with _api(api_url, token) as api:
-        body = api.get(f"{API}/people/{_segment(person_key)}/standing", **params)
+        body = api.get(f"{API}/people/{_segment(person_key)}/standing", view=view, as_of=as_of)
 
     def render(b: dict[str, Any]) -> None:
         title = _("{name} on {day}").format(name=b["person"]["name"], day=b["as_of"])

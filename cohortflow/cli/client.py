@@ -273,12 +273,13 @@ class ApiClient:
         return self._send(lambda: self._http.request(method, path, **kwargs))
 
     def get(self, path: str, **params: Any) -> Any:
-        """The JSON body of a GET."""
-        return self.request("GET", path, params=params or None).json()
+        """The JSON body of a GET; a parameter given as ``None`` is left out (an option not given)."""
+        return self.request("GET", path, params=_given(params)).json()
 
     def get_all(self, path: str, **params: Any) -> list[Any]:
-        """Every item of a list the API answers a page at a time, following each page's ``Link: rel="next"``."""
-        response = self.request("GET", path, params=params or None)
+        """Every item of a list the API answers a page at a time, following each page's ``Link: rel="next"``; a
+        parameter given as ``None`` is left out."""
+        response = self.request("GET", path, params=_given(params))
         items: list[Any] = response.json()
         while following := response.links.get("next", {}).get("url"):
             response = self.request("GET", following)
@@ -351,3 +352,8 @@ class ApiClient:
                     finally:
                         partial.unlink(missing_ok=True)
                     return written
+
+
+def _given(params: dict[str, Any]) -> dict[str, Any] | None:
+    """The query parameters that were given: httpx would send ``None`` as an empty value."""
+    return {name: value for name, value in params.items() if value is not None} or None

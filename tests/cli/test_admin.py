@@ -186,6 +186,12 @@ async def test_programme_submit_list_show_diff_and_validate(served: Served, tmp_
         (PROGRAMME_ID, 1, "admin:admin-1"),
         (PROGRAMME_ID, 2, "admin:admin-1"),
     ]
+    named = json.loads((await served.run("programme", "list", "--name", "第二版", "--json")).stdout)
+    assert [r["version"] for r in named] == [2]
+    of_kind = await served.run("programme", "list", "--kind", "thematic", "--prefecture", "110000")
+    assert of_kind.exit_code == 0 and "no programme version matches these options" in of_kind.stdout, of_kind.output
+    unknown_kind = await served.run("programme", "list", "--kind", "annual")
+    assert unknown_kind.exit_code == 2 and "--kind" in unknown_kind.output  # refused before sending
     versions = json.loads((await served.run("programme", "versions", PROGRAMME_ID, "--json")).stdout)
     assert [v["version"] for v in versions] == [1, 2]
     with cli_client.ApiClient(served.url, served.tokens["admin"]) as api:  # pages of one, followed by Link rel=next
@@ -381,6 +387,12 @@ async def test_read_model_commands(served: Served, tmp_path: Path) -> None:
     assert "cli-c3" in [row["cohort_id"] for row in json.loads(listed.stdout)]
     table = await served.run("cohort", "list")
     assert table.exit_code == 0 and "cli-c3" in table.stdout, table.output
+    chosen = await served.run("cohort", "list", "--programme", PROGRAMME_ID, "--state", "running", "--json")
+    assert [row["cohort_id"] for row in json.loads(chosen.stdout)] == ["cli-c3"], chosen.output
+    none = await served.run("cohort", "list", "--programme", PROGRAMME_ID, "--state", "completed")
+    assert none.exit_code == 0 and "no cohort matches these options" in none.stdout, none.output
+    stalled = await served.run("cohort", "stalled", "--programme", PROGRAMME_ID, "--min-minutes", "0")
+    assert stalled.exit_code == 0 and "no stalled cohort matches these options" in stalled.stdout, stalled.output
     funnel = await served.run("cohort", "funnel", "cli-c3")
     assert funnel.exit_code == 0, funnel.output
     assert "total" in funnel.stdout
