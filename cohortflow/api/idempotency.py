@@ -60,12 +60,13 @@ from cohortflow.domain.phrases import phrase
 from cohortflow.store import tables as t
 from cohortflow.store.sql import Statement, execute
 
+KEY_HEADER = "Idempotency-Key"
 KEY_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 """A UUID, a ULID or any token of letters, digits, ``-`` and ``_``: never the command id's separator (``.``)."""
 KEY = Annotated[
     str | None,
     Header(
-        alias="Idempotency-Key",
+        alias=KEY_HEADER,
         pattern=KEY_PATTERN,
         description="Send the command again under the same key to have it applied once and its first answer given "
         "again (a kept answer carries `Idempotent-Replayed: true`); a different request under a used key is refused "

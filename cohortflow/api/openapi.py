@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 
+from cohortflow.api.idempotency import KEY_HEADER
 from cohortflow.api.problems import answer, schemas
 
 EVERY_REQUEST = (400, 503)
@@ -66,9 +67,12 @@ def document_errors(document: dict[str, Any]) -> None:
     for path, operations in document.get("paths", {}).items():
         for operation in operations.values():
             responses: dict[str, Any] = operation.setdefault("responses", {})
+            keyed = any(
+                p.get("in") == "header" and p.get("name") == KEY_HEADER for p in operation.get("parameters", [])
+            )
             for status in sorted(_errors_of(operation)):
                 stated = responses.get(str(status), {})
-                described = answer(status, _sample_path(path))
+                described = answer(status, _sample_path(path), keyed=keyed)
                 if stated.get("description") not in (None, FASTAPI_DESCRIPTION):  # a route's own words say more
                     described["description"] = stated["description"]
                 if _own_body(stated):

@@ -158,7 +158,16 @@ DESCRIPTIONS: dict[int, str] = {
     503: "The database or the workflow service is not answering; nothing was done. Try again after Retry-After",
 }
 
-HEADERS: dict[int, str] = {401: "WWW-Authenticate", 429: "Retry-After", 503: "Retry-After"}
+HEADERS: dict[int, tuple[str, str]] = {
+    401: ("WWW-Authenticate", "`Bearer`: the scheme the API takes"),
+    429: ("Retry-After", "Seconds until the client's address may try again"),
+    503: ("Retry-After", "Seconds to wait before sending the request again"),
+}
+"""The header an error answer carries, and what it says."""
+KEYED_HEADERS: dict[int, tuple[str, str]] = {
+    409: ("Retry-After", "Seconds to wait, when the first request under the same Idempotency-Key is still answered"),
+}
+"""The header an error answer of a route that takes an ``Idempotency-Key`` may carry besides."""
 
 
 def _example(status: int, instance: str) -> dict[str, Any]:
@@ -168,8 +177,9 @@ def _example(status: int, instance: str) -> dict[str, Any]:
     return problem_body(status, EXAMPLES[status], instance)
 
 
-def answer(status: int, instance: str = "/api/v1/cohorts/2024-hn") -> dict[str, Any]:
-    """The OpenAPI description of the error answer ``status``: the problem schema, an example, its headers."""
+def answer(status: int, instance: str = "/api/v1/cohorts/2024-hn", *, keyed: bool = False) -> dict[str, Any]:
+    """The OpenAPI description of the error answer ``status``: the problem schema, an example, its headers (those of
+    a route taking an ``Idempotency-Key`` too, if ``keyed``)."""
     described: dict[str, Any] = {
         "description": DESCRIPTIONS[status],
         "content": {
@@ -179,8 +189,10 @@ def answer(status: int, instance: str = "/api/v1/cohorts/2024-hn") -> dict[str, 
             }
         },
     }
-    if status in HEADERS:
-        described["headers"] = {HEADERS[status]: {"schema": {"type": "string"}}}
+    carried = HEADERS.get(status) or (KEYED_HEADERS.get(status) if keyed else None)
+    if carried is not None:
+        header, says = carried
+        described["headers"] = {header: {"description": says, "schema": {"type": "string"}}}
     return described
 
 
