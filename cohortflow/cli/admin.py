@@ -122,6 +122,11 @@ def _json(body: Any) -> None:
     typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
 
 
+def _narrowed(*options: object) -> bool:
+    """Whether any of a list's filter options was given: an empty answer then says nothing matched them."""
+    return any(option is not None for option in options)
+
+
 def _show(body: Any, as_json: bool, render: Callable[[Any], None]) -> None:
     if as_json:
         _json(body)
@@ -234,7 +239,7 @@ def list_programmes(
     """Every recorded version of every programme (or of those the options name)."""
     with _api(api_url, token) as api:
         rows = api.get_all(f"{API}/programmes", kind=kind, name=name, prefecture=prefecture)
-    filtered = kind is not None or name is not None or prefecture is not None
+    filtered = _narrowed(kind, name, prefecture)
     title = _("{count} programme version(s)").format(count=len(rows))
     _show(rows, as_json, lambda r: _versions_table(r, title, filtered=filtered))
 
@@ -432,7 +437,7 @@ def list_cohorts(
     """Every cohort (or those the options name) and where it stands."""
     with _api(api_url, token) as api:
         rows = api.get_all(f"{API}/cohorts", programme_id=programme, phase=phase, state=state)
-    filtered = programme is not None or phase is not None or state is not None
+    filtered = _narrowed(programme, phase, state)
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -492,7 +497,7 @@ def stalled(
             f"{API}/cohorts/stalled", step=step, min_minutes=min_minutes, programme_id=programme, phase=phase
         )
 
-    filtered = any(option is not None for option in (step, min_minutes, programme, phase))
+    filtered = _narrowed(step, min_minutes, programme, phase)
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:
