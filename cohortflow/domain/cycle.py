@@ -15,7 +15,7 @@ from cohortflow.domain.events import DeadlineExtended, ImportKind, ParticipantWi
 from cohortflow.domain.facts import CohortFacts
 from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import PHASE_ORDER, PhaseKind, Programme
-from cohortflow.domain.recordable import lone_surrogate
+from cohortflow.domain.recordable import NUL, unrecordable
 
 
 class CommandRefused(ValueError):
@@ -268,11 +268,11 @@ def check_import_open(phase: PhaseKind | None, kind: ImportKind) -> None:
 def check_recordable(fields: dict[str, object]) -> None:
     """Refuse text no event can hold (:mod:`cohortflow.domain.recordable`) before anything is decided or recorded."""
     for name, value in fields.items():
-        if isinstance(value, str) and "\x00" in value:
+        code = unrecordable(value)
+        if code == NUL:
             raise CommandRefused(
                 phrase("{name} contains a NUL character (U+0000), which cannot be recorded", name=name)
             )
-        code = lone_surrogate(value)
         if code is not None:
             raise CommandRefused(
                 phrase("{name} contains a lone surrogate ({code}), which cannot be recorded", name=name, code=code)

@@ -19,26 +19,27 @@ from pydantic import BaseModel
 
 from cohortflow.domain.phrases import phrase
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNRECORDABLE = re.compile("[\x00\ud800-\udfff]")
+NUL = "U+0000"
 
 
-def lone_surrogate(value: object) -> str | None:
-    """The first lone surrogate in any text within ``value`` (a string, or dicts, lists and tuples of them, keys
-    included), written ``U+D800``; None if there is none."""
+def unrecordable(value: object) -> str | None:
+    """The first character no event can hold (NUL or a lone surrogate) in any text within ``value`` (a string, or
+    dicts, lists and tuples of them, keys included), written ``U+D800``; None if there is none."""
     if isinstance(value, str):
-        found = _SURROGATE.search(value)
+        found = _UNRECORDABLE.search(value)
         return None if found is None else f"U+{ord(found.group()):04X}"
     if isinstance(value, dict):
-        return next(filter(None, map(lone_surrogate, (*value, *value.values()))), None)
+        return next(filter(None, map(unrecordable, (*value, *value.values()))), None)
     if isinstance(value, (list, tuple)):
-        return next(filter(None, map(lone_surrogate, value)), None)
+        return next(filter(None, map(unrecordable, value)), None)
     return None
 
 
 def template_text_problems(template: BaseModel) -> Iterator[str]:
     """What in a template's text could not be recorded with it."""
-    code = lone_surrogate(template.model_dump())
-    if code is not None:  # checked first: a lone surrogate cannot be written as JSON at all
-        yield phrase("the template contains a lone surrogate ({code}), which cannot be recorded", code=code)
-    elif "\\u0000" in template.model_dump_json():
+    code = unrecordable(template.model_dump())
+    if code == NUL:
         yield phrase("the template contains a NUL character (U+0000), which cannot be recorded")
+    elif code is not None:
+        yield phrase("the template contains a lone surrogate ({code}), which cannot be recorded", code=code)

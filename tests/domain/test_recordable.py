@@ -8,7 +8,7 @@ import pytest
 
 from cohortflow.domain.cycle import CommandRefused, check_recordable
 from cohortflow.domain.programme import ProgrammeInvalid, parse_programme
-from cohortflow.domain.recordable import lone_surrogate
+from cohortflow.domain.recordable import unrecordable
 from cohortflow.domain.template import parse_template
 from tests.domain.test_template import Template, changed
 
@@ -23,10 +23,12 @@ from tests.domain.test_template import Template, changed
         ({"key\ud801": 1}, "U+D801"),
         (("ok", 3, None), None),
         (12, None),
+        (["a", {"b": "c\x00"}], "U+0000"),
+        ("a literal \\u0000 is six characters", None),
     ],
 )
-def test_a_lone_surrogate_is_found_anywhere_in_text(value: object, found: str | None) -> None:
-    assert lone_surrogate(value) == found
+def test_nul_or_a_lone_surrogate_is_found_anywhere_in_text(value: object, found: str | None) -> None:
+    assert unrecordable(value) == found
 
 
 def test_a_command_field_with_a_lone_surrogate_is_refused_by_name() -> None:
