@@ -39,16 +39,26 @@ def test_a_command_field_with_a_lone_surrogate_is_refused_by_name() -> None:
     check_recordable({"reason": "调往外省 😀", "hours": 3})
 
 
+SURROGATE = "the template contains a lone surrogate ({code}), which cannot be recorded"
+NUL_TEXT = "the template contains a NUL character (U+0000), which cannot be recorded"
+
+
 @pytest.mark.parametrize(
-    ("name", "parse", "text", "code"),
+    ("name", "parse", "text", "problem"),
     [
-        ("placement", parse_template, "跟岗\udc81研修", "U+DC81"),  # a block template
-        ("guopei-party-secretary", parse_programme, "国培\ud800", "U+D800"),  # a seven-phase template
+        ("placement", parse_template, "跟岗\udc81研修", SURROGATE.format(code="U+DC81")),  # a block template
+        ("guopei-party-secretary", parse_programme, "国培\ud800", SURROGATE.format(code="U+D800")),  # seven phases
+        ("placement", parse_template, "跟岗\x00研修", NUL_TEXT),
+        ("guopei-party-secretary", parse_programme, "国培\x00", NUL_TEXT),
     ],
 )
-def test_a_template_with_a_lone_surrogate_is_refused_with_the_code_point(
-    name: str, parse: Callable[[Template], object], text: str, code: str
+def test_a_template_with_text_no_event_can_hold_is_refused_saying_which(
+    name: str, parse: Callable[[Template], object], text: str, problem: str
 ) -> None:
     with pytest.raises(ProgrammeInvalid) as caught:
         parse(changed(name, lambda data: data.update(name=text)))
-    assert f"the template contains a lone surrogate ({code}), which cannot be recorded" in caught.value.problems
+    assert problem in caught.value.problems
+
+
+def test_a_template_may_hold_a_backslash_followed_by_u0000_as_text() -> None:
+    parse_template(changed("placement", lambda data: data.update(name="跟岗 \\u0000 研修")))
