@@ -36,6 +36,11 @@ from cohortflow.store.errors import StoreError
 from cohortflow.store.eventstore import EventStore
 from cohortflow.store.records import AppendResult, NewEvent
 
+
+class NotStarted(CommandRefused):
+    """The cohort has recorded no start (yet): a command for it is refused."""
+
+
 DOMAIN_ERRORS = (
     BankRefused,
     CommandRefused,
@@ -105,7 +110,7 @@ class CohortActivities:
         try:
             programme = await pinned_template(self.store, ref.cohort_id)
         except LookupError:
-            raise CommandRefused(phrase("cohort {cohort_id} has not been started", cohort_id=ref.cohort_id)) from None
+            raise NotStarted(phrase("cohort {cohort_id} has not been started", cohort_id=ref.cohort_id)) from None
         self._programmes[ref.cohort_id] = programme
         return programme
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import ScheduleHandle
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from cohortflow.activities.base import CohortActivities, CohortRef, refusals_are_final
+from cohortflow.activities.base import CohortActivities, CohortRef, NotStarted, refusals_are_final
 from cohortflow.activities.heartbeats import heartbeating
 from cohortflow.domain.block_reminders import still_to_hand_in
 from cohortflow.domain.blocks.reminders import BlockReminderRule
@@ -70,7 +71,12 @@ class ReminderActivities(CohortActivities):
     @refusals_are_final
     async def queue_reminders(self, req: QueueReminders) -> QueuedReminders:
         ref, due = req.ref, req.due
-        programme = await self.programme(ref)
+        try:
+            programme = await self.programme(ref)
+        except NotStarted as exc:
+            # A digest's schedule is made as its cohort's workflow starts, and may fire before that workflow has
+            # recorded the start: the digest waits for it (retried), where a refusal would end the week's digest.
+            raise ApplicationError(str(exc), type="StartNotRecorded") from exc
         rule = _rule(programme, due.rule)
         await Projector(self.store, on_batch=lambda applied, _: activity.heartbeat(applied)).catch_up(wait=True)
         async with heartbeating():

@@ -13,19 +13,25 @@ from cohortflow.activities import Activities
 from cohortflow.activities.base import CohortRef
 from cohortflow.activities.completion import CompleteCohort
 from cohortflow.activities.cycle_records import RecordCohortStarted
+from cohortflow.activities.reminders import QueueReminders
 from cohortflow.activities.withdrawal import WithdrawParticipant
 from cohortflow.demo.feeding import import_in
 from cohortflow.demo.phase_feed import nominees, online_study
 from cohortflow.demo.sample import sample_programme
+from cohortflow.domain.programme import Programme
+from cohortflow.domain.reminder_schedule import ReminderDue
 from cohortflow.readmodels.cohort_facts import cohort_facts
 from cohortflow.store.eventstore import EventStore
 
 REF = CohortRef(cohort_id="c1", workflow_id="cohort-c1")
 
 
-def started(ref: CohortRef = REF) -> RecordCohortStarted:
+def started(ref: CohortRef = REF, programme: Programme | None = None) -> RecordCohortStarted:
     return RecordCohortStarted(
-        ref=ref, programme=sample_programme(300, 40), started_at=datetime(2026, 3, 1, tzinfo=UTC), day_seconds=86400
+        ref=ref,
+        programme=programme or sample_programme(300, 40),
+        started_at=datetime(2026, 3, 1, tzinfo=UTC),
+        day_seconds=86400,
     )
 
 
@@ -61,7 +67,7 @@ async def test_domain_refusals_are_final_and_name_the_record(store: EventStore, 
     acts, env = Activities(store, tmp_path), ActivityEnvironment()
     with pytest.raises(ApplicationError) as refused:
         await import_in(env, acts, REF, nominees(sample_programme(300, 40), seed=1))
-    assert refused.value.non_retryable and refused.value.type == "CommandRefused"
+    assert refused.value.non_retryable and refused.value.type == "NotStarted"
     assert "cohort c1 has not been started" in refused.value.message
 
     await env.run(acts.record_cohort_started, started())
@@ -99,3 +105,18 @@ async def test_retry_after_a_lost_completion_returns_what_was_recorded(store: Ev
     withdrawn = await env.run(acts.withdraw_participant, leave)
     assert await env.run(acts.withdraw_participant, leave) == withdrawn  # not "already withdrawn"
     assert await count(store) == before + 1
+
+
+async def test_a_digest_fired_before_its_cohort_recorded_the_start_waits_for_it(store: EventStore) -> None:
+    """The schedule is made as the cohort's workflow starts: its first run may come before the start is recorded."""
+    acts, env = Activities(store), ActivityEnvironment()
+    at = datetime(2026, 3, 2, 1, tzinfo=UTC)
+    digest = QueueReminders(ref=REF, due=ReminderDue(rule="weekly", occurrence="week-of-2026-03-02", at=at, days=0))
+    with pytest.raises(ApplicationError) as waiting:
+        await env.run(acts.queue_reminders, digest)
+    assert not waiting.value.non_retryable and waiting.value.type == "StartNotRecorded"
+    assert "cohort c1 has not been started" in waiting.value.message
+
+    await env.run(acts.record_cohort_started, started(programme=sample_programme(300, 40, digests=True)))
+    queued = await env.run(acts.queue_reminders, digest)  # the retry, once the start is recorded
+    assert queued.queued == queued.recipients > 0
