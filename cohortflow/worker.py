@@ -28,6 +28,7 @@ from cohortflow.observability.temporal_runtime import temporal_runtime
 from cohortflow.observability.tracing import temporal_interceptors
 from cohortflow.store.eventstore import EventStore
 from cohortflow.workflows import WORKFLOWS
+from cohortflow.workflows.kept_answers import WORKFLOW_INTERCEPTORS
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -68,7 +69,7 @@ def build_worker(client: Client, store: EventStore, task_queue: str, uploads: Pa
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=all_activities(store, uploads),
-        interceptors=[StallLog()],
+        interceptors=[StallLog(), *WORKFLOW_INTERCEPTORS],
         # A non-deterministic change must fail loudly, not retry workflow tasks forever.
         workflow_failure_exception_types=[NondeterminismError],
         graceful_shutdown_timeout=timedelta(seconds=10),

@@ -8,7 +8,10 @@ the credit bank's changes, a review's steps) becomes the Update of id ``command:
 on the cohort's, plan's, bank's or review's workflow: Temporal admits an Update id
 once per workflow run, so a second request joins the first Update and gets its
 outcome, however the first request ended (answered, cut off, or answered 202), and
-a request sent while the first still runs waits for the same outcome.
+a request sent while the first still runs waits for the same outcome. A cohort's
+workflow continues as new when a phase or block closes; the answers it gave to
+keyed commands go with it (:mod:`cohortflow.workflows.kept_answers`), so a request
+sent again after that is given the same answer by the next run.
 
 Any other command (:data:`AnsweredOnce`: starting a cohort or plan, recording a
 programme version, opening a review, issuing certificates) has no Update for a
@@ -59,6 +62,7 @@ from cohortflow.api.auth import current_principal
 from cohortflow.domain.phrases import phrase
 from cohortflow.store import tables as t
 from cohortflow.store.sql import Statement, execute
+from cohortflow.workflows.kept_answers import keyed_update_id
 
 KEY_HEADER = "Idempotency-Key"
 KEY_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
@@ -151,7 +155,7 @@ class Once:
             first = await (await execute(conn, FIRST_DIGEST, scope=scope, key=self.key, digest=digest)).fetchone()
         if first is None or first[0] != digest:
             raise _reused(self.key, command, workflow_id)
-        return f"{command}:{self.key}"
+        return keyed_update_id(command, self.key)
 
 
 def idempotency_key(request: Request, key: KEY = None) -> Once | None:

@@ -18,6 +18,7 @@ from cohortflow.domain.cohort_stream import cohort_stream
 from cohortflow.domain.phrases import phrase
 from cohortflow.domain.programme import Programme
 from cohortflow.workflows import WORKFLOWS
+from cohortflow.workflows.kept_answers import WORKFLOW_INTERCEPTORS
 
 
 async def run_chain(client: Client, workflow_id: str, first_run_id: str | None = None) -> list[WorkflowHistory]:
@@ -79,7 +80,7 @@ async def replay_histories(histories: list[WorkflowHistory]) -> list[ReplayOutco
         for history in histories:
             yield history
 
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=WORKFLOWS, interceptors=WORKFLOW_INTERCEPTORS, data_converter=pydantic_data_converter)
     outcomes = []
     async with replayer.workflow_replay_iterator(each()) as results:
         async for result in results:

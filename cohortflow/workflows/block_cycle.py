@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
@@ -72,6 +73,8 @@ class BlockCycleInput(BaseModel):
     plan_id: str | None = None
     reminded: list[str] = Field(default_factory=list)
     """Reminder occurrences (``rule/occurrence``) already queued."""
+    kept_answers: dict[str, Any] = Field(default_factory=dict)
+    """Answers to commands sent under an idempotency key (:mod:`cohortflow.workflows.kept_answers`)."""
 
 
 class CloseBlock(BaseModel):

@@ -90,6 +90,8 @@ class CohortCycleInput(BaseModel):
     """Reminder occurrences (``rule/occurrence``) already queued or passed over."""
     plan_id: str | None = None
     """The rotation plan the cohort is a year of: nobody enrolled in another of its cohorts may be nominated."""
+    kept_answers: dict[str, Any] = Field(default_factory=dict)
+    """Answers to commands sent under an idempotency key (:mod:`cohortflow.workflows.kept_answers`)."""
 
 
 class CohortCycleResult(BaseModel):

@@ -83,6 +83,7 @@ class CycleInput(Protocol):
     cohort_id: str
     actor: str
     reminded: list[str]
+    kept_answers: dict[str, Any]
 
 
 class CycleWorkflow:
@@ -112,6 +113,10 @@ class CycleWorkflow:
 
     def _actor(self) -> str:
         return self._input().actor
+
+    def kept_answers(self) -> dict[str, Any]:
+        """Answers to keyed commands, carried across continue-as-new (:mod:`cohortflow.workflows.kept_answers`)."""
+        return self._input().kept_answers
 
     def _reminded(self) -> list[str]:
         """Occurrences already queued (or passed over), kept across continue-as-new."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.demo.sample import nominees
@@ -11,7 +13,7 @@ from cohortflow.store.eventstore import EventStore
 from tests.api.conftest import PROGRAMME, Api
 from tests.api.test_admin_api import nominee_csv, submit, template, upload
 from tests.api.test_problem_answers import assert_problem
-from tests.workflows.helpers import event_types, wait_for_status
+from tests.workflows.helpers import event_types, eventually, wait_for_status
 
 
 async def started(api: Api, time_skipping: WorkflowEnvironment, cohort: str) -> None:
@@ -21,6 +23,10 @@ async def started(api: Api, time_skipping: WorkflowEnvironment, cohort: str) -> 
     await wait_for_status(time_skipping.client, f"cohort-{cohort}", lambda s: s.phase == "nomination")
 
 
+async def continued(cohort: WorkflowHandle[Any, Any], first_run: str | None) -> bool:
+    return (await cohort.describe()).run_id != first_run
+
+
 async def test_a_command_sent_again_under_its_key_is_applied_once(
     api: Api, store: EventStore, time_skipping: WorkflowEnvironment
 ) -> None:
@@ -28,10 +34,16 @@ async def test_a_command_sent_again_under_its_key_is_applied_once(
     path = "/api/v1/cohorts/idem/close-phase"
     body = {"phase": "nomination", "reason": "名额已满"}
     keyed = api.as_("admin") | {"Idempotency-Key": "3f0c2a9e-5b1d-4c61-9a1e-7d2f3b4c5d6e"}
+    cohort = time_skipping.client.get_workflow_handle("cohort-idem")
+    first_run = (await cohort.describe()).run_id
     first = await api.http.post(path, json=body, headers=keyed)
     assert first.status_code == 200 and first.json()["outcome"] == "closing", first.text
-    again = await api.http.post(path, json=body, headers=keyed)
+    again = await api.http.post(path, json=body, headers=keyed)  # to whichever run is there now
     assert (again.status_code, again.json()) == (200, first.json())
+    # The close ends the run (it continues as new): the next run gives the same answer, not "not open".
+    await eventually(lambda: continued(cohort, first_run), "the cohort's next run")
+    later = await api.http.post(path, json=body, headers=keyed)
+    assert (later.status_code, later.json()) == (200, first.json())
     unkeyed = await api.http.post(path, json=body, headers=api.as_("admin"))
     assert unkeyed.status_code == 409, unkeyed.text  # the cohort refuses what it has applied: the key answered
     other = await api.http.post(path, json={**body, "reason": "another"}, headers=keyed)

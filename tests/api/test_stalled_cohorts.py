@@ -15,8 +15,7 @@ from cohortflow.store.eventstore import EventStore
 from tests.api.conftest import PROGRAMME, Api
 from tests.api.test_admin_api import nominee_csv, submit, template, upload
 from tests.store_outage import Outage
-from tests.workflows.helpers import event_types
-from tests.workflows.test_digests import eventually
+from tests.workflows.helpers import event_types, eventually
 
 
 async def status(api: Api) -> dict:  # type: ignore[type-arg]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-
 from temporalio.client import Client, ScheduleHandle
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -15,15 +12,7 @@ from cohortflow.services.digest_schedules import schedule_id
 from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import connect_client
 from cohortflow.workflows.cohort_cycle import CohortCycleInput
-from tests.workflows.helpers import running_worker
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        await asyncio.sleep(0.1)
+from tests.workflows.helpers import eventually, running_worker
 
 
 async def digests_queued(store: EventStore, cohort_id: str) -> list[tuple[str, str, str]]:

@@ -26,8 +26,7 @@ from cohortflow.store.eventstore import EventStore
 from cohortflow.worker import connect_client
 from cohortflow.workflows.cohort_cycle import CohortCycleInput
 from tests.store_outage import Outage
-from tests.workflows.helpers import event_types, running_worker
-from tests.workflows.test_digests import eventually
+from tests.workflows.helpers import event_types, eventually, running_worker
 
 OLD_RETRY_BUDGET = timedelta(seconds=451)
 
