@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from cohortflow.demo.sample import nominees
@@ -13,7 +11,7 @@ from cohortflow.store.eventstore import EventStore
 from tests.api.conftest import PROGRAMME, Api
 from tests.api.test_admin_api import nominee_csv, submit, template, upload
 from tests.api.test_problem_answers import assert_problem
-from tests.workflows.helpers import event_types, eventually, wait_for_status
+from tests.workflows.helpers import event_types, next_run, wait_for_status
 
 
 async def started(api: Api, time_skipping: WorkflowEnvironment, cohort: str) -> None:
@@ -21,10 +19,6 @@ async def started(api: Api, time_skipping: WorkflowEnvironment, cohort: str) -> 
     body = {"cohort_id": cohort, "programme_id": PROGRAMME.id, "version": 1}
     assert (await api.http.post("/api/v1/cohorts", json=body, headers=api.as_("admin"))).status_code == 201
     await wait_for_status(time_skipping.client, f"cohort-{cohort}", lambda s: s.phase == "nomination")
-
-
-async def continued(cohort: WorkflowHandle[Any, Any], first_run: str | None) -> bool:
-    return (await cohort.describe()).run_id != first_run
 
 
 async def test_a_command_sent_again_under_its_key_is_applied_once(
@@ -41,7 +35,7 @@ async def test_a_command_sent_again_under_its_key_is_applied_once(
     again = await api.http.post(path, json=body, headers=keyed)  # to whichever run is there now
     assert (again.status_code, again.json()) == (200, first.json())
     # The close ends the run (it continues as new): the next run gives the same answer, not "not open".
-    await eventually(lambda: continued(cohort, first_run), "the cohort's next run")
+    await next_run(cohort, first_run)
     later = await api.http.post(path, json=body, headers=keyed)
     assert (later.status_code, later.json()) == (200, first.json())
     unkeyed = await api.http.post(path, json=body, headers=api.as_("admin"))

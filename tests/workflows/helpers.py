@@ -30,6 +30,15 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: f
         await asyncio.sleep(0.1)
 
 
+async def next_run(handle: WorkflowHandle[Any, Any], run_id: str | None) -> None:
+    """Wait until the workflow has continued as new from the run ``run_id``."""
+
+    async def continued() -> bool:
+        return (await handle.describe()).run_id != run_id
+
+    await eventually(continued, f"the run after {run_id}")
+
+
 @asynccontextmanager
 async def running_worker(
     client: Client, store: EventStore, task_queue: str, uploads: Path | None = None

@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from cohortflow.workflows.kept_answers import KEPT, WORKFLOW_INTERCEPTORS, keyed_update_id
-from tests.workflows.helpers import eventually
+from tests.workflows.helpers import next_run
 
 
 class TallyInput(BaseModel):
@@ -66,11 +66,7 @@ async def add(handle: WorkflowHandle[Any, Any], amount: int, key: str | None = N
     run = (await handle.describe()).run_id
     update_id = None if key is None else keyed_update_id("add", key)
     answer = await handle.execute_update(TallyWorkflow.add, amount, id=update_id)
-
-    async def continued() -> bool:
-        return (await handle.describe()).run_id != run
-
-    await eventually(continued, "the next run")
+    await next_run(handle, run)
     return answer.total
 
 
